@@ -1,0 +1,34 @@
+// The small interface every device implements, and the capabilities the scheduler and codegen read.
+import type { DType } from '../codegen/dtype.js';
+import type { Kernel } from '../codegen/kernel.js';
+import type { Language } from '../codegen/render.js';
+
+export interface Caps {
+  readonly dtypes: ReadonlySet<DType>;
+  /** Storage buffers one kernel may bind (inputs + outputs). */
+  readonly maxBuffers: number;
+  /** Largest single buffer in bytes. */
+  readonly maxBufferBytes: number;
+  /** The CPU runs the global space as loops; GPUs launch it as a grid. */
+  readonly globalsAsLoops: boolean;
+  readonly timer: 'device' | 'host';
+}
+
+export interface DeviceBuffer { readonly bytes: number }
+export interface Program { readonly name: string; readonly source: string }
+
+export interface Backend {
+  readonly name: string;
+  readonly caps: Caps;
+  readonly language: Language;
+  /** Human-readable adapter / device description. */
+  readonly description: string;
+  alloc(bytes: number): DeviceBuffer;
+  free(b: DeviceBuffer): void;
+  write(b: DeviceBuffer, data: Uint8Array): void;
+  read(b: DeviceBuffer): Promise<Uint8Array>;
+  compile(kernel: Kernel, source: string): Promise<Program>;
+  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[]): void;
+  /** Resolves when every launched kernel has finished. */
+  sync(): Promise<void>;
+}

@@ -1,0 +1,117 @@
+// Kernel -> an ordered list of instructions. Each value is placed in the outermost loop that defines
+// every range it depends on, so loop-invariant work (a row's max inside softmax's sum) is hoisted.
+import type { Kernel } from './kernel.js';
+import { UOp } from './uop.js';
+import { int, add, mul } from './alu.js';
+
+export type Inst =
+  | { readonly kind: 'loop'; readonly range: UOp }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'global'; readonly range: UOp }          // a global index the device provides
+  | { readonly kind: 'acc'; readonly reduce: UOp }            // declare the accumulator of a REDUCE
+  | { readonly kind: 'update'; readonly reduce: UOp; readonly value: UOp }
+  | { readonly kind: 'value'; readonly u: UOp }
+  | { readonly kind: 'store'; readonly param: number; readonly index: UOp; readonly value: UOp };
+
+interface Block { readonly ranges: ReadonlySet<UOp>; readonly insts: Inst[]; readonly opener?: UOp }
+
+/** The RANGE nodes each value depends on (a REDUCE hides its own ranges). */
+function rangeDeps(): (u: UOp) => ReadonlySet<UOp> {
+  const memo = new Map<UOp, ReadonlySet<UOp>>();
+  const deps = (u: UOp): ReadonlySet<UOp> => {
+    let d = memo.get(u);
+    if (d) return d;
+    if (u.op === 'RANGE') d = new Set([u]);
+    else if (u.op === 'REDUCE') {
+      const own = new Set(u.src.slice(1));
+      d = new Set([...deps(u.src[0]!)].filter((r) => !own.has(r)));
+    } else d = new Set(u.src.flatMap((s) => [...deps(s)]));
+    memo.set(u, d);
+    return d;
+  };
+  return deps;
+}
+
+/** The flat index of a point of `shape` given per-dim index nodes. */
+export function linearIndex(shape: readonly number[], idx: readonly UOp[]): UOp {
+  let out = int(0), stride = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    out = add(out, mul(idx[i]!, int(stride)));
+    stride *= shape[i]!;
+  }
+  return out;
+}
+
+export const globalRanges = (shape: readonly number[]): UOp[] =>
+  shape.map((n, i) => (n === 1 ? int(0) : UOp.make('RANGE', 'i32', [], { id: i, extent: n, kind: 'global' })));
+
+/** globalsAsLoops: the CPU runs the global space as nested loops; GPUs get it from their launch grid. */
+export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
+  const deps = rangeDeps();
+  const globals = globalRanges(k.shape).filter((g) => g.op === 'RANGE');
+  const root: Block = { ranges: new Set(), insts: [] };
+  let stack: Block[] = [root];
+  const open = (ranges: readonly UOp[]): Block[] => {
+    const chain: Block[] = [];
+    let known = stack[stack.length - 1]!.ranges;
+    for (const r of ranges) {
+      known = new Set([...known, r]);
+      chain.push({ ranges: known, insts: [], opener: r });
+    }
+    return chain;
+  };
+  const close = (chain: Block[], parent: Block): void => {
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const b = chain[i]!, into = i === 0 ? parent : chain[i - 1]!;
+      into.insts.push({ kind: 'loop', range: b.opener! }, ...b.insts, { kind: 'end' });
+    }
+  };
+  const target = (u: UOp): Block => {
+    const d = deps(u);
+    for (let i = 0; i < stack.length; i++) {
+      const b = stack[i]!;
+      if ([...d].every((r) => b.ranges.has(r))) return b;
+    }
+    throw new Error(`linearize: ${u.op} depends on a range that is not open`);
+  };
+  const done = new Set<UOp>();
+  const emit = (u: UOp): void => {
+    if (done.has(u)) return;
+    done.add(u);
+    if (u.op === 'CONST' || u.op === 'RANGE' || u.op === 'PARAM') return;
+    if (u.op === 'REDUCE') {
+      const into = target(u);
+      into.insts.push({ kind: 'acc', reduce: u });
+      const saved = stack;
+      stack = stack.slice(0, stack.indexOf(into) + 1);
+      const chain = open(u.src.slice(1));
+      stack = [...stack, ...chain];
+      emit(u.src[0]!);
+      chain[chain.length - 1]!.insts.push({ kind: 'update', reduce: u, value: u.src[0]! });
+      close(chain, into);
+      stack = saved;
+      return;
+    }
+    for (const s of u.src) emit(s);
+    target(u).insts.push({ kind: 'value', u });
+  };
+
+  let chain: Block[];
+  if (globalsAsLoops) {
+    chain = open(globals);
+  } else {
+    const all: Block = { ranges: new Set(globals), insts: globals.map((range) => ({ kind: 'global', range }) as Inst) };
+    chain = [all];
+  }
+  stack = [root, ...chain];
+  const inner = chain[chain.length - 1] ?? root;
+  const outIndex = linearIndex(k.shape, globalRanges(k.shape));
+  emit(outIndex);
+  k.stores.forEach((value, param) => {
+    emit(value);
+    inner.insts.push({ kind: 'store', param, index: outIndex, value });
+  });
+  if (globalsAsLoops) close(chain, root);
+  else root.insts.push(...chain[0]!.insts);
+  return root.insts;
+}

@@ -1,0 +1,83 @@
+// The one renderer: walks the linear program and asks a Language table for every piece of syntax,
+// so a target (JS, WGSL, CUDA C) differs only where its language does.
+import type { DType } from './dtype.js';
+import type { Kernel } from './kernel.js';
+import type { Inst } from './linearize.js';
+import type { AluOp, ReduceOp, UOp } from './uop.js';
+import { minValue } from './dtype.js';
+
+export interface Language {
+  readonly name: string;
+  literal(v: number | boolean, d: DType): string;
+  alu(op: AluOp, args: readonly string[], d: DType, srcDtype: DType): string;
+  load(buf: string, index: string, d: DType, gate?: string): string;
+  store(buf: string, index: string, value: string, d: DType): string;
+  declare(name: string, d: DType, expr: string, mutable: boolean): string;
+  loop(name: string, extent: number): string;
+  /** A global index of the launch grid (only for devices that run the global space in parallel). */
+  globalIndex(name: string, range: UOp, k: Kernel): string;
+  /** value when lo <= value <= hi, else a failure the host reports (message names the op). */
+  checked(value: string, lo: number, hi: number, message: string): string;
+  /** Wraps the rendered body into a complete program. */
+  kernel(k: Kernel, body: readonly string[]): string;
+}
+
+export const bufName = (i: number): string => `d${i}`;
+const reduceAlu = (op: ReduceOp): AluOp => op;
+export const reduceIdentity = (op: ReduceOp, d: DType): number | boolean =>
+  op === 'ADD' ? (d === 'bool' ? false : 0) : op === 'MUL' ? (d === 'bool' ? true : 1) : minValue(d);
+
+export function render(k: Kernel, insts: readonly Inst[], lang: Language): string {
+  const names = new Map<UOp, string>();
+  let counter = 0;
+  const name = (u: UOp, prefix: string): string => {
+    const n = `${prefix}${counter++}`;
+    names.set(u, n);
+    return n;
+  };
+  const ref = (u: UOp): string => {
+    if (u.op === 'CONST') return lang.literal(u.constValue, u.dtype);
+    if (u.op === 'PARAM') return bufName(Number(u.arg));
+    const n = names.get(u);
+    if (n === undefined) throw new Error(`render ${k.name}: ${u.op} used before it is defined`);
+    return n;
+  };
+  const expr = (u: UOp): string => {
+    switch (u.op) {
+      case 'LOAD': {
+        const [p, idx, gate] = u.src;
+        return lang.load(ref(p!), ref(idx!), u.dtype, gate!.isConst && gate!.constValue === true ? undefined : ref(gate!));
+      }
+      case 'CHECKED': {
+        const [lo, hi, msg] = u.arg as [number, number, string];
+        return lang.checked(ref(u.src[0]!), lo, hi, msg);
+      }
+      default:
+        return lang.alu(u.op as AluOp, u.src.map(ref), u.dtype, u.src[0]!.dtype);
+    }
+  };
+  const lines: string[] = [];
+  let depth = 1;
+  const line = (s: string): void => void lines.push('  '.repeat(depth) + s);
+  for (const inst of insts) {
+    switch (inst.kind) {
+      case 'loop': line(lang.loop(name(inst.range, 'r'), inst.range.range.extent)); depth++; break;
+      case 'end': depth--; line('}'); break;
+      case 'global': line(lang.globalIndex(name(inst.range, 'g'), inst.range, k)); break;
+      case 'acc': {
+        const r = inst.reduce, op = r.arg as ReduceOp;
+        line(lang.declare(name(r, 'acc'), r.dtype, lang.literal(reduceIdentity(op, r.dtype), r.dtype), true));
+        break;
+      }
+      case 'update': {
+        const r = inst.reduce, acc = ref(r);
+        line(`${acc} = ${lang.alu(reduceAlu(r.arg as ReduceOp), [acc, ref(inst.value)], r.dtype, r.dtype)};`);
+        break;
+      }
+      case 'value': line(lang.declare(name(inst.u, 'v'), inst.u.dtype, expr(inst.u), false)); break;
+      case 'store': line(lang.store(bufName(inst.param), ref(inst.index), ref(inst.value), k.params[inst.param]!.dtype)); break;
+      default: inst satisfies never;
+    }
+  }
+  return lang.kernel(k, lines);
+}

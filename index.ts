@@ -1,0 +1,12 @@
+// polygrad's public API.
+export { Tensor, tensor, zeros, ones, full, arange, linspace, eye, cat, stack, where, realize, broadcastShapes } from './runtime/tensor.js';
+export type { TensorLike, TensorOptions, Nested, TypedData, Axis } from './runtime/tensor.js';
+export type { Conv2dOptions, PoolOptions, InterpolateOptions, AttentionOptions } from './runtime/nn.js';
+export { rand, randn, randint, manualSeed } from './runtime/random.js';
+export { scope } from './runtime/memory.js';
+export { memory } from './runtime/buffer.js';
+export { stats, setDebug, debugLevel } from './runtime/debug.js';
+export { devices, getDevice, registerDevice, setDefaultDevice, defaultDevice } from './runtime/device.js';
+export type { DType } from './codegen/dtype.js';
+export type { Backend, Caps } from './backends/backend.js';
+export { CpuBackend } from './backends/cpu.js';

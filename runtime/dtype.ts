@@ -1,0 +1,27 @@
+// dtype promotion as in PyTorch: bool < integer < floating; Python-style scalars are "weak" and only
+// lift the category (int tensor + 1.5 is f32, f16 tensor + 2 stays f16).
+import { type DType, isFloat, isInt } from '../codegen/dtype.js';
+
+export type { DType } from '../codegen/dtype.js';
+export { dtypes, itemsize, isFloat, isInt } from '../codegen/dtype.js';
+
+const rank = (d: DType): number => (d === 'bool' ? 0 : isInt(d) ? 1 : 2);
+
+export function promoteTypes(a: DType, b: DType): DType {
+  if (a === b) return a;
+  if (rank(a) !== rank(b)) return rank(a) > rank(b) ? a : b;
+  if (isFloat(a)) return 'f32';            // f16 with f32
+  return 'i32';                            // i32 with u32: we have no i64
+}
+
+export function scalarType(v: number | boolean): DType {
+  return typeof v === 'boolean' ? 'bool' : Number.isInteger(v) ? 'i32' : 'f32';
+}
+
+/** Result type of a tensor of dtype t combined with a weak scalar of kind s. */
+export function promoteWeak(t: DType, s: DType): DType {
+  return rank(s) > rank(t) ? s : t;
+}
+
+/** The float type an op like exp computes in: ints and bools become f32. */
+export const floatOf = (d: DType): DType => (isFloat(d) ? d : 'f32');

@@ -1,0 +1,47 @@
+// Scopes that dispose every tensor made inside them except what they return. The current scope follows
+// async calls through AsyncLocalStorage where the platform has it (Node), else a plain stack.
+interface Disposable { dispose(): void }
+type Scope = Set<Disposable>;
+
+interface ScopeStore { getStore(): Scope | undefined; run<R>(s: Scope, f: () => R): R }
+
+async function asyncStore(): Promise<ScopeStore | undefined> {
+  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+  if (!node) return undefined;
+  const spec = 'node:async_hooks';
+  const m = (await import(/* @vite-ignore */ spec)) as { AsyncLocalStorage: new () => ScopeStore };
+  return new m.AsyncLocalStorage();
+}
+
+const stack: Scope[] = [];
+const store: ScopeStore = (await asyncStore()) ?? {
+  getStore: () => stack[stack.length - 1],
+  run: <R>(s: Scope, f: () => R): R => { stack.push(s); try { return f(); } finally { stack.pop(); } },
+};
+
+export function track(t: Disposable): void { store.getStore()?.add(t); }
+
+function collect(v: unknown, into: Set<unknown>, depth = 0): void {
+  if (v === null || typeof v !== 'object' || depth > 8 || into.has(v)) return;
+  into.add(v);
+  for (const x of Array.isArray(v) ? v : Object.values(v as object)) collect(x, into, depth + 1);
+}
+
+/** Runs fn; disposes every tensor created inside (also across await) except those in its result. */
+export async function scope<R>(fn: () => Promise<R> | R): Promise<R> {
+  const mine: Scope = new Set();
+  const parent = store.getStore();
+  let result: R | undefined, ok = false;
+  try {
+    result = await store.run(mine, fn);
+    ok = true;
+    return result;
+  } finally {
+    const keep = new Set<unknown>();
+    if (ok) collect(result, keep);
+    for (const t of mine) {
+      if (keep.has(t)) parent?.add(t);
+      else t.dispose();
+    }
+  }
+}

@@ -1,0 +1,188 @@
+// Neural-network ops composed from Tensor ops (PyTorch argument orders and semantics); each validates
+// its shapes first so a mistake is reported here, not as a broadcast error deep inside.
+import type { UOp } from '../codegen/uop.js';
+import * as g from './graph.js';
+import { Tensor, normAxis, tensor } from './tensor.js';
+
+export interface Conv2dOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; groups?: number }
+export interface PoolOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; countIncludePad?: boolean }
+export interface InterpolateOptions { size?: readonly [number, number]; scaleFactor?: number | readonly [number, number]; mode?: 'nearest' }
+export interface AttentionOptions { attnMask?: Tensor; isCausal?: boolean; scale?: number }
+
+const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
+const pair = (v: number | readonly [number, number] | undefined, def: number): [number, number] =>
+  v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both arguments need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  const x = a.ndim === 1 ? a.unsqueeze(0) : a, y = b.ndim === 1 ? b.unsqueeze(1) : b;
+  const k = x.shape[x.ndim - 1]!;
+  if (y.shape[y.ndim - 2] !== k) throw new Error(`matmul: inner dims differ: ${fmt(a.shape)} @ ${fmt(b.shape)} (${k} vs ${y.shape[y.ndim - 2]})`);
+  // [..., n, 1, k] * [..., 1, m, k] summed over k: the reduce runs along rows of both operands
+  const prod = x.unsqueeze(-2).mul(y.transpose(-1, -2).unsqueeze(-3));
+  let out = prod.sum(-1);
+  if (a.ndim === 1) out = out.squeeze(-2);
+  if (b.ndim === 1) out = out.squeeze(-1);
+  return out.make(out.node(), 'matmul');
+}
+
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  if (weight.ndim !== 2 || weight.shape[1] !== x.shape[x.ndim - 1]) {
+    throw new Error(`linear: weight ${fmt(weight.shape)} does not match input ${fmt(x.shape)} (expected [out, ${x.shape[x.ndim - 1]}])`);
+  }
+  const y = x.matmul(weight.T);
+  return bias ? y.add(bias) : y;
+}
+
+/** [N, C, H, W] -> [N, C, OH, OW, kh, kw] windows (padding already applied). */
+function windows(x: Tensor, k: [number, number], stride: [number, number], dilation: [number, number], op: string): Tensor {
+  const [H, W] = [x.shape[2]!, x.shape[3]!];
+  const out = [0, 1].map((i) => Math.floor(([H, W][i]! - dilation[i]! * (k[i]! - 1) - 1) / stride[i]!) + 1);
+  if (out.some((o) => o < 1)) throw new Error(`${op}: kernel ${fmt(k)} with dilation ${fmt(dilation)} is larger than the padded input ${fmt([H, W])}`);
+  return x.make(g.window(x.node(op), { kernel: k, stride, dilation }, out), op);
+}
+
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Conv2dOptions): Tensor {
+  const groups = opts.groups ?? 1;
+  if (x.ndim !== 4 || w.ndim !== 4) throw new Error(`conv2d: expected input [N, C, H, W] and weight [Cout, Cin/groups, kh, kw], got ${fmt(x.shape)} and ${fmt(w.shape)}`);
+  const [N, C] = x.shape as [number, number], [Co, Cg, kh, kw] = w.shape as [number, number, number, number];
+  if (C % groups || Co % groups) throw new Error(`conv2d: channels ${C} in and ${Co} out must both divide by groups=${groups}`);
+  if (Cg * groups !== C) throw new Error(`conv2d: weight has ${Cg} input channels per group but input has ${C / groups} (input ${fmt(x.shape)}, weight ${fmt(w.shape)}, groups ${groups})`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Co)) throw new Error(`conv2d: bias ${fmt(bias.shape)} does not match ${Co} output channels`);
+  const [ph, pw] = pair(opts.padding, 0);
+  const win = windows(x.pad([pw, pw, ph, ph]), [kh, kw], pair(opts.stride, 1), pair(opts.dilation, 1), 'conv2d');
+  const [OH, OW] = [win.shape[2]!, win.shape[3]!];
+  const xs = win.reshape([N, groups, 1, Cg, OH, OW, kh, kw]);
+  const ws = w.reshape([1, groups, Co / groups, Cg, 1, 1, kh, kw]);
+  let y = xs.mul(ws).sum([3, 6, 7]).reshape([N, Co, OH, OW]);
+  if (bias) y = y.add(bias.reshape([1, Co, 1, 1]));
+  return y.make(y.node(), 'conv2d');
+}
+
+function pool(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions, op: string): { win: Tensor; k: [number, number] } {
+  if (x.ndim !== 4) throw new Error(`${op}: expected [N, C, H, W], got ${fmt(x.shape)}`);
+  const k = pair(kernel, 1), [ph, pw] = pair(opts.padding, 0);
+  if (ph > k[0] / 2 || pw > k[1] / 2) throw new Error(`${op}: padding ${fmt([ph, pw])} must be at most half the kernel ${fmt(k)}`);
+  return { win: windows(x.pad([pw, pw, ph, ph], op === 'maxPool2d' ? -Infinity : 0), k, pair(opts.stride ?? kernel, 1), pair(opts.dilation, 1), op), k };
+}
+
+export function avgPool2d(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions): Tensor {
+  const { win, k } = pool(x, kernel, opts, 'avgPool2d');
+  const [ph, pw] = pair(opts.padding, 0);
+  if (opts.countIncludePad === false && (ph || pw)) {
+    const ones = x.make(g.konst(1, x.dtype, [1, 1, x.shape[2]!, x.shape[3]!]), 'avgPool2d');
+    const count = windows(ones.pad([pw, pw, ph, ph]), k, pair(opts.stride ?? kernel, 1), pair(opts.dilation, 1), 'avgPool2d').sum([4, 5]);
+    return win.sum([4, 5]).div(count);
+  }
+  const s = win.sum([4, 5]);
+  return s.mul(1 / (k[0] * k[1]));
+}
+
+export function maxPool2d(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions): Tensor {
+  return pool(x, kernel, opts, 'maxPool2d').win.max([4, 5]);
+}
+
+export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
+  if (x.ndim !== 4) throw new Error(`interpolate: expected [N, C, H, W], got ${fmt(x.shape)}`);
+  if ((opts.mode ?? 'nearest') !== 'nearest') throw new Error(`interpolate: mode ${opts.mode} is not supported (nearest only)`);
+  const [H, W] = [x.shape[2]!, x.shape[3]!];
+  let size: [number, number], scale: [number, number];
+  if (opts.size) { size = [opts.size[0], opts.size[1]]; scale = [H / size[0], W / size[1]]; }
+  else if (opts.scaleFactor !== undefined) {
+    const sf = pair(opts.scaleFactor, 1);
+    size = [Math.floor(H * sf[0]), Math.floor(W * sf[1])];
+    scale = [1 / sf[0], 1 / sf[1]];
+  } else throw new Error('interpolate: give size or scaleFactor');
+  if (size[0] < 1 || size[1] < 1) throw new Error(`interpolate: output size ${fmt(size)} must be positive`);
+  if (size[0] % H === 0 && size[1] % W === 0 && scale[0] * size[0] === H && scale[1] * size[1] === W) {
+    const [sh, sw] = [size[0] / H, size[1] / W];
+    const [N, C] = [x.shape[0]!, x.shape[1]!];
+    return x.reshape([N, C, H, 1, W, 1]).expand([N, C, H, sh, W, sw]).reshape([N, C, size[0], size[1]]);
+  }
+  // PyTorch: src = min(floor(dst * scale), in - 1) in float32
+  const table = (out: number, inp: number, s: number) =>
+    Int32Array.from({ length: out }, (_, i) => Math.min(Math.floor(Math.fround(Math.fround(i) * Math.fround(s))), inp - 1));
+  const rows = tensor(table(size[0], H, scale[0]), { dtype: 'i32', device: x.device });
+  const cols = tensor(table(size[1], W, scale[1]), { dtype: 'i32', device: x.device });
+  const [N, C] = [x.shape[0]!, x.shape[1]!];
+  const byRow = x.gather(2, rows.reshape([1, 1, size[0], 1]).expand([N, C, size[0], W]));
+  return byRow.gather(3, cols.reshape([1, 1, 1, size[1]]).expand([N, C, size[0], size[1]]));
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  const d = normAxis('softmax', dim, x.ndim);
+  const e = x.sub(x.max(d, true)).exp();
+  const y = e.div(e.sum(d, true));
+  return y.make(y.node(), 'softmax');
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  const d = normAxis('logSoftmax', dim, x.ndim);
+  const s = x.sub(x.max(d, true));
+  const y = s.sub(s.exp().sum(d, true).log());
+  return y.make(y.node(), 'logSoftmax');
+}
+
+export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  const tail = x.shape.slice(x.ndim - ns.length);
+  if (ns.length > x.ndim || tail.some((n, i) => n !== ns[i])) throw new Error(`layerNorm: normalized shape ${fmt(ns)} does not match the end of input ${fmt(x.shape)}`);
+  for (const [t, name] of [[w, 'weight'], [b, 'bias']] as const) {
+    if (t && t.shape.join() !== ns.join()) throw new Error(`layerNorm: ${name} ${fmt(t.shape)} must have shape ${fmt(ns)}`);
+  }
+  const axes = ns.map((_, i) => x.ndim - ns.length + i);
+  const mean = x.mean(axes, true);
+  let y = x.sub(mean).mul(x.var(axes, { correction: 0, keepdim: true }).add(eps).rsqrt());
+  if (w) y = y.mul(w);
+  if (b) y = y.add(b);
+  return y.make(y.node(), 'layerNorm');
+}
+
+export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
+  if (x.ndim < 2) throw new Error(`groupNorm: expected [N, C, ...], got ${fmt(x.shape)}`);
+  const [N, C] = [x.shape[0]!, x.shape[1]!];
+  if (C % G) throw new Error(`groupNorm: ${C} channels do not divide into ${G} groups`);
+  for (const [t, name] of [[w, 'weight'], [b, 'bias']] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`groupNorm: ${name} ${fmt(t.shape)} must have shape [${C}]`);
+  }
+  const xg = x.reshape([N, G, -1]);
+  let y = xg.sub(xg.mean(2, true)).mul(xg.var(2, { correction: 0, keepdim: true }).add(eps).rsqrt()).reshape(x.shape);
+  const cshape = [1, C, ...new Array(x.ndim - 2).fill(1)];
+  if (w) y = y.mul(w.reshape(cshape));
+  if (b) y = y.add(b.reshape(cshape));
+  return y.make(y.node(), 'groupNorm');
+}
+
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  const d = normAxis('gather', dim, x.ndim);
+  if (index.dtype !== 'i32' && index.dtype !== 'u32') throw new Error(`gather: index must be i32 or u32, got ${index.dtype}`);
+  if (index.ndim !== x.ndim || index.shape.some((n, i) => i !== d && n > x.shape[i]!)) {
+    throw new Error(`gather: index ${fmt(index.shape)} does not fit input ${fmt(x.shape)} outside dim ${d}`);
+  }
+  const node: UOp = g.gather(x.node('gather'), d, index.node('gather'));
+  return x.make(node, 'gather');
+}
+
+export function embedding(indices: Tensor, weight: Tensor): Tensor {
+  if (weight.ndim !== 2) throw new Error(`embedding: weight must be [num, dim], got ${fmt(weight.shape)}`);
+  const D = weight.shape[1]!, flat = indices.reshape([indices.numel, 1]).expand([indices.numel, D]);
+  const out = weight.gather(0, flat).reshape([...indices.shape, D]);
+  return out.make(out.node(), 'embedding');
+}
+
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
+  const E = q.shape[q.ndim - 1]!, L = q.shape[q.ndim - 2]!, S = k.shape[k.ndim - 2]!;
+  if (k.shape[k.ndim - 1] !== E || v.shape[v.ndim - 2] !== S) {
+    throw new Error(`scaledDotProductAttention: q ${fmt(q.shape)}, k ${fmt(k.shape)} and v ${fmt(v.shape)} do not agree (need k [..., S, ${E}], v [..., S, Ev])`);
+  }
+  let scores = q.matmul(k.transpose(-2, -1)).mul(opts.scale ?? 1 / Math.sqrt(E));
+  if (opts.isCausal) {
+    const i = tensor(Int32Array.from({ length: L }, (_, j) => j), { dtype: 'i32', device: q.device }).reshape([L, 1]);
+    const j = tensor(Int32Array.from({ length: S }, (_, x) => x), { dtype: 'i32', device: q.device }).reshape([1, S]);
+    scores = j.le(i).where(scores, -Infinity);
+  }
+  const m = opts.attnMask;
+  if (m) scores = m.dtype === 'bool' ? m.where(scores, -Infinity) : scores.add(m);
+  const out = scores.softmax(-1).matmul(v);
+  return out.make(out.node(), 'attention');
+}

@@ -1,0 +1,56 @@
+// Seeded random tensors from a counter-based hash computed as tensor ops (u32 multiply, xor, shift),
+// so every backend produces the same stream: value i of a call is hash(seed, offset + i).
+
+import * as g from './graph.js';
+import { type Tensor, type TensorOptions, arange, full } from './tensor.js';
+
+let globalSeed = 0x5eed, globalOffset = 0;
+
+/** Sets the seed of the global stream and restarts it. */
+export function manualSeed(seed: number): void { globalSeed = seed >>> 0; globalOffset = 0; }
+
+// murmur3's finalizer: a bijection on u32 with full avalanche
+function fmix(x: Tensor): Tensor {
+  x = x.bitwiseXor(shr(x, 16)).mul(0x85ebca6b);
+  x = x.bitwiseXor(shr(x, 13)).mul(0xc2b2ae35);
+  return x.bitwiseXor(shr(x, 16));
+}
+const shr = (x: Tensor, n: number): Tensor => x.make(g.aluNode('SHR', [x.node(), g.konst(n, 'u32', x.shape)]), 'shr');
+function fmixHost(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b); x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** u32 random bits for `count` consecutive counters. */
+function bits(count: number, opts: TensorOptions & { seed?: number }, stream: number): Tensor {
+  const [seed, offset] = opts.seed === undefined ? [globalSeed, globalOffset] : [opts.seed >>> 0, 0];
+  if (opts.seed === undefined && stream === 0) globalOffset += count;
+  const key = fmixHost(seed ^ fmixHost(stream + 0x9e3779b9));
+  const counter = arange(0, count, 1, { dtype: 'u32', device: opts.device }).add(full([count], offset >>> 0, { dtype: 'u32', device: opts.device }));
+  return fmix(fmix(counter.bitwiseXor(full([count], key, { dtype: 'u32', device: opts.device }))).add(full([count], key, { dtype: 'u32', device: opts.device })));
+}
+
+/** Uniform floats in [0, 1) with 24 random bits each. */
+const unit = (b: Tensor): Tensor => shr(b, 8).cast('f32').mul(2 ** -24);
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+export function rand(shape: readonly number[], opts: TensorOptions & { seed?: number } = {}): Tensor {
+  const u = unit(bits(numel(shape), opts, 0)).reshape(shape);
+  return u.cast(opts.dtype ?? 'f32');
+}
+
+export function randn(shape: readonly number[], opts: TensorOptions & { seed?: number } = {}): Tensor {
+  const n = numel(shape);
+  // Box-Muller; u1 in (0, 1] so the log is finite
+  const u1 = unit(bits(n, opts, 0)).add(2 ** -24), u2 = unit(bits(n, opts, 1));
+  const z = u1.log().mul(-2).sqrt().mul(u2.mul(2 * Math.PI).cos());
+  return z.reshape(shape).cast(opts.dtype ?? 'f32');
+}
+
+export function randint(low: number, high: number, shape: readonly number[], opts: TensorOptions & { seed?: number } = {}): Tensor {
+  if (!(high > low)) throw new Error(`randint: high (${high}) must be greater than low (${low})`);
+  const u = unit(bits(numel(shape), opts, 0));
+  return u.mul(high - low).floor().cast('i32').add(low).reshape(shape).cast(opts.dtype ?? 'i32');
+}
+
+

@@ -1,0 +1,88 @@
+// Runs a graph: schedule (cached by structure), lower + render + compile each kernel once, launch on
+// device buffers, free intermediates after their last use, and report what ran (DEBUG, stats).
+import type { Kernel } from '../codegen/kernel.js';
+import { estimate } from '../codegen/estimate.js';
+import { linearize } from '../codegen/linearize.js';
+import { render } from '../codegen/render.js';
+import type { UOp } from '../codegen/uop.js';
+import type { Backend, Program } from '../backends/backend.js';
+import { Buffer } from './buffer.js';
+import { debugLevel, kernelLine, stats } from './debug.js';
+import { type Schedule, Scheduler, graphKey } from './schedule.js';
+
+/** Nodes computed by an earlier realize whose buffers are still owned by a tensor. */
+export const realizedOf = new WeakMap<UOp, Buffer>();
+
+export function liveBuffer(u: UOp): Buffer | undefined {
+  const b = u.op === 'BUFFER' ? (u.arg as unknown as Buffer) : realizedOf.get(u);
+  return b && !b.freed ? b : undefined;
+}
+
+interface Compiled { readonly program: Program; readonly flops: number; readonly bytes: number }
+const schedules = new WeakMap<Backend, Map<string, Schedule>>();
+const compiled = new WeakMap<Backend, WeakMap<Kernel, Compiled>>();
+
+async function compile(backend: Backend, k: Kernel): Promise<Compiled> {
+  let perBackend = compiled.get(backend);
+  if (!perBackend) compiled.set(backend, (perBackend = new WeakMap()));
+  let c = perBackend.get(k);
+  if (!c) {
+    const insts = linearize(k, backend.caps.globalsAsLoops);
+    const source = render(k, insts, backend.language);
+    if (debugLevel() >= 4) console.log(source);
+    stats.compiles++;
+    c = { program: await backend.compile(k, source), ...estimate(k, insts) };
+    perBackend.set(k, c);
+  }
+  return c;
+}
+
+/** Computes `outputs` on `backend`; returns one buffer per output (new ones unreferenced, for the caller to retain). */
+export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<Buffer[]> {
+  const t0 = performance.now();
+  const { key, leaves } = graphKey(outputs, (u) => liveBuffer(u) !== undefined);
+  let perBackend = schedules.get(backend);
+  if (!perBackend) schedules.set(backend, (perBackend = new Map()));
+  let sched = perBackend.get(key);
+  const hit = sched !== undefined;
+  if (!sched) {
+    sched = new Scheduler(new Map(leaves.map((u, i) => [u, i] as [UOp, number])), backend.caps).run(outputs);
+    perBackend.set(key, sched);
+  } else stats.scheduleCacheHits++;
+  stats.schedules++;
+  if (debugLevel() >= 1) {
+    console.log(`schedule: ${sched.items.length} kernel${sched.items.length === 1 ? '' : 's'} for ${outputs.length} output${outputs.length === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(2)} ms${hit ? ' (cache hit)' : ''}`);
+  }
+  const inputs = leaves.map((u) => liveBuffer(u)!);
+  const outs = sched.outputs.map((plan, i) => (plan.kind === 'input' ? inputs[plan.slot]! : new Buffer(backend, outputs[i]!.dtype, outputs[i]!.numel)));
+  const temps: (Buffer | undefined)[] = sched.temps.map(() => undefined);
+  try {
+    for (const item of sched.items) {
+      const bufs = item.bufs.map((r) => {
+        if (r.kind === 'input') return inputs[r.slot]!;
+        if (r.kind === 'output') return outs[r.index]!;
+        return (temps[r.id] ??= new Buffer(backend, sched!.temps[r.id]!.dtype, sched!.temps[r.id]!.numel));
+      });
+      const c = await compile(backend, item.kernel);
+      const start = performance.now();
+      try {
+        backend.launch(c.program, item.kernel, bufs.map((b) => b.handle));
+      } catch (e) {
+        throw new Error(`${item.kernel.name}: ${(e as Error).message}`, { cause: e });
+      }
+      stats.kernels++;
+      stats.flops += c.flops;
+      stats.bytes += c.bytes;
+      if (debugLevel() >= 2) {
+        await backend.sync();
+        console.log(kernelLine(backend.name, item.kernel.name, bufs.length, performance.now() - start, c.flops, c.bytes));
+      }
+      for (const id of item.frees) { temps[id]?.free(); temps[id] = undefined; }
+    }
+  } catch (e) {
+    for (const t of temps) t?.free();
+    outs.forEach((b, i) => { if (sched!.outputs[i]!.kind === 'kernel') b.free(); });
+    throw e;
+  }
+  return outs;
+}

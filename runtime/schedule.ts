@@ -1,0 +1,355 @@
+// Cuts the lazy graph into fused kernels. Each realized node is a kernel root; everything below it that
+// is not realized is computed inline (index expressions pushed through movement ops). Rules decide what
+// must be realized: a reduce broadcast over the kernel's outputs, a reduce nested in another, costly work
+// reused across a reduce, a reduce two kernels would both compute, the device's buffer cap. Kernels with
+// one iteration space then merge into multi-output kernels when one reads the other at the same index.
+import { alu } from '../codegen/alu.js';
+import type { DType } from '../codegen/dtype.js';
+import type { Kernel } from '../codegen/kernel.js';
+import { globalRanges, linearIndex } from '../codegen/linearize.js';
+import { type AluOp, type ReduceOp, UOp, argKey, constOf, isAlu, isMovement, transcendental } from '../codegen/uop.js';
+import { sourceIndex } from './view.js';
+
+export type BufferRef = { readonly kind: 'input'; readonly slot: number } | { readonly kind: 'output'; readonly index: number } | { readonly kind: 'temp'; readonly id: number };
+export interface ScheduleItem { readonly kernel: Kernel; readonly bufs: readonly BufferRef[]; readonly frees: readonly number[] }
+export type OutputPlan = { readonly kind: 'kernel' } | { readonly kind: 'input'; readonly slot: number };
+export interface Schedule {
+  readonly items: readonly ScheduleItem[];
+  readonly temps: readonly { readonly dtype: DType; readonly numel: number }[];
+  readonly outputs: readonly OutputPlan[];
+}
+export interface ScheduleCaps { readonly maxBuffers: number }
+
+/** Tensor methods name the node they return, so kernels can say which ops they fused. */
+export const opTags = new WeakMap<UOp, string>();
+
+interface Built {
+  readonly roots: readonly UOp[];
+  readonly stores: UOp[];
+  readonly inputs: UOp[];                 // params after the roots
+  readonly loaded: Set<UOp>;              // realized non-leaf nodes read (dependencies)
+  readonly reduces: Set<UOp>;             // REDUCE_AXIS nodes computed inline
+  readonly tags: string[];
+  readonly reduceExtents: number[];
+  readonly discovered: UOp[];             // nodes this build decided to realize
+  invalid: boolean;                       // read a member of its own group at another index
+}
+
+const varsMemo = new WeakMap<UOp, ReadonlySet<UOp>>();
+function varsOf(u: UOp): ReadonlySet<UOp> {
+  let v = varsMemo.get(u);
+  if (!v) {
+    v = u.op === 'RANGE' ? new Set([u]) : new Set(u.src.flatMap((s) => [...varsOf(s)]));
+    varsMemo.set(u, v);
+  }
+  return v;
+}
+
+export class Scheduler {
+  readonly #leaves: ReadonlyMap<UOp, number>;
+  readonly #realized = new Set<UOp>();
+  readonly #caps: ScheduleCaps;
+  #rangeId = 0;
+
+  constructor(leaves: ReadonlyMap<UOp, number>, caps: ScheduleCaps) {
+    this.#leaves = leaves;
+    this.#caps = caps;
+  }
+
+  run(outputs: readonly UOp[]): Schedule {
+    for (const o of outputs) if (!this.#leaves.has(o)) this.#realized.add(o);
+    for (const u of this.#above(outputs)) if (u.op === 'CONTIGUOUS') this.#realized.add(u);
+    let built: Map<UOp, Built>;
+    for (;;) {
+      const before = this.#realized.size;
+      built = this.#buildAll();
+      const seen = new Map<UOp, UOp>();
+      for (const [root, b] of built) {
+        for (const r of b.reduces) {
+          if (seen.has(r) && seen.get(r) !== root) this.#realized.add(r);   // two kernels would compute it
+          seen.set(r, root);
+        }
+      }
+      if (this.#realized.size === before) break;
+    }
+    const groups = this.#merge(built);
+    return this.#plan(groups, outputs);
+  }
+
+  /** Every node above the leaves, sources first (never walks into what earlier realizes computed). */
+  #above(roots: readonly UOp[]): UOp[] {
+    const out: UOp[] = [], seen = new Set<UOp>();
+    const visit = (u: UOp): void => {
+      if (seen.has(u) || this.#leaves.has(u)) return;
+      seen.add(u);
+      for (const s of u.src) visit(s);
+      out.push(u);
+    };
+    roots.forEach(visit);
+    return out;
+  }
+
+  #buildAll(): Map<UOp, Built> {
+    const built = new Map<UOp, Built>();
+    const work = [...this.#realized];
+    while (work.length) {
+      const r = work.pop()!;
+      if (built.has(r)) continue;
+      const b = this.#buildWithinCap([r]);
+      built.set(r, b);
+      work.push(...b.discovered);
+    }
+    return built;
+  }
+
+  #buildWithinCap(roots: readonly UOp[]): Built {
+    for (;;) {
+      const b = this.#build(roots, false);
+      if (roots.length + b.inputs.length <= this.#caps.maxBuffers) return b;
+      const cut = this.#widestInput(roots, b);
+      if (!cut) throw new Error(`schedule: kernel ${roots.map((r) => r.op).join('+')} needs ${roots.length + b.inputs.length} buffers but the device allows ${this.#caps.maxBuffers}`);
+      this.#realized.add(cut);
+      b.discovered.push(cut);
+    }
+  }
+
+  /** The inline subtree reading the most distinct buffers: realizing it frees the most bindings. */
+  #widestInput(roots: readonly UOp[], b: Built): UOp | undefined {
+    const memo = new Map<UOp, Set<UOp>>();
+    const reads = (u: UOp): Set<UOp> => {
+      let s = memo.get(u);
+      if (s) return s;
+      s = this.#leaves.has(u) || this.#realized.has(u) ? new Set([u]) : new Set(u.src.flatMap((x) => [...reads(x)]));
+      memo.set(u, s);
+      return s;
+    };
+    let best: UOp | undefined, bestN = 1;
+    for (const root of roots) {
+      for (const u of this.#above([root])) {
+        if (roots.includes(u) || this.#leaves.has(u) || this.#realized.has(u) || isMovement(u.op) || u.op === 'CONST') continue;
+        const n = reads(u).size;
+        if (n > bestN && n < roots.length + b.inputs.length) { best = u; bestN = n; }
+      }
+    }
+    return best;
+  }
+
+  #build(roots: readonly UOp[], trial: boolean): Built {
+    const shape = roots[0]!.shape;
+    const globals = globalRanges(shape);
+    const kernelVars = globals.filter((g) => g.op === 'RANGE');
+    const group = new Set(roots);
+    const b: Built = { roots, stores: [], inputs: [], loaded: new Set(), reduces: new Set(), tags: [], reduceExtents: [], discovered: [], invalid: false };
+    const params = new Map<UOp, UOp>();
+    roots.forEach((r, i) => params.set(r, UOp.make('PARAM', r.dtype, [], i)));
+    const memo = new Map<string, UOp>();
+    const ids = (us: readonly UOp[]): string => us.map((u) => u.id).join(',');
+
+    const load = (node: UOp, idx: readonly UOp[], gate: UOp): UOp => {
+      let p = params.get(node);
+      if (!p) {
+        p = UOp.make('PARAM', node.dtype, [], roots.length + b.inputs.length);
+        params.set(node, p);
+        b.inputs.push(node);
+      }
+      if (!this.#leaves.has(node)) b.loaded.add(node);
+      if (group.has(node)) b.invalid = true;
+      return UOp.make('LOAD', node.dtype, [p, linearIndex(node.shape, idx), gate]);
+    };
+    const realize = (node: UOp, idx: readonly UOp[], gate: UOp): UOp => {
+      if (trial) b.invalid = true;
+      this.#realized.add(node);
+      b.discovered.push(node);
+      return load(node, idx, gate);
+    };
+    const isIdentity = (idx: readonly UOp[], gate: UOp): boolean => gate.isConst && idx.every((x, i) => x === globals[i]);
+    const costly = new Map<UOp, boolean>();
+    const expensive = (u: UOp): boolean => {
+      if (this.#leaves.has(u) || this.#realized.has(u)) return false;
+      let c = costly.get(u);
+      if (c === undefined) costly.set(u, (c = transcendental.has(u.op) || u.src.some(expensive)));
+      return c;
+    };
+    const tag = (u: UOp): void => {
+      const t = opTags.get(u);
+      if (t && !b.tags.includes(t)) b.tags.push(t);
+    };
+
+    const lower = (node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp => {
+      if (this.#leaves.has(node)) return load(node, idx, gate);
+      if (this.#realized.has(node) && !(group.has(node) && isIdentity(idx, gate))) return load(node, idx, gate);
+      const key = `${node.id}|${ids(idx)}|${gate.id}`;
+      let out = memo.get(key);
+      if (!out) {
+        out = compute(node, idx, gate, enc);
+        memo.set(key, out);
+      }
+      return out;
+    };
+
+    const compute = (node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp => {
+      if (node.op === 'CONST') return constOf(node.constValue, node.dtype);
+      if (node.op === 'ARANGE') return idx[0]!;
+      if (node.op === 'CONTIGUOUS') return lower(node.src[0]!, idx, gate, enc);
+      if (node.op === 'BUFFER') throw new Error(`realize: an input of shape [${node.shape}] (${node.dtype}) was disposed before the tensors computed from it`);
+      if (isMovement(node.op)) {
+        const s = sourceIndex(node, idx);
+        const g = alu('AND', [gate, s.valid]);
+        const inner = lower(node.src[0]!, s.idx, g, enc);
+        if (s.valid.isConst) return inner;
+        if (inner.op === 'LOAD' && inner.src[2] === g) return inner;   // a gated load already reads 0 outside
+        return alu('WHERE', [s.valid, inner, constOf(0, node.dtype)]);
+      }
+      const vars = (): ReadonlySet<UOp> => new Set(idx.flatMap((x) => [...varsOf(x)]));
+      if (node.op === 'REDUCE_AXIS') {
+        if (!group.has(node) || !isIdentity(idx, gate)) {
+          const v = vars();
+          if (kernelVars.some((g) => !v.has(g)) || enc.some((r) => v.has(r))) return realize(node, idx, gate);
+        }
+        tag(node);
+        b.reduces.add(node);
+        const { op, axes } = node.arg as { op: ReduceOp; axes: number[] };
+        const src = node.src[0]!;
+        const ranges = axes.map((a) => UOp.make('RANGE', 'i32', [], { id: shape.length + this.#rangeId++, extent: src.shape[a]!, kind: 'reduce' }));
+        const sidx = idx.map((x, i) => (axes.includes(i) ? ranges[axes.indexOf(i)]! : x));
+        const body = lower(src, sidx, gate, [...enc, ...ranges]);
+        b.reduceExtents.push(...ranges.map((r) => r.range.extent));
+        return UOp.make('REDUCE', node.dtype, [body, ...ranges], op);
+      }
+      if (node.op === 'GATHER') {
+        tag(node);
+        const dim = node.arg as number, [input, index] = node.src;
+        const i = alu('CAST', [lower(index!, idx, gate, enc)], 'i32');
+        const checked = UOp.make('CHECKED', 'i32', [i], [0, input!.shape[dim]! - 1, `gather: index into dim ${dim} of [${input!.shape}]`]);
+        return lower(input!, idx.map((x, j) => (j === dim ? checked : x)), gate, enc);
+      }
+      if (isAlu(node.op)) {
+        if (enc.length && node.src.length) {
+          const v = vars();
+          if ([...kernelVars, ...enc].some((r) => !v.has(r)) && expensive(node)) return realize(node, idx, gate);
+        }
+        tag(node);
+        return alu(node.op as AluOp, node.src.map((s) => lower(s, idx, gate, enc)), node.dtype);
+      }
+      throw new Error(`schedule: cannot compute ${node.op}`);
+    };
+
+    for (const r of roots) {
+      b.stores.push(lower(r, globals, constOf(true, 'bool'), []));
+    }
+    return b;
+  }
+
+  #merge(built: Map<UOp, Built>): Built[] {
+    const groupOf = new Map<UOp, Built>();
+    for (const b of built.values()) for (const r of b.roots) groupOf.set(r, b);
+    const deps = (b: Built): Set<Built> => new Set([...b.loaded].map((n) => groupOf.get(n)!).filter((g) => g && g !== b));
+    const reaches = (from: Built, to: ReadonlySet<Built>, seen = new Set<Built>()): boolean => {
+      for (const d of deps(from)) {
+        if (to.has(d)) return true;
+        if (!seen.has(d)) { seen.add(d); if (reaches(d, to, seen)) return true; }
+      }
+      return false;
+    };
+    const tryMerge = (a: Built, c: Built): boolean => {
+      if (a === c || a.roots[0]!.shape.join() !== c.roots[0]!.shape.join()) return false;
+      const m = this.#build([...a.roots, ...c.roots], true);
+      if (m.invalid || m.roots.length + m.inputs.length > this.#caps.maxBuffers) return false;
+      const pair = new Set([a, c]);
+      for (const d of deps(m)) if (!pair.has(d) && reaches(d, pair)) return false;   // would need a kernel between them
+      for (const r of m.roots) groupOf.set(r, m);
+      return true;
+    };
+    // producer -> consumer at the same index, then siblings sharing inputs or work
+    for (let changed = true; changed;) {
+      changed = false;
+      const groups = [...new Set(groupOf.values())];
+      outer: for (const c of groups) {
+        for (const n of c.loaded) if (tryMerge(groupOf.get(n)!, c)) { changed = true; break outer; }
+      }
+      if (changed) continue;
+      for (let i = 0; i < groups.length && !changed; i++) {
+        for (let j = i + 1; j < groups.length && !changed; j++) {
+          const a = groups[i]!, c = groups[j]!;
+          const shares = [...a.reduces].some((r) => c.reduces.has(r)) || a.inputs.some((x) => c.inputs.includes(x) && !x.shape.every((n) => n === 1));
+          if (shares && tryMerge(a, c)) changed = true;
+        }
+      }
+    }
+    // order: a group runs after every group it reads
+    const order: Built[] = [], placed = new Set<Built>();
+    const visit = (g: Built): void => {
+      if (placed.has(g)) return;
+      placed.add(g);
+      for (const d of deps(g)) visit(d);
+      order.push(g);
+    };
+    for (const g of new Set(groupOf.values())) visit(g);
+    return order;
+  }
+
+  #plan(groups: readonly Built[], outputs: readonly UOp[]): Schedule {
+    const outIndex = new Map(outputs.map((o, i) => [o, i] as [UOp, number]));
+    const planOut: OutputPlan[] = outputs.map((o) => (this.#leaves.has(o) ? { kind: 'input', slot: this.#leaves.get(o)! } : { kind: 'kernel' }));
+    const temps: { dtype: DType; numel: number }[] = [], tempOf = new Map<UOp, number>();
+    const ref = (n: UOp): BufferRef => {
+      if (this.#leaves.has(n)) return { kind: 'input', slot: this.#leaves.get(n)! };
+      if (outIndex.has(n)) return { kind: 'output', index: outIndex.get(n)! };
+      if (!tempOf.has(n)) { tempOf.set(n, temps.length); temps.push({ dtype: n.dtype, numel: n.numel }); }
+      return { kind: 'temp', id: tempOf.get(n)! };
+    };
+    const kept: { g: Built; bufs: BufferRef[] }[] = [];
+    for (const g of groups) {
+      // an output that only re-reads an input buffer in order is that buffer: no kernel, no copy
+      const only = g.roots.length === 1 && outIndex.has(g.roots[0]!) ? g.stores[0]! : undefined;
+      if (only?.op === 'LOAD' && only.src[2]!.isConst && g.inputs.length === 1 && this.#leaves.has(g.inputs[0]!) &&
+          g.inputs[0]!.numel === g.roots[0]!.numel && only.src[1] === linearIndex(g.roots[0]!.shape, globalRanges(g.roots[0]!.shape))) {
+        planOut[outIndex.get(g.roots[0]!)!] = { kind: 'input', slot: this.#leaves.get(g.inputs[0]!)! };
+        continue;
+      }
+      kept.push({ g, bufs: [...g.roots, ...g.inputs].map(ref) });
+    }
+    const lastUse = new Map<number, number>();
+    kept.forEach(({ bufs }, i) => bufs.forEach((r) => { if (r.kind === 'temp') lastUse.set(r.id, i); }));
+    const items = kept.map(({ g, bufs }, i): ScheduleItem => ({
+      kernel: kernelOf(g),
+      bufs,
+      frees: [...lastUse].filter(([, last]) => last === i).map(([id]) => id),
+    }));
+    return { items, temps, outputs: planOut };
+  }
+}
+
+function kernelOf(g: Built): Kernel {
+  const shape = g.roots[0]!.shape;
+  const kind = g.reduceExtents.length ? 'r' : 'e';
+  const sizes = (shape.filter((n) => n > 1).join('x') || '1') + (g.reduceExtents.length ? `_${g.reduceExtents.slice(0, 3).join('x')}` : '');
+  const ops = g.tags.length ? g.tags.slice(0, 4) : [g.roots[0]!.op.toLowerCase()];
+  return {
+    name: [kind, ...ops, sizes].join('_'),
+    shape,
+    params: [...g.roots.map((r) => ({ dtype: r.dtype, numel: r.numel, write: true })), ...g.inputs.map((n) => ({ dtype: n.dtype, numel: n.numel, write: false }))],
+    stores: g.stores,
+  };
+}
+
+/** A structural key of the graph above its leaves (realized buffers), so equal graphs share one schedule. */
+export function graphKey(outputs: readonly UOp[], isLeaf: (u: UOp) => boolean): { key: string; leaves: UOp[] } {
+  const pos = new Map<UOp, number>(), leaves: UOp[] = [], parts: string[] = [];
+  const visit = (u: UOp): number => {
+    let p = pos.get(u);
+    if (p !== undefined) return p;
+    if (isLeaf(u)) {
+      parts.push(`L${leaves.length}:${u.dtype}:${u.shape}`);
+      leaves.push(u);
+    } else {
+      const src = u.src.map(visit);
+      parts.push(`${u.op}:${u.dtype}:${u.shape}:${argKey(u.arg)}:${src}`);
+    }
+    p = parts.length - 1;
+    pos.set(u, p);
+    return p;
+  };
+  const outs = outputs.map(visit);
+  return { key: `${parts.join(';')}=>${outs}`, leaves };
+}

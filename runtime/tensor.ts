@@ -1,0 +1,609 @@
+// The user-facing Tensor: a handle on a lazy graph node. Ops validate their inputs, pick dtypes and
+// broadcast, then build nodes; nothing runs until data()/tolist()/item()/realize().
+import { type DType, castValue, f16ToF32, f32ToF16, isFloat, isInt } from '../codegen/dtype.js';
+import { type AluOp, type ReduceOp, UOp } from '../codegen/uop.js';
+import { Buffer } from './buffer.js';
+import { defaultDevice, getDevice } from './device.js';
+import { floatOf, promoteTypes, promoteWeak, scalarType } from './dtype.js';
+import * as g from './graph.js';
+import { track } from './memory.js';
+import * as nn from './nn.js';
+import { liveBuffer, realizeNodes, realizedOf } from './realize.js';
+import { opTags } from './schedule.js';
+
+export type TensorLike = Tensor | number | boolean;
+export type Nested = number | boolean | readonly Nested[];
+export type TypedData = Float32Array | Int32Array | Uint32Array | Uint8Array;
+export interface TensorOptions { readonly dtype?: DType; readonly device?: string }
+export type Axis = number | readonly number[] | undefined;
+
+const LOG2E = Math.LOG2E, LN2 = Math.LN2;
+const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
+
+export function broadcastShapes(op: string, ...shapes: (readonly number[])[]): number[] {
+  const n = Math.max(...shapes.map((s) => s.length));
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let d = 1;
+    for (const s of shapes) {
+      const x = s[s.length - n + i] ?? 1;
+      if (x !== 1 && d !== 1 && x !== d) throw new Error(`${op}: shapes ${shapes.map(fmt).join(' and ')} cannot broadcast`);
+      if (x !== 1) d = x;
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+export class Tensor {
+  #node: UOp;
+  #owned: Buffer | undefined;
+  #disposed = false;
+  readonly device: string;
+
+  /** Internal: wrap a graph node. Use tensor(), zeros(), … to make tensors. */
+  constructor(node: UOp, device: string = defaultDevice()) {
+    this.#node = node;
+    this.device = device;
+    const b = node.op === 'BUFFER' ? (node.arg as unknown as Buffer) : undefined;
+    if (b) this.#owned = b.retain();
+    track(this);
+  }
+
+  get shape(): number[] { return [...this.#node.shape]; }
+  get dtype(): DType { return this.#node.dtype; }
+  get ndim(): number { return this.#node.shape.length; }
+  get numel(): number { return prod(this.#node.shape); }
+  get disposed(): boolean { return this.#disposed; }
+  /** Internal: the lazy graph node (throws once disposed). */
+  node(op = 'use'): UOp {
+    if (this.#disposed) throw new Error(`${op}: tensor ${fmt(this.#node.shape)} (${this.dtype}) was disposed`);
+    return this.#node;
+  }
+
+  // ---------- making new tensors ----------
+  /** A tensor on this device from a node, named `op` for kernel names and checked against the device's dtypes. */
+  make(node: UOp, op: string): Tensor {
+    if (!getDevice(this.device).caps.dtypes.has(node.dtype)) {
+      throw new Error(`${op}: dtype ${node.dtype} is not supported on device ${this.device} (supported: ${[...getDevice(this.device).caps.dtypes].join(', ')})`);
+    }
+    if (!opTags.has(node)) opTags.set(node, op);
+    return new Tensor(node, this.device);
+  }
+
+  #operand(x: TensorLike, op: string, dtype: DType, shape: readonly number[]): UOp {
+    if (x instanceof Tensor) {
+      if (x.device !== this.device) throw new Error(`${op}: tensors are on different devices (${this.device}, ${x.device})`);
+      return g.expand(g.reshape(castNode(x.node(op), dtype), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape);
+    }
+    return g.konst(x, dtype, shape);
+  }
+
+  /** Promote, broadcast and combine with f. */
+  #binary(other: TensorLike, op: string, f: (a: UOp, b: UOp, dt: DType) => UOp, dtypeOf: (d: DType) => DType = (d) => d): Tensor {
+    const dt = dtypeOf(other instanceof Tensor ? promoteTypes(this.dtype, other.dtype) : promoteWeak(this.dtype, scalarType(other)));
+    const shape = other instanceof Tensor ? broadcastShapes(op, this.shape, other.shape) : this.shape;
+    return this.make(f(this.#operand(this, op, dt, shape), this.#operand(other, op, dt, shape), dt), op);
+  }
+
+  #unary(op: string, f: (a: UOp) => UOp, dtypeOf: (d: DType) => DType = floatOf): Tensor {
+    return this.make(f(castNode(this.node(op), dtypeOf(this.dtype))), op);
+  }
+
+  // ---------- elementwise ----------
+  add(o: TensorLike): Tensor { return this.#binary(o, 'add', (a, b, d) => alu(d === 'bool' ? 'OR' : 'ADD', a, b)); }
+  sub(o: TensorLike): Tensor {
+    if (this.dtype === 'bool' && (o instanceof Tensor ? o.dtype === 'bool' : typeof o === 'boolean')) throw new Error('sub: subtracting bool tensors is not supported; use logicalXor');
+    return this.#binary(o, 'sub', (a, b, d) => alu('ADD', a, negNode(b, d)));
+  }
+  mul(o: TensorLike): Tensor { return this.#binary(o, 'mul', (a, b, d) => alu(d === 'bool' ? 'AND' : 'MUL', a, b)); }
+  div(o: TensorLike): Tensor { return this.#binary(o, 'div', (a, b) => alu('MUL', a, un('RECIP', b)), floatOf); }
+  pow(o: TensorLike): Tensor { return this.#binary(o, 'pow', powNode, (d) => (d === 'bool' ? 'i32' : d)); }
+  maximum(o: TensorLike): Tensor { return this.#binary(o, 'maximum', (a, b) => alu('MAX', a, b)); }
+  minimum(o: TensorLike): Tensor { return this.#binary(o, 'minimum', minNode); }
+  floorDiv(o: TensorLike): Tensor { return this.#binary(o, 'floorDiv', floorDivNode); }
+  remainder(o: TensorLike): Tensor {
+    return this.#binary(o, 'remainder', (a, b, d) => (isFloat(d) ? alu('ADD', a, negNode(alu('MUL', floorDivNode(a, b, d), b), d)) : remNode(a, b, d)));
+  }
+  lt(o: TensorLike): Tensor { return this.#binary(o, 'lt', (a, b) => alu('CMPLT', a, b)); }
+  gt(o: TensorLike): Tensor { return this.#binary(o, 'gt', (a, b) => alu('CMPLT', b, a)); }
+  eq(o: TensorLike): Tensor { return this.#binary(o, 'eq', (a, b) => notNode(alu('CMPNE', a, b))); }
+  ne(o: TensorLike): Tensor { return this.#binary(o, 'ne', (a, b) => alu('CMPNE', a, b)); }
+  le(o: TensorLike): Tensor { return this.#binary(o, 'le', (a, b) => alu('OR', alu('CMPLT', a, b), notNode(alu('CMPNE', a, b)))); }
+  ge(o: TensorLike): Tensor { return this.#binary(o, 'ge', (a, b) => alu('OR', alu('CMPLT', b, a), notNode(alu('CMPNE', a, b)))); }
+  bitwiseAnd(o: TensorLike): Tensor { return this.#intBinary(o, 'bitwiseAnd', 'AND'); }
+  bitwiseOr(o: TensorLike): Tensor { return this.#intBinary(o, 'bitwiseOr', 'OR'); }
+  bitwiseXor(o: TensorLike): Tensor { return this.#intBinary(o, 'bitwiseXor', 'XOR'); }
+  #intBinary(o: TensorLike, op: string, code: AluOp): Tensor {
+    const check = (d: DType) => { if (isFloat(d)) throw new Error(`${op}: expected integer or bool tensors, got ${d}`); return d; };
+    return this.#binary(o, op, (a, b) => alu(code, a, b), check);
+  }
+  logicalAnd(o: TensorLike): Tensor { return this.#binary(o, 'logicalAnd', (a, b) => alu('AND', a, b), () => 'bool'); }
+  logicalOr(o: TensorLike): Tensor { return this.#binary(o, 'logicalOr', (a, b) => alu('OR', a, b), () => 'bool'); }
+  logicalXor(o: TensorLike): Tensor { return this.#binary(o, 'logicalXor', (a, b) => alu('CMPNE', a, b), () => 'bool'); }
+  logicalNot(): Tensor { return this.#unary('logicalNot', notNode, () => 'bool'); }
+  where(a: TensorLike, b: TensorLike): Tensor { return where(this, a, b); }
+
+  neg(): Tensor {
+    if (this.dtype === 'bool') throw new Error('neg: negating a bool tensor is not supported; use logicalNot');
+    return this.#unary('neg', (x) => negNode(x, this.dtype), (d) => d);
+  }
+  abs(): Tensor { return this.#unary('abs', (x) => (this.dtype === 'u32' || this.dtype === 'bool' ? x : absNode(x)), (d) => d); }
+  exp(): Tensor { return this.#unary('exp', expNode); }
+  exp2(): Tensor { return this.#unary('exp2', (x) => un('EXP2', x)); }
+  log(): Tensor { return this.#unary('log', (x) => mulc(un('LOG2', x), LN2)); }
+  log2(): Tensor { return this.#unary('log2', (x) => un('LOG2', x)); }
+  sqrt(): Tensor { return this.#unary('sqrt', (x) => un('SQRT', x)); }
+  rsqrt(): Tensor { return this.#unary('rsqrt', (x) => un('RECIP', un('SQRT', x))); }
+  sin(): Tensor { return this.#unary('sin', (x) => un('SIN', x)); }
+  cos(): Tensor { return this.#unary('cos', (x) => un('SIN', alu('ADD', x, c(Math.PI / 2, x)))); }
+  tanh(): Tensor { return this.#unary('tanh', tanhNode); }
+  sigmoid(): Tensor { return this.#unary('sigmoid', sigmoidNode); }
+  relu(): Tensor { return this.#unary('relu', (x) => alu('MAX', x, c(0, x)), (d) => d); }
+  leakyRelu(slope = 0.01): Tensor { return this.#unary('leakyRelu', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), x, mulc(x, slope))); }
+  silu(): Tensor { return this.#unary('silu', (x) => alu('MUL', x, sigmoidNode(x))); }
+  gelu({ approximate = 'none' }: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+    return this.#unary('gelu', (x) => {
+      const inner = approximate === 'tanh'
+        ? tanhNode(mulc(alu('ADD', x, mulc(alu('MUL', x, alu('MUL', x, x)), 0.044715)), Math.sqrt(2 / Math.PI)))
+        : erfNode(mulc(x, Math.SQRT1_2));
+      return alu('MUL', mulc(x, 0.5), alu('ADD', inner, c(1, x)));
+    });
+  }
+  square(): Tensor { return this.mul(this); }
+  reciprocal(): Tensor { return this.#unary('reciprocal', (x) => un('RECIP', x)); }
+  trunc(): Tensor { return this.#unary('trunc', (x) => (isFloat(x.dtype) ? un('TRUNC', x) : x), (d) => d); }
+  floor(): Tensor { return this.#unary('floor', (x) => (isFloat(x.dtype) ? floorNode(x) : x), (d) => d); }
+  ceil(): Tensor { return this.#unary('ceil', (x) => (isFloat(x.dtype) ? negNode(floorNode(negNode(x, x.dtype)), x.dtype) : x), (d) => d); }
+  round(): Tensor { return this.#unary('round', (x) => (isFloat(x.dtype) ? roundNode(x) : x), (d) => d); }
+  sign(): Tensor {
+    return this.#unary('sign', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), c(1, x), alu('WHERE', alu('CMPLT', x, c(0, x)), c(-1, x), x)), (d) => d);
+  }
+  clamp(min?: number | Tensor, max?: number | Tensor): Tensor {
+    let t: Tensor = this;
+    if (min !== undefined) t = t.maximum(min);
+    if (max !== undefined) t = t.minimum(max);
+    return t;
+  }
+  cast(dtype: DType): Tensor { return dtype === this.dtype ? this : this.make(castNode(this.node('cast'), dtype), 'cast'); }
+
+  // ---------- reductions ----------
+  #axes(op: string, axis: Axis): number[] {
+    if (axis === undefined) return this.shape.map((_, i) => i);
+    const list = typeof axis === 'number' ? [axis] : [...axis];
+    return [...new Set(list.map((a) => normAxis(op, a, this.ndim)))];
+  }
+  #reduce(op: string, code: ReduceOp, axis: Axis, keepdim: boolean, pre: (x: UOp) => UOp = (x) => x, post: (x: UOp) => UOp = (x) => x): Tensor {
+    const axes = this.#axes(op, axis);
+    const r = post(g.reduce(pre(this.node(op)), code, axes));
+    return this.make(keepdim ? r : g.reshape(r, r.shape.filter((_, i) => !axes.includes(i))), op);
+  }
+  sum(axis?: Axis, keepdim = false): Tensor {
+    const acc: DType = isFloat(this.dtype) ? 'f32' : 'i32';
+    return this.#reduce('sum', 'ADD', axis, keepdim, (x) => castNode(x, acc), (x) => castNode(x, isFloat(this.dtype) ? this.dtype : 'i32'));
+  }
+  prod(axis?: Axis, keepdim = false): Tensor {
+    const acc: DType = isFloat(this.dtype) ? 'f32' : 'i32';
+    return this.#reduce('prod', 'MUL', axis, keepdim, (x) => castNode(x, acc), (x) => castNode(x, isFloat(this.dtype) ? this.dtype : 'i32'));
+  }
+  max(axis?: Axis, keepdim = false): Tensor { return this.#reduce('max', 'MAX', axis, keepdim); }
+  min(axis?: Axis, keepdim = false): Tensor {
+    const flip = (x: UOp) => (isFloat(x.dtype) ? negNode(x, x.dtype) : notNode(x));
+    return this.#reduce('min', 'MAX', axis, keepdim, flip, flip);
+  }
+  mean(axis?: Axis, keepdim = false): Tensor {
+    const n = this.#axes('mean', axis).reduce((a, i) => a * this.shape[i]!, 1);
+    const s = this.cast(floatOf(this.dtype)).sum(axis, keepdim);
+    return s.make(mulc(s.node(), 1 / n), 'mean');
+  }
+  var(axis?: Axis, { correction = 1, keepdim = false }: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    const n = this.#axes('var', axis).reduce((a, i) => a * this.shape[i]!, 1);
+    const x = this.cast(floatOf(this.dtype));
+    const d = x.sub(x.mean(axis, true));
+    const s = d.mul(d).sum(axis, keepdim);
+    return s.make(mulc(s.node(), 1 / Math.max(n - correction, 0)), 'var');
+  }
+  std(axis?: Axis, opts: { correction?: number; keepdim?: boolean } = {}): Tensor { return this.var(axis, opts).sqrt(); }
+  argmax(axis?: number, keepdim = false): Tensor { return this.#argbest('argmax', axis, keepdim, this); }
+  argmin(axis?: number, keepdim = false): Tensor {
+    return this.#argbest('argmin', axis, keepdim, isFloat(this.dtype) ? this.neg() : this.make(notNode(this.node()), 'argmin'));
+  }
+  #argbest(op: string, axis: number | undefined, keepdim: boolean, x: Tensor): Tensor {
+    if (axis === undefined) return this.flatten().#argbest(op, 0, false, x.flatten());
+    const a = normAxis(op, axis, this.ndim), n = this.shape[a]!;
+    const shape = this.shape.map((s, i) => (i === a ? s : 1));
+    const rev = new Tensor(g.aluNode('ADD', [g.aluNode('MUL', [g.arangeNode(n), g.konst(-1, 'i32', [n])]), g.konst(n, 'i32', [n])]), this.device).reshape(shape);
+    const first = x.eq(x.max(a, true)).where(rev, 0).max(a, keepdim).neg().add(n);
+    return first.make(first.node(), op);
+  }
+
+  // ---------- movement (views) ----------
+  reshape(...shape: (number | readonly number[])[]): Tensor {
+    const s = shape.flat() as number[];
+    const unknown = s.filter((x) => x === -1).length;
+    if (unknown > 1 || s.some((x) => x < -1 || !Number.isInteger(x))) throw new Error(`reshape: invalid shape ${fmt(s)}`);
+    const known = prod(s.filter((x) => x !== -1));
+    const full = s.map((x) => (x === -1 ? (known === 0 ? 0 : this.numel / known) : x));
+    if (prod(full) !== this.numel || full.some((x) => !Number.isInteger(x))) throw new Error(`reshape: cannot view shape ${fmt(this.shape)} (${this.numel} elements) as ${fmt(s)}`);
+    return this.make(g.reshape(this.node('reshape'), full), 'reshape');
+  }
+  view(...shape: (number | readonly number[])[]): Tensor { return this.reshape(...shape); }
+  permute(...dims: (number | readonly number[])[]): Tensor {
+    const d = (dims.flat() as number[]).map((x) => normAxis('permute', x, this.ndim));
+    if (d.length !== this.ndim || new Set(d).size !== d.length) throw new Error(`permute: ${fmt(dims.flat() as number[])} is not a permutation of the ${this.ndim} dims of ${fmt(this.shape)}`);
+    return this.make(g.permute(this.node('permute'), d), 'permute');
+  }
+  transpose(d0 = -2, d1 = -1): Tensor {
+    const a = normAxis('transpose', d0, this.ndim), b = normAxis('transpose', d1, this.ndim);
+    const order = this.shape.map((_, i) => (i === a ? b : i === b ? a : i));
+    return this.permute(order);
+  }
+  get T(): Tensor { return this.permute(this.shape.map((_, i) => this.ndim - 1 - i)); }
+  expand(...shape: (number | readonly number[])[]): Tensor {
+    const s = shape.flat() as number[];
+    if (s.length < this.ndim) throw new Error(`expand: target ${fmt(s)} has fewer dims than ${fmt(this.shape)}`);
+    const src = [...new Array(s.length - this.ndim).fill(1), ...this.shape];
+    const out = s.map((x, i) => (x === -1 ? src[i]! : x));
+    out.forEach((x, i) => { if (src[i] !== 1 && src[i] !== x) throw new Error(`expand: cannot expand ${fmt(this.shape)} to ${fmt(s)} (dim ${i}: ${src[i]} vs ${x})`); });
+    return this.make(g.expand(g.reshape(this.node('expand'), src), out), 'expand');
+  }
+  expandAs(o: Tensor): Tensor { return this.expand(o.shape); }
+  /** PyTorch F.pad: a flat list [left, right, top, bottom, …] from the last dim; negative values crop. */
+  pad(padding: readonly number[], value: number = 0): Tensor {
+    if (padding.length % 2 || padding.length / 2 > this.ndim) throw new Error(`pad: padding ${fmt(padding)} must have an even length of at most ${2 * this.ndim} for shape ${fmt(this.shape)}`);
+    const pairs = this.shape.map((): [number, number] => [0, 0]);
+    for (let i = 0; i < padding.length / 2; i++) pairs[this.ndim - 1 - i] = [padding[2 * i]!, padding[2 * i + 1]!];
+    const crop = pairs.map(([a, b], i): [number, number] => [Math.max(0, -a), this.shape[i]! - Math.max(0, -b)]);
+    if (crop.some(([lo, hi]) => hi < lo)) throw new Error(`pad: cropping ${fmt(padding)} removes more than all of ${fmt(this.shape)}`);
+    const x = g.shrink(this.node('pad'), crop);
+    const p = pairs.map(([a, b]): [number, number] => [Math.max(0, a), Math.max(0, b)]);
+    let out = g.pad(x, p);
+    if (value !== 0 && out !== x) out = g.aluNode('WHERE', [g.pad(g.konst(true, 'bool', x.shape), p), out, g.konst(value, this.dtype, out.shape)]);
+    return this.make(out, 'pad');
+  }
+  shrink(ranges: readonly (readonly [number, number] | null)[]): Tensor {
+    const r = this.shape.map((n, i): [number, number] => {
+      const x = ranges[i] ?? [0, n];
+      if (x[0] < 0 || x[1] > n || x[0] > x[1]) throw new Error(`shrink: range [${x[0]}, ${x[1]}) out of bounds for dim ${i} of ${fmt(this.shape)}`);
+      return [x[0], x[1]];
+    });
+    return this.make(g.shrink(this.node('shrink'), r), 'shrink');
+  }
+  slice(dim: number, start?: number, end?: number, step = 1): Tensor {
+    const d = normAxis('slice', dim, this.ndim), n = this.shape[d]!;
+    if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
+    const norm = (x: number | undefined, def: number) => (x === undefined ? def : Math.min(Math.max(x < 0 ? x + n : x, 0), n));
+    const lo = norm(start, 0), hi = Math.max(norm(end, n), lo);
+    let t = this.shrink(this.shape.map((_, i) => (i === d ? [lo, hi] : null)));
+    if (step === 1) return t;
+    const len = Math.ceil((hi - lo) / step);
+    const padded = t.pad(padOf(t.ndim, d, 0, len * step - (hi - lo)));
+    const split = [...t.shape.slice(0, d), len, step, ...t.shape.slice(d + 1)];
+    t = padded.reshape(split).shrink(split.map((_, i) => (i === d + 1 ? [0, 1] : null)));
+    return t.reshape(split.filter((_, i) => i !== d + 1));
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    const d = normAxis('narrow', dim, this.ndim);
+    if (start < 0 || start + length > this.shape[d]!) throw new Error(`narrow: [${start}, ${start + length}) is out of range for dim ${d} of ${fmt(this.shape)}`);
+    return this.shrink(this.shape.map((_, i) => (i === d ? [start, start + length] : null)));
+  }
+  select(dim: number, index: number): Tensor {
+    const d = normAxis('select', dim, this.ndim), n = this.shape[d]!;
+    const i = index < 0 ? index + n : index;
+    if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`select: index ${index} is out of range for dim ${d} of ${fmt(this.shape)}`);
+    return this.narrow(d, i, 1).squeeze(d);
+  }
+  flip(...dims: (number | readonly number[])[]): Tensor {
+    const d = (dims.flat() as number[]).map((x) => normAxis('flip', x, this.ndim));
+    return this.make(g.flip(this.node('flip'), this.shape.map((_, i) => d.includes(i))), 'flip');
+  }
+  squeeze(dim?: number | readonly number[]): Tensor {
+    const dims = dim === undefined ? this.shape.map((_, i) => i) : (typeof dim === 'number' ? [dim] : dim).map((x) => normAxis('squeeze', x, this.ndim));
+    return this.reshape(this.shape.filter((n, i) => !(dims.includes(i) && n === 1)));
+  }
+  unsqueeze(dim: number): Tensor {
+    const d = normAxis('unsqueeze', dim, this.ndim + 1);
+    return this.reshape([...this.shape.slice(0, d), 1, ...this.shape.slice(d)]);
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    if (this.ndim === 0) return this.reshape([1]);
+    const a = normAxis('flatten', startDim, this.ndim), b = normAxis('flatten', endDim, this.ndim);
+    return this.reshape([...this.shape.slice(0, a), prod(this.shape.slice(a, b + 1)), ...this.shape.slice(b + 1)]);
+  }
+  split(size: number | readonly number[], dim = 0): Tensor[] {
+    const d = normAxis('split', dim, this.ndim), n = this.shape[d]!;
+    const sizes = typeof size === 'number' ? Array.from({ length: Math.ceil(n / size) }, (_, i) => Math.min(size, n - i * size)) : [...size];
+    if (sizes.reduce((a, b) => a + b, 0) !== n) throw new Error(`split: sizes ${fmt(sizes)} do not add up to dim ${d} of ${fmt(this.shape)}`);
+    let at = 0;
+    return sizes.map((s) => { const t = this.narrow(d, at, s); at += s; return t; });
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    const n = this.shape[normAxis('chunk', dim, this.ndim)]!;
+    return this.split(Math.ceil(n / chunks), dim);
+  }
+  repeat(...times: (number | readonly number[])[]): Tensor {
+    const r = times.flat() as number[];
+    if (r.length < this.ndim) throw new Error(`repeat: ${r.length} repeat counts for ${this.ndim} dims`);
+    const base = [...new Array(r.length - this.ndim).fill(1), ...this.shape];
+    const inter = base.flatMap((n) => [1, n]);
+    return this.reshape(inter).expand(base.flatMap((n, i) => [r[i]!, n])).reshape(base.map((n, i) => n * r[i]!));
+  }
+  contiguous(): Tensor { return this.make(g.contiguous(this.node('contiguous')), 'contiguous'); }
+  clone(): Tensor { return this.contiguous(); }
+
+  // ---------- nn ----------
+  matmul(o: Tensor): Tensor { return nn.matmul(this, o); }
+  linear(weight: Tensor, bias?: Tensor): Tensor { return nn.linear(this, weight, bias); }
+  conv2d(weight: Tensor, bias?: Tensor, opts: nn.Conv2dOptions = {}): Tensor { return nn.conv2d(this, weight, bias, opts); }
+  avgPool2d(kernel: number | readonly [number, number], opts: nn.PoolOptions = {}): Tensor { return nn.avgPool2d(this, kernel, opts); }
+  maxPool2d(kernel: number | readonly [number, number], opts: nn.PoolOptions = {}): Tensor { return nn.maxPool2d(this, kernel, opts); }
+  interpolate(opts: nn.InterpolateOptions): Tensor { return nn.interpolate(this, opts); }
+  softmax(dim = -1): Tensor { return nn.softmax(this, dim); }
+  logSoftmax(dim = -1): Tensor { return nn.logSoftmax(this, dim); }
+  layerNorm(normalizedShape: number | readonly number[], weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor { return nn.layerNorm(this, normalizedShape, weight, bias, eps); }
+  groupNorm(numGroups: number, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor { return nn.groupNorm(this, numGroups, weight, bias, eps); }
+  embedding(weight: Tensor): Tensor { return nn.embedding(this, weight); }
+  gather(dim: number, index: Tensor): Tensor { return nn.gather(this, dim, index); }
+  scaledDotProductAttention(k: Tensor, v: Tensor, opts: nn.AttentionOptions = {}): Tensor { return nn.scaledDotProductAttention(this, k, v, opts); }
+
+  // ---------- running and reading ----------
+  async realize(): Promise<this> { await realize(this); return this; }
+
+  /** Internal: the device buffer holding this (realized) tensor. */
+  async buffer(): Promise<Buffer> {
+    await this.realize();
+    return liveBuffer(this.#node)!;
+  }
+
+  /** Internal: adopt the computed buffer for this tensor's node. */
+  adopt(buf: Buffer): void {
+    if (this.#node.op === 'BUFFER' && (this.#node.arg as unknown as Buffer) === buf) return;
+    realizedOf.set(this.#node, buf);
+    this.#owned?.release();
+    this.#owned = buf.retain();
+    this.#node = UOp.make('BUFFER', this.dtype, [], buf, this.#node.shape);
+  }
+
+  async data(): Promise<TypedData> {
+    const buf = await (this.node('data'), this.buffer());
+    const bytes = await getDevice(this.device).read(buf.handle);
+    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + buf.bytes);
+    switch (this.dtype) {
+      case 'f32': return new Float32Array(ab);
+      case 'f16': return Float32Array.from(new Uint16Array(ab), f16ToF32);
+      case 'i32': return new Int32Array(ab);
+      case 'u32': return new Uint32Array(ab);
+      case 'bool': return new Uint8Array(ab);
+      default: return this.dtype satisfies never;
+    }
+  }
+  async tolist(): Promise<Nested> {
+    const d = Array.from(await this.data(), (v) => (this.dtype === 'bool' ? v !== 0 : v));
+    const nest = (dim: number, off: number): Nested => {
+      if (dim === this.ndim) return d[off]!;
+      const stride = prod(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim]! }, (_, i) => nest(dim + 1, off + i * stride));
+    };
+    return nest(0, 0);
+  }
+  async item(): Promise<number | boolean> {
+    if (this.numel !== 1) throw new Error(`item: tensor ${fmt(this.shape)} has ${this.numel} elements, expected 1`);
+    const v = (await this.data())[0]!;
+    return this.dtype === 'bool' ? v !== 0 : v;
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#owned?.release();
+    this.#owned = undefined;
+  }
+  [Symbol.dispose](): void { this.dispose(); }
+  toString(): string { return `Tensor(${fmt(this.shape)}, ${this.dtype}, ${this.device})`; }
+}
+
+/** Computes several tensors in one schedule. */
+export async function realize(...tensors: Tensor[]): Promise<void> {
+  const byDevice = new Map<string, Tensor[]>();
+  for (const t of tensors) {
+    t.node('realize');
+    byDevice.set(t.device, [...(byDevice.get(t.device) ?? []), t]);
+  }
+  for (const [device, ts] of byDevice) {
+    const todo = ts.filter((t) => !liveBuffer(t.node()));
+    const nodes = [...new Set(todo.map((t) => t.node()))];
+    if (!nodes.length) continue;
+    const bufs = await realizeNodes(getDevice(device), nodes);
+    for (const t of todo) t.adopt(bufs[nodes.indexOf(t.node())]!);
+  }
+}
+
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const dt = a instanceof Tensor && b instanceof Tensor ? promoteTypes(a.dtype, b.dtype)
+    : a instanceof Tensor ? promoteWeak(a.dtype, scalarType(b as number))
+    : b instanceof Tensor ? promoteWeak(b.dtype, scalarType(a)) : promoteTypes(scalarType(a), scalarType(b));
+  const shape = broadcastShapes('where', cond.shape, ...[a, b].filter((x): x is Tensor => x instanceof Tensor).map((x) => x.shape));
+  const node = (x: TensorLike, d: DType): UOp => x instanceof Tensor
+    ? g.expand(g.reshape(castNode(x.node('where'), d), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape)
+    : g.konst(x, d, shape);
+  for (const x of [a, b]) if (x instanceof Tensor && x.device !== cond.device) throw new Error(`where: tensors are on different devices (${cond.device}, ${x.device})`);
+  return cond.make(g.aluNode('WHERE', [node(cond, 'bool'), node(a, dt), node(b, dt)]), 'where');
+}
+
+// ---------- node-level building blocks ----------
+export function normAxis(op: string, axis: number, ndim: number): number {
+  const a = axis < 0 ? axis + ndim : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= Math.max(ndim, 1)) throw new Error(`${op}: axis ${axis} is out of range for a tensor with ${ndim} dims`);
+  return a;
+}
+const padOf = (ndim: number, dim: number, before: number, after: number): number[] => {
+  const p = new Array<number>(2 * (ndim - dim)).fill(0);
+  p[2 * (ndim - 1 - dim)] = before; p[2 * (ndim - 1 - dim) + 1] = after;
+  return p;
+};
+const alu = (op: AluOp, ...s: UOp[]): UOp => g.aluNode(op, s);
+const un = (op: AluOp, x: UOp): UOp => g.aluNode(op, [x]);
+const c = (v: number, like: UOp): UOp => g.konst(v, like.dtype, like.shape);
+const mulc = (x: UOp, v: number): UOp => alu('MUL', x, c(v, x));
+export const castNode = (x: UOp, d: DType): UOp => (x.dtype === d ? x : g.aluNode('CAST', [x], d));
+const notNode = (x: UOp): UOp => (x.dtype === 'bool' ? alu('XOR', x, g.konst(true, 'bool', x.shape)) : alu('XOR', x, g.konst(-1, x.dtype, x.shape)));
+const negNode = (x: UOp, d: DType): UOp => (d === 'u32' ? alu('MUL', x, g.konst(castValue(-1, 'u32') as number, 'u32', x.shape)) : un('NEG', x));
+const absNode = (x: UOp): UOp => alu('WHERE', alu('CMPLT', x, c(0, x)), un('NEG', x), x);
+const minNode = (a: UOp, b: UOp, d: DType): UOp => (isFloat(d) ? un('NEG', alu('MAX', un('NEG', a), un('NEG', b))) : alu('WHERE', alu('CMPLT', a, b), a, b));
+const expNode = (x: UOp): UOp => un('EXP2', mulc(x, LOG2E));
+const sigmoidNode = (x: UOp): UOp => un('RECIP', alu('ADD', c(1, x), expNode(un('NEG', x))));
+const floorNode = (x: UOp): UOp => { const t = un('TRUNC', x); return alu('WHERE', alu('CMPLT', x, t), alu('ADD', t, c(-1, x)), t); };
+function roundNode(x: UOp): UOp {
+  // half to even, as torch.round
+  const f = floorNode(alu('ADD', x, c(0.5, x)));
+  const tie = notNode(alu('CMPNE', alu('ADD', f, un('NEG', x)), c(0.5, x)));
+  const odd = notNode(alu('CMPNE', alu('ADD', f, un('NEG', mulc(floorNode(mulc(f, 0.5)), 2))), c(0, x)));
+  return alu('WHERE', alu('AND', tie, odd), alu('ADD', f, c(-1, x)), f);
+}
+/** tanh as a clamped rational function (the form Eigen and XLA use): accurate to ~3e-7 and never NaN for large |x|. */
+function tanhNode(x: UOp): UOp {
+  const lim = 7.90531110763549805;
+  const xc = alu('MAX', alu('WHERE', alu('CMPLT', c(lim, x), x), c(lim, x), x), c(-lim, x));
+  const x2 = alu('MUL', xc, xc);
+  const horner = (coefs: number[]): UOp => coefs.slice(1).reduce((acc, k) => alu('ADD', alu('MUL', acc, x2), c(k, x)), c(coefs[0]!, x));
+  const p = alu('MUL', xc, horner([-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-8, 1.48572235717979e-5, 6.37261928875436e-4, 4.89352455891786e-3]));
+  const q = horner([1.19825839466702e-6, 1.18534705686654e-4, 2.268434632439e-3, 4.89352518554385e-3]);
+  return alu('MUL', p, un('RECIP', q));
+}
+/** erf by Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), used inside gelu where 1 + erf absorbs it. */
+function erfNode(x: UOp): UOp {
+  const a = absNode(x);
+  const t = un('RECIP', alu('ADD', c(1, x), mulc(a, 0.3275911)));
+  const poly = [1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592].reduce((acc, k) => alu('ADD', alu('MUL', acc, t), c(k, x)), c(0, x));
+  const y = alu('ADD', c(1, x), un('NEG', alu('MUL', alu('MUL', poly, t), expNode(un('NEG', alu('MUL', x, x))))));
+  return alu('WHERE', alu('CMPLT', x, c(0, x)), un('NEG', y), y);
+}
+function floorDivNode(a: UOp, b: UOp, d: DType): UOp {
+  if (isFloat(d)) return floorNode(alu('MUL', a, un('RECIP', b)));
+  const q = alu('IDIV', a, b);
+  if (d === 'u32') return q;
+  const inexact = alu('CMPNE', alu('MOD', a, b), c(0, a));
+  const signsDiffer = alu('CMPNE', alu('CMPLT', a, c(0, a)), alu('CMPLT', b, c(0, b)));
+  return alu('WHERE', alu('AND', inexact, signsDiffer), alu('ADD', q, c(-1, q)), q);
+}
+function remNode(a: UOp, b: UOp, d: DType): UOp {
+  const r = alu('MOD', a, b);
+  if (d === 'u32') return r;
+  const fix = alu('AND', alu('CMPNE', r, c(0, r)), alu('CMPNE', alu('CMPLT', r, c(0, r)), alu('CMPLT', b, c(0, b))));
+  return alu('WHERE', fix, alu('ADD', r, b), r);
+}
+/** x ** y with PyTorch's real-valued semantics: negative bases allow integer exponents only. */
+function powNode(a: UOp, b: UOp, d: DType): UOp {
+  if (isInt(d)) return castNode(roundNode(powNode(castNode(a, 'f32'), castNode(b, 'f32'), 'f32')), d);
+  const mag = un('EXP2', alu('MUL', b, un('LOG2', absNode(a))));
+  const bInt = notNode(alu('CMPNE', un('TRUNC', b), b));
+  const bOdd = notNode(alu('CMPNE', alu('ADD', b, un('NEG', mulc(floorNode(mulc(b, 0.5)), 2))), c(1, b)));
+  const neg = alu('CMPLT', a, c(0, a));
+  const signed = alu('WHERE', alu('AND', neg, bOdd), un('NEG', mag), mag);
+  const res = alu('WHERE', alu('AND', neg, notNode(bInt)), c(NaN, a), signed);
+  return alu('WHERE', notNode(alu('CMPNE', b, c(0, b))), c(1, a), res);
+}
+
+// ---------- creation ----------
+function flattenNested(data: Nested, op: string): { values: (number | boolean)[]; shape: number[] } {
+  const shape: number[] = [];
+  for (let x: Nested = data; Array.isArray(x); x = (x as readonly Nested[])[0]!) shape.push((x as readonly Nested[]).length);
+  const values: (number | boolean)[] = [];
+  const walk = (x: Nested, depth: number): void => {
+    if (depth === shape.length) {
+      if (Array.isArray(x)) throw new Error(`${op}: ragged nested array: too deep at depth ${depth}`);
+      values.push(x as number | boolean);
+      return;
+    }
+    if (!Array.isArray(x) || x.length !== shape[depth]) throw new Error(`${op}: ragged nested array at depth ${depth}: expected length ${shape[depth]}, got ${Array.isArray(x) ? x.length : 'a scalar'}`);
+    for (const y of x) walk(y, depth + 1);
+  };
+  walk(data, 0);
+  return { values, shape };
+}
+
+export function tensor(data: Nested | ArrayLike<number>, opts: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+  const device = opts.device ?? defaultDevice();
+  let values: ArrayLike<number | boolean>, shape: number[], dtype: DType;
+  if (ArrayBuffer.isView(data)) {
+    values = data as ArrayLike<number>;
+    shape = opts.shape ? [...opts.shape] : [values.length];
+    dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
+  } else {
+    const f = flattenNested(data as Nested, 'tensor');
+    values = f.values;
+    shape = opts.shape ? [...opts.shape] : f.shape;
+    dtype = opts.dtype ?? (typeof f.values[0] === 'boolean' ? 'bool' : 'f32');
+  }
+  if (prod(shape) !== values.length) throw new Error(`tensor: ${values.length} values do not fill shape ${fmt(shape)}`);
+  const backend = getDevice(device);
+  if (!backend.caps.dtypes.has(dtype)) throw new Error(`tensor: dtype ${dtype} is not supported on device ${device} (supported: ${[...backend.caps.dtypes].join(', ')})`);
+  const buf = new Buffer(backend, dtype, values.length);
+  backend.write(buf.handle, encode(values, dtype));
+  return new Tensor(UOp.make('BUFFER', dtype, [], buf, shape), device);
+}
+
+function encode(values: ArrayLike<number | boolean>, dtype: DType): Uint8Array {
+  const n = values.length;
+  const arr = dtype === 'f32' ? new Float32Array(n) : dtype === 'f16' ? new Uint16Array(n) : dtype === 'i32' ? new Int32Array(n) : dtype === 'u32' ? new Uint32Array(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = Number(values[i]);
+    arr[i] = dtype === 'f16' ? f32ToF16(v) : Number(castValue(v, dtype));
+  }
+  return new Uint8Array(arr.buffer);
+}
+
+function lazy(node: UOp, opts: TensorOptions, op: string): Tensor {
+  const device = opts.device ?? defaultDevice(), caps = getDevice(device).caps;
+  if (!caps.dtypes.has(node.dtype)) throw new Error(`${op}: dtype ${node.dtype} is not supported on device ${device} (supported: ${[...caps.dtypes].join(', ')})`);
+  if (!opTags.has(node)) opTags.set(node, op);
+  return new Tensor(node, device);
+}
+export const full = (shape: readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor =>
+  lazy(g.konst(value, opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'f32'), shape), opts, 'full');
+export const zeros = (shape: readonly number[], opts: TensorOptions = {}): Tensor => full(shape, 0, opts);
+export const ones = (shape: readonly number[], opts: TensorOptions = {}): Tensor => full(shape, 1, opts);
+
+export function arange(a: number, b?: number, step = 1, opts: TensorOptions = {}): Tensor {
+  const [start, end] = b === undefined ? [0, a] : [a, b];
+  if (step === 0) throw new Error('arange: step must be nonzero');
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'i32' : 'f32');
+  const i = castNode(g.arangeNode(n), dtype);
+  return lazy(g.aluNode('ADD', [g.aluNode('MUL', [i, g.konst(step, dtype, [n])]), g.konst(start, dtype, [n])]), opts, 'arange');
+}
+export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
+  const dtype = opts.dtype ?? 'f32';
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
+  const i = castNode(g.arangeNode(steps), dtype);
+  return lazy(g.aluNode('ADD', [g.aluNode('MUL', [i, g.konst(step, dtype, [steps])]), g.konst(start, dtype, [steps])]), opts, 'linspace');
+}
+export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
+  const r = g.expand(g.reshape(g.arangeNode(n), [n, 1]), [n, m]), col = g.expand(g.reshape(g.arangeNode(m), [1, m]), [n, m]);
+  return lazy(castNode(g.aluNode('XOR', [g.aluNode('CMPNE', [r, col]), g.konst(true, 'bool', [n, m])]), opts.dtype ?? 'f32'), opts, 'eye');
+}
+
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (!tensors.length) throw new Error('cat: expected at least one tensor');
+  const t0 = tensors[0]!, d = normAxis('cat', dim, t0.ndim);
+  for (const t of tensors) {
+    if (t.ndim !== t0.ndim || t.shape.some((n, i) => i !== d && n !== t0.shape[i])) {
+      throw new Error(`cat: shapes ${tensors.map((x) => fmt(x.shape)).join(', ')} differ outside dim ${d}`);
+    }
+  }
+  const total = tensors.reduce((a, t) => a + t.shape[d]!, 0);
+  const dt = tensors.map((t) => t.dtype).reduce(promoteTypes);
+  let at = 0, out: Tensor | undefined;
+  for (const t of tensors) {
+    const p = t.cast(dt).pad(padOf(t.ndim, d, at, total - at - t.shape[d]!));
+    at += t.shape[d]!;
+    out = out ? out.add(p) : p;
+  }
+  return out!.make(out!.node(), 'cat');
+}
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (!tensors.length) throw new Error('stack: expected at least one tensor');
+  const d = normAxis('stack', dim, tensors[0]!.ndim + 1);
+  return cat(tensors.map((t) => t.unsqueeze(d)), d);
+}
