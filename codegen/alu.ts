@@ -139,6 +139,23 @@ function fromLinear({ terms, k }: Linear): UOp {
 
 const gcd = (a: number, b: number): number => (b === 0 ? Math.abs(a) : gcd(b, a % b));
 
+/**
+ * Splits big + small where big's coefficients share a factor f of d and 0 <= small < f:
+ * then (big + small) // d = (big/f) // (d/f) and (big + small) % d = ((big/f) % (d/f))*f + small.
+ */
+function splitSmall(terms: Map<UOp, number>, k: number, d: number): { big: UOp; small: UOp; f: number } | undefined {
+  const sorted = [...terms].sort(([, a], [, b]) => Math.abs(b) - Math.abs(a));
+  for (let n = 1; n < sorted.length; n++) {
+    const big = sorted.slice(0, n), small = sorted.slice(n);
+    const f = big.reduce((g, [, c]) => gcd(g, c), d);
+    if (f <= 1 || f === d) continue;
+    const s = fromLinear({ terms: new Map(small), k });
+    if (s.vmin < 0 || s.vmax >= f) continue;
+    return { big: fromLinear({ terms: new Map(big.map(([t, c]) => [t, c / f] as [UOp, number])), k: 0 }), small: s, f };
+  }
+  return undefined;
+}
+
 /** x // d for x >= 0, d > 0: pull out multiples of d, drop a remainder that stays in [0, d). */
 function foldDiv(x: UOp, d: number): UOp | undefined {
   if (d === 1) return x;
@@ -151,6 +168,8 @@ function foldDiv(x: UOp, d: number): UOp | undefined {
     const t = new Map([...terms].map(([u, c]) => [u, c / g] as [UOp, number]));
     return alu('IDIV', [fromLinear({ terms: t, k: k / g }), constOf(d / g, 'i32')]);
   }
+  const split = splitSmall(terms, k, d);
+  if (split) return alu('IDIV', [split.big, constOf(d / split.f, 'i32')]);
   const q = new Map<UOp, number>(), rest = new Map<UOp, number>();
   for (const [t, c] of terms) (c % d === 0 ? q : rest).set(t, c % d === 0 ? c / d : c);
   const kq = Math.floor(k / d), kr = k - kq * d;
@@ -167,6 +186,8 @@ function foldMod(x: UOp, d: number): UOp | undefined {
   if (x.vmax < d) return x;
   if (x.op === 'MOD' && x.src[1]!.isConst && Number(x.src[1]!.constValue) % d === 0) return alu('MOD', [x.src[0]!, constOf(d, 'i32')]);
   const { terms, k } = linear(x);
+  const split = splitSmall(terms, k, d);
+  if (split) return alu('ADD', [alu('MUL', [alu('MOD', [split.big, constOf(d / split.f, 'i32')]), constOf(split.f, 'i32')]), split.small]);
   const rest = new Map([...terms].filter(([, c]) => c % d !== 0));
   if (rest.size === terms.size && k >= 0 && k < d) return undefined;
   const r = fromLinear({ terms: rest, k: ((k % d) + d) % d });

@@ -59,20 +59,19 @@ export class Scheduler {
   run(outputs: readonly UOp[]): Schedule {
     for (const o of outputs) if (!this.#leaves.has(o)) this.#realized.add(o);
     for (const u of this.#above(outputs)) if (u.op === 'CONTIGUOUS') this.#realized.add(u);
-    let built: Map<UOp, Built>;
+    let groups: Built[];
     for (;;) {
       const before = this.#realized.size;
-      built = this.#buildAll();
-      const seen = new Map<UOp, UOp>();
-      for (const [root, b] of built) {
+      groups = this.#merge(this.#buildAll());
+      const seen = new Map<UOp, Built>();
+      for (const b of groups) {
         for (const r of b.reduces) {
-          if (seen.has(r) && seen.get(r) !== root) this.#realized.add(r);   // two kernels would compute it
-          seen.set(r, root);
+          if (seen.has(r) && seen.get(r) !== b) this.#realized.add(r);   // two kernels would compute it
+          seen.set(r, b);
         }
       }
       if (this.#realized.size === before) break;
     }
-    const groups = this.#merge(built);
     return this.#plan(groups, outputs);
   }
 
@@ -103,13 +102,15 @@ export class Scheduler {
   }
 
   #buildWithinCap(roots: readonly UOp[]): Built {
+    const cuts: UOp[] = [];
     for (;;) {
       const b = this.#build(roots, false);
+      b.discovered.push(...cuts);
       if (roots.length + b.inputs.length <= this.#caps.maxBuffers) return b;
       const cut = this.#widestInput(roots, b);
       if (!cut) throw new Error(`schedule: kernel ${roots.map((r) => r.op).join('+')} needs ${roots.length + b.inputs.length} buffers but the device allows ${this.#caps.maxBuffers}`);
       this.#realized.add(cut);
-      b.discovered.push(cut);
+      cuts.push(cut, ...b.discovered);
     }
   }
 
