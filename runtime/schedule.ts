@@ -213,7 +213,8 @@ export class Scheduler {
         const src = node.src[0]!;
         const ranges = axes.map((a) => UOp.make('RANGE', 'i32', [], { id: shape.length + this.#rangeId++, extent: src.shape[a]!, kind: 'reduce' }));
         const sidx = idx.map((x, i) => (axes.includes(i) ? ranges[axes.indexOf(i)]! : x));
-        const body = lower(src, sidx, gate, [...enc, ...ranges]);
+        // the loop sits only inside what its index depends on (never another reduce: that was realized above)
+        const body = lower(src, sidx, gate, ranges);
         b.reduceExtents.push(...ranges.map((r) => r.range.extent));
         return UOp.make('REDUCE', node.dtype, [body, ...ranges], op);
       }
