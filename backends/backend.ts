@@ -12,7 +12,15 @@ export interface Caps {
   /** The CPU runs the global space as loops; GPUs launch it as a grid. */
   readonly globalsAsLoops: boolean;
   readonly timer: 'device' | 'host';
+  /** How a dtype is stored when the device lacks it in memory (WebGPU keeps bool as u32). */
+  readonly storage: Partial<Readonly<Record<DType, DType>>>;
+  /** Threads per workgroup/block the renderer may use, and the largest grid dimension. */
+  readonly workgroupSize: number;
+  readonly maxGrid: number;
 }
+
+/** The dtype a buffer of `d` holds on a device with these caps. */
+export const storageOf = (caps: Caps, d: DType): DType => caps.storage[d] ?? d;
 
 export interface DeviceBuffer { readonly bytes: number }
 export interface Program { readonly name: string; readonly source: string }
@@ -28,7 +36,9 @@ export interface Backend {
   write(b: DeviceBuffer, data: Uint8Array): void;
   read(b: DeviceBuffer): Promise<Uint8Array>;
   compile(kernel: Kernel, source: string): Promise<Program>;
-  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[]): void;
+  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed?: boolean): void;
   /** Resolves when every launched kernel has finished. */
   sync(): Promise<void>;
+  /** Device milliseconds of the last timed launch (after sync), where the device has a timer. */
+  lastTime?(): Promise<number | undefined>;
 }

@@ -66,7 +66,7 @@ export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): P
       const c = await compile(backend, item.kernel);
       const start = performance.now();
       try {
-        backend.launch(c.program, item.kernel, bufs.map((b) => b.handle));
+        backend.launch(c.program, item.kernel, bufs.map((b) => b.handle), debugLevel() >= 2);
       } catch (e) {
         throw new Error(`${item.kernel.name}: ${(e as Error).message}`, { cause: e });
       }
@@ -75,7 +75,8 @@ export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): P
       stats.bytes += c.bytes;
       if (debugLevel() >= 2) {
         await backend.sync();
-        console.log(kernelLine(backend.name, item.kernel.name, bufs.length, performance.now() - start, c.flops, c.bytes));
+        const ms = (await backend.lastTime?.()) ?? performance.now() - start;
+        console.log(kernelLine(backend.name, item.kernel.name, bufs.length, ms, c.flops, c.bytes));
       }
       for (const id of item.frees) { temps[id]?.free(); temps[id] = undefined; }
     }

@@ -1,8 +1,9 @@
 // The user-facing Tensor: a handle on a lazy graph node. Ops validate their inputs, pick dtypes and
 // broadcast, then build nodes; nothing runs until data()/tolist()/item()/realize().
-import { type DType, castValue, f16ToF32, f32ToF16, isFloat, isInt } from '../codegen/dtype.js';
+import { type DType, castValue, isFloat, isInt } from '../codegen/dtype.js';
 import { type AluOp, type ReduceOp, UOp } from '../codegen/uop.js';
-import { Buffer } from './buffer.js';
+import { Buffer, type TypedData } from './buffer.js';
+export type { TypedData } from './buffer.js';
 import { defaultDevice, getDevice } from './device.js';
 import { floatOf, promoteTypes, promoteWeak, scalarType } from './dtype.js';
 import * as g from './graph.js';
@@ -13,7 +14,6 @@ import { opTags } from './schedule.js';
 
 export type TensorLike = Tensor | number | boolean;
 export type Nested = number | boolean | readonly Nested[];
-export type TypedData = Float32Array | Int32Array | Uint32Array | Uint8Array;
 export interface TensorOptions { readonly dtype?: DType; readonly device?: string }
 export type Axis = number | readonly number[] | undefined;
 
@@ -366,17 +366,8 @@ export class Tensor {
   }
 
   async data(): Promise<TypedData> {
-    const buf = await (this.node('data'), this.buffer());
-    const bytes = await getDevice(this.device).read(buf.handle);
-    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + buf.bytes);
-    switch (this.dtype) {
-      case 'f32': return new Float32Array(ab);
-      case 'f16': return Float32Array.from(new Uint16Array(ab), f16ToF32);
-      case 'i32': return new Int32Array(ab);
-      case 'u32': return new Uint32Array(ab);
-      case 'bool': return new Uint8Array(ab);
-      default: return this.dtype satisfies never;
-    }
+    this.node('data');
+    return (await this.buffer()).download();
   }
   async tolist(): Promise<Nested> {
     const d = Array.from(await this.data(), (v) => (this.dtype === 'bool' ? v !== 0 : v));
@@ -540,18 +531,8 @@ export function tensor(data: Nested | ArrayLike<number>, opts: TensorOptions & {
   const backend = getDevice(device);
   if (!backend.caps.dtypes.has(dtype)) throw new Error(`tensor: dtype ${dtype} is not supported on device ${device} (supported: ${[...backend.caps.dtypes].join(', ')})`);
   const buf = new Buffer(backend, dtype, values.length);
-  backend.write(buf.handle, encode(values, dtype));
+  buf.upload(values);
   return new Tensor(UOp.make('BUFFER', dtype, [], buf, shape), device);
-}
-
-function encode(values: ArrayLike<number | boolean>, dtype: DType): Uint8Array {
-  const n = values.length;
-  const arr = dtype === 'f32' ? new Float32Array(n) : dtype === 'f16' ? new Uint16Array(n) : dtype === 'i32' ? new Int32Array(n) : dtype === 'u32' ? new Uint32Array(n) : new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = Number(values[i]);
-    arr[i] = dtype === 'f16' ? f32ToF16(v) : Number(castValue(v, dtype));
-  }
-  return new Uint8Array(arr.buffer);
 }
 
 function lazy(node: UOp, opts: TensorOptions, op: string): Tensor {

@@ -1,0 +1,216 @@
+// The WebGPU device: Dawn (the `webgpu` package) in Node, navigator.gpu in browsers. Buffers come from a
+// pool by size class; pipelines are cached by WGSL source (in-flight compiles shared); launches are
+// recorded into one command encoder and submitted on sync or read; timestamps give device time.
+import type { DType } from '../codegen/dtype.js';
+import type { Kernel } from '../codegen/kernel.js';
+import { wgslFor } from '../codegen/wgsl.js';
+import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
+
+class GpuBuffer implements DeviceBuffer {
+  constructor(readonly gpu: GPUBuffer, readonly bytes: number) {}
+}
+interface GpuProgram extends Program { readonly pipeline: GPUComputePipeline }
+
+/** Dawn crashes the process if the object create() returned is collected while its device lives. */
+const keepAlive: unknown[] = [];
+
+async function navigatorGpu(): Promise<GPU | undefined> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return undefined;
+  const spec = 'webgpu';
+  const m = (await import(/* @vite-ignore */ spec)) as { create(flags: string[]): GPU; globals: object };
+  Object.assign(globalThis, m.globals);
+  const gpu = m.create([]);
+  keepAlive.push(gpu);
+  return gpu;
+}
+
+export interface WebGpuOptions {
+  /** Override adapter limits downwards, to exercise the paths real devices take (tests). */
+  readonly limits?: Partial<{ maxBuffers: number; maxBufferBytes: number; maxGrid: number }>;
+  readonly name?: string;
+}
+
+export class WebGpuBackend implements Backend {
+  readonly name: string;
+  readonly caps: Caps;
+  readonly language;
+  readonly description: string;
+  readonly #device: GPUDevice;
+  readonly #pipelines = new Map<string, Promise<GpuProgram>>();
+  readonly #pool = new Map<number, GPUBuffer[]>();
+  #encoder: GPUCommandEncoder | undefined;
+  #pending = 0;
+  #lost: string | undefined;
+  #error: GPUError | undefined;
+  readonly #query: GPUQuerySet | undefined;
+  readonly #queryBuf: GPUBuffer | undefined;
+  #timed = false;
+
+  private constructor(device: GPUDevice, info: GPUAdapterInfo, opts: WebGpuOptions) {
+    this.#device = device;
+    this.name = opts.name ?? 'webgpu';
+    const l = device.limits, f16 = device.features.has('shader-f16');
+    const timer = device.features.has('timestamp-query');
+    const wg = Math.min(256, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
+    this.caps = {
+      dtypes: new Set<DType>(['f32', 'i32', 'u32', 'bool', ...(f16 ? ['f16' as const] : [])]),
+      maxBuffers: opts.limits?.maxBuffers ?? l.maxStorageBuffersPerShaderStage,
+      maxBufferBytes: opts.limits?.maxBufferBytes ?? Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize),
+      globalsAsLoops: false,
+      timer: timer ? 'device' : 'host',
+      storage: { bool: 'u32' },
+      workgroupSize: wg,
+      maxGrid: opts.limits?.maxGrid ?? l.maxComputeWorkgroupsPerDimension,
+    };
+    this.language = wgslFor(wg);
+    this.description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+    if (timer) {
+      this.#query = device.createQuerySet({ type: 'timestamp', count: 2 });
+      this.#queryBuf = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    }
+    void device.lost.then((i) => { this.#lost = `${i.reason}: ${i.message}`; });
+    device.onuncapturederror = (e) => { this.#error ??= e.error; };
+  }
+
+  /** The adapter's device with its own limits and features, or undefined where there is no adapter. */
+  static async create(opts: WebGpuOptions = {}): Promise<WebGpuBackend | undefined> {
+    const gpu = await navigatorGpu();
+    const adapter = await gpu?.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return undefined;
+    const want = ['shader-f16', 'timestamp-query'].filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+    const l = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredFeatures: want,
+      requiredLimits: {
+        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize, maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      },
+    });
+    keepAlive.push(adapter);
+    return new WebGpuBackend(device, adapter.info, opts);
+  }
+
+  #check(): void {
+    if (this.#lost) throw new Error(`webgpu: device lost (${this.#lost})`);
+    if (this.#error) { const e = this.#error; this.#error = undefined; throw new Error(`webgpu: ${e.message}`); }
+  }
+
+  alloc(bytes: number): DeviceBuffer {
+    this.#check();
+    const size = 2 ** Math.ceil(Math.log2(Math.max(bytes, 16)));   // size classes keep the pool reusable
+    const gpu = this.#pool.get(size)?.pop() ??
+      this.#device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    return new GpuBuffer(gpu, bytes);
+  }
+  free(b: DeviceBuffer): void {
+    const g = (b as GpuBuffer).gpu;
+    const list = this.#pool.get(g.size) ?? [];
+    if (list.length < 16) { list.push(g); this.#pool.set(g.size, list); } else g.destroy();
+  }
+  write(b: DeviceBuffer, data: Uint8Array): void {
+    this.#flush();
+    const padded = data.byteLength % 4 ? new Uint8Array(Math.ceil(data.byteLength / 4) * 4) : data;
+    if (padded !== data) padded.set(data);
+    this.#device.queue.writeBuffer((b as GpuBuffer).gpu, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+  }
+  async read(b: DeviceBuffer): Promise<Uint8Array> {
+    const src = b as GpuBuffer, size = Math.ceil(src.bytes / 4) * 4;
+    const staging = this.#device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.#encoder ?? this.#device.createCommandEncoder();
+    this.#encoder = undefined;
+    enc.copyBufferToBuffer(src.gpu, 0, staging, 0, size);
+    this.#device.queue.submit([enc.finish()]);
+    this.#pending = 0;
+    await staging.mapAsync(GPUMapMode.READ);
+    this.#check();
+    const out = new Uint8Array(staging.getMappedRange().slice(0, src.bytes));
+    staging.destroy();
+    return out;
+  }
+
+  compile(kernel: Kernel, source: string): Promise<Program> {
+    let p = this.#pipelines.get(source);
+    if (!p) {
+      p = this.#build(kernel, source);
+      this.#pipelines.set(source, p);
+      p.catch(() => this.#pipelines.delete(source));
+    }
+    return p;
+  }
+
+  async #build(kernel: Kernel, source: string): Promise<GpuProgram> {
+    this.#check();
+    const module = this.#device.createShaderModule({ code: source });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length) {
+      const numbered = source.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');
+      throw new Error(`webgpu: ${kernel.name} failed to compile:\n${errors.map((e) => `  line ${e.lineNum}:${e.linePos}: ${e.message}`).join('\n')}\n${numbered}`);
+    }
+    const layout = this.#device.createBindGroupLayout({
+      entries: kernel.params.map((p, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: p.write ? 'storage' : 'read-only-storage' } })),
+    });
+    this.#device.pushErrorScope('validation');
+    const pipeline = await this.#device.createComputePipelineAsync({
+      layout: this.#device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+    const err = await this.#device.popErrorScope();
+    if (err) throw new Error(`webgpu: ${kernel.name}: ${err.message}`);
+    return { name: kernel.name, source, pipeline };
+  }
+
+  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed = false): void {
+    this.#check();
+    const { pipeline } = p as GpuProgram;
+    const bindGroup = this.#device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: bufs.map((b, i) => ({ binding: i, resource: { buffer: (b as GpuBuffer).gpu, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) } })),
+    });
+    const total = kernel.shape.reduce((a, b) => a * b, 1);
+    const groups = Math.ceil(total / this.caps.workgroupSize);
+    const x = Math.min(groups, this.caps.maxGrid), y = Math.ceil(groups / x);
+    if (y > this.caps.maxGrid) throw new Error(`webgpu: ${kernel.name} needs ${groups} workgroups, more than ${this.caps.maxGrid}² the device allows`);
+    this.#encoder ??= this.#device.createCommandEncoder();
+    const useTimer = timed && this.#query !== undefined;
+    const pass = this.#encoder.beginComputePass(useTimer ? { timestampWrites: { querySet: this.#query!, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y);
+    pass.end();
+    if (useTimer) this.#encoder.resolveQuerySet(this.#query!, 0, 2, this.#queryBuf!, 0);
+    this.#timed = useTimer;
+    if (++this.#pending >= 64) this.#flush();
+  }
+
+  #flush(): void {
+    if (!this.#encoder) return;
+    this.#device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = undefined;
+    this.#pending = 0;
+  }
+
+  async sync(): Promise<void> {
+    this.#flush();
+    await this.#device.queue.onSubmittedWorkDone();
+    this.#check();
+  }
+
+  async lastTime(): Promise<number | undefined> {
+    if (!this.#timed || !this.#queryBuf) return undefined;
+    const staging = this.#device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.#device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.#queryBuf, 0, staging, 0, 16);
+    this.#device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const [t0, t1] = new BigUint64Array(staging.getMappedRange());
+    staging.destroy();
+    return Number(t1! - t0!) / 1e6;
+  }
+
+  destroy(): void { this.#device.destroy(); }
+}

@@ -1,0 +1,47 @@
+// What WGSL and CUDA C share: infix operators and the shape of an ALU table. Each language supplies
+// only its types, literals, function names, select/cast syntax and the kernel wrapper.
+import type { DType } from './dtype.js';
+import type { Language } from './render.js';
+import type { AluOp, UnaryOp } from './uop.js';
+
+export interface CStyle extends Omit<Language, 'alu'> {
+  type(d: DType): string;
+  /** Unary math by name for float dtypes (sqrt, exp2, …): CUDA picks f/half variants. */
+  fn(op: Exclude<UnaryOp, 'NEG'>, a: string, d: DType): string;
+  select(cond: string, t: string, f: string): string;
+  cast(a: string, to: DType, from: DType): string;
+  bitcast(a: string, to: DType, from: DType): string;
+  /** A shift amount in the type the language wants. */
+  shift(b: string): string;
+}
+
+/** The ALU table every C-like language shares; integer division and modulo by zero give 0, as on the CPU. */
+export function cAlu(l: CStyle): Language['alu'] {
+  return (op: AluOp, [a, b, c]: readonly string[], d: DType, from: DType): string => {
+    const bool = d === 'bool';
+    const zero = () => l.literal(0, d);
+    switch (op) {
+      case 'NEG': return `(-${a})`;
+      case 'RECIP': return `(${l.literal(1, d)} / ${a})`;
+      case 'SQRT': case 'EXP2': case 'LOG2': case 'SIN': case 'TRUNC': return l.fn(op, a!, d);
+      case 'ADD': return `(${a} + ${b})`;
+      case 'MUL': return `(${a} * ${b})`;
+      case 'IDIV': return l.select(`(${b} == ${zero()})`, zero(), `(${a} / ${b})`);
+      case 'MOD': return l.select(`(${b} == ${zero()})`, zero(), `(${a} % ${b})`);
+      case 'MAX': return bool ? `(${a} || ${b})` : `max(${a}, ${b})`;
+      case 'CMPLT': return `(${a} < ${b})`;
+      case 'CMPNE': return `(${a} != ${b})`;
+      case 'AND': return bool ? `(${a} && ${b})` : `(${a} & ${b})`;
+      case 'OR': return bool ? `(${a} || ${b})` : `(${a} | ${b})`;
+      case 'XOR': return bool ? `(${a} != ${b})` : `(${a} ^ ${b})`;
+      case 'SHL': return `(${a} << ${l.shift(b!)})`;
+      case 'SHR': return `(${a} >> ${l.shift(b!)})`;
+      case 'WHERE': return l.select(a!, b!, c!);
+      case 'CAST': return l.cast(a!, d, from);
+      case 'BITCAST': return l.bitcast(a!, d, from);
+      default: return op satisfies never;
+    }
+  };
+}
+
+export const cLanguage = (l: CStyle): Language => ({ ...l, alu: cAlu(l) });

@@ -1,0 +1,72 @@
+// The WGSL language table (WebGPU). Bool buffers hold u32; inf and NaN come from runtime bitcasts
+// because WGSL rejects non-finite constant expressions; the launch grid folds into x/y past 65535.
+import type { DType } from './dtype.js';
+import { f32ToF16 } from './dtype.js';
+import type { Kernel } from './kernel.js';
+import { type CStyle, cLanguage } from './cstyle.js';
+import { bufName } from './render.js';
+
+const types: Record<DType, string> = { f32: 'f32', f16: 'f16', i32: 'i32', u32: 'u32', bool: 'bool' };
+const stored = (d: DType): string => (d === 'bool' ? 'u32' : types[d]);
+
+function literal(v: number | boolean, d: DType): string {
+  if (d === 'bool') return v ? 'true' : 'false';
+  const n = Number(v);
+  if (d === 'i32') return n === -2147483648 ? '(-2147483647i - 1i)' : `${n}i`;
+  if (d === 'u32') return `${n}u`;
+  if (!Number.isFinite(n) || (d === 'f16' && (f32ToF16(n) & 0x7c00) === 0x7c00)) {
+    const v = Number.isNaN(n) ? 'nan_f32()' : n > 0 ? 'inf_f32()' : '(-inf_f32())';
+    return d === 'f32' ? v : `f16(${v})`;
+  }
+  const s = Object.is(n, -0) ? '-0.0' : String(n);
+  return `${s}${d === 'f16' ? 'h' : 'f'}`;
+}
+
+const wgsl: CStyle = {
+  name: 'wgsl',
+  type: (d) => types[d],
+  literal,
+  fn: (op, a) => `${op.toLowerCase()}(${a})`,
+  select: (c, t, f) => `select(${f}, ${t}, ${c})`,
+  cast: (a, to) => `${types[to]}(${a})`,
+  bitcast: (a, to) => `bitcast<${types[to]}>(${a})`,
+  shift: (b) => `u32(${b})`,
+  load: (buf, idx, d, gate) => {
+    const at = gate ? `${buf}[select(0i, ${idx}, ${gate})]` : `${buf}[${idx}]`;
+    const v = d === 'bool' ? `(${at} != 0u)` : at;
+    return gate ? `select(${literal(0, d)}, ${v}, ${gate})` : v;
+  },
+  store: (buf, idx, value, d) => `${buf}[${idx}] = ${d === 'bool' ? `u32(${value})` : value};`,
+  declare: (name, d, e, mutable) => `${mutable ? 'var' : 'let'} ${name}: ${types[d]} = ${e};`,
+  loop: (name, n) => `for (var ${name}: i32 = 0; ${name} < ${n}; ${name}++) {`,
+  globalIndex: (name, range, k) => {
+    const id = range.range.id, stride = k.shape.slice(id + 1).reduce((a, b) => a * b, 1);
+    return `let ${name}: i32 = (gidx / ${stride}) % ${range.range.extent};`;
+  },
+  checked: (v, lo, hi) => `clamp(${v}, ${lo}, ${hi})`,
+  kernel: (k: Kernel, body) => wgslKernel(k, body, 64),
+};
+
+/** The complete shader: bindings (outputs read_write, inputs read), helpers, the flat thread index. */
+export function wgslKernel(k: Kernel, body: readonly string[], workgroupSize: number): string {
+  const total = k.shape.reduce((a, b) => a * b, 1);
+  const src = body.join('\n');
+  const f16 = k.params.some((p) => p.dtype === 'f16') || /\bf16\b|\dh\b/.test(src);
+  return [
+    ...(f16 ? ['enable f16;'] : []),
+    `// ${k.name}`,
+    ...k.params.map((p, i) => `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: array<${stored(p.dtype)}>;`),
+    'fn inf_f32() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }',
+    'fn nan_f32() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }',
+    `@compute @workgroup_size(${workgroupSize})`,
+    'fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {',
+    `  let gidx = i32((wg.y * nwg.x + wg.x) * ${workgroupSize}u + lid);`,
+    `  if (gidx >= ${total}) { return; }`,
+    src,
+    '}',
+  ].join('\n');
+}
+
+export const wgslLanguage = cLanguage(wgsl);
+/** The same table with another workgroup size (from the adapter's limits). */
+export const wgslFor = (workgroupSize: number) => cLanguage({ ...wgsl, kernel: (k, body) => wgslKernel(k, body, workgroupSize) });
