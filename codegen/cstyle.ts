@@ -13,6 +13,8 @@ export interface CStyle extends Omit<Language, 'alu'> {
   bitcast(a: string, to: DType, from: DType): string;
   /** A shift amount in the type the language wants. */
   shift(b: string): string;
+  /** max for dtype d (CUDA needs __hmax for half). */
+  max(a: string, b: string, d: DType): string;
 }
 
 /** The ALU table every C-like language shares; integer division and modulo by zero give 0, as on the CPU. */
@@ -28,7 +30,7 @@ export function cAlu(l: CStyle): Language['alu'] {
       case 'MUL': return `(${a} * ${b})`;
       case 'IDIV': return l.select(`(${b} == ${zero()})`, zero(), `(${a} / ${b})`);
       case 'MOD': return l.select(`(${b} == ${zero()})`, zero(), `(${a} % ${b})`);
-      case 'MAX': return bool ? `(${a} || ${b})` : `max(${a}, ${b})`;
+      case 'MAX': return bool ? `(${a} || ${b})` : l.max(a!, b!, d);
       case 'CMPLT': return `(${a} < ${b})`;
       case 'CMPNE': return `(${a} != ${b})`;
       case 'AND': return bool ? `(${a} && ${b})` : `(${a} & ${b})`;

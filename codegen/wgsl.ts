@@ -31,6 +31,7 @@ const wgsl: CStyle = {
   cast: (a, to) => `${types[to]}(${a})`,
   bitcast: (a, to) => `bitcast<${types[to]}>(${a})`,
   shift: (b) => `u32(${b})`,
+  max: (a, b) => `max(${a}, ${b})`,
   load: (buf, idx, d, gate) => {
     const at = gate ? `${buf}[select(0i, ${idx}, ${gate})]` : `${buf}[${idx}]`;
     const v = d === 'bool' ? `(${at} != 0u)` : at;

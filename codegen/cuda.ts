@@ -1,0 +1,67 @@
+// The CUDA C language table: extern "C" __global__ kernels over raw pointers, half from cuda_fp16.h,
+// inf/NaN from __int_as_float, one thread per output element over a 1-D (folded 2-D) grid.
+import type { DType } from './dtype.js';
+import type { Kernel } from './kernel.js';
+import { type CStyle, cLanguage } from './cstyle.js';
+import { bufName } from './render.js';
+
+const types: Record<DType, string> = { f32: 'float', f16: 'half', i32: 'int', u32: 'unsigned int', bool: 'bool' };
+const bits: Record<string, string> = { inf: '0x7f800000', '-inf': '0xff800000', nan: '0x7fc00000' };
+
+function literal(v: number | boolean, d: DType): string {
+  if (d === 'bool') return v ? 'true' : 'false';
+  const n = Number(v);
+  if (d === 'i32') return n === -2147483648 ? '(-2147483647 - 1)' : String(n);
+  if (d === 'u32') return `${n}u`;
+  const f = Number.isFinite(n) ? `${Object.is(n, -0) ? '-0.0' : String(n)}f`.replace(/^(-?\d+)f$/, '$1.0f')
+    : `__int_as_float(${bits[Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf']})`;
+  return d === 'f16' ? `__float2half(${f})` : f;
+}
+
+const floatFns = { SQRT: 'sqrtf', EXP2: 'exp2f', LOG2: 'log2f', SIN: 'sinf', TRUNC: 'truncf', RECIP: '' } as const;
+const halfFns = { SQRT: 'hsqrt', EXP2: 'hexp2', LOG2: 'hlog2', SIN: 'hsin', TRUNC: 'htrunc', RECIP: '' } as const;
+
+function bitcast(a: string, to: DType, from: DType): string {
+  if (from === 'f32') return to === 'i32' ? `__float_as_int(${a})` : `__float_as_uint(${a})`;
+  if (to === 'f32') return from === 'i32' ? `__int_as_float(${a})` : `__uint_as_float(${a})`;
+  return `((${types[to]})(${a}))`;
+}
+
+const cuda: CStyle = {
+  name: 'cuda',
+  type: (d) => types[d],
+  literal,
+  fn: (op, a, d) => `${(d === 'f16' ? halfFns : floatFns)[op]}(${a})`,
+  select: (c, t, f) => `(${c} ? ${t} : ${f})`,
+  cast: (a, to) => `((${types[to]})(${a}))`,
+  bitcast,
+  shift: (b) => b,
+  max: (a, b, d) => (d === 'f16' ? `__hmax(${a}, ${b})` : d === 'f32' ? `fmaxf(${a}, ${b})` : `max(${a}, ${b})`),
+  load: (buf, idx, d, gate) => (gate ? `(${gate} ? ${buf}[${idx}] : ${literal(0, d)})` : `${buf}[${idx}]`),
+  store: (buf, idx, value) => `${buf}[${idx}] = ${value};`,
+  declare: (name, d, e, mutable) => `${mutable ? '' : 'const '}${types[d]} ${name} = ${e};`,
+  loop: (name, n) => `for (int ${name} = 0; ${name} < ${n}; ${name}++) {`,
+  globalIndex: (name, range, k) => {
+    const stride = k.shape.slice(range.range.id + 1).reduce((a, b) => a * b, 1);
+    return `const int ${name} = (gidx / ${stride}) % ${range.range.extent};`;
+  },
+  checked: (v, lo, hi) => `min(max(${v}, ${lo}), ${hi})`,
+  kernel: (k, body) => cudaKernel(k, body, 256),
+};
+
+export function cudaKernel(k: Kernel, body: readonly string[], block: number): string {
+  const total = k.shape.reduce((a, b) => a * b, 1);
+  const src = body.join('\n');
+  const half = k.params.some((p) => p.dtype === 'f16') || src.includes('half');
+  const params = k.params.map((p, i) => `${p.write ? '' : 'const '}${types[p.dtype]}* __restrict__ ${bufName(i)}`);
+  return [
+    ...(half ? ['#include <cuda_fp16.h>'] : []),
+    `extern "C" __global__ void __launch_bounds__(${block}) ${k.name}(${params.join(', ')}) {`,
+    `  const int gidx = (blockIdx.y * gridDim.x + blockIdx.x) * ${block} + threadIdx.x;`,
+    `  if (gidx >= ${total}) return;`,
+    src,
+    '}',
+  ].join('\n');
+}
+
+export const cudaLanguage = cLanguage(cuda);
