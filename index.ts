@@ -6,7 +6,7 @@ export { rand, randn, randint, manualSeed } from './runtime/random.js';
 export { scope } from './runtime/memory.js';
 export { memory } from './runtime/buffer.js';
 export { stats, setDebug, debugLevel } from './runtime/debug.js';
-export { devices, getDevice, registerDevice, setDefaultDevice, defaultDevice, initDevices } from './runtime/device.js';
+export { devices, getDevice, registerDevice, setDefaultDevice, defaultDevice, initDevices, unavailable } from './runtime/device.js';
 export type { DType } from './codegen/dtype.js';
 export type { Backend, Caps } from './backends/backend.js';
 export { CpuBackend } from './backends/cpu.js';

@@ -18,6 +18,8 @@ async function navigatorGpu(): Promise<GPU | undefined> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
   if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return undefined;
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!.env;
+  env.NODEVICE_SELECT ??= '1';   // Mesa's device-select layer only adds noise here
   const spec = 'webgpu';
   const m = (await import(/* @vite-ignore */ spec)) as { create(flags: string[]): GPU; globals: object };
   Object.assign(globalThis, m.globals);

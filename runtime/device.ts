@@ -9,20 +9,30 @@ let defaultName = envFlag('DEVICE') ?? 'cpu';
 export function registerDevice(backend: Backend): void { registry.set(backend.name, backend); }
 
 let probed: Promise<string[]> | undefined;
+/** Why a backend is missing, for messages. */
+export const unavailable = new Map<string, string>();
 /**
- * Looks for GPU backends once (WebGPU: Dawn in Node, navigator.gpu in browsers) and registers what it
- * finds. The default device becomes DEVICE=… if set, else the best found. Returns the device names.
+ * Looks for GPU backends once (CUDA through libcuda, WebGPU through Dawn in Node or navigator.gpu) and
+ * registers what it finds. The default becomes DEVICE=… if set (an error if missing), else the best found.
  */
 export function initDevices(): Promise<string[]> {
   probed ??= (async () => {
-    try {
-      const { WebGpuBackend } = await import('../backends/webgpu.js');
-      const gpu = await WebGpuBackend.create();
-      if (gpu) registerDevice(gpu);
-    } catch (e) {
-      if (envFlag('DEBUG')) console.warn(`webgpu unavailable: ${(e as Error).message}`);
+    for (const [name, load] of [
+      ['cuda', async () => (await import('../backends/cuda.js')).CudaBackend.create()],
+      ['webgpu', async () => (await import('../backends/webgpu.js')).WebGpuBackend.create()],
+    ] as const) {
+      try {
+        const b = await load();
+        if (b) registerDevice(b);
+        else unavailable.set(name, 'no adapter');
+      } catch (e) {
+        unavailable.set(name, (e as Error).message);
+      }
     }
-    if (!envFlag('DEVICE') && registry.has('webgpu')) defaultName = 'webgpu';
+    const best = ['cuda', 'webgpu', 'cpu'].find((n) => registry.has(n))!;
+    const wanted = envFlag('DEVICE');
+    if (wanted && !registry.has(wanted)) throw new Error(`DEVICE=${wanted}: ${unavailable.get(wanted) ?? 'no such device'} (available: ${[...registry.keys()].join(', ')})`);
+    defaultName = wanted ?? best;
     return [...registry.keys()];
   })();
   return probed;

@@ -10,12 +10,20 @@ import { Buffer } from './buffer.js';
 import { debugLevel, kernelLine, stats } from './debug.js';
 import { type Schedule, Scheduler, graphKey } from './schedule.js';
 
-/** Nodes computed by an earlier realize whose buffers are still owned by a tensor. */
-export const realizedOf = new WeakMap<UOp, Buffer>();
+/** Nodes computed by an earlier realize whose buffers a tensor still owns, per device (a graph of
+ * constants is one node on every device). */
+const realizedOf = new WeakMap<UOp, Buffer[]>();
 
-export function liveBuffer(u: UOp): Buffer | undefined {
-  const b = u.op === 'BUFFER' ? (u.arg as unknown as Buffer) : realizedOf.get(u);
-  return b && !b.freed ? b : undefined;
+export function markRealized(u: UOp, b: Buffer): void {
+  realizedOf.set(u, [...(realizedOf.get(u) ?? []).filter((x) => !x.freed && x.backend !== b.backend), b]);
+}
+
+export function liveBuffer(u: UOp, backend: Backend): Buffer | undefined {
+  if (u.op === 'BUFFER') {
+    const b = u.arg as unknown as Buffer;
+    return !b.freed && b.backend === backend ? b : undefined;
+  }
+  return realizedOf.get(u)?.find((b) => !b.freed && b.backend === backend);
 }
 
 interface Compiled { readonly program: Program; readonly flops: number; readonly bytes: number }
@@ -40,7 +48,7 @@ async function compile(backend: Backend, k: Kernel): Promise<Compiled> {
 /** Computes `outputs` on `backend`; returns one buffer per output (new ones unreferenced, for the caller to retain). */
 export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<Buffer[]> {
   const t0 = performance.now();
-  const { key, leaves } = graphKey(outputs, (u) => liveBuffer(u) !== undefined);
+  const { key, leaves } = graphKey(outputs, (u) => liveBuffer(u, backend) !== undefined);
   let perBackend = schedules.get(backend);
   if (!perBackend) schedules.set(backend, (perBackend = new Map()));
   let sched = perBackend.get(key);
@@ -53,7 +61,7 @@ export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): P
   if (debugLevel() >= 1) {
     console.log(`schedule: ${sched.items.length} kernel${sched.items.length === 1 ? '' : 's'} for ${outputs.length} output${outputs.length === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(2)} ms${hit ? ' (cache hit)' : ''}`);
   }
-  const inputs = leaves.map((u) => liveBuffer(u)!);
+  const inputs = leaves.map((u) => liveBuffer(u, backend)!);
   const outs = sched.outputs.map((plan, i) => (plan.kind === 'input' ? inputs[plan.slot]! : new Buffer(backend, outputs[i]!.dtype, outputs[i]!.numel)));
   const temps: (Buffer | undefined)[] = sched.temps.map(() => undefined);
   try {

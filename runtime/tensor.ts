@@ -9,7 +9,7 @@ import { floatOf, promoteTypes, promoteWeak, scalarType } from './dtype.js';
 import * as g from './graph.js';
 import { track } from './memory.js';
 import * as nn from './nn.js';
-import { liveBuffer, realizeNodes, realizedOf } from './realize.js';
+import { liveBuffer, markRealized, realizeNodes } from './realize.js';
 import { opTags } from './schedule.js';
 
 export type TensorLike = Tensor | number | boolean;
@@ -353,13 +353,13 @@ export class Tensor {
   /** Internal: the device buffer holding this (realized) tensor. */
   async buffer(): Promise<Buffer> {
     await this.realize();
-    return liveBuffer(this.#node)!;
+    return liveBuffer(this.#node, getDevice(this.device))!;
   }
 
   /** Internal: adopt the computed buffer for this tensor's node. */
   adopt(buf: Buffer): void {
     if (this.#node.op === 'BUFFER' && (this.#node.arg as unknown as Buffer) === buf) return;
-    realizedOf.set(this.#node, buf);
+    markRealized(this.#node, buf);
     this.#owned?.release();
     this.#owned = buf.retain();
     this.#node = UOp.make('BUFFER', this.dtype, [], buf, this.#node.shape);
@@ -402,10 +402,11 @@ export async function realize(...tensors: Tensor[]): Promise<void> {
     byDevice.set(t.device, [...(byDevice.get(t.device) ?? []), t]);
   }
   for (const [device, ts] of byDevice) {
-    const todo = ts.filter((t) => !liveBuffer(t.node()));
+    const backend = getDevice(device);
+    const todo = ts.filter((t) => !liveBuffer(t.node(), backend));
     const nodes = [...new Set(todo.map((t) => t.node()))];
     if (!nodes.length) continue;
-    const bufs = await realizeNodes(getDevice(device), nodes);
+    const bufs = await realizeNodes(backend, nodes);
     for (const t of todo) t.adopt(bufs[nodes.indexOf(t.node())]!);
   }
 }

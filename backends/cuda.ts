@@ -1,0 +1,209 @@
+// The CUDA device through the driver API (koffi FFI to libcuda): NVRTC compiles to PTX when the library is
+// found (CUDA_PATH, toolkit folders, Python's nvidia wheels), else `nvcc -ptx`; PTX is cached on disk by
+// source hash + arch. One thread per output element, launched in order on the default stream.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dtypes } from '../codegen/dtype.js';
+import type { Kernel } from '../codegen/kernel.js';
+import { cudaLanguage } from '../codegen/cuda.js';
+import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
+
+type Fn = (...args: unknown[]) => number;
+interface Koffi { load(path: string): { func(sig: string): Fn } }
+interface CudaProgram extends Program { readonly fn: unknown }
+class CudaBuffer implements DeviceBuffer { constructor(readonly ptr: bigint, readonly bytes: number) {} }
+
+const BLOCK = 256;
+const env = process.env;
+
+function tryLoad(koffi: Koffi, names: readonly string[]): ReturnType<Koffi['load']> | undefined {
+  for (const n of names) { try { return koffi.load(n); } catch { /* next */ } }
+  return undefined;
+}
+
+/** Folders that may hold CUDA libraries and headers: CUDA_PATH, the usual toolkit places, Python's nvidia wheels. */
+function cudaDirs(): string[] {
+  const dirs = [env.CUDA_PATH, env.CUDA_HOME, '/usr/local/cuda', '/opt/cuda'].filter((d): d is string => !!d);
+  try {
+    const site = execFileSync('python3', ['-c', 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    for (const sub of ['cuda_nvrtc', 'cuda_runtime', 'cu13']) dirs.push(join(site, 'nvidia', sub));
+  } catch { /* no python wheels */ }
+  return dirs;
+}
+
+export class CudaBackend implements Backend {
+  readonly name = 'cuda';
+  readonly caps: Caps;
+  readonly language = cudaLanguage;
+  readonly description: string;
+  readonly #cu: Record<string, Fn>;
+  readonly #nvrtc: Record<string, Fn> | undefined;
+  readonly #arch: string;
+  readonly #include: string | undefined;
+  readonly #programs = new Map<string, Promise<CudaProgram>>();
+  #events: [unknown, unknown] | undefined;
+  #timed = false;
+
+  private constructor(cu: Record<string, Fn>, nvrtc: Record<string, Fn> | undefined, dev: number, name: string) {
+    this.#cu = cu;
+    this.#nvrtc = nvrtc;
+    const attr = (a: number): number => { const out = [0]; this.#check(cu.cuDeviceGetAttribute!(out, a, dev), 'cuDeviceGetAttribute'); return out[0]!; };
+    const [major, minor] = [attr(75), attr(76)];
+    this.#arch = `sm_${major}${minor}`;
+    this.#include = cudaDirs().map((d) => join(d, 'include')).find((d) => existsSync(join(d, 'cuda_fp16.h')));
+    this.caps = {
+      dtypes: new Set(dtypes), maxBuffers: 64, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: false, timer: 'device',
+      storage: {}, workgroupSize: Math.min(BLOCK, attr(1)), maxGrid: Math.min(attr(5), attr(6)),
+    };
+    this.description = `${name} (${this.#arch}, ${attr(16)} SMs, ${attr(97) >> 10} KiB shared/block opt-in, warp ${attr(10)})`;
+  }
+
+  /** The first CUDA device; throws a clear reason when there is none. */
+  static async create(): Promise<CudaBackend> {
+    const koffi = ((await import('koffi')) as { default: Koffi }).default;
+    const lib = tryLoad(koffi, ['libcuda.so.1', 'libcuda.so']);
+    if (!lib) throw new Error('CUDA not available: libcuda.so.1 not found');
+    const sigs = [
+      'int cuInit(unsigned int flags)', 'int cuDeviceGet(_Out_ int *dev, int ordinal)', 'int cuDeviceGetCount(_Out_ int *count)',
+      'int cuDeviceGetName(_Out_ uint8_t *name, int len, int dev)', 'int cuDeviceGetAttribute(_Out_ int *v, int attr, int dev)',
+      'int cuDevicePrimaryCtxRetain(_Out_ void **ctx, int dev)', 'int cuCtxSetCurrent(void *ctx)', 'int cuCtxSynchronize()',
+      'int cuMemAlloc_v2(_Out_ uint64_t *ptr, size_t bytes)', 'int cuMemFree_v2(uint64_t ptr)',
+      'int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)', 'int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)',
+      'int cuModuleLoadData(_Out_ void **mod, const char *image)', 'int cuModuleGetFunction(_Out_ void **fn, void *mod, const char *name)',
+      'int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shmem, void *stream, void **params, void **extra)',
+      'int cuEventCreate(_Out_ void **ev, unsigned flags)', 'int cuEventRecord(void *ev, void *stream)', 'int cuEventSynchronize(void *ev)',
+      'int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)', 'int cuGetErrorString(int err, _Out_ const char **str)',
+    ];
+    const cu = Object.fromEntries(sigs.map((s) => [/ (\w+)\(/.exec(s)![1]!, lib.func(s)]));
+    const nvLib = tryLoad(koffi, ['libnvrtc.so', 'libnvrtc.so.13', 'libnvrtc.so.12', ...cudaDirs().flatMap((d) => ['lib64', 'lib'].map((l) => join(d, l, 'libnvrtc.so')))]);
+    const nvrtc = nvLib && Object.fromEntries([
+      'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int n, const char **headers, const char **names)',
+      'int nvrtcCompileProgram(void *prog, int n, const char **options)', 'int nvrtcGetProgramLogSize(void *prog, _Out_ size_t *size)',
+      'int nvrtcGetProgramLog(void *prog, _Out_ uint8_t *log)', 'int nvrtcGetPTXSize(void *prog, _Out_ size_t *size)',
+      'int nvrtcGetPTX(void *prog, _Out_ uint8_t *ptx)', 'int nvrtcDestroyProgram(_Inout_ void **prog)',
+    ].map((s) => [/ (\w+)\(/.exec(s)![1]!, nvLib.func(s)]));
+    const check = (r: number, what: string) => { if (r !== 0) throw new Error(`CUDA not available: ${what} returned ${r}`); };
+    check(cu.cuInit!(0), 'cuInit');
+    const count = [0];
+    check(cu.cuDeviceGetCount!(count), 'cuDeviceGetCount');
+    if (!count[0]) throw new Error('CUDA not available: no CUDA devices');
+    const dev = [0], ctx = [null];
+    check(cu.cuDeviceGet!(dev, 0), 'cuDeviceGet');
+    check(cu.cuDevicePrimaryCtxRetain!(ctx, dev[0]), 'cuDevicePrimaryCtxRetain');
+    check(cu.cuCtxSetCurrent!(ctx[0]), 'cuCtxSetCurrent');
+    const name = new Uint8Array(256);
+    check(cu.cuDeviceGetName!(name, 256, dev[0]), 'cuDeviceGetName');
+    return new CudaBackend(cu, nvrtc, dev[0]!, new TextDecoder().decode(name.subarray(0, name.indexOf(0))));
+  }
+
+  #check(r: number, what: string): void {
+    if (r === 0) return;
+    const msg: (string | null)[] = [null];
+    this.#cu.cuGetErrorString?.(r, msg);
+    throw new Error(`cuda: ${what} failed: ${msg[0] ?? `error ${r}`}`);
+  }
+
+  alloc(bytes: number): DeviceBuffer {
+    const p = [0n];
+    this.#check(this.#cu.cuMemAlloc_v2!(p, Math.max(bytes, 4)), `cuMemAlloc(${bytes})`);
+    return new CudaBuffer(p[0]!, bytes);
+  }
+  free(b: DeviceBuffer): void { this.#check(this.#cu.cuMemFree_v2!((b as CudaBuffer).ptr), 'cuMemFree'); }
+  write(b: DeviceBuffer, data: Uint8Array): void { this.#check(this.#cu.cuMemcpyHtoD_v2!((b as CudaBuffer).ptr, data, data.byteLength), 'cuMemcpyHtoD'); }
+  async read(b: DeviceBuffer): Promise<Uint8Array> {
+    const out = new Uint8Array(b.bytes);
+    this.#check(this.#cu.cuMemcpyDtoH_v2!(out, (b as CudaBuffer).ptr, b.bytes), 'cuMemcpyDtoH');
+    return out;
+  }
+
+  compile(kernel: Kernel, source: string): Promise<Program> {
+    let p = this.#programs.get(source);
+    if (!p) { p = Promise.resolve().then(() => this.#load(kernel, source)); this.#programs.set(source, p); }
+    return p;
+  }
+
+  #load(kernel: Kernel, source: string): CudaProgram {
+    const ptx = this.#ptx(kernel, source);
+    const mod = [null], fn = [null];
+    this.#check(this.#cu.cuModuleLoadData!(mod, ptx), `${kernel.name}: cuModuleLoadData`);
+    this.#check(this.#cu.cuModuleGetFunction!(fn, mod[0], kernel.name), `${kernel.name}: cuModuleGetFunction`);
+    return { name: kernel.name, source, fn: fn[0] };
+  }
+
+  /** PTX for the source, from the disk cache, NVRTC, or nvcc, in that order. */
+  #ptx(kernel: Kernel, source: string): string {
+    const dir = join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'polygrad', 'cuda');
+    const file = join(dir, `${createHash('sha256').update(`${this.#arch}\n${source}`).digest('hex').slice(0, 32)}.ptx`);
+    if (existsSync(file)) return readFileSync(file, 'utf8');
+    const ptx = this.#nvrtc ? this.#viaNvrtc(kernel, source) : this.#viaNvcc(kernel, source);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, ptx);
+    return ptx;
+  }
+
+  #viaNvrtc(kernel: Kernel, source: string): string {
+    const nv = this.#nvrtc!, prog = [null];
+    nv.nvrtcCreateProgram!(prog, source, `${kernel.name}.cu`, 0, null, null);
+    const opts = [`--gpu-architecture=compute_${this.#arch.slice(3)}`, ...(this.#include ? [`-I${this.#include}`] : [])];
+    const r = nv.nvrtcCompileProgram!(prog[0], opts.length, opts);
+    const size = [0];
+    if (r !== 0) {
+      nv.nvrtcGetProgramLogSize!(prog[0], size);
+      const log = new Uint8Array(size[0]!);
+      nv.nvrtcGetProgramLog!(prog[0], log);
+      nv.nvrtcDestroyProgram!(prog);
+      throw new Error(`cuda: ${kernel.name} failed to compile (NVRTC):\n${new TextDecoder().decode(log)}\n${numbered(source)}`);
+    }
+    nv.nvrtcGetPTXSize!(prog[0], size);
+    const ptx = new Uint8Array(size[0]!);
+    nv.nvrtcGetPTX!(prog[0], ptx);
+    nv.nvrtcDestroyProgram!(prog);
+    return new TextDecoder().decode(ptx.subarray(0, ptx.indexOf(0) < 0 ? ptx.length : ptx.indexOf(0)));
+  }
+
+  #viaNvcc(kernel: Kernel, source: string): string {
+    const base = join(tmpdir(), `polygrad-${process.pid}-${kernel.name}`);
+    writeFileSync(`${base}.cu`, source);
+    try {
+      execFileSync('nvcc', ['-ptx', `-arch=${this.#arch}`, '-o', `${base}.ptx`, `${base}.cu`], { stdio: 'pipe' });
+    } catch (e) {
+      throw new Error(`cuda: ${kernel.name} failed to compile (nvcc):\n${(e as { stderr?: Buffer }).stderr?.toString() ?? e}\n${numbered(source)}`);
+    }
+    return readFileSync(`${base}.ptx`, 'utf8');
+  }
+
+  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed = false): void {
+    const total = kernel.shape.reduce((a, b) => a * b, 1);
+    const blocks = Math.ceil(total / BLOCK), x = Math.min(blocks, this.caps.maxGrid), y = Math.ceil(blocks / x);
+    if (y > this.caps.maxGrid) throw new Error(`cuda: ${kernel.name} needs ${blocks} blocks, more than ${this.caps.maxGrid}²`);
+    const params = bufs.map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));
+    if (timed) {
+      this.#events ??= [this.#event(), this.#event()];
+      this.#check(this.#cu.cuEventRecord!(this.#events[0], null), 'cuEventRecord');
+    }
+    this.#check(this.#cu.cuLaunchKernel!((p as CudaProgram).fn, x, y, 1, BLOCK, 1, 1, 0, null, params, null), `${kernel.name}: cuLaunchKernel`);
+    if (timed) this.#check(this.#cu.cuEventRecord!(this.#events![1], null), 'cuEventRecord');
+    this.#timed = timed;
+  }
+
+  #event(): unknown {
+    const ev = [null];
+    this.#check(this.#cu.cuEventCreate!(ev, 0), 'cuEventCreate');
+    return ev[0];
+  }
+
+  async sync(): Promise<void> { this.#check(this.#cu.cuCtxSynchronize!(), 'cuCtxSynchronize'); }
+
+  async lastTime(): Promise<number | undefined> {
+    if (!this.#timed || !this.#events) return undefined;
+    this.#check(this.#cu.cuEventSynchronize!(this.#events[1]), 'cuEventSynchronize');
+    const ms = [0];
+    this.#check(this.#cu.cuEventElapsedTime!(ms, this.#events[0], this.#events[1]), 'cuEventElapsedTime');
+    return ms[0];
+  }
+}
+
+const numbered = (s: string): string => s.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');
