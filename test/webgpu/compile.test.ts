@@ -1,0 +1,14 @@
+// A WGSL compile error names the kernel, the line and shows the numbered source.
+import { describe, expect, test } from 'vitest';
+import { getDevice } from '../../index.js';
+import type { Kernel } from '../../codegen/kernel.js';
+import { hasWebGpu } from '../backends.js';
+
+describe.skipIf(!hasWebGpu)('webgpu compile errors', () => {
+  test('a broken shader reports kernel, line and source', async () => {
+    const gpu = getDevice('webgpu');
+    const kernel: Kernel = { name: 'e_broken_4', shape: [4], params: [{ dtype: 'f32', numel: 4, write: true }], stores: [] };
+    const source = '@group(0) @binding(0) var<storage, read_write> d0: array<f32>;\n@compute @workgroup_size(1) fn main() {\n  d0[0] = undefined_name;\n}';
+    await expect(gpu.compile(kernel, source)).rejects.toThrow(/e_broken_4 failed to compile:\n  line 3:\d+: .*undefined_name[\s\S]*   3\|   d0\[0\] = undefined_name;/);
+  });
+});
