@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dtypes } from '../codegen/dtype.js';
-import type { Kernel } from '../codegen/kernel.js';
+import { type Kernel, launchShape } from '../codegen/kernel.js';
 import { cudaLanguage } from '../codegen/cuda.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
 
@@ -176,7 +176,7 @@ export class CudaBackend implements Backend {
   }
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed = false): void {
-    const total = kernel.shape.reduce((a, b) => a * b, 1);
+    const total = launchShape(kernel).reduce((a, b) => a * b, 1);
     const blocks = Math.ceil(total / BLOCK), x = Math.min(blocks, this.caps.maxGrid), y = Math.ceil(blocks / x);
     if (y > this.caps.maxGrid) throw new Error(`cuda: ${kernel.name} needs ${blocks} blocks, more than ${this.caps.maxGrid}²`);
     const params = bufs.map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));

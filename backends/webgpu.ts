@@ -2,7 +2,7 @@
 // pool by size class; pipelines are cached by WGSL source (in-flight compiles shared); launches are
 // recorded into one command encoder and submitted on sync or read; timestamps give device time.
 import type { DType } from '../codegen/dtype.js';
-import type { Kernel } from '../codegen/kernel.js';
+import { type Kernel, launchShape } from '../codegen/kernel.js';
 import { wgslFor } from '../codegen/wgsl.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
 
@@ -173,7 +173,7 @@ export class WebGpuBackend implements Backend {
       layout: pipeline.getBindGroupLayout(0),
       entries: bufs.map((b, i) => ({ binding: i, resource: { buffer: (b as GpuBuffer).gpu, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) } })),
     });
-    const total = kernel.shape.reduce((a, b) => a * b, 1);
+    const total = launchShape(kernel).reduce((a, b) => a * b, 1);
     const groups = Math.ceil(total / this.caps.workgroupSize);
     const x = Math.min(groups, this.caps.maxGrid), y = Math.ceil(groups / x);
     if (y > this.caps.maxGrid) throw new Error(`webgpu: ${kernel.name} needs ${groups} workgroups, more than ${this.caps.maxGrid}² the device allows`);

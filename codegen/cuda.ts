@@ -1,7 +1,7 @@
 // The CUDA C language table: extern "C" __global__ kernels over raw pointers, half from cuda_fp16.h,
 // inf/NaN from __int_as_float, one thread per output element over a 1-D (folded 2-D) grid.
 import type { DType } from './dtype.js';
-import type { Kernel } from './kernel.js';
+import { type Kernel, launchShape } from './kernel.js';
 import { type CStyle, cLanguage } from './cstyle.js';
 import { bufName } from './render.js';
 
@@ -42,7 +42,7 @@ const cuda: CStyle = {
   declare: (name, d, e, mutable) => `${mutable ? '' : 'const '}${types[d]} ${name} = ${e};`,
   loop: (name, n) => `for (int ${name} = 0; ${name} < ${n}; ${name}++) {`,
   globalIndex: (name, range, k) => {
-    const stride = k.shape.slice(range.range.id + 1).reduce((a, b) => a * b, 1);
+    const stride = launchShape(k).slice(range.range.id + 1).reduce((a, b) => a * b, 1);
     return `const int ${name} = (gidx / ${stride}) % ${range.range.extent};`;
   },
   checked: (v, lo, hi) => `min(max(${v}, ${lo}), ${hi})`,
@@ -50,7 +50,7 @@ const cuda: CStyle = {
 };
 
 export function cudaKernel(k: Kernel, body: readonly string[], block: number): string {
-  const total = k.shape.reduce((a, b) => a * b, 1);
+  const total = launchShape(k).reduce((a, b) => a * b, 1);
   const src = body.join('\n');
   const half = k.params.some((p) => p.dtype === 'f16') || src.includes('half');
   const params = k.params.map((p, i) => `${p.write ? '' : 'const '}${types[p.dtype]}* __restrict__ ${bufName(i)}`);

@@ -13,4 +13,16 @@ export interface Kernel {
   readonly shape: readonly number[];
   readonly params: readonly KernelParam[];
   readonly stores: readonly UOp[];
+  /** Optimizer actions applied when lowering (codegen/opt.ts). */
+  readonly opts?: readonly Opt[];
+}
+
+/** Each thread computes `amount` consecutive outputs along `axis`, sharing loads that do not depend on it. */
+export interface Opt { readonly op: 'UPCAST'; readonly axis: number; readonly amount: number }
+
+/** The global space the device iterates: the output shape with upcast axes divided. */
+export function launchShape(k: Kernel): number[] {
+  const s = [...k.shape];
+  for (const o of k.opts ?? []) s[o.axis] = s[o.axis]! / o.amount;
+  return s;
 }

@@ -1,6 +1,7 @@
 // Kernel -> an ordered list of instructions. Each value is placed in the outermost loop that defines
 // every range it depends on, so loop-invariant work (a row's max inside softmax's sum) is hoisted.
-import type { Kernel } from './kernel.js';
+import { type Kernel, launchShape } from './kernel.js';
+import { expandStores } from './opt.js';
 import { UOp } from './uop.js';
 import { int, add, mul } from './alu.js';
 
@@ -48,7 +49,6 @@ export const globalRanges = (shape: readonly number[]): UOp[] =>
 /** globalsAsLoops: the CPU runs the global space as nested loops; GPUs get it from their launch grid. */
 export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
   const deps = rangeDeps();
-  const globals = globalRanges(k.shape).filter((g) => g.op === 'RANGE');
   const root: Block = { ranges: new Set(), insts: [] };
   let stack: Block[] = [root];
   const open = (ranges: readonly UOp[]): Block[] => {
@@ -74,20 +74,25 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
     }
     throw new Error(`linearize: ${u.op} depends on a range that is not open`);
   };
+  // reduces over the same ranges (upcast copies of one reduce) run in one loop with one accumulator each
+  const siblings = new Map<string, UOp[]>();
   const done = new Set<UOp>();
   const emit = (u: UOp): void => {
     if (done.has(u)) return;
     done.add(u);
     if (u.op === 'CONST' || u.op === 'RANGE' || u.op === 'PARAM') return;
     if (u.op === 'REDUCE') {
-      const into = target(u);
-      into.insts.push({ kind: 'acc', reduce: u });
+      const group = siblings.get(u.src.slice(1).map((r) => r.id).join()) ?? [u];
+      for (const r of group) done.add(r);
+      const deps0 = new Set(group.flatMap((r) => [...deps(r)]));
+      const into = stack.find((b) => [...deps0].every((r) => b.ranges.has(r)))!;
+      for (const r of group) into.insts.push({ kind: 'acc', reduce: r });
       const saved = stack;
       stack = stack.slice(0, stack.indexOf(into) + 1);
       const chain = open(u.src.slice(1));
       stack = [...stack, ...chain];
-      emit(u.src[0]!);
-      chain[chain.length - 1]!.insts.push({ kind: 'update', reduce: u, value: u.src[0]! });
+      for (const r of group) emit(r.src[0]!);
+      for (const r of group) chain[chain.length - 1]!.insts.push({ kind: 'update', reduce: r, value: r.src[0]! });
       close(chain, into);
       stack = saved;
       return;
@@ -96,6 +101,17 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
     target(u).insts.push({ kind: 'value', u });
   };
 
+  const stores = expandStores(k);
+  for (const { values } of stores) {
+    for (const v of values) {
+      for (const r of v.toposort()) {
+        if (r.op !== 'REDUCE') continue;
+        const key = r.src.slice(1).map((x) => x.id).join(), list = siblings.get(key) ?? [];
+        if (!list.includes(r)) siblings.set(key, [...list, r]);
+      }
+    }
+  }
+  const globals = globalRanges(launchShape(k)).filter((g) => g.op === 'RANGE');
   let chain: Block[];
   if (globalsAsLoops) {
     chain = open(globals);
@@ -105,12 +121,13 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
   }
   stack = [root, ...chain];
   const inner = chain[chain.length - 1] ?? root;
-  const outIndex = linearIndex(k.shape, globalRanges(k.shape));
-  emit(outIndex);
-  k.stores.forEach((value, param) => {
-    emit(value);
-    inner.insts.push({ kind: 'store', param, index: outIndex, value });
-  });
+  for (const { index, values } of stores) {
+    emit(index);
+    values.forEach((value, param) => {
+      emit(value);
+      inner.insts.push({ kind: 'store', param, index, value });
+    });
+  }
   if (globalsAsLoops) close(chain, root);
   else root.insts.push(...chain[0]!.insts);
   return root.insts;

@@ -2,7 +2,7 @@
 // because WGSL rejects non-finite constant expressions; the launch grid folds into x/y past 65535.
 import type { DType } from './dtype.js';
 import { f32ToF16 } from './dtype.js';
-import type { Kernel } from './kernel.js';
+import { type Kernel, launchShape } from './kernel.js';
 import { type CStyle, cLanguage } from './cstyle.js';
 import { bufName } from './render.js';
 
@@ -41,7 +41,7 @@ const wgsl: CStyle = {
   declare: (name, d, e, mutable) => `${mutable ? 'var' : 'let'} ${name}: ${types[d]} = ${e};`,
   loop: (name, n) => `for (var ${name}: i32 = 0; ${name} < ${n}; ${name}++) {`,
   globalIndex: (name, range, k) => {
-    const id = range.range.id, stride = k.shape.slice(id + 1).reduce((a, b) => a * b, 1);
+    const stride = launchShape(k).slice(range.range.id + 1).reduce((a, b) => a * b, 1);
     return `let ${name}: i32 = (gidx / ${stride}) % ${range.range.extent};`;
   },
   checked: (v, lo, hi) => `clamp(${v}, ${lo}, ${hi})`,
@@ -50,7 +50,7 @@ const wgsl: CStyle = {
 
 /** The complete shader: bindings (outputs read_write, inputs read), helpers, the flat thread index. */
 export function wgslKernel(k: Kernel, body: readonly string[], workgroupSize: number): string {
-  const total = k.shape.reduce((a, b) => a * b, 1);
+  const total = launchShape(k).reduce((a, b) => a * b, 1);
   const src = body.join('\n');
   const f16 = k.params.some((p) => p.dtype === 'f16') || /\bf16\b|\dh\b/.test(src);
   return [

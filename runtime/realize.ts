@@ -3,6 +3,7 @@
 import type { Kernel } from '../codegen/kernel.js';
 import { estimate } from '../codegen/estimate.js';
 import { linearize } from '../codegen/linearize.js';
+import { optimize } from '../codegen/opt.js';
 import { render } from '../codegen/render.js';
 import type { UOp } from '../codegen/uop.js';
 import type { Backend, Program } from '../backends/backend.js';
@@ -26,7 +27,7 @@ export function liveBuffer(u: UOp, backend: Backend): Buffer | undefined {
   return realizedOf.get(u)?.find((b) => !b.freed && b.backend === backend);
 }
 
-interface Compiled { readonly program: Program; readonly flops: number; readonly bytes: number }
+interface Compiled { readonly program: Program; readonly kernel: Kernel; readonly flops: number; readonly bytes: number }
 const schedules = new WeakMap<Backend, Map<string, Schedule>>();
 const compiled = new WeakMap<Backend, WeakMap<Kernel, Compiled>>();
 
@@ -35,11 +36,14 @@ async function compile(backend: Backend, k: Kernel): Promise<Compiled> {
   if (!perBackend) compiled.set(backend, (perBackend = new WeakMap()));
   let c = perBackend.get(k);
   if (!c) {
-    const insts = linearize(k, backend.caps.globalsAsLoops);
-    const source = render(k, insts, backend.language);
+    // GPUs keep enough threads to fill the device; the CPU runs one thread
+    const opt = optimize(k, backend.caps.globalsAsLoops ? 1 : 4096);
+    const insts = linearize(opt, backend.caps.globalsAsLoops);
+    const source = render(opt, insts, backend.language);
+    if (debugLevel() >= 3 && opt.opts) console.log(`${k.name}: ${opt.opts.map((o) => `${o.op}(${o.axis}, ${o.amount})`).join(' ')}`);
     if (debugLevel() >= 4) console.log(source);
     stats.compiles++;
-    c = { program: await backend.compile(k, source), ...estimate(k, insts) };
+    c = { program: await backend.compile(opt, source), kernel: opt, ...estimate(opt, insts) };
     perBackend.set(k, c);
   }
   return c;
@@ -74,7 +78,7 @@ export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): P
       const c = await compile(backend, item.kernel);
       const start = performance.now();
       try {
-        backend.launch(c.program, item.kernel, bufs.map((b) => b.handle), debugLevel() >= 2);
+        backend.launch(c.program, c.kernel, bufs.map((b) => b.handle), debugLevel() >= 2);
       } catch (e) {
         throw new Error(`${item.kernel.name}: ${(e as Error).message}`, { cause: e });
       }
