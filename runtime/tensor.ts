@@ -450,7 +450,7 @@ function roundNode(x: UOp): UOp {
   // half to even, as torch.round
   const f = floorNode(alu('ADD', x, c(0.5, x)));
   const tie = notNode(alu('CMPNE', alu('ADD', f, un('NEG', x)), c(0.5, x)));
-  const odd = notNode(alu('CMPNE', alu('ADD', f, un('NEG', mulc(floorNode(mulc(f, 0.5)), 2))), c(0, x)));
+  const odd = alu('CMPNE', alu('ADD', f, un('NEG', mulc(floorNode(mulc(f, 0.5)), 2))), c(0, x));
   return alu('WHERE', alu('AND', tie, odd), alu('ADD', f, c(-1, x)), f);
 }
 /** tanh as a clamped rational function (the form Eigen and XLA use): accurate to ~3e-7 and never NaN for large |x|. */

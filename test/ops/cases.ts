@@ -1,0 +1,116 @@
+// The op suite as data: seeded inputs, the polygrad expression, and an independent float64 reference.
+// Every backend runs every case, on contiguous inputs and on permuted, sliced and flipped views.
+import { type Tensor, cat, stack, where } from '../../index.js';
+import { type Nd, at, build, map, reduce, zip } from './nd.js';
+import * as R from './ref.js';
+
+export interface Spec { readonly shape: number[]; readonly lo?: number; readonly hi?: number; readonly int?: boolean; readonly bool?: boolean; readonly values?: number[] }
+export interface OpCase {
+  readonly name: string;
+  readonly inputs: readonly Spec[];
+  readonly run: (...t: Tensor[]) => Tensor;
+  readonly ref: (...x: Nd[]) => Nd;
+  readonly rtol?: number;
+  readonly atol?: number;
+}
+
+const s = (shape: number[], lo = -2, hi = 2): Spec => ({ shape, lo, hi });
+const pos = (shape: number[], lo = 0.1, hi = 4): Spec => ({ shape, lo, hi });
+const ints = (shape: number[], lo: number, hi: number): Spec => ({ shape, lo, hi, int: true });
+const sumAll = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+const unary = (name: string, run: (t: Tensor) => Tensor, f: (x: number) => number, spec: Spec = s([3, 4]), tol: { rtol?: number; atol?: number } = {}): OpCase[] =>
+  [spec, { ...spec, shape: [1, 5, 1] }, { ...spec, shape: [] }].map((sp, i) => ({ name: `${name} ${JSON.stringify(sp.shape)}${i ? '' : ''}`, inputs: [sp], run, ref: (x) => map(x, f), ...tol }));
+
+const binary = (name: string, run: (a: Tensor, b: Tensor) => Tensor, f: (x: number, y: number) => number, a: Spec = s([3, 1, 4]), b: Spec = s([2, 4])): OpCase =>
+  ({ name: `${name} ${JSON.stringify(a.shape)} ${JSON.stringify(b.shape)}`, inputs: [a, b], run, ref: (x, y) => zip(x, y, f) });
+
+export const cases: OpCase[] = [
+  // ---- elementwise ----
+  ...unary('exp', (t) => t.exp(), Math.exp, s([3, 4], -5, 5)),
+  { name: 'exp extreme', inputs: [s([64], -100, 100)], run: (t) => t.exp(), ref: (x) => map(x, Math.exp) },
+  ...unary('log', (t) => t.log(), Math.log, pos([3, 4])),
+  ...unary('exp2 log2', (t) => t.exp2().add(t.log2()), (x) => 2 ** x + Math.log2(x), pos([3, 4])),
+  ...unary('sqrt rsqrt', (t) => t.sqrt().mul(t.rsqrt().add(1)), (x) => Math.sqrt(x) * (1 / Math.sqrt(x) + 1), pos([3, 4])),
+  ...unary('sin cos', (t) => t.sin().add(t.cos().mul(2)), (x) => Math.sin(x) + 2 * Math.cos(x), s([3, 4], -6, 6), { atol: 2e-6 }),
+  ...unary('tanh', (t) => t.tanh(), Math.tanh),
+  { name: 'tanh extreme and tiny', inputs: [{ shape: [6], values: [-1000, -20, -1e-5, 3e-6, 20, 1000] }], run: (t) => t.tanh(), ref: (x) => map(x, Math.tanh) },
+  ...unary('sigmoid', (t) => t.sigmoid(), R.sigmoid),
+  { name: 'sigmoid extreme', inputs: [s([64], -200, 200)], run: (t) => t.sigmoid(), ref: (x) => map(x, R.sigmoid) },
+  ...unary('relu leakyRelu', (t) => t.relu().add(t.leakyRelu(0.1)), (x) => Math.max(x, 0) + (x > 0 ? x : 0.1 * x)),
+  ...unary('gelu', (t) => t.gelu(), R.gelu, s([3, 4], -6, 6), { atol: 2e-6 }),
+  ...unary('gelu tanh', (t) => t.gelu({ approximate: 'tanh' }), R.geluTanh, s([3, 4], -6, 6)),
+  ...unary('silu', (t) => t.silu(), (x) => x * R.sigmoid(x)),
+  ...unary('abs neg square reciprocal', (t) => t.abs().add(t.neg()).add(t.square()).add(t.reciprocal()), (x) => Math.abs(x) - x + x * x + 1 / x),
+  { name: 'floor ceil trunc round sign', inputs: [{ shape: [10], values: [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, -1.7, 1.2, 3.999, -0.2] }],
+    run: (t) => stack([t.floor(), t.ceil(), t.trunc(), t.round(), t.sign()]), ref: (x) => build([5, 10], ([k, i]) => [Math.floor, Math.ceil, Math.trunc, R.roundEven, Math.sign][k!]!(x.data[i!]!)) },
+  { name: 'clamp', inputs: [s([3, 4])], run: (t) => t.clamp(-0.5, 0.7), ref: (x) => map(x, (v) => Math.min(Math.max(v, -0.5), 0.7)) },
+  binary('add', (a, b) => a.add(b), (x, y) => x + y),
+  binary('sub', (a, b) => a.sub(b), (x, y) => x - y),
+  binary('mul', (a, b) => a.mul(b), (x, y) => x * y),
+  binary('div', (a, b) => a.div(b), (x, y) => x / y),
+  binary('pow', (a, b) => a.pow(b), R.powT, s([3, 1, 4], 0.1, 3), s([2, 4], -2, 2)),
+  { name: 'pow negative base, integer exponents', inputs: [s([5], -3, -0.5), { shape: [5], values: [2, 3, -1, 0, 0.5] }], run: (a, b) => a.pow(b), ref: (x, y) => zip(x, y, R.powT) },
+  binary('maximum minimum', (a, b) => a.maximum(b).add(a.minimum(b).mul(3)), (x, y) => Math.max(x, y) + 3 * Math.min(x, y)),
+  binary('scalar ops', (a) => a.mul(2).sub(1).div(4).add(0.5), (x) => (x * 2 - 1) / 4 + 0.5, s([2, 3]), s([1])),
+  { name: 'comparisons', inputs: [ints([4, 5], -2, 2), ints([5], -2, 2)], run: (a, b) => stack([a.lt(b), a.le(b), a.gt(b), a.ge(b), a.eq(b), a.ne(b)]).cast('f32'),
+    ref: (a, b) => build([6, 4, 5], ([k, i, j]) => { const x = at(a, [i!, j!]), y = at(b, [j!]); return +[x < y, x <= y, x > y, x >= y, x === y, x !== y][k!]!; }) },
+  binary('floorDiv remainder (int)', (a, b) => a.floorDiv(b).mul(100).add(a.remainder(b)), (x, y) => R.floorDiv(x, y) * 100 + R.remainder(x, y), ints([4, 6], -9, 9), { ...ints([6], 1, 4), values: [3, -3, 2, -2, 5, -7] }),
+  binary('floorDiv remainder (float)', (a, b) => a.floorDiv(b).add(a.remainder(b)), (x, y) => R.floorDiv(x, y) + R.remainder(x, y), s([3, 4], -5, 5), s([4], 0.5, 2)),
+  { name: 'where', inputs: [s([3, 4]), s([4]), s([3, 1])], run: (c, a, b) => where(c.gt(0), a, b), ref: (c, a, b) => build([3, 4], (i) => (at(c, i) > 0 ? at(a, i) : at(b, i))) },
+  { name: 'where with scalars', inputs: [s([3, 4])], run: (c) => c.gt(0).where(1.5, c), ref: (c) => map(c, (v) => (v > 0 ? 1.5 : v)) },
+  { name: 'logical and bitwise', inputs: [ints([3, 4], -8, 8), ints([4], -8, 8)],
+    run: (af, bf) => { const [a, b] = [af.cast('i32'), bf.cast('i32')]; return stack([a.gt(0).logicalAnd(b.gt(0)), a.gt(0).logicalOr(b.lt(0)), a.gt(0).logicalNot()]).cast('i32').add(a.bitwiseAnd(b).add(a.bitwiseOr(b)).add(a.bitwiseXor(b))); },
+    ref: (a, b) => build([3, 3, 4], ([k, i, j]) => { const x = at(a, [i!, j!]), y = at(b, [j!]); return [+(x > 0 && y > 0), +(x > 0 || y < 0), +!(x > 0)][k!]! + (x & y) + (x | y) + (x ^ y); }) },
+  { name: 'casts', inputs: [s([8], -5, 5)], run: (t) => stack([t.cast('i32').cast('f32'), t.gt(0).cast('f32'), t.cast('f16').cast('f32'), t.cast('bool').cast('f32')]),
+    ref: (x) => build([4, 8], ([k, i]) => { const v = x.data[i!]!; return [Math.trunc(v), +(v > 0), v, +(v !== 0)][k!]!; }), rtol: 1e-3 },
+
+  // ---- reductions ----
+  { name: 'sum all / axis / axes keepdim', inputs: [s([3, 4, 5])], run: (t) => t.sum().add(t.sum(1).sum(1).sum()).add(t.sum([0, 2], true).sum()), ref: (x) => ({ shape: [], data: Float64Array.of(3 * sumAll([...x.data])) }) },
+  { name: 'sum axis 1', inputs: [s([3, 4, 5])], run: (t) => t.sum(1), ref: (x) => reduce(x, [1], sumAll) },
+  { name: 'max min', inputs: [s([3, 4, 5])], run: (t) => t.max(2).add(t.min(0, true).sum(2)), ref: (x) => zip(reduce(x, [2], (v) => Math.max(...v)), reduce(reduce(x, [0], (v) => Math.min(...v), true), [2], sumAll), (a, b) => a + b) },
+  { name: 'mean', inputs: [s([4, 6])], run: (t) => t.mean(-1, true), ref: (x) => reduce(x, [1], (v) => sumAll(v) / v.length, true) },
+  { name: 'var std', inputs: [s([4, 6])], run: (t) => t.var(1).add(t.std(0, { correction: 0 }).sum()), ref: (x) => zip(R.varRef(x, [1], 1), reduce(map(R.varRef(x, [0], 0), Math.sqrt), undefined, sumAll), (a, b) => a + b) },
+  { name: 'prod', inputs: [s([3, 4], 0.5, 1.5)], run: (t) => t.prod(1), ref: (x) => reduce(x, [1], (v) => v.reduce((a, b) => a * b, 1)) },
+  { name: 'argmax argmin with ties', inputs: [ints([4, 6], 0, 3)], run: (t) => t.argmax(1).mul(10).add(t.argmin(0).sum()), ref: (x) => { const a = R.argBest(x, 1, (p, q) => p > q), m = R.argBest(x, 0, (p, q) => p < q); const sm = sumAll([...m.data]); return map(a, (v) => v * 10 + sm); } },
+  { name: 'argmax flat', inputs: [s([3, 5])], run: (t) => t.argmax(), ref: (x) => ({ shape: [], data: Float64Array.of(x.data.indexOf(Math.max(...x.data))) }) },
+  { name: 'sum of bool', inputs: [s([5, 7])], run: (t) => t.gt(0).sum(1), ref: (x) => reduce(x, [1], (v) => v.filter((y) => y > 0).length) },
+
+  // ---- movement ----
+  { name: 'reshape permute transpose', inputs: [s([2, 3, 4])], run: (t) => t.reshape([6, 4]).transpose(0, 1).reshape([2, 2, 6]).permute(2, 0, 1).add(1), ref: (x) => map(R.permute(R.reshape(R.permute(R.reshape(x, [6, 4]), [1, 0]), [2, 2, 6]), [2, 0, 1]), (v) => v + 1) },
+  { name: 'expand', inputs: [s([3, 1])], run: (t) => t.expand([2, 3, 4]).mul(1), ref: (x) => build([2, 3, 4], ([, i]) => x.data[i!]!) },
+  { name: 'pad (negative crops) with value', inputs: [s([3, 4])], run: (t) => t.pad([1, -1, 2, 0], 0.5), ref: (x) => build([5, 4], ([i, j]) => { const r = i! - 2, c = j! - 1; return r >= 0 && r < 3 && c >= 0 && c < 3 ? at(x, [r, c]) : 0.5; }) },
+  { name: 'slice with step and negatives', inputs: [s([5, 9])], run: (t) => t.slice(1, -8, undefined, 3).slice(0, 1, -1), ref: (x) => build([3, 3], ([i, j]) => at(x, [i! + 1, 1 + 3 * j!])) },
+  { name: 'flip', inputs: [s([3, 4])], run: (t) => t.flip(0, 1).sub(t.flip(1)), ref: (x) => build([3, 4], ([i, j]) => at(x, [2 - i!, 3 - j!]) - at(x, [i!, 3 - j!])) },
+  { name: 'cat stack', inputs: [s([2, 3]), s([2, 1])], run: (a, b) => cat([a, b, a], 1).add(stack([a, a], 2).sum(2).sum(1, true)), ref: (a, b) => build([2, 7], ([i, j]) => (j! < 3 ? at(a, [i!, j!]) : j === 3 ? at(b, [i!, 0]) : at(a, [i!, j! - 4])) + 2 * (at(a, [i!, 0]) + at(a, [i!, 1]) + at(a, [i!, 2]))) },
+  { name: 'squeeze unsqueeze flatten', inputs: [s([2, 1, 3])], run: (t) => t.squeeze(1).unsqueeze(0).flatten(), ref: (x) => ({ shape: [6], data: x.data }) },
+  { name: 'repeat', inputs: [s([2, 3])], run: (t) => t.repeat(2, 1, 2), ref: (x) => build([2, 2, 6], ([, i, j]) => at(x, [i!, j! % 3])) },
+  { name: 'chunk split select narrow', inputs: [s([4, 6])], run: (t) => t.chunk(3, 1)[1]!.add(t.split([1, 3], 0)[1]!.narrow(0, 1, 1).select(0, 0).slice(0, 0, 2)), ref: (x) => build([4, 2], ([i, j]) => at(x, [i!, 2 + j!]) + at(x, [2, j!])) },
+
+  // ---- nn ----
+  { name: 'matmul 2d', inputs: [s([5, 7]), s([7, 3])], run: (a, b) => a.matmul(b), ref: R.matmul },
+  { name: 'matmul batched broadcast', inputs: [s([2, 1, 4, 6]), s([3, 6, 5])], run: (a, b) => a.matmul(b), ref: R.matmul },
+  { name: 'matmul 1d cases', inputs: [s([6]), s([6, 4]), s([4])], run: (v, m, w) => v.matmul(m).matmul(w).add(m.matmul(w).sum()), ref: (v, m, w) => { const a = R.matmul(R.matmul(v, m), w); const b = reduce(R.matmul(m, w), undefined, sumAll); return zip(a, b, (p, q) => p + q); } },
+  { name: 'linear + bias + relu', inputs: [s([4, 8]), s([16, 8]), s([16])], run: (x, w, b) => x.linear(w, b).relu(), ref: (x, w, b) => map(zip(R.matmul(x, R.permute(w, [1, 0])), b, (p, q) => p + q), (v) => Math.max(v, 0)) },
+  { name: 'conv2d pad 1 + bias', inputs: [s([2, 3, 6, 5]), s([4, 3, 3, 3]), s([4])], run: (x, w, b) => x.conv2d(w, b, { padding: 1 }), ref: (x, w, b) => R.conv2d(x, w, b, 1, 1) },
+  { name: 'conv2d stride 2 dilation 2', inputs: [s([1, 2, 9, 8]), s([3, 2, 3, 3])], run: (x, w) => x.conv2d(w, undefined, { stride: 2, padding: 2, dilation: 2 }), ref: (x, w) => R.conv2d(x, w, undefined, 2, 2, 2) },
+  { name: 'conv2d groups 2', inputs: [s([1, 4, 5, 5]), s([6, 2, 3, 3]), s([6])], run: (x, w, b) => x.conv2d(w, b, { padding: 1, groups: 2 }).silu(), ref: (x, w, b) => map(R.conv2d(x, w, b, 1, 1, 1, 2), (v) => v * R.sigmoid(v)) },
+  { name: 'avgPool2d', inputs: [s([1, 2, 6, 6])], run: (x) => x.avgPool2d(2).add(x.avgPool2d(3, { stride: 2, padding: 1 }).sum()), ref: (x) => { const a = R.pool(x, 2, 2, 0, 'avg'), b = R.pool(x, 3, 2, 1, 'avg'); const t = sumAll([...b.data]); return map(a, (v) => v + t); } },
+  { name: 'avgPool2d countIncludePad false', inputs: [s([1, 2, 5, 5])], run: (x) => x.avgPool2d(3, { stride: 2, padding: 1, countIncludePad: false }), ref: (x) => R.pool(x, 3, 2, 1, 'avg', false) },
+  { name: 'maxPool2d pad stride dilation', inputs: [s([1, 2, 7, 7])], run: (x) => x.maxPool2d(3, { stride: 2, padding: 1 }).sum().add(x.maxPool2d(2, { dilation: 2, stride: 1 }).sum()), ref: (x) => ({ shape: [], data: Float64Array.of(sumAll([...R.pool(x, 3, 2, 1, 'max').data]) + sumAll([...R.pool(x, 2, 1, 0, 'max', true, 2).data])) }) },
+  { name: 'interpolate nearest x2', inputs: [s([1, 2, 3, 4])], run: (x) => x.interpolate({ scaleFactor: 2 }), ref: (x) => R.interpolateNearest(x, 6, 8, [2, 2]) },
+  { name: 'interpolate nearest to size', inputs: [s([1, 1, 5, 3])], run: (x) => x.interpolate({ size: [7, 4] }), ref: (x) => R.interpolateNearest(x, 7, 4) },
+  { name: 'softmax logSoftmax', inputs: [s([3, 5], -8, 8)], run: (x) => x.softmax(-1).add(x.logSoftmax(0)), ref: (x) => zip(R.softmax(x, 1), R.softmax(x, 0, true), (a, b) => a + b) },
+  { name: 'layerNorm', inputs: [s([3, 4, 6]), s([6]), s([6])], run: (x, w, b) => x.layerNorm(6, w, b), ref: (x, w, b) => R.layerNorm(x, 1, w, b), atol: 1e-5 },
+  { name: 'groupNorm + silu', inputs: [s([2, 6, 3, 3]), s([6]), s([6])], run: (x, w, b) => x.groupNorm(3, w, b).silu(), ref: (x, w, b) => map(R.groupNorm(x, 3, w, b), (v) => v * R.sigmoid(v)), atol: 1e-5 },
+  { name: 'embedding', inputs: [{ shape: [2, 3], values: [3, 0, 1, 1, 4, 2], int: true }, s([5, 4])], run: (i, w) => i.cast('i32').embedding(w), ref: (i, w) => build([2, 3, 4], ([a, b, d]) => at(w, [at(i, [a!, b!]), d!])) },
+  { name: 'gather', inputs: [s([3, 4]), { shape: [2, 4], values: [2, 0, 1, 1, 0, 2, 2, 0], int: true }], run: (x, i) => x.gather(0, i.cast('i32')), ref: (x, i) => build([2, 4], ([a, b]) => at(x, [at(i, [a!, b!]), b!])) },
+  { name: 'attention', inputs: [s([2, 3, 4]), s([2, 5, 4]), s([2, 5, 3])], run: (q, k, v) => q.scaledDotProductAttention(k, v), ref: (q, k, v) => R.sdpa(q, k, v) },
+  { name: 'attention causal, scale', inputs: [s([2, 4, 4]), s([2, 4, 4]), s([2, 4, 2])], run: (q, k, v) => q.scaledDotProductAttention(k, v, { isCausal: true, scale: 0.3 }), ref: (q, k, v) => R.sdpa(q, k, v, { causal: true, scale: 0.3 }) },
+  { name: 'attention float and bool masks', inputs: [s([1, 3, 4]), s([1, 5, 4]), s([1, 5, 2]), s([3, 5])],
+    run: (q, k, v, m) => q.scaledDotProductAttention(k, v, { attnMask: m }).add(q.scaledDotProductAttention(k, v, { attnMask: m.gt(-1) })),
+    ref: (q, k, v, m) => zip(R.sdpa(q, k, v, { mask: m }), R.sdpa(q, k, v, { mask: map(m, (x) => +(x > -1)), boolMask: true }), (a, b) => a + b) },
+  { name: 'lstm cell', inputs: [s([2, 5]), s([2, 3]), s([2, 3]), s([12, 5]), s([12, 3]), s([12])],
+    run: (x, h, c, wih, whh, b) => { const [i, f, g, o] = x.linear(wih).add(h.linear(whh)).add(b).chunk(4, 1) as Tensor[]; const c2 = f!.sigmoid().mul(c).add(i!.sigmoid().mul(g!.tanh())); return stack([o!.sigmoid().mul(c2.tanh()), c2]); },
+    ref: (x, h, c, wih, whh, b) => { const [h2, c2] = R.lstmCell(x, h, c, wih, whh, b); return build([2, 2, 3], ([k, n, j]) => at(k ? c2 : h2, [n!, j!])); } },
+];
