@@ -1,0 +1,50 @@
+// Creation ops and the seeded RNG: exact values, statistics, and one stream on every backend.
+import { describe, expect, test } from 'vitest';
+import { arange, eye, full, linspace, manualSeed, ones, rand, randint, randn, zeros } from '../../index.js';
+import { backends } from '../backends.js';
+
+describe.each(backends)('creation on %s', (device) => {
+  test('arange, linspace, eye, zeros, ones, full', async () => {
+    expect(await arange(5, undefined, 1, { device }).tolist()).toEqual([0, 1, 2, 3, 4]);
+    expect(await arange(2, 11, 3, { device }).tolist()).toEqual([2, 5, 8]);
+    expect(await arange(1, 0, -0.25, { device }).tolist()).toEqual([1, 0.75, 0.5, 0.25]);
+    expect(Array.from(await linspace(-1, 1, 5, { device }).data())).toEqual([-1, -0.5, 0, 0.5, 1]);
+    expect(await eye(2, 3, { device }).tolist()).toEqual([[1, 0, 0], [0, 1, 0]]);
+    expect(await zeros([2], { device }).add(ones([2], { device })).mul(full([2], 3, { device })).tolist()).toEqual([3, 3]);
+    expect(await full([2], true, { device }).tolist()).toEqual([true, true]);
+  });
+
+  test('rand is uniform on [0, 1) and reproducible', async () => {
+    manualSeed(7);
+    const a = await rand([20000], { device }).data();
+    manualSeed(7);
+    const b = await rand([20000], { device }).data();
+    expect(Array.from(a)).toEqual(Array.from(b));
+    const mean = a.reduce((s, v) => s + v, 0) / a.length, min = Math.min(...a), max = Math.max(...a);
+    expect(min).toBeGreaterThanOrEqual(0);
+    expect(max).toBeLessThan(1);
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.01);              // sd of the mean is 0.002
+    const buckets = new Array(10).fill(0);
+    for (const v of a) buckets[Math.floor(v * 10)]++;
+    for (const n of buckets) expect(Math.abs(n - 2000)).toBeLessThan(200);
+    const c = await rand([20000], { device }).data();               // the stream moves on
+    expect(Array.from(c)).not.toEqual(Array.from(a));
+  });
+
+  test('randn has mean 0 and variance 1; randint covers [low, high)', async () => {
+    const z = await randn([20000], { seed: 3, device }).data();
+    const mean = z.reduce((s, v) => s + v, 0) / z.length;
+    const v = z.reduce((s, x) => s + (x - mean) ** 2, 0) / z.length;
+    expect(Math.abs(mean)).toBeLessThan(0.03);
+    expect(Math.abs(v - 1)).toBeLessThan(0.05);
+    const r = Array.from(await randint(-3, 4, [5000], { seed: 4, device }).data());
+    expect(new Set(r)).toEqual(new Set([-3, -2, -1, 0, 1, 2, 3]));
+  });
+
+  test('the same seed gives the same stream as on the CPU', async () => {
+    const here = await rand([257], { seed: 11, device }).data(), cpu = await rand([257], { seed: 11 }).data();
+    expect(Array.from(here)).toEqual(Array.from(cpu));
+    const zh = await randn([64], { seed: 12, device }).data(), zc = await randn([64], { seed: 12 }).data();
+    zh.forEach((x, i) => expect(x).toBeCloseTo(zc[i]!, 5));
+  });
+});

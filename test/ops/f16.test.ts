@@ -1,0 +1,23 @@
+// f16 tensors: the op suite's elementwise, reduction and nn cases with f16 inputs, on every backend
+// whose device has f16. Tolerance is f16's: rtol 5e-3, atol 5e-3: inputs are rounded to f16 and, as in PyTorch, every op result is rounded to f16 again.
+import { describe, expect, test } from 'vitest';
+import { getDevice, tensor } from '../../index.js';
+import { backends } from '../backends.js';
+import { cases } from './cases.js';
+import { uniform } from './nd.js';
+import { f16round } from '../../codegen/dtype.js';
+
+const picked = cases.filter((c) => /^(exp \[3|tanh \[3|sigmoid \[3|silu \[3|add|mul|div|max min|mean|softmax|matmul 2d|conv2d pad|groupNorm|layerNorm|attention \(|lstm)/.test(c.name) && !c.inputs.some((s) => s.values || s.int));
+
+describe.each(backends.filter((b) => getDevice(b).caps.dtypes.has('f16')))('f16 on %s', (device) => {
+  test.each(picked.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    const xs = c.inputs.map((s, i) => {
+      const u = uniform(s.shape, 1000 * i + c.name.length, s.lo ?? -2, s.hi ?? 2);
+      return { shape: u.shape, data: u.data.map(f16round) };
+    });
+    const out = c.run(...xs.map((x) => tensor(Float32Array.from(x.data), { shape: x.shape, device, dtype: 'f16' })));
+    expect(out.dtype).toBe('f16');
+    const got = await out.data(), want = c.ref(...xs);
+    want.data.forEach((w, i) => expect(Math.abs(got[i]! - w), `${c.name} [${i}] got ${got[i]} want ${w}`).toBeLessThanOrEqual(5e-3 + 5e-3 * Math.abs(w)));
+  });
+});
