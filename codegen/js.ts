@@ -25,7 +25,7 @@ function aluJs(op: AluOp, [a, b, c]: readonly string[], d: DType, from: DType): 
     case 'NEG': return int ? intSuffix(d, `-${a}`) : `(-${a})`;
     case 'RECIP': return `(1 / ${a})`;
     case 'SQRT': return `Math.sqrt(${a})`;
-    case 'EXP2': return `(2 ** ${a})`;
+    case 'EXP2': return `Math.exp(${a} * 0.6931471805599453)`;   // V8's Math.exp is far faster than 2 ** x
     case 'LOG2': return `Math.log2(${a})`;
     case 'SIN': return `Math.sin(${a})`;
     case 'TRUNC': return `Math.trunc(${a})`;
