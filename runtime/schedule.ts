@@ -262,20 +262,33 @@ export class Scheduler {
       for (const r of m.roots) groupOf.set(r, m);
       return true;
     };
-    // producer -> consumer at the same index, then siblings sharing inputs or work
-    for (let changed = true; changed;) {
-      changed = false;
-      const groups = [...new Set(groupOf.values())];
-      outer: for (const c of groups) {
-        for (const n of c.loaded) if (tryMerge(groupOf.get(n)!, c)) { changed = true; break outer; }
-      }
-      if (changed) continue;
-      for (let i = 0; i < groups.length && !changed; i++) {
-        for (let j = i + 1; j < groups.length && !changed; j++) {
-          const a = groups[i]!, c = groups[j]!;
-          const shares = [...a.reduces].some((r) => c.reduces.has(r)) || a.inputs.some((x) => c.inputs.includes(x) && !x.shape.every((n) => n === 1));
-          if (shares && tryMerge(a, c)) changed = true;
+    // producer -> consumer at the same index, then siblings that would both compute one reduce;
+    // a pair that failed once is not tried again (groups only grow)
+    const failed = new Set<string>();
+    const attempt = (a: Built, c: Built): boolean => {
+      const key = `${a.roots.map((r) => r.id)}|${c.roots.map((r) => r.id)}`;
+      if (failed.has(key)) return false;
+      if (tryMerge(a, c)) return true;
+      failed.add(key);
+      return false;
+    };
+    const alive = (g: Built): boolean => groupOf.get(g.roots[0]!) === g;
+    for (let progress = true; progress;) {
+      progress = false;
+      for (const c of new Set(groupOf.values())) {
+        if (!alive(c)) continue;
+        for (const n of c.loaded) {
+          const a = groupOf.get(n);
+          if (a && a !== c && attempt(a, c)) { progress = true; break; }
         }
+      }
+    }
+    const byReduce = new Map<UOp, Built[]>();
+    for (const g of new Set(groupOf.values())) for (const r of g.reduces) byReduce.set(r, [...(byReduce.get(r) ?? []), g]);
+    for (const gs of byReduce.values()) {
+      for (let i = 1; i < gs.length; i++) {
+        const a = groupOf.get(gs[0]!.roots[0]!)!, c = groupOf.get(gs[i]!.roots[0]!)!;
+        if (a !== c) attempt(a, c);
       }
     }
     // order: a group runs after every group it reads

@@ -403,11 +403,12 @@ export async function realize(...tensors: Tensor[]): Promise<void> {
   }
   for (const [device, ts] of byDevice) {
     const backend = getDevice(device);
-    const todo = ts.filter((t) => !liveBuffer(t.node(), backend));
-    const nodes = [...new Set(todo.map((t) => t.node()))];
+    // remember each tensor's node: a concurrent realize may adopt a buffer for it while we wait
+    const todo = ts.filter((t) => !liveBuffer(t.node(), backend)).map((t) => [t, t.node()] as const);
+    const nodes = [...new Set(todo.map(([, n]) => n))];
     if (!nodes.length) continue;
     const bufs = await realizeNodes(backend, nodes);
-    for (const t of todo) t.adopt(bufs[nodes.indexOf(t.node())]!);
+    for (const [t, n] of todo) if (!t.disposed) t.adopt(bufs[nodes.indexOf(n)]!);
   }
 }
 

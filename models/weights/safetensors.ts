@@ -1,0 +1,92 @@
+// safetensors, read and written one tensor at a time (a checkpoint never sits in one ArrayBuffer):
+// 8-byte little-endian header size, a JSON header {name: {dtype, shape, data_offsets}}, then the bytes.
+import { closeSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
+import { f16ToF32, f32ToF16 as f32ToF16Bits } from '../../codegen/dtype.js';
+
+export type StoredDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64';
+export interface TensorInfo { readonly name: string; readonly dtype: StoredDtype; readonly shape: number[]; readonly begin: number; readonly end: number }
+const bytesOf: Record<StoredDtype, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 };
+
+/** An open safetensors file: the header is parsed, tensors are read on demand. */
+export class SafetensorsFile {
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  readonly metadata: Record<string, string>;
+  readonly #fd: number;
+  readonly #base: number;
+
+  constructor(readonly path: string) {
+    this.#fd = openSync(path, 'r');
+    const size = fstatSync(this.#fd).size;
+    const fail = (why: string): never => { closeSync(this.#fd); throw new Error(`safetensors: ${path}: ${why}`); };
+    if (size < 8) fail(`file too short (${size} bytes)`);
+    const head = Buffer.alloc(8);
+    readSync(this.#fd, head, 0, 8, 0);
+    const n = Number(head.readBigUInt64LE(0));
+    if (n <= 0 || n > 100_000_000 || 8 + n > size) fail(`bad header length ${n} for a ${size}-byte file (not a safetensors file?)`);
+    const json = Buffer.alloc(n);
+    readSync(this.#fd, json, 0, n, 8);
+    let header: Record<string, { dtype: StoredDtype; shape: number[]; data_offsets: [number, number] } | Record<string, string>> = {};
+    try { header = JSON.parse(json.toString('utf8')); } catch { fail('header is not JSON (not a safetensors file?)'); }
+    this.#base = 8 + n;
+    this.metadata = (header.__metadata__ as Record<string, string> | undefined) ?? {};
+    const tensors = new Map<string, TensorInfo>();
+    for (const [name, v] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      const { dtype, shape, data_offsets: [begin, end] } = v as { dtype: StoredDtype; shape: number[]; data_offsets: [number, number] };
+      if (!(dtype in bytesOf)) fail(`tensor ${name}: unsupported dtype ${dtype}`);
+      const want = shape.reduce((a, b) => a * b, 1) * bytesOf[dtype];
+      if (end - begin !== want) fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}] ${dtype} (expected ${want})`);
+      if (this.#base + end > size) fail(`tensor ${name} runs past the end of the file (truncated?)`);
+      tensors.set(name, { name, dtype, shape, begin, end });
+    }
+    this.tensors = tensors;
+  }
+
+  /** The tensor's values as float32 (f16/bf16 widened, ints converted). */
+  read(name: string): Float32Array {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`safetensors: ${this.path} has no tensor ${name}`);
+    const raw = Buffer.alloc(t.end - t.begin);
+    readSync(this.#fd, raw, 0, raw.length, this.#base + t.begin);
+    const n = t.shape.reduce((a, b) => a * b, 1), dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      switch (t.dtype) {
+        case 'F32': out[i] = dv.getFloat32(4 * i, true); break;
+        case 'F16': out[i] = f16ToF32(dv.getUint16(2 * i, true)); break;
+        case 'BF16': out[i] = new Float32Array(new Uint32Array([dv.getUint16(2 * i, true) << 16]).buffer)[0]!; break;
+        case 'I32': out[i] = dv.getInt32(4 * i, true); break;
+        case 'I64': out[i] = Number(dv.getBigInt64(8 * i, true)); break;
+      }
+    }
+    return out;
+  }
+
+  close(): void { closeSync(this.#fd); }
+}
+
+/** Writes tensors one by one to `path` (f32 or f16), in the given order. */
+export function writeSafetensors(path: string, entries: Iterable<{ name: string; shape: readonly number[]; data: () => Float32Array }>, dtype: 'F32' | 'F16' = 'F32', metadata: Record<string, string> = {}): void {
+  const list = [...entries];
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let at = 0;
+  for (const e of list) {
+    const bytes = e.shape.reduce((a, b) => a * b, 1) * bytesOf[dtype];
+    header[e.name] = { dtype, shape: [...e.shape], data_offsets: [at, at + bytes] };
+    at += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const fd = openSync(path, 'w');
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+    writeSync(fd, len);
+    writeSync(fd, json);
+    for (const e of list) {
+      const v = e.data();
+      if (dtype === 'F32') writeSync(fd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      else writeSync(fd, new Uint8Array(Uint16Array.from(v, (x) => f32ToF16Bits(x)).buffer));
+    }
+  } finally { closeSync(fd); }
+}

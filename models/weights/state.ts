@@ -1,0 +1,80 @@
+// A state dict as a source of named tensors: modules take their weights by key with the shape they
+// expect; missing, mis-shaped and unused keys are collected and reported together.
+import * as fs from 'node:fs';
+import { type Tensor, randn, tensor, zeros } from '../../index.js';
+import { SafetensorsFile } from './safetensors.js';
+import { TorchCheckpoint } from './torch.js';
+
+export interface TensorSource {
+  readonly names: readonly string[];
+  shape(name: string): readonly number[];
+  read(name: string): Float32Array;
+  close?(): void;
+}
+
+export function openWeights(path: string): TensorSource {
+  const head = Buffer.alloc(4);
+  const fd = fs.openSync(path, 'r');
+  fs.readSync(fd, head, 0, 4, 0);
+  fs.closeSync(fd);
+  if (head.readUInt32LE(0) === 0x04034b50) {     // "PK": a torch.save zip, whatever the file is called
+    const ck = new TorchCheckpoint(path);
+    return { names: [...ck.tensors.keys()], shape: (n) => ck.tensors.get(n)!.shape, read: (n) => ck.tensors.get(n)!.read(), close: () => ck.close() };
+  }
+  const st = new SafetensorsFile(path);
+  return { names: [...st.tensors.keys()], shape: (n) => st.tensors.get(n)!.shape, read: (n) => st.read(n), close: () => st.close() };
+}
+
+
+
+interface Ledger { readonly used: Set<string>; readonly problems: string[]; readonly lazy: Tensor[] }
+
+export class StateDict {
+  readonly #ledger: Ledger;
+  constructor(readonly source: TensorSource | undefined, readonly device: string, readonly prefix = '', ledger?: Ledger) {
+    this.#ledger = ledger ?? { used: new Set(), problems: [], lazy: [] };
+  }
+
+  /** The same state dict seen under a key prefix (one report for the whole model). */
+  sub(prefix: string): StateDict { return new StateDict(this.source, this.device, this.prefix + prefix, this.#ledger); }
+
+  /**
+   * The tensor at prefix + key, checked against shape. With no source: seeded random values scaled by
+   * `scale` (a seed per key, so any module order gives the same weights), plus `offset`.
+   */
+  take(key: string, shape: readonly number[], scale: number, offset = 0): Tensor {
+    const name = this.prefix + key;
+    this.#ledger.used.add(name);
+    if (!this.source) {
+      let seed = 0;
+      for (const ch of name) seed = (Math.imul(seed, 31) + ch.charCodeAt(0)) >>> 0;
+      const t = randn(shape, { seed, device: this.device }).mul(scale).add(offset);
+      this.#ledger.lazy.push(t);
+      return t;
+    }
+    if (!this.source.names.includes(name)) { this.#ledger.problems.push(`missing ${name} [${shape}]`); return zeros(shape, { device: this.device }); }
+    const got = this.source.shape(name);
+    const n = shape.reduce((a, b) => a * b, 1);
+    // torch stores some 1-element parameters as [1] where the model holds a 0-dim value
+    if (got.join() !== shape.join() && !(n === 1 && got.reduce((a, b) => a * b, 1) === 1)) {
+      this.#ledger.problems.push(`mis-shaped ${name}: checkpoint [${got}], model expects [${shape}]`);
+      return zeros(shape, { device: this.device });
+    }
+    return tensor(this.source.read(name), { shape, device: this.device });
+  }
+
+  /** Computes the random weights once (they are lazy until then). */
+  async materialize(): Promise<void> {
+    for (const t of this.#ledger.lazy.splice(0)) await t.realize();
+  }
+
+  /** Missing and mis-shaped keys are errors (unless allowMissing); unexpected ones are listed. */
+  report({ allowMissing = false, ignore = [] as RegExp[] } = {}): { problems: string[]; unexpected: string[] } {
+    const unexpected = (this.source?.names ?? []).filter((n) => !this.#ledger.used.has(n) && !ignore.some((r) => r.test(n)));
+    const fatal = this.#ledger.problems.filter((p) => !(allowMissing && p.startsWith('missing')));
+    if (fatal.length) {
+      throw new Error(`checkpoint does not fit the model (${fatal.length} problem${fatal.length > 1 ? 's' : ''}):\n  ${fatal.slice(0, 20).join('\n  ')}${fatal.length > 20 ? `\n  … and ${fatal.length - 20} more` : ''}`);
+    }
+    return { problems: this.#ledger.problems, unexpected };
+  }
+}
