@@ -1,10 +1,19 @@
 #!/usr/bin/env node
 // The polygrad command. Until the NeuralOS player lands, its default shows the backends found, with
 // their capabilities, and runs one small fused computation on each with DEBUG=2 kernel lines.
-import { devices, initDevices, randn, setDebug, debugLevel, stats, memory, unavailable } from '../index.js';
+import { defaultDevice, devices, initDevices, randn, setDebug, debugLevel, stats, memory, unavailable } from '../index.js';
+import { convert, parseFlags, runNeuralOS } from './neuralos.js';
 
 async function main(): Promise<void> {
+  const { positional, flags } = parseFlags(process.argv.slice(2));
+  const command = positional[0];
+  if (command === 'convert') {
+    if (positional.length < 3) throw new Error('usage: polygrad convert IN OUT.safetensors [--f16]');
+    return convert(positional[1]!, positional[2]!, !!flags.f16);
+  }
   await initDevices();
+  if (command === 'neuralos') return runNeuralOS(flags, typeof flags.device === 'string' ? flags.device : defaultDevice());
+  if (command && command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: devices, neuralos, convert)`);
   const found = devices();
   console.log(`polygrad: ${found.length} backend${found.length === 1 ? '' : 's'} found (${found.map((d) => d.name).join(', ')})`);
   for (const [name, why] of unavailable) console.log(`  ${name}: not available (${why})`);

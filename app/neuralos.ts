@@ -1,0 +1,63 @@
+// `polygrad neuralos`: runs NeuralOS over an event list and writes one PNG per frame; `polygrad convert`:
+// a checkpoint (PyTorch or safetensors) to safetensors in f32 or f16, one tensor at a time.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { fullConfig, tinyConfig, type NeuralOSConfig } from '../models/neuralos/config.js';
+import { NeuralOS, type NeuralOSEvent } from '../models/neuralos/neuralos.js';
+import { writeSafetensors } from '../models/weights/safetensors.js';
+import { openWeights } from '../models/weights/state.js';
+
+export type Flags = Record<string, string | boolean>;
+
+export function parseFlags(args: readonly string[]): { positional: string[]; flags: Flags } {
+  const positional: string[] = [], flags: Flags = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) { positional.push(a); continue; }
+    const [k, v] = a.slice(2).split('=', 2) as [string, string | undefined];
+    flags[k] = v ?? (args[i + 1] && !args[i + 1]!.startsWith('--') ? args[++i]! : true);
+  }
+  return { positional, flags };
+}
+
+export function writePng(path: string, rgb: Uint8Array, width: number, height: number): void {
+  const png = new PNG({ width, height });
+  for (let i = 0; i < width * height; i++) {
+    png.data[4 * i] = rgb[3 * i]!; png.data[4 * i + 1] = rgb[3 * i + 1]!; png.data[4 * i + 2] = rgb[3 * i + 2]!; png.data[4 * i + 3] = 255;
+  }
+  writeFileSync(path, PNG.sync.write(png));
+}
+
+const bar = (done: number, total: number, note: string): string => {
+  const w = 24, fill = Math.round((w * done) / total);
+  return `\r[${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${done}/${total} ${note}`;
+};
+
+export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
+  const checkpoint = typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined;
+  const cfg: NeuralOSConfig = typeof flags.config === 'string' ? JSON.parse(readFileSync(flags.config, 'utf8')) as NeuralOSConfig : checkpoint ? fullConfig : tinyConfig;
+  const events: NeuralOSEvent[] = typeof flags.events === 'string' ? JSON.parse(readFileSync(flags.events, 'utf8')) as NeuralOSEvent[] : [{ x: 10, y: 10 }, { x: 30, y: 20, is_left_click: true }, { x: 50, y: 40 }];
+  const out = typeof flags.frames === 'string' ? flags.frames : 'frames';
+  const steps = Number(flags.steps ?? 8);
+  if (!checkpoint) console.log(`neuralos: no --checkpoint: the tiny config with seeded RANDOM weights (frames are noise-like, not a desktop)`);
+  const model = await NeuralOS.load(cfg, { weights: checkpoint, device, allowMissing: !!flags['allow-missing'] });
+  if (model.report.unexpected.length) console.log(`neuralos: ${model.report.unexpected.length} checkpoint keys not used by the model (first: ${model.report.unexpected.slice(0, 3).join(', ')})`);
+  mkdirSync(out, { recursive: true });
+  const noise = typeof flags.noise === 'string' ? new Float32Array(readFileSync(flags.noise).buffer.slice(0)) : undefined;
+  const per = cfg.latentChannels * (cfg.screen.width / 8) * (cfg.screen.height / 8);
+  for (const [i, ev] of events.entries()) {
+    const f = await model.step(ev, { steps, noise: noise?.subarray(i * per, (i + 1) * per) });
+    const file = join(out, `frame_${String(i).padStart(4, '0')}.png`);
+    writePng(file, f.image, f.width, f.height);
+    process.stdout.write(bar(i + 1, events.length, `${file}  state ${f.ms.state.toFixed(0)} ms, unet ${f.ms.unet.toFixed(0)} ms, decode ${f.ms.decode.toFixed(0)} ms   `));
+  }
+  process.stdout.write('\n');
+}
+
+export function convert(input: string, output: string, f16: boolean): void {
+  const src = openWeights(input);
+  writeSafetensors(output, src.names.map((name) => ({ name, shape: src.shape(name), data: () => src.read(name) })), f16 ? 'F16' : 'F32', { source: input });
+  src.close?.();
+  console.log(`convert: ${src.names.length} tensors -> ${output} (${f16 ? 'f16' : 'f32'})`);
+}

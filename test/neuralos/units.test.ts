@@ -1,0 +1,94 @@
+// NeuralOS pieces checked against their definitions, and weight files that are wrong in every way.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { memory } from '../../index.js';
+import { tinyConfig } from '../../models/neuralos/config.js';
+import { alphasCumprod, ddimTimesteps } from '../../models/neuralos/ddim.js';
+import { keyIndex, KEYS } from '../../models/neuralos/keys.js';
+import { NeuralOS } from '../../models/neuralos/neuralos.js';
+import { timestepEmbedding } from '../../models/neuralos/unet.js';
+import { SafetensorsFile, writeSafetensors } from '../../models/weights/safetensors.js';
+import { TorchCheckpoint } from '../../models/weights/torch.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'polygrad-nos-'));
+
+describe('neuralos pieces', () => {
+  test('DDIM uniform timesteps: 32 steps are 33 UNet calls', () => {
+    const t32 = ddimTimesteps(32);
+    expect(t32).toHaveLength(33);
+    expect([t32[0], t32[1], t32.at(-1)]).toEqual([1, 32, 993]);
+    expect(ddimTimesteps(16)).toHaveLength(17);
+    expect(ddimTimesteps(8)).toEqual([1, 126, 251, 376, 501, 626, 751, 876]);
+  });
+
+  test('alphas_cumprod follows the linear-in-sqrt schedule', () => {
+    const a = alphasCumprod(tinyConfig);
+    expect(a[0]).toBeCloseTo(1 - 0.0015, 7);
+    let acc = 1;
+    for (let i = 0; i < 1000; i++) { const b = (Math.sqrt(0.0015) + (Math.sqrt(0.0195) - Math.sqrt(0.0015)) * i / 999) ** 2; acc *= 1 - b; }
+    expect(a[999]! / acc).toBeCloseTo(1, 5);
+  });
+
+  test('timestep embedding puts cos first', () => {
+    const e = timestepEmbedding(500, 8);
+    for (let i = 0; i < 4; i++) {
+      const f = Math.exp(-Math.log(10000) * i / 4);
+      expect(e[i]).toBeCloseTo(Math.cos(500 * f), 3);
+      expect(e[4 + i]).toBeCloseTo(Math.sin(500 * f), 3);
+    }
+  });
+
+  test('browser key names map onto the 179-key vocabulary', () => {
+    expect(KEYS).toHaveLength(179);
+    expect(keyIndex('ArrowUp')).toBe(KEYS.indexOf('up'));
+    expect(keyIndex('Meta')).toBe(KEYS.indexOf('command'));
+    expect(keyIndex('Control')).toBe(KEYS.indexOf('ctrl'));
+    expect(keyIndex('a')).toBe(KEYS.indexOf('a'));
+    expect(keyIndex('F13')).toBeUndefined();
+  });
+
+  test('safetensors round trip in f32 and f16', () => {
+    const a = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i) * 3), b = Float32Array.from([1, -2.5, 65504]);
+    for (const dtype of ['F32', 'F16'] as const) {
+      const p = join(dir, `rt-${dtype}.safetensors`);
+      writeSafetensors(p, [{ name: 'a', shape: [3, 4], data: () => a }, { name: 'b', shape: [3], data: () => b }], dtype);
+      const f = new SafetensorsFile(p);
+      expect(f.tensors.get('a')!.shape).toEqual([3, 4]);
+      const ra = f.read('a');
+      ra.forEach((v, i) => expect(Math.abs(v - a[i]!)).toBeLessThanOrEqual(dtype === 'F32' ? 0 : 2e-3 * Math.abs(a[i]!)));
+      expect(Array.from(f.read('b'))).toEqual([1, -2.5, 65504]);
+      f.close();
+    }
+  });
+
+  test('bad weight files give clear errors', async () => {
+    const junk = join(dir, 'junk.bin');
+    writeFileSync(junk, 'this is not a checkpoint at all');
+    expect(() => new SafetensorsFile(junk)).toThrow(/bad header length|not JSON/);
+    expect(() => new TorchCheckpoint(junk)).toThrow(/not a zip archive/);
+    const good = join(dir, 'w.safetensors');
+    writeSafetensors(good, [{ name: 'x', shape: [4, 4], data: () => new Float32Array(16) }]);
+    const bytes = readFileSync(good);
+    const cut = join(dir, 'cut.safetensors');
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 8));
+    expect(() => new SafetensorsFile(cut)).toThrow(/runs past the end of the file \(truncated\?\)/);
+    await expect(NeuralOS.load(tinyConfig, { weights: good })).rejects.toThrow(/checkpoint does not fit the model \(\d+ problems\):\n  missing temporal_encoder\./);
+    const wrong = join(dir, 'wrong.safetensors');
+    writeSafetensors(wrong, [{ name: 'temporal_encoder.log_sigma', shape: [1], data: () => new Float32Array(1) }, { name: 'temporal_encoder.embedding_x.weight', shape: [3, 3], data: () => new Float32Array(9) }]);
+    await expect(NeuralOS.load(tinyConfig, { weights: wrong })).rejects.toThrow(/mis-shaped temporal_encoder\.embedding_x\.weight: checkpoint \[3,3\], model expects \[64,64\]/);
+  });
+
+  test('frames leak no device memory and steps are validated', async () => {
+    const m = await NeuralOS.load(tinyConfig);
+    await m.step({ x: 5, y: 5 }, { steps: 1 });
+    const live = memory().buffers;
+    for (const ev of [{ x: 20, y: 30, keys_down: ['a'] }, { x: 40, y: 2, is_left_click: true, keys_up: ['a'] }]) {
+      const f = await m.step(ev, { steps: 2 });
+      expect(f.image).toHaveLength(64 * 64 * 3);
+      expect(memory().buffers).toBe(live);
+    }
+    await expect(m.step({ x: 1, y: 1 }, { steps: 0 })).rejects.toThrow('neuralos: steps must be an integer in [1, 1000], got 0');
+  }, 120_000);
+});
