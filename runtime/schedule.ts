@@ -102,15 +102,17 @@ export class Scheduler {
   }
 
   #buildWithinCap(roots: readonly UOp[]): Built {
-    const cuts: UOp[] = [];
+    const cuts = new Set<UOp>();   // realized to fit the cap (and what discarded builds discovered)
     for (;;) {
       const b = this.#build(roots, false);
-      b.discovered.push(...cuts);
-      if (roots.length + b.inputs.length <= this.#caps.maxBuffers) return b;
+      if (roots.length + b.inputs.length <= this.#caps.maxBuffers) {
+        b.discovered.push(...[...cuts].filter((c) => !b.discovered.includes(c)));
+        return b;
+      }
       const cut = this.#widestInput(roots, b);
       if (!cut) throw new Error(`schedule: kernel ${roots.map((r) => r.op).join('+')} needs ${roots.length + b.inputs.length} buffers but the device allows ${this.#caps.maxBuffers}`);
       this.#realized.add(cut);
-      cuts.push(cut, ...b.discovered);
+      for (const c of [cut, ...b.discovered]) cuts.add(c);
     }
   }
 

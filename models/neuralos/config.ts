@@ -34,7 +34,9 @@ export const tinyConfig: NeuralOSConfig = {
   latentChannels: 4,
   latentStats: { mean: [0.1, -0.2, 0.3, -0.4], std: [1.1, 0.9, 1.2, 0.8] },
   rnn: { hidden: 64, attnDim: 32, heads: 4, outChannels: 8, keys: 179 },
-  unet: { modelChannels: 32, channelMult: [1, 2, 3, 5], numResBlocks: 2, attentionResolutions: [2, 4, 8], numHeadChannels: 32 },
-  ae: { ch: 32, chMult: [1, 2, 4, 4], numResBlocks: 2 },
+  // narrow and shallow (the final NeuralOS config also has a 2-level UNet) so fixtures stay a few MB;
+  // 16-channel heads keep the legacy multi-head split exercised
+  unet: { modelChannels: 32, channelMult: [1, 1], numResBlocks: 1, attentionResolutions: [2, 4, 8], numHeadChannels: 16 },
+  ae: { ch: 32, chMult: [1, 1, 1, 1], numResBlocks: 1 },
   diffusion: { timesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 },
 };
