@@ -92,3 +92,25 @@ describe('neuralos pieces', () => {
     await expect(m.step({ x: 1, y: 1 }, { steps: 0 })).rejects.toThrow('neuralos: steps must be an integer in [1, 1000], got 0');
   }, 120_000);
 });
+
+describe('weight conversion', () => {
+  test('polygrad convert: a PyTorch checkpoint to safetensors holds the same values', async () => {
+    const { convert } = await import('../../app/neuralos.js');
+    const out = join(dir, 'converted.safetensors');
+    convert('test/fixtures/neuralos/weights.ckpt', out, false);
+    const a = new SafetensorsFile(out), b = new SafetensorsFile('test/fixtures/neuralos/weights.safetensors');
+    expect([...a.tensors.keys()].sort()).toEqual([...b.tensors.keys()].sort());
+    for (const name of ['temporal_encoder.lstm_lower.weight_ih_l0', 'model.diffusion_model.out.2.weight', 'first_stage_model.decoder.conv_out.bias', 'temporal_encoder.log_sigma']) {
+      expect(Array.from(a.read(name)), name).toEqual(Array.from(b.read(name)));
+      expect(a.tensors.get(name)!.shape).toEqual(b.tensors.get(name)!.shape);
+    }
+    a.close(); b.close();
+  });
+
+  test('a truncated PyTorch checkpoint is a clear error', () => {
+    const bytes = readFileSync('test/fixtures/neuralos/weights.ckpt');
+    const cut = join(dir, 'cut.ckpt');
+    writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+    expect(() => new TorchCheckpoint(cut)).toThrow(/not a zip archive|truncated/);
+  });
+});
