@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The polygrad command. Until the NeuralOS player lands, its default shows the backends found, with
-// their capabilities, and runs one small fused computation on each with DEBUG=2 kernel lines.
+// The polygrad command: by default the NeuralOS player (a local server + page, the model on the best
+// backend found); `devices` shows the backends with their capabilities and a fused run on each;
+// `neuralos` renders an event list to PNG frames; `convert` rewrites a checkpoint as safetensors.
 import { defaultDevice, devices, initDevices, randn, setDebug, debugLevel, stats, memory, unavailable } from '../index.js';
-import { convert, parseFlags, runNeuralOS } from './neuralos.js';
+import { convert, loadModel, parseFlags, runNeuralOS } from './neuralos.js';
+import { startPlayer } from './server.js';
 
 async function main(): Promise<void> {
   const { positional, flags } = parseFlags(process.argv.slice(2));
@@ -12,8 +14,10 @@ async function main(): Promise<void> {
     return convert(positional[1]!, positional[2]!, !!flags.f16);
   }
   await initDevices();
-  if (command === 'neuralos') return runNeuralOS(flags, typeof flags.device === 'string' ? flags.device : defaultDevice());
-  if (command && command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: devices, neuralos, convert)`);
+  const device = typeof flags.device === 'string' ? flags.device : defaultDevice();
+  if (command === 'neuralos') return runNeuralOS(flags, device);
+  if (command === undefined || command === 'play') return play(flags, device);
+  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, convert)`);
   const found = devices();
   console.log(`polygrad: ${found.length} backend${found.length === 1 ? '' : 's'} found (${found.map((d) => d.name).join(', ')})`);
   for (const [name, why] of unavailable) console.log(`  ${name}: not available (${why})`);
@@ -31,6 +35,19 @@ async function main(): Promise<void> {
     console.log(`  softmax(relu(x @ wᵀ)) rows sum to 1: ${ok ? 'yes' : 'NO'} | kernels run ${stats.kernels}, compiled ${stats.compiles} | live buffers ${memory().buffers}`);
     for (const t of [x, w, y, rows]) t.dispose();
   }
+}
+
+async function play(flags: Record<string, string | boolean>, device: string): Promise<void> {
+  const { model, randomWeights } = await loadModel(flags, device);
+  const steps = Number(flags.steps ?? (randomWeights ? 4 : 16));
+  const backend = devices().find((d) => d.name === device)!;
+  const info = { backend: device, adapter: backend.description, screen: model.cfg.screen, randomWeights, steps };
+  const player = await startPlayer({
+    model, host: typeof flags.host === 'string' ? flags.host : '127.0.0.1', port: Number(flags.port ?? 8080),
+    steps, maxClients: Number(flags['max-clients'] ?? 4), info,
+  });
+  console.log(`NeuralOS on ${device} (${backend.description})${randomWeights ? ' — tiny config, RANDOM weights (pass --checkpoint FILE)' : ''}`);
+  console.log(`open ${player.url}   (Ctrl-C to stop)`);
 }
 
 main().catch((e: unknown) => {

@@ -34,15 +34,22 @@ const bar = (done: number, total: number, note: string): string => {
   return `\r[${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${done}/${total} ${note}`;
 };
 
-export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
+/** The model from --checkpoint / --config (our JSON), or the tiny config with seeded random weights. */
+export async function loadModel(flags: Flags, device: string): Promise<{ model: NeuralOS; randomWeights: boolean }> {
   const checkpoint = typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined;
   const cfg: NeuralOSConfig = typeof flags.config === 'string' ? JSON.parse(readFileSync(flags.config, 'utf8')) as NeuralOSConfig : checkpoint ? fullConfig : tinyConfig;
-  const events: NeuralOSEvent[] = typeof flags.events === 'string' ? JSON.parse(readFileSync(flags.events, 'utf8')) as NeuralOSEvent[] : [{ x: 10, y: 10 }, { x: 30, y: 20, is_left_click: true }, { x: 50, y: 40 }];
-  const out = typeof flags.frames === 'string' ? flags.frames : 'frames';
-  const steps = Number(flags.steps ?? 8);
   if (!checkpoint) console.log(`neuralos: no --checkpoint: the tiny config with seeded RANDOM weights (frames are noise-like, not a desktop)`);
   const model = await NeuralOS.load(cfg, { weights: checkpoint, device, allowMissing: !!flags['allow-missing'] });
   if (model.report.unexpected.length) console.log(`neuralos: ${model.report.unexpected.length} checkpoint keys not used by the model (first: ${model.report.unexpected.slice(0, 3).join(', ')})`);
+  return { model, randomWeights: !checkpoint };
+}
+
+export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
+  const { model } = await loadModel(flags, device);
+  const cfg = model.cfg;
+  const events: NeuralOSEvent[] = typeof flags.events === 'string' ? JSON.parse(readFileSync(flags.events, 'utf8')) as NeuralOSEvent[] : [{ x: 10, y: 10 }, { x: 30, y: 20, is_left_click: true }, { x: 50, y: 40 }];
+  const out = typeof flags.frames === 'string' ? flags.frames : 'frames';
+  const steps = Number(flags.steps ?? 8);
   mkdirSync(out, { recursive: true });
   const noise = typeof flags.noise === 'string' ? new Float32Array(readFileSync(flags.noise).buffer.slice(0)) : undefined;
   const per = cfg.latentChannels * (cfg.screen.width / 8) * (cfg.screen.height / 8);

@@ -29,19 +29,18 @@ export interface LoadOptions { readonly weights?: string | TensorSource; readonl
 /** Checkpoint keys the player does not need (schedule buffers are recomputed; the encoder never runs). */
 export const ignoredKeys = [/^(betas|alphas_cumprod.*|sqrt_.*|log_one_minus.*|posterior_.*|model_ema\..*|logvar)$/, /^first_stage_model\.(encoder|quant_conv)\./, /^model_ema\./];
 
+/** The model: weights on one device, shared by any number of sessions. */
 export class NeuralOS {
   readonly rnn: StateModel; readonly unet: UNet; readonly decoder: Decoder;
-  readonly keysDown = new Set<number>();
   readonly report: { problems: string[]; unexpected: string[] };
-  #state: RnnState | undefined;
-  #prev: Tensor | undefined;
-  #frame = -1;
+  readonly #default: Session;
 
   private constructor(readonly cfg: NeuralOSConfig, readonly device: string, sd: StateDict, allowMissing: boolean) {
     this.rnn = new StateModel(sd.sub('temporal_encoder.'), cfg, device);
     this.unet = new UNet(sd.sub('model.diffusion_model.'), cfg, device);
     this.decoder = new Decoder(sd.sub('first_stage_model.'), cfg);
     this.report = sd.report({ allowMissing, ignore: ignoredKeys });
+    this.#default = new Session(this);
   }
 
   /** Builds the model; without weights it uses seeded random ones (the tiny demo). */
@@ -55,24 +54,50 @@ export class NeuralOS {
     return model;
   }
 
+  /** A new session: its own recurrent state, previous latent and held keys. */
+  session(): Session { return new Session(this); }
+
+  // a default session, for scripts that drive one stream of events
+  step(ev: NeuralOSEvent, opts: StepOptions = {}): Promise<Frame> { return this.#default.step(ev, opts); }
+  reset(): void { this.#default.reset(); }
+  get previousLatent(): Tensor | undefined { return this.#default.previousLatent; }
+}
+
+/** One user's stream of frames. */
+export class Session {
+  readonly keysDown = new Set<number>();
+  #state: RnnState | undefined;
+  #prev: Tensor | undefined;
+  #frame = -1;
+
+  constructor(readonly model: NeuralOS) {}
+
   get frameNumber(): number { return this.#frame; }
+  get previousLatent(): Tensor | undefined { return this.#prev; }
 
   reset(): void {
-    this.#state = undefined;
+    this.#disposeState();
     this.#prev?.dispose();
     this.#prev = undefined;
     this.#frame = -1;
     this.keysDown.clear();
   }
 
+  #disposeState(): void {
+    const s = this.#state, init = this.model.rnn.initial;
+    if (s && s !== init.padding && s !== init.unknown) for (const t of Object.values(s)) (t as Tensor).dispose();
+    this.#state = undefined;
+  }
+
   /** The padding latent: a zero image latent, normalized per channel. */
   #paddingLatent(): Tensor {
-    const { height: h, width: w } = latentSize(this.cfg), C = this.cfg.latentChannels, st = this.cfg.latentStats;
-    return tensor(Float32Array.from({ length: C * h * w }, (_, i) => (0 - st.mean[Math.floor(i / (h * w))]!) / st.std[Math.floor(i / (h * w))]!), { shape: [1, C, h, w], device: this.device });
+    const cfg = this.model.cfg, { height: h, width: w } = latentSize(cfg), C = cfg.latentChannels, st = cfg.latentStats;
+    return tensor(Float32Array.from({ length: C * h * w }, (_, i) => (0 - st.mean[Math.floor(i / (h * w))]!) / st.std[Math.floor(i / (h * w))]!), { shape: [1, C, h, w], device: this.model.device });
   }
 
   async step(ev: NeuralOSEvent, opts: StepOptions = {}): Promise<Frame> {
-    const { width: W, height: H } = this.cfg.screen, { height: h, width: w } = latentSize(this.cfg), C = this.cfg.latentChannels;
+    const { cfg, device, rnn, unet, decoder } = this.model;
+    const { width: W, height: H } = cfg.screen, { height: h, width: w } = latentSize(cfg), C = cfg.latentChannels;
     const steps = opts.steps ?? 32;
     if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new Error(`neuralos: steps must be an integer in [1, 1000], got ${steps}`);
     for (const k of ev.keys_down ?? []) { const i = keyIndex(k); if (i !== undefined) this.keysDown.add(i); }
@@ -82,7 +107,7 @@ export class NeuralOS {
     const t0 = performance.now();
     const prevState = this.#state, prevLatent = this.#prev;
     const result = await scope(async () => {
-      const { out, state } = this.rnn.step(prevState, {
+      const { out, state } = rnn.step(prevState, {
         x, y, left: !!ev.is_left_click, right: !!ev.is_right_click, keys: KEYS.map((_, i) => (this.keysDown.has(i) ? 1 : 0)),
         prevLatent: prevLatent ?? this.#paddingLatent(), isPadding: this.#frame === 0,
       });
@@ -90,24 +115,20 @@ export class NeuralOS {
       const t1 = performance.now();
       // realized first: a lazy randn would put its seed into the UNet graph and miss the schedule cache
       const noise = opts.noise
-        ? tensor(opts.noise, { shape: [1, C, h, w], device: this.device })
-        : await randn([1, C, h, w], { seed: opts.seed ?? this.#frame, device: this.device }).realize();
-      const latent = await ddimSample(this.cfg, steps, noise, (xt, t) => this.unet.forward(cat([xt, out], 1), t));
+        ? tensor(opts.noise, { shape: [1, C, h, w], device })
+        : await randn([1, C, h, w], { seed: opts.seed ?? this.#frame, device }).realize();
+      const latent = await ddimSample(cfg, steps, noise, (xt, t) => unet.forward(cat([xt, out], 1), t));
       const t2 = performance.now();
-      const st = this.cfg.latentStats;
-      const z = latent.mul(tensor(st.std, { shape: [1, C, 1, 1], device: this.device })).add(tensor(st.mean, { shape: [1, C, 1, 1], device: this.device }));
-      const rgb = this.decoder.forward(z).clamp(-1, 1).add(1).mul(127.5).permute(0, 2, 3, 1);
+      const st = cfg.latentStats;
+      const z = latent.mul(tensor(st.std, { shape: [1, C, 1, 1], device })).add(tensor(st.mean, { shape: [1, C, 1, 1], device }));
+      const rgb = decoder.forward(z).clamp(-1, 1).add(1).mul(127.5).permute(0, 2, 3, 1);
       const image = Uint8Array.from(await rgb.data(), Math.trunc);
       return { state, latent, image, ms: { state: t1 - t0, unet: t2 - t1, decode: performance.now() - t2 } };
     });
-    if (prevState && prevState !== this.rnn.initial.padding && prevState !== this.rnn.initial.unknown) for (const t of Object.values(prevState)) (t as Tensor).dispose();
+    this.#disposeState();
     prevLatent?.dispose();
     this.#state = result.state;
     this.#prev = result.latent;
     return { image: result.image, width: W, height: H, ms: result.ms };
   }
-
-  /** The latent fed back as the next frame's previous frame (normalized), for --dump and tests. */
-  get previousLatent(): Tensor | undefined { return this.#prev; }
-  get state(): RnnState | undefined { return this.#state; }
 }
