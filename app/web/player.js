@@ -21,7 +21,7 @@
   function setup(i) {
     info = i;
     const { width, height } = i.screen;
-    scale = Math.max(1, Math.floor(Math.min(1024 / width, 768 / height)));   // small configs scaled up, crisp
+    scale = Math.max(1, Math.floor(Math.min(960 / width, 600 / height)));   // small configs scaled up, crisp
     canvas.width = width; canvas.height = height;
     canvas.style.width = `${width * scale}px`; canvas.style.height = `${height * scale}px`;
     document.getElementById('random').textContent = i.randomWeights ? 'RANDOM WEIGHTS (no checkpoint): frames are noise, not a desktop' : '';

@@ -1,0 +1,53 @@
+// The player page in headless Chromium (Debian's): it connects, shows frames, and new mouse input brings
+// new frames that differ where the cursor moved. Skips with the reason when no Chromium is installed
+// (REQUIRE_BROWSER=1, as in CI, makes that a failure). Saves a screenshot to test-results/.
+import { existsSync, mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import { tinyConfig } from '../../models/neuralos/config.js';
+import { NeuralOS } from '../../models/neuralos/neuralos.js';
+import { startPlayer } from '../../app/server.js';
+
+const executable = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+if (!executable) {
+  if (process.env.REQUIRE_BROWSER === '1') throw new Error('REQUIRE_BROWSER=1 but no Chromium at /usr/bin/chromium (apt-get install chromium)');
+  console.warn('browser tests skipped: no Chromium at /usr/bin/chromium (apt-get install chromium)');
+}
+
+describe.skipIf(!executable)('player page in Chromium', () => {
+  let browser: Browser, player: Awaited<ReturnType<typeof startPlayer>>;
+  beforeAll(async () => {
+    const model = await NeuralOS.load(tinyConfig);
+    player = await startPlayer({ model, host: '127.0.0.1', port: 0, steps: 1, maxClients: 4, info: { backend: 'cpu', adapter: 'JavaScript on the host CPU', screen: tinyConfig.screen, randomWeights: true, steps: 1 } });
+    browser = await chromium.launch({
+      executablePath: executable, headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+  }, 60_000);
+  afterAll(async () => { await browser?.close(); await player?.close(); });
+
+  test('shows frames that follow the mouse', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(player.url);
+    await page.waitForFunction(() => (window as unknown as { __player: { frames: number } }).__player.frames >= 1, undefined, { timeout: 30_000 });
+    expect(await page.locator('#random').textContent()).toContain('RANDOM WEIGHTS');
+    const pixels = () => page.evaluate(() => {
+      const c = document.getElementById('screen') as HTMLCanvasElement;
+      return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
+    });
+    const first = await pixels();
+    expect(first.some((v, i) => i % 4 !== 3 && v !== 0)).toBe(true);         // something was drawn
+    const box = (await page.locator('#screen').boundingBox())!;
+    const before = await page.evaluate(() => (window as unknown as { __player: { frames: number } }).__player.frames);
+    await page.mouse.move(box.x + box.width * 0.8, box.y + box.height * 0.2);
+    await page.mouse.down(); await page.mouse.up();
+    await page.waitForFunction((n) => (window as unknown as { __player: { frames: number } }).__player.frames > n, before, { timeout: 30_000 });
+    expect(await pixels()).not.toEqual(first);                                 // the new event changed the frame
+    expect(await page.locator('#overlay').textContent()).toMatch(/fps.*\n.*cpu.*\n.*state \d+ ms\s+unet \d+ ms\s+decode \d+ ms/s);
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: 'test-results/player.png' });
+    expect(errors).toEqual([]);
+  }, 90_000);
+});
