@@ -11,3 +11,5 @@ export type { DType } from './codegen/dtype.js';
 export type { Backend, Caps } from './backends/backend.js';
 export { CpuBackend } from './backends/cpu.js';
 export { WebGpuBackend } from './backends/webgpu.js';
+export { profile, setStage, byOp, byStage, chromeTrace, formatTable } from './runtime/profile.js';
+export type { KernelEvent, OpRow } from './runtime/profile.js';

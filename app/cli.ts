@@ -3,7 +3,7 @@
 // backend found); `devices` shows the backends with their capabilities and a fused run on each;
 // `neuralos` renders an event list to PNG frames; `convert` rewrites a checkpoint as safetensors.
 import { defaultDevice, devices, initDevices, randn, setDebug, debugLevel, stats, memory, unavailable } from '../index.js';
-import { convert, loadModel, parseFlags, runNeuralOS } from './neuralos.js';
+import { convert, loadModel, parseFlags, profileNeuralOS, runNeuralOS } from './neuralos.js';
 import { startPlayer } from './server.js';
 
 async function main(): Promise<void> {
@@ -16,8 +16,12 @@ async function main(): Promise<void> {
   await initDevices();
   const device = typeof flags.device === 'string' ? flags.device : defaultDevice();
   if (command === 'neuralos') return runNeuralOS(flags, device);
+  if (command === 'profile') {
+    if (positional[1] !== 'neuralos') throw new Error('usage: polygrad profile neuralos [--frames N] [--steps S] [--trace FILE] [--checkpoint FILE]');
+    return profileNeuralOS(flags, device);
+  }
   if (command === undefined || command === 'play') return play(flags, device);
-  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, convert)`);
+  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, profile, convert)`);
   const found = devices();
   console.log(`polygrad: ${found.length} backend${found.length === 1 ? '' : 's'} found (${found.map((d) => d.name).join(', ')})`);
   for (const [name, why] of unavailable) console.log(`  ${name}: not available (${why})`);

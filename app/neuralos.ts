@@ -7,6 +7,7 @@ import { fullConfig, tinyConfig, type NeuralOSConfig } from '../models/neuralos/
 import { NeuralOS, type NeuralOSEvent } from '../models/neuralos/neuralos.js';
 import { writeSafetensors } from '../models/weights/safetensors.js';
 import { openWeights } from '../models/weights/state.js';
+import { byOp, byStage, chromeTrace, formatTable, profile } from '../index.js';
 
 export type Flags = Record<string, string | boolean>;
 
@@ -67,4 +68,23 @@ export function convert(input: string, output: string, f16: boolean): void {
   writeSafetensors(output, src.names.map((name) => ({ name, shape: src.shape(name), data: () => src.read(name) })), f16 ? 'F16' : 'F32', { source: input });
   src.close?.();
   console.log(`convert: ${src.names.length} tensors -> ${output} (${f16 ? 'f16' : 'f32'})`);
+}
+
+/** `polygrad profile neuralos`: frames under the profiler, a per-op and a per-stage table, a Chrome trace. */
+export async function profileNeuralOS(flags: Flags, device: string): Promise<void> {
+  const { model } = await loadModel(flags, device);
+  const frames = Number(flags.frames ?? 2), steps = Number(flags.steps ?? 4);
+  const session = model.session();
+  await session.step({ x: 1, y: 1 }, { steps });                     // compiles happen outside the profile
+  const { events } = await profile(async () => {
+    for (let i = 0; i < frames; i++) await session.step({ x: (17 * i) % model.cfg.screen.width, y: (29 * i) % model.cfg.screen.height, is_left_click: i % 2 === 1 }, { steps });
+  });
+  const total = events.reduce((a, e) => a + e.ms, 0);
+  console.log(`\n${frames} frame(s), ${steps} sampling steps, ${events.length} kernel launches, ${total.toFixed(1)} ms of kernel time on ${device}\n`);
+  console.log(formatTable(byOp(events)));
+  console.log('\nper stage (time split across fused ops is an estimate; per stage it is exact)');
+  for (const [stage, r] of byStage(events)) console.log(`  ${stage.padEnd(14)} ${r.ms.toFixed(2).padStart(10)} ms ${(100 * r.ms / total).toFixed(1).padStart(6)}%  ${r.launches} launches`);
+  const trace = typeof flags.trace === 'string' ? flags.trace : 'neuralos-trace.json';
+  writeFileSync(trace, JSON.stringify(chromeTrace(events)));
+  console.log(`\nChrome trace: ${trace} (open in https://ui.perfetto.dev or chrome://tracing)`);
 }

@@ -13,6 +13,8 @@ export interface Kernel {
   readonly shape: readonly number[];
   readonly params: readonly KernelParam[];
   readonly stores: readonly UOp[];
+  /** The high-level ops fused into this kernel (for profiles). */
+  readonly ops?: readonly string[];
   /** Optimizer actions applied when lowering (codegen/opt.ts). */
   readonly opts?: readonly Opt[];
 }

@@ -23,7 +23,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   let out = prod.sum(-1);
   if (a.ndim === 1) out = out.squeeze(-2);
   if (b.ndim === 1) out = out.squeeze(-1);
-  return out.make(out.node(), 'matmul');
+  return out.named('matmul', a, b);
 }
 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
@@ -56,7 +56,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Con
   const ws = w.reshape([1, groups, Co / groups, Cg, 1, 1, kh, kw]);
   let y = xs.mul(ws).sum([3, 6, 7]).reshape([N, Co, OH, OW]);
   if (bias) y = y.add(bias.reshape([1, Co, 1, 1]));
-  return y.make(y.node(), 'conv2d');
+  return y.named('conv2d', x, w, bias);
 }
 
 function pool(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions, op: string): { win: Tensor; k: [number, number] } {
@@ -113,14 +113,14 @@ export function softmax(x: Tensor, dim: number): Tensor {
   const d = normAxis('softmax', dim, x.ndim);
   const e = x.sub(x.max(d, true)).exp();
   const y = e.div(e.sum(d, true));
-  return y.make(y.node(), 'softmax');
+  return y.named('softmax', x);
 }
 
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   const d = normAxis('logSoftmax', dim, x.ndim);
   const s = x.sub(x.max(d, true));
   const y = s.sub(s.exp().sum(d, true).log());
-  return y.make(y.node(), 'logSoftmax');
+  return y.named('logSoftmax', x);
 }
 
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
@@ -135,7 +135,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   let y = x.sub(mean).mul(x.var(axes, { correction: 0, keepdim: true }).add(eps).rsqrt());
   if (w) y = y.mul(w);
   if (b) y = y.add(b);
-  return y.make(y.node(), 'layerNorm');
+  return y.named('layerNorm', x, w, b);
 }
 
 export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
@@ -150,7 +150,7 @@ export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor
   const cshape = [1, C, ...new Array(x.ndim - 2).fill(1)];
   if (w) y = y.mul(w.reshape(cshape));
   if (b) y = y.add(b.reshape(cshape));
-  return y.make(y.node(), 'groupNorm');
+  return y.named('groupNorm', x, w, b);
 }
 
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
@@ -167,7 +167,7 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
   if (weight.ndim !== 2) throw new Error(`embedding: weight must be [num, dim], got ${fmt(weight.shape)}`);
   const D = weight.shape[1]!, flat = indices.reshape([indices.numel, 1]).expand([indices.numel, D]);
   const out = weight.gather(0, flat).reshape([...indices.shape, D]);
-  return out.make(out.node(), 'embedding');
+  return out.named('embedding', indices, weight);
 }
 
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
@@ -184,5 +184,5 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const m = opts.attnMask;
   if (m) scores = m.dtype === 'bool' ? m.where(scores, -Infinity) : scores.add(m);
   const out = scores.softmax(-1).matmul(v);
-  return out.make(out.node(), 'attention');
+  return out.named('attention', q, k, v, opts.attnMask);
 }

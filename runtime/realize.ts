@@ -9,6 +9,7 @@ import type { UOp } from '../codegen/uop.js';
 import type { Backend, Program } from '../backends/backend.js';
 import { Buffer } from './buffer.js';
 import { debugLevel, kernelLine, stats } from './debug.js';
+import { profiling, record } from './profile.js';
 import { type Schedule, Scheduler, graphKey } from './schedule.js';
 
 /** Nodes computed by an earlier realize whose buffers a tensor still owns, per device (a graph of
@@ -76,19 +77,22 @@ export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): P
         return (temps[r.id] ??= new Buffer(backend, sched!.temps[r.id]!.dtype, sched!.temps[r.id]!.numel));
       });
       const c = await compile(backend, item.kernel);
+      const timed = debugLevel() >= 2 || profiling();
+      if (timed) await backend.sync();   // the previous kernels' time is not this one's
       const start = performance.now();
       try {
-        backend.launch(c.program, c.kernel, bufs.map((b) => b.handle), debugLevel() >= 2);
+        backend.launch(c.program, c.kernel, bufs.map((b) => b.handle), timed);
       } catch (e) {
         throw new Error(`${item.kernel.name}: ${(e as Error).message}`, { cause: e });
       }
       stats.kernels++;
       stats.flops += c.flops;
       stats.bytes += c.bytes;
-      if (debugLevel() >= 2) {
+      if (timed) {
         await backend.sync();
         const ms = (await backend.lastTime?.()) ?? performance.now() - start;
-        console.log(kernelLine(backend.name, item.kernel.name, bufs.length, ms, c.flops, c.bytes));
+        if (debugLevel() >= 2) console.log(kernelLine(backend.name, item.kernel.name, bufs.length, ms, c.flops, c.bytes));
+        record({ name: item.kernel.name, device: backend.name, ops: item.kernel.ops ?? [], ms, flops: c.flops, bytes: c.bytes, startAbs: start });
       }
       for (const id of item.frees) { temps[id]?.free(); temps[id] = undefined; }
     }

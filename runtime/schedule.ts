@@ -22,6 +22,8 @@ export interface ScheduleCaps { readonly maxBuffers: number }
 
 /** Tensor methods name the node they return, so kernels can say which ops they fused. */
 export const opTags = new WeakMap<UOp, string>();
+/** Names of composite ops (conv2d, matmul, …), which speak for the primitives inside them. */
+export const compositeOps = new Set<string>();
 
 interface Built {
   readonly roots: readonly UOp[];
@@ -341,9 +343,12 @@ function kernelOf(g: Built): Kernel {
   const shape = g.roots[0]!.shape;
   const kind = g.reduceExtents.length ? 'r' : 'e';
   const sizes = (shape.filter((n) => n > 1).join('x') || '1') + (g.reduceExtents.length ? `_${g.reduceExtents.slice(0, 3).join('x')}` : '');
-  const ops = g.tags.length ? g.tags.slice(0, 4) : [g.roots[0]!.op.toLowerCase()];
+  const composite = g.tags.filter((t) => compositeOps.has(t));
+  const ordered = [...composite, ...g.tags.filter((t) => !compositeOps.has(t))];
+  const ops = ordered.length ? ordered.slice(0, 4) : [g.roots[0]!.op.toLowerCase()];
   return {
     name: [kind, ...ops, sizes].join('_'),
+    ops: composite.length ? composite : g.tags,
     shape,
     params: [...g.roots.map((r) => ({ dtype: r.dtype, numel: r.numel, write: true })), ...g.inputs.map((n) => ({ dtype: n.dtype, numel: n.numel, write: false }))],
     stores: g.stores,

@@ -10,7 +10,7 @@ import * as g from './graph.js';
 import { track } from './memory.js';
 import * as nn from './nn.js';
 import { liveBuffer, markRealized, realizeNodes } from './realize.js';
-import { opTags } from './schedule.js';
+import { compositeOps, opTags } from './schedule.js';
 
 export type TensorLike = Tensor | number | boolean;
 export type Nested = number | boolean | readonly Nested[];
@@ -70,6 +70,25 @@ export class Tensor {
     }
     if (!opTags.has(node)) opTags.set(node, op);
     return new Tensor(node, this.device);
+  }
+
+  /**
+   * Names the graph between `inputs` and this tensor as the composite op `op` (conv2d, matmul, …):
+   * kernels and profiles then report it instead of its primitives (nested composites keep their names).
+   */
+  named(op: string, ...inputs: (Tensor | undefined)[]): Tensor {
+    compositeOps.add(op);
+    const stop = new Set(inputs.filter((t): t is Tensor => t !== undefined).map((t) => t.node(op)));
+    const seen = new Set<UOp>();
+    const visit = (u: UOp): void => {
+      if (seen.has(u) || stop.has(u) || u.op === 'BUFFER') return;
+      seen.add(u);
+      if (!compositeOps.has(opTags.get(u) ?? '')) opTags.set(u, op);
+      u.src.forEach(visit);
+    };
+    opTags.set(this.node(op), op);
+    this.node(op).src.forEach(visit);
+    return this;
   }
 
   #operand(x: TensorLike, op: string, dtype: DType, shape: readonly number[]): UOp {
@@ -583,7 +602,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     at += t.shape[d]!;
     out = out ? out.add(p) : p;
   }
-  return out!.make(out!.node(), 'cat');
+  return out!.named('cat', ...tensors);
 }
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   if (!tensors.length) throw new Error('stack: expected at least one tensor');

@@ -1,7 +1,7 @@
 // One NeuralOS session: events in the reference demo's message format go through the state model, DDIM
 // over the UNet and the autoencoder decoder to a uint8 RGB frame; the recurrent state and the previous
 // latent are carried between frames. Runs on any device through the Tensor API.
-import { type Tensor, cat, randn, realize, scope, tensor } from '../../index.js';
+import { type Tensor, cat, randn, realize, scope, setStage, tensor } from '../../index.js';
 import { StateDict, type TensorSource, openWeights } from '../weights/state.js';
 import { type NeuralOSConfig, latentSize } from './config.js';
 import { ddimSample } from './ddim.js';
@@ -107,24 +107,28 @@ export class Session {
     const t0 = performance.now();
     const prevState = this.#state, prevLatent = this.#prev;
     const result = await scope(async () => {
+      setStage('state model');
       const { out, state } = rnn.step(prevState, {
         x, y, left: !!ev.is_left_click, right: !!ev.is_right_click, keys: KEYS.map((_, i) => (this.keysDown.has(i) ? 1 : 0)),
         prevLatent: prevLatent ?? this.#paddingLatent(), isPadding: this.#frame === 0,
       });
       await realize(out, ...Object.values(state));
       const t1 = performance.now();
+      setStage('unet');
       // realized first: a lazy randn would put its seed into the UNet graph and miss the schedule cache
       const noise = opts.noise
         ? tensor(opts.noise, { shape: [1, C, h, w], device })
         : await randn([1, C, h, w], { seed: opts.seed ?? this.#frame, device }).realize();
       const latent = await ddimSample(cfg, steps, noise, (xt, t) => unet.forward(cat([xt, out], 1), t));
       const t2 = performance.now();
+      setStage('decoder');
       const st = cfg.latentStats;
       const z = latent.mul(tensor(st.std, { shape: [1, C, 1, 1], device })).add(tensor(st.mean, { shape: [1, C, 1, 1], device }));
       const rgb = decoder.forward(z).clamp(-1, 1).add(1).mul(127.5).permute(0, 2, 3, 1);
       const image = Uint8Array.from(await rgb.data(), Math.trunc);
       return { state, latent, image, ms: { state: t1 - t0, unet: t2 - t1, decode: performance.now() - t2 } };
     });
+    setStage('');
     this.#disposeState();
     prevLatent?.dispose();
     this.#state = result.state;
