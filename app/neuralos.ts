@@ -52,12 +52,20 @@ export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
   const out = typeof flags.frames === 'string' ? flags.frames : 'frames';
   const steps = Number(flags.steps ?? 8);
   mkdirSync(out, { recursive: true });
-  const noise = typeof flags.noise === 'string' ? new Float32Array(readFileSync(flags.noise).buffer.slice(0)) : undefined;
+  // copy out: small files are read into Node's shared buffer pool, at an offset
+  const noiseBytes = typeof flags.noise === 'string' ? readFileSync(flags.noise) : undefined;
+  const noise = noiseBytes ? new Float32Array(noiseBytes.buffer.slice(noiseBytes.byteOffset, noiseBytes.byteOffset + noiseBytes.byteLength)) : undefined;
   const per = cfg.latentChannels * (cfg.screen.width / 8) * (cfg.screen.height / 8);
   for (const [i, ev] of events.entries()) {
-    const f = await model.step(ev, { steps, noise: noise?.subarray(i * per, (i + 1) * per) });
+    if (noise && noise.length < (i + 1) * per) throw new Error(`neuralos: --noise holds ${noise.length} floats, frame ${i} needs ${(i + 1) * per} (${per} per frame)`);
+    const dumpDir = typeof flags.dump === 'string' ? flags.dump : undefined;
+    const f = await model.step(ev, { steps, noise: noise?.subarray(i * per, (i + 1) * per), dump: !!dumpDir });
     const file = join(out, `frame_${String(i).padStart(4, '0')}.png`);
     writePng(file, f.image, f.width, f.height);
+    if (dumpDir && f.dump) {
+      mkdirSync(dumpDir, { recursive: true });
+      for (const [name, data] of Object.entries(f.dump)) writeFileSync(join(dumpDir, `frame_${String(i).padStart(4, '0')}.${name}.f32`), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
     process.stdout.write(bar(i + 1, events.length, `${file}  state ${f.ms.state.toFixed(0)} ms, unet ${f.ms.unet.toFixed(0)} ms, decode ${f.ms.decode.toFixed(0)} ms   `));
   }
   process.stdout.write('\n');

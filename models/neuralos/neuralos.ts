@@ -22,8 +22,10 @@ export interface Frame {
   readonly image: Uint8Array;
   readonly width: number; readonly height: number;
   readonly ms: { readonly state: number; readonly unet: number; readonly decode: number };
+  /** With StepOptions.dump: the state-model output, the sampled latent and the decoded image (float32). */
+  readonly dump?: { readonly state: Float32Array; readonly latent: Float32Array; readonly decoded: Float32Array };
 }
-export interface StepOptions { readonly steps?: number; readonly noise?: Float32Array; readonly seed?: number }
+export interface StepOptions { readonly steps?: number; readonly noise?: Float32Array; readonly seed?: number; readonly dump?: boolean }
 export interface LoadOptions { readonly weights?: string | TensorSource; readonly device?: string; readonly allowMissing?: boolean }
 
 /** Checkpoint keys the player does not need (schedule buffers are recomputed; the encoder never runs). */
@@ -124,15 +126,17 @@ export class Session {
       setStage('decoder');
       const st = cfg.latentStats;
       const z = latent.mul(tensor(st.std, { shape: [1, C, 1, 1], device })).add(tensor(st.mean, { shape: [1, C, 1, 1], device }));
-      const rgb = decoder.forward(z).clamp(-1, 1).add(1).mul(127.5).permute(0, 2, 3, 1);
+      const decoded = decoder.forward(z);
+      const rgb = decoded.clamp(-1, 1).add(1).mul(127.5).permute(0, 2, 3, 1);
       const image = Uint8Array.from(await rgb.data(), Math.trunc);
-      return { state, latent, image, ms: { state: t1 - t0, unet: t2 - t1, decode: performance.now() - t2 } };
+      const dump = opts.dump ? { state: Float32Array.from(await out.data()), latent: Float32Array.from(await latent.data()), decoded: Float32Array.from(await decoded.data()) } : undefined;
+      return { state, latent, image, dump, ms: { state: t1 - t0, unet: t2 - t1, decode: performance.now() - t2 } };
     });
     setStage('');
     this.#disposeState();
     prevLatent?.dispose();
     this.#state = result.state;
     this.#prev = result.latent;
-    return { image: result.image, width: W, height: H, ms: result.ms };
+    return { image: result.image, width: W, height: H, ms: result.ms, dump: result.dump };
   }
 }

@@ -114,3 +114,25 @@ describe('weight conversion', () => {
     expect(() => new TorchCheckpoint(cut)).toThrow(/not a zip archive|truncated/);
   });
 });
+
+describe('polygrad neuralos (reference-compatible CLI)', () => {
+  test('--noise and --dump reproduce the PyTorch frames value for value', async () => {
+    const { runNeuralOS } = await import('../../app/neuralos.js');
+    const cases = new SafetensorsFile('test/fixtures/neuralos/cases.safetensors');
+    const meta = JSON.parse(readFileSync('test/fixtures/neuralos/meta.json', 'utf8')) as { events: unknown[]; steps: number };
+    const noise = Float32Array.from([0, 1, 2].flatMap((k) => Array.from(cases.read(`frames.noise${k}`))));
+    const events = join(dir, 'events.json'), noiseFile = join(dir, 'noise.f32'), frames = join(dir, 'frames'), dump = join(dir, 'dump'), cfg = join(dir, 'tiny.json');
+    writeFileSync(events, JSON.stringify(meta.events));
+    writeFileSync(noiseFile, new Uint8Array(noise.buffer));
+    writeFileSync(cfg, JSON.stringify(tinyConfig));
+    await runNeuralOS({ events, noise: noiseFile, frames, dump, steps: String(meta.steps), checkpoint: 'test/fixtures/neuralos/weights.safetensors', config: cfg }, 'cpu');
+    for (const k of [0, 1, 2]) {
+      const raw = readFileSync(join(dump, `frame_000${k}.latent.f32`)), got = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      const want = cases.read(`frames.latent${k}`);
+      const scale = Math.max(...want.map(Math.abs));
+      got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1e-4 * scale));
+      expect(readFileSync(join(frames, `frame_000${k}.png`)).subarray(1, 4).toString()).toBe('PNG');
+    }
+    cases.close();
+  }, 120_000);
+});
