@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { fullConfig, tinyConfig, type NeuralOSConfig } from '../models/neuralos/config.js';
 import { NeuralOS, type NeuralOSEvent } from '../models/neuralos/neuralos.js';
+import { configFromYaml } from '../models/neuralos/yaml.js';
 import { writeSafetensors } from '../models/weights/safetensors.js';
 import { openWeights } from '../models/weights/state.js';
 import { byOp, byStage, chromeTrace, formatTable, profile } from '../index.js';
@@ -38,7 +39,10 @@ const bar = (done: number, total: number, note: string): string => {
 /** The model from --checkpoint / --config (our JSON), or the tiny config with seeded random weights. */
 export async function loadModel(flags: Flags, device: string): Promise<{ model: NeuralOS; randomWeights: boolean }> {
   const checkpoint = typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined;
-  const cfg: NeuralOSConfig = typeof flags.config === 'string' ? JSON.parse(readFileSync(flags.config, 'utf8')) as NeuralOSConfig : checkpoint ? fullConfig : tinyConfig;
+  const stats = typeof flags['latent-stats'] === 'string' ? JSON.parse(readFileSync(flags['latent-stats'], 'utf8')) as { mean: number[]; std: number[] } : undefined;
+  const cfg: NeuralOSConfig = typeof flags.config !== 'string' ? (checkpoint ? fullConfig : tinyConfig)
+    : /\.ya?ml$/i.test(flags.config) ? configFromYaml(readFileSync(flags.config, 'utf8'), stats)
+    : JSON.parse(readFileSync(flags.config, 'utf8')) as NeuralOSConfig;
   if (!checkpoint) console.log(`neuralos: no --checkpoint: the tiny config with seeded RANDOM weights (frames are noise-like, not a desktop)`);
   const model = await NeuralOS.load(cfg, { weights: checkpoint, device, allowMissing: !!flags['allow-missing'] });
   if (model.report.unexpected.length) console.log(`neuralos: ${model.report.unexpected.length} checkpoint keys not used by the model (first: ${model.report.unexpected.slice(0, 3).join(', ')})`);
