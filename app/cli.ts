@@ -5,6 +5,7 @@
 import { defaultDevice, devices, initDevices, randn, setDebug, debugLevel, stats, memory, unavailable } from '../index.js';
 import { convert, loadModel, parseFlags, profileNeuralOS, runNeuralOS } from './neuralos.js';
 import { startPlayer } from './server.js';
+import { isTorchZip } from '../models/weights/state.js';
 
 async function main(): Promise<void> {
   const { positional, flags } = parseFlags(process.argv.slice(2));
@@ -49,6 +50,7 @@ async function play(flags: Record<string, string | boolean>, device: string): Pr
   const player = await startPlayer({
     model, host: typeof flags.host === 'string' ? flags.host : '127.0.0.1', port: Number(flags.port ?? 8080),
     steps, maxClients: Number(flags['max-clients'] ?? 4), info,
+    weightsFile: typeof flags.checkpoint === 'string' && /\.safetensors$/.test(flags.checkpoint) && !isTorchZip(flags.checkpoint) ? flags.checkpoint : undefined,
   });
   console.log(`NeuralOS on ${device} (${backend.description})${randomWeights ? ' — tiny config, RANDOM weights (pass --checkpoint FILE)' : ''}`);
   console.log(`open ${player.url}   (Ctrl-C to stop)`);

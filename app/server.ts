@@ -1,9 +1,9 @@
 // The player's server: serves the page, runs one model for everyone and a session per WebSocket
 // connection; frames go out as binary messages as fast as the model makes them.
-import { type Server, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { NeuralOS, NeuralOSEvent, Session } from '../models/neuralos/neuralos.js';
-import { type ClientMessage, encodeFrame, parseMessage } from './protocol.js';
+import type { NeuralOS } from '../models/neuralos/neuralos.js';
+import { PlayerSession } from './session.js';
 
 export interface PlayerOptions {
   readonly model: NeuralOS;
@@ -12,75 +12,44 @@ export interface PlayerOptions {
   readonly steps: number;
   readonly maxClients: number;
   readonly info: Record<string, unknown>;
+  /** A safetensors file the page may stream (browser mode). */
+  readonly weightsFile?: string;
 }
 
-import { existsSync, readFileSync } from 'node:fs';
+/** Serves a file with HEAD, ETag and single byte ranges (how the page streams weights per tensor). */
+function serveRanges(req: IncomingMessage, res: ServerResponse, path: string): void {
+  const { size, mtimeMs } = statSync(path), etag = `"${size}-${Math.floor(mtimeMs)}"`;
+  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  const headers = { 'accept-ranges': 'bytes', etag, 'content-type': 'application/octet-stream' };
+  if (req.method === 'HEAD') { res.writeHead(200, { ...headers, 'content-length': size }).end(); return; }
+  if (!m) { res.writeHead(200, { ...headers, 'content-length': size }); createReadStream(path).pipe(res); return; }
+  const start = Number(m[1]), end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+  if (start > end || start >= size) { res.writeHead(416, { 'content-range': `bytes */${size}` }).end(); return; }
+  res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
+  createReadStream(path, { start, end }).pipe(res);
+}
+
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 // the page sits beside this file in the source tree, and two levels up from dist/app
 const web = [new URL('./web/', import.meta.url), new URL('../../app/web/', import.meta.url)].find((u) => existsSync(new URL('index.html', u)))!;
+// the browser-mode bundle (vite build) sits in dist/web
+const bundle = [new URL('../dist/web/', import.meta.url), new URL('../web/', import.meta.url)].find((u) => existsSync(new URL('browser.js', u)));
 const files: Record<string, string> = { '/': 'index.html', '/index.html': 'index.html', '/player.js': 'player.js' };
 const types: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8' };
-
-/** One connection: its session and a queue that keeps clicks and keys in order but only the latest move. */
-class Client {
-  readonly session: Session;
-  steps: number;
-  #pending: NeuralOSEvent[] = [];
-  #busy = false;
-  #frames = 0;
-
-  constructor(readonly ws: WebSocket, readonly opts: PlayerOptions) {
-    this.session = opts.model.session();
-    this.steps = opts.steps;
-  }
-
-  send(obj: Record<string, unknown>): void { if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(obj)); }
-
-  handle(m: ClientMessage): void {
-    switch (m.kind) {
-      case 'input': {
-        const e = m.event;
-        const interesting = e.is_left_click || e.is_right_click || (e.keys_down?.length ?? 0) > 0 || (e.keys_up?.length ?? 0) > 0;
-        const last = this.#pending[this.#pending.length - 1];
-        const lastIsMove = last && !last.is_left_click && !last.is_right_click && !last.keys_down?.length && !last.keys_up?.length;
-        if (!interesting && lastIsMove) this.#pending[this.#pending.length - 1] = e;   // a newer move replaces a waiting one
-        else this.#pending.push(e);
-        void this.#drain();
-        break;
-      }
-      case 'reset': this.#pending = []; this.session.reset(); this.send({ type: 'reset_done' }); break;
-      case 'steps': this.steps = m.steps; this.send({ type: 'settings', steps: this.steps, ...this.opts.info }); break;
-      case 'settings': this.send({ type: 'settings', steps: this.steps, ...this.opts.info }); break;
-      case 'heartbeat': this.send({ type: 'heartbeat' }); break;
-      default: m satisfies never;
-    }
-  }
-
-  async #drain(): Promise<void> {
-    if (this.#busy) return;
-    this.#busy = true;
-    try {
-      while (this.#pending.length && this.ws.readyState === WebSocket.OPEN) {
-        const ev = this.#pending.shift()!;
-        try {
-          const f = await this.session.step(ev, { steps: this.steps });
-          if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeFrame(f, this.#frames++));
-        } catch (e) {
-          this.send({ type: 'error', message: `frame failed: ${(e as Error).message}` });
-        }
-      }
-    } finally {
-      this.#busy = false;
-      if (this.ws.readyState !== WebSocket.OPEN) this.session.reset();   // closed mid-frame: free its state
-    }
-  }
-
-  close(): void { if (!this.#busy) this.session.reset(); }
-}
 
 export async function startPlayer(opts: PlayerOptions): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    if (path === '/info') { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(opts.info)); return; }
+    if (path === '/info') {
+      const info = { ...opts.info, config: opts.model.cfg, steps: opts.steps, weights: opts.weightsFile ? '/weights' : undefined };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(info));
+      return;
+    }
+    if (path === '/weights' && opts.weightsFile) { serveRanges(req, res, opts.weightsFile); return; }
+    if (path.startsWith('/web/') && bundle && /^\/web\/[\w.-]+\.js$/.test(path)) {
+      res.writeHead(200, { 'content-type': types.js! }).end(readFileSync(new URL(path.slice(5), bundle)));
+      return;
+    }
     const file = files[path];
     if (!file) { res.writeHead(404).end('not found'); return; }
     try {
@@ -90,22 +59,22 @@ export async function startPlayer(opts: PlayerOptions): Promise<{ url: string; s
     }
   });
   const wss = new WebSocketServer({ server, path: '/ws', maxPayload: 64 * 1024 });
-  const clients = new Set<Client>();
+  const clients = new Set<PlayerSession>();
   wss.on('connection', (ws) => {
     if (clients.size >= opts.maxClients) {
       ws.send(JSON.stringify({ type: 'error', message: `too many connections (max ${opts.maxClients}); try again later` }));
       ws.close(1013, 'too many connections');
       return;
     }
-    const c = new Client(ws, opts);
+    const c = new PlayerSession(opts.model, {
+      json: (obj) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj)); },
+      frame: (bytes) => ws.send(bytes),
+      open: () => ws.readyState === WebSocket.OPEN,
+    }, opts.steps, opts.info);
     clients.add(c);
     ws.on('message', (data, isBinary) => {
-      try {
-        if (isBinary) throw new Error('expected a text (JSON) message');
-        c.handle(parseMessage(data.toString(), opts.model.cfg.screen));
-      } catch (e) {
-        c.send({ type: 'error', message: (e as Error).message });
-      }
+      if (isBinary) c.out.json({ type: 'error', message: 'expected a text (JSON) message' });
+      else c.receive(data.toString());
     });
     ws.on('close', () => { clients.delete(c); c.close(); });
     ws.on('error', () => ws.terminate());

@@ -1,20 +1,25 @@
-// The NeuralOS page (server mode): captures mouse, wheel and keys in the reference demo's message format,
-// sends them over a WebSocket and draws the binary frames the server returns.
-(() => {
+// The NeuralOS page: captures mouse, wheel and keys in the reference demo's message format and draws the
+// binary frames that come back — from the server over a WebSocket (?mode=server, the default), or from
+// the runtime running the model in this page on WebGPU (?mode=browser).
+(async () => {
   const canvas = document.getElementById('screen'), ctx = canvas.getContext('2d');
   const overlay = document.getElementById('overlay'), status = document.getElementById('status');
   const stepsInput = document.getElementById('steps'), stepsValue = document.getElementById('stepsValue');
+  const mode = new URLSearchParams(location.search).get('mode') === 'browser' ? 'browser' : 'server';
+  const modeSelect = document.getElementById('mode');
+  modeSelect.value = mode;
+  modeSelect.addEventListener('change', () => { location.search = `?mode=${modeSelect.value}`; });
   let info = { screen: { width: 512, height: 384 } }, scale = 1, last = { x: 0, y: 0 }, lastSent = 0, frames = 0, fpsT = performance.now(), fps = 0;
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
-  ws.binaryType = 'arraybuffer';
-  window.__player = { frames: 0, errors: [], ws };
+  let transport = { send() {} };
+  window.__player = { frames: 0, errors: [], mode };
 
-  const send = (m) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
+  const send = (m) => transport.send(JSON.stringify(m));
   const pos = (e) => {
     const r = canvas.getBoundingClientRect();
-    const x = Math.min(info.screen.width - 1, Math.max(0, Math.floor((e.clientX - r.left) / scale)));
-    const y = Math.min(info.screen.height - 1, Math.max(0, Math.floor((e.clientY - r.top) / scale)));
-    return { x, y };
+    return {
+      x: Math.min(info.screen.width - 1, Math.max(0, Math.floor((e.clientX - r.left) / scale))),
+      y: Math.min(info.screen.height - 1, Math.max(0, Math.floor((e.clientY - r.top) / scale))),
+    };
   };
   const input = (extra) => send({ x: last.x, y: last.y, is_left_click: false, is_right_click: false, keys_down: [], keys_up: [], wheel_delta_x: 0, wheel_delta_y: 0, ...extra });
 
@@ -28,25 +33,23 @@
     stepsInput.value = String(i.steps); stepsValue.textContent = String(i.steps);
   }
 
-  ws.onopen = () => { status.textContent = 'connected'; send({ type: 'get_settings' }); input({}); };
-  ws.onclose = () => { status.textContent = 'disconnected'; status.className = 'error'; };
-  ws.onmessage = (msg) => {
-    if (typeof msg.data === 'string') {
-      const m = JSON.parse(msg.data);
-      if (m.type === 'settings') setup(m);
-      if (m.type === 'error') { status.textContent = m.message; status.className = 'error'; window.__player.errors.push(m.message); }
-      return;
-    }
-    const dv = new DataView(msg.data), w = dv.getUint32(0, true), h = dv.getUint32(4, true);
-    const rgb = new Uint8Array(msg.data, 24), img = ctx.createImageData(w, h);
+  const onText = (m) => {
+    if (m.type === 'settings') setup(m);
+    if (m.type === 'error') { status.textContent = m.message; status.className = 'error'; window.__player.errors.push(m.message); }
+  };
+  const onFrame = (buf) => {
+    const dv = new DataView(buf), w = dv.getUint32(0, true), h = dv.getUint32(4, true);
+    const rgb = new Uint8Array(buf, 24), img = ctx.createImageData(w, h);
     for (let i = 0; i < w * h; i++) { img.data[4 * i] = rgb[3 * i]; img.data[4 * i + 1] = rgb[3 * i + 1]; img.data[4 * i + 2] = rgb[3 * i + 2]; img.data[4 * i + 3] = 255; }
     ctx.putImageData(img, 0, 0);
-    frames++; window.__player.frames = frames;
+    frames++; window.__player.frames++;
+    window.__player.last = Array.from(rgb);
     const now = performance.now();
     if (now - fpsT > 1000) { fps = (frames * 1000) / (now - fpsT); frames = 0; fpsT = now; }
     const ms = [12, 16, 20].map((o) => dv.getFloat32(o, true).toFixed(0));
-    overlay.textContent = `${fps.toFixed(1)} fps  frame ${dv.getUint32(8, true)}\n${info.backend}: ${info.adapter}\nstate ${ms[0]} ms  unet ${ms[1]} ms  decode ${ms[2]} ms`;
+    overlay.textContent = `${fps.toFixed(1)} fps  frame ${dv.getUint32(8, true)}  (${mode})\n${info.backend}: ${info.adapter}\nstate ${ms[0]} ms  unet ${ms[1]} ms  decode ${ms[2]} ms`;
   };
+  const ready = () => { status.textContent = `ready (${mode})`; status.className = ''; send({ type: 'get_settings' }); input({}); };
 
   canvas.addEventListener('mousemove', (e) => {
     last = pos(e);
@@ -60,4 +63,25 @@
   canvas.addEventListener('keyup', (e) => { e.preventDefault(); input({ keys_up: [e.key] }); });
   stepsInput.addEventListener('input', () => { stepsValue.textContent = stepsInput.value; send({ type: 'update_sampling_steps', steps: Number(stepsInput.value) }); });
   document.getElementById('reset').addEventListener('click', () => send({ type: 'reset' }));
+
+  if (mode === 'server') {
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+    ws.binaryType = 'arraybuffer';
+    transport = { send: (raw) => { if (ws.readyState === WebSocket.OPEN) ws.send(raw); } };
+    ws.onopen = ready;
+    ws.onclose = () => { status.textContent = 'disconnected'; status.className = 'error'; };
+    ws.onmessage = (msg) => (typeof msg.data === 'string' ? onText(JSON.parse(msg.data)) : onFrame(msg.data));
+  } else {
+    try {
+      status.textContent = 'loading the runtime…';
+      const { startInPage } = await import('/web/browser.js');
+      const progress = (what, done, total) => {
+        status.textContent = what === 'weights' ? `weights ${(100 * done / total).toFixed(0)}% (${(done / 2 ** 20).toFixed(1)} MiB)` : 'compiling kernels…';
+      };
+      transport = await startInPage(onText, (bytes) => onFrame(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), progress);
+      ready();
+    } catch (e) {
+      status.textContent = `browser mode failed: ${e.message}`; status.className = 'error'; window.__player.errors.push(String(e.message));
+    }
+  }
 })();

@@ -12,12 +12,16 @@ export interface TensorSource {
   close?(): void;
 }
 
-export function openWeights(path: string): TensorSource {
-  const head = Buffer.alloc(4);
-  const fd = fs.openSync(path, 'r');
+/** A torch.save zip ("PK"), whatever the file is called (the release names its pickle model.safetensors). */
+export function isTorchZip(path: string): boolean {
+  const head = Buffer.alloc(4), fd = fs.openSync(path, 'r');
   fs.readSync(fd, head, 0, 4, 0);
   fs.closeSync(fd);
-  if (head.readUInt32LE(0) === 0x04034b50) {     // "PK": a torch.save zip, whatever the file is called
+  return head.readUInt32LE(0) === 0x04034b50;
+}
+
+export function openWeights(path: string): TensorSource {
+  if (isTorchZip(path)) {
     const ck = new TorchCheckpoint(path);
     return { names: [...ck.tensors.keys()], shape: (n) => ck.tensors.get(n)!.shape, read: (n) => ck.tensors.get(n)!.read(), close: () => ck.close() };
   }

@@ -129,3 +129,29 @@ describe('player server', () => {
     a.ws.close(); b.ws.close();
   }, 60_000);
 });
+
+describe('weights streamed per tensor (browser mode)', () => {
+  test('range requests deliver the checkpoint; the model built from them renders the reference frame', async () => {
+    const { fetchWeights } = await import('../../app/web/weights.js');
+    const { SafetensorsFile } = await import('../../models/weights/safetensors.js');
+    const file = 'test/fixtures/neuralos/weights.safetensors';
+    const p = await startPlayer({ model, host: '127.0.0.1', port: 0, steps: 4, maxClients: 1, info: {}, weightsFile: file });
+    try {
+      const head = await fetch(`${p.url}weights`, { method: 'HEAD' });
+      expect(head.headers.get('accept-ranges')).toBe('bytes');
+      expect((await fetch(`${p.url}weights`, { headers: { Range: 'bytes=0-7' } })).status).toBe(206);
+      expect((await fetch(`${p.url}weights`, { headers: { Range: 'bytes=999999999-' } })).status).toBe(416);
+      const progress: number[] = [];
+      const source = await fetchWeights(`${p.url}weights`, (done, total) => progress.push(done / total));
+      expect(progress.at(-1)).toBe(1);
+      const streamed = await NeuralOS.load(tinyConfig, { weights: source });
+      expect(streamed.report.problems).toEqual([]);
+      const cases = new SafetensorsFile('test/fixtures/neuralos/cases.safetensors');
+      await streamed.step({ x: 10, y: 20 }, { steps: 4, noise: cases.read('frames.noise0') });
+      const got = await streamed.previousLatent!.data(), want = cases.read('frames.latent0');
+      const scale = Math.max(...want.map(Math.abs));
+      got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1e-4 * scale));
+      cases.close();
+    } finally { await p.close(); }
+  }, 60_000);
+});

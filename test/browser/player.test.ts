@@ -15,13 +15,14 @@ if (!executable) {
 }
 
 describe.skipIf(!executable)('player page in Chromium', () => {
-  let browser: Browser, player: Awaited<ReturnType<typeof startPlayer>>;
+  let browser: Browser, player: Awaited<ReturnType<typeof startPlayer>>, model: NeuralOS;
   beforeAll(async () => {
-    const model = await NeuralOS.load(tinyConfig);
+    model = await NeuralOS.load(tinyConfig);
     player = await startPlayer({ model, host: '127.0.0.1', port: 0, steps: 1, maxClients: 4, info: { backend: 'cpu', adapter: 'JavaScript on the host CPU', screen: tinyConfig.screen, randomWeights: true, steps: 1 } });
     browser = await chromium.launch({
       executablePath: executable, headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      // WebGPU on Chromium's software adapter (SwiftShader) for browser mode
+      args: ['--no-sandbox', '--disable-gpu', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
     });
   }, 60_000);
   afterAll(async () => { await browser?.close(); await player?.close(); });
@@ -50,4 +51,24 @@ describe.skipIf(!executable)('player page in Chromium', () => {
     await page.screenshot({ path: 'test-results/player.png' });
     expect(errors).toEqual([]);
   }, 90_000);
+
+  test('browser mode runs the model in the page on WebGPU, and its frame equals the Node CPU frame', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${player.url}?mode=browser`);
+    await page.waitForFunction(() => (window as unknown as { __player: { frames: number; errors: string[] } }).__player.frames >= 1
+      || (window as unknown as { __player: { errors: string[] } }).__player.errors.length > 0, undefined, { timeout: 60_000 });
+    expect(await page.evaluate(() => (window as unknown as { __player: { errors: string[] } }).__player.errors)).toEqual([]);
+    expect(await page.locator('#overlay').textContent()).toMatch(/\(browser\)\nwebgpu: /);
+    const got = await page.evaluate(() => (window as unknown as { __player: { last: number[] } }).__player.last);
+    const want = (await model.session().step({ x: 0, y: 0, is_left_click: false, is_right_click: false, keys_down: [], keys_up: [] }, { steps: 1 })).image;
+    expect(got).toHaveLength(want.length);
+    let worst = 0, off = 0;
+    got.forEach((v, i) => { const d = Math.abs(v - want[i]!); worst = Math.max(worst, d); off += d > 1 ? 1 : 0; });
+    expect(worst, 'largest pixel difference (f32 on the GPU vs doubles in JS, truncated to uint8)').toBeLessThanOrEqual(3);
+    expect(off / want.length).toBeLessThan(0.01);
+    await page.screenshot({ path: 'test-results/player-browser-mode.png' });
+    expect(errors).toEqual([]);
+  }, 120_000);
 });

@@ -1,0 +1,26 @@
+// Browser mode: the runtime runs NeuralOS in the page on navigator.gpu (WebGPU), or the JS backend if
+// the browser has no adapter; the page talks to it exactly as it talks to the server.
+import { devices, initDevices } from '../../index.js';
+import type { NeuralOSConfig } from '../../models/neuralos/config.js';
+import { NeuralOS } from '../../models/neuralos/neuralos.js';
+import { PlayerSession } from '../session.js';
+import { fetchWeights } from './weights.js';
+
+export interface InPage { send(raw: string): void }
+
+export async function startInPage(
+  onJson: (obj: Record<string, unknown>) => void, onFrame: (bytes: Uint8Array) => void, onProgress: (what: string, done: number, total: number) => void,
+): Promise<InPage> {
+  const info = (await (await fetch('/info')).json()) as { config: NeuralOSConfig; steps: number; randomWeights: boolean; weights?: string } & Record<string, unknown>;
+  const found = await initDevices();
+  const device = found.includes('webgpu') ? 'webgpu' : 'cpu';
+  if (!info.randomWeights && !info.weights) throw new Error('browser mode needs a safetensors checkpoint on the server (polygrad convert IN OUT.safetensors)');
+  const weights = info.weights ? await fetchWeights(info.weights, (d, t) => onProgress('weights', d, t)) : undefined;
+  onProgress('compile', 0, 1);
+  const model = await NeuralOS.load(info.config, { device, weights });
+  const backend = devices().find((d) => d.name === device)!;
+  const player = new PlayerSession(model, { json: onJson, frame: onFrame, open: () => true }, info.steps,
+    { ...info, backend: device, adapter: backend.description, mode: 'browser' });
+  onProgress('compile', 1, 1);
+  return { send: (raw) => player.receive(raw) };
+}
