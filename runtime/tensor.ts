@@ -349,6 +349,16 @@ export class Tensor {
     return this.reshape(inter).expand(base.flatMap((n, i) => [r[i]!, n])).reshape(base.map((n, i) => n * r[i]!));
   }
   contiguous(): Tensor { return this.make(g.contiguous(this.node('contiguous')), 'contiguous'); }
+  /** A copy on another device (computed here first, then uploaded there). */
+  async to(device: string): Promise<Tensor> {
+    if (device === this.device) return this;
+    const target = getDevice(device);
+    if (!target.caps.dtypes.has(this.dtype)) throw new Error(`to: dtype ${this.dtype} is not supported on device ${device}`);
+    const data = await this.data();
+    const buf = new Buffer(target, this.dtype, this.numel);
+    buf.upload(this.dtype === 'bool' ? Array.from(data, (v) => v !== 0) : data);
+    return new Tensor(UOp.make('BUFFER', this.dtype, [], buf, this.shape), device);
+  }
   clone(): Tensor { return this.contiguous(); }
 
   // ---------- nn ----------

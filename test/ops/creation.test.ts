@@ -48,3 +48,16 @@ describe.each(backends)('creation on %s', (device) => {
     zh.forEach((x, i) => expect(x).toBeCloseTo(zc[i]!, 5));
   });
 });
+
+describe.each(backends)('to() from %s', (device) => {
+  test('copies values and dtype to every other backend', async () => {
+    const { tensor } = await import('../../index.js');
+    for (const target of backends) {
+      const t = tensor([[1.5, -2], [3, 4]], { device });
+      const c = await t.mul(2).to(target);
+      expect(c.device).toBe(target);
+      expect(await c.tolist()).toEqual([[3, -4], [6, 8]]);
+      expect(await (await tensor([true, false], { device }).to(target)).tolist()).toEqual([true, false]);
+    }
+  });
+});
