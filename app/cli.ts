@@ -46,6 +46,11 @@ async function play(flags: Record<string, string | boolean>, device: string): Pr
   const { model, randomWeights } = await loadModel(flags, device);
   const steps = Number(flags.steps ?? (randomWeights ? 4 : 16));
   const backend = devices().find((d) => d.name === device)!;
+  // one warm-up frame compiles every kernel before anyone connects
+  const warm = model.session(), c0 = stats.compiles;
+  const tick = setInterval(() => process.stdout.write(`\rcompiling kernels for the first frame: ${stats.compiles - c0} compiled`), 250);
+  try { await warm.step({ x: 0, y: 0 }, { steps }); } finally { clearInterval(tick); warm.reset(); }
+  process.stdout.write(`\rcompiled ${stats.compiles - c0} kernels for the first frame\n`);
   const info = { backend: device, adapter: backend.description, screen: model.cfg.screen, randomWeights, steps };
   const player = await startPlayer({
     model, host: typeof flags.host === 'string' ? flags.host : '127.0.0.1', port: Number(flags.port ?? 8080),

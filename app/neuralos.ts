@@ -31,7 +31,7 @@ export function writePng(path: string, rgb: Uint8Array, width: number, height: n
   writeFileSync(path, PNG.sync.write(png));
 }
 
-const bar = (done: number, total: number, note: string): string => {
+export const bar = (done: number, total: number, note: string): string => {
   const w = 24, fill = Math.round((w * done) / total);
   return `\r[${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${done}/${total} ${note}`;
 };
@@ -44,7 +44,12 @@ export async function loadModel(flags: Flags, device: string): Promise<{ model: 
     : /\.ya?ml$/i.test(flags.config) ? configFromYaml(readFileSync(flags.config, 'utf8'), stats)
     : JSON.parse(readFileSync(flags.config, 'utf8')) as NeuralOSConfig;
   if (!checkpoint) console.log(`neuralos: no --checkpoint: the tiny config with seeded RANDOM weights (frames are noise-like, not a desktop)`);
-  const model = await NeuralOS.load(cfg, { weights: checkpoint, device, allowMissing: !!flags['allow-missing'] });
+  const tty = process.stdout.isTTY;
+  const model = await NeuralOS.load(cfg, {
+    weights: checkpoint, device, allowMissing: !!flags['allow-missing'],
+    onProgress: checkpoint && tty ? (done, total) => process.stdout.write(bar(done, total, 'tensors loaded')) : undefined,
+  });
+  if (checkpoint && tty) process.stdout.write('\n');
   if (model.report.unexpected.length) console.log(`neuralos: ${model.report.unexpected.length} checkpoint keys not used by the model (first: ${model.report.unexpected.slice(0, 3).join(', ')})`);
   return { model, randomWeights: !checkpoint };
 }

@@ -26,7 +26,11 @@ export interface Frame {
   readonly dump?: { readonly state: Float32Array; readonly latent: Float32Array; readonly decoded: Float32Array };
 }
 export interface StepOptions { readonly steps?: number; readonly noise?: Float32Array; readonly seed?: number; readonly dump?: boolean }
-export interface LoadOptions { readonly weights?: string | TensorSource; readonly device?: string; readonly allowMissing?: boolean }
+export interface LoadOptions {
+  readonly weights?: string | TensorSource; readonly device?: string; readonly allowMissing?: boolean;
+  /** Progress while tensors are read and uploaded. */
+  readonly onProgress?: (taken: number, total: number) => void;
+}
 
 /** Checkpoint keys the player does not need (schedule buffers are recomputed; the encoder never runs). */
 export const ignoredKeys = [/^(betas|alphas_cumprod.*|sqrt_.*|log_one_minus.*|posterior_.*|model_ema\..*|logvar)$/, /^first_stage_model\.(encoder|quant_conv)\./, /^model_ema\./];
@@ -50,6 +54,7 @@ export class NeuralOS {
     const device = opts.device ?? 'cpu';
     const source = typeof opts.weights === 'string' ? openWeights(opts.weights) : opts.weights;
     const sd = new StateDict(source, device);
+    if (opts.onProgress) sd.onTake = opts.onProgress;
     const model = new NeuralOS(cfg, device, sd, opts.allowMissing ?? false);
     await sd.materialize();
     source?.close?.();

@@ -31,13 +31,16 @@ export function openWeights(path: string): TensorSource {
 
 
 
-interface Ledger { readonly used: Set<string>; readonly problems: string[]; readonly lazy: Tensor[] }
+interface Ledger { readonly used: Set<string>; readonly problems: string[]; readonly lazy: Tensor[]; onTake?: (taken: number, total: number) => void }
 
 export class StateDict {
   readonly #ledger: Ledger;
   constructor(readonly source: TensorSource | undefined, readonly device: string, readonly prefix = '', ledger?: Ledger) {
     this.#ledger = ledger ?? { used: new Set(), problems: [], lazy: [] };
   }
+
+  /** Called after each tensor is taken (for a loading progress bar). */
+  set onTake(f: (taken: number, total: number) => void) { this.#ledger.onTake = f; }
 
   /** The same state dict seen under a key prefix (one report for the whole model). */
   sub(prefix: string): StateDict { return new StateDict(this.source, this.device, this.prefix + prefix, this.#ledger); }
@@ -49,6 +52,7 @@ export class StateDict {
   take(key: string, shape: readonly number[], scale: number, offset = 0): Tensor {
     const name = this.prefix + key;
     this.#ledger.used.add(name);
+    this.#ledger.onTake?.(this.#ledger.used.size, this.source?.names.length ?? 0);
     if (!this.source) {
       let seed = 0;
       for (const ch of name) seed = (Math.imul(seed, 31) + ch.charCodeAt(0)) >>> 0;
