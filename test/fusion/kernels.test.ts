@@ -3,14 +3,15 @@
 import { describe, expect, test } from 'vitest';
 import { CpuBackend, type Tensor, registerDevice, randn, tensor, stats } from '../../index.js';
 import { plan } from '../../runtime/plan.js';
+import { backends } from '../backends.js';
 
 const names = (...t: Tensor[]): string[] => plan(...t).map((k) => k.name);
 const expectKernels = (n: number, ...t: Tensor[]): void => {
   expect(names(...t), `kernels: ${names(...t).join(', ')}`).toHaveLength(n);
 };
-const input = (shape: number[], seed: number): Promise<Tensor> => randn(shape, { seed }).realize();
+describe.each(backends)('fusion on %s', (device) => {
+  const input = (shape: number[], seed: number): Promise<Tensor> => randn(shape, { seed, device }).realize();
 
-describe('fusion', () => {
   test('(a*b+c).relu().sum(1) is one kernel', async () => {
     const [a, b, c] = await Promise.all([input([8, 16], 1), input([8, 16], 2), input([16], 3)]);
     expectKernels(1, a.mul(b).add(c).relu().sum(1));
@@ -70,7 +71,7 @@ describe('fusion', () => {
 
   test('the device buffer cap cuts kernels and the result stays right', async () => {
     registerDevice(new CpuBackend('cpu-cap4', { maxBuffers: 4 }));
-    const xs = [1, 2, 3, 4, 5, 6].map((v) => tensor([v, v * 10], { device: 'cpu-cap4' }));
+    const xs = [1, 2, 3, 4, 5, 6].map((v) => tensor([v, v * 10], { device: 'cpu-cap4' }));   // the WebGPU cap: test/webgpu/limits
     const sum = xs.reduce((a, b) => a.add(b));
     const kernels = plan(sum);
     expect(kernels.length).toBeGreaterThan(1);
