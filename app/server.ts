@@ -79,7 +79,11 @@ export async function startPlayer(opts: PlayerOptions): Promise<{ url: string; s
     ws.on('close', () => { clients.delete(c); c.close(); });
     ws.on('error', () => ws.terminate());
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(opts.port, opts.host, resolve); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new Error(`player: port ${opts.port} on ${opts.host} is in use; pass --port N (or --port 0 for any free port)`) : e));
+    server.listen(opts.port, opts.host, resolve);
+  });
   const addr = server.address() as { port: number };
   return {
     url: `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${addr.port}/`,

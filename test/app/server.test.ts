@@ -155,3 +155,9 @@ describe('weights streamed per tensor (browser mode)', () => {
     } finally { await p.close(); }
   }, 60_000);
 });
+
+test('a port in use is a clear error', async () => {
+  const port = Number(new URL(player.url).port);
+  await expect(startPlayer({ model, host: '127.0.0.1', port, steps: 1, maxClients: 1, info: {} }))
+    .rejects.toThrow(`player: port ${port} on 127.0.0.1 is in use; pass --port N (or --port 0 for any free port)`);
+});
