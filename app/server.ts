@@ -59,6 +59,7 @@ export async function startPlayer(opts: PlayerOptions): Promise<{ url: string; s
     }
   });
   const wss = new WebSocketServer({ server, path: '/ws', maxPayload: 64 * 1024 });
+  wss.on('error', () => {});   // it re-emits the server's errors, which the listen promise below reports
   const clients = new Set<PlayerSession>();
   wss.on('connection', (ws) => {
     if (clients.size >= opts.maxClients) {
