@@ -107,9 +107,9 @@ export class CudaBackend implements Backend {
   }
 
   alloc(bytes: number): DeviceBuffer {
-    const p = [0n];
+    const p: (number | bigint)[] = [0];
     this.#check(this.#cu.cuMemAlloc_v2!(p, Math.max(bytes, 4)), `cuMemAlloc(${bytes})`);
-    return new CudaBuffer(p[0]!, bytes);
+    return new CudaBuffer(BigInt(p[0]!), bytes);   // koffi hands 64-bit values back as numbers when they fit
   }
   free(b: DeviceBuffer): void { this.#check(this.#cu.cuMemFree_v2!((b as CudaBuffer).ptr), 'cuMemFree'); }
   write(b: DeviceBuffer, data: Uint8Array): void { this.#check(this.#cu.cuMemcpyHtoD_v2!((b as CudaBuffer).ptr, data, data.byteLength), 'cuMemcpyHtoD'); }
