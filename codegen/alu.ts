@@ -19,8 +19,9 @@ export function evalAlu(op: AluOp, dtype: DType, v: (number | boolean)[], srcDty
     case 'TRUNC': return r(Math.trunc(a!));
     case 'ADD': return r(a! + b!);
     case 'MUL': return dtype === 'i32' || dtype === 'u32' ? r(Math.imul(a!, b!)) : r(a! * b!);
+    case 'FDIV': return r(a! / b!);
     case 'IDIV': return b === 0 ? r(0) : r(Math.trunc(a! / b!));
-    case 'MOD': return b === 0 ? r(0) : r(a! % b!);
+    case 'MOD': return b === 0 && !isFloat(dtype) ? r(0) : r(a! % b!);   // floats: C fmod
     case 'MAX': return dtype === 'bool' ? Boolean(a) || Boolean(b) : r(Number.isNaN(a!) || Number.isNaN(b!) ? NaN : Math.max(a!, b!));
     case 'CMPLT': return Number(a) < Number(b);
     case 'CMPNE': return Number(a) !== Number(b);
@@ -66,14 +67,16 @@ function simplifyInt(op: AluOp, srcs: readonly UOp[], dtype: DType): UOp | undef
   const [a, b] = srcs;
   const generic = simplifyAny(op, srcs, dtype);
   if (generic) return generic;
+  // value ranges decide comparisons of ints only (a float may be NaN); div/mod folding assumes i32 (u32 wraps)
+  if (isFloat(a!.dtype)) return undefined;
   switch (op) {
     case 'ADD': case 'MUL': {
       if (op === 'MUL' && (isC(a!, 0) || isC(b!, 0))) return constOf(0, dtype, a!.shape);
       if (a!.shape.length || dtype !== 'i32') return op === 'ADD' && isC(b!, 0) ? a : op === 'ADD' && isC(a!, 0) ? b : undefined;
       return fromLinear(linear(UOp.make(op, dtype, srcs)));
     }
-    case 'IDIV': return b!.isConst && Number(b!.constValue) > 0 && a!.vmin >= 0 && !a!.shape.length ? foldDiv(a!, Number(b!.constValue)) : undefined;
-    case 'MOD': return b!.isConst && Number(b!.constValue) > 0 && a!.vmin >= 0 && !a!.shape.length ? foldMod(a!, Number(b!.constValue)) : undefined;
+    case 'IDIV': return dtype !== 'i32' ? undefined : b!.isConst && Number(b!.constValue) > 0 && a!.vmin >= 0 && !a!.shape.length ? foldDiv(a!, Number(b!.constValue)) : undefined;
+    case 'MOD': return dtype !== 'i32' ? undefined : b!.isConst && Number(b!.constValue) > 0 && a!.vmin >= 0 && !a!.shape.length ? foldMod(a!, Number(b!.constValue)) : undefined;
     case 'MAX':
       if (a!.vmin >= b!.vmax) return a;
       if (b!.vmin >= a!.vmax) return b;

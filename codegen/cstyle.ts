@@ -13,8 +13,10 @@ export interface CStyle extends Omit<Language, 'alu'> {
   bitcast(a: string, to: DType, from: DType): string;
   /** A shift amount in the type the language wants. */
   shift(b: string): string;
-  /** max for dtype d (CUDA needs __hmax for half). */
+  /** max for dtype d; a NaN in either operand gives NaN, as in PyTorch. */
   max(a: string, b: string, d: DType): string;
+  /** C's fmod for float dtype d (the remainder with the sign of a). */
+  fmod(a: string, b: string, d: DType): string;
 }
 
 /** The ALU table every C-like language shares; integer division and modulo by zero give 0, as on the CPU. */
@@ -28,8 +30,9 @@ export function cAlu(l: CStyle): Language['alu'] {
       case 'SQRT': case 'EXP2': case 'LOG2': case 'SIN': case 'TRUNC': return l.fn(op, a!, d);
       case 'ADD': return `(${a} + ${b})`;
       case 'MUL': return `(${a} * ${b})`;
+      case 'FDIV': return `(${a} / ${b})`;
       case 'IDIV': return l.select(`(${b} == ${zero()})`, zero(), `(${a} / ${b})`);
-      case 'MOD': return l.select(`(${b} == ${zero()})`, zero(), `(${a} % ${b})`);
+      case 'MOD': return d === 'f32' || d === 'f16' ? l.fmod(a!, b!, d) : l.select(`(${b} == ${zero()})`, zero(), `(${a} % ${b})`);
       case 'MAX': return bool ? `(${a} || ${b})` : l.max(a!, b!, d);
       case 'CMPLT': return `(${a} < ${b})`;
       case 'CMPNE': return `(${a} != ${b})`;

@@ -36,7 +36,9 @@ const cuda: CStyle = {
   cast: (a, to) => `((${types[to]})(${a}))`,
   bitcast,
   shift: (b) => b,
-  max: (a, b, d) => (d === 'f16' ? `__hmax(${a}, ${b})` : d === 'f32' ? `fmaxf(${a}, ${b})` : `max(${a}, ${b})`),
+  // fmaxf returns the other operand when one is NaN; PyTorch's max propagates it
+  max: (a, b, d) => (d === 'f16' ? `__hmax_nan(${a}, ${b})` : d === 'f32' ? `((${a} != ${a} || ${b} != ${b}) ? (${a} + ${b}) : fmaxf(${a}, ${b}))` : `max(${a}, ${b})`),
+  fmod: (a, b, d) => (d === 'f16' ? `__float2half(fmodf(__half2float(${a}), __half2float(${b})))` : `fmodf(${a}, ${b})`),
   load: (buf, idx, d, gate) => (gate ? `(${gate} ? ${buf}[${idx}] : ${literal(0, d)})` : `${buf}[${idx}]`),
   store: (buf, idx, value) => `${buf}[${idx}] = ${value};`,
   declare: (name, d, e, mutable) => `${mutable ? '' : 'const '}${types[d]} ${name} = ${e};`,

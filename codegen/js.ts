@@ -1,10 +1,13 @@
 // The JavaScript language table: kernels run as plain functions over typed arrays on the CPU.
-// Values are JS doubles between loads and stores; integer ops wrap to 32 bits like the GPU targets.
+// Every op rounds its result to its dtype (Math.fround for f32) so comparisons, floor and round see the
+// values PyTorch and the GPU targets see; integer ops wrap to 32 bits like the GPU targets.
 import type { DType } from './dtype.js';
 import type { Language } from './render.js';
 import type { AluOp } from './uop.js';
 import { bufName } from './render.js';
 
+/** Rounds a float op's double result to d. */
+const rounded = (d: DType, e: string): string => (d === 'f32' ? `Math.fround(${e})` : d === 'f16' ? `h.f16(${e})` : `(${e})`);
 const intSuffix = (d: DType, e: string): string => (d === 'i32' ? `((${e}) | 0)` : d === 'u32' ? `((${e}) >>> 0)` : `(${e})`);
 
 function castJs(a: string, to: DType, from: DType): string {
@@ -23,14 +26,15 @@ function aluJs(op: AluOp, [a, b, c]: readonly string[], d: DType, from: DType): 
   const bool = d === 'bool', int = d === 'i32' || d === 'u32';
   switch (op) {
     case 'NEG': return int ? intSuffix(d, `-${a}`) : `(-${a})`;
-    case 'RECIP': return `(1 / ${a})`;
-    case 'SQRT': return `Math.sqrt(${a})`;
-    case 'EXP2': return `Math.exp(${a} * 0.6931471805599453)`;   // V8's Math.exp is far faster than 2 ** x
-    case 'LOG2': return `Math.log2(${a})`;
-    case 'SIN': return `Math.sin(${a})`;
+    case 'RECIP': return rounded(d, `1 / ${a}`);
+    case 'SQRT': return rounded(d, `Math.sqrt(${a})`);
+    case 'EXP2': return rounded(d, `Math.exp(${a} * 0.6931471805599453)`);   // V8's Math.exp is far faster than 2 ** x
+    case 'LOG2': return rounded(d, `Math.log2(${a})`);
+    case 'SIN': return rounded(d, `Math.sin(${a})`);
     case 'TRUNC': return `Math.trunc(${a})`;
-    case 'ADD': return intSuffix(d, `${a} + ${b}`);
-    case 'MUL': return int ? intSuffix(d, `Math.imul(${a}, ${b})`) : `(${a} * ${b})`;
+    case 'ADD': return int ? intSuffix(d, `${a} + ${b}`) : rounded(d, `${a} + ${b}`);
+    case 'MUL': return int ? intSuffix(d, `Math.imul(${a}, ${b})`) : rounded(d, `${a} * ${b}`);
+    case 'FDIV': return rounded(d, `${a} / ${b}`);
     case 'IDIV': return intSuffix(d, `${a} / ${b}`);
     case 'MOD': return intSuffix(d, `${a} % ${b}`);
     case 'MAX': return bool ? `(${a} || ${b})` : `Math.max(${a}, ${b})`;

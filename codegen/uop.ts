@@ -3,7 +3,7 @@
 import { type DType, castValue, isFloat } from './dtype.js';
 
 export type UnaryOp = 'NEG' | 'RECIP' | 'SQRT' | 'EXP2' | 'LOG2' | 'SIN' | 'TRUNC';
-export type BinaryOp = 'ADD' | 'MUL' | 'IDIV' | 'MOD' | 'MAX' | 'CMPLT' | 'CMPNE' | 'AND' | 'OR' | 'XOR' | 'SHL' | 'SHR';
+export type BinaryOp = 'ADD' | 'MUL' | 'FDIV' | 'IDIV' | 'MOD' | 'MAX' | 'CMPLT' | 'CMPNE' | 'AND' | 'OR' | 'XOR' | 'SHL' | 'SHR';
 export type AluOp = UnaryOp | BinaryOp | 'WHERE' | 'CAST' | 'BITCAST';
 export type MovementOp = 'RESHAPE' | 'PERMUTE' | 'EXPAND' | 'PAD' | 'SHRINK' | 'FLIP' | 'WINDOW';
 export type ReduceOp = 'ADD' | 'MAX' | 'MUL';
@@ -13,13 +13,13 @@ export type Op =
   | 'RANGE' | 'PARAM' | 'LOAD' | 'REDUCE' | 'CHECKED';               // kernel level
 
 export const unaryOps: readonly UnaryOp[] = ['NEG', 'RECIP', 'SQRT', 'EXP2', 'LOG2', 'SIN', 'TRUNC'];
-export const binaryOps: readonly BinaryOp[] = ['ADD', 'MUL', 'IDIV', 'MOD', 'MAX', 'CMPLT', 'CMPNE', 'AND', 'OR', 'XOR', 'SHL', 'SHR'];
+export const binaryOps: readonly BinaryOp[] = ['ADD', 'MUL', 'FDIV', 'IDIV', 'MOD', 'MAX', 'CMPLT', 'CMPNE', 'AND', 'OR', 'XOR', 'SHL', 'SHR'];
 export const movementOps: readonly MovementOp[] = ['RESHAPE', 'PERMUTE', 'EXPAND', 'PAD', 'SHRINK', 'FLIP', 'WINDOW'];
 export const isAlu = (op: Op): op is AluOp =>
   op === 'WHERE' || op === 'CAST' || op === 'BITCAST' || (unaryOps as readonly Op[]).includes(op) || (binaryOps as readonly Op[]).includes(op);
 export const isMovement = (op: Op): op is MovementOp => (movementOps as readonly Op[]).includes(op);
 /** Ops worth not recomputing once per reuse. */
-export const transcendental: ReadonlySet<Op> = new Set<Op>(['EXP2', 'LOG2', 'SIN', 'SQRT', 'RECIP']);
+export const transcendental: ReadonlySet<Op> = new Set<Op>(['EXP2', 'LOG2', 'SIN', 'SQRT', 'RECIP', 'FDIV']);
 
 export type RangeKind = 'global' | 'reduce';
 export interface RangeArg { readonly id: number; readonly extent: number; readonly kind: RangeKind }
@@ -90,6 +90,8 @@ function dtypeBounds(d: DType): [number, number] {
 function computeBounds(u: UOp): [number, number] {
   const [a, b] = u.src;
   const full = dtypeBounds(u.dtype);
+  // float values can be NaN, which no interval describes: only constants have float bounds
+  if (isFloat(u.dtype)) return u.isConst ? [Number(u.arg), Number(u.arg)] : full;
   switch (u.op) {
     case 'CONST': { const v = Number(u.arg); return [v, v]; }
     case 'RANGE': return [0, u.range.extent - 1];

@@ -7,6 +7,7 @@ import { type CStyle, cLanguage } from './cstyle.js';
 import { bufName } from './render.js';
 
 const types: Record<DType, string> = { f32: 'f32', f16: 'f16', i32: 'i32', u32: 'u32', bool: 'bool' };
+const f32 = (a: string, d: DType): string => (d === 'f16' ? `f32(${a})` : a);
 const stored = (d: DType): string => (d === 'bool' ? 'u32' : types[d]);
 
 function literal(v: number | boolean, d: DType): string {
@@ -31,7 +32,9 @@ const wgsl: CStyle = {
   cast: (a, to) => `${types[to]}(${a})`,
   bitcast: (a, to) => `bitcast<${types[to]}>(${a})`,
   shift: (b) => `u32(${b})`,
-  max: (a, b) => `max(${a}, ${b})`,
+  // WGSL's max may drop a NaN operand; PyTorch's propagates it (NaN is tested on the bits: compilers may assume none)
+  max: (a, b, d) => (d === 'f32' || d === 'f16' ? `select(select(max(${a}, ${b}), ${b}, is_nan(${f32(b, d)})), ${a}, is_nan(${f32(a, d)}))` : `max(${a}, ${b})`),
+  fmod: (a, b, d) => (d === 'f16' ? `f16(fmod_f32(f32(${a}), f32(${b})))` : `fmod_f32(${a}, ${b})`),
   load: (buf, idx, d, gate) => {
     const at = gate ? `${buf}[select(0i, ${idx}, ${gate})]` : `${buf}[${idx}]`;
     const v = d === 'bool' ? `(${at} != 0u)` : at;
@@ -59,6 +62,18 @@ export function wgslKernel(k: Kernel, body: readonly string[], workgroupSize: nu
     ...k.params.map((p, i) => `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: array<${stored(p.dtype)}>;`),
     'fn inf_f32() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }',
     'fn nan_f32() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }',
+    'fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
+    'fn is_inf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }',
+    // WGSL's float % is a - b * trunc(a / b), rounded twice and blind to inf/NaN: C's fmod needs the fused
+    // residual, a fix-up where the quotient rounded to the next integer, and the special cases spelled out
+    'fn fmod_f32(a: f32, b: f32) -> f32 {',
+    '  if (is_nan(a) || is_nan(b) || is_inf(a) || b == 0.0) { return nan_f32(); }',
+    '  if (is_inf(b)) { return a; }',
+    '  var r = fma(-b, trunc(a / b), a);',
+    '  if (abs(r) >= abs(b)) { r = r - sign(r) * abs(b); }',
+    '  if (r != 0.0 && sign(r) != sign(a)) { r = r + sign(a) * abs(b); }',
+    '  return select(r, a * 0.0, r == 0.0);',   // a zero remainder keeps the sign of a
+    '}',
     `@compute @workgroup_size(${workgroupSize})`,
     'fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {',
     `  let gidx = i32((wg.y * nwg.x + wg.x) * ${workgroupSize}u + lid);`,

@@ -1,5 +1,6 @@
 // Neural-network ops composed from Tensor ops (PyTorch argument orders and semantics); each validates
 // its shapes first so a mistake is reported here, not as a broadcast error deep inside.
+import { minValue } from '../codegen/dtype.js';
 import type { UOp } from '../codegen/uop.js';
 import * as g from './graph.js';
 import { Tensor, normAxis, tensor } from './tensor.js';
@@ -63,7 +64,7 @@ function pool(x: Tensor, kernel: number | readonly [number, number], opts: PoolO
   if (x.ndim !== 4) throw new Error(`${op}: expected [N, C, H, W], got ${fmt(x.shape)}`);
   const k = pair(kernel, 1), [ph, pw] = pair(opts.padding, 0);
   if (ph > k[0] / 2 || pw > k[1] / 2) throw new Error(`${op}: padding ${fmt([ph, pw])} must be at most half the kernel ${fmt(k)}`);
-  return { win: windows(x.pad([pw, pw, ph, ph], op === 'maxPool2d' ? -Infinity : 0), k, pair(opts.stride ?? kernel, 1), pair(opts.dilation, 1), op), k };
+  return { win: windows(x.pad([pw, pw, ph, ph], op === 'maxPool2d' ? Number(minValue(x.dtype)) : 0), k, pair(opts.stride ?? kernel, 1), pair(opts.dilation, 1), op), k };
 }
 
 export function avgPool2d(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions): Tensor {

@@ -117,14 +117,17 @@ export class Tensor {
     return this.#binary(o, 'sub', (a, b, d) => alu('ADD', a, negNode(b, d)));
   }
   mul(o: TensorLike): Tensor { return this.#binary(o, 'mul', (a, b, d) => alu(d === 'bool' ? 'AND' : 'MUL', a, b)); }
-  div(o: TensorLike): Tensor { return this.#binary(o, 'div', (a, b) => alu('MUL', a, un('RECIP', b)), floatOf); }
-  pow(o: TensorLike): Tensor { return this.#binary(o, 'pow', powNode, (d) => (d === 'bool' ? 'i32' : d)); }
+  div(o: TensorLike): Tensor { return this.#binary(o, 'div', (a, b) => alu('FDIV', a, b), floatOf); }
+  pow(o: TensorLike): Tensor {
+    if (typeof o === 'number' && Number.isInteger(o) && o < 0 && !isFloat(promoteWeak(this.dtype, scalarType(o)))) {
+      throw new Error(`pow: integers to negative integer powers are not allowed (${this.dtype} tensor ** ${o})`);
+    }
+    return this.#binary(o, 'pow', (a, b, d) => (typeof o === 'number' ? powScalar(a, o, d) : undefined) ?? powNode(a, b, d), (d) => (d === 'bool' ? 'i32' : d));
+  }
   maximum(o: TensorLike): Tensor { return this.#binary(o, 'maximum', (a, b) => alu('MAX', a, b)); }
   minimum(o: TensorLike): Tensor { return this.#binary(o, 'minimum', minNode); }
   floorDiv(o: TensorLike): Tensor { return this.#binary(o, 'floorDiv', floorDivNode); }
-  remainder(o: TensorLike): Tensor {
-    return this.#binary(o, 'remainder', (a, b, d) => (isFloat(d) ? alu('ADD', a, negNode(alu('MUL', floorDivNode(a, b, d), b), d)) : remNode(a, b, d)));
-  }
+  remainder(o: TensorLike): Tensor { return this.#binary(o, 'remainder', remNode); }
   lt(o: TensorLike): Tensor { return this.#binary(o, 'lt', (a, b) => alu('CMPLT', a, b)); }
   gt(o: TensorLike): Tensor { return this.#binary(o, 'gt', (a, b) => alu('CMPLT', b, a)); }
   eq(o: TensorLike): Tensor { return this.#binary(o, 'eq', (a, b) => notNode(alu('CMPNE', a, b))); }
@@ -142,6 +145,9 @@ export class Tensor {
   logicalOr(o: TensorLike): Tensor { return this.#binary(o, 'logicalOr', (a, b) => alu('OR', a, b), () => 'bool'); }
   logicalXor(o: TensorLike): Tensor { return this.#binary(o, 'logicalXor', (a, b) => alu('CMPNE', a, b), () => 'bool'); }
   logicalNot(): Tensor { return this.#unary('logicalNot', notNode, () => 'bool'); }
+  isnan(): Tensor { return this.#unary('isnan', (x) => (isFloat(x.dtype) ? isNaNNode(x) : c(false as unknown as number, x)), (d) => d); }
+  isinf(): Tensor { return this.#unary('isinf', (x) => (isFloat(x.dtype) ? isInfNode(x) : c(false as unknown as number, x)), (d) => d); }
+  isfinite(): Tensor { return this.#unary('isfinite', (x) => (isFloat(x.dtype) ? notNode(alu('OR', isNaNNode(x), isInfNode(x))) : c(true as unknown as number, x)), (d) => d); }
   where(a: TensorLike, b: TensorLike): Tensor { return where(this, a, b); }
 
   neg(): Tensor {
@@ -177,7 +183,7 @@ export class Tensor {
   ceil(): Tensor { return this.#unary('ceil', (x) => (isFloat(x.dtype) ? negNode(floorNode(negNode(x, x.dtype)), x.dtype) : x), (d) => d); }
   round(): Tensor { return this.#unary('round', (x) => (isFloat(x.dtype) ? roundNode(x) : x), (d) => d); }
   sign(): Tensor {
-    return this.#unary('sign', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), c(1, x), alu('WHERE', alu('CMPLT', x, c(0, x)), c(-1, x), x)), (d) => d);
+    return this.#unary('sign', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), c(1, x), alu('WHERE', alu('CMPLT', x, c(0, x)), c(-1, x), c(0, x))), (d) => d);
   }
   clamp(min?: number | Tensor, max?: number | Tensor): Tensor {
     let t: Tensor = this;
@@ -190,6 +196,7 @@ export class Tensor {
   // ---------- reductions ----------
   #axes(op: string, axis: Axis): number[] {
     if (axis === undefined) return this.shape.map((_, i) => i);
+    if (this.ndim === 0) { normAxis(op, typeof axis === 'number' ? axis : axis[0] ?? 0, 0); return []; }   // PyTorch: dim 0 / -1 of a scalar
     const list = typeof axis === 'number' ? [axis] : [...axis];
     return [...new Set(list.map((a) => normAxis(op, a, this.ndim)))];
   }
@@ -211,17 +218,17 @@ export class Tensor {
     const flip = (x: UOp) => (isFloat(x.dtype) ? negNode(x, x.dtype) : notNode(x));
     return this.#reduce('min', 'MAX', axis, keepdim, flip, flip);
   }
+  /** Sums and scales in f32 (f16 statistics would overflow) and returns the input's float dtype. */
   mean(axis?: Axis, keepdim = false): Tensor {
     const n = this.#axes('mean', axis).reduce((a, i) => a * this.shape[i]!, 1);
-    const s = this.cast(floatOf(this.dtype)).sum(axis, keepdim);
-    return s.make(mulc(s.node(), 1 / n), 'mean');
+    return this.#reduce('mean', 'ADD', axis, keepdim, (x) => castNode(x, 'f32'), (x) => castNode(mulc(x, 1 / n), floatOf(this.dtype)));
   }
   var(axis?: Axis, { correction = 1, keepdim = false }: { correction?: number; keepdim?: boolean } = {}): Tensor {
     const n = this.#axes('var', axis).reduce((a, i) => a * this.shape[i]!, 1);
-    const x = this.cast(floatOf(this.dtype));
+    const x = this.cast('f32');
     const d = x.sub(x.mean(axis, true));
     const s = d.mul(d).sum(axis, keepdim);
-    return s.make(mulc(s.node(), 1 / Math.max(n - correction, 0)), 'var');
+    return s.make(castNode(mulc(s.node(), 1 / Math.max(n - correction, 0)), floatOf(this.dtype)), 'var');
   }
   std(axis?: Axis, opts: { correction?: number; keepdim?: boolean } = {}): Tensor { return this.var(axis, opts).sqrt(); }
   argmax(axis?: number, keepdim = false): Tensor { return this.#argbest('argmax', axis, keepdim, this); }
@@ -229,11 +236,17 @@ export class Tensor {
     return this.#argbest('argmin', axis, keepdim, isFloat(this.dtype) ? this.neg() : this.make(notNode(this.node()), 'argmin'));
   }
   #argbest(op: string, axis: number | undefined, keepdim: boolean, x: Tensor): Tensor {
-    if (axis === undefined) return this.flatten().#argbest(op, 0, false, x.flatten());
+    if (axis === undefined || this.ndim === 0) {
+      if (axis !== undefined) normAxis(op, axis, 0);
+      return this.flatten().#argbest(op, 0, false, x.flatten()).reshape(keepdim && this.ndim ? this.shape.map(() => 1) : []);
+    }
     const a = normAxis(op, axis, this.ndim), n = this.shape[a]!;
     const shape = this.shape.map((s, i) => (i === a ? s : 1));
     const rev = new Tensor(g.aluNode('ADD', [g.aluNode('MUL', [g.arangeNode(n), g.konst(-1, 'i32', [n])]), g.konst(n, 'i32', [n])]), this.device).reshape(shape);
-    const first = x.eq(x.max(a, true)).where(rev, 0).max(a, keepdim).neg().add(n);
+    // PyTorch counts NaN as the largest value: the first NaN wins (tested on the bits: WGSL may compare NaN equal)
+    const m = x.max(a, true), mx = g.expand(m.node(), x.shape);
+    const best = isFloat(x.dtype) ? x.make(alu('WHERE', isNaNNode(mx), isNaNNode(x.node()), notNode(alu('CMPNE', x.node(), mx))), op) : x.eq(m);
+    const first = best.where(rev, 0).max(a, keepdim).neg().add(n);
     return first.make(first.node(), op);
   }
 
@@ -455,8 +468,9 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 
 // ---------- node-level building blocks ----------
 export function normAxis(op: string, axis: number, ndim: number): number {
-  const a = axis < 0 ? axis + ndim : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= Math.max(ndim, 1)) throw new Error(`${op}: axis ${axis} is out of range for a tensor with ${ndim} dims`);
+  const n = Math.max(ndim, 1);   // PyTorch lets a 0-d tensor name dim 0 or -1
+  const a = axis < 0 ? axis + n : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= n) throw new Error(`${op}: axis ${axis} is out of range for a tensor with ${ndim} dims`);
   return a;
 }
 const padOf = (ndim: number, dim: number, before: number, after: number): number[] => {
@@ -471,17 +485,29 @@ const mulc = (x: UOp, v: number): UOp => alu('MUL', x, c(v, x));
 export const castNode = (x: UOp, d: DType): UOp => (x.dtype === d ? x : g.aluNode('CAST', [x], d));
 const notNode = (x: UOp): UOp => (x.dtype === 'bool' ? alu('XOR', x, g.konst(true, 'bool', x.shape)) : alu('XOR', x, g.konst(-1, x.dtype, x.shape)));
 const negNode = (x: UOp, d: DType): UOp => (d === 'u32' ? alu('MUL', x, g.konst(castValue(-1, 'u32') as number, 'u32', x.shape)) : un('NEG', x));
-const absNode = (x: UOp): UOp => alu('WHERE', alu('CMPLT', x, c(0, x)), un('NEG', x), x);
+/** |x|; for floats + 0 turns -0 into +0. */
+const absNode = (x: UOp): UOp => {
+  const a = alu('WHERE', alu('CMPLT', x, c(0, x)), un('NEG', x), x);
+  return isFloat(x.dtype) ? alu('ADD', a, c(0, x)) : a;
+};
+// NaN and the sign bit are read from the bits: shader compilers may fold x != x to false and ignore -0
+const bitsOf = (x: UOp, d: 'u32' | 'i32'): UOp => g.aluNode('BITCAST', [castNode(x, 'f32')], d);
+const isNaNNode = (x: UOp): UOp => alu('CMPLT', g.konst(0x7f800000, 'u32', x.shape), alu('AND', bitsOf(x, 'u32'), g.konst(0x7fffffff, 'u32', x.shape)));
+const isInfNode = (x: UOp): UOp => notNode(alu('CMPNE', alu('AND', bitsOf(x, 'u32'), g.konst(0x7fffffff, 'u32', x.shape)), g.konst(0x7f800000, 'u32', x.shape)));
+/** x < 0 or x is -0 (the sign bit, for IEEE rules on zero). */
+const signBitNode = (x: UOp): UOp => alu('CMPLT', bitsOf(x, 'i32'), g.konst(0, 'i32', x.shape));
+const eqc = (x: UOp, v: number): UOp => notNode(alu('CMPNE', x, c(v, x)));
 const minNode = (a: UOp, b: UOp, d: DType): UOp => (isFloat(d) ? un('NEG', alu('MAX', un('NEG', a), un('NEG', b))) : alu('WHERE', alu('CMPLT', a, b), a, b));
 const expNode = (x: UOp): UOp => un('EXP2', mulc(x, LOG2E));
 const sigmoidNode = (x: UOp): UOp => un('RECIP', alu('ADD', c(1, x), expNode(un('NEG', x))));
 const floorNode = (x: UOp): UOp => { const t = un('TRUNC', x); return alu('WHERE', alu('CMPLT', x, t), alu('ADD', t, c(-1, x)), t); };
 function roundNode(x: UOp): UOp {
-  // half to even, as torch.round
-  const f = floorNode(alu('ADD', x, c(0.5, x)));
-  const tie = notNode(alu('CMPNE', alu('ADD', f, un('NEG', x)), c(0.5, x)));
+  // half to even, as torch.round; x is compared with floor(x) + 0.5 (exact), never rounded through x + 0.5
+  const f = floorNode(x), mid = alu('ADD', f, c(0.5, x)), up = alu('ADD', f, c(1, x));
   const odd = alu('CMPNE', alu('ADD', f, un('NEG', mulc(floorNode(mulc(f, 0.5)), 2))), c(0, x));
-  return alu('WHERE', alu('AND', tie, odd), alu('ADD', f, c(-1, x)), f);
+  const r = alu('WHERE', alu('CMPLT', x, mid), f, alu('WHERE', alu('OR', alu('CMPLT', mid, x), odd), up, f));
+  const signed = alu('WHERE', eqc(r, 0), alu('WHERE', signBitNode(x), c(-0, x), c(0, x)), r);   // a zero result keeps the sign of x
+  return alu('WHERE', isNaNNode(x), x, signed);
 }
 /** tanh as a clamped rational function (the form Eigen and XLA use): accurate to ~3e-7 and never NaN for large |x|. */
 function tanhNode(x: UOp): UOp {
@@ -501,8 +527,20 @@ function erfNode(x: UOp): UOp {
   const y = alu('ADD', c(1, x), un('NEG', alu('MUL', alu('MUL', poly, t), expNode(un('NEG', alu('MUL', x, x))))));
   return alu('WHERE', alu('CMPLT', x, c(0, x)), un('NEG', y), y);
 }
+/** PyTorch's floor division of floats: from fmod, so exact multiples and near-integer quotients come out right. */
+function floorDivFloat(a: UOp, b: UOp): UOp {
+  const mod = alu('MOD', a, b), q = alu('FDIV', a, b);
+  let div = alu('FDIV', alu('ADD', a, un('NEG', mod)), b);
+  div = alu('WHERE', signFix(mod, b), alu('ADD', div, c(-1, div)), div);
+  const fl = floorNode(div);
+  const rounded = alu('WHERE', alu('CMPLT', c(0.5, fl), alu('ADD', div, un('NEG', fl))), alu('ADD', fl, c(1, fl)), fl);
+  const zero = alu('WHERE', signBitNode(q), c(-0, q), c(0, q));
+  return alu('WHERE', eqc(b, 0), q, alu('WHERE', isNaNNode(div), c(NaN, q), alu('WHERE', eqc(div, 0), zero, rounded)));
+}
+/** A nonzero remainder whose sign differs from the divisor's: floor semantics move it by one divisor. */
+const signFix = (r: UOp, b: UOp): UOp => alu('AND', alu('CMPNE', r, c(0, r)), alu('CMPNE', alu('CMPLT', r, c(0, r)), alu('CMPLT', b, c(0, b))));
 function floorDivNode(a: UOp, b: UOp, d: DType): UOp {
-  if (isFloat(d)) return floorNode(alu('MUL', a, un('RECIP', b)));
+  if (isFloat(d)) return floorDivFloat(a, b);
   const q = alu('IDIV', a, b);
   if (d === 'u32') return q;
   const inexact = alu('CMPNE', alu('MOD', a, b), c(0, a));
@@ -511,20 +549,49 @@ function floorDivNode(a: UOp, b: UOp, d: DType): UOp {
 }
 function remNode(a: UOp, b: UOp, d: DType): UOp {
   const r = alu('MOD', a, b);
-  if (d === 'u32') return r;
-  const fix = alu('AND', alu('CMPNE', r, c(0, r)), alu('CMPNE', alu('CMPLT', r, c(0, r)), alu('CMPLT', b, c(0, b))));
-  return alu('WHERE', fix, alu('ADD', r, b), r);
+  return d === 'u32' ? r : alu('WHERE', signFix(r, b), alu('ADD', r, b), r);
 }
-/** x ** y with PyTorch's real-valued semantics: negative bases allow integer exponents only. */
+/** x ** y with C pow's real-valued semantics (PyTorch's): negative finite bases allow integer exponents only. */
 function powNode(a: UOp, b: UOp, d: DType): UOp {
-  if (isInt(d)) return castNode(roundNode(powNode(castNode(a, 'f32'), castNode(b, 'f32'), 'f32')), d);
-  const mag = un('EXP2', alu('MUL', b, un('LOG2', absNode(a))));
-  const bInt = notNode(alu('CMPNE', un('TRUNC', b), b));
-  const bOdd = notNode(alu('CMPNE', alu('ADD', b, un('NEG', mulc(floorNode(mulc(b, 0.5)), 2))), c(1, b)));
-  const neg = alu('CMPLT', a, c(0, a));
-  const signed = alu('WHERE', alu('AND', neg, bOdd), un('NEG', mag), mag);
-  const res = alu('WHERE', alu('AND', neg, notNode(bInt)), c(NaN, a), signed);
-  return alu('WHERE', notNode(alu('CMPNE', b, c(0, b))), c(1, a), res);
+  if (isInt(d)) return intPowNode(a, b);
+  // zero and infinite bases spelled out: GPU log2/exp2 are unspecified there
+  const absA = absNode(a), bNeg = alu('CMPLT', b, c(0, b));
+  const mag = alu('WHERE', eqc(absA, 0), alu('WHERE', bNeg, c(Infinity, a), c(0, a)),
+    alu('WHERE', eqc(absA, Infinity), alu('WHERE', bNeg, c(0, a), c(Infinity, a)), un('EXP2', alu('MUL', b, un('LOG2', absA)))));
+  const bInt = eqc(alu('ADD', un('TRUNC', b), un('NEG', b)), 0);
+  const bOdd = eqc(alu('ADD', b, un('NEG', mulc(floorNode(mulc(b, 0.5)), 2))), 1);
+  const signed = alu('WHERE', alu('AND', signBitNode(a), bOdd), un('NEG', mag), mag);
+  const negFinite = alu('AND', alu('CMPLT', a, c(0, a)), alu('CMPNE', a, c(-Infinity, a)));
+  const res = alu('WHERE', alu('AND', negFinite, notNode(bInt)), c(NaN, a), signed);
+  const minusOneToInf = alu('AND', eqc(a, -1), eqc(absNode(b), Infinity));
+  return alu('WHERE', alu('OR', alu('OR', eqc(b, 0), eqc(a, 1)), minusOneToInf), c(1, a), res);
+}
+/** Integer x ** y by square-and-multiply over the bits of y (exact, unlike exp2/log2 in f32); y < 0 as C's pow. */
+function intPowNode(a: UOp, b: UOp): UOp {
+  let result = c(1, a), base = a;
+  for (let bit = 0; bit < 31 && 2 ** bit <= b.vmax; bit++) {
+    const set = alu('CMPNE', alu('AND', b, c(2 ** bit, b)), c(0, b));
+    result = alu('WHERE', set, alu('MUL', result, base), result);
+    base = alu('MUL', base, base);
+  }
+  if (b.vmin >= 0) return result;
+  const odd = alu('CMPNE', alu('AND', b, c(1, b)), c(0, b));
+  const negative = alu('WHERE', eqc(a, 1), c(1, a), alu('WHERE', eqc(a, -1), alu('WHERE', odd, c(-1, a), c(1, a)), c(0, a)));
+  return alu('WHERE', alu('CMPLT', b, c(0, b)), negative, result);
+}
+/** The exponents PyTorch computes without pow (exact or correctly rounded); undefined for the rest. */
+function powScalar(a: UOp, y: number, d: DType): UOp | undefined {
+  const sq = (x: UOp): UOp => alu('MUL', x, x);
+  if (y === 0) return c(1, a);
+  if (y === 1) return a;
+  if (y === 2) return sq(a);
+  if (y === 3) return alu('MUL', sq(a), a);
+  if (!isFloat(d)) return undefined;
+  if (y === 0.5) return un('SQRT', a);
+  if (y === -0.5) return un('RECIP', un('SQRT', a));
+  if (y === -1) return un('RECIP', a);
+  if (y === -2) return un('RECIP', sq(a));
+  return undefined;
 }
 
 // ---------- creation ----------
@@ -606,11 +673,13 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   }
   const total = tensors.reduce((a, t) => a + t.shape[d]!, 0);
   const dt = tensors.map((t) => t.dtype).reduce(promoteTypes);
+  // each piece is selected where it lies (not added onto zero padding, which would turn -0 into +0)
   let at = 0, out: Tensor | undefined;
   for (const t of tensors) {
-    const p = t.cast(dt).pad(padOf(t.ndim, d, at, total - at - t.shape[d]!));
+    const pads = padOf(t.ndim, d, at, total - at - t.shape[d]!);
+    const p = t.cast(dt).pad(pads);
+    out = out ? full(t.shape, true, { device: t.device }).pad(pads).where(p, out) : p;
     at += t.shape[d]!;
-    out = out ? out.add(p) : p;
   }
   return out!.named('cat', ...tensors);
 }

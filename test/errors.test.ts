@@ -13,6 +13,7 @@ describe('errors', () => {
 
   test('axes out of range', () => {
     expect(() => zeros([2, 3]).sum(3)).toThrow('sum: axis 3 is out of range for a tensor with 2 dims');
+    expect(() => zeros([2], { dtype: 'i32' }).pow(-2)).toThrow('pow: integers to negative integer powers are not allowed (i32 tensor ** -2)');
     expect(() => zeros([2, 3]).softmax(-3)).toThrow('softmax: axis -3 is out of range for a tensor with 2 dims');
     expect(() => zeros([2, 3]).permute(0, 0)).toThrow('permute: [0, 0] is not a permutation of the 2 dims of [2, 3]');
   });

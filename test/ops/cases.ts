@@ -12,6 +12,13 @@ export interface OpCase {
   readonly ref: (...x: Nd[]) => Nd;
   readonly rtol?: number;
   readonly atol?: number;
+  /** Bit-exact float32 results: the sign of zero and NaN count (IEEE edge cases). */
+  readonly exact?: boolean;
+  /**
+   * Needs IEEE-754 arithmetic on special values (NaN in comparisons, exact fused residuals), which WGSL leaves
+   * to the implementation (Mesa folds `x == NaN` to true and splits fma): runs where the target promises it.
+   */
+  readonly ieee?: boolean;
 }
 
 const s = (shape: number[], lo = -2, hi = 2): Spec => ({ shape, lo, hi });
@@ -64,6 +71,40 @@ export const cases: OpCase[] = [
     ref: (a, b) => build([3, 3, 4], ([k, i, j]) => { const x = at(a, [i!, j!]), y = at(b, [j!]); return [+(x > 0 && y > 0), +(x > 0 || y < 0), +!(x > 0)][k!]! + (x & y) + (x | y) + (x ^ y); }) },
   { name: 'casts', inputs: [s([8], -5, 5)], run: (t) => stack([t.cast('i32').cast('f32'), t.gt(0).cast('f32'), t.cast('f16').cast('f32'), t.cast('bool').cast('f32')]),
     ref: (x) => build([4, 8], ([k, i]) => { const v = x.data[i!]!; return [Math.trunc(v), +(v > 0), v, +(v !== 0)][k!]!; }), rtol: 1e-3 },
+
+  // ---- IEEE edge values: PyTorch's results, sign of zero and NaN included ----
+  { name: 'floor ceil trunc round sign abs on edge values', inputs: [{ shape: [12], values: [-0, 0, NaN, Infinity, -Infinity, -2.5, 2.5, 0.49999997, -0.49999997, -0.3, 1e9 + 1, -1.7] }],
+    run: (t) => stack([t.floor(), t.ceil(), t.trunc(), t.round(), t.sign(), t.abs()]), exact: true,
+    ref: (x) => build([6, 12], ([k, i]) => [Math.floor, Math.ceil, Math.trunc, R.roundEven, R.signT, Math.abs][k!]!(Math.fround(x.data[i!]!))) },
+  { name: 'isnan isinf isfinite', inputs: [{ shape: [6], values: [NaN, Infinity, -Infinity, 0, -3.5, 3e38] }], run: (t) => stack([t.isnan(), t.isinf(), t.isfinite()]).cast('f32'),
+    ref: (x) => build([3, 6], ([k, i]) => { const v = x.data[i!]!; return +[Number.isNaN(v), Math.abs(v) === Infinity, Number.isFinite(v)][k!]!; }) },
+  { name: 'floorDiv remainder on exact multiples', exact: true,
+    inputs: [{ shape: [8], values: [41, 82, -82, 7.5, 6, -6, 0.75, 1e7] }, { shape: [8], values: [41, 41, 41, -2.5, 3, 3, 0.25, 10] }],
+    run: (a, b) => stack([a.floorDiv(b), a.remainder(b)]), ref: (a, b) => build([2, 8], ([k, i]) => [R.floorDiv, R.remainder][k!]!(a.data[i!]!, b.data[i!]!)) },
+  { name: 'floorDiv remainder on edge values (float)', exact: true, ieee: true,
+    inputs: [{ shape: [12], values: [41, 82, -82, 1, -1, 7.5, -0, 5, Infinity, 3, -3, 0.3] }, { shape: [12], values: [41, 41, 41, 0.1, 0.1, -2.5, 3, 0, 2, Infinity, Infinity, -0.1] }],
+    run: (a, b) => stack([a.floorDiv(b), a.remainder(b)]), ref: (a, b) => build([2, 12], ([k, i]) => [R.floorDiv, R.remainder][k!]!(Math.fround(a.data[i!]!), Math.fround(b.data[i!]!))) },
+  { name: 'pow on edge values', inputs: [{ shape: [11], values: [-0, -1, -8, 1, 2, -2, NaN, 0, -Infinity, 4, -1] }, { shape: [11], values: [-1, Infinity, 1 / 3, NaN, 10, 3, 0, -2, 3, 0.5, -Infinity] }],
+    run: (a, b) => a.pow(b), ref: (a, b) => zip(a, b, (x, y) => R.powT(Math.fround(x), Math.fround(y))) },
+  { name: 'pow with scalar exponents', inputs: [s([2, 5], -3, 3)], run: (t) => stack([t.pow(2), t.pow(3), t.abs().pow(0.5), t.pow(-1), t.abs().pow(-0.5), t.pow(-2), t.pow(0), t.abs().pow(1.7)]),
+    ref: (x) => build([8, 2, 5], ([k, i, j]) => { const v = at(x, [i!, j!]); return R.powT(k === 2 || k === 4 || k === 7 ? Math.abs(v) : v, [2, 3, 0.5, -1, -0.5, -2, 0, 1.7][k!]!); }), rtol: 3e-6 },
+  { name: 'integer pow (exact, negative exponents as C)', inputs: [{ shape: [9], values: [2, 3, -1, 1, 0, 7, -2, 5, -1] }, { shape: [9], values: [-1, 2, -3, -5, 0, 11, 5, 13, 4] }],
+    run: (a, b) => stack([a.cast('i32').pow(b.cast('i32')), a.cast('i32').pow(3)]).cast('f32'), exact: true,
+    ref: (a, b) => build([2, 9], ([k, i]) => R.intPow(a.data[i!]!, k ? 3 : b.data[i!]!)) },
+  { name: 'maximum minimum relu max propagate NaN', inputs: [{ shape: [5], values: [NaN, 1, -2, NaN, 7] }, { shape: [5], values: [0, NaN, 3, NaN, -1] }],
+    run: (a, b) => stack([a.maximum(b), a.minimum(b), a.relu(), a.clamp(0, 5), stack([a, b]).max(0), a.maximum(5).gt(3).cast('f32')]),
+    ref: (a, b) => build([6, 5], ([k, i]) => {
+      const x = a.data[i!]!, y = b.data[i!]!;
+      return [Math.max(x, y), Math.min(x, y), Math.max(x, 0), Math.min(Math.max(x, 0), 5), Math.max(x, y), +(Math.max(x, 5) > 3)][k!]!;
+    }) },
+  { name: 'argmax argmin count NaN as the largest', inputs: [{ shape: [2, 5], values: [1, NaN, 3, NaN, -5, 4, 2, 9, 0, 1] }], run: (t) => stack([t.argmax(1), t.argmin(1)]).cast('f32'),
+    ref: (x) => build([2, 2], ([k, i]) => { const row = [...x.data.slice(5 * i!, 5 * i! + 5)]; const n = row.findIndex(Number.isNaN); return n >= 0 ? n : row.indexOf(k ? Math.min(...row) : Math.max(...row)); }) },
+  { name: 'reductions and softmax of a 0-d tensor over dim 0', inputs: [{ shape: [], values: [-2.5] }],
+    run: (t) => stack([t.sum(0), t.mean(-1), t.max(0), t.min(0, true), t.prod(0), t.softmax(0), t.logSoftmax(-1), t.argmax(0).cast('f32')]),
+    ref: (x) => build([8], ([k]) => [x.data[0]!, x.data[0]!, x.data[0]!, x.data[0]!, x.data[0]!, 1, 0, 0][k!]!) },
+  { name: 'cat keeps -0', inputs: [{ shape: [2], values: [-0, 1] }, { shape: [2], values: [-0, -3] }], run: (a, b) => cat([a, b]), exact: true, ref: (a, b) => ({ shape: [4], data: Float64Array.from([...a.data, ...b.data]) }) },
+  { name: 'maxPool2d on integers pads with the smallest integer', inputs: [{ ...ints([1, 1, 3, 3], -9, -1), values: [-5, -6, -7, -8, -9, -4, -3, -2, -1] }],
+    run: (t) => t.cast('i32').maxPool2d(2, { padding: 1 }).cast('f32'), ref: (x) => R.pool(x, 2, 2, 1, 'max') },
 
   // ---- reductions ----
   { name: 'sum all / axis / axes keepdim', inputs: [s([3, 4, 5])], run: (t) => t.sum().add(t.sum(1).sum(1).sum()).add(t.sum([0, 2], true).sum()), ref: (x) => ({ shape: [], data: Float64Array.of(3 * sumAll([...x.data])) }) },

@@ -20,4 +20,13 @@ describe.each(backends.filter((b) => getDevice(b).caps.dtypes.has('f16')))('f16 
     const got = await out.data(), want = c.ref(...xs);
     want.data.forEach((w, i) => expect(Math.abs(got[i]! - w), `${c.name} [${i}] got ${got[i]} want ${w}`).toBeLessThanOrEqual(5e-3 + 5e-3 * Math.abs(w)));
   });
+  test('mean and var of a long f16 row: the sum (2.5e7) would overflow f16, so statistics run in f32', async () => {
+    const x = uniform([100000], 7, 200, 300).data.map(f16round);
+    const t = tensor(Float32Array.from(x), { device, dtype: 'f16' });
+    const mean = x.reduce((a, b) => a + b, 0) / x.length, v = x.reduce((a, b) => a + (b - mean) ** 2, 0) / (x.length - 1);
+    const [m, s] = [await t.mean().data(), await t.var().data()];
+    expect(t.mean().dtype).toBe('f16');
+    expect(Math.abs(m[0]! - mean)).toBeLessThanOrEqual(5e-3 * mean);
+    expect(Math.abs(s[0]! - v)).toBeLessThanOrEqual(5e-3 * v);
+  });
 });

@@ -6,13 +6,33 @@ export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 export const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
 export const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 export const roundEven = (x: number) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; };
+/** C's pow (PyTorch's): JS ** differs only for 1 ** NaN and (-1) ** ±Infinity. */
 export function powT(a: number, b: number): number {
-  if (b === 0) return 1;
-  if (a < 0 && !Number.isInteger(b)) return NaN;
+  if (b === 0 || a === 1 || (a === -1 && Math.abs(b) === Infinity)) return 1;
   return a ** b;
 }
-export const floorDiv = (a: number, b: number) => Math.floor(a / b);
-export const remainder = (a: number, b: number) => a - Math.floor(a / b) * b;
+/** C's integer pow with PyTorch's rule for negative exponents (1, ±1 or 0). */
+export function intPow(a: number, b: number): number {
+  if (b < 0) return a === 1 ? 1 : a === -1 ? (b % 2 ? -1 : 1) : 0;
+  let r = 1;
+  for (let i = 0; i < b; i++) r = Math.imul(r, a);
+  return r;
+}
+/** torch.sign: 0 for ±0 and NaN. */
+export const signT = (x: number) => (x > 0 ? 1 : x < 0 ? -1 : 0);
+/** The remainder with the divisor's sign: a - b * floor(a / b), from the exact C fmod. */
+export function remainder(a: number, b: number): number {
+  const r = a % b;
+  return r !== 0 && r < 0 !== b < 0 ? r + b : r;
+}
+/** floor(a / b) from the exact remainder (so exact multiples stay exact); a zero keeps the sign of a / b. */
+export function floorDiv(a: number, b: number): number {
+  if (b === 0) return a / b;
+  const r = a % b;
+  let q = (a - r) / b;
+  if (r !== 0 && r < 0 !== b < 0) q -= 1;
+  return q === 0 ? (a / b < 0 || Object.is(a / b, -0) ? -0 : 0) : Math.round(q);
+}
 
 export const reshape = (a: Nd, shape: number[]): Nd => ({ shape, data: a.data });
 export const permute = (a: Nd, order: number[]): Nd => build(order.map((o) => a.shape[o]!), (i) => { const s: number[] = []; order.forEach((o, j) => { s[o] = i[j]!; }); return at(a, s); });
