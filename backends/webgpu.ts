@@ -146,8 +146,13 @@ export class WebGpuBackend implements Backend {
 
   async #build(kernel: Kernel, source: string): Promise<GpuProgram> {
     this.#check();
+    // push and pop with no await between, so concurrent builds never share a scope and a bad module's
+    // validation error stays with it (reported below from the compilation info, not on a later call)
+    this.#device.pushErrorScope('validation');
     const module = this.#device.createShaderModule({ code: source });
+    const moduleError = this.#device.popErrorScope();
     const info = await module.getCompilationInfo();
+    await moduleError;
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length) {
       const numbered = source.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');
@@ -156,13 +161,11 @@ export class WebGpuBackend implements Backend {
     const layout = this.#device.createBindGroupLayout({
       entries: kernel.params.map((p, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: p.write ? 'storage' : 'read-only-storage' } })),
     });
-    this.#device.pushErrorScope('validation');
+    // the async pipeline call rejects on its own errors (GPUPipelineError)
     const pipeline = await this.#device.createComputePipelineAsync({
       layout: this.#device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
-    });
-    const err = await this.#device.popErrorScope();
-    if (err) throw new Error(`webgpu: ${kernel.name}: ${err.message}`);
+    }).catch((e: Error) => { throw new Error(`webgpu: ${kernel.name}: ${e.message}`); });
     return { name: kernel.name, source, pipeline };
   }
 

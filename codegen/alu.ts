@@ -16,6 +16,7 @@ export function evalAlu(op: AluOp, dtype: DType, v: (number | boolean)[], srcDty
     case 'EXP2': return r(2 ** a!);
     case 'LOG2': return r(Math.log2(a!));
     case 'SIN': return r(Math.sin(a!));
+    case 'COS': return r(Math.cos(a!));
     case 'TRUNC': return r(Math.trunc(a!));
     case 'ADD': return r(a! + b!);
     case 'MUL': return dtype === 'i32' || dtype === 'u32' ? r(Math.imul(a!, b!)) : r(a! * b!);

@@ -11,6 +11,8 @@ export interface CStyle extends Omit<Language, 'alu'> {
   select(cond: string, t: string, f: string): string;
   cast(a: string, to: DType, from: DType): string;
   bitcast(a: string, to: DType, from: DType): string;
+  /** a < b or a != b over operands of dtype `from`, with IEEE results for NaN. */
+  compare(op: 'CMPLT' | 'CMPNE', a: string, b: string, from: DType): string;
   /** A shift amount in the type the language wants. */
   shift(b: string): string;
   /** max for dtype d; a NaN in either operand gives NaN, as in PyTorch. */
@@ -27,15 +29,14 @@ export function cAlu(l: CStyle): Language['alu'] {
     switch (op) {
       case 'NEG': return `(-${a})`;
       case 'RECIP': return `(${l.literal(1, d)} / ${a})`;
-      case 'SQRT': case 'EXP2': case 'LOG2': case 'SIN': case 'TRUNC': return l.fn(op, a!, d);
+      case 'SQRT': case 'EXP2': case 'LOG2': case 'SIN': case 'COS': case 'TRUNC': return l.fn(op, a!, d);
       case 'ADD': return `(${a} + ${b})`;
       case 'MUL': return `(${a} * ${b})`;
       case 'FDIV': return `(${a} / ${b})`;
       case 'IDIV': return l.select(`(${b} == ${zero()})`, zero(), `(${a} / ${b})`);
       case 'MOD': return d === 'f32' || d === 'f16' ? l.fmod(a!, b!, d) : l.select(`(${b} == ${zero()})`, zero(), `(${a} % ${b})`);
       case 'MAX': return bool ? `(${a} || ${b})` : l.max(a!, b!, d);
-      case 'CMPLT': return `(${a} < ${b})`;
-      case 'CMPNE': return `(${a} != ${b})`;
+      case 'CMPLT': case 'CMPNE': return l.compare(op, a!, b!, from);
       case 'AND': return bool ? `(${a} && ${b})` : `(${a} & ${b})`;
       case 'OR': return bool ? `(${a} || ${b})` : `(${a} | ${b})`;
       case 'XOR': return bool ? `(${a} != ${b})` : `(${a} ^ ${b})`;

@@ -18,8 +18,8 @@ function literal(v: number | boolean, d: DType): string {
   return d === 'f16' ? `__float2half(${f})` : f;
 }
 
-const floatFns = { SQRT: 'sqrtf', EXP2: 'exp2f', LOG2: 'log2f', SIN: 'sinf', TRUNC: 'truncf', RECIP: '' } as const;
-const halfFns = { SQRT: 'hsqrt', EXP2: 'hexp2', LOG2: 'hlog2', SIN: 'hsin', TRUNC: 'htrunc', RECIP: '' } as const;
+const floatFns = { SQRT: 'sqrtf', EXP2: 'exp2f', LOG2: 'log2f', SIN: 'sinf', COS: 'cosf', TRUNC: 'truncf', RECIP: '' } as const;
+const halfFns = { SQRT: 'hsqrt', EXP2: 'hexp2', LOG2: 'hlog2', SIN: 'hsin', COS: 'hcos', TRUNC: 'htrunc', RECIP: '' } as const;
 
 function bitcast(a: string, to: DType, from: DType): string {
   if (from === 'f32') return to === 'i32' ? `__float_as_int(${a})` : `__float_as_uint(${a})`;
@@ -36,6 +36,7 @@ const cuda: CStyle = {
   cast: (a, to) => `((${types[to]})(${a}))`,
   bitcast,
   shift: (b) => b,
+  compare: (op, a, b) => `(${a} ${op === 'CMPLT' ? '<' : '!='} ${b})`,
   // fmaxf returns the other operand when one is NaN; PyTorch's max propagates it
   max: (a, b, d) => (d === 'f16' ? `__hmax_nan(${a}, ${b})` : d === 'f32' ? `((${a} != ${a} || ${b} != ${b}) ? (${a} + ${b}) : fmaxf(${a}, ${b}))` : `max(${a}, ${b})`),
   fmod: (a, b, d) => (d === 'f16' ? `__float2half(fmodf(__half2float(${a}), __half2float(${b})))` : `fmodf(${a}, ${b})`),

@@ -31,6 +31,7 @@ function aluJs(op: AluOp, [a, b, c]: readonly string[], d: DType, from: DType): 
     case 'EXP2': return rounded(d, `Math.exp(${a} * 0.6931471805599453)`);   // V8's Math.exp is far faster than 2 ** x
     case 'LOG2': return rounded(d, `Math.log2(${a})`);
     case 'SIN': return rounded(d, `Math.sin(${a})`);
+    case 'COS': return rounded(d, `Math.cos(${a})`);
     case 'TRUNC': return `Math.trunc(${a})`;
     case 'ADD': return int ? intSuffix(d, `${a} + ${b}`) : rounded(d, `${a} + ${b}`);
     case 'MUL': return int ? intSuffix(d, `Math.imul(${a}, ${b})`) : rounded(d, `${a} * ${b}`);

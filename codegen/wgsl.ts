@@ -32,6 +32,14 @@ const wgsl: CStyle = {
   cast: (a, to) => `${types[to]}(${a})`,
   bitcast: (a, to) => `bitcast<${types[to]}>(${a})`,
   shift: (b) => `u32(${b})`,
+  // compilers may assume no NaN (Mesa folds NaN == x to true): NaN operands are ruled on from the bits;
+  // WGSL has no < on bool
+  compare: (op, a, b, from) => {
+    if (from === 'bool') return op === 'CMPLT' ? `(u32(${a}) < u32(${b}))` : `(${a} != ${b})`;
+    if (from !== 'f32' && from !== 'f16') return `(${a} ${op === 'CMPLT' ? '<' : '!='} ${b})`;
+    const nan = `(is_nan(${f32(a, from)}) || is_nan(${f32(b, from)}))`;
+    return op === 'CMPLT' ? `select(${a} < ${b}, false, ${nan})` : `select(${a} != ${b}, true, ${nan})`;
+  },
   // WGSL's max may drop a NaN operand; PyTorch's propagates it (NaN is tested on the bits: compilers may assume none)
   max: (a, b, d) => (d === 'f32' || d === 'f16' ? `select(select(max(${a}, ${b}), ${b}, is_nan(${f32(b, d)})), ${a}, is_nan(${f32(a, d)}))` : `max(${a}, ${b})`),
   fmod: (a, b, d) => (d === 'f16' ? `f16(fmod_f32(f32(${a}), f32(${b})))` : `fmod_f32(${a}, ${b})`),

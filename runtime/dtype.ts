@@ -15,12 +15,23 @@ export function promoteTypes(a: DType, b: DType): DType {
 }
 
 export function scalarType(v: number | boolean): DType {
-  return typeof v === 'boolean' ? 'bool' : Number.isInteger(v) ? 'i32' : 'f32';
+  // an integer beyond 32 bits (1e30) can only be a float here: we have no i64
+  return typeof v === 'boolean' ? 'bool' : Number.isInteger(v) && !Object.is(v, -0) && Math.abs(v) < 2 ** 32 ? 'i32' : 'f32';
 }
 
 /** Result type of a tensor of dtype t combined with a weak scalar of kind s. */
 export function promoteWeak(t: DType, s: DType): DType {
   return rank(s) > rank(t) ? s : t;
+}
+
+/**
+ * Result type of two operands: a 0-d tensor beside a dimensioned one counts like a weak scalar (it only lifts
+ * the category, and then brings its own dtype), as in PyTorch: f16 [2] + f32 0-d is f16, i32 [2] + f16 0-d is f16.
+ */
+export function promoteOperands(a: { dtype: DType; ndim: number }, b: { dtype: DType; ndim: number }): DType {
+  if ((a.ndim === 0) === (b.ndim === 0)) return promoteTypes(a.dtype, b.dtype);
+  const [dim, zero] = a.ndim ? [a.dtype, b.dtype] : [b.dtype, a.dtype];
+  return rank(zero) > rank(dim) ? zero : dim;
 }
 
 /** The float type an op like exp computes in: ints and bools become f32. */

@@ -2,6 +2,7 @@
 // its shapes first so a mistake is reported here, not as a broadcast error deep inside.
 import { minValue } from '../codegen/dtype.js';
 import type { UOp } from '../codegen/uop.js';
+import { promoteTypes } from './dtype.js';
 import * as g from './graph.js';
 import { Tensor, normAxis, tensor } from './tensor.js';
 
@@ -10,13 +11,15 @@ export interface PoolOptions { stride?: number | readonly [number, number]; padd
 export interface InterpolateOptions { size?: readonly [number, number]; scaleFactor?: number | readonly [number, number]; mode?: 'nearest' }
 export interface AttentionOptions { attnMask?: Tensor; isCausal?: boolean; scale?: number }
 
+/** f16 products are summed in f32 without rounding each one to f16 (PyTorch accumulates the same way). */
+const opmath = (t: Tensor): Tensor => (t.dtype === 'f16' ? t.cast('f32') : t);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 const pair = (v: number | readonly [number, number] | undefined, def: number): [number, number] =>
   v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both arguments need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
-  const x = a.ndim === 1 ? a.unsqueeze(0) : a, y = b.ndim === 1 ? b.unsqueeze(1) : b;
+  const x = opmath(a.ndim === 1 ? a.unsqueeze(0) : a), y = opmath(b.ndim === 1 ? b.unsqueeze(1) : b);
   const k = x.shape[x.ndim - 1]!;
   if (y.shape[y.ndim - 2] !== k) throw new Error(`matmul: inner dims differ: ${fmt(a.shape)} @ ${fmt(b.shape)} (${k} vs ${y.shape[y.ndim - 2]})`);
   // [..., n, 1, k] * [..., 1, m, k] summed over k: the reduce runs along rows of both operands
@@ -24,7 +27,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   let out = prod.sum(-1);
   if (a.ndim === 1) out = out.squeeze(-2);
   if (b.ndim === 1) out = out.squeeze(-1);
-  return out.named('matmul', a, b);
+  return out.cast(promoteTypes(a.dtype, b.dtype)).named('matmul', a, b);
 }
 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
@@ -55,8 +58,9 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Con
   const [OH, OW] = [win.shape[2]!, win.shape[3]!];
   const xs = win.reshape([N, groups, 1, Cg, OH, OW, kh, kw]);
   const ws = w.reshape([1, groups, Co / groups, Cg, 1, 1, kh, kw]);
-  let y = xs.mul(ws).sum([3, 6, 7]).reshape([N, Co, OH, OW]);
-  if (bias) y = y.add(bias.reshape([1, Co, 1, 1]));
+  let y = opmath(xs).mul(opmath(ws)).sum([3, 6, 7]).reshape([N, Co, OH, OW]);
+  if (bias) y = y.add(opmath(bias).reshape([1, Co, 1, 1]));
+  y = y.cast(promoteTypes(x.dtype, w.dtype));
   return y.named('conv2d', x, w, bias);
 }
 

@@ -5,7 +5,7 @@ import { type AluOp, type ReduceOp, UOp } from '../codegen/uop.js';
 import { Buffer, type TypedData } from './buffer.js';
 export type { TypedData } from './buffer.js';
 import { defaultDevice, getDevice } from './device.js';
-import { floatOf, promoteTypes, promoteWeak, scalarType } from './dtype.js';
+import { floatOf, promoteOperands, promoteTypes, promoteWeak, scalarType } from './dtype.js';
 import * as g from './graph.js';
 import { track } from './memory.js';
 import * as nn from './nn.js';
@@ -101,13 +101,15 @@ export class Tensor {
 
   /** Promote, broadcast and combine with f. */
   #binary(other: TensorLike, op: string, f: (a: UOp, b: UOp, dt: DType) => UOp, dtypeOf: (d: DType) => DType = (d) => d): Tensor {
-    const dt = dtypeOf(other instanceof Tensor ? promoteTypes(this.dtype, other.dtype) : promoteWeak(this.dtype, scalarType(other)));
+    const dt = dtypeOf(other instanceof Tensor ? promoteOperands(this, other) : promoteWeak(this.dtype, scalarType(other)));
     const shape = other instanceof Tensor ? broadcastShapes(op, this.shape, other.shape) : this.shape;
-    return this.make(f(this.#operand(this, op, dt, shape), this.#operand(other, op, dt, shape), dt), op);
+    const [a, b] = [this.#operand(this, op, dt, shape), this.#operand(other, op, dt, shape)];
+    return this.make(dt === 'f16' ? fromOpmath(f(castNode(a, 'f32'), castNode(b, 'f32'), 'f32')) : f(a, b, dt), op);
   }
 
   #unary(op: string, f: (a: UOp) => UOp, dtypeOf: (d: DType) => DType = floatOf): Tensor {
-    return this.make(f(castNode(this.node(op), dtypeOf(this.dtype))), op);
+    const x = castNode(this.node(op), dtypeOf(this.dtype));
+    return this.make(x.dtype === 'f16' ? fromOpmath(f(castNode(x, 'f32'))) : f(x), op);
   }
 
   // ---------- elementwise ----------
@@ -162,20 +164,24 @@ export class Tensor {
   sqrt(): Tensor { return this.#unary('sqrt', (x) => un('SQRT', x)); }
   rsqrt(): Tensor { return this.#unary('rsqrt', (x) => un('RECIP', un('SQRT', x))); }
   sin(): Tensor { return this.#unary('sin', (x) => un('SIN', x)); }
-  cos(): Tensor { return this.#unary('cos', (x) => un('SIN', alu('ADD', x, c(Math.PI / 2, x)))); }
+  cos(): Tensor { return this.#unary('cos', (x) => un('COS', x)); }
   tanh(): Tensor { return this.#unary('tanh', tanhNode); }
   sigmoid(): Tensor { return this.#unary('sigmoid', sigmoidNode); }
-  relu(): Tensor { return this.#unary('relu', (x) => alu('MAX', x, c(0, x)), (d) => d); }
+  relu(): Tensor { return this.#unary('relu', (x) => alu('WHERE', alu('CMPLT', x, c(0, x)), c(0, x), x), (d) => d); }   // keeps -0 and NaN, as PyTorch
   leakyRelu(slope = 0.01): Tensor { return this.#unary('leakyRelu', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), x, mulc(x, slope))); }
   silu(): Tensor { return this.#unary('silu', (x) => alu('MUL', x, sigmoidNode(x))); }
   gelu({ approximate = 'none' }: { approximate?: 'none' | 'tanh' } = {}): Tensor {
     return this.#unary('gelu', (x) => {
-      const inner = approximate === 'tanh'
-        ? tanhNode(mulc(alu('ADD', x, mulc(alu('MUL', x, alu('MUL', x, x)), 0.044715)), Math.sqrt(2 / Math.PI)))
-        : erfNode(mulc(x, Math.SQRT1_2));
-      return alu('MUL', mulc(x, 0.5), alu('ADD', inner, c(1, x)));
+      if (approximate === 'tanh') {
+        const inner = tanhNode(mulc(alu('ADD', x, mulc(alu('MUL', x, alu('MUL', x, x)), 0.044715)), Math.sqrt(2 / Math.PI)));
+        return alu('MUL', mulc(x, 0.5), alu('ADD', inner, c(1, x)));
+      }
+      // x/2 * erfc(-x/sqrt2): erfc keeps its relative accuracy in the negative tail, where 1 + erf cancels
+      const e = erfcNode(absNode(mulc(x, Math.SQRT1_2)));
+      return alu('MUL', mulc(x, 0.5), alu('WHERE', alu('CMPLT', x, c(0, x)), e, alu('ADD', c(2, x), un('NEG', e))));
     });
   }
+  erf(): Tensor { return this.#unary('erf', erfNode); }
   square(): Tensor { return this.mul(this); }
   reciprocal(): Tensor { return this.#unary('reciprocal', (x) => un('RECIP', x)); }
   trunc(): Tensor { return this.#unary('trunc', (x) => (isFloat(x.dtype) ? un('TRUNC', x) : x), (d) => d); }
@@ -221,16 +227,19 @@ export class Tensor {
   /** Sums and scales in f32 (f16 statistics would overflow) and returns the input's float dtype. */
   mean(axis?: Axis, keepdim = false): Tensor {
     const n = this.#axes('mean', axis).reduce((a, i) => a * this.shape[i]!, 1);
-    return this.#reduce('mean', 'ADD', axis, keepdim, (x) => castNode(x, 'f32'), (x) => castNode(mulc(x, 1 / n), floatOf(this.dtype)));
+    return this.#reduce('mean', 'ADD', axis, keepdim, (x) => castNode(x, 'f32'), (x) => castNode(alu('FDIV', x, c(n, x)), floatOf(this.dtype)));
   }
   var(axis?: Axis, { correction = 1, keepdim = false }: { correction?: number; keepdim?: boolean } = {}): Tensor {
     const n = this.#axes('var', axis).reduce((a, i) => a * this.shape[i]!, 1);
     const x = this.cast('f32');
     const d = x.sub(x.mean(axis, true));
     const s = d.mul(d).sum(axis, keepdim);
-    return s.make(castNode(mulc(s.node(), 1 / Math.max(n - correction, 0)), floatOf(this.dtype)), 'var');
+    return s.make(castNode(alu('FDIV', s.node(), c(Math.max(n - correction, 0), s.node())), floatOf(this.dtype)), 'var');
   }
-  std(axis?: Axis, opts: { correction?: number; keepdim?: boolean } = {}): Tensor { return this.var(axis, opts).sqrt(); }
+  std(axis?: Axis, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    const v = this.cast('f32').var(axis, opts);   // the square root before the f16 rounding (the variance may not fit)
+    return v.make(castNode(un('SQRT', v.node()), floatOf(this.dtype)), 'std');
+  }
   argmax(axis?: number, keepdim = false): Tensor { return this.#argbest('argmax', axis, keepdim, this); }
   argmin(axis?: number, keepdim = false): Tensor {
     return this.#argbest('argmin', axis, keepdim, isFloat(this.dtype) ? this.neg() : this.make(notNode(this.node()), 'argmin'));
@@ -291,7 +300,7 @@ export class Tensor {
     const x = g.shrink(this.node('pad'), crop);
     const p = pairs.map(([a, b]): [number, number] => [Math.max(0, a), Math.max(0, b)]);
     let out = g.pad(x, p);
-    if (value !== 0 && out !== x) out = g.aluNode('WHERE', [g.pad(g.konst(true, 'bool', x.shape), p), out, g.konst(value, this.dtype, out.shape)]);
+    if (!Object.is(value, 0) && out !== x) out = g.aluNode('WHERE', [g.pad(g.konst(true, 'bool', x.shape), p), out, g.konst(value, this.dtype, out.shape)]);
     return this.make(out, 'pad');
   }
   shrink(ranges: readonly (readonly [number, number] | null)[]): Tensor {
@@ -317,6 +326,7 @@ export class Tensor {
   }
   narrow(dim: number, start: number, length: number): Tensor {
     const d = normAxis('narrow', dim, this.ndim);
+    if (start < 0 && start >= -this.shape[d]!) start += this.shape[d]!;
     if (start < 0 || start + length > this.shape[d]!) throw new Error(`narrow: [${start}, ${start + length}) is out of range for dim ${d} of ${fmt(this.shape)}`);
     return this.shrink(this.shape.map((_, i) => (i === d ? [start, start + length] : null)));
   }
@@ -345,7 +355,7 @@ export class Tensor {
   }
   split(size: number | readonly number[], dim = 0): Tensor[] {
     const d = normAxis('split', dim, this.ndim), n = this.shape[d]!;
-    const sizes = typeof size === 'number' ? Array.from({ length: Math.ceil(n / size) }, (_, i) => Math.min(size, n - i * size)) : [...size];
+    const sizes = typeof size === 'number' ? Array.from({ length: Math.max(Math.ceil(n / size), 1) }, (_, i) => Math.min(size, n - i * size)) : [...size];
     if (sizes.reduce((a, b) => a + b, 0) !== n) throw new Error(`split: sizes ${fmt(sizes)} do not add up to dim ${d} of ${fmt(this.shape)}`);
     let at = 0;
     return sizes.map((s) => { const t = this.narrow(d, at, s); at += s; return t; });
@@ -455,7 +465,7 @@ export async function realize(...tensors: Tensor[]): Promise<void> {
 }
 
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
-  const dt = a instanceof Tensor && b instanceof Tensor ? promoteTypes(a.dtype, b.dtype)
+  const dt = a instanceof Tensor && b instanceof Tensor ? promoteOperands(a, b)
     : a instanceof Tensor ? promoteWeak(a.dtype, scalarType(b as number))
     : b instanceof Tensor ? promoteWeak(b.dtype, scalarType(a)) : promoteTypes(scalarType(a), scalarType(b));
   const shape = broadcastShapes('where', cond.shape, ...[a, b].filter((x): x is Tensor => x instanceof Tensor).map((x) => x.shape));
@@ -482,6 +492,8 @@ const alu = (op: AluOp, ...s: UOp[]): UOp => g.aluNode(op, s);
 const un = (op: AluOp, x: UOp): UOp => g.aluNode(op, [x]);
 const c = (v: number, like: UOp): UOp => g.konst(v, like.dtype, like.shape);
 const mulc = (x: UOp, v: number): UOp => alu('MUL', x, c(v, x));
+/** f16 math runs in f32 and rounds once at the end (PyTorch's opmath): constants and intermediates keep f32 precision. */
+const fromOpmath = (r: UOp): UOp => (r.dtype === 'f32' ? castNode(r, 'f16') : r);
 export const castNode = (x: UOp, d: DType): UOp => (x.dtype === d ? x : g.aluNode('CAST', [x], d));
 const notNode = (x: UOp): UOp => (x.dtype === 'bool' ? alu('XOR', x, g.konst(true, 'bool', x.shape)) : alu('XOR', x, g.konst(-1, x.dtype, x.shape)));
 const negNode = (x: UOp, d: DType): UOp => (d === 'u32' ? alu('MUL', x, g.konst(castValue(-1, 'u32') as number, 'u32', x.shape)) : un('NEG', x));
@@ -519,13 +531,20 @@ function tanhNode(x: UOp): UOp {
   const q = horner([1.19825839466702e-6, 1.18534705686654e-4, 2.268434632439e-3, 4.89352518554385e-3]);
   return alu('MUL', p, un('RECIP', q));
 }
-/** erf by Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), used inside gelu where 1 + erf absorbs it. */
+/** erfc(z) for z >= 0 (Numerical Recipes' erfcc): relative error < 1.2e-7 everywhere, tails included. */
+function erfcNode(z: UOp): UOp {
+  const t = un('RECIP', alu('ADD', c(1, z), mulc(z, 0.5)));
+  const coefs = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223];
+  const poly = coefs.slice(1).reduce((acc, k) => alu('ADD', alu('MUL', acc, t), c(k, z)), c(coefs[0]!, z));
+  return alu('MUL', t, expNode(alu('ADD', un('NEG', alu('MUL', z, z)), poly)));
+}
+/** erf: a Taylor series near 0 (where 1 - erfc would cancel), 1 - erfc(|x|) with x's sign elsewhere. */
 function erfNode(x: UOp): UOp {
-  const a = absNode(x);
-  const t = un('RECIP', alu('ADD', c(1, x), mulc(a, 0.3275911)));
-  const poly = [1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592].reduce((acc, k) => alu('ADD', alu('MUL', acc, t), c(k, x)), c(0, x));
-  const y = alu('ADD', c(1, x), un('NEG', alu('MUL', alu('MUL', poly, t), expNode(un('NEG', alu('MUL', x, x))))));
-  return alu('WHERE', alu('CMPLT', x, c(0, x)), un('NEG', y), y);
+  const x2 = alu('MUL', x, x);
+  const series = [-1 / 1320, 1 / 216, -1 / 42, 1 / 10, -1 / 3].reduce((acc, k) => alu('ADD', alu('MUL', acc, x2), c(k, x)), c(0, x));
+  const small = mulc(alu('ADD', x, alu('MUL', x, alu('MUL', x2, series))), 2 / Math.sqrt(Math.PI));
+  const big = alu('ADD', c(1, x), un('NEG', erfcNode(absNode(x))));
+  return alu('WHERE', alu('CMPLT', absNode(x), c(0.5, x)), small, alu('WHERE', alu('CMPLT', x, c(0, x)), un('NEG', big), big));
 }
 /** PyTorch's floor division of floats: from fmod, so exact multiples and near-integer quotients come out right. */
 function floorDivFloat(a: UOp, b: UOp): UOp {
@@ -558,7 +577,7 @@ function powNode(a: UOp, b: UOp, d: DType): UOp {
   const absA = absNode(a), bNeg = alu('CMPLT', b, c(0, b));
   const mag = alu('WHERE', eqc(absA, 0), alu('WHERE', bNeg, c(Infinity, a), c(0, a)),
     alu('WHERE', eqc(absA, Infinity), alu('WHERE', bNeg, c(0, a), c(Infinity, a)), un('EXP2', alu('MUL', b, un('LOG2', absA)))));
-  const bInt = eqc(alu('ADD', un('TRUNC', b), un('NEG', b)), 0);
+  const bInt = alu('OR', eqc(alu('ADD', un('TRUNC', b), un('NEG', b)), 0), eqc(absNode(b), Infinity));   // ±inf counts as even
   const bOdd = eqc(alu('ADD', b, un('NEG', mulc(floorNode(mulc(b, 0.5)), 2))), 1);
   const signed = alu('WHERE', alu('AND', signBitNode(a), bOdd), un('NEG', mag), mag);
   const negFinite = alu('AND', alu('CMPLT', a, c(0, a)), alu('CMPNE', a, c(-Infinity, a)));
@@ -647,16 +666,24 @@ export const ones = (shape: readonly number[], opts: TensorOptions = {}): Tensor
 export function arange(a: number, b?: number, step = 1, opts: TensorOptions = {}): Tensor {
   const [start, end] = b === undefined ? [0, a] : [a, b];
   if (step === 0) throw new Error('arange: step must be nonzero');
+  if ((end - start) * step < 0) throw new Error(`arange: the range [${start}, ${end}) is inconsistent with the sign of step ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'i32' : 'f32');
+  // fractional steps: start + i * step in double, rounded once, as PyTorch (f32 math drifts by an ulp)
+  if (!Number.isInteger(step) || !Number.isInteger(start)) return tensor(Float64Array.from({ length: n }, (_, i) => start + i * step), { ...opts, dtype });
   const i = castNode(g.arangeNode(n), dtype);
   return lazy(g.aluNode('ADD', [g.aluNode('MUL', [i, g.konst(step, dtype, [n])]), g.konst(start, dtype, [n])]), opts, 'arange');
 }
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
-  const dtype = opts.dtype ?? 'f32';
-  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
-  const i = castNode(g.arangeNode(steps), dtype);
-  return lazy(g.aluNode('ADD', [g.aluNode('MUL', [i, g.konst(step, dtype, [steps])]), g.konst(start, dtype, [steps])]), opts, 'linspace');
+  // as PyTorch: in f32, the first half counted up from start and the second down from end (both ends exact),
+  // then cast (an integer linspace truncates)
+  if (steps === 1) return full([1], start, opts);
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0, k = (v: number) => g.konst(v, 'f32', [steps]);
+  const i = castNode(g.arangeNode(steps), 'f32');
+  const up = g.aluNode('ADD', [g.aluNode('MUL', [i, k(step)]), k(start)]);
+  const down = g.aluNode('ADD', [k(end), g.aluNode('MUL', [g.aluNode('ADD', [k(steps - 1), g.aluNode('NEG', [i])]), k(-step)])]);
+  const v = g.aluNode('WHERE', [g.aluNode('CMPLT', [i, k(Math.floor(steps / 2))]), up, down]);
+  return lazy(castNode(v, opts.dtype ?? 'f32'), opts, 'linspace');
 }
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   const r = g.expand(g.reshape(g.arangeNode(n), [n, 1]), [n, m]), col = g.expand(g.reshape(g.arangeNode(m), [1, m]), [n, m]);
@@ -666,6 +693,7 @@ export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (!tensors.length) throw new Error('cat: expected at least one tensor');
   const t0 = tensors[0]!, d = normAxis('cat', dim, t0.ndim);
+  if (tensors.some((t) => t.ndim === 0)) throw new Error('cat: a 0-d tensor cannot be concatenated (use stack, or reshape to [1])');
   for (const t of tensors) {
     if (t.ndim !== t0.ndim || t.shape.some((n, i) => i !== d && n !== t0.shape[i])) {
       throw new Error(`cat: shapes ${tensors.map((x) => fmt(x.shape)).join(', ')} differ outside dim ${d}`);

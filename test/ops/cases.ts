@@ -1,7 +1,7 @@
 // The op suite as data: seeded inputs, the polygrad expression, and an independent float64 reference.
 // Every backend runs every case, on contiguous inputs and on permuted, sliced and flipped views.
 import { type Tensor, cat, stack, where } from '../../index.js';
-import { type Nd, at, build, map, reduce, zip } from './nd.js';
+import { type Nd, at, build, erf, erfc, map, reduce, zip } from './nd.js';
 import * as R from './ref.js';
 
 export interface Spec { readonly shape: number[]; readonly lo?: number; readonly hi?: number; readonly int?: boolean; readonly bool?: boolean; readonly values?: number[] }
@@ -46,6 +46,8 @@ export const cases: OpCase[] = [
   { name: 'sigmoid extreme', inputs: [s([64], -200, 200)], run: (t) => t.sigmoid(), ref: (x) => map(x, R.sigmoid) },
   ...unary('relu leakyRelu', (t) => t.relu().add(t.leakyRelu(0.1)), (x) => Math.max(x, 0) + (x > 0 ? x : 0.1 * x)),
   ...unary('gelu', (t) => t.gelu(), R.gelu, s([3, 4], -6, 6), { atol: 2e-6 }),
+  { name: 'gelu and erf: relative accuracy in the tails', inputs: [{ shape: [8], values: [-5, -4, -3.5, -8, 1e-3, -0.3, 3, 6] }], atol: 0,
+    run: (t) => stack([t.gelu(), t.erf()]), ref: (x) => build([2, 8], ([k, i]) => { const v = x.data[i!]!; return k ? erf(v) : v < -4 ? 0.5 * v * erfc(-v / Math.SQRT2) : R.gelu(v); }) },
   ...unary('gelu tanh', (t) => t.gelu({ approximate: 'tanh' }), R.geluTanh, s([3, 4], -6, 6)),
   ...unary('silu', (t) => t.silu(), (x) => x * R.sigmoid(x)),
   ...unary('abs neg square reciprocal', (t) => t.abs().add(t.neg()).add(t.square()).add(t.reciprocal()), (x) => Math.abs(x) - x + x * x + 1 / x),

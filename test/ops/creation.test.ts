@@ -1,6 +1,6 @@
 // Creation ops and the seeded RNG: exact values, statistics, and one stream on every backend.
 import { describe, expect, test } from 'vitest';
-import { arange, eye, full, linspace, manualSeed, ones, rand, randint, randn, zeros } from '../../index.js';
+import { arange, eye, full, linspace, manualSeed, ones, rand, randint, randn, tensor, zeros } from '../../index.js';
 import { backends } from '../backends.js';
 
 describe.each(backends)('creation on %s', (device) => {
@@ -13,6 +13,24 @@ describe.each(backends)('creation on %s', (device) => {
     expect(await zeros([2], { device }).add(ones([2], { device })).mul(full([2], 3, { device })).tolist()).toEqual([3, 3]);
     expect(await full([2], true, { device }).tolist()).toEqual([true, true]);
   });
+
+  test('linspace counts from both ends (exact endpoints, symmetric steps); an integer linspace truncates', async () => {
+    const [a, b, n] = [3, 0.3, 11], step = (b - a) / (n - 1);
+    const got = await linspace(a, b, n, { device }).data();
+    expect(got[0]).toBe(Math.fround(a));
+    expect(got[n - 1]).toBe(Math.fround(b));
+    got.forEach((v, i) => expect(Math.abs(v - (a + i * step))).toBeLessThan(1e-6));
+    expect(await linspace(0, 10, 4, { device, dtype: 'i32' }).tolist()).toEqual([0, 3, 6, 10]);
+  });
+
+  test('narrow from a negative start, split of an empty dim, pad with -0 (PyTorch)', async () => {
+    expect(await tensor([1, 2, 3], { device }).narrow(0, -2, 1).tolist()).toEqual([2]);
+    const parts = zeros([0, 3], { device }).split(4);
+    expect(parts.map((p) => p.shape)).toEqual([[0, 3]]);
+    const padded = await tensor([1], { device }).pad([1, 0], -0).data();
+    if (device !== 'webgpu') expect(Object.is(padded[0], -0)).toBe(true);   // WGSL may drop the sign of zero
+  });
+
 
   test('rand is uniform on [0, 1) and reproducible', async () => {
     manualSeed(7);
@@ -47,6 +65,18 @@ describe.each(backends)('creation on %s', (device) => {
     const zh = await randn([64], { seed: 12, device }).data(), zc = await randn([64], { seed: 12 }).data();
     zh.forEach((x, i) => expect(x).toBeCloseTo(zc[i]!, 5));
   });
+});
+
+test('dtype promotion: a 0-d tensor beside a dimensioned one counts like a scalar (PyTorch)', async () => {
+  const f16 = tensor([1, 2], { dtype: 'f16' }), i32 = tensor([1, 2], { dtype: 'i32' });
+  const f32Scalar = tensor([1.5]).reshape([]), i32Scalar = tensor([3], { dtype: 'i32' }).reshape([]);
+  expect(f16.add(f32Scalar).dtype).toBe('f16');                  // same category: the dimensioned dtype wins
+  expect(i32.add(f32Scalar).dtype).toBe('f32');                  // a higher category lifts to the scalar's dtype
+  expect(i32.add(tensor([1.5], { dtype: 'f16' }).reshape([])).dtype).toBe('f16');
+  expect(f16.mul(i32Scalar).dtype).toBe('f16');
+  expect(f32Scalar.add(i32Scalar).dtype).toBe('f32');            // both 0-d: ordinary promotion
+  expect(f16.add(tensor([1.5])).dtype).toBe('f32');        // both dimensioned: ordinary promotion
+  expect(await f16.add(f32Scalar).tolist()).toEqual([2.5, 3.5]);
 });
 
 describe.each(backends)('to() from %s', (device) => {

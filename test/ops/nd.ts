@@ -47,9 +47,13 @@ export function erf(x: number): number {
     for (let n = 1; n < 100; n++) { term *= (-a * a) / n; sum += term / (2 * n + 1); if (Math.abs(term) < 1e-17) break; }
     return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
   }
+  return Math.sign(x) * (1 - erfc(a));
+}
+/** erfc(a) for a >= 3 by its continued fraction (relative accuracy in the tail). */
+export function erfc(a: number): number {
   let k = a;
   for (let n = 60; n >= 1; n--) k = a + n / 2 / k;
-  return Math.sign(x) * (1 - Math.exp(-a * a) / (Math.sqrt(Math.PI) * k));
+  return Math.exp(-a * a) / (Math.sqrt(Math.PI) * k);
 }
 
 // seeded inputs: mulberry32, never exactly zero
