@@ -1,13 +1,14 @@
 // The JavaScript language table: kernels run as plain functions over typed arrays on the CPU.
-// Every op rounds its result to its dtype (Math.fround for f32) so comparisons, floor and round see the
-// values PyTorch and the GPU targets see; integer ops wrap to 32 bits like the GPU targets.
+// Float chains run in double (Math.fround after every op would halve the speed of reduce loops) and are rounded
+// to their dtype wherever a value is observed: stores, compares, trunc, fmod and casts, so discrete results
+// (0.1 + 0.2 == 0.3, floor(16777215 + 0.5)) match PyTorch and the GPU targets. Integer ops wrap to 32 bits.
 import type { DType } from './dtype.js';
 import type { Language } from './render.js';
 import type { AluOp } from './uop.js';
 import { bufName } from './render.js';
 
-/** Rounds a float op's double result to d. */
-const rounded = (d: DType, e: string): string => (d === 'f32' ? `Math.fround(${e})` : d === 'f16' ? `h.f16(${e})` : `(${e})`);
+/** A float value rounded to its dtype d (ints and bools pass). */
+const rounded = (d: DType, e: string): string => (d === 'f32' ? `Math.fround(${e})` : d === 'f16' ? `h.f16(${e})` : e);
 const intSuffix = (d: DType, e: string): string => (d === 'i32' ? `((${e}) | 0)` : d === 'u32' ? `((${e}) >>> 0)` : `(${e})`);
 
 function castJs(a: string, to: DType, from: DType): string {
@@ -26,28 +27,28 @@ function aluJs(op: AluOp, [a, b, c]: readonly string[], d: DType, from: DType): 
   const bool = d === 'bool', int = d === 'i32' || d === 'u32';
   switch (op) {
     case 'NEG': return int ? intSuffix(d, `-${a}`) : `(-${a})`;
-    case 'RECIP': return rounded(d, `1 / ${a}`);
-    case 'SQRT': return rounded(d, `Math.sqrt(${a})`);
-    case 'EXP2': return rounded(d, `Math.exp(${a} * 0.6931471805599453)`);   // V8's Math.exp is far faster than 2 ** x
-    case 'LOG2': return rounded(d, `Math.log2(${a})`);
-    case 'SIN': return rounded(d, `Math.sin(${a})`);
-    case 'COS': return rounded(d, `Math.cos(${a})`);
-    case 'TRUNC': return `Math.trunc(${a})`;
-    case 'ADD': return int ? intSuffix(d, `${a} + ${b}`) : rounded(d, `${a} + ${b}`);
-    case 'MUL': return int ? intSuffix(d, `Math.imul(${a}, ${b})`) : rounded(d, `${a} * ${b}`);
-    case 'FDIV': return rounded(d, `${a} / ${b}`);
+    case 'RECIP': return `(1 / ${a})`;
+    case 'SQRT': return `Math.sqrt(${a})`;
+    case 'EXP2': return `Math.exp(${a} * 0.6931471805599453)`;   // V8's Math.exp is far faster than 2 ** x
+    case 'LOG2': return `Math.log2(${a})`;
+    case 'SIN': return `Math.sin(${a})`;
+    case 'COS': return `Math.cos(${a})`;
+    case 'TRUNC': return `Math.trunc(${rounded(d, a!)})`;
+    case 'ADD': return intSuffix(d, `${a} + ${b}`);
+    case 'MUL': return int ? intSuffix(d, `Math.imul(${a}, ${b})`) : `(${a} * ${b})`;
+    case 'FDIV': return `(${a} / ${b})`;
     case 'IDIV': return intSuffix(d, `${a} / ${b}`);
-    case 'MOD': return intSuffix(d, `${a} % ${b}`);
+    case 'MOD': return int ? intSuffix(d, `${a} % ${b}`) : `(${rounded(d, a!)} % ${rounded(d, b!)})`;
     case 'MAX': return bool ? `(${a} || ${b})` : `Math.max(${a}, ${b})`;
-    case 'CMPLT': return `(${a} < ${b})`;
-    case 'CMPNE': return `(${a} != ${b})`;
+    case 'CMPLT': return `(${rounded(from, a!)} < ${rounded(from, b!)})`;
+    case 'CMPNE': return `(${rounded(from, a!)} != ${rounded(from, b!)})`;
     case 'AND': return bool ? `(${a} && ${b})` : intSuffix(d, `${a} & ${b}`);
     case 'OR': return bool ? `(${a} || ${b})` : intSuffix(d, `${a} | ${b}`);
     case 'XOR': return bool ? `(${a} !== ${b})` : intSuffix(d, `${a} ^ ${b}`);
     case 'SHL': return intSuffix(d, `${a} << ${b}`);
     case 'SHR': return d === 'u32' ? `(${a} >>> ${b})` : `(${a} >> ${b})`;
     case 'WHERE': return `(${a} ? ${b} : ${c})`;
-    case 'CAST': return castJs(a!, d, from);
+    case 'CAST': return castJs(rounded(from, a!), d, from);
     case 'BITCAST': return `h.bitcast(${a}, '${from}', '${d}')`;
     default: return op satisfies never;
   }
