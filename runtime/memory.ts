@@ -1,7 +1,9 @@
 // Scopes that dispose every tensor made inside them except what they return. The current scope follows
 // async calls through AsyncLocalStorage where the platform has it (Node), else a plain stack.
-interface Disposable { dispose(): void }
-type Scope = Set<Disposable>;
+import { realizeTensors } from './realize.js';
+import type { Tensor } from './tensor.js';
+
+type Scope = Set<Tensor>;
 
 interface ScopeStore { getStore(): Scope | undefined; run<R>(s: Scope, f: () => R): R }
 
@@ -19,7 +21,7 @@ const store: ScopeStore = (await asyncStore()) ?? {
   run: <R>(s: Scope, f: () => R): R => { stack.push(s); try { return f(); } finally { stack.pop(); } },
 };
 
-export function track(t: Disposable): void { store.getStore()?.add(t); }
+export function track(t: Tensor): void { store.getStore()?.add(t); }
 
 function collect(v: unknown, into: Set<unknown>, depth = 0): void {
   if (v === null || typeof v !== 'object' || depth > 8 || into.has(v)) return;
@@ -27,18 +29,23 @@ function collect(v: unknown, into: Set<unknown>, depth = 0): void {
   for (const x of Array.isArray(v) ? v : Object.values(v as object)) collect(x, into, depth + 1);
 }
 
-/** Runs fn; disposes every tensor created inside (also across await) except those in its result. */
+/**
+ * Runs fn; disposes every tensor created inside (also across await) except those in its result, which
+ * are computed first: a lazy result reads tensors that the scope is about to dispose.
+ */
 export async function scope<R>(fn: () => Promise<R> | R): Promise<R> {
   const mine: Scope = new Set();
   const parent = store.getStore();
-  let result: R | undefined, ok = false;
+  let keep = new Set<unknown>();   // stays empty unless fn and the computing of its result succeed
   try {
-    result = await store.run(mine, fn);
-    ok = true;
+    const result = await store.run(mine, fn);
+    const found = new Set<unknown>();
+    collect(result, found);
+    const kept = [...mine].filter((t) => found.has(t) && !t.disposed);
+    for (const b of await realizeTensors(kept, 'scope')) b.release();
+    keep = found;
     return result;
   } finally {
-    const keep = new Set<unknown>();
-    if (ok) collect(result, keep);
     for (const t of mine) {
       if (keep.has(t)) parent?.add(t);
       else t.dispose();

@@ -9,8 +9,10 @@ import type { UOp } from '../codegen/uop.js';
 import type { Backend, Program } from '../backends/backend.js';
 import { Buffer } from './buffer.js';
 import { debugLevel, kernelLine, stats } from './debug.js';
+import { getDevice } from './device.js';
 import { profiling, record } from './profile.js';
 import { type Schedule, Scheduler, graphKey } from './schedule.js';
+import type { Tensor } from './tensor.js';
 
 /** Nodes computed by an earlier realize whose buffers a tensor still owns, per device (a graph of
  * constants is one node on every device). */
@@ -102,4 +104,32 @@ export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): P
     throw e;
   }
   return outs;
+}
+
+/**
+ * Computes tensors (one schedule per device) and gives each live one its buffer. The buffers come back
+ * retained, one per tensor, for the caller to release: a tensor disposed meanwhile still yields its value,
+ * and a result that no live tensor adopted is freed by that release.
+ */
+export async function realizeTensors(tensors: readonly Tensor[], op: string): Promise<Buffer[]> {
+  const nodes = tensors.map((t) => t.node(op));   // a disposed tensor fails here, before anything runs
+  const held: (Buffer | undefined)[] = [];
+  try {
+    for (const device of new Set(tensors.map((t) => t.device))) {
+      const backend = getDevice(device);
+      const idx = tensors.flatMap((t, i) => (t.device === device ? [i] : []));
+      // hold what is already computed before awaiting: its owner may be disposed meanwhile
+      for (const i of idx) held[i] = liveBuffer(nodes[i]!, backend)?.retain();
+      const todo = [...new Set(idx.filter((i) => !held[i]).map((i) => nodes[i]!))];
+      const bufs = todo.length ? await realizeNodes(backend, todo) : [];
+      for (const i of idx) {
+        const b = (held[i] ??= bufs[todo.indexOf(nodes[i]!)]!.retain());
+        if (!tensors[i]!.disposed) tensors[i]!.adopt(b);
+      }
+    }
+  } catch (e) {
+    for (const b of held) b?.release();
+    throw e;
+  }
+  return held as Buffer[];
 }

@@ -199,6 +199,7 @@ export class Scheduler {
       if (node.op === 'BUFFER') throw new Error(`realize: an input of shape [${node.shape}] (${node.dtype}) was disposed before the tensors computed from it`);
       if (isMovement(node.op)) {
         const s = sourceIndex(node, idx);
+        if (s.valid.isConst && !s.valid.constValue) return constOf(0, node.dtype);   // all padding here
         const g = alu('AND', [gate, s.valid]);
         const inner = lower(node.src[0]!, s.idx, g, enc);
         if (s.valid.isConst) return inner;
@@ -319,9 +320,9 @@ export class Scheduler {
     };
     const kept: { g: Built; bufs: BufferRef[] }[] = [];
     for (const g of groups) {
-      // an output that only re-reads an input buffer in order is that buffer: no kernel, no copy
+      // an output that only re-reads an input buffer in order, never gated off, is that buffer: no kernel, no copy
       const only = g.roots.length === 1 && outIndex.has(g.roots[0]!) ? g.stores[0]! : undefined;
-      if (only?.op === 'LOAD' && only.src[2]!.isConst && g.inputs.length === 1 && this.#leaves.has(g.inputs[0]!) &&
+      if (only?.op === 'LOAD' && only.src[2]!.isConst && only.src[2]!.constValue === true && g.inputs.length === 1 && this.#leaves.has(g.inputs[0]!) &&
           g.inputs[0]!.numel === g.roots[0]!.numel && only.src[1] === linearIndex(g.roots[0]!.shape, globalRanges(g.roots[0]!.shape))) {
         planOut[outIndex.get(g.roots[0]!)!] = { kind: 'input', slot: this.#leaves.get(g.inputs[0]!)! };
         continue;

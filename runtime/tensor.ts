@@ -9,7 +9,7 @@ import { floatOf, promoteOperands, promoteTypes, promoteWeak, scalarType } from 
 import * as g from './graph.js';
 import { track } from './memory.js';
 import * as nn from './nn.js';
-import { liveBuffer, markRealized, realizeNodes } from './realize.js';
+import { markRealized, realizeTensors } from './realize.js';
 import { compositeOps, opTags } from './schedule.js';
 
 export type TensorLike = Tensor | number | boolean;
@@ -42,12 +42,11 @@ export class Tensor {
   #disposed = false;
   readonly device: string;
 
-  /** Internal: wrap a graph node. Use tensor(), zeros(), … to make tensors. */
-  constructor(node: UOp, device: string = defaultDevice()) {
+  /** Internal: wrap a graph node (owning a BUFFER node's buffer if `own`). Use tensor(), zeros(), … to make tensors. */
+  constructor(node: UOp, device: string = defaultDevice(), own = true) {
     this.#node = node;
     this.device = device;
-    const b = node.op === 'BUFFER' ? (node.arg as unknown as Buffer) : undefined;
-    if (b) this.#owned = b.retain();
+    if (own && node.op === 'BUFFER') this.#owned = (node.arg as unknown as Buffer).retain();
     track(this);
   }
 
@@ -69,7 +68,9 @@ export class Tensor {
       throw new Error(`${op}: dtype ${node.dtype} is not supported on device ${this.device} (supported: ${[...getDevice(this.device).caps.dtypes].join(', ')})`);
     }
     if (!opTags.has(node)) opTags.set(node, op);
-    return new Tensor(node, this.device);
+    // a result is lazy and owns nothing until realized, also a view that folds back onto an input's
+    // buffer (x.T.T): temporaries inside matmul & co. never pin their inputs
+    return new Tensor(node, this.device, false);
   }
 
   /**
@@ -402,15 +403,9 @@ export class Tensor {
   // ---------- running and reading ----------
   async realize(): Promise<this> { await realize(this); return this; }
 
-  /** Internal: the device buffer holding this (realized) tensor. */
-  async buffer(): Promise<Buffer> {
-    await this.realize();
-    return liveBuffer(this.#node, getDevice(this.device))!;
-  }
-
   /** Internal: adopt the computed buffer for this tensor's node. */
   adopt(buf: Buffer): void {
-    if (this.#node.op === 'BUFFER' && (this.#node.arg as unknown as Buffer) === buf) return;
+    if (this.#owned === buf) return;
     markRealized(this.#node, buf);
     this.#owned?.release();
     this.#owned = buf.retain();
@@ -418,8 +413,9 @@ export class Tensor {
   }
 
   async data(): Promise<TypedData> {
-    this.node('data');
-    return (await this.buffer()).download();
+    // held while read: a dispose() meanwhile frees the buffer after the read, which still resolves
+    const [buf] = await realizeTensors([this], 'data');
+    try { return await buf!.download(); } finally { buf!.release(); }
   }
   async tolist(): Promise<Nested> {
     const d = Array.from(await this.data(), (v) => (this.dtype === 'bool' ? v !== 0 : v));
@@ -448,20 +444,7 @@ export class Tensor {
 
 /** Computes several tensors in one schedule. */
 export async function realize(...tensors: Tensor[]): Promise<void> {
-  const byDevice = new Map<string, Tensor[]>();
-  for (const t of tensors) {
-    t.node('realize');
-    byDevice.set(t.device, [...(byDevice.get(t.device) ?? []), t]);
-  }
-  for (const [device, ts] of byDevice) {
-    const backend = getDevice(device);
-    // remember each tensor's node: a concurrent realize may adopt a buffer for it while we wait
-    const todo = ts.filter((t) => !liveBuffer(t.node(), backend)).map((t) => [t, t.node()] as const);
-    const nodes = [...new Set(todo.map(([, n]) => n))];
-    if (!nodes.length) continue;
-    const bufs = await realizeNodes(backend, nodes);
-    for (const [t, n] of todo) if (!t.disposed) t.adopt(bufs[nodes.indexOf(n)]!);
-  }
+  for (const b of await realizeTensors(tensors, 'realize')) b.release();
 }
 
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
