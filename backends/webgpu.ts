@@ -3,13 +3,15 @@
 // recorded into one command encoder and submitted on sync or read; timestamps give device time.
 import type { DType } from '../codegen/dtype.js';
 import { type Kernel, launchShape } from '../codegen/kernel.js';
-import { wgslFor } from '../codegen/wgsl.js';
+import { checkError } from '../codegen/checks.js';
+import { statusName, wgslFor } from '../codegen/wgsl.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
 
 class GpuBuffer implements DeviceBuffer {
   constructor(readonly gpu: GPUBuffer, readonly bytes: number) {}
 }
-interface GpuProgram extends Program { readonly pipeline: GPUComputePipeline }
+/** `checks`: the kernel binds the status word of its index checks after its params. */
+interface GpuProgram extends Program { readonly pipeline: GPUComputePipeline; readonly checks: boolean }
 
 /** Dawn crashes the process if the object create() returned is collected while its device lives. */
 const keepAlive: unknown[] = [];
@@ -49,6 +51,9 @@ export class WebGpuBackend implements Backend {
   readonly #query: GPUQuerySet | undefined;
   readonly #queryBuf: GPUBuffer | undefined;
   #timed = false;
+  /** Index-check status (code, value), read back with the next read after a checked kernel ran. */
+  readonly #status: GPUBuffer;
+  #checksPending = false;
 
   private constructor(device: GPUDevice, info: GPUAdapterInfo, opts: WebGpuOptions) {
     this.#device = device;
@@ -72,6 +77,7 @@ export class WebGpuBackend implements Backend {
       this.#query = device.createQuerySet({ type: 'timestamp', count: 2 });
       this.#queryBuf = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     }
+    this.#status = device.createBuffer({ size: 8, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     void device.lost.then((i) => { this.#lost = `${i.reason}: ${i.message}`; });
     device.onuncapturederror = (e) => { this.#error ??= e.error; };
   }
@@ -120,17 +126,26 @@ export class WebGpuBackend implements Backend {
     this.#device.queue.writeBuffer((b as GpuBuffer).gpu, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
   }
   async read(b: DeviceBuffer): Promise<Uint8Array> {
-    const src = b as GpuBuffer, size = Math.ceil(src.bytes / 4) * 4;
-    const staging = this.#device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const src = b as GpuBuffer, size = Math.ceil(src.bytes / 4) * 4, checks = this.#checksPending;
+    // the status word rides along in the same staging buffer, after the data
+    const staging = this.#device.createBuffer({ size: Math.max(size, 4) + (checks ? 8 : 0), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = this.#encoder ?? this.#device.createCommandEncoder();
     this.#encoder = undefined;
     enc.copyBufferToBuffer(src.gpu, 0, staging, 0, size);
+    if (checks) enc.copyBufferToBuffer(this.#status, 0, staging, Math.max(size, 4), 8);
     this.#device.queue.submit([enc.finish()]);
     this.#pending = 0;
+    this.#checksPending = false;
     await staging.mapAsync(GPUMapMode.READ);
     this.#check();
-    const out = new Uint8Array(staging.getMappedRange().slice(0, src.bytes));
+    const mapped = staging.getMappedRange();
+    const out = new Uint8Array(mapped.slice(0, src.bytes));
+    const [code, value] = checks ? new Uint32Array(mapped.slice(Math.max(size, 4), Math.max(size, 4) + 8)) : [0, 0];
     staging.destroy();
+    if (code) {
+      this.#device.queue.writeBuffer(this.#status, 0, new Uint32Array(2));
+      throw checkError(code, value! | 0);
+    }
     return out;
   }
 
@@ -158,24 +173,26 @@ export class WebGpuBackend implements Backend {
       const numbered = source.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');
       throw new Error(`webgpu: ${kernel.name} failed to compile:\n${errors.map((e) => `  line ${e.lineNum}:${e.linePos}: ${e.message}`).join('\n')}\n${numbered}`);
     }
+    const checks = source.includes(statusName);
     const layout = this.#device.createBindGroupLayout({
-      entries: kernel.params.map((p, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: p.write ? 'storage' : 'read-only-storage' } })),
+      entries: [...kernel.params.map((p) => p.write), ...(checks ? [true] : [])]
+        .map((write, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: write ? 'storage' as const : 'read-only-storage' as const } })),
     });
     // the async pipeline call rejects on its own errors (GPUPipelineError)
     const pipeline = await this.#device.createComputePipelineAsync({
       layout: this.#device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     }).catch((e: Error) => { throw new Error(`webgpu: ${kernel.name}: ${e.message}`); });
-    return { name: kernel.name, source, pipeline };
+    return { name: kernel.name, source, pipeline, checks };
   }
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed = false): void {
     this.#check();
-    const { pipeline } = p as GpuProgram;
-    const bindGroup = this.#device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: bufs.map((b, i) => ({ binding: i, resource: { buffer: (b as GpuBuffer).gpu, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) } })),
-    });
+    const { pipeline, checks } = p as GpuProgram;
+    const entries = bufs.map((b, i) => ({ binding: i, resource: { buffer: (b as GpuBuffer).gpu, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) } }));
+    if (checks) entries.push({ binding: bufs.length, resource: { buffer: this.#status, size: 8 } });
+    this.#checksPending ||= checks;
+    const bindGroup = this.#device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const total = launchShape(kernel).reduce((a, b) => a * b, 1);
     const groups = Math.ceil(total / this.caps.workgroupSize);
     const x = Math.min(groups, this.caps.maxGrid), y = Math.ceil(groups / x);

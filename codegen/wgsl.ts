@@ -4,6 +4,7 @@ import type { DType } from './dtype.js';
 import { f32ToF16 } from './dtype.js';
 import { type Kernel, launchShape } from './kernel.js';
 import { type CStyle, cLanguage } from './cstyle.js';
+import { checkCode } from './checks.js';
 import { bufName } from './render.js';
 
 const types: Record<DType, string> = { f32: 'f32', f16: 'f16', i32: 'i32', u32: 'u32', bool: 'bool' };
@@ -55,7 +56,7 @@ const wgsl: CStyle = {
     const stride = launchShape(k).slice(range.range.id + 1).reduce((a, b) => a * b, 1);
     return `let ${name}: i32 = (gidx / ${stride}) % ${range.range.extent};`;
   },
-  checked: (v, lo, hi) => `clamp(${v}, ${lo}, ${hi})`,
+  checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u)`,
   kernel: (k: Kernel, body) => wgslKernel(k, body, 64),
 };
 
@@ -68,6 +69,7 @@ export function wgslKernel(k: Kernel, body: readonly string[], workgroupSize: nu
     ...(f16 ? ['enable f16;'] : []),
     `// ${k.name}`,
     ...k.params.map((p, i) => `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: array<${stored(p.dtype)}>;`),
+    ...(src.includes('check_index(') ? statusBinding(k.params.length) : []),
     'fn inf_f32() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }',
     'fn nan_f32() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }',
     'fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
@@ -90,6 +92,16 @@ export function wgslKernel(k: Kernel, body: readonly string[], workgroupSize: nu
     '}',
   ].join('\n');
 }
+
+/** The status word a failed index check writes (code, value) and the check itself, which then clamps. */
+const statusBinding = (binding: number): string[] => [
+  `@group(0) @binding(${binding}) var<storage, read_write> ${statusName}: array<atomic<u32>, 2>;`,
+  'fn check_index(v: i32, lo: i32, hi: i32, code: u32) -> i32 {',
+  `  if ((v < lo || v > hi) && atomicMax(&${statusName}[0], code) == 0u) { atomicStore(&${statusName}[1], bitcast<u32>(v)); }`,
+  '  return clamp(v, lo, hi);',
+  '}',
+];
+export const statusName = 'pg_status';
 
 export const wgslLanguage = cLanguage(wgsl);
 /** The same table with another workgroup size (from the adapter's limits). */

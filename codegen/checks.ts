@@ -1,0 +1,19 @@
+// Index checks on targets that cannot throw (GPUs): a kernel records the first failed check in a status word and
+// the host raises it at its next read, as CUDA reports device-side asserts. Each message gets a stable code, so
+// kernel sources (the keys of the compile caches) stay the same from run to run.
+const codes = new Map<string, number>();
+const messages: string[] = [];
+
+/** The code of a failed check `message` on the range [lo, hi] (1, 2, …; 0 means no failure). */
+export function checkCode(message: string, lo: number, hi: number): number {
+  const key = JSON.stringify([message, lo, hi]);
+  let code = codes.get(key);
+  if (code === undefined) { messages.push(key); code = messages.length; codes.set(key, code); }
+  return code;
+}
+
+/** The error a status word (code, offending value) stands for, as the CPU target words it. */
+export function checkError(code: number, value: number): RangeError {
+  const [message, lo, hi] = JSON.parse(messages[code - 1] ?? '["index check", 0, 0]') as [string, number, number];
+  return new RangeError(`${message}: index ${value} is out of range [${lo}, ${hi}]`);
+}

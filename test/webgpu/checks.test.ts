@@ -1,0 +1,27 @@
+// A GPU kernel cannot throw: a data-dependent index out of range is recorded in a status word and raised by the
+// next read, with the message the CPU gives at realize (CUDA reports device-side asserts the same way).
+import { describe, expect, test } from 'vitest';
+import { memory, randn, tensor } from '../../index.js';
+import { hasWebGpu } from '../backends.js';
+
+describe.skipIf(!hasWebGpu)('webgpu index checks', () => {
+  test('an embedding index out of range fails the next read, names the op, and leaves nothing behind', async () => {
+    const device = 'webgpu';
+    const weight = await randn([4, 3], { seed: 1, device }).realize();
+    const before = memory();
+    const idx = [tensor([1, 7, 2], { dtype: 'i32', device }), tensor([3, 0], { dtype: 'i32', device }), tensor([-1], { dtype: 'i32', device })];
+    const bad = idx[0]!.embedding(weight);
+    await expect(bad.data()).rejects.toThrow(/gather: index into dim 0 of \[4,3\]: index 7 is out of range \[0, 3\]/);
+    bad.dispose();
+    const good = idx[1]!.embedding(weight);
+    expect((await good.data()).length).toBe(6);                       // the status was cleared: later reads work
+    const want = await weight.data();
+    expect(Array.from(await good.data())).toEqual([...want.slice(9, 12), ...want.slice(0, 3)]);
+    good.dispose();
+    const negative = idx[2]!.embedding(weight);
+    await expect(negative.data()).rejects.toThrow(/index -1 is out of range \[0, 3\]/);
+    negative.dispose();
+    idx.forEach((t) => t.dispose());
+    expect(memory()).toEqual(before);
+  });
+});
