@@ -73,6 +73,8 @@ export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): P
   const temps: (Buffer | undefined)[] = sched.temps.map(() => undefined);
   try {
     for (const item of sched.items) {
+      // an empty output has nothing to compute (and a GPU grid of 0 would render index math dividing by 0)
+      if (item.kernel.shape.includes(0)) continue;
       const bufs = item.bufs.map((r) => {
         if (r.kind === 'input') return inputs[r.slot]!;
         if (r.kind === 'output') return outs[r.index]!;

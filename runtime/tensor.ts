@@ -209,6 +209,8 @@ export class Tensor {
   }
   #reduce(op: string, code: ReduceOp, axis: Axis, keepdim: boolean, pre: (x: UOp) => UOp = (x) => x, post: (x: UOp) => UOp = (x) => x): Tensor {
     const axes = this.#axes(op, axis);
+    const empty = axes.find((i) => this.shape[i] === 0);
+    if (code === 'MAX' && empty !== undefined) throw new Error(`${op}: cannot reduce over dim ${empty} of ${fmt(this.shape)}: it is empty and ${op} has no identity`);
     const r = post(g.reduce(pre(this.node(op)), code, axes));
     return this.make(keepdim ? r : g.reshape(r, r.shape.filter((_, i) => !axes.includes(i))), op);
   }

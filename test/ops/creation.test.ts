@@ -23,6 +23,16 @@ describe.each(backends)('creation on %s', (device) => {
     expect(await linspace(0, 10, 4, { device, dtype: 'i32' }).tolist()).toEqual([0, 3, 6, 10]);
   });
 
+  test('empty tensors: no kernel runs for an empty output; reductions over an empty dim give their identity', async () => {
+    expect(await zeros([2, 0, 3], { device }).add(1).data()).toHaveLength(0);
+    expect((await eye(0, 0, { device }).data()).length).toBe(0);
+    expect(await ones([3, 0], { device }).sum(1).tolist()).toEqual([0, 0, 0]);
+    expect(await ones([3, 0], { device }).prod(1).tolist()).toEqual([1, 1, 1]);
+    expect(await ones([2, 0], { device }).matmul(ones([0, 3], { device })).tolist()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect((await ones([3, 0], { device }).mean(1).tolist() as number[]).every(Number.isNaN)).toBe(true);
+    expect(() => ones([3, 0], { device }).max(1)).toThrow('max: cannot reduce over dim 1 of [3, 0]: it is empty and max has no identity');
+  });
+
   test('narrow from a negative start, split of an empty dim, pad with -0 (PyTorch)', async () => {
     expect(await tensor([1, 2, 3], { device }).narrow(0, -2, 1).tolist()).toEqual([2]);
     const parts = zeros([0, 3], { device }).split(4);
