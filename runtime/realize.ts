@@ -52,8 +52,8 @@ async function compile(backend: Backend, k: Kernel): Promise<Compiled> {
   return c;
 }
 
-/** Computes `outputs` on `backend`; returns one buffer per output (new ones unreferenced, for the caller to retain). */
-export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<Buffer[]> {
+/** Computes `outputs` on `backend`; returns one buffer per output, retained once for the caller to release. */
+async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<Buffer[]> {
   const t0 = performance.now();
   const { key, leaves } = graphKey(outputs, (u) => liveBuffer(u, backend) !== undefined);
   let perBackend = schedules.get(backend);
@@ -68,7 +68,8 @@ export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): P
   if (debugLevel() >= 1) {
     console.log(`schedule: ${sched.items.length} kernel${sched.items.length === 1 ? '' : 's'} for ${outputs.length} output${outputs.length === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(2)} ms${hit ? ' (cache hit)' : ''}`);
   }
-  const inputs = leaves.map((u) => liveBuffer(u, backend)!);
+  // inputs are held for the run: one disposed meanwhile (a.exp().data(); a.dispose()) lives until its kernels ran
+  const inputs = leaves.map((u) => liveBuffer(u, backend)!.retain());
   const outs = sched.outputs.map((plan, i) => (plan.kind === 'input' ? inputs[plan.slot]! : new Buffer(backend, outputs[i]!.dtype, outputs[i]!.numel)));
   const temps: (Buffer | undefined)[] = sched.temps.map(() => undefined);
   try {
@@ -103,8 +104,11 @@ export async function realizeNodes(backend: Backend, outputs: readonly UOp[]): P
   } catch (e) {
     for (const t of temps) t?.free();
     outs.forEach((b, i) => { if (sched!.outputs[i]!.kind === 'kernel') b.free(); });
+    for (const b of inputs) b.release();
     throw e;
   }
+  for (const b of outs) b.retain();   // before the inputs go: an output may be an input's buffer
+  for (const b of inputs) b.release();
   return outs;
 }
 
@@ -128,6 +132,7 @@ export async function realizeTensors(tensors: readonly Tensor[], op: string): Pr
         const b = (held[i] ??= bufs[todo.indexOf(nodes[i]!)]!.retain());
         if (!tensors[i]!.disposed) tensors[i]!.adopt(b);
       }
+      for (const b of bufs) b.release();
     }
   } catch (e) {
     for (const b of held) b?.release();
