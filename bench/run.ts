@@ -94,6 +94,13 @@ function workloads(suite: Suite): Workload[] {
       poly: (d) => ({ inputs: [1, 2, 3].map((s) => pt([12, 768, 32], 10 + s, d)), run: (q, k, v) => q!.scaledDotProductAttention(k!, v!) }),
       tfjs: { inputs: () => [11, 12, 13].map((s) => tt([12, 768, 32], s)),
         run: (q, k, v) => tf.matMul(tf.softmax(tf.mul(tf.matMul(q!, k!, false, true), 1 / Math.sqrt(32))), v!) } },
+    // the LSTM's step: one row against a 4096-wide weight (few outputs, long reduces)
+    { name: 'gemv 1x4096 @ 4096x4096', flops: 2 * 4096 * 4096,
+      poly: (d) => ({ inputs: [pt([1, 4096], 14, d), pt([4096, 4096], 15, d)], run: (x, w) => x!.matmul(w!) }),
+      tfjs: { inputs: () => [tt([1, 4096], 14), tt([4096, 4096], 15)], run: (x, w) => tf.matMul(x!, w!) } },
+    { name: 'softmax 64x16384', flops: 5 * 64 * 16384,
+      poly: (d) => ({ inputs: [pt([64, 16384], 16, d)], run: (x) => x!.softmax(-1) }),
+      tfjs: { inputs: () => [tt([64, 16384], 16)], run: (x) => tf.softmax(x!) } },
   ];
 }
 
