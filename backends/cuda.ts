@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dtypes } from '../codegen/dtype.js';
-import { type Kernel, launchShape } from '../codegen/kernel.js';
-import { cudaLanguage } from '../codegen/cuda.js';
+import { type Kernel, workgroups } from '../codegen/kernel.js';
+import { BLOCK, cudaLanguage } from '../codegen/cuda.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
 
 type Fn = (...args: unknown[]) => number;
@@ -16,7 +16,6 @@ interface Koffi { load(path: string): { func(sig: string): Fn } }
 interface CudaProgram extends Program { readonly fn: unknown }
 class CudaBuffer implements DeviceBuffer { constructor(readonly ptr: bigint, readonly bytes: number) {} }
 
-const BLOCK = 256;
 const env = process.env;
 
 function tryLoad(koffi: Koffi, names: readonly string[]): ReturnType<Koffi['load']> | undefined {
@@ -176,8 +175,7 @@ export class CudaBackend implements Backend {
   }
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed = false): void {
-    const total = launchShape(kernel).reduce((a, b) => a * b, 1);
-    const blocks = Math.ceil(total / BLOCK), x = Math.min(blocks, this.caps.maxGrid), y = Math.ceil(blocks / x);
+    const blocks = workgroups(kernel, BLOCK), x = Math.min(blocks, this.caps.maxGrid), y = Math.ceil(blocks / x);
     if (y > this.caps.maxGrid) throw new Error(`cuda: ${kernel.name} needs ${blocks} blocks, more than ${this.caps.maxGrid}²`);
     const params = bufs.map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));
     if (timed) {

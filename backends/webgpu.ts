@@ -2,7 +2,7 @@
 // pool by size class; pipelines are cached by WGSL source (in-flight compiles shared); launches are
 // recorded into one command encoder and submitted on sync or read; timestamps give device time.
 import type { DType } from '../codegen/dtype.js';
-import { type Kernel, launchShape } from '../codegen/kernel.js';
+import { type Kernel, workgroups } from '../codegen/kernel.js';
 import { checkError } from '../codegen/checks.js';
 import { statusName, wgslFor } from '../codegen/wgsl.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
@@ -193,8 +193,7 @@ export class WebGpuBackend implements Backend {
     if (checks) entries.push({ binding: bufs.length, resource: { buffer: this.#status, size: 8 } });
     this.#checksPending ||= checks;
     const bindGroup = this.#device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const total = launchShape(kernel).reduce((a, b) => a * b, 1);
-    const groups = Math.ceil(total / this.caps.workgroupSize);
+    const groups = workgroups(kernel, this.caps.workgroupSize);
     const x = Math.min(groups, this.caps.maxGrid), y = Math.ceil(groups / x);
     if (y > this.caps.maxGrid) throw new Error(`webgpu: ${kernel.name} needs ${groups} workgroups, more than ${this.caps.maxGrid}² the device allows`);
     this.#encoder ??= this.#device.createCommandEncoder();

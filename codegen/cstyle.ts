@@ -1,6 +1,7 @@
 // What WGSL and CUDA C share: infix operators and the shape of an ALU table. Each language supplies
 // only its types, literals, function names, select/cast syntax and the kernel wrapper.
 import type { DType } from './dtype.js';
+import { type Kernel, launchShape, lanes } from './kernel.js';
 import type { Language } from './render.js';
 import type { AluOp, UnaryOp } from './uop.js';
 
@@ -51,3 +52,19 @@ export function cAlu(l: CStyle): Language['alu'] {
 }
 
 export const cLanguage = (l: CStyle): Language => ({ ...l, alu: cAlu(l) });
+
+/**
+ * The kernel prologue: `gidx`, the output this thread computes, from the workgroup index `wg` and local index
+ * `lid` (both i32 expressions). Under GROUP, `lanes` adjacent threads share an output: they all run to the end
+ * (barriers need every thread), the last workgroup's spare threads recompute the last output, `owner` stores.
+ */
+export function prologue(l: CStyle, k: Kernel, wg: string, lid: string, workgroupSize: number): string[] {
+  const total = launchShape(k).reduce((a, b) => a * b, 1), g = lanes(k), per = workgroupSize / g;
+  const i32 = (name: string, e: string) => `  ${l.declare(name, 'i32', e, false)}`;
+  if (g === 1) return [i32('gidx', `${wg} * ${workgroupSize} + ${lid}`), `  if (gidx >= ${total}) { return; }`];
+  return [
+    i32('wgi', wg), `  if (wgi * ${per} >= ${total}) { return; }`,
+    i32('lidx', lid), i32('lane', `lidx % ${g}`), i32('gout', `wgi * ${per} + lidx / ${g}`),
+    i32('gidx', `min(gout, ${total - 1})`), `  ${l.declare('owner', 'bool', `lane == 0 && gout < ${total}`, false)}`,
+  ];
+}

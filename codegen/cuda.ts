@@ -2,7 +2,10 @@
 // inf/NaN from __int_as_float, one thread per output element over a 1-D (folded 2-D) grid.
 import type { DType } from './dtype.js';
 import { type Kernel, launchShape } from './kernel.js';
-import { type CStyle, cLanguage } from './cstyle.js';
+import { type CStyle, cLanguage, prologue } from './cstyle.js';
+
+/** Threads per block (the backend launches this many). */
+export const BLOCK = 256;
 import { bufName } from './render.js';
 
 const types: Record<DType, string> = { f32: 'float', f16: 'half', i32: 'int', u32: 'unsigned int', bool: 'bool' };
@@ -43,26 +46,27 @@ const cuda: CStyle = {
   load: (buf, idx, d, gate) => (gate ? `(${gate} ? ${buf}[${idx}] : ${literal(0, d)})` : `${buf}[${idx}]`),
   store: (buf, idx, value) => `${buf}[${idx}] = ${value};`,
   declare: (name, d, e, mutable) => `${mutable ? '' : 'const '}${types[d]} ${name} = ${e};`,
-  loop: (name, n) => `for (int ${name} = 0; ${name} < ${n}; ${name}++) {`,
+  loop: (name, n, start = '0', step = 1) => `for (int ${name} = ${start}; ${name} < ${n}; ${name} += ${step}) {`,
   globalIndex: (name, range, k) => {
     const stride = launchShape(k).slice(range.range.id + 1).reduce((a, b) => a * b, 1);
     return `const int ${name} = (gidx / ${stride}) % ${range.range.extent};`;
   },
   checked: (v, lo, hi) => `min(max(${v}, ${lo}), ${hi})`,
-  kernel: (k, body) => cudaKernel(k, body, 256),
+  shared: (name, d) => `__shared__ ${types[d]} ${name}[${BLOCK}];`,
+  barrier: '__syncthreads();',
+  kernel: (k, body, shared) => cudaKernel(k, body, shared, BLOCK),
 };
 
-export function cudaKernel(k: Kernel, body: readonly string[], block: number): string {
-  const total = launchShape(k).reduce((a, b) => a * b, 1);
-  const src = body.join('\n');
+export function cudaKernel(k: Kernel, body: readonly string[], shared: readonly string[], block: number): string {
+  const src = [...shared, ...body].join('\n');
   const half = k.params.some((p) => p.dtype === 'f16') || src.includes('half');
   const params = k.params.map((p, i) => `${p.write ? '' : 'const '}${types[p.dtype]}* __restrict__ ${bufName(i)}`);
   return [
     ...(half ? ['#include <cuda_fp16.h>'] : []),
     `extern "C" __global__ void __launch_bounds__(${block}) ${k.name}(${params.join(', ')}) {`,
-    `  const int gidx = (blockIdx.y * gridDim.x + blockIdx.x) * ${block} + threadIdx.x;`,
-    `  if (gidx >= ${total}) return;`,
-    src,
+    ...shared.map((d) => `  ${d}`),
+    ...prologue(cuda, k, '(int)(blockIdx.y * gridDim.x + blockIdx.x)', '(int)threadIdx.x', block),
+    ...body,
     '}',
   ].join('\n');
 }

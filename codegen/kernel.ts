@@ -19,12 +19,23 @@ export interface Kernel {
   readonly opts?: readonly Opt[];
 }
 
-/** Each thread computes `amount` consecutive outputs along `axis`, sharing loads that do not depend on it. */
-export interface Opt { readonly op: 'UPCAST'; readonly axis: number; readonly amount: number }
+/**
+ * UPCAST: each thread computes `amount` consecutive outputs along global `axis`, sharing loads that do not
+ * depend on it. GROUP: `amount` threads of a workgroup share each output; they split the loop of reduce
+ * range `axis` (a range id) between them and combine their partial results in workgroup memory.
+ */
+export interface Opt { readonly op: 'UPCAST' | 'GROUP'; readonly axis: number; readonly amount: number }
 
 /** The global space the device iterates: the output shape with upcast axes divided. */
 export function launchShape(k: Kernel): number[] {
   const s = [...k.shape];
-  for (const o of k.opts ?? []) s[o.axis] = s[o.axis]! / o.amount;
+  for (const o of k.opts ?? []) if (o.op === 'UPCAST') s[o.axis] = s[o.axis]! / o.amount;
   return s;
 }
+
+/** Threads that share one output (1 unless GROUP applies). */
+export const lanes = (k: Kernel): number => k.opts?.find((o) => o.op === 'GROUP')?.amount ?? 1;
+
+/** Workgroups to launch with `workgroupSize` threads each: every workgroup covers workgroupSize / lanes outputs. */
+export const workgroups = (k: Kernel, workgroupSize: number): number =>
+  Math.ceil(launchShape(k).reduce((a, b) => a * b, 1) / (workgroupSize / lanes(k)));

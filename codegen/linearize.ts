@@ -11,13 +11,14 @@ export type Inst =
   | { readonly kind: 'global'; readonly range: UOp }          // a global index the device provides
   | { readonly kind: 'acc'; readonly reduce: UOp }            // declare the accumulator of a REDUCE
   | { readonly kind: 'update'; readonly reduce: UOp; readonly value: UOp }
+  | { readonly kind: 'combine'; readonly reduces: readonly UOp[] }   // GROUP: merge the lanes' partial accumulators
   | { readonly kind: 'value'; readonly u: UOp }
   | { readonly kind: 'store'; readonly param: number; readonly index: UOp; readonly value: UOp };
 
 interface Block { readonly ranges: ReadonlySet<UOp>; readonly insts: Inst[]; readonly opener?: UOp }
 
 /** The RANGE nodes each value depends on (a REDUCE hides its own ranges). */
-function rangeDeps(): (u: UOp) => ReadonlySet<UOp> {
+export function rangeDeps(): (u: UOp) => ReadonlySet<UOp> {
   const memo = new Map<UOp, ReadonlySet<UOp>>();
   const deps = (u: UOp): ReadonlySet<UOp> => {
     let d = memo.get(u);
@@ -94,6 +95,7 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
       for (const r of group) emit(r.src[0]!);
       for (const r of group) chain[chain.length - 1]!.insts.push({ kind: 'update', reduce: r, value: r.src[0]! });
       close(chain, into);
+      if (u.src.slice(1).some((r) => r.range.kind === 'group')) into.insts.push({ kind: 'combine', reduces: group });
       stack = saved;
       return;
     }

@@ -4,7 +4,7 @@
 import { add, int, mul, alu } from './alu.js';
 import type { Kernel, Opt } from './kernel.js';
 import { launchShape } from './kernel.js';
-import { globalRanges, linearIndex } from './linearize.js';
+import { globalRanges, linearIndex, rangeDeps } from './linearize.js';
 import { type AluOp, UOp, isAlu } from './uop.js';
 
 /** Rebuilds u with nodes replaced (ALU nodes re-simplify). */
@@ -23,16 +23,36 @@ export function expandStores(k: Kernel): { index: UOp; values: UOp[] }[] {
   const full = globalRanges(k.shape), reduced = globalRanges(launch);
   let combos: Map<UOp, UOp>[] = [new Map()];
   k.shape.forEach((_, d) => {
-    const o = (k.opts ?? []).find((x) => x.axis === d);
+    const o = (k.opts ?? []).find((x) => x.op === 'UPCAST' && x.axis === d);
     if (full[d]!.op !== 'RANGE') return;
     const f = o?.amount ?? 1;
     combos = combos.flatMap((m) => Array.from({ length: f }, (_, u) => new Map([...m, [full[d]!, f === 1 ? reduced[d]! : add(mul(reduced[d]!, int(f)), int(u))]])));
   });
+  const grouped = groupedRanges(k);
+  for (const m of combos) for (const [r, g] of grouped) m.set(r, g);
   const memo = combos.map(() => new Map<UOp, UOp>());
   return combos.map((m, i) => ({
     index: substitute(linearIndex(k.shape, full), m, memo[i]),
     values: k.stores.map((v) => substitute(v, m, memo[i])),
   }));
+}
+
+/** The REDUCEs whose loop runs once per thread, not inside another reduce's loop: the ones GROUP may split. */
+function topReduces(k: Kernel): UOp[] {
+  const deps = rangeDeps(), all = new Set<UOp>();
+  for (const s of k.stores) for (const u of s.toposort()) if (u.op === 'REDUCE') all.add(u);
+  return [...all].filter((r) => [...deps(r)].every((x) => x.range.kind === 'global'));
+}
+
+/** GROUP's rewrite: each grouped reduce range becomes a 'group' range with the same id and extent. */
+function groupedRanges(k: Kernel): Map<UOp, UOp> {
+  const ids = new Set((k.opts ?? []).filter((o) => o.op === 'GROUP').map((o) => o.axis));
+  const out = new Map<UOp, UOp>();
+  if (!ids.size) return out;
+  for (const r of topReduces(k)) {
+    for (const x of r.src.slice(1)) if (ids.has(x.range.id)) out.set(x, UOp.make('RANGE', 'i32', [], { ...x.range, kind: 'group' }));
+  }
+  return out;
 }
 
 /** Loads inside reduces whose index ignores a global axis: upcasting that axis reuses them. */
@@ -49,19 +69,43 @@ function reusedAxes(k: Kernel): number[] {
   return [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0]).map(([d]) => d);
 }
 
+/** What the heuristic reads from a backend's Caps. */
+export interface OptCaps { readonly globalsAsLoops: boolean; readonly workgroupSize: number }
+
+/** Threads a GPU needs in flight to hide memory latency; the heuristic aims past it. */
+const minThreads = 4096, fullThreads = 16 * minThreads;
+const floorPow2 = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(n, 1)));
+
 /**
- * Upcast by 4 the (at most two) axes with the most reusable loads, while enough threads remain
- * (`minThreads`: 1 on the CPU, thousands on GPUs).
+ * Upcast by 4 the (at most two) axes with the most reusable loads, while enough threads remain. On GPUs,
+ * when that leaves few outputs for long reduces (GEMV, norms, full sums), GROUP the longest range of every
+ * top-level reduce over a power-of-two number of lanes, so the device gets its threads from the reduce.
  */
-export function optimize(k: Kernel, minThreads: number): Kernel {
+export function optimize(k: Kernel, caps: OptCaps): Kernel {
   const opts: Opt[] = [];
+  const gpu = !caps.globalsAsLoops;
   let threads = k.shape.reduce((a, b) => a * b, 1);
   for (const axis of reusedAxes(k)) {
     if (opts.length === 2) break;
     const amount = 4;
-    if (k.shape[axis]! % amount || threads / amount < minThreads) continue;
+    if (k.shape[axis]! % amount || threads / amount < (gpu ? minThreads : 1)) continue;
     opts.push({ op: 'UPCAST', axis, amount });
     threads /= amount;
   }
+  if (gpu && threads <= minThreads) opts.push(...group(k, threads, caps.workgroupSize));
   return opts.length ? { ...k, opts } : k;
+}
+
+/** GROUP actions for a kernel with `threads` outputs per launch, or none. Lanes get ≥ 4 iterations each. */
+function group(k: Kernel, threads: number, workgroupSize: number): Opt[] {
+  const top = topReduces(k);
+  if (!top.length || top.some((r) => r.dtype === 'bool')) return [];
+  const nestedRanges = new Set<UOp>();
+  for (const s of k.stores) for (const u of s.toposort()) if (u.op === 'REDUCE' && !top.includes(u)) u.src.slice(1).forEach((x) => nestedRanges.add(x));
+  const picks = top.map((r) => r.src.slice(1).filter((x) => !nestedRanges.has(x)).sort((a, b) => b.range.extent - a.range.extent)[0]);
+  if (picks.some((x) => x === undefined)) return [];
+  const shortest = Math.min(...picks.map((x) => x!.range.extent));
+  const amount = Math.min(floorPow2(workgroupSize), floorPow2(fullThreads / threads), floorPow2(shortest / 4));
+  if (amount < 4) return [];
+  return [...new Set(picks.map((x) => x!.range.id))].map((axis) => ({ op: 'GROUP', axis, amount }));
 }

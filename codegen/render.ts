@@ -1,7 +1,7 @@
 // The one renderer: walks the linear program and asks a Language table for every piece of syntax,
 // so a target (JS, WGSL, CUDA C) differs only where its language does.
 import type { DType } from './dtype.js';
-import type { Kernel } from './kernel.js';
+import { type Kernel, lanes } from './kernel.js';
 import type { Inst } from './linearize.js';
 import type { AluOp, ReduceOp, UOp } from './uop.js';
 import { minValue } from './dtype.js';
@@ -13,13 +13,21 @@ export interface Language {
   load(buf: string, index: string, d: DType, gate?: string): string;
   store(buf: string, index: string, value: string, d: DType): string;
   declare(name: string, d: DType, expr: string, mutable: boolean): string;
-  loop(name: string, extent: number): string;
+  /** `for name in start, start + step, … < extent` (start is an expression). */
+  loop(name: string, extent: number, start?: string, step?: number): string;
   /** A global index of the launch grid (only for devices that run the global space in parallel). */
   globalIndex(name: string, range: UOp, k: Kernel): string;
   /** value when lo <= value <= hi, else a failure the host reports (message names the op). */
   checked(value: string, lo: number, hi: number, message: string): string;
-  /** Wraps the rendered body into a complete program. */
-  kernel(k: Kernel, body: readonly string[]): string;
+  /** Wraps the rendered body (and workgroup-memory declarations) into a complete program. */
+  kernel(k: Kernel, body: readonly string[], shared: readonly string[]): string;
+  /**
+   * GPU languages that run GROUP: an array in workgroup memory with one slot per thread, and a barrier. Their kernel
+   * prologue names `lane` (0..lanes-1, this thread's share of the output's reduce), `lidx` (the local index:
+   * lanes of one output are adjacent) and `owner` (the one lane that stores).
+   */
+  shared?(name: string, d: DType): string;
+  readonly barrier?: string;
 }
 
 export const bufName = (i: number): string => `d${i}`;
@@ -56,12 +64,18 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): strin
         return lang.alu(u.op as AluOp, u.src.map(ref), u.dtype, u.src[0]!.dtype);
     }
   };
-  const lines: string[] = [];
+  const lines: string[] = [], shared: string[] = [];
+  const g = lanes(k);
   let depth = 1;
   const line = (s: string): void => void lines.push('  '.repeat(depth) + s);
   for (const inst of insts) {
     switch (inst.kind) {
-      case 'loop': line(lang.loop(name(inst.range, 'r'), inst.range.range.extent)); depth++; break;
+      case 'loop': {
+        const r = inst.range;
+        line(r.range.kind === 'group' ? lang.loop(name(r, 'r'), r.range.extent, 'lane', g) : lang.loop(name(r, 'r'), r.range.extent));
+        depth++;
+        break;
+      }
       case 'end': depth--; line('}'); break;
       case 'global': line(lang.globalIndex(name(inst.range, 'g'), inst.range, k)); break;
       case 'acc': {
@@ -75,9 +89,32 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): strin
         break;
       }
       case 'value': line(lang.declare(name(inst.u, 'v'), inst.u.dtype, expr(inst.u), false)); break;
-      case 'store': line(lang.store(bufName(inst.param), ref(inst.index), ref(inst.value), k.params[inst.param]!.dtype)); break;
+      case 'combine': combine(inst.reduces); break;
+      case 'store': {
+        const st = lang.store(bufName(inst.param), ref(inst.index), ref(inst.value), k.params[inst.param]!.dtype);
+        line(g > 1 ? `if (owner) { ${st} }` : st);
+        break;
+      }
       default: inst satisfies never;
     }
   }
-  return lang.kernel(k, lines);
+  return lang.kernel(k, lines, shared);
+
+  /** Every lane writes its partial, a tree halves the live lanes per step, then all lanes read lane 0's. */
+  function combine(reduces: readonly UOp[]): void {
+    if (!lang.shared || !lang.barrier) throw new Error(`render ${k.name}: ${lang.name} has no workgroup memory for GROUP`);
+    const arrays = reduces.map((r) => {
+      const sh = `sh${counter++}`;
+      shared.push(lang.shared!(sh, r.dtype));
+      line(`${sh}[lidx] = ${ref(r)};`);
+      return sh;
+    });
+    line(lang.barrier);
+    for (let s = g / 2; s >= 1; s /= 2) {
+      const steps = reduces.map((r, i) => `${arrays[i]}[lidx] = ${lang.alu(reduceAlu(r.arg as ReduceOp), [`${arrays[i]}[lidx]`, `${arrays[i]}[lidx + ${s}]`], r.dtype, r.dtype)};`);
+      line(`if (lane < ${s}) { ${steps.join(' ')} }`);
+      line(lang.barrier);
+    }
+    reduces.forEach((r, i) => line(`${ref(r)} = ${arrays[i]}[lidx - lane];`));
+  }
 }

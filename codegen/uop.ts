@@ -21,7 +21,8 @@ export const isMovement = (op: Op): op is MovementOp => (movementOps as readonly
 /** Ops worth not recomputing once per reuse. */
 export const transcendental: ReadonlySet<Op> = new Set<Op>(['EXP2', 'LOG2', 'SIN', 'COS', 'SQRT', 'RECIP', 'FDIV']);
 
-export type RangeKind = 'global' | 'reduce';
+/** 'group': a reduce range whose loop the lanes of a workgroup share (lane l runs l, l + lanes, …; opt GROUP). */
+export type RangeKind = 'global' | 'reduce' | 'group';
 export interface RangeArg { readonly id: number; readonly extent: number; readonly kind: RangeKind }
 /** Objects with a uid (device buffers) key by identity; everything else by value. */
 export interface Identified { readonly uid: number }

@@ -3,7 +3,7 @@
 import type { DType } from './dtype.js';
 import { f32ToF16 } from './dtype.js';
 import { type Kernel, launchShape } from './kernel.js';
-import { type CStyle, cLanguage } from './cstyle.js';
+import { type CStyle, cLanguage, prologue } from './cstyle.js';
 import { checkCode } from './checks.js';
 import { bufName } from './render.js';
 
@@ -51,19 +51,19 @@ const wgsl: CStyle = {
   },
   store: (buf, idx, value, d) => `${buf}[${idx}] = ${d === 'bool' ? `u32(${value})` : value};`,
   declare: (name, d, e, mutable) => `${mutable ? 'var' : 'let'} ${name}: ${types[d]} = ${e};`,
-  loop: (name, n) => `for (var ${name}: i32 = 0; ${name} < ${n}; ${name}++) {`,
+  loop: (name, n, start = '0', step = 1) => `for (var ${name}: i32 = ${start}; ${name} < ${n}; ${name} += ${step}) {`,
   globalIndex: (name, range, k) => {
     const stride = launchShape(k).slice(range.range.id + 1).reduce((a, b) => a * b, 1);
     return `let ${name}: i32 = (gidx / ${stride}) % ${range.range.extent};`;
   },
   checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u)`,
-  kernel: (k: Kernel, body) => wgslKernel(k, body, 64),
+  barrier: 'workgroupBarrier();',
+  kernel: (k, body, shared) => wgslKernel(k, body, shared, 64),
 };
 
-/** The complete shader: bindings (outputs read_write, inputs read), helpers, the flat thread index. */
-export function wgslKernel(k: Kernel, body: readonly string[], workgroupSize: number): string {
-  const total = launchShape(k).reduce((a, b) => a * b, 1);
-  const src = body.join('\n');
+/** The complete shader: bindings (outputs read_write, inputs read), helpers, workgroup memory, the thread's output. */
+export function wgslKernel(k: Kernel, body: readonly string[], shared: readonly string[], workgroupSize: number): string {
+  const src = [...shared, ...body].join('\n');
   const f16 = k.params.some((p) => p.dtype === 'f16') || /\bf16\b|\dh\b/.test(src);
   return [
     ...(f16 ? ['enable f16;'] : []),
@@ -84,11 +84,11 @@ export function wgslKernel(k: Kernel, body: readonly string[], workgroupSize: nu
     '  if (r != 0.0 && sign(r) != sign(a)) { r = r + sign(a) * abs(b); }',
     '  return select(r, a * 0.0, r == 0.0);',   // a zero remainder keeps the sign of a
     '}',
+    ...shared,
     `@compute @workgroup_size(${workgroupSize})`,
     'fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {',
-    `  let gidx = i32((wg.y * nwg.x + wg.x) * ${workgroupSize}u + lid);`,
-    `  if (gidx >= ${total}) { return; }`,
-    src,
+    ...prologue(wgsl, k, 'i32(wg.y * nwg.x + wg.x)', 'i32(lid)', workgroupSize),
+    ...body,
     '}',
   ].join('\n');
 }
@@ -103,6 +103,10 @@ const statusBinding = (binding: number): string[] => [
 ];
 export const statusName = 'pg_status';
 
-export const wgslLanguage = cLanguage(wgsl);
-/** The same table with another workgroup size (from the adapter's limits). */
-export const wgslFor = (workgroupSize: number) => cLanguage({ ...wgsl, kernel: (k, body) => wgslKernel(k, body, workgroupSize) });
+/** The table for a workgroup size (from the adapter's limits). */
+export const wgslFor = (workgroupSize: number) => cLanguage({
+  ...wgsl,
+  shared: (name, d) => `var<workgroup> ${name}: array<${types[d]}, ${workgroupSize}>;`,
+  kernel: (k, body, shared) => wgslKernel(k, body, shared, workgroupSize),
+});
+export const wgslLanguage = wgslFor(64);

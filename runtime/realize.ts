@@ -39,8 +39,7 @@ async function compile(backend: Backend, k: Kernel): Promise<Compiled> {
   if (!perBackend) compiled.set(backend, (perBackend = new WeakMap()));
   let c = perBackend.get(k);
   if (!c) {
-    // GPUs keep enough threads to fill the device; the CPU runs one thread
-    const opt = optimize(k, backend.caps.globalsAsLoops ? 1 : 4096);
+    const opt = optimize(k, backend.caps);
     const insts = linearize(opt, backend.caps.globalsAsLoops);
     const source = render(opt, insts, backend.language);
     if (debugLevel() >= 3 && opt.opts) console.log(`${k.name}: ${opt.opts.map((o) => `${o.op}(${o.axis}, ${o.amount})`).join(' ')}`);

@@ -149,6 +149,11 @@ export const cases: OpCase[] = [
   { name: 'softmax logSoftmax', inputs: [s([3, 5], -8, 8)], run: (x) => x.softmax(-1).add(x.logSoftmax(0)), ref: (x) => zip(R.softmax(x, 1), R.softmax(x, 0, true), (a, b) => a + b) },
   { name: 'layerNorm', inputs: [s([3, 4, 6]), s([6]), s([6])], run: (x, w, b) => x.layerNorm(6, w, b), ref: (x, w, b) => R.layerNorm(x, 1, w, b), atol: 1e-5 },
   { name: 'groupNorm + silu', inputs: [s([2, 6, 3, 3]), s([6]), s([6])], run: (x, w, b) => x.groupNorm(3, w, b).silu(), ref: (x, w, b) => map(R.groupNorm(x, 3, w, b), (v) => v * R.sigmoid(v)), atol: 1e-5 },
+  // ---- long reduces over few outputs: GPUs split them across a workgroup (GROUP), also for sizes that are not a multiple of it ----
+  ...[1, 63, 65, 4097].map((n): OpCase => ({ name: `sum and max of rows of ${n}`, inputs: [s([2, n])], run: (t) => t.sum(1).add(t.max(1)), ref: (x) => zip(reduce(x, [1], sumAll), reduce(x, [1], (v) => Math.max(...v)), (a, b) => a + b), rtol: 1e-4, atol: 1e-4 })),
+  { name: 'gemv 1x4097 @ 4097x6', inputs: [s([1, 4097]), s([4097, 6])], run: (a, b) => a.matmul(b), ref: R.matmul, rtol: 1e-4, atol: 1e-4 },
+  { name: 'softmax of long rows', inputs: [s([2, 1000], -8, 8)], run: (x) => x.softmax(-1), ref: (x) => R.softmax(x, 1) },
+  { name: 'groupNorm of a long group', inputs: [s([1, 4, 30, 30]), s([4]), s([4])], run: (x, w, b) => x.groupNorm(2, w, b), ref: (x, w, b) => R.groupNorm(x, 2, w, b), atol: 1e-5 },
   { name: 'embedding', inputs: [{ shape: [2, 3], values: [3, 0, 1, 1, 4, 2], int: true }, s([5, 4])], run: (i, w) => i.cast('i32').embedding(w), ref: (i, w) => build([2, 3, 4], ([a, b, d]) => at(w, [at(i, [a!, b!]), d!])) },
   { name: 'gather', inputs: [s([3, 4]), { shape: [2, 4], values: [2, 0, 1, 1, 0, 2, 2, 0], int: true }], run: (x, i) => x.gather(0, i.cast('i32')), ref: (x, i) => build([2, 4], ([a, b]) => at(x, [at(i, [a!, b!]), b!])) },
   { name: 'attention', inputs: [s([2, 3, 4]), s([2, 5, 4]), s([2, 5, 3])], run: (q, k, v) => q.scaledDotProductAttention(k, v), ref: (q, k, v) => R.sdpa(q, k, v) },
