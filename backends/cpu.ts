@@ -41,7 +41,7 @@ export class CpuBackend implements Backend {
 
   constructor(name = 'cpu', caps: Partial<Caps> = {}) {
     this.name = name;
-    this.caps = { dtypes: new Set(dtypes), maxBuffers: 31, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: true, timer: 'host', storage: {}, workgroupSize: 1, maxGrid: 2 ** 31 - 1, ...caps };
+    this.caps = { dtypes: new Set(dtypes), maxBuffers: 31, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: true, timer: 'host', storage: {}, workgroupSize: 1, maxGrid: 2 ** 31 - 1, threads: 1, ...caps };
   }
 
   alloc(bytes: number): DeviceBuffer { return new CpuBuffer(new ArrayBuffer(bytes)); }

@@ -56,6 +56,7 @@ export class CudaBackend implements Backend {
     this.caps = {
       dtypes: new Set(dtypes), maxBuffers: 64, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: false, timer: 'device',
       storage: {}, workgroupSize: Math.min(BLOCK, attr(1)), maxGrid: Math.min(attr(5), attr(6)),
+      threads: attr(16) * attr(39),   // SMs × resident threads per SM
     };
     this.description = `${name} (${this.#arch}, ${attr(16)} SMs, ${attr(97) >> 10} KiB shared/block opt-in, warp ${attr(10)})`;
   }

@@ -70,6 +70,8 @@ export class WebGpuBackend implements Backend {
       storage: { bool: 'u32' },
       workgroupSize: wg,
       maxGrid: opts.limits?.maxGrid ?? l.maxComputeWorkgroupsPerDimension,
+      // WebGPU does not say how wide a GPU is; a software (CPU) adapter runs a few workgroups at a time
+      threads: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 8192 : 65536,
     };
     this.language = wgslFor(wg);
     this.description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';

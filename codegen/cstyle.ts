@@ -1,7 +1,7 @@
 // What WGSL and CUDA C share: infix operators and the shape of an ALU table. Each language supplies
 // only its types, literals, function names, select/cast syntax and the kernel wrapper.
 import type { DType } from './dtype.js';
-import { type Kernel, launchShape, lanes } from './kernel.js';
+import { type Kernel, launchShape, lanes, lanesAdjacent } from './kernel.js';
 import type { Language } from './render.js';
 import type { AluOp, UnaryOp } from './uop.js';
 
@@ -56,7 +56,9 @@ export const cLanguage = (l: CStyle): Language => ({ ...l, alu: cAlu(l) });
 /**
  * The kernel prologue: `gidx`, the output this thread computes, from the workgroup index `wg` and local index
  * `lid` (both i32 expressions). Under GROUP, `lanes` adjacent threads share an output: they all run to the end
- * (barriers need every thread), the last workgroup's spare threads recompute the last output, `owner` stores.
+ * (barriers need every thread), the last workgroup's spare threads recompute the last output, `owner` stores,
+ * `slot` is the thread's place in workgroup memory with the lanes of one output adjacent there, `first` its first
+ * reduce iteration (past every range for the spare threads, which then only join the barriers).
  */
 export function prologue(l: CStyle, k: Kernel, wg: string, lid: string, workgroupSize: number): string[] {
   const total = launchShape(k).reduce((a, b) => a * b, 1), g = lanes(k), per = workgroupSize / g;
@@ -64,7 +66,9 @@ export function prologue(l: CStyle, k: Kernel, wg: string, lid: string, workgrou
   if (g === 1) return [i32('gidx', `${wg} * ${workgroupSize} + ${lid}`), `  if (gidx >= ${total}) { return; }`];
   return [
     i32('wgi', wg), `  if (wgi * ${per} >= ${total}) { return; }`,
-    i32('lidx', lid), i32('lane', `lidx % ${g}`), i32('gout', `wgi * ${per} + lidx / ${g}`),
-    i32('gidx', `min(gout, ${total - 1})`), `  ${l.declare('owner', 'bool', `lane == 0 && gout < ${total}`, false)}`,
+    i32('lidx', lid), ...(lanesAdjacent(k)
+      ? [i32('lane', `lidx % ${g}`), i32('gout', `wgi * ${per} + lidx / ${g}`), i32('slot', 'lidx')]
+      : [i32('lane', `lidx / ${per}`), i32('gout', `wgi * ${per} + lidx % ${per}`), i32('slot', `(lidx % ${per}) * ${g} + lane`)]),
+    i32('gidx', `min(gout, ${total - 1})`), i32('first', total % per ? l.select(`gout < ${total}`, 'lane', '1073741824') : 'lane'), `  ${l.declare('owner', 'bool', `lane == 0 && gout < ${total}`, false)}`,
   ];
 }

@@ -22,9 +22,13 @@ export interface Kernel {
 /**
  * UPCAST: each thread computes `amount` consecutive outputs along global `axis`, sharing loads that do not
  * depend on it. GROUP: `amount` threads of a workgroup share each output; they split the loop of reduce
- * range `axis` (a range id) between them and combine their partial results in workgroup memory.
+ * range `axis` (a range id) between them and combine their partial results in workgroup memory. The lanes
+ * of one output are adjacent threads (coalesced where the reduce range is contiguous in memory); GROUPWIDE
+ * lays them a workgroup / amount apart instead, so adjacent threads hold adjacent outputs.
  */
-export interface Opt { readonly op: 'UPCAST' | 'GROUP'; readonly axis: number; readonly amount: number }
+export interface Opt { readonly op: 'UPCAST' | 'GROUP' | 'GROUPWIDE'; readonly axis: number; readonly amount: number }
+
+const isGroup = (o: Opt): boolean => o.op === 'GROUP' || o.op === 'GROUPWIDE';
 
 /** The global space the device iterates: the output shape with upcast axes divided. */
 export function launchShape(k: Kernel): number[] {
@@ -34,7 +38,9 @@ export function launchShape(k: Kernel): number[] {
 }
 
 /** Threads that share one output (1 unless GROUP applies). */
-export const lanes = (k: Kernel): number => k.opts?.find((o) => o.op === 'GROUP')?.amount ?? 1;
+export const lanes = (k: Kernel): number => k.opts?.find(isGroup)?.amount ?? 1;
+/** Whether GROUP's lanes of one output are adjacent threads (GROUP) or a workgroup / lanes apart (GROUPWIDE). */
+export const lanesAdjacent = (k: Kernel): boolean => k.opts?.find(isGroup)?.op !== 'GROUPWIDE';
 
 /** Workgroups to launch with `workgroupSize` threads each: every workgroup covers workgroupSize / lanes outputs. */
 export const workgroups = (k: Kernel, workgroupSize: number): number =>

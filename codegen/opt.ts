@@ -46,7 +46,7 @@ function topReduces(k: Kernel): UOp[] {
 
 /** GROUP's rewrite: each grouped reduce range becomes a 'group' range with the same id and extent. */
 function groupedRanges(k: Kernel): Map<UOp, UOp> {
-  const ids = new Set((k.opts ?? []).filter((o) => o.op === 'GROUP').map((o) => o.axis));
+  const ids = new Set((k.opts ?? []).filter((o) => o.op !== 'UPCAST').map((o) => o.axis));
   const out = new Map<UOp, UOp>();
   if (!ids.size) return out;
   for (const r of topReduces(k)) {
@@ -70,15 +70,16 @@ function reusedAxes(k: Kernel): number[] {
 }
 
 /** What the heuristic reads from a backend's Caps. */
-export interface OptCaps { readonly globalsAsLoops: boolean; readonly workgroupSize: number }
+export interface OptCaps { readonly globalsAsLoops: boolean; readonly workgroupSize: number; readonly threads: number }
 
-/** Threads a GPU needs in flight to hide memory latency; the heuristic aims past it. */
-const minThreads = 4096, fullThreads = 16 * minThreads;
+/** Threads below which a GPU kernel should not upcast further, and should group its reduces. */
+const minThreads = 4096;
 const floorPow2 = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(n, 1)));
 
 /**
  * Upcast by 4 the (at most two) axes with the most reusable loads, while enough threads remain. On GPUs,
- * when that leaves few outputs for long reduces (GEMV, norms, full sums), GROUP the longest range of every
+ * when that leaves fewer outputs than the device runs threads (caps.threads) and the reduces are long (GEMV,
+ * norm statistics, softmax rows, full sums), GROUP the longest range of every
  * top-level reduce over a power-of-two number of lanes, so the device gets its threads from the reduce.
  */
 export function optimize(k: Kernel, caps: OptCaps): Kernel {
@@ -92,12 +93,12 @@ export function optimize(k: Kernel, caps: OptCaps): Kernel {
     opts.push({ op: 'UPCAST', axis, amount });
     threads /= amount;
   }
-  if (gpu && threads <= minThreads) opts.push(...group(k, threads, caps.workgroupSize));
+  if (gpu && threads <= minThreads) opts.push(...group(k, threads, caps));
   return opts.length ? { ...k, opts } : k;
 }
 
 /** GROUP actions for a kernel with `threads` outputs per launch, or none. Lanes get ≥ 4 iterations each. */
-function group(k: Kernel, threads: number, workgroupSize: number): Opt[] {
+function group(k: Kernel, threads: number, caps: OptCaps): Opt[] {
   const top = topReduces(k);
   if (!top.length || top.some((r) => r.dtype === 'bool')) return [];
   const nestedRanges = new Set<UOp>();
@@ -105,7 +106,30 @@ function group(k: Kernel, threads: number, workgroupSize: number): Opt[] {
   const picks = top.map((r) => r.src.slice(1).filter((x) => !nestedRanges.has(x)).sort((a, b) => b.range.extent - a.range.extent)[0]);
   if (picks.some((x) => x === undefined)) return [];
   const shortest = Math.min(...picks.map((x) => x!.range.extent));
-  const amount = Math.min(floorPow2(workgroupSize), floorPow2(fullThreads / threads), floorPow2(shortest / 4));
+  const amount = Math.min(floorPow2(caps.workgroupSize), floorPow2(caps.threads / threads), floorPow2(shortest / 4));
   if (amount < 4) return [];
-  return [...new Set(picks.map((x) => x!.range.id))].map((axis) => ({ op: 'GROUP', axis, amount }));
+  const op = picks.some((x) => reduceContiguous(k, x!)) ? 'GROUP' : 'GROUPWIDE';
+  return [...new Set(picks.map((x) => x!.range.id))].map((axis) => ({ op, axis, amount }));
+}
+
+/**
+ * Whether the per-output loads (those that vary with an output axis) step by one element along `range`,
+ * so adjacent lanes read adjacent memory; otherwise adjacent outputs do (a GEMV against a [K, N] weight).
+ */
+function reduceContiguous(k: Kernel, range: UOp): boolean {
+  let unit = 0, other = 0;
+  const seen = new Set<UOp>();
+  for (const s of k.stores) {
+    for (const u of s.toposort()) {
+      if (u.op !== 'LOAD' || seen.has(u)) continue;
+      seen.add(u);
+      const ranges = u.src[1]!.toposort().filter((x) => x.op === 'RANGE');
+      if (!ranges.includes(range) || !ranges.some((x) => x.range.kind === 'global')) continue;
+      const at = (v: number) => substitute(u.src[1]!, new Map(ranges.map((x) => [x, int(x === range ? v : 0)])));
+      const [a, b] = [at(0), at(1)];
+      if (a.isConst && b.isConst && Number(b.constValue) - Number(a.constValue) === 1) unit++;
+      else other++;
+    }
+  }
+  return unit >= other;
 }

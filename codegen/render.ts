@@ -22,9 +22,10 @@ export interface Language {
   /** Wraps the rendered body (and workgroup-memory declarations) into a complete program. */
   kernel(k: Kernel, body: readonly string[], shared: readonly string[]): string;
   /**
-   * GPU languages that run GROUP: an array in workgroup memory with one slot per thread, and a barrier. Their kernel
-   * prologue names `lane` (0..lanes-1, this thread's share of the output's reduce), `lidx` (the local index:
-   * lanes of one output are adjacent) and `owner` (the one lane that stores).
+   * GPU languages that run GROUP: an array in workgroup memory with one slot per thread, and a barrier. Their
+   * kernel prologue names `lane` (0..lanes-1: this thread's share of its output's reduce), `first` (its first
+   * iteration), `slot` (its index into workgroup memory, lanes of one output adjacent) and `owner` (the lane
+   * that stores).
    */
   shared?(name: string, d: DType): string;
   readonly barrier?: string;
@@ -72,7 +73,7 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): strin
     switch (inst.kind) {
       case 'loop': {
         const r = inst.range;
-        line(r.range.kind === 'group' ? lang.loop(name(r, 'r'), r.range.extent, 'lane', g) : lang.loop(name(r, 'r'), r.range.extent));
+        line(r.range.kind === 'group' ? lang.loop(name(r, 'r'), r.range.extent, 'first', g) : lang.loop(name(r, 'r'), r.range.extent));
         depth++;
         break;
       }
@@ -106,15 +107,15 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): strin
     const arrays = reduces.map((r) => {
       const sh = `sh${counter++}`;
       shared.push(lang.shared!(sh, r.dtype));
-      line(`${sh}[lidx] = ${ref(r)};`);
+      line(`${sh}[slot] = ${ref(r)};`);
       return sh;
     });
     line(lang.barrier);
     for (let s = g / 2; s >= 1; s /= 2) {
-      const steps = reduces.map((r, i) => `${arrays[i]}[lidx] = ${lang.alu(reduceAlu(r.arg as ReduceOp), [`${arrays[i]}[lidx]`, `${arrays[i]}[lidx + ${s}]`], r.dtype, r.dtype)};`);
+      const steps = reduces.map((r, i) => `${arrays[i]}[slot] = ${lang.alu(reduceAlu(r.arg as ReduceOp), [`${arrays[i]}[slot]`, `${arrays[i]}[slot + ${s}]`], r.dtype, r.dtype)};`);
       line(`if (lane < ${s}) { ${steps.join(' ')} }`);
       line(lang.barrier);
     }
-    reduces.forEach((r, i) => line(`${ref(r)} = ${arrays[i]}[lidx - lane];`));
+    reduces.forEach((r, i) => line(`${ref(r)} = ${arrays[i]}[slot - lane];`));
   }
 }

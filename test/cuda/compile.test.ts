@@ -18,7 +18,7 @@ describe.skipIf(!hasNvcc)('cuda codegen', () => {
       return plan(c.run(...xs), ...f16);
     });
     // as planned, and as the optimizer shapes them for a 256-thread block (UPCAST, GROUP)
-    const entries = compileAll(kernels.flatMap((k) => [k, optimize(k, { globalsAsLoops: false, workgroupSize: 256 })]));
+    const entries = compileAll(kernels.flatMap((k) => [k, optimize(k, { globalsAsLoops: false, workgroupSize: 256, threads: 65536 })]));
     expect(entries.length).toBeGreaterThan(80);
   }, 120_000);
 });

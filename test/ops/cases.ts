@@ -152,6 +152,7 @@ export const cases: OpCase[] = [
   // ---- long reduces over few outputs: GPUs split them across a workgroup (GROUP), also for sizes that are not a multiple of it ----
   ...[1, 63, 65, 4097].map((n): OpCase => ({ name: `sum and max of rows of ${n}`, inputs: [s([2, n])], run: (t) => t.sum(1).add(t.max(1)), ref: (x) => zip(reduce(x, [1], sumAll), reduce(x, [1], (v) => Math.max(...v)), (a, b) => a + b), rtol: 1e-4, atol: 1e-4 })),
   { name: 'gemv 1x4097 @ 4097x6', inputs: [s([1, 4097]), s([4097, 6])], run: (a, b) => a.matmul(b), ref: R.matmul, rtol: 1e-4, atol: 1e-4 },
+  { name: 'gemv rows against [K, N] and [N, K] weights, a partial last workgroup', inputs: [s([3, 300]), s([300, 42]), s([42, 300])], run: (x, a, b) => x.matmul(a).add(x.linear(b)), ref: (x, a, b) => zip(R.matmul(x, a), R.matmul(x, R.permute(b, [1, 0])), (p, q) => p + q), rtol: 1e-4, atol: 1e-4 },
   { name: 'softmax of long rows', inputs: [s([2, 1000], -8, 8)], run: (x) => x.softmax(-1), ref: (x) => R.softmax(x, 1) },
   { name: 'groupNorm of a long group', inputs: [s([1, 4, 30, 30]), s([4]), s([4])], run: (x, w, b) => x.groupNorm(2, w, b), ref: (x, w, b) => R.groupNorm(x, 2, w, b), atol: 1e-5 },
   { name: 'embedding', inputs: [{ shape: [2, 3], values: [3, 0, 1, 1, 4, 2], int: true }, s([5, 4])], run: (i, w) => i.cast('i32').embedding(w), ref: (i, w) => build([2, 3, 4], ([a, b, d]) => at(w, [at(i, [a!, b!]), d!])) },
