@@ -71,7 +71,7 @@ export class WebGpuBackend implements Backend {
       workgroupSize: wg,
       maxGrid: opts.limits?.maxGrid ?? l.maxComputeWorkgroupsPerDimension,
       // WebGPU does not say how wide a GPU is; a software (CPU) adapter runs a few workgroups at a time
-      threads: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 8192 : 65536,
+      threads: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 2048 : 65536,
     };
     this.language = wgslFor(wg);
     this.description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
