@@ -8,12 +8,14 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dtypes } from '../codegen/dtype.js';
 import { type Kernel, workgroups } from '../codegen/kernel.js';
+import { checkError, statusName } from '../codegen/checks.js';
 import { BLOCK, cudaLanguage } from '../codegen/cuda.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
 
 type Fn = (...args: unknown[]) => number;
 interface Koffi { load(path: string): { func(sig: string): Fn } }
-interface CudaProgram extends Program { readonly fn: unknown }
+/** `checks`: the kernel takes the index-check status word after its params. */
+interface CudaProgram extends Program { readonly fn: unknown; readonly checks: boolean }
 class CudaBuffer implements DeviceBuffer { constructor(readonly ptr: bigint, readonly bytes: number) {} }
 
 const env = process.env;
@@ -45,6 +47,9 @@ export class CudaBackend implements Backend {
   readonly #programs = new Map<string, Promise<CudaProgram>>();
   #events: [unknown, unknown] | undefined;
   #timed = false;
+  /** Index-check status (code, value), read back with the next read after a checked kernel ran. */
+  readonly #status: CudaBuffer;
+  #checksPending = false;
 
   private constructor(cu: Record<string, Fn>, nvrtc: Record<string, Fn> | undefined, dev: number, name: string) {
     this.#cu = cu;
@@ -59,6 +64,8 @@ export class CudaBackend implements Backend {
       threads: attr(16) * attr(39),   // SMs × resident threads per SM
     };
     this.description = `${name} (${this.#arch}, ${attr(16)} SMs, ${attr(97) >> 10} KiB shared/block opt-in, warp ${attr(10)})`;
+    this.#status = this.alloc(8) as CudaBuffer;
+    this.write(this.#status, new Uint8Array(8));
   }
 
   /** The first CUDA device; throws a clear reason when there is none. */
@@ -116,6 +123,15 @@ export class CudaBackend implements Backend {
   async read(b: DeviceBuffer): Promise<Uint8Array> {
     const out = new Uint8Array(b.bytes);
     this.#check(this.#cu.cuMemcpyDtoH_v2!(out, (b as CudaBuffer).ptr, b.bytes), 'cuMemcpyDtoH');
+    if (this.#checksPending) {
+      this.#checksPending = false;
+      const status = new Uint32Array(2);
+      this.#check(this.#cu.cuMemcpyDtoH_v2!(status, this.#status.ptr, 8), 'cuMemcpyDtoH');
+      if (status[0]) {
+        this.write(this.#status, new Uint8Array(8));
+        throw checkError(status[0], status[1]! | 0);
+      }
+    }
     return out;
   }
 
@@ -130,7 +146,7 @@ export class CudaBackend implements Backend {
     const mod = [null], fn = [null];
     this.#check(this.#cu.cuModuleLoadData!(mod, ptx), `${kernel.name}: cuModuleLoadData`);
     this.#check(this.#cu.cuModuleGetFunction!(fn, mod[0], kernel.name), `${kernel.name}: cuModuleGetFunction`);
-    return { name: kernel.name, source, fn: fn[0] };
+    return { name: kernel.name, source, fn: fn[0], checks: source.includes(statusName) };
   }
 
   /** PTX for the source, from the disk cache, NVRTC, or nvcc, in that order. */
@@ -178,12 +194,14 @@ export class CudaBackend implements Backend {
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed = false): void {
     const blocks = workgroups(kernel, BLOCK), x = Math.min(blocks, this.caps.maxGrid), y = Math.ceil(blocks / x);
     if (y > this.caps.maxGrid) throw new Error(`cuda: ${kernel.name} needs ${blocks} blocks, more than ${this.caps.maxGrid}²`);
-    const params = bufs.map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));
+    const { fn, checks } = p as CudaProgram;
+    const params = [...bufs, ...(checks ? [this.#status] : [])].map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));
+    this.#checksPending ||= checks;
     if (timed) {
       this.#events ??= [this.#event(), this.#event()];
       this.#check(this.#cu.cuEventRecord!(this.#events[0], null), 'cuEventRecord');
     }
-    this.#check(this.#cu.cuLaunchKernel!((p as CudaProgram).fn, x, y, 1, BLOCK, 1, 1, 0, null, params, null), `${kernel.name}: cuLaunchKernel`);
+    this.#check(this.#cu.cuLaunchKernel!(fn, x, y, 1, BLOCK, 1, 1, 0, null, params, null), `${kernel.name}: cuLaunchKernel`);
     if (timed) this.#check(this.#cu.cuEventRecord!(this.#events![1], null), 'cuEventRecord');
     this.#timed = timed;
   }

@@ -3,8 +3,8 @@
 // recorded into one command encoder and submitted on sync or read; timestamps give device time.
 import type { DType } from '../codegen/dtype.js';
 import { type Kernel, workgroups } from '../codegen/kernel.js';
-import { checkError } from '../codegen/checks.js';
-import { statusName, wgslFor } from '../codegen/wgsl.js';
+import { checkError, statusName } from '../codegen/checks.js';
+import { wgslFor } from '../codegen/wgsl.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
 
 class GpuBuffer implements DeviceBuffer {

@@ -1,6 +1,9 @@
 // Index checks on targets that cannot throw (GPUs): a kernel records the first failed check in a status word and
 // the host raises it at its next read, as CUDA reports device-side asserts. Each message gets a stable code, so
 // kernel sources (the keys of the compile caches) stay the same from run to run.
+/** The name of the status word (u32 code, u32 value) in GPU kernel sources. */
+export const statusName = 'pg_status';
+
 const codes = new Map<string, number>();
 const messages: string[] = [];
 

@@ -6,6 +6,7 @@ import { type CStyle, cLanguage, prologue } from './cstyle.js';
 
 /** Threads per block (the backend launches this many). */
 export const BLOCK = 256;
+import { checkCode, statusName } from './checks.js';
 import { bufName } from './render.js';
 
 const types: Record<DType, string> = { f32: 'float', f16: 'half', i32: 'int', u32: 'unsigned int', bool: 'bool' };
@@ -51,7 +52,7 @@ const cuda: CStyle = {
     const stride = launchShape(k).slice(range.range.id + 1).reduce((a, b) => a * b, 1);
     return `const int ${name} = (gidx / ${stride}) % ${range.range.extent};`;
   },
-  checked: (v, lo, hi) => `min(max(${v}, ${lo}), ${hi})`,
+  checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u, ${statusName})`,
   shared: (name, d) => `__shared__ ${types[d]} ${name}[${BLOCK}];`,
   barrier: '__syncthreads();',
   kernel: (k, body, shared) => cudaKernel(k, body, shared, BLOCK),
@@ -61,8 +62,11 @@ export function cudaKernel(k: Kernel, body: readonly string[], shared: readonly 
   const src = [...shared, ...body].join('\n');
   const half = k.params.some((p) => p.dtype === 'f16') || src.includes('half');
   const params = k.params.map((p, i) => `${p.write ? '' : 'const '}${types[p.dtype]}* __restrict__ ${bufName(i)}`);
+  const checks = src.includes('check_index(');
+  if (checks) params.push(`unsigned int* __restrict__ ${statusName}`);
   return [
     ...(half ? ['#include <cuda_fp16.h>'] : []),
+    ...(checks ? checkIndex : []),
     `extern "C" __global__ void __launch_bounds__(${block}) ${k.name}(${params.join(', ')}) {`,
     ...shared.map((d) => `  ${d}`),
     ...prologue(cuda, k, '(int)(blockIdx.y * gridDim.x + blockIdx.x)', '(int)threadIdx.x', block),
@@ -70,5 +74,16 @@ export function cudaKernel(k: Kernel, body: readonly string[], shared: readonly 
     '}',
   ].join('\n');
 }
+
+/** A failed index check records (code, value) in the status word the host reads back, then clamps. */
+const checkIndex = [
+  '#ifndef PG_CHECK_INDEX',   // sources may be compiled together (one module per program today, many in tests)
+  '#define PG_CHECK_INDEX',
+  '__device__ __forceinline__ int check_index(int v, int lo, int hi, unsigned int code, unsigned int* status) {',
+  '  if ((v < lo || v > hi) && atomicMax(&status[0], code) == 0u) atomicExch(&status[1], (unsigned int)v);',
+  '  return min(max(v, lo), hi);',
+  '}',
+  '#endif',
+];
 
 export const cudaLanguage = cLanguage(cuda);

@@ -4,7 +4,7 @@ import type { DType } from './dtype.js';
 import { f32ToF16 } from './dtype.js';
 import { type Kernel, launchShape } from './kernel.js';
 import { type CStyle, cLanguage, prologue } from './cstyle.js';
-import { checkCode } from './checks.js';
+import { checkCode, statusName } from './checks.js';
 import { bufName } from './render.js';
 
 const types: Record<DType, string> = { f32: 'f32', f16: 'f16', i32: 'i32', u32: 'u32', bool: 'bool' };
@@ -101,7 +101,6 @@ const statusBinding = (binding: number): string[] => [
   '  return clamp(v, lo, hi);',
   '}',
 ];
-export const statusName = 'pg_status';
 
 /** The table for a workgroup size (from the adapter's limits). */
 export const wgslFor = (workgroupSize: number) => cLanguage({

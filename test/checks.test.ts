@@ -1,12 +1,12 @@
-// A GPU kernel cannot throw: a data-dependent index out of range is recorded in a status word and raised by the
-// next read, with the message the CPU gives at realize (CUDA reports device-side asserts the same way).
+// A data-dependent index out of range fails the read with the op's message on every backend: the CPU throws at
+// realize; a GPU kernel cannot throw, so it records (code, value) in a status word that the next read raises
+// (as CUDA reports device-side asserts).
 import { describe, expect, test } from 'vitest';
-import { memory, randn, tensor } from '../../index.js';
-import { hasWebGpu } from '../backends.js';
+import { memory, randn, tensor } from '../index.js';
+import { backends } from './backends.js';
 
-describe.skipIf(!hasWebGpu)('webgpu index checks', () => {
-  test('an embedding index out of range fails the next read, names the op, and leaves nothing behind', async () => {
-    const device = 'webgpu';
+describe.each(backends)('index checks on %s', (device) => {
+  test('an embedding index out of range fails the read, names the op, and leaves nothing behind', async () => {
     const weight = await randn([4, 3], { seed: 1, device }).realize();
     const before = memory();
     const idx = [tensor([1, 7, 2], { dtype: 'i32', device }), tensor([3, 0], { dtype: 'i32', device }), tensor([-1], { dtype: 'i32', device })];
