@@ -9,6 +9,7 @@ import { Tensor, normAxis, tensor } from './tensor.js';
 export interface Conv2dOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; groups?: number }
 export interface PoolOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; countIncludePad?: boolean }
 export interface InterpolateOptions { size?: readonly [number, number]; scaleFactor?: number | readonly [number, number]; mode?: 'nearest' }
+export interface Conv1dOptions { stride?: number; padding?: number; dilation?: number; groups?: number }
 export interface AttentionOptions { attnMask?: Tensor; isCausal?: boolean; scale?: number }
 
 /** f16 products are summed in f32 without rounding each one to f16 (PyTorch accumulates the same way). */
@@ -62,6 +63,35 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Con
   if (bias) y = y.add(opmath(bias).reshape([1, Co, 1, 1]));
   y = y.cast(promoteTypes(x.dtype, w.dtype));
   return y.named('conv2d', x, w, bias);
+}
+
+/** [N, C, L] with weight [Cout, Cin/groups, k]: conv2d over a height of 1. */
+export function conv1d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Conv1dOptions): Tensor {
+  if (x.ndim !== 3 || w.ndim !== 3) throw new Error(`conv1d: expected input [N, C, L] and weight [Cout, Cin/groups, k], got ${fmt(x.shape)} and ${fmt(w.shape)}`);
+  const o = { stride: [1, opts.stride ?? 1], padding: [0, opts.padding ?? 0], dilation: [1, opts.dilation ?? 1], groups: opts.groups } as const;
+  return x.unsqueeze(2).conv2d(w.unsqueeze(2), bias, o).squeeze(2).named('conv1d', x, w, bias);
+}
+
+/** Inference batch norm over dim 1 with running statistics (PyTorch's eval mode). */
+export function batchNorm(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
+  if (x.ndim < 2) throw new Error(`batchNorm: expected [N, C, ...], got ${fmt(x.shape)}`);
+  const C = x.shape[1]!, cshape = [1, C, ...new Array(x.ndim - 2).fill(1)];
+  for (const [t, name] of [[mean, 'running mean'], [variance, 'running var'], [w, 'weight'], [b, 'bias']] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`batchNorm: ${name} ${fmt(t.shape)} must have shape [${C}]`);
+  }
+  let y = x.sub(mean.reshape(cshape)).mul(variance.reshape(cshape).add(eps).rsqrt());
+  if (w) y = y.mul(w.reshape(cshape));
+  if (b) y = y.add(b.reshape(cshape));
+  return y.named('batchNorm', x, mean, variance, w, b);
+}
+
+/** The entries of x at `index` (1-D, integer) along dim, as torch.index_select. */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  const d = normAxis('indexSelect', dim, x.ndim);
+  if (index.ndim !== 1) throw new Error(`indexSelect: index must be 1-D, got ${fmt(index.shape)}`);
+  const shape = x.shape.map((n, i) => (i === d ? index.shape[0]! : n));
+  const idx = index.reshape(x.shape.map((_, i) => (i === d ? index.shape[0]! : 1))).expand(shape);
+  return x.gather(d, idx).named('indexSelect', x, index);
 }
 
 function pool(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions, op: string): { win: Tensor; k: [number, number] } {

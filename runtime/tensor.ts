@@ -183,6 +183,33 @@ export class Tensor {
     });
   }
   erf(): Tensor { return this.#unary('erf', erfNode); }
+  softplus({ beta = 1, threshold = 20 }: { beta?: number; threshold?: number } = {}): Tensor {
+    // log(1 + e^(beta x)) / beta, linear above the threshold as PyTorch (no overflow)
+    return this.#unary('softplus', (x) => {
+      const bx = mulc(x, beta);
+      return alu('WHERE', alu('CMPLT', c(threshold, x), bx), x, mulc(mulc(un('LOG2', alu('ADD', c(1, x), expNode(bx))), LN2), 1 / beta));
+    });
+  }
+  elu(alpha = 1): Tensor { return this.#unary('elu', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), x, mulc(alu('ADD', expNode(x), c(-1, x)), alpha))); }
+  hardsigmoid(): Tensor { return this.add(3).clamp(0, 6).div(6).named('hardsigmoid', this); }
+  hardswish(): Tensor { return this.mul(this.hardsigmoid()).named('hardswish', this); }
+  mish(): Tensor { return this.mul(this.softplus().tanh()).named('mish', this); }
+  /** this + weight * (end - this), as torch.lerp. */
+  lerp(end: TensorLike, weight: TensorLike): Tensor { return this.add(this.#like(end).sub(this).mul(weight)).named('lerp', this); }
+  #like(x: TensorLike): Tensor { return x instanceof Tensor ? x : full(this.shape, x as number, { dtype: promoteWeak(this.dtype, scalarType(x)), device: this.device }); }
+  maskedFill(mask: Tensor, value: number): Tensor { return where(mask, value, this).named('maskedFill', this, mask); }
+  /** Elements on and below the k-th diagonal of the last two dims (triu: on and above); the rest 0. */
+  tril(k = 0): Tensor { return this.#triangle('tril', k, true); }
+  triu(k = 0): Tensor { return this.#triangle('triu', k, false); }
+  #triangle(op: string, k: number, lower: boolean): Tensor {
+    if (this.ndim < 2) throw new Error(`${op}: expected at least 2 dims, got ${fmt(this.shape)}`);
+    const [n, m] = this.shape.slice(-2) as [number, number];
+    const row = g.expand(g.reshape(g.arangeNode(n), [n, 1]), [n, m]), col = g.expand(g.reshape(g.arangeNode(m), [1, m]), [n, m]);
+    const shifted = g.aluNode('ADD', [row, g.konst(k, 'i32', [n, m])]);
+    const keep = lower ? notNode(g.aluNode('CMPLT', [shifted, col])) : notNode(g.aluNode('CMPLT', [col, shifted]));
+    return where(new Tensor(keep, this.device), this, 0).named(op, this);
+  }
+  clip(min?: number | Tensor, max?: number | Tensor): Tensor { return this.clamp(min, max); }
   square(): Tensor { return this.mul(this); }
   reciprocal(): Tensor { return this.#unary('reciprocal', (x) => un('RECIP', x)); }
   trunc(): Tensor { return this.#unary('trunc', (x) => (isFloat(x.dtype) ? un('TRUNC', x) : x), (d) => d); }
@@ -210,7 +237,7 @@ export class Tensor {
   #reduce(op: string, code: ReduceOp, axis: Axis, keepdim: boolean, pre: (x: UOp) => UOp = (x) => x, post: (x: UOp) => UOp = (x) => x): Tensor {
     const axes = this.#axes(op, axis);
     const empty = axes.find((i) => this.shape[i] === 0);
-    if (code === 'MAX' && empty !== undefined) throw new Error(`${op}: cannot reduce over dim ${empty} of ${fmt(this.shape)}: it is empty and ${op} has no identity`);
+    if (code === 'MAX' && this.dtype !== 'bool' && (op === 'max' || op === 'min') && empty !== undefined) throw new Error(`${op}: cannot reduce over dim ${empty} of ${fmt(this.shape)}: it is empty and ${op} has no identity`);
     const r = post(g.reduce(pre(this.node(op)), code, axes));
     return this.make(keepdim ? r : g.reshape(r, r.shape.filter((_, i) => !axes.includes(i))), op);
   }
@@ -242,6 +269,32 @@ export class Tensor {
   std(axis?: Axis, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
     const v = this.cast('f32').var(axis, opts);   // the square root before the f16 rounding (the variance may not fit)
     return v.make(castNode(un('SQRT', v.node()), floatOf(this.dtype)), 'std');
+  }
+  /** True where any (all) element along the axes is nonzero. */
+  any(axis?: Axis, keepdim = false): Tensor { return this.#reduce('any', 'MAX', axis, keepdim, (x) => castNode(x, 'bool')); }
+  all(axis?: Axis, keepdim = false): Tensor { return this.#reduce('all', 'MAX', axis, keepdim, (x) => notNode(castNode(x, 'bool')), notNode); }
+  /** log(sum(exp(x))) over dim, shifted by the max (an all -inf slice gives -inf, as PyTorch). */
+  logsumexp(dim: Axis, keepdim = false): Tensor {
+    const m = this.cast(floatOf(this.dtype)).max(dim, true);
+    const shift = m.isinf().where(0, m);
+    const out = this.sub(shift).exp().sum(dim, true).log().add(shift);
+    return (keepdim ? out : out.squeeze(this.#axes('logsumexp', dim))).named('logsumexp', this);
+  }
+  /** Running sum along dim (one fused reduce against a triangular mask: O(n²) work, no sequential pass). */
+  cumsum(dim: number): Tensor {
+    const d = normAxis('cumsum', dim, this.ndim);
+    if (this.ndim === 0) return this.add(0);
+    const x = this.transpose(d, -1), n = x.shape[x.ndim - 1]!;
+    const mask = full([n, n], 1, { device: this.device, dtype: 'i32' }).tril();   // [i, j]: j <= i
+    const out = x.unsqueeze(-2).mul(mask.cast(x.dtype === 'bool' ? 'i32' : x.dtype)).sum(-1);
+    return out.transpose(d, -1).named('cumsum', this);
+  }
+  /** The p-norm over dim (p = 2, 1 or Infinity; all elements when dim is undefined). */
+  norm(p: number = 2, dim?: Axis, keepdim = false): Tensor {
+    const a = this.cast(floatOf(this.dtype)).abs();
+    const r = p === 2 ? a.square().sum(dim, keepdim).sqrt() : p === 1 ? a.sum(dim, keepdim) : p === Infinity ? a.max(dim, keepdim) : undefined;
+    if (!r) throw new Error(`norm: p=${p} is not supported (2, 1 or Infinity)`);
+    return r.named('norm', this);
   }
   argmax(axis?: number, keepdim = false): Tensor { return this.#argbest('argmax', axis, keepdim, this); }
   argmin(axis?: number, keepdim = false): Tensor {
@@ -363,6 +416,10 @@ export class Tensor {
     let at = 0;
     return sizes.map((s) => { const t = this.narrow(d, at, s); at += s; return t; });
   }
+  unbind(dim = 0): Tensor[] {
+    const d = normAxis('unbind', dim, this.ndim);
+    return Array.from({ length: this.shape[d]! }, (_, i) => this.select(d, i));
+  }
   chunk(chunks: number, dim = 0): Tensor[] {
     const n = this.shape[normAxis('chunk', dim, this.ndim)]!;
     return this.split(Math.ceil(n / chunks), dim);
@@ -389,6 +446,17 @@ export class Tensor {
 
   // ---------- nn ----------
   matmul(o: Tensor): Tensor { return nn.matmul(this, o); }
+  bmm(o: Tensor): Tensor {
+    if (this.ndim !== 3 || o.ndim !== 3 || this.shape[0] !== o.shape[0]) throw new Error(`bmm: expected [B, n, k] and [B, k, m], got ${fmt(this.shape)} and ${fmt(o.shape)}`);
+    return nn.matmul(this, o);
+  }
+  outer(o: Tensor): Tensor {
+    if (this.ndim !== 1 || o.ndim !== 1) throw new Error(`outer: expected two 1-D tensors, got ${fmt(this.shape)} and ${fmt(o.shape)}`);
+    return this.unsqueeze(1).mul(o.unsqueeze(0)).named('outer', this, o);
+  }
+  indexSelect(dim: number, index: Tensor): Tensor { return nn.indexSelect(this, dim, index); }
+  conv1d(weight: Tensor, bias?: Tensor, opts: nn.Conv1dOptions = {}): Tensor { return nn.conv1d(this, weight, bias, opts); }
+  batchNorm(runningMean: Tensor, runningVar: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor { return nn.batchNorm(this, runningMean, runningVar, weight, bias, eps); }
   linear(weight: Tensor, bias?: Tensor): Tensor { return nn.linear(this, weight, bias); }
   conv2d(weight: Tensor, bias?: Tensor, opts: nn.Conv2dOptions = {}): Tensor { return nn.conv2d(this, weight, bias, opts); }
   avgPool2d(kernel: number | readonly [number, number], opts: nn.PoolOptions = {}): Tensor { return nn.avgPool2d(this, kernel, opts); }

@@ -1,6 +1,6 @@
 // The op suite as data: seeded inputs, the polygrad expression, and an independent float64 reference.
 // Every backend runs every case, on contiguous inputs and on permuted, sliced and flipped views.
-import { type Tensor, cat, stack, where } from '../../index.js';
+import { type Tensor, cat, stack, tensor, where } from '../../index.js';
 import { type Nd, at, build, erf, erfc, map, reduce, zip } from './nd.js';
 import * as R from './ref.js';
 
@@ -121,6 +121,35 @@ export const cases: OpCase[] = [
   { name: 'argmax argmin with ties', inputs: [ints([4, 6], 0, 3)], run: (t) => t.argmax(1).mul(10).add(t.argmin(0).sum()), ref: (x) => { const a = R.argBest(x, 1, (p, q) => p > q), m = R.argBest(x, 0, (p, q) => p < q); const sm = sumAll([...m.data]); return map(a, (v) => v * 10 + sm); } },
   { name: 'argmax flat', inputs: [s([3, 5])], run: (t) => t.argmax(), ref: (x) => ({ shape: [], data: Float64Array.of(x.data.indexOf(Math.max(...x.data))) }) },
   { name: 'sum of bool', inputs: [s([5, 7])], run: (t) => t.gt(0).sum(1), ref: (x) => reduce(x, [1], (v) => v.filter((y) => y > 0).length) },
+
+  { name: 'any all', inputs: [ints([3, 4], -1, 1)], run: (t) => stack([t.any(1), t.all(1), t.gt(-2).all(1), t.gt(5).any(1)]).cast('f32'),
+    ref: (x) => build([4, 3], ([k, i]) => { const row = [...x.data.slice(4 * i!, 4 * i! + 4)]; return +[row.some((v) => v !== 0), row.every((v) => v !== 0), true, false][k!]!; }) },
+  { name: 'logsumexp', inputs: [s([3, 5], -30, 30)], run: (t) => t.logsumexp(1).add(t.logsumexp([0, 1], true).sum()),
+    ref: (x) => { const lse = (v: number[]) => { const m = Math.max(...v); return m + Math.log(v.reduce((a, b) => a + Math.exp(b - m), 0)); }; const all = lse([...x.data]); return map(reduce(x, [1], lse), (v) => v + all); }, rtol: 2e-6 },
+  { name: 'cumsum', inputs: [s([3, 7])], run: (t) => t.cumsum(1).add(t.cumsum(0).mul(10)),
+    ref: (x) => build([3, 7], ([i, j]) => { let r = 0, c = 0; for (let k = 0; k <= j!; k++) r += at(x, [i!, k]); for (let k = 0; k <= i!; k++) c += at(x, [k, j!]); return r + 10 * c; }) },
+  { name: 'tril triu maskedFill', inputs: [s([2, 3, 4])], run: (t) => t.tril().add(t.triu(1).mul(10)).add(t.tril(-1).mul(100)).add(t.maskedFill(t.gt(1), -7)),
+    ref: (x) => build([2, 3, 4], ([b, i, j]) => { const v = at(x, [b!, i!, j!]); return (j! <= i! ? v : 0) + (j! >= i! + 1 ? 10 * v : 0) + (j! <= i! - 1 ? 100 * v : 0) + (v > 1 ? -7 : v); }) },
+  ...unary('softplus elu', (t) => t.softplus().add(t.elu(0.5)).add(t.softplus({ beta: 2, threshold: 3 })), (x) => Math.log1p(Math.exp(x)) + (x > 0 ? x : 0.5 * Math.expm1(x)) + (2 * x > 3 ? x : Math.log1p(Math.exp(2 * x)) / 2), s([3, 4], -5, 5)),
+  ...unary('hardswish hardsigmoid mish', (t) => t.hardswish().add(t.hardsigmoid()).add(t.mish()), (x) => { const hs = Math.min(Math.max(x + 3, 0), 6) / 6; return x * hs + hs + x * Math.tanh(Math.log1p(Math.exp(x))); }, s([3, 4], -5, 5)),
+  { name: 'lerp outer norm', inputs: [s([4]), s([4]), s([3])], run: (a, b, c) => stack([a.lerp(b, 0.25), a.lerp(b, c.sum().sigmoid().expand([4]))]).sum(0).add(a.outer(c).sum(1)).add(a.norm()).add(b.norm(1)).add(c.norm(Infinity)),
+    ref: (a, b, c) => { const w = 1 / (1 + Math.exp(-[...c.data].reduce((p, q) => p + q, 0))); const n2 = Math.hypot(...a.data), n1 = [...b.data].reduce((p, q) => p + Math.abs(q), 0), ni = Math.max(...[...c.data].map(Math.abs)); const cs = [...c.data].reduce((p, q) => p + q, 0);
+      return build([4], ([i]) => { const v = a.data[i!]!; return (v + 0.25 * (b.data[i!]! - v)) + (v + w * (b.data[i!]! - v)) + v * cs + n2 + n1 + ni; }); } },
+  { name: 'unbind indexSelect bmm', inputs: [s([2, 3, 4]), s([2, 4, 2])], run: (a, b) => a.bmm(b).add(stack(a.unbind(1), 1).indexSelect(2, tensor([3, 0], { dtype: 'i32', device: a.device })).sum(2, true)),
+    ref: (a, b) => { const m = R.matmul(a, b); return build([2, 3, 2], ([n, i, j]) => at(m, [n!, i!, j!]) + at(a, [n!, i!, 3]) + at(a, [n!, i!, 0])); } },
+
+  { name: 'conv1d stride 2 pad 1 groups 2 + bias', inputs: [s([2, 4, 9]), s([6, 2, 3]), s([6])], run: (x, w, b) => x.conv1d(w, b, { stride: 2, padding: 1, groups: 2 }),
+    ref: (x, w, b) => build([2, 6, 5], ([n, o, l]) => {
+      let acc = b.data[o!]!;
+      const g = Math.floor(o! / 3);
+      for (let c = 0; c < 2; c++) for (let k = 0; k < 3; k++) { const p = l! * 2 + k - 1; if (p >= 0 && p < 9) acc += at(x, [n!, g * 2 + c, p]) * at(w, [o!, c, k]); }
+      return acc;
+    }) },
+  { name: 'batchNorm (running statistics)', inputs: [s([2, 3, 4]), s([3]), pos([3]), s([3]), s([3])], run: (x, m, v, w, b) => x.batchNorm(m, v, w, b),
+    ref: (x, m, v, w, b) => build([2, 3, 4], ([n, c, i]) => (at(x, [n!, c!, i!]) - m.data[c!]!) / Math.sqrt(v.data[c!]! + 1e-5) * w.data[c!]! + b.data[c!]!), atol: 1e-5 },
+  { name: 'logsumexp of an all -inf row, any/all of an empty row', inputs: [{ shape: [2, 2], values: [-Infinity, -Infinity, 1, 2] }],
+    run: (t) => cat([t.logsumexp(1), t.slice(1, 0, 0).any(1).cast('f32'), t.slice(1, 0, 0).all(1).cast('f32')]),
+    ref: () => ({ shape: [6], data: Float64Array.from([-Infinity, 2 + Math.log1p(Math.exp(-1)), 0, 0, 1, 1]) }) },
 
   // ---- movement ----
   { name: 'reshape permute transpose', inputs: [s([2, 3, 4])], run: (t) => t.reshape([6, 4]).transpose(0, 1).reshape([2, 2, 6]).permute(2, 0, 1).add(1), ref: (x) => map(R.permute(R.reshape(R.permute(R.reshape(x, [6, 4]), [1, 0]), [2, 2, 6]), [2, 0, 1]), (v) => v + 1) },
