@@ -75,26 +75,30 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
     }
     throw new Error(`linearize: ${u.op} depends on a range that is not open`);
   };
-  // reduces over the same ranges (upcast copies of one reduce) run in one loop with one accumulator each
+  // reduces over the same ranges inside the same outer loops (upcast copies of one reduce) run in one loop with one
+  // accumulator each; one that depends on fewer outer ranges must not be pulled deeper, below its users
   const siblings = new Map<string, UOp[]>();
+  const siblingKey = (r: UOp): string => `${r.src.slice(1).map((x) => x.id).join()}|${[...deps(r)].map((x) => x.id).sort((a, b) => a - b).join()}`;
   const done = new Set<UOp>();
   const emit = (u: UOp): void => {
     if (done.has(u)) return;
     done.add(u);
     if (u.op === 'CONST' || u.op === 'RANGE' || u.op === 'PARAM') return;
     if (u.op === 'REDUCE') {
-      const group = siblings.get(u.src.slice(1).map((r) => r.id).join()) ?? [u];
+      const group = siblings.get(siblingKey(u)) ?? [u];
       for (const r of group) done.add(r);
       const deps0 = new Set(group.flatMap((r) => [...deps(r)]));
       const into = stack.find((b) => [...deps0].every((r) => b.ranges.has(r)))!;
       for (const r of group) into.insts.push({ kind: 'acc', reduce: r });
-      const saved = stack;
+      const saved = stack, before = new Set(done), own = new Set(u.src.slice(1));
       stack = stack.slice(0, stack.indexOf(into) + 1);
       const chain = open(u.src.slice(1));
       stack = [...stack, ...chain];
       for (const r of group) emit(r.src[0]!);
       for (const r of group) chain[chain.length - 1]!.insts.push({ kind: 'update', reduce: r, value: r.src[0]! });
       close(chain, into);
+      // values inside this loop belong to it: another reduce over the same range emits its own copies
+      for (const x of done) if (!before.has(x) && [...deps(x)].some((r) => own.has(r))) done.delete(x);
       if (u.src.slice(1).some((r) => r.range.kind === 'group')) into.insts.push({ kind: 'combine', reduces: group });
       stack = saved;
       return;
@@ -108,7 +112,7 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
     for (const v of values) {
       for (const r of v.toposort()) {
         if (r.op !== 'REDUCE') continue;
-        const key = r.src.slice(1).map((x) => x.id).join(), list = siblings.get(key) ?? [];
+        const key = siblingKey(r), list = siblings.get(key) ?? [];
         if (!list.includes(r)) siblings.set(key, [...list, r]);
       }
     }

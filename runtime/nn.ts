@@ -2,7 +2,7 @@
 // its shapes first so a mistake is reported here, not as a broadcast error deep inside.
 import { minValue } from '../codegen/dtype.js';
 import type { UOp } from '../codegen/uop.js';
-import { promoteTypes } from './dtype.js';
+import { floatOf, promoteTypes } from './dtype.js';
 import * as g from './graph.js';
 import { Tensor, normAxis, tensor } from './tensor.js';
 
@@ -12,7 +12,7 @@ export interface InterpolateOptions { size?: readonly [number, number]; scaleFac
 export interface Conv1dOptions { stride?: number; padding?: number; dilation?: number; groups?: number }
 export interface AttentionOptions { attnMask?: Tensor; isCausal?: boolean; scale?: number }
 
-/** f16 products are summed in f32 without rounding each one to f16 (PyTorch accumulates the same way). */
+/** f16 work runs in f32 and rounds once at the end: products are summed unrounded, statistics cannot overflow (PyTorch's opmath). */
 const opmath = (t: Tensor): Tensor => (t.dtype === 'f16' ? t.cast('f32') : t);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 const pair = (v: number | readonly [number, number] | undefined, def: number): [number, number] =>
@@ -79,10 +79,10 @@ export function batchNorm(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor |
   for (const [t, name] of [[mean, 'running mean'], [variance, 'running var'], [w, 'weight'], [b, 'bias']] as const) {
     if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`batchNorm: ${name} ${fmt(t.shape)} must have shape [${C}]`);
   }
-  let y = x.sub(mean.reshape(cshape)).mul(variance.reshape(cshape).add(eps).rsqrt());
-  if (w) y = y.mul(w.reshape(cshape));
-  if (b) y = y.add(b.reshape(cshape));
-  return y.named('batchNorm', x, mean, variance, w, b);
+  let y = opmath(x).sub(opmath(mean).reshape(cshape)).mul(opmath(variance).reshape(cshape).add(eps).rsqrt());
+  if (w) y = y.mul(opmath(w).reshape(cshape));
+  if (b) y = y.add(opmath(b).reshape(cshape));
+  return y.cast(floatOf(x.dtype)).named('batchNorm', x, mean, variance, w, b);
 }
 
 /** The entries of x at `index` (1-D, integer) along dim, as torch.index_select. */
@@ -104,13 +104,13 @@ function pool(x: Tensor, kernel: number | readonly [number, number], opts: PoolO
 export function avgPool2d(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions): Tensor {
   const { win, k } = pool(x, kernel, opts, 'avgPool2d');
   const [ph, pw] = pair(opts.padding, 0);
+  const s = opmath(win).sum([4, 5]);   // an f16 window sum would overflow before the division
   if (opts.countIncludePad === false && (ph || pw)) {
-    const ones = x.make(g.konst(1, x.dtype, [1, 1, x.shape[2]!, x.shape[3]!]), 'avgPool2d');
+    const ones = x.make(g.konst(1, 'f32', [1, 1, x.shape[2]!, x.shape[3]!]), 'avgPool2d');
     const count = windows(ones.pad([pw, pw, ph, ph]), k, pair(opts.stride ?? kernel, 1), pair(opts.dilation, 1), 'avgPool2d').sum([4, 5]);
-    return win.sum([4, 5]).div(count);
+    return s.div(count).cast(floatOf(x.dtype));
   }
-  const s = win.sum([4, 5]);
-  return s.mul(1 / (k[0] * k[1]));
+  return s.div(k[0] * k[1]).cast(floatOf(x.dtype));
 }
 
 export function maxPool2d(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions): Tensor {
@@ -146,15 +146,17 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
 
 export function softmax(x: Tensor, dim: number): Tensor {
   const d = normAxis('softmax', dim, x.ndim);
-  const e = x.sub(x.max(d, true)).exp();
-  const y = e.div(e.sum(d, true));
+  if (x.shape[d] === 0) return x.cast(floatOf(x.dtype));
+  const x32 = opmath(x), e = x32.sub(x32.max(d, true)).exp();
+  const y = e.div(e.sum(d, true)).cast(floatOf(x.dtype));
   return y.named('softmax', x);
 }
 
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   const d = normAxis('logSoftmax', dim, x.ndim);
-  const s = x.sub(x.max(d, true));
-  const y = s.sub(s.exp().sum(d, true).log());
+  if (x.shape[d] === 0) return x.cast(floatOf(x.dtype));
+  const x32 = opmath(x), s = x32.sub(x32.max(d, true));
+  const y = s.sub(s.exp().sum(d, true).log()).cast(floatOf(x.dtype));
   return y.named('logSoftmax', x);
 }
 
@@ -165,12 +167,12 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   for (const [t, name] of [[w, 'weight'], [b, 'bias']] as const) {
     if (t && t.shape.join() !== ns.join()) throw new Error(`layerNorm: ${name} ${fmt(t.shape)} must have shape ${fmt(ns)}`);
   }
-  const axes = ns.map((_, i) => x.ndim - ns.length + i);
-  const mean = x.mean(axes, true);
-  let y = x.sub(mean).mul(x.var(axes, { correction: 0, keepdim: true }).add(eps).rsqrt());
-  if (w) y = y.mul(w);
-  if (b) y = y.add(b);
-  return y.named('layerNorm', x, w, b);
+  const axes = ns.map((_, i) => x.ndim - ns.length + i), x32 = opmath(x);
+  const mean = x32.mean(axes, true);
+  let y = x32.sub(mean).mul(x32.var(axes, { correction: 0, keepdim: true }).add(eps).rsqrt());
+  if (w) y = y.mul(opmath(w));
+  if (b) y = y.add(opmath(b));
+  return y.cast(floatOf(x.dtype)).named('layerNorm', x, w, b);
 }
 
 export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
@@ -180,12 +182,12 @@ export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor
   for (const [t, name] of [[w, 'weight'], [b, 'bias']] as const) {
     if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`groupNorm: ${name} ${fmt(t.shape)} must have shape [${C}]`);
   }
-  const xg = x.reshape([N, G, -1]);
+  const xg = opmath(x).reshape([N, G, -1]);
   let y = xg.sub(xg.mean(2, true)).mul(xg.var(2, { correction: 0, keepdim: true }).add(eps).rsqrt()).reshape(x.shape);
   const cshape = [1, C, ...new Array(x.ndim - 2).fill(1)];
-  if (w) y = y.mul(w.reshape(cshape));
-  if (b) y = y.add(b.reshape(cshape));
-  return y.named('groupNorm', x, w, b);
+  if (w) y = y.mul(opmath(w).reshape(cshape));
+  if (b) y = y.add(opmath(b).reshape(cshape));
+  return y.cast(floatOf(x.dtype)).named('groupNorm', x, w, b);
 }
 
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {

@@ -422,6 +422,7 @@ export class Tensor {
   }
   chunk(chunks: number, dim = 0): Tensor[] {
     const n = this.shape[normAxis('chunk', dim, this.ndim)]!;
+    if (n === 0) return Array.from({ length: chunks }, () => this.narrow(dim, 0, 0));   // PyTorch: `chunks` empty pieces
     return this.split(Math.ceil(n / chunks), dim);
   }
   repeat(...times: (number | readonly number[])[]): Tensor {
@@ -582,7 +583,8 @@ function tanhNode(x: UOp): UOp {
   const horner = (coefs: number[]): UOp => coefs.slice(1).reduce((acc, k) => alu('ADD', alu('MUL', acc, x2), c(k, x)), c(coefs[0]!, x));
   const p = alu('MUL', xc, horner([-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-8, 1.48572235717979e-5, 6.37261928875436e-4, 4.89352455891786e-3]));
   const q = horner([1.19825839466702e-6, 1.18534705686654e-4, 2.268434632439e-3, 4.89352518554385e-3]);
-  return alu('MUL', p, un('RECIP', q));
+  // past the clamp the rational is 1 - 2.4e-7, which f32 rounds to 1 but the CPU's double chain would keep
+  return alu('WHERE', alu('CMPLT', c(lim, x), absNode(x)), alu('WHERE', alu('CMPLT', x, c(0, x)), c(-1, x), c(1, x)), alu('MUL', p, un('RECIP', q)));
 }
 /** erfc(z) for z >= 0 (Numerical Recipes' erfcc): relative error < 1.2e-7 everywhere, tails included. */
 function erfcNode(z: UOp): UOp {

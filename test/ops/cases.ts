@@ -41,6 +41,7 @@ export const cases: OpCase[] = [
   ...unary('sqrt rsqrt', (t) => t.sqrt().mul(t.rsqrt().add(1)), (x) => Math.sqrt(x) * (1 / Math.sqrt(x) + 1), pos([3, 4])),
   ...unary('sin cos', (t) => t.sin().add(t.cos().mul(2)), (x) => Math.sin(x) + 2 * Math.cos(x), s([3, 4], -6, 6), { atol: 2e-6 }),
   ...unary('tanh', (t) => t.tanh(), Math.tanh),
+  { name: 'tanh reaches ±1 past its clamp (as f32 tanh does)', inputs: [{ shape: [6], values: [9, -9, 20, -20, 1e30, -1e30] }], exact: true, run: (t) => t.tanh(), ref: (x) => map(x, Math.sign) },
   { name: 'tanh extreme and tiny', inputs: [{ shape: [6], values: [-1000, -20, -1e-5, 3e-6, 20, 1000] }], run: (t) => t.tanh(), ref: (x) => map(x, Math.tanh) },
   ...unary('sigmoid', (t) => t.sigmoid(), R.sigmoid),
   { name: 'sigmoid extreme', inputs: [s([64], -200, 200)], run: (t) => t.sigmoid(), ref: (x) => map(x, R.sigmoid) },
@@ -150,6 +151,10 @@ export const cases: OpCase[] = [
   { name: 'logsumexp of an all -inf row, any/all of an empty row', inputs: [{ shape: [2, 2], values: [-Infinity, -Infinity, 1, 2] }],
     run: (t) => cat([t.logsumexp(1), t.slice(1, 0, 0).any(1).cast('f32'), t.slice(1, 0, 0).all(1).cast('f32')]),
     ref: () => ({ shape: [6], data: Float64Array.from([-Infinity, 2 + Math.log1p(Math.exp(-1)), 0, 0, 1, 1]) }) },
+
+  { name: 'strided, padded views where some outputs reduce only over padding, then an add', inputs: [s([2, 10, 5]), s([2, 1, 1])],
+    run: (x, w) => x.slice(1, 1, 10, 2).pad([1, 1, 0, 0]).slice(2, 0, 7, 2).mul(w).sum(0).add(1),
+    ref: (x, w) => build([5, 4], ([i, j]) => { const col = 2 * j! - 1; let acc = 0; for (let b = 0; b < 2; b++) acc += col >= 0 && col < 5 ? at(x, [b, 1 + 2 * i!, col]) * w.data[b]! : 0; return acc + 1; }) },
 
   // ---- movement ----
   { name: 'reshape permute transpose', inputs: [s([2, 3, 4])], run: (t) => t.reshape([6, 4]).transpose(0, 1).reshape([2, 2, 6]).permute(2, 0, 1).add(1), ref: (x) => map(R.permute(R.reshape(R.permute(R.reshape(x, [6, 4]), [1, 0]), [2, 2, 6]), [2, 0, 1]), (v) => v + 1) },

@@ -31,6 +31,10 @@ describe.each(backends)('creation on %s', (device) => {
     expect(await ones([2, 0], { device }).matmul(ones([0, 3], { device })).tolist()).toEqual([[0, 0, 0], [0, 0, 0]]);
     expect((await ones([3, 0], { device }).mean(1).tolist() as number[]).every(Number.isNaN)).toBe(true);
     expect(() => ones([3, 0], { device }).max(1)).toThrow('max: cannot reduce over dim 1 of [3, 0]: it is empty and max has no identity');
+    expect(await tensor([1, 2], { device }).slice(0, 0, 0, 2).sum().item()).toBe(0);   // strided empty view: index math % 0
+    expect(await ones([2, 3, 0], { device }).matmul(ones([0, 2], { device })).sum().item()).toBe(0);
+    expect(zeros([2, 0], { device }).softmax(1).shape).toEqual([2, 0]);
+    expect(zeros([0, 3], { device }).chunk(3).map((t) => t.shape)).toEqual([[0, 3], [0, 3], [0, 3]]);
   });
 
   test('narrow from a negative start, split of an empty dim, pad with -0 (PyTorch)', async () => {

@@ -1,7 +1,7 @@
 // f16 tensors: the op suite's elementwise, reduction and nn cases with f16 inputs, on every backend
 // whose device has f16. Tolerance is f16's: rtol 5e-3, atol 5e-3: inputs are rounded to f16 and, as in PyTorch, every op result is rounded to f16 again.
 import { describe, expect, test } from 'vitest';
-import { getDevice, tensor } from '../../index.js';
+import { getDevice, tensor, zeros } from '../../index.js';
 import { backends } from '../backends.js';
 import { cases } from './cases.js';
 import { uniform } from './nd.js';
@@ -19,6 +19,15 @@ describe.each(backends.filter((b) => getDevice(b).caps.dtypes.has('f16')))('f16 
     expect(out.dtype).toBe('f16');
     const got = await out.data(), want = c.ref(...xs);
     want.data.forEach((w, i) => expect(Math.abs(got[i]! - w), `${c.name} [${i}] got ${got[i]} want ${w}`).toBeLessThanOrEqual(5e-3 + 5e-3 * Math.abs(w)));
+  });
+  test('f16 pools, norms and softmax run in f32: sums and variances beyond 65504 do not overflow', async () => {
+    const h = (v: number[], shape: number[]) => tensor(Float32Array.from(v), { shape, device, dtype: 'f16' });
+    expect(await h([60000, 60000, 60000, 60000], [1, 1, 2, 2]).avgPool2d(2).tolist()).toEqual([[[[60000]]]]);
+    const ln = await h([300, -300, 300, -300], [1, 4]).layerNorm([4]).data();
+    const gn = await h([300, -300, 300, -300], [1, 4, 1]).groupNorm(1).data();
+    for (const got of [ln, gn]) Array.from(got).forEach((v, i) => expect(v).toBeCloseTo(i % 2 ? -1 : 1, 2));
+    const sm = await zeros([70000], { device, dtype: 'f16' }).softmax(0).data();
+    expect(Math.abs(sm[123]! - 1 / 70000)).toBeLessThan(1e-6);
   });
   test('mean and var of a long f16 row: the sum (2.5e7) would overflow f16, so statistics run in f32', async () => {
     const x = uniform([100000], 7, 200, 300).data.map(f16round);
