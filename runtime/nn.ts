@@ -134,9 +134,10 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
     const [N, C] = [x.shape[0]!, x.shape[1]!];
     return x.reshape([N, C, H, 1, W, 1]).expand([N, C, H, sh, W, sw]).reshape([N, C, size[0], size[1]]);
   }
-  // PyTorch: src = min(floor(dst * scale), in - 1) in float32
-  const table = (out: number, inp: number, s: number) =>
-    Int32Array.from({ length: out }, (_, i) => Math.min(Math.floor(Math.fround(Math.fround(i) * Math.fround(s))), inp - 1));
+  // PyTorch (CPU): an unchanged size copies and a doubled one takes i >> 1, whatever the scale; else
+  // src = min(floor(dst * scale), in - 1) in float32
+  const table = (out: number, inp: number, s: number) => Int32Array.from({ length: out }, (_, i) =>
+    out === inp ? i : out === 2 * inp ? i >> 1 : Math.min(Math.floor(Math.fround(Math.fround(i) * Math.fround(s))), inp - 1));
   const rows = tensor(table(size[0], H, scale[0]), { dtype: 'i32', device: x.device });
   const cols = tensor(table(size[1], W, scale[1]), { dtype: 'i32', device: x.device });
   const [N, C] = [x.shape[0]!, x.shape[1]!];

@@ -86,8 +86,9 @@ export function pool(x: Nd, k: number, stride: number, pad: number, kind: 'max' 
 export function interpolateNearest(x: Nd, oh: number, ow: number, scale?: [number, number]): Nd {
   const [N, C, H, W] = x.shape as number[];
   const sh = Math.fround(scale ? 1 / scale[0] : H! / oh), sw = Math.fround(scale ? 1 / scale[1] : W! / ow);
-  return build([N!, C!, oh, ow], ([n, c, i, j]) =>
-    at(x, [n!, c!, Math.min(Math.floor(Math.fround(i! * sh)), H! - 1), Math.min(Math.floor(Math.fround(j! * sw)), W! - 1)]));
+  // PyTorch's CPU rule: an unchanged size copies, a doubled one takes i >> 1, whatever the scale says
+  const src = (i: number, out: number, inp: number, s: number) => (out === inp ? i : out === 2 * inp ? i >> 1 : Math.min(Math.floor(Math.fround(i * s)), inp - 1));
+  return build([N!, C!, oh, ow], ([n, c, i, j]) => at(x, [n!, c!, src(i!, oh, H!, sh), src(j!, ow, W!, sw)]));
 }
 
 export function softmax(x: Nd, dim: number, log = false): Nd {
