@@ -96,7 +96,7 @@ export interface OptCaps { readonly globalsAsLoops: boolean; readonly workgroupS
 /** Threads below which a GPU kernel should not upcast further, and should group its reduces. */
 const minThreads = 4096;
 /** Most outputs (accumulators) per thread, most reduce steps per unrolled iteration, longest reduce range unrolled whole. */
-const maxUpcast = 16, maxUnroll = 9, smallReduce = 4;
+const maxUpcast = 32, maxUnroll = 9, smallReduce = 4;
 const floorPow2 = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(n, 1)));
 
 /**

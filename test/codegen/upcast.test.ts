@@ -1,5 +1,5 @@
 // UPCAST/UNROLL by loads per output: a conv upcasts output channels × rows × columns and unrolls its 3×3 taps (their
-// windows overlap, so neighbouring pixels share input loads), a matmul takes a 4×4 register tile; sizes the tile
+// windows overlap, so neighbouring pixels share input loads), a matmul takes an 8×4 register tile; sizes the tile
 // does not divide fall back to amounts that do, and every choice matches the float64 references.
 import { describe, expect, test } from 'vitest';
 import { type Tensor, tensor } from '../../index.js';
@@ -21,17 +21,17 @@ const conv = (c: number, h: number, w: number, o = c) => ({ x: nd([1, c, h, w], 
 const convOf = (a: ReturnType<typeof conv>, device?: string): Tensor => put(a.x, device).conv2d(put(a.w, device), put(a.b, device), { padding: 1 });
 
 describe('UPCAST and UNROLL', () => {
-  test('a 3x3 conv upcasts width 4, height 2, channels 2 and unrolls both taps (axes: 1 channel, 2 row, 3 column; ranges 5, 6 the taps)', () => {
+  test('a 3x3 conv upcasts width 4, height 4, channels 2 and unrolls both taps (axes: 1 channel, 2 row, 3 column; ranges 5, 6 the taps)', () => {
     const k = only(convOf(conv(64, 48, 64)));
-    const want = ['UPCAST(3, 4)', 'UPCAST(2, 2)', 'UPCAST(1, 2)', 'UNROLL(5, 3)', 'UNROLL(6, 3)'];
+    const want = ['UPCAST(3, 4)', 'UPCAST(2, 4)', 'UPCAST(1, 2)', 'UNROLL(5, 3)', 'UNROLL(6, 3)'];
     expect(actions(k)).toEqual(want);
     expect(actions(k, cpu)).toEqual(want);
   });
-  test('a matmul takes a 4x4 register tile', () => {
-    expect(actions(only(put(nd([512, 512], 1)).matmul(put(nd([512, 512], 2)))))).toEqual(['UPCAST(1, 4)', 'UPCAST(0, 4)']);
+  test('a matmul takes an 8x4 register tile (8 columns, the contiguous axis)', () => {
+    expect(actions(only(put(nd([512, 512], 1)).matmul(put(nd([512, 512], 2)))))).toEqual(['UPCAST(1, 8)', 'UPCAST(0, 4)']);
   });
-  test('an odd height leaves the rows alone: 8 columns x 2 channels share the loads instead', () => {
-    expect(actions(only(convOf(conv(64, 49, 64))))).toEqual(['UPCAST(3, 8)', 'UPCAST(1, 2)', 'UNROLL(6, 3)']);
+  test('an odd height leaves the rows alone: 8 columns x 4 channels share the loads instead', () => {
+    expect(actions(only(convOf(conv(64, 49, 64))))).toEqual(['UPCAST(3, 8)', 'UPCAST(1, 4)', 'UNROLL(6, 3)']);
   });
   test('no axis divisible by 2: no upcast', () => {
     expect(actions(only(put(nd([257, 33], 1)).matmul(put(nd([33, 259], 2))))).filter((a) => a.startsWith('UPCAST'))).toEqual([]);
