@@ -107,12 +107,13 @@ const floorPow2 = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(n, 1
  */
 function upcasts(k: Kernel, minLeft: number): Opt[] {
   const deps = rangeDeps(), globals = globalRanges(k.shape);
-  const loads = new Set<UOp>(), reduceRanges = new Map<number, UOp>(), ignored = new Set<number>();
+  const loads = new Set<UOp>(), reduceRanges = new Map<number, UOp>(), ignored = new Set<number>(), boolRanges = new Set<number>();
   for (const s of k.stores) {
     for (const u of s.toposort()) {
       if (u.op === 'LOAD') loads.add(u);
       if (u.op !== 'REDUCE') continue;
-      if (u.dtype !== 'bool') for (const x of u.src.slice(1)) if (x.range.extent <= smallReduce) reduceRanges.set(x.range.id, x);
+      for (const x of u.src.slice(1)) if (x.range.extent <= smallReduce) reduceRanges.set(x.range.id, x);
+      if (u.dtype === 'bool') for (const x of u.src.slice(1)) boolRanges.add(x.range.id);   // no ALU folds bools (any/all)
       for (const l of u.src[0]!.toposort()) {
         if (l.op !== 'LOAD') continue;
         const d = deps(l);
@@ -121,6 +122,7 @@ function upcasts(k: Kernel, minLeft: number): Opt[] {
     }
   }
   if (!ignored.size) return [];
+  for (const id of boolRanges) reduceRanges.delete(id);
   const rangeOf = (o: Opt): UOp => (o.op === 'UPCAST' ? globals[o.axis]! : reduceRanges.get(o.axis)!);
   // one range at a time, in a fixed order, memoized: candidates share most of their partial expansions
   const subMemo = new Map<string, UOp>(), splits = new Map<string, (u: number) => UOp>();
