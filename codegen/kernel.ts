@@ -21,14 +21,15 @@ export interface Kernel {
 
 /**
  * UPCAST: each thread computes `amount` consecutive outputs along global `axis`, sharing loads that do not
- * depend on it. GROUP: `amount` threads of a workgroup share each output; they split the loop of reduce
+ * depend on it. UNROLL: one iteration of reduce range `axis` (a range id) runs `amount` consecutive steps, so
+ * loads that overlap between steps (a conv window sliding along an upcast axis) are loaded once. GROUP: `amount` threads of a workgroup share each output; they split the loop of reduce
  * range `axis` (a range id) between them and combine their partial results in workgroup memory. The lanes
  * of one output are adjacent threads (coalesced where the reduce range is contiguous in memory); GROUPWIDE
  * lays them a workgroup / amount apart instead, so adjacent threads hold adjacent outputs.
  */
-export interface Opt { readonly op: 'UPCAST' | 'GROUP' | 'GROUPWIDE'; readonly axis: number; readonly amount: number }
+export interface Opt { readonly op: 'UPCAST' | 'UNROLL' | 'GROUP' | 'GROUPWIDE'; readonly axis: number; readonly amount: number }
 
-const isGroup = (o: Opt): boolean => o.op === 'GROUP' || o.op === 'GROUPWIDE';
+export const isGroup = (o: Opt): boolean => o.op === 'GROUP' || o.op === 'GROUPWIDE';
 
 /** The global space the device iterates: the output shape with upcast axes divided. */
 export function launchShape(k: Kernel): number[] {

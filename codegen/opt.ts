@@ -1,9 +1,9 @@
-// Kernel optimizations as listed actions (tinygrad's OptOps, starting with UPCAST), a heuristic that
-// picks them, and the rewrite that applies them: upcasting axis d by f replaces its range g with
-// g'*f + u for u < f, so one thread computes f outputs and loads independent of d are shared.
+// Kernel optimizations as listed actions (tinygrad's OptOps), a search that picks them by a cost model, and the
+// rewrites that apply them: upcasting axis d by f replaces its range g with g'*f + u for u < f, so one thread
+// computes f outputs and loads independent of d are shared; unrolling a reduce range does the same inside a loop.
 import { add, int, mul, alu } from './alu.js';
 import type { Kernel, Opt } from './kernel.js';
-import { launchShape } from './kernel.js';
+import { isGroup, launchShape } from './kernel.js';
 import { globalRanges, linearIndex, rangeDeps } from './linearize.js';
 import { type AluOp, UOp, isAlu } from './uop.js';
 
@@ -17,9 +17,44 @@ export function substitute(u: UOp, map: ReadonlyMap<UOp, UOp>, memo = new Map<UO
   return out;
 }
 
+/** Range r split by f: r'*f + u, where r' keeps r's id and kind over extent / f (the constant 0 when f is the extent). */
+function split(r: UOp, f: number): { outer: UOp; at: (u: number) => UOp } {
+  const outer = r.range.extent === f ? int(0) : UOp.make('RANGE', 'i32', [], { ...r.range, extent: r.range.extent / f });
+  return { outer, at: (u) => add(mul(outer, int(f)), int(u)) };
+}
+
+/** UNROLL's rewrite: a reduce over range r unrolled by f folds f copies of its value (r -> r'*f + u) per iteration of r'. */
+function unrolled(stores: readonly UOp[], opts: readonly Opt[]): UOp[] {
+  const by = new Map(opts.filter((o) => o.op === 'UNROLL').map((o) => [o.axis, o.amount]));
+  if (!by.size) return [...stores];
+  const memo = new Map<UOp, UOp>();
+  const visit = (u: UOp): UOp => {
+    let out = memo.get(u);
+    if (out) return out;
+    const src = u.src.map(visit);
+    out = src.every((s, i) => s === u.src[i]) ? u : isAlu(u.op) ? alu(u.op as AluOp, src, u.dtype) : UOp.make(u.op, u.dtype, src, u.arg, u.shape);
+    if (out.op === 'REDUCE') {
+      let value = out.src[0]!;
+      const ranges: UOp[] = [];
+      for (const x of out.src.slice(1)) {
+        const f = by.get(x.range.id);
+        if (!f) { ranges.push(x); continue; }
+        const { outer, at } = split(x, f);
+        if (outer.op === 'RANGE') ranges.push(outer);
+        const copies = Array.from({ length: f }, (_, u) => substitute(value, new Map([[x, at(u)]])));
+        value = copies.reduce((a, b) => alu(out!.arg as AluOp, [a, b]));
+      }
+      out = ranges.length ? UOp.make('REDUCE', out.dtype, [value, ...ranges], out.arg, out.shape) : value;
+    }
+    memo.set(u, out);
+    return out;
+  };
+  return stores.map(visit);
+}
+
 /** The stores one thread performs: for every upcast offset, the output index and the value per param. */
 export function expandStores(k: Kernel): { index: UOp; values: UOp[] }[] {
-  const launch = launchShape(k);
+  const launch = launchShape(k), stores = unrolled(k.stores, k.opts ?? []);
   const full = globalRanges(k.shape), reduced = globalRanges(launch);
   let combos: Map<UOp, UOp>[] = [new Map()];
   k.shape.forEach((_, d) => {
@@ -33,7 +68,7 @@ export function expandStores(k: Kernel): { index: UOp; values: UOp[] }[] {
   const memo = combos.map(() => new Map<UOp, UOp>());
   return combos.map((m, i) => ({
     index: substitute(linearIndex(k.shape, full), m, memo[i]),
-    values: k.stores.map((v) => substitute(v, m, memo[i])),
+    values: stores.map((v) => substitute(v, m, memo[i])),
   }));
 }
 
@@ -46,7 +81,7 @@ function topReduces(k: Kernel): UOp[] {
 
 /** GROUP's rewrite: each grouped reduce range becomes a 'group' range with the same id and extent. */
 function groupedRanges(k: Kernel): Map<UOp, UOp> {
-  const ids = new Set((k.opts ?? []).filter((o) => o.op !== 'UPCAST').map((o) => o.axis));
+  const ids = new Set((k.opts ?? []).filter(isGroup).map((o) => o.axis));
   const out = new Map<UOp, UOp>();
   if (!ids.size) return out;
   for (const r of topReduces(k)) {
@@ -55,44 +90,101 @@ function groupedRanges(k: Kernel): Map<UOp, UOp> {
   return out;
 }
 
-/** Loads inside reduces whose index ignores a global axis: upcasting that axis reuses them. */
-function reusedAxes(k: Kernel): number[] {
-  const globals = globalRanges(k.shape);
-  const counts = new Map<number, number>();
-  const inReduce = new Set<UOp>();
-  for (const s of k.stores) for (const u of s.toposort()) if (u.op === 'REDUCE') for (const x of u.src[0]!.toposort()) inReduce.add(x);
-  for (const u of inReduce) {
-    if (u.op !== 'LOAD') continue;
-    const vars = new Set(u.src[1]!.toposort().filter((x) => x.op === 'RANGE'));
-    globals.forEach((g, d) => { if (g.op === 'RANGE' && !vars.has(g)) counts.set(d, (counts.get(d) ?? 0) + 1); });
-  }
-  return [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0]).map(([d]) => d);
-}
-
 /** What the heuristic reads from a backend's Caps. */
 export interface OptCaps { readonly globalsAsLoops: boolean; readonly workgroupSize: number; readonly threads: number }
 
 /** Threads below which a GPU kernel should not upcast further, and should group its reduces. */
 const minThreads = 4096;
+/** Most outputs (accumulators) per thread, most reduce steps per unrolled iteration, longest reduce range unrolled whole. */
+const maxUpcast = 32, maxUnroll = 9, smallReduce = 4;
 const floorPow2 = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(n, 1)));
 
 /**
- * Upcast by 4 the (at most two) axes with the most reusable loads, while enough threads remain. On GPUs,
- * when that leaves fewer outputs than the device runs threads (caps.threads) and the reduces are long (GEMV,
- * norm statistics, softmax rows, full sums), GROUP the longest range of every
- * top-level reduce over a power-of-two number of lanes, so the device gets its threads from the reduce.
+ * UPCAST and UNROLL actions by a cost model: the loads one thread issues per output it computes. Each candidate
+ * upcasts global axes that some load inside a reduce ignores (by 2, 4 or 8, at most maxUpcast outputs and while
+ * enough threads remain) and unrolls short reduce ranges whole; loads that come out equal (a weight shared by the
+ * upcast pixels, the overlapping windows of unrolled conv taps) count once.
+ */
+function upcasts(k: Kernel, minLeft: number): Opt[] {
+  const deps = rangeDeps(), globals = globalRanges(k.shape);
+  const loads = new Set<UOp>(), reduceRanges = new Map<number, UOp>(), ignored = new Set<number>(), boolRanges = new Set<number>();
+  for (const s of k.stores) {
+    for (const u of s.toposort()) {
+      if (u.op === 'LOAD') loads.add(u);
+      if (u.op !== 'REDUCE') continue;
+      for (const x of u.src.slice(1)) if (x.range.extent <= smallReduce) reduceRanges.set(x.range.id, x);
+      if (u.dtype === 'bool') for (const x of u.src.slice(1)) boolRanges.add(x.range.id);   // no ALU folds bools (any/all)
+      for (const l of u.src[0]!.toposort()) {
+        if (l.op !== 'LOAD') continue;
+        const d = deps(l);
+        globals.forEach((g, axis) => { if (g.op === 'RANGE' && !d.has(g)) ignored.add(axis); });
+      }
+    }
+  }
+  if (!ignored.size) return [];
+  for (const id of boolRanges) reduceRanges.delete(id);
+  const rangeOf = (o: Opt): UOp => (o.op === 'UPCAST' ? globals[o.axis]! : reduceRanges.get(o.axis)!);
+  // one range at a time, in a fixed order, memoized: candidates share most of their partial expansions
+  const subMemo = new Map<string, UOp>(), splits = new Map<string, (u: number) => UOp>();
+  const sub = (e: UOp, o: Opt, u: number): UOp => {
+    const r = rangeOf(o), key = `${e.id}|${r.id}|${o.amount}|${u}`;
+    let out = subMemo.get(key);
+    if (!out) {
+      const sk = `${r.id}|${o.amount}`;
+      let at = splits.get(sk);
+      if (!at) splits.set(sk, (at = split(r, o.amount).at));
+      subMemo.set(key, (out = substitute(e, new Map([[r, at(u)]]))));
+    }
+    return out;
+  };
+  const copiesMemo = new Map<string, number>();
+  /** How many distinct (index, gate) pairs load l takes over the offsets of the actions that touch its ranges. */
+  const copies = (l: UOp, opts: readonly Opt[]): number => {
+    const mine = opts.filter((o) => deps(l).has(rangeOf(o))).sort((a, b) => rangeOf(a).id - rangeOf(b).id);
+    const key = `${l.id}|${mine.map((o) => `${o.op}${o.axis},${o.amount}`).join()}`;
+    let n = copiesMemo.get(key);
+    if (n !== undefined) return n;
+    let exprs: UOp[][] = [l.src.slice(1)];
+    for (const o of mine) exprs = exprs.flatMap((es) => Array.from({ length: o.amount }, (_, u) => es.map((e) => sub(e, o, u))));
+    n = new Set(exprs.map((es) => es.map((e) => e.id).join())).size;
+    copiesMemo.set(key, n);
+    return n;
+  };
+  const cost = (opts: readonly Opt[]): number => {
+    let total = 0;
+    for (const l of loads) {
+      let trips = 1;
+      for (const r of deps(l)) if (r.range.kind !== 'global') trips *= r.range.extent / (opts.find((o) => o.op === 'UNROLL' && o.axis === r.range.id)?.amount ?? 1);
+      total += copies(l, opts) * trips;
+    }
+    return total / opts.reduce((a, o) => a * (o.op === 'UPCAST' ? o.amount : 1), 1);
+  };
+  // candidates: innermost axes and bigger amounts first, so ties keep the first (contiguous, fewer actions) one
+  let cands: Opt[][] = [[]];
+  const outputs = k.shape.reduce((a, b) => a * b, 1);
+  for (const axis of [...ignored].sort((a, b) => b - a)) {
+    cands = cands.flatMap((c) => [...[8, 4, 2].filter((f) => k.shape[axis]! % f === 0).map((f) => [...c, { op: 'UPCAST', axis, amount: f } as Opt]), c]);
+  }
+  cands = cands.filter((c) => { const p = c.reduce((a, o) => a * o.amount, 1); return p <= maxUpcast && outputs / p >= minLeft; });
+  for (const x of reduceRanges.values()) cands = cands.flatMap((c) => [c, [...c, { op: 'UNROLL', axis: x.range.id, amount: x.range.extent } as Opt]]);
+  cands = cands.filter((c) => c.filter((o) => o.op === 'UNROLL').reduce((a, o) => a * o.amount, 1) <= maxUnroll);
+  let best: Opt[] = [], bestCost = cost([]);
+  for (const c of cands) {
+    const v = cost(c);
+    if (v < bestCost * (1 - 1e-9)) { best = c; bestCost = v; }
+  }
+  return best;
+}
+
+/**
+ * UPCAST/UNROLL by the cost model above. On GPUs, when that leaves fewer outputs than the device runs threads
+ * (caps.threads) and the reduces are long (GEMV, norm statistics, softmax rows, full sums), GROUP the longest
+ * range of every top-level reduce over a power-of-two number of lanes, so the device gets its threads from the reduce.
  */
 export function optimize(k: Kernel, caps: OptCaps): Kernel {
-  const opts: Opt[] = [];
   const gpu = !caps.globalsAsLoops;
-  let threads = k.shape.reduce((a, b) => a * b, 1);
-  for (const axis of reusedAxes(k)) {
-    if (opts.length === 2) break;
-    const amount = 4;
-    if (k.shape[axis]! % amount || threads / amount < (gpu ? minThreads : 1)) continue;
-    opts.push({ op: 'UPCAST', axis, amount });
-    threads /= amount;
-  }
+  const opts = upcasts(k, gpu ? minThreads : 1);
+  const threads = opts.reduce((a, o) => a / (o.op === 'UPCAST' ? o.amount : 1), k.shape.reduce((a, b) => a * b, 1));
   if (gpu && threads <= minThreads) opts.push(...group(k, threads, caps));
   return opts.length ? { ...k, opts } : k;
 }

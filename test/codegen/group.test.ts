@@ -29,7 +29,7 @@ describe('GROUP', () => {
   });
   test('never on the CPU, and not for a big matmul', () => {
     expect(actions(only(rand([4097]).sum()), cpu)).toEqual([]);
-    expect(actions(only(rand([512, 512]).matmul(rand([512, 512]))))).toEqual(['UPCAST(1, 4)', 'UPCAST(0, 4)']);
+    expect(actions(only(rand([512, 512]).matmul(rand([512, 512]))))).toEqual(['UPCAST(1, 8)', 'UPCAST(0, 4)']);
   });
   test('short reduces stay serial: each lane would get fewer than 4 iterations', () => {
     expect(actions(only(rand([15]).sum()))).toEqual([]);
