@@ -4,11 +4,11 @@ import { minValue } from '../codegen/dtype.js';
 import type { UOp } from '../codegen/uop.js';
 import { floatOf, promoteTypes } from './dtype.js';
 import * as g from './graph.js';
-import { Tensor, normAxis, tensor } from './tensor.js';
+import { Tensor, arange, normAxis } from './tensor.js';
 
 export interface Conv2dOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; groups?: number }
 export interface PoolOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; countIncludePad?: boolean }
-export interface InterpolateOptions { size?: readonly [number, number]; scaleFactor?: number | readonly [number, number]; mode?: 'nearest' }
+export interface InterpolateOptions { size?: readonly [number, number]; scaleFactor?: number | readonly [number, number]; mode?: 'nearest' | 'bilinear'; alignCorners?: boolean }
 export interface Conv1dOptions { stride?: number; padding?: number; dilation?: number; groups?: number }
 export interface AttentionOptions { attnMask?: Tensor; isCausal?: boolean; scale?: number }
 
@@ -119,7 +119,9 @@ export function maxPool2d(x: Tensor, kernel: number | readonly [number, number],
 
 export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   if (x.ndim !== 4) throw new Error(`interpolate: expected [N, C, H, W], got ${fmt(x.shape)}`);
-  if ((opts.mode ?? 'nearest') !== 'nearest') throw new Error(`interpolate: mode ${opts.mode} is not supported (nearest only)`);
+  const mode = opts.mode ?? 'nearest';
+  if (mode !== 'nearest' && mode !== 'bilinear') throw new Error(`interpolate: mode ${opts.mode} is not supported (nearest or bilinear)`);
+  if (opts.alignCorners !== undefined && mode === 'nearest') throw new Error('interpolate: alignCorners only applies to bilinear');
   const [H, W] = [x.shape[2]!, x.shape[3]!];
   let size: [number, number], scale: [number, number];
   if (opts.size) { size = [opts.size[0], opts.size[1]]; scale = [H / size[0], W / size[1]]; }
@@ -129,20 +131,37 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
     scale = [1 / sf[0], 1 / sf[1]];
   } else throw new Error('interpolate: give size or scaleFactor');
   if (size[0] < 1 || size[1] < 1) throw new Error(`interpolate: output size ${fmt(size)} must be positive`);
+  const [N, C] = [x.shape[0]!, x.shape[1]!];
+  // index tables are lazy aranges (no upload, nothing to free), computed in f32 as PyTorch does
+  const rowsOf = (idx: Tensor) => x.gather(2, idx.reshape([1, 1, size[0], 1]).expand([N, C, size[0], W]));
+  const colsOf = (y: Tensor, idx: Tensor) => y.gather(3, idx.reshape([1, 1, 1, size[1]]).expand([N, C, size[0], size[1]]));
+  if (mode === 'bilinear') {
+    const [h0, h1, hl] = bilinearTaps(size[0], H, scale[0], opts, x.device), [w0, w1, wl] = bilinearTaps(size[1], W, scale[1], opts, x.device);
+    const mix = (a: Tensor, b: Tensor, l: Tensor) => a.mul(l.neg().add(1)).add(b.mul(l));
+    const byRow = mix(rowsOf(h0), rowsOf(h1), hl.reshape([size[0], 1]));
+    return mix(colsOf(byRow, w0), colsOf(byRow, w1), wl).named('interpolate', x);
+  }
   if (size[0] % H === 0 && size[1] % W === 0 && scale[0] * size[0] === H && scale[1] * size[1] === W) {
     const [sh, sw] = [size[0] / H, size[1] / W];
-    const [N, C] = [x.shape[0]!, x.shape[1]!];
     return x.reshape([N, C, H, 1, W, 1]).expand([N, C, H, sh, W, sw]).reshape([N, C, size[0], size[1]]);
   }
   // PyTorch (CPU): an unchanged size copies and a doubled one takes i >> 1, whatever the scale; else
   // src = min(floor(dst * scale), in - 1) in float32
-  const table = (out: number, inp: number, s: number) => Int32Array.from({ length: out }, (_, i) =>
-    out === inp ? i : out === 2 * inp ? i >> 1 : Math.min(Math.floor(Math.fround(Math.fround(i) * Math.fround(s))), inp - 1));
-  const rows = tensor(table(size[0], H, scale[0]), { dtype: 'i32', device: x.device });
-  const cols = tensor(table(size[1], W, scale[1]), { dtype: 'i32', device: x.device });
-  const [N, C] = [x.shape[0]!, x.shape[1]!];
-  const byRow = x.gather(2, rows.reshape([1, 1, size[0], 1]).expand([N, C, size[0], W]));
-  return byRow.gather(3, cols.reshape([1, 1, 1, size[1]]).expand([N, C, size[0], size[1]]));
+  const nearest = (out: number, inp: number, s: number): Tensor => {
+    const i = arange(out, undefined, 1, { device: x.device });
+    return out === inp ? i : out === 2 * inp ? i.floorDiv(2) : i.cast('f32').mul(Math.fround(s)).floor().cast('i32').minimum(inp - 1);
+  };
+  return colsOf(rowsOf(nearest(size[0], H, scale[0])), nearest(size[1], W, scale[1])).named('interpolate', x);
+}
+
+/** PyTorch's bilinear source taps along one axis (scale: input per output step): lower and upper index and the upper one's weight. */
+function bilinearTaps(out: number, inp: number, scale: number, opts: InterpolateOptions, device: string): [Tensor, Tensor, Tensor] {
+  const i = arange(out, undefined, 1, { device }).cast('f32');
+  const src = opts.alignCorners
+    ? i.mul(out > 1 ? (inp - 1) / (out - 1) : 0)
+    : i.add(0.5).mul(scale).sub(0.5).relu();
+  const lo = src.floor().cast('i32').minimum(inp - 1), hi = lo.add(1).minimum(inp - 1);
+  return [lo, hi, src.sub(lo)];
 }
 
 export function softmax(x: Tensor, dim: number): Tensor {
@@ -215,8 +234,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   }
   let scores = q.matmul(k.transpose(-2, -1)).mul(opts.scale ?? 1 / Math.sqrt(E));
   if (opts.isCausal) {
-    const i = tensor(Int32Array.from({ length: L }, (_, j) => j), { dtype: 'i32', device: q.device }).reshape([L, 1]);
-    const j = tensor(Int32Array.from({ length: S }, (_, x) => x), { dtype: 'i32', device: q.device }).reshape([1, S]);
+    const i = arange(L, undefined, 1, { device: q.device }).reshape([L, 1]), j = arange(S, undefined, 1, { device: q.device }).reshape([1, S]);
     scores = j.le(i).where(scores, -Infinity);
   }
   const m = opts.attnMask;

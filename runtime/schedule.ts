@@ -226,7 +226,8 @@ export class Scheduler {
       if (node.op === 'GATHER') {
         tag(node);
         const dim = node.arg as number, [input, index] = node.src;
-        const i = alu('CAST', [lower(index!, idx, gate, enc)], 'i32');
+        // only where the value is read: in padding (a cat's other pieces) a computed index may be anything
+        const i = alu('WHERE', [gate, alu('CAST', [lower(index!, idx, gate, enc)], 'i32'), constOf(0, 'i32')]);
         const checked = UOp.make('CHECKED', 'i32', [i], [0, input!.shape[dim]! - 1, `gather: index into dim ${dim} of [${input!.shape}]`]);
         return lower(input!, idx.map((x, j) => (j === dim ? checked : x)), gate, enc);
       }

@@ -91,6 +91,21 @@ export function interpolateNearest(x: Nd, oh: number, ow: number, scale?: [numbe
   return build([N!, C!, oh, ow], ([n, c, i, j]) => at(x, [n!, c!, src(i!, oh, H!, sh), src(j!, ow, W!, sw)]));
 }
 
+/** Bilinear resampling as PyTorch defines it (half-pixel centres clamped at 0, or corners aligned). */
+export function interpolateBilinear(x: Nd, oh: number, ow: number, alignCorners: boolean, scale?: [number, number]): Nd {
+  const [N, C, H, W] = x.shape as number[];
+  const taps = (i: number, out: number, inp: number, sf?: number): [number, number, number] => {
+    const src = alignCorners ? (out > 1 ? ((inp - 1) / (out - 1)) * i : 0) : Math.max((i + 0.5) * (sf ? 1 / sf : inp / out) - 0.5, 0);
+    const lo = Math.min(Math.floor(src), inp - 1);
+    return [lo, Math.min(lo + 1, inp - 1), src - lo];
+  };
+  return build([N!, C!, oh, ow], ([n, c, i, j]) => {
+    const [h0, h1, lh] = taps(i!, oh, H!, scale?.[0]), [w0, w1, lw] = taps(j!, ow, W!, scale?.[1]);
+    const v = (h: number, w: number) => at(x, [n!, c!, h, w]);
+    return (1 - lh) * ((1 - lw) * v(h0, w0) + lw * v(h0, w1)) + lh * ((1 - lw) * v(h1, w0) + lw * v(h1, w1));
+  });
+}
+
 export function softmax(x: Nd, dim: number, log = false): Nd {
   const d = dim < 0 ? dim + x.shape.length : dim;
   return build(x.shape, (i) => {
