@@ -88,6 +88,7 @@ export function batchNorm(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor |
 /** The entries of x at `index` (1-D, integer) along dim, as torch.index_select. */
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normAxis('indexSelect', dim, x.ndim);
+  if (index.ndim === 0) index = index.reshape([1]);
   if (index.ndim !== 1) throw new Error(`indexSelect: index must be 1-D, got ${fmt(index.shape)}`);
   const shape = x.shape.map((n, i) => (i === d ? index.shape[0]! : n));
   const idx = index.reshape(x.shape.map((_, i) => (i === d ? index.shape[0]! : 1))).expand(shape);

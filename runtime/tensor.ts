@@ -148,9 +148,9 @@ export class Tensor {
   logicalOr(o: TensorLike): Tensor { return this.#binary(o, 'logicalOr', (a, b) => alu('OR', a, b), () => 'bool'); }
   logicalXor(o: TensorLike): Tensor { return this.#binary(o, 'logicalXor', (a, b) => alu('CMPNE', a, b), () => 'bool'); }
   logicalNot(): Tensor { return this.#unary('logicalNot', notNode, () => 'bool'); }
-  isnan(): Tensor { return this.#unary('isnan', (x) => (isFloat(x.dtype) ? isNaNNode(x) : c(false as unknown as number, x)), (d) => d); }
-  isinf(): Tensor { return this.#unary('isinf', (x) => (isFloat(x.dtype) ? isInfNode(x) : c(false as unknown as number, x)), (d) => d); }
-  isfinite(): Tensor { return this.#unary('isfinite', (x) => (isFloat(x.dtype) ? notNode(alu('OR', isNaNNode(x), isInfNode(x))) : c(true as unknown as number, x)), (d) => d); }
+  isnan(): Tensor { return this.#unary('isnan', (x) => (isFloat(x.dtype) ? isNaNNode(x) : g.konst(false, 'bool', x.shape)), (d) => d); }
+  isinf(): Tensor { return this.#unary('isinf', (x) => (isFloat(x.dtype) ? isInfNode(x) : g.konst(false, 'bool', x.shape)), (d) => d); }
+  isfinite(): Tensor { return this.#unary('isfinite', (x) => (isFloat(x.dtype) ? notNode(alu('OR', isNaNNode(x), isInfNode(x))) : g.konst(true, 'bool', x.shape)), (d) => d); }
   where(a: TensorLike, b: TensorLike): Tensor { return where(this, a, b); }
 
   neg(): Tensor {
@@ -183,21 +183,34 @@ export class Tensor {
     });
   }
   erf(): Tensor { return this.#unary('erf', erfNode); }
+  log1p(): Tensor { return this.#unary('log1p', log1pNode); }
+  expm1(): Tensor { return this.#unary('expm1', expm1Node); }
   softplus({ beta = 1, threshold = 20 }: { beta?: number; threshold?: number } = {}): Tensor {
-    // log(1 + e^(beta x)) / beta, linear above the threshold as PyTorch (no overflow)
+    // log1p(e^(beta x)) / beta, linear above the threshold as PyTorch (no overflow, no lost tail)
     return this.#unary('softplus', (x) => {
       const bx = mulc(x, beta);
-      return alu('WHERE', alu('CMPLT', c(threshold, x), bx), x, mulc(mulc(un('LOG2', alu('ADD', c(1, x), expNode(bx))), LN2), 1 / beta));
+      return alu('WHERE', alu('CMPLT', c(threshold, x), bx), x, mulc(log1pNode(expNode(bx)), 1 / beta));
     });
   }
-  elu(alpha = 1): Tensor { return this.#unary('elu', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), x, mulc(alu('ADD', expNode(x), c(-1, x)), alpha))); }
-  hardsigmoid(): Tensor { return this.add(3).clamp(0, 6).div(6).named('hardsigmoid', this); }
-  hardswish(): Tensor { return this.mul(this.hardsigmoid()).named('hardswish', this); }
-  mish(): Tensor { return this.mul(this.softplus().tanh()).named('mish', this); }
-  /** this + weight * (end - this), as torch.lerp. */
-  lerp(end: TensorLike, weight: TensorLike): Tensor { return this.add(this.#like(end).sub(this).mul(weight)).named('lerp', this); }
-  #like(x: TensorLike): Tensor { return x instanceof Tensor ? x : full(this.shape, x as number, { dtype: promoteWeak(this.dtype, scalarType(x)), device: this.device }); }
-  maskedFill(mask: Tensor, value: number): Tensor { return where(mask, value, this).named('maskedFill', this, mask); }
+  elu(alpha = 1): Tensor { return this.#unary('elu', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), x, mulc(expm1Node(x), alpha))); }
+  hardsigmoid(): Tensor { return this.#opmath((x) => x.add(3).clamp(0, 6).div(6)).named('hardsigmoid', this); }
+  hardswish(): Tensor { return this.#opmath((x) => x.mul(x.hardsigmoid())).named('hardswish', this); }
+  mish(): Tensor { return this.#opmath((x) => x.mul(x.softplus().tanh())).named('mish', this); }
+  /** A composite computed in f32 for f16 inputs and rounded once (its steps would each round to f16). */
+  #opmath(f: (x: Tensor) => Tensor): Tensor { return this.dtype === 'f16' ? f(this.cast('f32')).cast('f16') : f(this.cast(floatOf(this.dtype))); }
+  /** torch.lerp: this + w (end - this) for w < 0.5, end - (end - this)(1 - w) above, so both ends are exact. */
+  lerp(end: Tensor | number, weight: Tensor | number): Tensor {
+    const f32 = (t: Tensor): Tensor => (t.dtype === 'f16' ? t.cast('f32') : t);
+    return this.#opmath((a) => {
+      const b = end instanceof Tensor ? f32(end) : end, d = a.neg().add(b);
+      if (typeof weight === 'number') return weight < 0.5 ? a.add(d.mul(weight)) : d.mul(weight - 1).add(b);
+      const w = f32(weight);
+      return w.lt(0.5).where(a.add(d.mul(w)), d.mul(w.sub(1)).add(b));
+    }).named('lerp', this);
+  }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return where(mask, full([], value, { dtype: this.dtype, device: this.device }), this).named('maskedFill', this, mask);   // keeps this dtype
+  }
   /** Elements on and below the k-th diagonal of the last two dims (triu: on and above); the rest 0. */
   tril(k = 0): Tensor { return this.#triangle('tril', k, true); }
   triu(k = 0): Tensor { return this.#triangle('triu', k, false); }
@@ -207,7 +220,7 @@ export class Tensor {
     const row = g.expand(g.reshape(g.arangeNode(n), [n, 1]), [n, m]), col = g.expand(g.reshape(g.arangeNode(m), [1, m]), [n, m]);
     const shifted = g.aluNode('ADD', [row, g.konst(k, 'i32', [n, m])]);
     const keep = lower ? notNode(g.aluNode('CMPLT', [shifted, col])) : notNode(g.aluNode('CMPLT', [col, shifted]));
-    return where(new Tensor(keep, this.device), this, 0).named(op, this);
+    return where(new Tensor(keep, this.device), this, full([], 0, { dtype: this.dtype, device: this.device })).named(op, this);
   }
   clip(min?: number | Tensor, max?: number | Tensor): Tensor { return this.clamp(min, max); }
   square(): Tensor { return this.mul(this); }
@@ -275,6 +288,10 @@ export class Tensor {
   all(axis?: Axis, keepdim = false): Tensor { return this.#reduce('all', 'MAX', axis, keepdim, (x) => notNode(castNode(x, 'bool')), notNode); }
   /** log(sum(exp(x))) over dim, shifted by the max (an all -inf slice gives -inf, as PyTorch). */
   logsumexp(dim: Axis, keepdim = false): Tensor {
+    if (this.#axes('logsumexp', dim).some((i) => this.shape[i] === 0)) {
+      const s = this.cast(floatOf(this.dtype)).sum(dim, keepdim);
+      return full(s.shape, -Infinity, { dtype: s.dtype, device: this.device });   // the log of an empty sum
+    }
     const m = this.cast(floatOf(this.dtype)).max(dim, true);
     const shift = m.isinf().where(0, m);
     const out = this.sub(shift).exp().sum(dim, true).log().add(shift);
@@ -285,8 +302,8 @@ export class Tensor {
     const d = normAxis('cumsum', dim, this.ndim);
     if (this.ndim === 0) return this.add(0);
     const x = this.transpose(d, -1), n = x.shape[x.ndim - 1]!;
-    const mask = full([n, n], 1, { device: this.device, dtype: 'i32' }).tril();   // [i, j]: j <= i
-    const out = x.unsqueeze(-2).mul(mask.cast(x.dtype === 'bool' ? 'i32' : x.dtype)).sum(-1);
+    const mask = full([n, n], true, { device: this.device }).tril();   // [i, j]: j <= i
+    const out = mask.where(x.unsqueeze(-2), 0).sum(-1);   // selected, not multiplied: inf * 0 would be NaN
     return out.transpose(d, -1).named('cumsum', this);
   }
   /** The p-norm over dim (p = 2, 1 or Infinity; all elements when dim is undefined). */
@@ -546,6 +563,15 @@ const alu = (op: AluOp, ...s: UOp[]): UOp => g.aluNode(op, s);
 const un = (op: AluOp, x: UOp): UOp => g.aluNode(op, [x]);
 const c = (v: number, like: UOp): UOp => g.konst(v, like.dtype, like.shape);
 const mulc = (x: UOp, v: number): UOp => alu('MUL', x, c(v, x));
+/** A short Taylor series near 0 and `far` elsewhere: log1p and expm1 without relying on IEEE rounding tricks. */
+function nearZero(x: UOp, coefs: readonly number[], far: UOp): UOp {
+  const series = alu('MUL', x, coefs.slice(0, -1).reduceRight((acc, k) => alu('ADD', c(k, x), alu('MUL', x, acc)), c(coefs[coefs.length - 1]!, x)));
+  return alu('WHERE', alu('CMPLT', absNode(x), c(0.1, x)), series, far);
+}
+/** log(1 + y): y - y²/2 + … for |y| < 0.1 (error < y⁸/8), log(1 + y) beyond, where 1 + y loses nothing that matters. */
+const log1pNode = (y: UOp): UOp => nearZero(y, [1, -1 / 2, 1 / 3, -1 / 4, 1 / 5, -1 / 6, 1 / 7], mulc(un('LOG2', alu('ADD', c(1, y), y)), LN2));
+/** e^x - 1: x + x²/2 + … for |x| < 0.1, e^x - 1 beyond. */
+const expm1Node = (x: UOp): UOp => nearZero(x, [1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720], alu('ADD', expNode(x), c(-1, x)));
 /** f16 math runs in f32 and rounds once at the end (PyTorch's opmath): constants and intermediates keep f32 precision. */
 const fromOpmath = (r: UOp): UOp => (r.dtype === 'f32' ? castNode(r, 'f16') : r);
 export const castNode = (x: UOp, d: DType): UOp => (x.dtype === d ? x : g.aluNode('CAST', [x], d));

@@ -91,6 +91,10 @@ test('dtype promotion: a 0-d tensor beside a dimensioned one counts like a scala
   expect(f32Scalar.add(i32Scalar).dtype).toBe('f32');            // both 0-d: ordinary promotion
   expect(f16.add(tensor([1.5])).dtype).toBe('f32');        // both dimensioned: ordinary promotion
   expect(await f16.add(f32Scalar).tolist()).toEqual([2.5, 3.5]);
+  expect(tensor([[true, false], [true, true]]).tril().dtype).toBe('bool');          // fills keep the dtype
+  expect(i32.maskedFill(tensor([false, true]), 1.5).dtype).toBe('i32');
+  expect(i32.isnan().dtype).toBe('bool');
+  expect(await zeros([0, 3]).logsumexp(0).tolist()).toEqual([-Infinity, -Infinity, -Infinity]);
 });
 
 describe.each(backends)('to() from %s', (device) => {
