@@ -622,7 +622,8 @@ export function arange(a: number, b?: number, step = 1, opts: TensorOptions = {}
 }
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
   // as PyTorch: in f32, the first half counted up from start and the second down from end (both ends exact),
-  // then cast (an integer linspace truncates)
+  // then cast; an integer linspace truncates its ends first, then every value
+  if (opts.dtype && !isFloat(opts.dtype)) [start, end] = [Math.trunc(start), Math.trunc(end)];
   if (steps === 1) return full([1], start, opts);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0, k = (v: number) => g.konst(v, 'f32', [steps]);
   const i = castNode(g.arangeNode(steps), 'f32');

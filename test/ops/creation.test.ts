@@ -21,6 +21,7 @@ describe.each(backends)('creation on %s', (device) => {
     expect(got[n - 1]).toBe(Math.fround(b));
     got.forEach((v, i) => expect(Math.abs(v - (a + i * step))).toBeLessThan(1e-6));
     expect(await linspace(0, 10, 4, { device, dtype: 'i32' }).tolist()).toEqual([0, 3, 6, 10]);
+    expect(await linspace(3, 0.3, 11, { device, dtype: 'i32' }).tolist()).toEqual([3, 2, 2, 2, 1, 1, 1, 0, 0, 0, 0]);   // ends truncated first
   });
 
   test('empty tensors: no kernel runs for an empty output; reductions over an empty dim give their identity', async () => {
