@@ -123,7 +123,7 @@ export class Tensor {
   div(o: TensorLike): Tensor { return this.#binary(o, 'div', (a, b) => alu('FDIV', a, b), floatOf); }
   pow(o: TensorLike): Tensor {
     if (typeof o === 'number' && Number.isInteger(o) && o < 0 && !isFloat(promoteWeak(this.dtype, scalarType(o)))) {
-      throw new Error(`pow: integers to negative integer powers are not allowed (${this.dtype} tensor ** ${o})`);
+      throw new Error(`pow: integers to negative integer powers are not allowed (${this.dtype} tensor ** ${o}); cast to f32 first for a float result`);
     }
     return this.#binary(o, 'pow', (a, b, d) => (typeof o === 'number' ? powScalar(a, o, d) : undefined) ?? powNode(a, b, d), (d) => (d === 'bool' ? 'i32' : d));
   }
