@@ -15,6 +15,8 @@ export function evalAlu(op: AluOp, dtype: DType, v: (number | boolean)[], srcDty
     case 'SQRT': return r(Math.sqrt(a!));
     case 'EXP2': return r(2 ** a!);
     case 'LOG2': return r(Math.log2(a!));
+    case 'EXP': return r(Math.exp(a!));
+    case 'LOG': return r(Math.log(a!));
     case 'SIN': return r(Math.sin(a!));
     case 'COS': return r(Math.cos(a!));
     case 'TRUNC': return r(Math.trunc(a!));

@@ -30,7 +30,7 @@ export function cAlu(l: CStyle): Language['alu'] {
     switch (op) {
       case 'NEG': return `(-${a})`;
       case 'RECIP': return `(${l.literal(1, d)} / ${a})`;
-      case 'SQRT': case 'EXP2': case 'LOG2': case 'SIN': case 'COS': case 'TRUNC': return l.fn(op, a!, d);
+      case 'SQRT': case 'EXP': case 'LOG': case 'EXP2': case 'LOG2': case 'SIN': case 'COS': case 'TRUNC': return l.fn(op, a!, d);
       case 'ADD': return `(${a} + ${b})`;
       case 'MUL': return `(${a} * ${b})`;
       case 'FDIV': return `(${a} / ${b})`;

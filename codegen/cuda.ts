@@ -22,8 +22,8 @@ function literal(v: number | boolean, d: DType): string {
   return d === 'f16' ? `__float2half(${f})` : f;
 }
 
-const floatFns = { SQRT: 'sqrtf', EXP2: 'exp2f', LOG2: 'log2f', SIN: 'sinf', COS: 'cosf', TRUNC: 'truncf', RECIP: '' } as const;
-const halfFns = { SQRT: 'hsqrt', EXP2: 'hexp2', LOG2: 'hlog2', SIN: 'hsin', COS: 'hcos', TRUNC: 'htrunc', RECIP: '' } as const;
+const floatFns = { SQRT: 'sqrtf', EXP: 'expf', LOG: 'logf', EXP2: 'exp2f', LOG2: 'log2f', SIN: 'sinf', COS: 'cosf', TRUNC: 'truncf', RECIP: '' } as const;
+const halfFns = { SQRT: 'hsqrt', EXP: 'hexp', LOG: 'hlog', EXP2: 'hexp2', LOG2: 'hlog2', SIN: 'hsin', COS: 'hcos', TRUNC: 'htrunc', RECIP: '' } as const;
 
 function bitcast(a: string, to: DType, from: DType): string {
   if (from === 'f32') return to === 'i32' ? `__float_as_int(${a})` : `__float_as_uint(${a})`;

@@ -31,6 +31,8 @@ function aluJs(op: AluOp, [a, b, c]: readonly string[], d: DType, from: DType): 
     case 'SQRT': return `Math.sqrt(${a})`;
     case 'EXP2': return `Math.exp(${a} * 0.6931471805599453)`;   // V8's Math.exp is far faster than 2 ** x
     case 'LOG2': return `Math.log2(${a})`;
+    case 'EXP': return `Math.exp(${a})`;
+    case 'LOG': return `Math.log(${a})`;
     case 'SIN': return `Math.sin(${a})`;
     case 'COS': return `Math.cos(${a})`;
     case 'TRUNC': return `Math.trunc(${rounded(d, a!)})`;

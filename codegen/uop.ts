@@ -2,7 +2,7 @@
 // Equal subgraphs are the same object, so caches key on identity and rewrites share work.
 import { type DType, castValue, isFloat } from './dtype.js';
 
-export type UnaryOp = 'NEG' | 'RECIP' | 'SQRT' | 'EXP2' | 'LOG2' | 'SIN' | 'COS' | 'TRUNC';
+export type UnaryOp = 'NEG' | 'RECIP' | 'SQRT' | 'EXP' | 'LOG' | 'EXP2' | 'LOG2' | 'SIN' | 'COS' | 'TRUNC';
 export type BinaryOp = 'ADD' | 'MUL' | 'FDIV' | 'IDIV' | 'MOD' | 'MAX' | 'CMPLT' | 'CMPNE' | 'AND' | 'OR' | 'XOR' | 'SHL' | 'SHR';
 export type AluOp = UnaryOp | BinaryOp | 'WHERE' | 'CAST' | 'BITCAST';
 export type MovementOp = 'RESHAPE' | 'PERMUTE' | 'EXPAND' | 'PAD' | 'SHRINK' | 'FLIP' | 'WINDOW';
@@ -12,14 +12,14 @@ export type Op =
   | 'CONST' | 'ARANGE' | 'BUFFER' | 'REDUCE_AXIS' | 'CONTIGUOUS' | 'GATHER'      // tensor level
   | 'RANGE' | 'PARAM' | 'LOAD' | 'REDUCE' | 'CHECKED';               // kernel level
 
-export const unaryOps: readonly UnaryOp[] = ['NEG', 'RECIP', 'SQRT', 'EXP2', 'LOG2', 'SIN', 'COS', 'TRUNC'];
+export const unaryOps: readonly UnaryOp[] = ['NEG', 'RECIP', 'SQRT', 'EXP', 'LOG', 'EXP2', 'LOG2', 'SIN', 'COS', 'TRUNC'];
 export const binaryOps: readonly BinaryOp[] = ['ADD', 'MUL', 'FDIV', 'IDIV', 'MOD', 'MAX', 'CMPLT', 'CMPNE', 'AND', 'OR', 'XOR', 'SHL', 'SHR'];
 export const movementOps: readonly MovementOp[] = ['RESHAPE', 'PERMUTE', 'EXPAND', 'PAD', 'SHRINK', 'FLIP', 'WINDOW'];
 export const isAlu = (op: Op): op is AluOp =>
   op === 'WHERE' || op === 'CAST' || op === 'BITCAST' || (unaryOps as readonly Op[]).includes(op) || (binaryOps as readonly Op[]).includes(op);
 export const isMovement = (op: Op): op is MovementOp => (movementOps as readonly Op[]).includes(op);
 /** Ops worth not recomputing once per reuse. */
-export const transcendental: ReadonlySet<Op> = new Set<Op>(['EXP2', 'LOG2', 'SIN', 'COS', 'SQRT', 'RECIP', 'FDIV']);
+export const transcendental: ReadonlySet<Op> = new Set<Op>(['EXP', 'LOG', 'EXP2', 'LOG2', 'SIN', 'COS', 'SQRT', 'RECIP', 'FDIV']);
 
 /** 'group': a reduce range whose loop the lanes of a workgroup share (lane l runs l, l + lanes, …; opt GROUP). */
 export type RangeKind = 'global' | 'reduce' | 'group';

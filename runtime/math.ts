@@ -4,8 +4,6 @@ import { type DType, castValue, isFloat, isInt } from '../codegen/dtype.js';
 import type { AluOp, UOp } from '../codegen/uop.js';
 import * as g from './graph.js';
 
-const LOG2E = Math.LOG2E;
-export const LN2 = Math.LN2;
 export const alu = (op: AluOp, ...s: UOp[]): UOp => g.aluNode(op, s);
 export const un = (op: AluOp, x: UOp): UOp => g.aluNode(op, [x]);
 export const c = (v: number, like: UOp): UOp => g.konst(v, like.dtype, like.shape);
@@ -16,7 +14,7 @@ function nearZero(x: UOp, coefs: readonly number[], far: UOp): UOp {
   return alu('WHERE', alu('CMPLT', absNode(x), c(0.1, x)), series, far);
 }
 /** log(1 + y): y - y²/2 + … for |y| < 0.1 (error < y⁸/8), log(1 + y) beyond, where 1 + y loses nothing that matters. */
-export const log1pNode = (y: UOp): UOp => nearZero(y, [1, -1 / 2, 1 / 3, -1 / 4, 1 / 5, -1 / 6, 1 / 7], mulc(un('LOG2', alu('ADD', c(1, y), y)), LN2));
+export const log1pNode = (y: UOp): UOp => nearZero(y, [1, -1 / 2, 1 / 3, -1 / 4, 1 / 5, -1 / 6, 1 / 7], un('LOG', alu('ADD', c(1, y), y)));
 /** e^x - 1: x + x²/2 + … for |x| < 0.1, e^x - 1 beyond. */
 export const expm1Node = (x: UOp): UOp => nearZero(x, [1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720], alu('ADD', expNode(x), c(-1, x)));
 /** f16 math runs in f32 and rounds once at the end (PyTorch's opmath): constants and intermediates keep f32 precision. */
@@ -37,7 +35,8 @@ export const isInfNode = (x: UOp): UOp => notNode(alu('CMPNE', alu('AND', bitsOf
 const signBitNode = (x: UOp): UOp => alu('CMPLT', bitsOf(x, 'i32'), g.konst(0, 'i32', x.shape));
 const eqc = (x: UOp, v: number): UOp => notNode(alu('CMPNE', x, c(v, x)));
 export const minNode = (a: UOp, b: UOp, d: DType): UOp => (isFloat(d) ? un('NEG', alu('MAX', un('NEG', a), un('NEG', b))) : alu('WHERE', alu('CMPLT', a, b), a, b));
-export const expNode = (x: UOp): UOp => un('EXP2', mulc(x, LOG2E));
+/** e^x as its own primitive: exp2(x * log2 e) loses |x| * 2^-24 to the product's rounding (6e-6 relative at x = 80). */
+export const expNode = (x: UOp): UOp => un('EXP', x);
 export const sigmoidNode = (x: UOp): UOp => un('RECIP', alu('ADD', c(1, x), expNode(un('NEG', x))));
 export const floorNode = (x: UOp): UOp => { const t = un('TRUNC', x); return alu('WHERE', alu('CMPLT', x, t), alu('ADD', t, c(-1, x)), t); };
 export function roundNode(x: UOp): UOp {

@@ -7,7 +7,7 @@ export type { TypedData } from './buffer.js';
 import { defaultDevice, getDevice } from './device.js';
 import { floatOf, promoteOperands, promoteTypes, promoteWeak, scalarType } from './dtype.js';
 import * as g from './graph.js';
-import { LN2, absNode, alu, c, castNode, erfNode, erfcNode, expNode, expm1Node, floorDivNode, floorNode, fromOpmath, isInfNode, isNaNNode, log1pNode, minNode, mulc, negNode, notNode, powNode, powScalar, remNode, roundNode, sigmoidNode, tanhNode, un } from './math.js';
+import { absNode, alu, c, castNode, erfNode, erfcNode, expNode, expm1Node, floorDivNode, floorNode, fromOpmath, isInfNode, isNaNNode, log1pNode, minNode, mulc, negNode, notNode, powNode, powScalar, remNode, roundNode, sigmoidNode, tanhNode, un } from './math.js';
 import { track } from './memory.js';
 import * as nn from './nn.js';
 import { markRealized, realizeTensors } from './realize.js';
@@ -160,7 +160,7 @@ export class Tensor {
   abs(): Tensor { return this.#unary('abs', (x) => (this.dtype === 'u32' || this.dtype === 'bool' ? x : absNode(x)), (d) => d); }
   exp(): Tensor { return this.#unary('exp', expNode); }
   exp2(): Tensor { return this.#unary('exp2', (x) => un('EXP2', x)); }
-  log(): Tensor { return this.#unary('log', (x) => mulc(un('LOG2', x), LN2)); }
+  log(): Tensor { return this.#unary('log', (x) => un('LOG', x)); }
   log2(): Tensor { return this.#unary('log2', (x) => un('LOG2', x)); }
   sqrt(): Tensor { return this.#unary('sqrt', (x) => un('SQRT', x)); }
   rsqrt(): Tensor { return this.#unary('rsqrt', (x) => un('RECIP', un('SQRT', x))); }
