@@ -4,7 +4,7 @@
 // NaN, ±inf and (except on WebGPU, where WGSL lets drivers drop it) the sign of zero exact. Cases marked ieee need exact IEEE residuals WGSL does not promise: CPU and CUDA only.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { type DType, type Tensor, linspace, stack, tensor } from '../../index.js';
+import { type DType, type Tensor, linspace, stack, tensor, where } from '../../index.js';
 import { backends } from '../backends.js';
 
 type Value = number | boolean | string;
@@ -23,12 +23,20 @@ const composite: Record<string, (x: Tensor, ...a: never[]) => Tensor> = {
   maximumMinimum: (a, b: Tensor) => stack([a.maximum(b), a.minimum(b)]),
   log1pExpm1: (x) => stack([x.log1p(), x.expm1()]),
   lerpEnds: (a, b: Tensor) => stack([a.lerp(b, 1), a.lerp(b, 0), a.lerp(b, 0.75)]),
+  castsMixed: (x) => stack([x.slice(0, 0, 5).cast('i32').cast('f32'), x.slice(0, 1).cast('bool').cast('f32')]),
+  compareAll: (a, b: Tensor) => stack([a.eq(b), a.ne(b), a.lt(b), a.ge(b)]),
+  sumToOne: (x) => x.sum().reshape([1]),
+  varStd: (x) => stack([x.var(1), x.var(1, { correction: 0 }), x.std(0).sum().expand([3])]),
+  softmaxBoth: (x) => stack([x.softmax(1), x.logSoftmax(1)]),
+  norms: (x, w: Tensor, b: Tensor) => stack([x.layerNorm([3], w, b), x.transpose(1, 2).groupNorm(3, w, b).transpose(1, 2)]),
+  attention: (q, k: Tensor, v: Tensor, mask: Tensor) => q.scaledDotProductAttention(k, v, { attnMask: mask, scale: 0.3 }),
 };
 
 function run(c: Fixture, device: string): Tensor {
   const xs = c.inputs.map((i) => tensor(i.values.map(num), { shape: i.shape, dtype: i.dtype, device }));
   const args = c.args.map((a) => (typeof a === 'string' && a.startsWith('$') ? xs[Number(a.slice(1))] : a));
   if (c.fn === 'linspace') return linspace(...(args as [number, number, number]), { ...(args[3] as object), device });
+  if (c.fn === 'where') return where(args[0] as Tensor, args[1] as Tensor, args[2] as number);
   const own = composite[c.method!];
   if (own) return own(xs[0]!, ...(args as never[]));
   return (xs[0]! as unknown as Record<string, (...a: unknown[]) => Tensor>)[c.method!]!(...args);
