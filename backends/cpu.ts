@@ -71,8 +71,9 @@ export class CpuBackend implements Backend {
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[]): void {
     const prog = p as CpuProgram;
     const v = bufs.map((b, i) => new views[kernel.params[i]!.dtype]((b as CpuBuffer).data));
-    const chunks = Math.min(this.#threads, prog.outer);
-    if (chunks > 1 && prog.work >= this.#minWork) (this.#pool ??= new Pool()).run(prog.fn, prog.source, v, helpers, prog.outer, chunks);
+    const threads = Math.min(this.#threads, prog.outer);
+    // a few chunks per thread, taken as threads come free: a late or preempted thread does less
+    if (threads > 1 && prog.work >= this.#minWork) (this.#pool ??= new Pool()).run(prog.fn, prog.source, v, helpers, prog.outer, Math.min(prog.outer, 4 * threads), threads - 1);
     else prog.fn(v, helpers, 0, prog.outer);
   }
 

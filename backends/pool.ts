@@ -1,6 +1,6 @@
 // Worker threads that run contiguous chunks of a CPU kernel's outermost loop (Node only: browsers stay on one
-// thread). Buffers are SharedArrayBuffers, so a chunk writes its outputs in place; the caller runs chunk 0 and
-// blocks on a shared counter (Atomics.wait), so a launch stays synchronous.
+// thread). Buffers are SharedArrayBuffers, so a chunk writes its outputs in place; the caller takes chunks too,
+// then blocks on a shared counter (Atomics.wait), so a launch stays synchronous.
 import type { DType } from '../codegen/dtype.js';
 import { f16ToF32, f32ToF16, f16round } from '../codegen/dtype.js';
 
@@ -26,25 +26,40 @@ export type Helpers = ReturnType<typeof makeHelpers>;
 export type KernelFn = (b: readonly ArrayBufferView[], h: Helpers, lo: number, hi: number) => void;
 export const compileKernel = (source: string): KernelFn => new Function('b', 'h', 'lo', 'hi', source) as KernelFn;
 
+/**
+ * Runs chunk `mine` of [0, extent), then takes chunks from the shared counter (state[1]) until none is left, so a
+ * thread that starts late or is preempted takes fewer; returns the first chunk that threw (later ones still run:
+ * their outputs are dropped with the failed launch). Self-contained: workers get it as source.
+ */
+export function runChunks(fn: KernelFn, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number, state: Int32Array, mine: number): { chunk: number; error: unknown } | undefined {
+  let failed: { chunk: number; error: unknown } | undefined;
+  for (let c = mine; c < chunks; c = Atomics.add(state, 1, 1)) {
+    try { fn(views, h, Math.floor((c * extent) / chunks), Math.floor(((c + 1) * extent) / chunks)); } catch (error) { failed ??= { chunk: c, error }; }
+  }
+  return failed;
+}
+
 // the f16 conversions read two scratch arrays of codegen/dtype.ts; a worker declares its own
 const workerSource = `
 const { workerData } = require('node:worker_threads');
-const { port, pending } = workerData, counter = new Int32Array(pending);
+const { port, shared } = workerData, state = new Int32Array(shared);
 const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
 ${f16ToF32}
 ${f32ToF16}
 ${f16round}
 const h = (${makeHelpers})(f16ToF32, f32ToF16, f16round);
+const runChunks = ${runChunks};
 const fns = new Map();
-port.on('message', ({ source, views, lo, hi }) => {
+port.on('message', ({ source, views, extent, chunks, mine }) => {
   try {
     let fn = fns.get(source);
     if (!fn) fns.set(source, (fn = new Function('b', 'h', 'lo', 'hi', source)));
-    fn(views, h, lo, hi);
+    const failed = runChunks(fn, views, h, extent, chunks, state, mine);
+    if (failed) port.postMessage({ chunk: failed.chunk, name: failed.error?.name ?? 'Error', message: String(failed.error?.message ?? failed.error) });
   } catch (e) {
-    port.postMessage({ name: e?.name ?? 'Error', message: String(e?.message ?? e) });
+    port.postMessage({ chunk: -1, name: e?.name ?? 'Error', message: String(e?.message ?? e) });
   } finally {
-    if (Atomics.sub(counter, 0, 1) === 1) Atomics.notify(counter, 0);
+    if (Atomics.sub(state, 0, 1) === 1) Atomics.notify(state, 0);
   }
 });
 `;
@@ -66,27 +81,32 @@ const errorTypes: Record<string, ErrorConstructor> = { RangeError, TypeError, Sy
 
 export class Pool {
   readonly #workers: { worker: import('node:worker_threads').Worker; port: import('node:worker_threads').MessagePort }[] = [];
-  readonly #pending = new Int32Array(new SharedArrayBuffer(4));
+  /** [workers still running, next chunk to take] */
+  readonly #state = new Int32Array(new SharedArrayBuffer(8));
 
-  /** Runs fn over [0, extent) in `chunks` contiguous chunks, chunk 0 on this thread; throws the error of the first chunk that failed (the one a single thread meets first). */
-  run(fn: KernelFn, source: string, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number): void {
-    const wt = threads!;
-    while (this.#workers.length < chunks - 1) {
+  /**
+   * Runs fn over [0, extent) in `chunks` contiguous chunks on this thread and `workers` workers, and returns when
+   * all are done; throws the error of the first chunk that failed (the one a single thread would meet first).
+   */
+  run(fn: KernelFn, source: string, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number, workers: number): void {
+    const wt = threads!, state = this.#state;
+    while (this.#workers.length < workers) {
       const { port1, port2 } = new wt.MessageChannel();
-      const worker = new wt.Worker(workerSource, { eval: true, workerData: { port: port2, pending: this.#pending.buffer }, transferList: [port2] });
+      const worker = new wt.Worker(workerSource, { eval: true, workerData: { port: port2, shared: state.buffer }, transferList: [port2] });
       worker.unref();   // idle workers never keep the process alive
       this.#workers.push({ worker, port: port1 });
     }
-    const bound = (i: number): number => Math.floor((i * extent) / chunks);
-    Atomics.store(this.#pending, 0, chunks - 1);
-    for (let i = 1; i < chunks; i++) this.#workers[i - 1]!.port.postMessage({ source, views, lo: bound(i), hi: bound(i + 1) });
-    let first: unknown;
-    try { fn(views, h, 0, bound(1)); } catch (e) { first = e; }
-    for (let v; (v = Atomics.load(this.#pending, 0)) !== 0;) Atomics.wait(this.#pending, 0, v);
+    Atomics.store(state, 0, workers);
+    Atomics.store(state, 1, workers + 1);   // chunk i <= workers is thread i's (0: this one), the rest go to whoever is free
+    for (let i = 0; i < workers; i++) this.#workers[i]!.port.postMessage({ source, views, extent, chunks, mine: i + 1 });
+    const failures = [runChunks(fn, views, h, extent, chunks, state, 0)];
+    for (let v; (v = Atomics.load(state, 0)) !== 0;) Atomics.wait(state, 0, v);
     // drain every worker's reply, so none is left for the next launch
-    const replies = this.#workers.slice(0, chunks - 1).map((w) => wt.receiveMessageOnPort(w.port)?.message as { name: string; message: string } | undefined);
-    if (first !== undefined) throw first;
-    const failed = replies.find((r) => r !== undefined);
-    if (failed) throw new (errorTypes[failed.name] ?? Error)(failed.message);
+    for (const w of this.#workers.slice(0, workers)) {
+      const m = wt.receiveMessageOnPort(w.port)?.message as { chunk: number; name: string; message: string } | undefined;
+      if (m) failures.push({ chunk: m.chunk, error: new (errorTypes[m.name] ?? Error)(m.message) });
+    }
+    const first = failures.reduce((a, f) => (f && (!a || f.chunk < a.chunk) ? f : a), undefined);
+    if (first) throw first.error;
   }
 }

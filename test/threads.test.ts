@@ -55,14 +55,17 @@ describe('CPU kernels on worker threads', () => {
       for (const t of [weight, ids, y]) t.dispose();
       return err;
     };
-    const last = Array.from({ length: 60 }, (_, i) => (i === 59 ? 7 : i % 4));   // only the last chunk (a worker's) fails
-    expect(await message('cpu-threads', last)).toMatch(/gather: index into dim 0 of \[4,3\]: index 7 is out of range \[0, 3\]/);
-    expect(await message('cpu-threads', last)).toBe(await message('cpu', last));
-    const two = last.map((v, i) => (i === 25 ? -5 : v));   // two chunks fail: the first one's error wins, as on one thread
-    expect(await message('cpu-threads', two)).toMatch(/index -5 is out of range/);
-    expect(await message('cpu-threads', two)).toBe(await message('cpu', two));
+    // 60 rows in 12 chunks of 5 on 3 threads: chunk 1 (rows 5..9) is always the first worker's
+    const bad = Array.from({ length: 60 }, (_, i) => (i === 7 ? 7 : i % 4));
+    expect(await message('cpu-threads', bad)).toMatch(/gather: index into dim 0 of \[4,3\]: index 7 is out of range \[0, 3\]/);
+    expect(await message('cpu-threads', bad)).toBe(await message('cpu', bad));
+    // several chunks fail: the first one's error wins, as on one thread (the worker's, then this thread's)
+    for (const [idx, first] of [[bad.map((v, i) => (i === 57 ? 9 : v)), 7], [bad.map((v, i) => (i === 57 ? 9 : i === 1 ? -5 : v)), -5]] as const) {
+      expect(await message('cpu-threads', idx)).toMatch(`index ${first} is out of range`);
+      expect(await message('cpu-threads', idx)).toBe(await message('cpu', idx));
+    }
     // the workers are fine afterwards
-    expect(await message('cpu-threads', last.map((v) => v % 4))).toBe('no error');
+    expect(await message('cpu-threads', bad.map((v) => v % 4))).toBe('no error');
     expect(memory()).toEqual(before);
   });
 });
