@@ -4,6 +4,7 @@ import type { DType } from '../codegen/dtype.js';
 import { type Kernel, launchShape } from '../codegen/kernel.js';
 import { dtypes, f16ToF32, f32ToF16, f16round } from '../codegen/dtype.js';
 import { jsLanguage } from '../codegen/js.js';
+import { type UOp, isAlu } from '../codegen/uop.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
 import { type KernelFn, Pool, compileKernel, defaultThreads, makeHelpers, threadsAvailable } from './pool.js';
 
@@ -12,7 +13,7 @@ class CpuBuffer implements DeviceBuffer {
   get bytes(): number { return this.data.byteLength; }
 }
 
-/** `outer`: trip count of the outermost global loop (0: none); `work`: about how many multiply-adds a launch does. */
+/** `outer`: trip count of the outermost global loop (0: none); `work`: about how many ALU ops a launch runs. */
 interface CpuProgram extends Program { readonly fn: KernelFn; readonly outer: number; readonly work: number }
 
 const helpers = makeHelpers(f16ToF32, f32ToF16, f16round);
@@ -21,17 +22,33 @@ const views: Record<DType, new (b: ArrayBuffer | SharedArrayBuffer) => ArrayBuff
   f32: Float32Array, f16: Uint16Array, i32: Int32Array, u32: Uint32Array, bool: Uint8Array,
 };
 
-/** Outputs times the extent of every reduce: cheap, and close enough to decide whether threads pay off. */
+/**
+ * About how many ALU ops a launch runs: per output, the ops of its expression, a reduce's body counted once per
+ * iteration. Cheap (one walk of the kernel), and close enough to decide whether threads pay off.
+ */
 function work(k: Kernel): number {
-  const reduces = new Set(k.stores.flatMap((s) => s.toposort()).filter((u) => u.op === 'REDUCE'));
-  const inner = [...reduces].reduce((a, r) => a + r.src.slice(1).reduce((m, x) => m * x.range.extent, 1), 0);
-  return k.shape.reduce((a, b) => a * b, 1) * Math.max(1, inner);
+  const ops = (roots: readonly UOp[]): number => {
+    const seen = new Set<UOp>();
+    let n = 0;
+    const visit = (u: UOp): void => {
+      if (seen.has(u)) return;
+      seen.add(u);
+      if (u.op === 'REDUCE') n += u.src.slice(1).reduce((m, r) => m * r.range.extent, 1) * Math.max(1, ops([u.src[0]!]));
+      else {
+        if (isAlu(u.op)) n++;
+        u.src.forEach(visit);
+      }
+    };
+    roots.forEach(visit);
+    return n;
+  };
+  return k.shape.reduce((a, b) => a * b, 1) * Math.max(1, ops(k.stores));
 }
 
 export interface CpuOptions {
   /** Threads a big kernel runs on, the caller's included (default: POLYGRAD_THREADS, else min(cores - 1, 8) + 1; always 1 in browsers). */
   readonly threads?: number;
-  /** Kernels with less work (multiply-adds, about) stay on one thread: below it, waking workers costs more than it saves. */
+  /** Kernels with less work (ALU ops, about) stay on one thread: waking the workers costs tens of microseconds. */
   readonly minWork?: number;
 }
 
