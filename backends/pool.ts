@@ -62,6 +62,8 @@ port.on('message', ({ source, views, extent, chunks, mine }) => {
     if (Atomics.sub(state, 0, 1) === 1) Atomics.notify(state, 0);
   }
 });
+Atomics.add(state, 2, 1);
+Atomics.notify(state, 2);
 `;
 
 const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
@@ -81,21 +83,46 @@ const errorTypes: Record<string, ErrorConstructor> = { RangeError, TypeError, Sy
 
 export class Pool {
   readonly #workers: { worker: import('node:worker_threads').Worker; port: import('node:worker_threads').MessagePort }[] = [];
-  /** [workers still running, next chunk to take] */
-  readonly #state = new Int32Array(new SharedArrayBuffer(8));
+  /** [workers still running, next chunk to take, workers started] */
+  readonly #state = new Int32Array(new SharedArrayBuffer(12));
+  #broken = false;
+
+  /**
+   * Whether `n` workers are up, starting the missing ones and waiting for each to say so: one that fails while
+   * starting never would, and this thread cannot see its error event while it blocks, so after a few seconds
+   * the pool gives up and kernels run on the caller's thread alone.
+   */
+  #start(n: number): boolean {
+    const wt = threads!, state = this.#state;
+    if (this.#broken) return false;
+    while (this.#workers.length < n) {
+      const { port1, port2 } = new wt.MessageChannel();
+      // execArgv: []: flags such as --input-type=module would make the worker's source an ES module
+      const worker = new wt.Worker(workerSource, { eval: true, execArgv: [], workerData: { port: port2, shared: state.buffer }, transferList: [port2] });
+      worker.unref();   // idle workers never keep the process alive
+      worker.on('error', () => { this.#broken = true; });   // seen between launches: later ones stay on one thread
+      this.#workers.push({ worker, port: port1 });
+    }
+    const deadline = performance.now() + 10_000;
+    for (let v; (v = Atomics.load(state, 2)) < n;) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.#broken = true;
+        for (const w of this.#workers) void w.worker.terminate();
+        return false;
+      }
+      Atomics.wait(state, 2, v, left);
+    }
+    return true;
+  }
 
   /**
    * Runs fn over [0, extent) in `chunks` contiguous chunks on this thread and `workers` workers, and returns when
    * all are done; throws the error of the first chunk that failed (the one a single thread would meet first).
    */
   run(fn: KernelFn, source: string, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number, workers: number): void {
+    if (!this.#start(workers)) { fn(views, h, 0, extent); return; }
     const wt = threads!, state = this.#state;
-    while (this.#workers.length < workers) {
-      const { port1, port2 } = new wt.MessageChannel();
-      const worker = new wt.Worker(workerSource, { eval: true, workerData: { port: port2, shared: state.buffer }, transferList: [port2] });
-      worker.unref();   // idle workers never keep the process alive
-      this.#workers.push({ worker, port: port1 });
-    }
     Atomics.store(state, 0, workers);
     Atomics.store(state, 1, workers + 1);   // chunk i <= workers is thread i's (0: this one), the rest go to whoever is free
     for (let i = 0; i < workers; i++) this.#workers[i]!.port.postMessage({ source, views, extent, chunks, mine: i + 1 });
