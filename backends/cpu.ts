@@ -1,65 +1,97 @@
-// The CPU device: buffers are ArrayBuffers, kernels are the JS renderer's output compiled with new Function.
+// The CPU device: buffers are ArrayBuffers, kernels are the JS renderer's output compiled with new Function. In
+// Node, a big kernel's outermost loop is split between worker threads (backends/pool.ts) over SharedArrayBuffers.
 import type { DType } from '../codegen/dtype.js';
-import type { Kernel } from '../codegen/kernel.js';
+import { type Kernel, launchShape } from '../codegen/kernel.js';
 import { dtypes, f16ToF32, f32ToF16, f16round } from '../codegen/dtype.js';
 import { jsLanguage } from '../codegen/js.js';
+import { type UOp, isAlu } from '../codegen/uop.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
+import { type KernelFn, Pool, compileKernel, defaultThreads, makeHelpers, threadsAvailable } from './pool.js';
 
 class CpuBuffer implements DeviceBuffer {
-  constructor(readonly data: ArrayBuffer) {}
+  constructor(readonly data: ArrayBuffer | SharedArrayBuffer) {}
   get bytes(): number { return this.data.byteLength; }
 }
 
-type KernelFn = (b: readonly ArrayBufferView[], h: typeof helpers) => void;
-interface CpuProgram extends Program { readonly fn: KernelFn }
+/** `outer`: trip count of the outermost global loop (0: none); `work`: about how many ALU ops a launch runs. */
+interface CpuProgram extends Program { readonly fn: KernelFn; readonly outer: number; readonly work: number }
 
-const scratch = new DataView(new ArrayBuffer(4));
-const helpers = {
-  h2f: f16ToF32,
-  f2h: f32ToF16,
-  f16: f16round,
-  bitcast(v: number, from: DType, to: DType): number {
-    if (from === 'f32') scratch.setFloat32(0, v); else if (from === 'i32') scratch.setInt32(0, v); else scratch.setUint32(0, v);
-    return to === 'f32' ? scratch.getFloat32(0) : to === 'i32' ? scratch.getInt32(0) : scratch.getUint32(0);
-  },
-  check(v: number, lo: number, hi: number, message: string): number {
-    if (v < lo || v > hi || !Number.isInteger(v)) throw new RangeError(`${message}: index ${v} is out of range [${lo}, ${hi}]`);
-    return v;
-  },
-};
+const helpers = makeHelpers(f16ToF32, f32ToF16, f16round);
 
-const views: Record<DType, new (b: ArrayBuffer) => ArrayBufferView> = {
+const views: Record<DType, new (b: ArrayBuffer | SharedArrayBuffer) => ArrayBufferView> = {
   f32: Float32Array, f16: Uint16Array, i32: Int32Array, u32: Uint32Array, bool: Uint8Array,
 };
+
+/**
+ * About how many ALU ops a launch runs: per output, the ops of its expression, a reduce's body counted once per
+ * iteration. Cheap (one walk of the kernel), and close enough to decide whether threads pay off.
+ */
+function work(k: Kernel): number {
+  const ops = (roots: readonly UOp[]): number => {
+    const seen = new Set<UOp>();
+    let n = 0;
+    const visit = (u: UOp): void => {
+      if (seen.has(u)) return;
+      seen.add(u);
+      if (u.op === 'REDUCE') n += u.src.slice(1).reduce((m, r) => m * r.range.extent, 1) * Math.max(1, ops([u.src[0]!]));
+      else {
+        if (isAlu(u.op)) n++;
+        u.src.forEach(visit);
+      }
+    };
+    roots.forEach(visit);
+    return n;
+  };
+  return k.shape.reduce((a, b) => a * b, 1) * Math.max(1, ops(k.stores));
+}
+
+export interface CpuOptions {
+  /** Threads a big kernel runs on, the caller's included (default: POLYGRAD_THREADS, else min(cores - 1, 8) + 1; always 1 in browsers). */
+  readonly threads?: number;
+  /** Kernels with less work (ALU ops, about) stay on one thread: waking the workers costs tens of microseconds. */
+  readonly minWork?: number;
+}
 
 export class CpuBackend implements Backend {
   readonly name: string;
   readonly caps: Caps;
   readonly language = jsLanguage;
-  readonly description = 'JavaScript on the host CPU';
+  readonly description: string;
   readonly #programs = new Map<string, CpuProgram>();
+  readonly #threads: number;
+  readonly #minWork: number;
+  #pool?: Pool;
 
-  constructor(name = 'cpu', caps: Partial<Caps> = {}) {
+  constructor(name = 'cpu', caps: Partial<Caps> = {}, options: CpuOptions = {}) {
     this.name = name;
     this.caps = { dtypes: new Set(dtypes), maxBuffers: 31, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: true, timer: 'host', storage: {}, workgroupSize: 1, maxGrid: 2 ** 31 - 1, threads: 1, ...caps };
+    this.#threads = threadsAvailable ? Math.max(1, options.threads ?? defaultThreads()) : 1;
+    this.#minWork = options.minWork ?? 1e6;
+    this.description = `JavaScript on the host CPU (${this.#threads} thread${this.#threads === 1 ? '' : 's'})`;
   }
 
-  alloc(bytes: number): DeviceBuffer { return new CpuBuffer(new ArrayBuffer(bytes)); }
+  alloc(bytes: number): DeviceBuffer { return new CpuBuffer(this.#threads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)); }
   free(): void {}
   write(b: DeviceBuffer, data: Uint8Array): void { new Uint8Array((b as CpuBuffer).data).set(data); }
-  async read(b: DeviceBuffer): Promise<Uint8Array> { return new Uint8Array((b as CpuBuffer).data.slice(0)); }
+  // a copy on a plain ArrayBuffer: callers own it, shared or not
+  async read(b: DeviceBuffer): Promise<Uint8Array> { return new Uint8Array((b as CpuBuffer).data).slice(); }
 
   async compile(kernel: Kernel, source: string): Promise<Program> {
     let p = this.#programs.get(source);
     if (!p) {
-      p = { name: kernel.name, source, fn: new Function('b', 'h', source) as KernelFn };
+      p = { name: kernel.name, source, fn: compileKernel(source), outer: launchShape(kernel).find((n) => n > 1) ?? 0, work: work(kernel) };
       this.#programs.set(source, p);
     }
     return p;
   }
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[]): void {
-    (p as CpuProgram).fn(bufs.map((b, i) => new views[kernel.params[i]!.dtype]((b as CpuBuffer).data)), helpers);
+    const prog = p as CpuProgram;
+    const v = bufs.map((b, i) => new views[kernel.params[i]!.dtype]((b as CpuBuffer).data));
+    const threads = Math.min(this.#threads, prog.outer);
+    // a few chunks per thread, taken as threads come free: a late or preempted thread does less
+    if (threads > 1 && prog.work >= this.#minWork) (this.#pool ??= new Pool()).run(prog.fn, prog.source, v, helpers, prog.outer, Math.min(prog.outer, 4 * threads), threads - 1);
+    else prog.fn(v, helpers, 0, prog.outer);
   }
 
   async sync(): Promise<void> {}

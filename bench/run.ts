@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     await tf.setBackend('wasm');
     await tf.ready();
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'), threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-    notes.push(`tfjs ${tf.version_core}; wasm backend: SIMD ${String(simd)}, threads ${String(threads)}. polygrad cpu: generated JS kernels, one thread.`);
+    notes.push(`tfjs ${tf.version_core}; wasm backend: SIMD ${String(simd)}, threads ${String(threads)}. polygrad cpu: generated JS kernels, ${devices().find((d) => d.name === 'cpu')!.description}.`);
   }
   const started = performance.now();
   for (const w of workloads(suite)) {

@@ -74,6 +74,7 @@ export const jsLanguage: Language = {
     `${buf}[${idx}] = ${d === 'f16' ? `h.f2h(${value})` : d === 'bool' ? `(${value} ? 1 : 0)` : value};`,
   declare: (name, _d, e, mutable) => `${mutable ? 'let' : 'const'} ${name} = ${e};`,
   loop: (name, n) => `for (let ${name} = 0; ${name} < ${n}; ${name}++) {`,
+  splitLoop: (name) => `for (let ${name} = lo; ${name} < hi; ${name}++) {`,
   globalIndex: () => { throw new Error('js: the CPU runs global ranges as loops'); },
   checked: (v, lo, hi, msg) => `h.check(${v}, ${lo}, ${hi}, ${JSON.stringify(msg)})`,
   kernel: (k, body) =>

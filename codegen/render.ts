@@ -15,6 +15,8 @@ export interface Language {
   declare(name: string, d: DType, expr: string, mutable: boolean): string;
   /** `for name in start, start + step, … < extent` (start is an expression). */
   loop(name: string, extent: number, start?: string, step?: number): string;
+  /** The outermost global loop of a host that splits it between threads: its bounds are the kernel's arguments. */
+  splitLoop?(name: string): string;
   /** A global index of the launch grid (only for devices that run the global space in parallel). */
   globalIndex(name: string, range: UOp, k: Kernel): string;
   /** value when lo <= value <= hi, else a failure the host reports (message names the op). */
@@ -73,7 +75,10 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): strin
     switch (inst.kind) {
       case 'loop': {
         const r = inst.range;
-        line(r.range.kind === 'group' ? lang.loop(name(r, 'r'), r.range.extent, 'first', g) : lang.loop(name(r, 'r'), r.range.extent));
+        const n = name(r, 'r');
+        // globals open from the root in order, so the one global loop at depth 1 is the outermost
+        line(r.range.kind === 'group' ? lang.loop(n, r.range.extent, 'first', g)
+          : r.range.kind === 'global' && depth === 1 && lang.splitLoop ? lang.splitLoop(n) : lang.loop(n, r.range.extent));
         depth++;
         break;
       }
