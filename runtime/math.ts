@@ -47,15 +47,13 @@ export function roundNode(x: UOp): UOp {
   const signed = alu('WHERE', eqc(r, 0), alu('WHERE', signBitNode(x), c(-0, x), c(0, x)), r);   // a zero result keeps the sign of x
   return alu('WHERE', isNaNNode(x), x, signed);
 }
-/** tanh as a clamped rational function (the form Eigen and XLA use): accurate to ~3e-7 and never NaN for large |x|. */
+/** tanh as a rational function on [-lim, lim] (the form Eigen and XLA use, accurate to ~3e-7) and ±1 beyond. */
 export function tanhNode(x: UOp): UOp {
-  const lim = 7.90531110763549805;
-  const xc = alu('MAX', alu('WHERE', alu('CMPLT', c(lim, x), x), c(lim, x), x), c(-lim, x));
-  const x2 = alu('MUL', xc, xc);
+  const lim = 7.90531110763549805, x2 = alu('MUL', x, x);
   const horner = (coefs: number[]): UOp => coefs.slice(1).reduce((acc, k) => alu('ADD', alu('MUL', acc, x2), c(k, x)), c(coefs[0]!, x));
-  const p = alu('MUL', xc, horner([-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-8, 1.48572235717979e-5, 6.37261928875436e-4, 4.89352455891786e-3]));
+  const p = alu('MUL', x, horner([-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-8, 1.48572235717979e-5, 6.37261928875436e-4, 4.89352455891786e-3]));
   const q = horner([1.19825839466702e-6, 1.18534705686654e-4, 2.268434632439e-3, 4.89352518554385e-3]);
-  // past the clamp the rational is 1 - 2.4e-7, which f32 rounds to 1 but the CPU's double chain would keep
+  // past lim the rational is 1 - 2.4e-7 (then diverges): f32 tanh is exactly ±1 there; NaN takes the rational
   return alu('WHERE', alu('CMPLT', c(lim, x), absNode(x)), alu('WHERE', alu('CMPLT', x, c(0, x)), c(-1, x), c(1, x)), alu('MUL', p, un('RECIP', q)));
 }
 /** erfc(z) for z >= 0 (Numerical Recipes' erfcc): relative error < 1.2e-7 everywhere, tails included. */

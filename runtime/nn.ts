@@ -13,7 +13,7 @@ export interface Conv1dOptions { stride?: number; padding?: number; dilation?: n
 export interface AttentionOptions { attnMask?: Tensor; isCausal?: boolean; scale?: number }
 
 /** f16 work runs in f32 and rounds once at the end: products are summed unrounded, statistics cannot overflow (PyTorch's opmath). */
-const opmath = (t: Tensor): Tensor => (t.dtype === 'f16' ? t.cast('f32') : t);
+export const opmath = (t: Tensor): Tensor => (t.dtype === 'f16' ? t.cast('f32') : t);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 const pair = (v: number | readonly [number, number] | undefined, def: number): [number, number] =>
   v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [v[0], v[1]];

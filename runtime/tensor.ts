@@ -197,14 +197,13 @@ export class Tensor {
   hardswish(): Tensor { return this.#opmath((x) => x.mul(x.hardsigmoid())).named('hardswish', this); }
   mish(): Tensor { return this.#opmath((x) => x.mul(x.softplus().tanh())).named('mish', this); }
   /** A composite computed in f32 for f16 inputs and rounded once (its steps would each round to f16). */
-  #opmath(f: (x: Tensor) => Tensor): Tensor { return this.dtype === 'f16' ? f(this.cast('f32')).cast('f16') : f(this.cast(floatOf(this.dtype))); }
+  #opmath(f: (x: Tensor) => Tensor): Tensor { return f(nn.opmath(this.cast(floatOf(this.dtype)))).cast(floatOf(this.dtype)); }
   /** torch.lerp: this + w (end - this) for w < 0.5, end - (end - this)(1 - w) above, so both ends are exact. */
   lerp(end: Tensor | number, weight: Tensor | number): Tensor {
-    const f32 = (t: Tensor): Tensor => (t.dtype === 'f16' ? t.cast('f32') : t);
     return this.#opmath((a) => {
-      const b = end instanceof Tensor ? f32(end) : end, d = a.neg().add(b);
+      const b = end instanceof Tensor ? nn.opmath(end) : end, d = a.neg().add(b);
       if (typeof weight === 'number') return weight < 0.5 ? a.add(d.mul(weight)) : d.mul(weight - 1).add(b);
-      const w = f32(weight);
+      const w = nn.opmath(weight);
       return w.lt(0.5).where(a.add(d.mul(w)), d.mul(w.sub(1)).add(b));
     }).named('lerp', this);
   }
