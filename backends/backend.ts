@@ -5,8 +5,10 @@ import type { Language } from '../codegen/render.js';
 
 export interface Caps {
   readonly dtypes: ReadonlySet<DType>;
-  /** Storage buffers one kernel may bind (inputs + outputs). */
+  /** Storage buffers one kernel may bind (inputs + outputs, and the status word where statusBinding). */
   readonly maxBuffers: number;
+  /** Index checks report through a status word bound after a kernel's params (GPUs; the CPU throws). */
+  readonly statusBinding: boolean;
   /** Largest single buffer in bytes. */
   readonly maxBufferBytes: number;
   /** The CPU runs the global space as loops; GPUs launch it as a grid. */
@@ -27,6 +29,16 @@ export const storageOf = (caps: Caps, d: DType): DType => caps.storage[d] ?? d;
 export interface DeviceBuffer { readonly bytes: number }
 export interface Program { readonly name: string; readonly source: string }
 
+/** One launch of a captured step (jit): which entries of the buffer and value tables each run it reads. */
+export interface GraphLaunch {
+  readonly program: Program; readonly kernel: Kernel; readonly bufs: readonly number[]; readonly vals: readonly number[];
+}
+/** A captured step a backend replays as a unit: each run gets the tables, the entries that changed are rebound. */
+export interface DeviceGraph {
+  run(bufs: readonly DeviceBuffer[], vals: readonly number[]): void;
+  dispose(): void;
+}
+
 export interface Backend {
   readonly name: string;
   readonly caps: Caps;
@@ -38,9 +50,18 @@ export interface Backend {
   write(b: DeviceBuffer, data: Uint8Array): void;
   read(b: DeviceBuffer): Promise<Uint8Array>;
   compile(kernel: Kernel, source: string): Promise<Program>;
-  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed?: boolean): void;
+  /**
+   * Queues a kernel over `bufs` (its params in order) with `vals`, its variables' values in order (f32 values
+   * already rounded). A timed launch is measured and reported by the next takeTimes().
+   */
+  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed?: boolean): void;
   /** Resolves when every launched kernel has finished. */
   sync(): Promise<void>;
-  /** Device milliseconds of the last timed launch (after sync), where the device has a timer. */
-  lastTime?(): Promise<number | undefined>;
+  /**
+   * Milliseconds of every timed launch since the last call, in launch order: device timestamps resolved in one
+   * batch (call after sync), or the host's clock where the device runs launches synchronously (caps.timer 'host').
+   */
+  takeTimes(): Promise<number[]>;
+  /** A replayable list of launches (jit); without it the runtime replays launch by launch. */
+  graph?(launches: readonly GraphLaunch[]): DeviceGraph;
 }

@@ -5,7 +5,7 @@ import { type Kernel, launchShape } from '../codegen/kernel.js';
 import { dtypes, f16ToF32, f32ToF16, f16round } from '../codegen/dtype.js';
 import { jsLanguage } from '../codegen/js.js';
 import { type UOp, isAlu } from '../codegen/uop.js';
-import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
+import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program } from './backend.js';
 import { type KernelFn, Pool, compileKernel, defaultThreads, makeHelpers, threadsAvailable } from './pool.js';
 
 class CpuBuffer implements DeviceBuffer {
@@ -57,14 +57,14 @@ export class CpuBackend implements Backend {
   readonly caps: Caps;
   readonly language = jsLanguage;
   readonly description: string;
-  readonly #programs = new Map<string, CpuProgram>();
   readonly #threads: number;
+  readonly #times: number[] = [];
   readonly #minWork: number;
   #pool?: Pool;
 
   constructor(name = 'cpu', caps: Partial<Caps> = {}, options: CpuOptions = {}) {
     this.name = name;
-    this.caps = { dtypes: new Set(dtypes), maxBuffers: 31, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: true, timer: 'host', storage: {}, workgroupSize: 1, maxGrid: 2 ** 31 - 1, threads: 1, ...caps };
+    this.caps = { dtypes: new Set(dtypes), maxBuffers: 31, statusBinding: false, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: true, timer: 'host', storage: {}, workgroupSize: 1, maxGrid: 2 ** 31 - 1, threads: 1, ...caps };
     this.#threads = threadsAvailable ? Math.max(1, options.threads ?? defaultThreads()) : 1;
     this.#minWork = options.minWork ?? 1e6;
     this.description = `JavaScript on the host CPU (${this.#threads} thread${this.#threads === 1 ? '' : 's'})`;
@@ -77,22 +77,49 @@ export class CpuBackend implements Backend {
   async read(b: DeviceBuffer): Promise<Uint8Array> { return new Uint8Array((b as CpuBuffer).data).slice(); }
 
   async compile(kernel: Kernel, source: string): Promise<Program> {
-    let p = this.#programs.get(source);
-    if (!p) {
-      p = { name: kernel.name, source, fn: compileKernel(source), outer: launchShape(kernel).find((n) => n > 1) ?? 0, work: work(kernel) };
-      this.#programs.set(source, p);
-    }
+    const p: CpuProgram = { name: kernel.name, source, fn: compileKernel(source), outer: launchShape(kernel).find((n) => n > 1) ?? 0, work: work(kernel) };
     return p;
   }
 
-  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[]): void {
-    const prog = p as CpuProgram;
-    const v = bufs.map((b, i) => new views[kernel.params[i]!.dtype]((b as CpuBuffer).data));
+  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed = false): void {
+    this.#run(p as CpuProgram, bufs.map((b, i) => viewOf(b, kernel.params[i]!.dtype)), vals, timed);
+  }
+
+  #run(prog: CpuProgram, v: readonly ArrayBufferView[], vals: readonly number[], timed: boolean): void {
+    const t0 = timed ? performance.now() : 0;
     const threads = Math.min(this.#threads, prog.outer);
     // a few chunks per thread, taken as threads come free: a late or preempted thread does less
-    if (threads > 1 && prog.work >= this.#minWork) (this.#pool ??= new Pool()).run(prog.fn, prog.source, v, helpers, prog.outer, Math.min(prog.outer, 4 * threads), threads - 1);
-    else prog.fn(v, helpers, 0, prog.outer);
+    if (threads > 1 && prog.work >= this.#minWork) (this.#pool ??= new Pool()).run(prog.fn, prog.source, v, helpers, prog.outer, Math.min(prog.outer, 4 * threads), threads - 1, vals);
+    else prog.fn(v, helpers, 0, prog.outer, vals);
+    if (timed) this.#times.push(performance.now() - t0);
   }
 
   async sync(): Promise<void> {}
+  async takeTimes(): Promise<number[]> { return this.#times.splice(0); }
+
+  /** The launches in order with their views and value lists made once, remade only for the entries that change. */
+  graph(launches: readonly GraphLaunch[]): DeviceGraph {
+    const views = launches.map((l) => new Array<ArrayBufferView>(l.bufs.length));
+    const vals = launches.map((l) => new Array<number>(l.vals.length));
+    const users = new Map<number, [number, number][]>();   // table entry -> (launch, param) pairs that bind it
+    launches.forEach((l, li) => l.bufs.forEach((t, pi) => users.set(t, [...(users.get(t) ?? []), [li, pi]])));
+    const bound: (DeviceBuffer | undefined)[] = [];
+    return {
+      run: (bufs, table) => {
+        for (const [t, list] of users) {
+          if (bufs[t] === bound[t]) continue;
+          bound[t] = bufs[t];
+          for (const [li, pi] of list) views[li]![pi] = viewOf(bufs[t]!, launches[li]!.kernel.params[pi]!.dtype);
+        }
+        for (let li = 0; li < launches.length; li++) {
+          const l = launches[li]!, v = vals[li]!;
+          for (let i = 0; i < v.length; i++) v[i] = table[l.vals[i]!]!;
+          this.#run(l.program as CpuProgram, views[li]!, v, false);
+        }
+      },
+      dispose: () => { bound.length = 0; },
+    };
+  }
 }
+
+const viewOf = (b: DeviceBuffer, d: DType): ArrayBufferView => new views[d]((b as CpuBuffer).data);

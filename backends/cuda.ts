@@ -44,9 +44,9 @@ export class CudaBackend implements Backend {
   readonly #nvrtc: Record<string, Fn> | undefined;
   readonly #arch: string;
   readonly #include: string | undefined;
-  readonly #programs = new Map<string, Promise<CudaProgram>>();
-  #events: [unknown, unknown] | undefined;
-  #timed = false;
+  /** Event pairs around the timed launches since the last takeTimes(), and spare events to reuse. */
+  readonly #timed: [unknown, unknown][] = [];
+  readonly #events: unknown[] = [];
   /** Index-check status (code, value), read back with the next read after a checked kernel ran. */
   readonly #status: CudaBuffer;
   #checksPending = false;
@@ -59,7 +59,7 @@ export class CudaBackend implements Backend {
     this.#arch = `sm_${major}${minor}`;
     this.#include = cudaDirs().map((d) => join(d, 'include')).find((d) => existsSync(join(d, 'cuda_fp16.h')));
     this.caps = {
-      dtypes: new Set(dtypes), maxBuffers: 64, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: false, timer: 'device',
+      dtypes: new Set(dtypes), maxBuffers: 64, statusBinding: true, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: false, timer: 'device',
       storage: {}, workgroupSize: Math.min(BLOCK, attr(1)), maxGrid: Math.min(attr(5), attr(6)),
       threads: attr(16) * attr(39),   // SMs × resident threads per SM
     };
@@ -135,11 +135,7 @@ export class CudaBackend implements Backend {
     return out;
   }
 
-  compile(kernel: Kernel, source: string): Promise<Program> {
-    let p = this.#programs.get(source);
-    if (!p) { p = Promise.resolve().then(() => this.#load(kernel, source)); this.#programs.set(source, p); }
-    return p;
-  }
+  async compile(kernel: Kernel, source: string): Promise<Program> { return this.#load(kernel, source); }
 
   #load(kernel: Kernel, source: string): CudaProgram {
     const ptx = this.#ptx(kernel, source);
@@ -191,22 +187,23 @@ export class CudaBackend implements Backend {
     return readFileSync(`${base}.ptx`, 'utf8');
   }
 
-  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed = false): void {
+  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed = false): void {
     const blocks = workgroups(kernel, BLOCK), x = Math.min(blocks, this.caps.maxGrid), y = Math.ceil(blocks / x);
     if (y > this.caps.maxGrid) throw new Error(`cuda: ${kernel.name} needs ${blocks} blocks, more than ${this.caps.maxGrid}²`);
     const { fn, checks } = p as CudaProgram;
-    const params = [...bufs, ...(checks ? [this.#status] : [])].map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));
+    // the kernel's parameters in its signature's order: buffers, variables by value, the status word
+    const params: ArrayBufferView[] = bufs.map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));
+    (kernel.vars ?? []).forEach((d, i) => params.push(d === 'f32' ? new Float32Array([vals[i]!]) : d === 'i32' ? new Int32Array([vals[i]!]) : new Uint32Array([vals[i]!])));
+    if (checks) params.push(new BigUint64Array([this.#status.ptr]));
     this.#checksPending ||= checks;
-    if (timed) {
-      this.#events ??= [this.#event(), this.#event()];
-      this.#check(this.#cu.cuEventRecord!(this.#events[0], null), 'cuEventRecord');
-    }
+    const pair = timed ? [this.#event(), this.#event()] as [unknown, unknown] : undefined;
+    if (pair) this.#check(this.#cu.cuEventRecord!(pair[0], null), 'cuEventRecord');
     this.#check(this.#cu.cuLaunchKernel!(fn, x, y, 1, BLOCK, 1, 1, 0, null, params, null), `${kernel.name}: cuLaunchKernel`);
-    if (timed) this.#check(this.#cu.cuEventRecord!(this.#events![1], null), 'cuEventRecord');
-    this.#timed = timed;
+    if (pair) { this.#check(this.#cu.cuEventRecord!(pair[1], null), 'cuEventRecord'); this.#timed.push(pair); }
   }
 
   #event(): unknown {
+    if (this.#events.length) return this.#events.pop();
     const ev = [null];
     this.#check(this.#cu.cuEventCreate!(ev, 0), 'cuEventCreate');
     return ev[0];
@@ -214,12 +211,16 @@ export class CudaBackend implements Backend {
 
   async sync(): Promise<void> { this.#check(this.#cu.cuCtxSynchronize!(), 'cuCtxSynchronize'); }
 
-  async lastTime(): Promise<number | undefined> {
-    if (!this.#timed || !this.#events) return undefined;
-    this.#check(this.#cu.cuEventSynchronize!(this.#events[1]), 'cuEventSynchronize');
-    const ms = [0];
-    this.#check(this.#cu.cuEventElapsedTime!(ms, this.#events[0], this.#events[1]), 'cuEventElapsedTime');
-    return ms[0];
+  async takeTimes(): Promise<number[]> {
+    const pairs = this.#timed.splice(0);
+    if (!pairs.length) return [];
+    this.#check(this.#cu.cuEventSynchronize!(pairs[pairs.length - 1]![1]), 'cuEventSynchronize');
+    return pairs.map(([a, b]) => {
+      const ms = [0];
+      this.#check(this.#cu.cuEventElapsedTime!(ms, a, b), 'cuEventElapsedTime');
+      this.#events.push(a, b);
+      return ms[0]!;
+    });
   }
 }
 

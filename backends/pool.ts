@@ -22,19 +22,20 @@ export function makeHelpers(h2f: (h: number) => number, f2h: (x: number) => numb
   };
 }
 export type Helpers = ReturnType<typeof makeHelpers>;
-/** A compiled kernel: `new Function('b', 'h', 'lo', 'hi', source)`; lo..hi bound its outermost global loop. */
-export type KernelFn = (b: readonly ArrayBufferView[], h: Helpers, lo: number, hi: number) => void;
-export const compileKernel = (source: string): KernelFn => new Function('b', 'h', 'lo', 'hi', source) as KernelFn;
+/** A compiled kernel: `new Function('b', 'h', 'lo', 'hi', 'v', source)`; lo..hi bound its outermost global loop, v holds
+ * its variables' values. */
+export type KernelFn = (b: readonly ArrayBufferView[], h: Helpers, lo: number, hi: number, v: readonly number[]) => void;
+export const compileKernel = (source: string): KernelFn => new Function('b', 'h', 'lo', 'hi', 'v', source) as KernelFn;
 
 /**
  * Runs chunk `mine` of [0, extent), then takes chunks from the shared counter (state[1]) until none is left, so a
  * thread that starts late or is preempted takes fewer; returns the first chunk that threw (later ones still run:
  * their outputs are dropped with the failed launch). Self-contained: workers get it as source.
  */
-export function runChunks(fn: KernelFn, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number, state: Int32Array, mine: number): { chunk: number; error: unknown } | undefined {
+export function runChunks(fn: KernelFn, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number, state: Int32Array, mine: number, vals: readonly number[]): { chunk: number; error: unknown } | undefined {
   let failed: { chunk: number; error: unknown } | undefined;
   for (let c = mine; c < chunks; c = Atomics.add(state, 1, 1)) {
-    try { fn(views, h, Math.floor((c * extent) / chunks), Math.floor(((c + 1) * extent) / chunks)); } catch (error) { failed ??= { chunk: c, error }; }
+    try { fn(views, h, Math.floor((c * extent) / chunks), Math.floor(((c + 1) * extent) / chunks), vals); } catch (error) { failed ??= { chunk: c, error }; }
   }
   return failed;
 }
@@ -50,11 +51,14 @@ ${f16round}
 const h = (${makeHelpers})(f16ToF32, f32ToF16, f16round);
 const runChunks = ${runChunks};
 const fns = new Map();
-port.on('message', ({ source, views, extent, chunks, mine }) => {
+port.on('message', ({ source, views, extent, chunks, mine, vals }) => {
   try {
     let fn = fns.get(source);
-    if (!fn) fns.set(source, (fn = new Function('b', 'h', 'lo', 'hi', source)));
-    const failed = runChunks(fn, views, h, extent, chunks, state, mine);
+    if (!fn) {
+      if (fns.size >= 1024) fns.clear();   // a long session's kernels must not pile up here
+      fns.set(source, (fn = new Function('b', 'h', 'lo', 'hi', 'v', source)));
+    }
+    const failed = runChunks(fn, views, h, extent, chunks, state, mine, vals);
     if (failed) port.postMessage({ chunk: failed.chunk, name: failed.error?.name ?? 'Error', message: String(failed.error?.message ?? failed.error) });
   } catch (e) {
     port.postMessage({ chunk: -1, name: e?.name ?? 'Error', message: String(e?.message ?? e) });
@@ -120,13 +124,13 @@ export class Pool {
    * Runs fn over [0, extent) in `chunks` contiguous chunks on this thread and `workers` workers, and returns when
    * all are done; throws the error of the first chunk that failed (the one a single thread would meet first).
    */
-  run(fn: KernelFn, source: string, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number, workers: number): void {
-    if (!this.#start(workers)) { fn(views, h, 0, extent); return; }
+  run(fn: KernelFn, source: string, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number, workers: number, vals: readonly number[]): void {
+    if (!this.#start(workers)) { fn(views, h, 0, extent, vals); return; }
     const wt = threads!, state = this.#state;
     Atomics.store(state, 0, workers);
     Atomics.store(state, 1, workers + 1);   // chunk i <= workers is thread i's (0: this one), the rest go to whoever is free
-    for (let i = 0; i < workers; i++) this.#workers[i]!.port.postMessage({ source, views, extent, chunks, mine: i + 1 });
-    const failures = [runChunks(fn, views, h, extent, chunks, state, 0)];
+    for (let i = 0; i < workers; i++) this.#workers[i]!.port.postMessage({ source, views, extent, chunks, mine: i + 1, vals });
+    const failures = [runChunks(fn, views, h, extent, chunks, state, 0, vals)];
     for (let v; (v = Atomics.load(state, 0)) !== 0;) Atomics.wait(state, 0, v);
     // drain every worker's reply, so none is left for the next launch
     for (const w of this.#workers.slice(0, workers)) {

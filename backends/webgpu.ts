@@ -1,17 +1,33 @@
 // The WebGPU device: Dawn (the `webgpu` package) in Node, navigator.gpu in browsers. Buffers come from a
-// pool by size class; pipelines are cached by WGSL source (in-flight compiles shared); launches are
-// recorded into one command encoder and submitted on sync or read; timestamps give device time.
+// pool by size class; launches are recorded into one command encoder and submitted on sync or read; a kernel's
+// variables ride in a slot of one uniform arena (bind group 1, dynamic offset); timestamps give device time,
+// read back in one batch; a captured step (jit) replays as one compute pass with bind groups made once.
 import type { DType } from '../codegen/dtype.js';
 import { type Kernel, workgroups } from '../codegen/kernel.js';
 import { checkError, statusName } from '../codegen/checks.js';
-import { wgslFor } from '../codegen/wgsl.js';
-import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
+import { maxVars, wgslFor } from '../codegen/wgsl.js';
+import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program } from './backend.js';
 
 class GpuBuffer implements DeviceBuffer {
   constructor(readonly gpu: GPUBuffer, readonly bytes: number) {}
 }
-/** `checks`: the kernel binds the status word of its index checks after its params. */
-interface GpuProgram extends Program { readonly pipeline: GPUComputePipeline; readonly checks: boolean }
+/** `checks`: the kernel binds the status word of its index checks after its params; `vars`: it reads variables. */
+interface GpuProgram extends Program { readonly pipeline: GPUComputePipeline; readonly checks: boolean; readonly vars: boolean }
+
+/** Bytes of one launch's variables: WebGPU's largest minimum uniform offset alignment. */
+const slotBytes = maxVars * 4;
+/** Launches recorded before a submit (and so the arena's slots and the timestamp pairs one submit holds). */
+const batch = 64;
+
+/** Writes a kernel's variables into 32-bit words at `at` (floats as their bits, bools as 0/1). */
+function packVars(words: Uint32Array, at: number, dtypes: readonly DType[], vals: readonly number[]): void {
+  const f32 = new Float32Array(words.buffer), i32 = new Int32Array(words.buffer);
+  dtypes.forEach((d, i) => {
+    if (d === 'f32' || d === 'f16') f32[at + i] = vals[i]!;
+    else if (d === 'i32') i32[at + i] = vals[i]!;
+    else words[at + i] = d === 'bool' ? (vals[i] ? 1 : 0) : vals[i]!;
+  });
+}
 
 /** Dawn crashes the process if the object create() returned is collected while its device lives. */
 const keepAlive: unknown[] = [];
@@ -42,18 +58,25 @@ export class WebGpuBackend implements Backend {
   readonly language;
   readonly description: string;
   readonly #device: GPUDevice;
-  readonly #pipelines = new Map<string, Promise<GpuProgram>>();
   readonly #pool = new Map<number, GPUBuffer[]>();
   #encoder: GPUCommandEncoder | undefined;
   #pending = 0;
   #lost: string | undefined;
   #error: GPUError | undefined;
+  /** Timestamp pairs of the timed launches in the current encoder, resolved into staging buffers at submit. */
   readonly #query: GPUQuerySet | undefined;
   readonly #queryBuf: GPUBuffer | undefined;
-  #timed = false;
+  #timedPairs = 0;
+  readonly #timings: { staging: GPUBuffer; pairs: number }[] = [];
   /** Index-check status (code, value), read back with the next read after a checked kernel ran. */
   readonly #status: GPUBuffer;
   #checksPending = false;
+  /** Variables of the launches in the current encoder: one 256-byte slot each, written just before the submit. */
+  readonly #varsLayout: GPUBindGroupLayout;
+  readonly #args: GPUBuffer;
+  readonly #argsGroup: GPUBindGroup;
+  readonly #argWords = new Uint32Array((batch * slotBytes) / 4);
+  #argSlots = 0;
 
   private constructor(device: GPUDevice, info: GPUAdapterInfo, opts: WebGpuOptions) {
     this.#device = device;
@@ -65,6 +88,7 @@ export class WebGpuBackend implements Backend {
       dtypes: new Set<DType>(['f32', 'i32', 'u32', 'bool', ...(f16 ? ['f16' as const] : [])]),
       maxBuffers: opts.limits?.maxBuffers ?? l.maxStorageBuffersPerShaderStage,
       maxBufferBytes: opts.limits?.maxBufferBytes ?? Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize),
+      statusBinding: true,
       globalsAsLoops: false,
       timer: timer ? 'device' : 'host',
       storage: { bool: 'u32' },
@@ -76,10 +100,14 @@ export class WebGpuBackend implements Backend {
     this.language = wgslFor(wg);
     this.description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
     if (timer) {
-      this.#query = device.createQuerySet({ type: 'timestamp', count: 2 });
-      this.#queryBuf = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      this.#query = device.createQuerySet({ type: 'timestamp', count: 2 * batch });
+      this.#queryBuf = device.createBuffer({ size: 16 * batch, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     }
     this.#status = device.createBuffer({ size: 8, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    this.#varsLayout = device.createBindGroupLayout({
+      entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: slotBytes } }],
+    });
+    [this.#args, this.#argsGroup] = this.#varsArena(batch);
     void device.lost.then((i) => { this.#lost = `${i.reason}: ${i.message}`; });
     device.onuncapturederror = (e) => { this.#error ??= e.error; };
   }
@@ -109,6 +137,13 @@ export class WebGpuBackend implements Backend {
     if (this.#error) { const e = this.#error; this.#error = undefined; throw new Error(`webgpu: ${e.message}`); }
   }
 
+  /** A uniform buffer of `slots` variable slots and the bind group that reads one slot at a dynamic offset. */
+  #varsArena(slots: number): [GPUBuffer, GPUBindGroup] {
+    const buffer = this.#device.createBuffer({ size: Math.max(1, slots) * slotBytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const group = this.#device.createBindGroup({ layout: this.#varsLayout, entries: [{ binding: 0, resource: { buffer, size: slotBytes } }] });
+    return [buffer, group];
+  }
+
   alloc(bytes: number): DeviceBuffer {
     this.#check();
     const size = 2 ** Math.ceil(Math.log2(Math.max(bytes, 16)));   // size classes keep the pool reusable
@@ -131,12 +166,10 @@ export class WebGpuBackend implements Backend {
     const src = b as GpuBuffer, size = Math.ceil(src.bytes / 4) * 4, checks = this.#checksPending;
     // the status word rides along in the same staging buffer, after the data
     const staging = this.#device.createBuffer({ size: Math.max(size, 4) + (checks ? 8 : 0), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = this.#encoder ?? this.#device.createCommandEncoder();
-    this.#encoder = undefined;
-    enc.copyBufferToBuffer(src.gpu, 0, staging, 0, size);
-    if (checks) enc.copyBufferToBuffer(this.#status, 0, staging, Math.max(size, 4), 8);
-    this.#device.queue.submit([enc.finish()]);
-    this.#pending = 0;
+    this.#submit((enc) => {
+      enc.copyBufferToBuffer(src.gpu, 0, staging, 0, size);
+      if (checks) enc.copyBufferToBuffer(this.#status, 0, staging, Math.max(size, 4), 8);
+    });
     this.#checksPending = false;
     await staging.mapAsync(GPUMapMode.READ);
     this.#check();
@@ -151,17 +184,7 @@ export class WebGpuBackend implements Backend {
     return out;
   }
 
-  compile(kernel: Kernel, source: string): Promise<Program> {
-    let p = this.#pipelines.get(source);
-    if (!p) {
-      p = this.#build(kernel, source);
-      this.#pipelines.set(source, p);
-      p.catch(() => this.#pipelines.delete(source));
-    }
-    return p;
-  }
-
-  async #build(kernel: Kernel, source: string): Promise<GpuProgram> {
+  async compile(kernel: Kernel, source: string): Promise<Program> {
     this.#check();
     // push and pop with no await between, so concurrent builds never share a scope and a bad module's
     // validation error stays with it (reported below from the compilation info, not on a later call)
@@ -175,47 +198,78 @@ export class WebGpuBackend implements Backend {
       const numbered = source.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');
       throw new Error(`webgpu: ${kernel.name} failed to compile:\n${errors.map((e) => `  line ${e.lineNum}:${e.linePos}: ${e.message}`).join('\n')}\n${numbered}`);
     }
-    const checks = source.includes(statusName);
+    const checks = source.includes(statusName), vars = (kernel.vars?.length ?? 0) > 0;
+    if ((kernel.vars?.length ?? 0) > maxVars) throw new Error(`webgpu: ${kernel.name} reads ${kernel.vars!.length} variables, more than the ${maxVars} a launch passes`);
     const layout = this.#device.createBindGroupLayout({
       entries: [...kernel.params.map((p) => p.write), ...(checks ? [true] : [])]
         .map((write, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: write ? 'storage' as const : 'read-only-storage' as const } })),
     });
     // the async pipeline call rejects on its own errors (GPUPipelineError)
     const pipeline = await this.#device.createComputePipelineAsync({
-      layout: this.#device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      layout: this.#device.createPipelineLayout({ bindGroupLayouts: vars ? [layout, this.#varsLayout] : [layout] }),
       compute: { module, entryPoint: 'main' },
     }).catch((e: Error) => { throw new Error(`webgpu: ${kernel.name}: ${e.message}`); });
-    return { name: kernel.name, source, pipeline, checks };
+    const prog: GpuProgram = { name: kernel.name, source, pipeline, checks, vars };
+    return prog;
   }
 
-  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], timed = false): void {
-    this.#check();
-    const { pipeline, checks } = p as GpuProgram;
+  /** The bind group of a launch's buffers (and the status word when the kernel checks indices). */
+  #bindGroup(p: GpuProgram, bufs: readonly DeviceBuffer[]): GPUBindGroup {
     const entries = bufs.map((b, i) => ({ binding: i, resource: { buffer: (b as GpuBuffer).gpu, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) } }));
-    if (checks) entries.push({ binding: bufs.length, resource: { buffer: this.#status, size: 8 } });
-    this.#checksPending ||= checks;
-    const bindGroup = this.#device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (p.checks) entries.push({ binding: bufs.length, resource: { buffer: this.#status, size: 8 } });
+    return this.#device.createBindGroup({ layout: p.pipeline.getBindGroupLayout(0), entries });
+  }
+
+  /** The launch grid: workgroups folded into y past the device's largest dimension. */
+  #grid(kernel: Kernel): [number, number] {
     const groups = workgroups(kernel, this.caps.workgroupSize);
     const x = Math.min(groups, this.caps.maxGrid), y = Math.ceil(groups / x);
     if (y > this.caps.maxGrid) throw new Error(`webgpu: ${kernel.name} needs ${groups} workgroups, more than ${this.caps.maxGrid}² the device allows`);
-    this.#encoder ??= this.#device.createCommandEncoder();
-    const useTimer = timed && this.#query !== undefined;
-    const pass = this.#encoder.beginComputePass(useTimer ? { timestampWrites: { querySet: this.#query!, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y);
-    pass.end();
-    if (useTimer) this.#encoder.resolveQuerySet(this.#query!, 0, 2, this.#queryBuf!, 0);
-    this.#timed = useTimer;
-    if (++this.#pending >= 64) this.#flush();
+    return [x, y];
   }
 
-  #flush(): void {
-    if (!this.#encoder) return;
-    this.#device.queue.submit([this.#encoder.finish()]);
-    this.#encoder = undefined;
-    this.#pending = 0;
+  launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed = false): void {
+    this.#check();
+    const prog = p as GpuProgram;
+    const [x, y] = this.#grid(kernel);
+    const bindGroup = this.#bindGroup(prog, bufs);
+    this.#checksPending ||= prog.checks;
+    this.#encoder ??= this.#device.createCommandEncoder();
+    const pair = timed && this.#query ? this.#timedPairs++ : -1;
+    const pass = this.#encoder.beginComputePass(pair >= 0 ? { timestampWrites: { querySet: this.#query!, beginningOfPassWriteIndex: 2 * pair, endOfPassWriteIndex: 2 * pair + 1 } } : {});
+    pass.setPipeline(prog.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    if (prog.vars) {
+      const slot = this.#argSlots++;
+      packVars(this.#argWords, (slot * slotBytes) / 4, kernel.vars!, vals);
+      pass.setBindGroup(1, this.#argsGroup, [slot * slotBytes]);
+    }
+    pass.dispatchWorkgroups(x, y);
+    pass.end();
+    if (++this.#pending >= batch) this.#flush();
   }
+
+  /**
+   * Submits the current encoder (or a new one) with `extra` commands appended: first the variables of its launches
+   * go to the arena (a queue write, so it lands after earlier submits and before this one), and its timestamps are
+   * resolved into a staging buffer for takeTimes().
+   */
+  #submit(extra?: (enc: GPUCommandEncoder) => void): void {
+    const enc = this.#encoder ?? this.#device.createCommandEncoder();
+    this.#encoder = undefined;
+    if (this.#argSlots) this.#device.queue.writeBuffer(this.#args, 0, this.#argWords.buffer, 0, this.#argSlots * slotBytes);
+    if (this.#timedPairs) {
+      const staging = this.#device.createBuffer({ size: 16 * this.#timedPairs, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      enc.resolveQuerySet(this.#query!, 0, 2 * this.#timedPairs, this.#queryBuf!, 0);
+      enc.copyBufferToBuffer(this.#queryBuf!, 0, staging, 0, 16 * this.#timedPairs);
+      this.#timings.push({ staging, pairs: this.#timedPairs });
+    }
+    extra?.(enc);
+    this.#device.queue.submit([enc.finish()]);
+    this.#pending = this.#argSlots = this.#timedPairs = 0;
+  }
+
+  #flush(): void { if (this.#encoder) this.#submit(); }
 
   async sync(): Promise<void> {
     this.#flush();
@@ -223,16 +277,63 @@ export class WebGpuBackend implements Backend {
     this.#check();
   }
 
-  async lastTime(): Promise<number | undefined> {
-    if (!this.#timed || !this.#queryBuf) return undefined;
-    const staging = this.#device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = this.#device.createCommandEncoder();
-    enc.copyBufferToBuffer(this.#queryBuf, 0, staging, 0, 16);
-    this.#device.queue.submit([enc.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    const [t0, t1] = new BigUint64Array(staging.getMappedRange());
-    staging.destroy();
-    return Number(t1! - t0!) / 1e6;
+  async takeTimes(): Promise<number[]> {
+    this.#flush();
+    const out: number[] = [];
+    for (const { staging, pairs } of this.#timings.splice(0)) {
+      await staging.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(staging.getMappedRange());
+      for (let i = 0; i < pairs; i++) out.push(Number(t[2 * i + 1]! - t[2 * i]!) / 1e6);
+      staging.destroy();
+    }
+    return out;
+  }
+
+  /**
+   * A captured step as one compute pass in one submit: bind groups made once and remade only for launches whose
+   * buffers changed since the last run, the variables of every launch in one uniform buffer written per run.
+   */
+  graph(launches: readonly GraphLaunch[]): DeviceGraph {
+    const progs = launches.map((l) => l.program as GpuProgram), grids = launches.map((l) => this.#grid(l.kernel));
+    const slots = launches.map((l, i) => (progs[i]!.vars ? launches.slice(0, i).filter((_, j) => progs[j]!.vars).length : -1));
+    const nslots = slots.filter((s) => s >= 0).length;
+    const [args, argsGroup] = this.#varsArena(nslots);
+    const words = new Uint32Array((Math.max(1, nslots) * slotBytes) / 4);
+    const groups = new Array<GPUBindGroup | undefined>(launches.length);
+    const users = new Map<number, number[]>();
+    launches.forEach((l, li) => l.bufs.forEach((t) => users.set(t, [...new Set([...(users.get(t) ?? []), li])])));
+    // what each entry was bound to: a new output from the pool is often the GPU buffer of an earlier one
+    const bound: { gpu: GPUBuffer; bytes: number }[] = [];
+    const checks = progs.some((p) => p.checks);
+    return {
+      run: (bufs, table) => {
+        this.#check();
+        for (const [t, list] of users) {
+          const b = bufs[t] as GpuBuffer, was = bound[t];
+          if (was && was.gpu === b.gpu && was.bytes === b.bytes) continue;
+          bound[t] = { gpu: b.gpu, bytes: b.bytes };
+          for (const li of list) groups[li] = undefined;
+        }
+        for (let li = 0; li < launches.length; li++) {
+          const l = launches[li]!;
+          groups[li] ??= this.#bindGroup(progs[li]!, l.bufs.map((t) => bufs[t]!));
+          if (slots[li]! >= 0) packVars(words, (slots[li]! * slotBytes) / 4, l.kernel.vars!, l.vals.map((v) => table[v]!));
+        }
+        this.#flush();   // what was launched before runs first
+        if (nslots) this.#device.queue.writeBuffer(args, 0, words.buffer, 0, nslots * slotBytes);
+        const enc = this.#device.createCommandEncoder(), pass = enc.beginComputePass();
+        for (let li = 0; li < launches.length; li++) {
+          pass.setPipeline(progs[li]!.pipeline);
+          pass.setBindGroup(0, groups[li]!);
+          if (slots[li]! >= 0) pass.setBindGroup(1, argsGroup, [slots[li]! * slotBytes]);
+          pass.dispatchWorkgroups(...grids[li]!);
+        }
+        pass.end();
+        this.#device.queue.submit([enc.finish()]);
+        this.#checksPending ||= checks;
+      },
+      dispose: () => { args.destroy(); },
+    };
   }
 
   destroy(): void { this.#device.destroy(); }

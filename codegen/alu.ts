@@ -136,12 +136,22 @@ function fromLinear({ terms, k }: Linear): UOp {
     }
   }
   let out: UOp | undefined;
-  for (const [t, c] of [...terms].filter(([, c]) => c !== 0).sort(([x], [y]) => x.id - y.id)) {
+  for (const [t, c] of [...terms].filter(([, c]) => c !== 0).sort(([x], [y]) => termOrder(x, y))) {
     const term = c === 1 ? t : UOp.make('MUL', 'i32', [t, constOf(c, 'i32')]);
     out = out ? UOp.make('ADD', 'i32', [out, term]) : term;
   }
   if (!out) return constOf(k, 'i32');
   return k === 0 ? out : UOp.make('ADD', 'i32', [out, constOf(k, 'i32')]);
+}
+
+/**
+ * The order of the terms of a sum: ranges by id, then by structure (never by creation order, so the same index
+ * renders the same source whatever was built before).
+ */
+function termOrder(x: UOp, y: UOp): number {
+  const rx = x.op === 'RANGE' ? x.range.id : Infinity, ry = y.op === 'RANGE' ? y.range.id : Infinity;
+  if (rx !== ry) return rx < ry ? -1 : 1;
+  return x.hash - y.hash || x.id - y.id;
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? Math.abs(a) : gcd(b, a % b));

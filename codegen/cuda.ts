@@ -53,6 +53,7 @@ const cuda: CStyle = {
     return `const int ${name} = (gidx / ${stride}) % ${range.range.extent};`;
   },
   checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u, ${statusName})`,
+  variable: (i, d) => (d === 'bool' ? `(pg_v${i} != 0u)` : `pg_v${i}`),
   shared: (name, d) => `__shared__ ${types[d]} ${name}[${BLOCK}];`,
   barrier: '__syncthreads();',
   kernel: (k, body, shared) => cudaKernel(k, body, shared, BLOCK),
@@ -62,6 +63,8 @@ export function cudaKernel(k: Kernel, body: readonly string[], shared: readonly 
   const src = [...shared, ...body].join('\n');
   const half = k.params.some((p) => p.dtype === 'f16') || src.includes('half');
   const params = k.params.map((p, i) => `${p.write ? '' : 'const '}${types[p.dtype]}* __restrict__ ${bufName(i)}`);
+  // variables by value after the buffers (bools as a 32-bit word, as every backend passes them)
+  params.push(...(k.vars ?? []).map((d, i) => `const ${d === 'bool' ? 'unsigned int' : types[d]} pg_v${i}`));
   const checks = src.includes('check_index(');
   if (checks) params.push(`unsigned int* __restrict__ ${statusName}`);
   return [

@@ -76,6 +76,7 @@ export const jsLanguage: Language = {
   loop: (name, n) => `for (let ${name} = 0; ${name} < ${n}; ${name}++) {`,
   splitLoop: (name) => `for (let ${name} = lo; ${name} < hi; ${name}++) {`,
   globalIndex: () => { throw new Error('js: the CPU runs global ranges as loops'); },
+  variable: (i, d) => (d === 'bool' ? `(v[${i}] !== 0)` : `v[${i}]`),
   checked: (v, lo, hi, msg) => `h.check(${v}, ${lo}, ${hi}, ${JSON.stringify(msg)})`,
   kernel: (k, body) =>
     [`// ${k.name}`, ...k.params.map((p, i) => `const ${bufName(i)} = b[${i}]; // ${p.dtype}[${p.numel}]${p.write ? ' out' : ''}`), ...body].join('\n'),

@@ -1,6 +1,6 @@
 // What the scheduler hands to codegen: one fused kernel as store expressions over a global iteration space.
 import type { DType } from './dtype.js';
-import type { UOp } from './uop.js';
+import { type UOp, argKey } from './uop.js';
 
 export interface KernelParam { readonly dtype: DType; readonly numel: number; readonly write: boolean }
 
@@ -12,6 +12,8 @@ export interface Kernel {
   readonly name: string;
   readonly shape: readonly number[];
   readonly params: readonly KernelParam[];
+  /** The dtypes of the variables (VAR nodes 0, 1, …) the kernel reads at launch. */
+  readonly vars?: readonly DType[];
   readonly stores: readonly UOp[];
   /** The high-level ops fused into this kernel (for profiles). */
   readonly ops?: readonly string[];
@@ -46,3 +48,30 @@ export const lanesAdjacent = (k: Kernel): boolean => k.opts?.find(isGroup)?.op !
 /** Workgroups to launch with `workgroupSize` threads each: every workgroup covers workgroupSize / lanes outputs. */
 export const workgroups = (k: Kernel, workgroupSize: number): number =>
   Math.ceil(launchShape(k).reduce((a, b) => a * b, 1) / (workgroupSize / lanes(k)));
+
+const keys = new WeakMap<Kernel, string>();
+/**
+ * The kernel's identity: its iteration space, params, variables and stores, written out structurally (nodes
+ * numbered in visiting order, never by creation id) and without its name. Equal computations get equal keys in
+ * any schedule, whatever was built before; compile caches key on it.
+ */
+export function kernelKey(k: Kernel): string {
+  let key = keys.get(k);
+  if (key === undefined) {
+    const num = new Map<UOp, number>(), parts: string[] = [];
+    const visit = (u: UOp): number => {
+      let n = num.get(u);
+      if (n === undefined) {
+        const src = u.src.map(visit);
+        parts.push(`${u.op}:${u.dtype}:${argKey(u.arg)}:${src.join(',')}`);
+        num.set(u, (n = parts.length - 1));
+      }
+      return n;
+    };
+    const outs = k.stores.map(visit);
+    const params = k.params.map((p) => `${p.dtype}${p.write ? 'w' : 'r'}${p.numel}`);
+    key = `${k.shape.join('x')}|${params.join(',')}|${(k.vars ?? []).join(',')}|${outs.join(',')}|${parts.join(';')}`;
+    keys.set(k, key);
+  }
+  return key;
+}

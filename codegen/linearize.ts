@@ -83,7 +83,7 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
   const emit = (u: UOp): void => {
     if (done.has(u)) return;
     done.add(u);
-    if (u.op === 'CONST' || u.op === 'RANGE' || u.op === 'PARAM') return;
+    if (u.op === 'CONST' || u.op === 'RANGE' || u.op === 'PARAM' || u.op === 'VAR') return;
     if (u.op === 'REDUCE') {
       const group = siblings.get(siblingKey(u)) ?? [u];
       for (const r of group) done.add(r);

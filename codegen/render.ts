@@ -3,7 +3,7 @@
 import type { DType } from './dtype.js';
 import { type Kernel, lanes } from './kernel.js';
 import type { Inst } from './linearize.js';
-import type { AluOp, ReduceOp, UOp } from './uop.js';
+import type { AluOp, ReduceOp, UOp, VarArg } from './uop.js';
 import { minValue } from './dtype.js';
 
 export interface Language {
@@ -19,6 +19,8 @@ export interface Language {
   splitLoop?(name: string): string;
   /** A global index of the launch grid (only for devices that run the global space in parallel). */
   globalIndex(name: string, range: UOp, k: Kernel): string;
+  /** The value of the kernel's variable `index` (of dtype d), passed at launch. */
+  variable(index: number, d: DType): string;
   /** value when lo <= value <= hi, else a failure the host reports (message names the op). */
   checked(value: string, lo: number, hi: number, message: string): string;
   /** Wraps the rendered body (and workgroup-memory declarations) into a complete program. */
@@ -49,6 +51,7 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): strin
   const ref = (u: UOp): string => {
     if (u.op === 'CONST') return lang.literal(u.constValue, u.dtype);
     if (u.op === 'PARAM') return bufName(Number(u.arg));
+    if (u.op === 'VAR') return lang.variable((u.arg as unknown as VarArg).index, u.dtype);
     const n = names.get(u);
     if (n === undefined) throw new Error(`render ${k.name}: ${u.op} used before it is defined`);
     return n;

@@ -9,8 +9,8 @@ export type MovementOp = 'RESHAPE' | 'PERMUTE' | 'EXPAND' | 'PAD' | 'SHRINK' | '
 export type ReduceOp = 'ADD' | 'MAX' | 'MUL';
 export type Op =
   | AluOp | MovementOp
-  | 'CONST' | 'ARANGE' | 'BUFFER' | 'REDUCE_AXIS' | 'CONTIGUOUS' | 'GATHER'      // tensor level
-  | 'RANGE' | 'PARAM' | 'LOAD' | 'REDUCE' | 'CHECKED';               // kernel level
+  | 'CONST' | 'ARANGE' | 'BUFFER' | 'BIND' | 'REDUCE_AXIS' | 'CONTIGUOUS' | 'GATHER'      // tensor level
+  | 'RANGE' | 'PARAM' | 'VAR' | 'LOAD' | 'REDUCE' | 'CHECKED';               // kernel level
 
 export const unaryOps: readonly UnaryOp[] = ['NEG', 'RECIP', 'SQRT', 'EXP', 'LOG', 'EXP2', 'LOG2', 'SIN', 'COS', 'TRUNC'];
 export const binaryOps: readonly BinaryOp[] = ['ADD', 'MUL', 'FDIV', 'IDIV', 'MOD', 'MAX', 'CMPLT', 'CMPNE', 'AND', 'OR', 'XOR', 'SHL', 'SHR'];
@@ -24,7 +24,14 @@ export const transcendental: ReadonlySet<Op> = new Set<Op>(['EXP', 'LOG', 'EXP2'
 /** 'group': a reduce range whose loop the lanes of a workgroup share (lane l runs l, l + lanes, …; opt GROUP). */
 export type RangeKind = 'global' | 'reduce' | 'group';
 export interface RangeArg { readonly id: number; readonly extent: number; readonly kind: RangeKind }
-/** Objects with a uid (device buffers) key by identity; everything else by value. */
+/**
+ * A scalar whose value changes between calls (a timestep, a cursor coordinate, a seed): at tensor level a BIND
+ * node carries one of these (its identity, not its value, is in the graph); kernels read it as a VAR argument.
+ */
+export interface Bound { readonly uid: number; readonly value: number; readonly min: number; readonly max: number; readonly name: string }
+/** The kernel-level read of variable `index` of a kernel; ints carry their bounds for index simplification. */
+export interface VarArg { readonly index: number; readonly min: number; readonly max: number }
+/** Objects with a uid (device buffers, bound variables) key by identity; everything else by value. */
 export interface Identified { readonly uid: number }
 export type Arg = null | number | boolean | string | RangeArg | Identified | readonly unknown[] | { readonly [k: string]: unknown };
 
@@ -44,6 +51,7 @@ export function argKey(arg: Arg): string {
 export class UOp {
   readonly id = nextId++;
   #bounds?: [number, number];
+  #hash?: number;
   private constructor(
     readonly op: Op, readonly dtype: DType, readonly src: readonly UOp[], readonly arg: Arg, readonly shape: readonly number[],
   ) {}
@@ -70,6 +78,19 @@ export class UOp {
     return (this.#bounds ??= computeBounds(this));
   }
 
+  /**
+   * A hash of the structure below this node (op, dtype, arg, shape and the sources' hashes, never creation ids),
+   * so orders that must not depend on what was built before (terms of an index sum) can use it.
+   */
+  get hash(): number {
+    if (this.#hash === undefined) {
+      let h = fnv(`${this.op}|${this.dtype}|${argKey(this.arg)}|${this.shape.join(',')}`);
+      for (const s of this.src) h = Math.imul(h ^ s.hash, 16777619) >>> 0;
+      this.#hash = h;
+    }
+    return this.#hash;
+  }
+
   /** Every node reachable from this one, sources before users. */
   toposort(): UOp[] {
     const out: UOp[] = [], seen = new Set<UOp>();
@@ -84,6 +105,13 @@ export class UOp {
   }
 }
 
+/** FNV-1a over a string's UTF-16 code units. */
+export function fnv(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
 function dtypeBounds(d: DType): [number, number] {
   return d === 'bool' ? [0, 1] : d === 'i32' ? [-2147483648, 2147483647] : d === 'u32' ? [0, 4294967295] : [-Infinity, Infinity];
 }
@@ -96,6 +124,7 @@ function computeBounds(u: UOp): [number, number] {
   switch (u.op) {
     case 'CONST': { const v = Number(u.arg); return [v, v]; }
     case 'RANGE': return [0, u.range.extent - 1];
+    case 'VAR': { const v = u.arg as unknown as VarArg; return [v.min, v.max]; }
     case 'CHECKED': { const [lo, hi] = u.arg as [number, number, string]; return [lo, hi]; }
     case 'ADD': return clamp([a!.vmin + b!.vmin, a!.vmax + b!.vmax], full);
     case 'MUL': {

@@ -7,6 +7,11 @@ import { type CStyle, cLanguage, prologue } from './cstyle.js';
 import { checkCode, statusName } from './checks.js';
 import { bufName } from './render.js';
 
+/** A kernel's variables: 32-bit words in one uniform block of a per-launch slot (bind group 1, dynamic offset). */
+export const varsName = 'pg_vars';
+/** The most variables one kernel reads (a 256-byte block, WebGPU's minimum uniform offset alignment). */
+export const maxVars = 64;
+
 const types: Record<DType, string> = { f32: 'f32', f16: 'f16', i32: 'i32', u32: 'u32', bool: 'bool' };
 const f32 = (a: string, d: DType): string => (d === 'f16' ? `f32(${a})` : a);
 const stored = (d: DType): string => (d === 'bool' ? 'u32' : types[d]);
@@ -57,6 +62,10 @@ const wgsl: CStyle = {
     return `let ${name}: i32 = (gidx / ${stride}) % ${range.range.extent};`;
   },
   checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u)`,
+  variable: (i, d) => {
+    const word = `${varsName}[${i >> 2}][${i & 3}]`;
+    return d === 'u32' ? word : d === 'bool' ? `(${word} != 0u)` : `bitcast<${types[d]}>(${word})`;
+  },
   barrier: 'workgroupBarrier();',
   kernel: (k, body, shared) => wgslKernel(k, body, shared, 64),
 };
@@ -70,6 +79,7 @@ export function wgslKernel(k: Kernel, body: readonly string[], shared: readonly 
     `// ${k.name}`,
     ...k.params.map((p, i) => `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: array<${stored(p.dtype)}>;`),
     ...(src.includes('check_index(') ? statusBinding(k.params.length) : []),
+    ...(k.vars?.length ? [`@group(1) @binding(0) var<uniform> ${varsName}: array<vec4<u32>, ${maxVars / 4}>;`] : []),
     'fn inf_f32() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }',
     'fn nan_f32() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }',
     'fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',

@@ -2,6 +2,7 @@
 import { type DType, castValue, f16ToF32, f32ToF16, itemsize } from '../codegen/dtype.js';
 import type { Identified } from '../codegen/uop.js';
 import { type Backend, type DeviceBuffer, storageOf } from '../backends/backend.js';
+import { recorder } from './capture.js';
 
 export type TypedData = Float32Array | Int32Array | Uint32Array | Uint8Array;
 
@@ -35,11 +36,14 @@ export class Buffer implements Identified {
       const v = Number(castValue(Number(values[i]), this.dtype));
       arr[i] = d === 'f16' ? f32ToF16(v) : v;
     }
-    this.backend.write(this.handle, new Uint8Array(arr.buffer));
+    const bytes = new Uint8Array(arr.buffer);
+    recorder()?.upload(this, bytes);
+    this.backend.write(this.handle, bytes);
   }
 
   /** The values as a host typed array: f16 widens to Float32Array, bool comes back as 0/1 bytes. */
   async download(): Promise<TypedData> {
+    recorder()?.download(this);
     const bytes = await this.backend.read(this.handle);
     const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + this.bytes);
     switch (this.stored) {
@@ -69,6 +73,9 @@ export class Buffer implements Identified {
     live.bytes -= this.bytes;
   }
 }
+
+/** The uid the next buffer gets: every buffer made from now on has a uid at least this. */
+export const nextBufferUid = (): number => nextUid;
 
 /** Live device memory: buffers and bytes still allocated by polygrad. */
 export const memory = (): { buffers: number; bytes: number } => ({ ...live });

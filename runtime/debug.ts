@@ -14,8 +14,9 @@ export const stats = {
 
 const fmtTime = (ms: number): string => (ms < 1 ? `${(ms * 1000).toFixed(2)}us` : `${ms.toFixed(2)}ms`);
 
-export function kernelLine(device: string, name: string, args: number, ms: number, flops: number, bytes: number): string {
+/** One DEBUG=2 line: the launch's number, kernel name, buffers, time and rates. */
+export function kernelLine(device: string, n: number, name: string, args: number, ms: number, flops: number, bytes: number): string {
   const s = ms / 1000;
-  return `*** ${device.padEnd(6)} ${String(stats.kernels).padStart(4)} ${name.padEnd(36)} arg ${String(args).padStart(2)}` +
+  return `*** ${device.padEnd(6)} ${String(n).padStart(4)} ${name.padEnd(36)} arg ${String(args).padStart(2)}` +
     `  tm ${fmtTime(ms).padStart(9)}  (${(flops / s / 1e9).toFixed(2).padStart(8)} GFLOPS ${(bytes / s / 1e9).toFixed(2).padStart(7)} GB/s)`;
 }

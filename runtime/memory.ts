@@ -1,25 +1,12 @@
 // Scopes that dispose every tensor made inside them except what they return. The current scope follows
-// async calls through AsyncLocalStorage where the platform has it (Node), else a plain stack.
+// async calls (runtime/context.ts).
+import { asyncContext } from './context.js';
 import { realizeTensors } from './realize.js';
 import type { Tensor } from './tensor.js';
 
 type Scope = Set<Tensor>;
 
-interface ScopeStore { getStore(): Scope | undefined; run<R>(s: Scope, f: () => R): R }
-
-async function asyncStore(): Promise<ScopeStore | undefined> {
-  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
-  if (!node) return undefined;
-  const spec = 'node:async_hooks';
-  const m = (await import(/* @vite-ignore */ spec)) as { AsyncLocalStorage: new () => ScopeStore };
-  return new m.AsyncLocalStorage();
-}
-
-const stack: Scope[] = [];
-const store: ScopeStore = (await asyncStore()) ?? {
-  getStore: () => stack[stack.length - 1],
-  run: <R>(s: Scope, f: () => R): R => { stack.push(s); try { return f(); } finally { stack.pop(); } },
-};
+const store = asyncContext<Scope>();
 
 export function track(t: Tensor): void { store.getStore()?.add(t); }
 

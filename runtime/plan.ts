@@ -8,7 +8,7 @@ import type { Tensor } from './tensor.js';
 export function plan(...tensors: Tensor[]): Kernel[] {
   const backend = getDevice(tensors[0]!.device);
   const nodes = [...new Set(tensors.map((t) => t.node('plan')))];
-  const { leaves } = graphKey(nodes, (u) => liveBuffer(u, backend) !== undefined);
-  const sched = new Scheduler(new Map(leaves.map((u, i) => [u, i])), backend.caps).run(nodes);
+  const { leaves, binds } = graphKey(nodes, (u) => liveBuffer(u, backend) !== undefined);
+  const sched = new Scheduler(new Map(leaves.map((u, i) => [u, i])), backend.caps, new Map(binds.map((u, i) => [u, i]))).run(nodes);
   return sched.items.map((i) => i.kernel);
 }

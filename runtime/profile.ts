@@ -14,8 +14,10 @@ let currentStage = '';
 export const profiling = (): boolean => events !== undefined;
 /** Labels the kernels launched from now on (e.g. a model's stages). */
 export function setStage(name: string): void { currentStage = name; }
-export function record(e: Omit<KernelEvent, 'stage' | 'start'> & { startAbs: number }): void {
-  events?.push({ name: e.name, device: e.device, ops: e.ops, ms: e.ms, flops: e.flops, bytes: e.bytes, stage: currentStage, start: e.startAbs - t0 });
+/** The label setStage gave the kernels launched now. */
+export const stage = (): string => currentStage;
+export function record(e: Omit<KernelEvent, 'start'> & { startAbs: number }): void {
+  events?.push({ name: e.name, device: e.device, ops: e.ops, ms: e.ms, flops: e.flops, bytes: e.bytes, stage: e.stage, start: e.startAbs - t0 });
 }
 
 export async function profile<R>(fn: () => Promise<R>): Promise<{ result: R; events: KernelEvent[] }> {

@@ -2,7 +2,7 @@
 // so every backend produces the same stream: value i of a call is hash(seed, offset + i).
 
 import * as g from './graph.js';
-import { type Tensor, type TensorOptions, arange, full } from './tensor.js';
+import { type Tensor, type TensorOptions, arange, variable } from './tensor.js';
 
 let globalSeed = 0x5eed, globalOffset = 0;
 
@@ -21,25 +21,40 @@ function fmixHost(x: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-/** u32 random bits for `count` consecutive counters. */
-function bits(count: number, opts: TensorOptions & { seed?: number }, stream: number): Tensor {
-  const [seed, offset] = opts.seed === undefined ? [globalSeed, globalOffset] : [opts.seed >>> 0, 0];
+/** A seed: a number, or a 0-d integer tensor (a variable, so a jitted function can take a new seed per call). */
+export type Seed = number | Tensor;
+export interface RandomOptions extends TensorOptions { readonly seed?: Seed }
+
+/**
+ * u32 random bits for `count` consecutive counters. The key and offset are variables, never constants: calls
+ * with other seeds share one schedule and one set of kernels.
+ */
+function bits(count: number, opts: RandomOptions, stream: number): Tensor {
+  const device = opts.device, u32 = { dtype: 'u32', device } as const;
+  const [seed, offset] = opts.seed === undefined ? [globalSeed, globalOffset] : [opts.seed, 0];
   if (opts.seed === undefined && stream === 0) globalOffset += count;
-  const key = fmixHost(seed ^ fmixHost(stream + 0x9e3779b9));
-  const counter = arange(0, count, 1, { dtype: 'u32', device: opts.device }).add(full([count], offset >>> 0, { dtype: 'u32', device: opts.device }));
-  return fmix(fmix(counter.bitwiseXor(full([count], key, { dtype: 'u32', device: opts.device }))).add(full([count], key, { dtype: 'u32', device: opts.device })));
+  const salt = fmixHost(stream + 0x9e3779b9);
+  const key = typeof seed === 'number' ? variable(fmixHost((seed >>> 0) ^ salt) >>> 0, u32) : fmix(seedTensor(seed).bitwiseXor(salt));
+  let counter = arange(0, count, 1, u32);
+  if (opts.seed === undefined) counter = counter.add(variable(offset >>> 0, u32));
+  return fmix(fmix(counter.bitwiseXor(key)).add(key));
+}
+
+function seedTensor(seed: Tensor): Tensor {
+  if (seed.ndim !== 0 || (seed.dtype !== 'i32' && seed.dtype !== 'u32')) throw new Error(`random: a tensor seed must be a 0-d i32 or u32 tensor (a variable), got ${seed.dtype}[${seed.shape}]`);
+  return seed.cast('u32');
 }
 
 /** Uniform floats in [0, 1) with 24 random bits each. */
 const unit = (b: Tensor): Tensor => shr(b, 8).cast('f32').mul(2 ** -24);
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-export function rand(shape: readonly number[], opts: TensorOptions & { seed?: number } = {}): Tensor {
+export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
   const u = unit(bits(numel(shape), opts, 0)).reshape(shape);
   return u.cast(opts.dtype ?? 'f32');
 }
 
-export function randn(shape: readonly number[], opts: TensorOptions & { seed?: number } = {}): Tensor {
+export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
   const n = numel(shape);
   // Box-Muller; u1 in (0, 1] so the log is finite
   const u1 = unit(bits(n, opts, 0)).add(2 ** -24), u2 = unit(bits(n, opts, 1));
@@ -47,7 +62,7 @@ export function randn(shape: readonly number[], opts: TensorOptions & { seed?: n
   return z.reshape(shape).cast(opts.dtype ?? 'f32');
 }
 
-export function randint(low: number, high: number, shape: readonly number[], opts: TensorOptions & { seed?: number } = {}): Tensor {
+export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
   if (!(high > low)) throw new Error(`randint: high (${high}) must be greater than low (${low})`);
   const u = unit(bits(numel(shape), opts, 0));
   return u.mul(high - low).floor().cast('i32').add(low).reshape(shape).cast(opts.dtype ?? 'i32');

@@ -1,25 +1,31 @@
-// Runs a graph: schedule (cached by structure), lower + render + compile each kernel once, launch on
-// device buffers, free intermediates after their last use, and report what ran (DEBUG, stats).
-import type { Kernel } from '../codegen/kernel.js';
+// Runs a graph: schedule (cached by structure), lower + render + compile each kernel once (cached by its
+// structural key), launch on device buffers with the variables' values, free intermediates after their last
+// use, and report what ran (DEBUG, stats, profiles). Both caches are bounded.
 import { estimate } from '../codegen/estimate.js';
+import { type Kernel, kernelKey } from '../codegen/kernel.js';
 import { linearize } from '../codegen/linearize.js';
 import { optimize } from '../codegen/opt.js';
 import { render } from '../codegen/render.js';
-import type { UOp } from '../codegen/uop.js';
-import type { Backend, Program } from '../backends/backend.js';
+import type { Bound, UOp } from '../codegen/uop.js';
+import type { Backend } from '../backends/backend.js';
 import { Buffer } from './buffer.js';
+import { type Compiled, recorder } from './capture.js';
 import { debugLevel, kernelLine, stats } from './debug.js';
 import { getDevice } from './device.js';
-import { profiling, record } from './profile.js';
+import { Lru } from './lru.js';
+import { profiling, record, stage } from './profile.js';
 import { type Schedule, Scheduler, graphKey } from './schedule.js';
 import type { Tensor } from './tensor.js';
 
 /** Nodes computed by an earlier realize whose buffers a tensor still owns, per device (a graph of
  * constants is one node on every device). */
 const realizedOf = new WeakMap<UOp, Buffer[]>();
+/** Counts nodes marked realized: a memoized graph key (below) is stale once another graph's nodes were. */
+let epoch = 0;
 
 export function markRealized(u: UOp, b: Buffer): void {
   realizedOf.set(u, [...(realizedOf.get(u) ?? []).filter((x) => !x.freed && x.backend !== b.backend), b]);
+  epoch++;
 }
 
 export function liveBuffer(u: UOp, backend: Backend): Buffer | undefined {
@@ -30,45 +36,98 @@ export function liveBuffer(u: UOp, backend: Backend): Buffer | undefined {
   return realizedOf.get(u)?.find((b) => !b.freed && b.backend === backend);
 }
 
-interface Compiled { readonly program: Program; readonly kernel: Kernel; readonly flops: number; readonly bytes: number }
-const schedules = new WeakMap<Backend, Map<string, Schedule>>();
-const compiled = new WeakMap<Backend, WeakMap<Kernel, Compiled>>();
+/** Cache bounds: distinct graphs scheduled, distinct kernels compiled, per backend. */
+export const cacheLimits = { schedules: 512, kernels: 4096 };
+const schedules = new WeakMap<Backend, Lru<string, Schedule>>();
+const compiled = new WeakMap<Backend, Lru<string, Promise<Compiled>>>();
+const perBackend = <V>(m: WeakMap<Backend, Lru<string, V>>, b: Backend, capacity: number): Lru<string, V> => {
+  let c = m.get(b);
+  if (!c) m.set(b, (c = new Lru(capacity)));
+  return c;
+};
+/** Entries in the schedule and compile caches of a backend (tests check they stay bounded). */
+export const cacheSizes = (b: Backend): { schedules: number; kernels: number } =>
+  ({ schedules: schedules.get(b)?.size ?? 0, kernels: compiled.get(b)?.size ?? 0 });
 
-async function compile(backend: Backend, k: Kernel): Promise<Compiled> {
-  let perBackend = compiled.get(backend);
-  if (!perBackend) compiled.set(backend, (perBackend = new WeakMap()));
-  let c = perBackend.get(k);
+/** Optimizes, renders and compiles a kernel once per structural key; concurrent requests share one compile. */
+export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
+  const cache = perBackend(compiled, backend, cacheLimits.kernels), key = kernelKey(k);
+  let c = cache.get(key);
   if (!c) {
-    const opt = optimize(k, backend.caps);
-    const insts = linearize(opt, backend.caps.globalsAsLoops);
-    const source = render(opt, insts, backend.language);
-    if (debugLevel() >= 3 && opt.opts) console.log(`${k.name}: ${opt.opts.map((o) => `${o.op}(${o.axis}, ${o.amount})`).join(' ')}`);
-    if (debugLevel() >= 4) console.log(source);
-    stats.compiles++;
-    c = { program: await backend.compile(opt, source), kernel: opt, ...estimate(opt, insts) };
-    perBackend.set(k, c);
+    c = (async () => {
+      const opt = optimize(k, backend.caps);
+      const insts = linearize(opt, backend.caps.globalsAsLoops);
+      const source = render(opt, insts, backend.language);
+      if (debugLevel() >= 3 && opt.opts) console.log(`${k.name}: ${opt.opts.map((o) => `${o.op}(${o.axis}, ${o.amount})`).join(' ')}`);
+      if (debugLevel() >= 4) console.log(source);
+      stats.compiles++;
+      return { program: await backend.compile(opt, source), kernel: opt, ...estimate(opt, insts) };
+    })();
+    cache.set(key, c);
+    c.catch(() => cache.delete(key));   // a failed compile is reported, not remembered
   }
   return c;
 }
 
+/** A graph's key, leaves and variables, remembered per output set while nothing else was realized since. */
+interface Keyed { readonly ids: string; readonly key: string; readonly leaves: UOp[]; readonly binds: UOp[]; epoch: number }
+const keyed = new WeakMap<UOp, Keyed>();
+
+function keyOf(backend: Backend, outputs: readonly UOp[]): Keyed {
+  const ids = `${backend.name}|${outputs.map((o) => o.id).join(',')}`;
+  const hit = keyed.get(outputs[0]!);
+  if (hit && hit.ids === ids && hit.epoch === epoch && hit.leaves.every((u) => liveBuffer(u, backend))) return hit;
+  const { key, leaves, binds } = graphKey(outputs, (u) => liveBuffer(u, backend) !== undefined);
+  const k: Keyed = { ids, key, leaves, binds, epoch };
+  keyed.set(outputs[0]!, k);
+  return k;
+}
+
+/** A timed launch waiting for its time: kernel, buffers bound, when the host issued it, its number, its stage. */
+export interface TimedLaunch {
+  readonly name: string; readonly ops: readonly string[]; readonly args: number; readonly c: Compiled;
+  readonly start: number; readonly n: number; readonly stage: string;
+}
+/** Where each backend's device timeline has reached, so batched times lay out one after another in a trace. */
+const deviceClock = new WeakMap<Backend, number>();
+
+/** Prints and records the times of a run's timed launches, resolved in one batch after the run. */
+export async function reportTimes(backend: Backend, launches: readonly TimedLaunch[], hostMs: readonly number[] = []): Promise<void> {
+  await backend.sync();
+  const times = hostMs.length ? hostMs : await backend.takeTimes();
+  let clock = deviceClock.get(backend) ?? 0;
+  launches.forEach((l, i) => {
+    const ms = times[i] ?? 0, start = Math.max(l.start, clock);
+    clock = start + ms;
+    if (debugLevel() >= 2) console.log(kernelLine(backend.name, l.n, l.name, l.args, ms, l.c.flops, l.c.bytes));
+    record({ name: l.name, device: backend.name, ops: l.ops, ms, flops: l.c.flops, bytes: l.c.bytes, stage: l.stage, startAbs: start });
+  });
+  deviceClock.set(backend, clock);
+}
+
 /** Computes `outputs` on `backend`; returns one buffer per output, retained once for the caller to release. */
-async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<Buffer[]> {
+async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<{ bufs: Buffer[]; keyed: Keyed }> {
   const t0 = performance.now();
-  const { key, leaves } = graphKey(outputs, (u) => liveBuffer(u, backend) !== undefined);
-  let perBackend = schedules.get(backend);
-  if (!perBackend) schedules.set(backend, (perBackend = new Map()));
-  let sched = perBackend.get(key);
+  const g = keyOf(backend, outputs), cache = perBackend(schedules, backend, cacheLimits.schedules);
+  let sched = cache.get(g.key);
   const hit = sched !== undefined;
   if (!sched) {
-    sched = new Scheduler(new Map(leaves.map((u, i) => [u, i] as [UOp, number])), backend.caps).run(outputs);
-    perBackend.set(key, sched);
+    const slots = <T>(xs: readonly T[]) => new Map(xs.map((u, i) => [u, i] as [T, number]));
+    sched = new Scheduler(slots(g.leaves), backend.caps, slots(g.binds)).run(outputs);
+    cache.set(g.key, sched);
   } else stats.scheduleCacheHits++;
   stats.schedules++;
   if (debugLevel() >= 1) {
     console.log(`schedule: ${sched.items.length} kernel${sched.items.length === 1 ? '' : 's'} for ${outputs.length} output${outputs.length === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(2)} ms${hit ? ' (cache hit)' : ''}`);
   }
+  const values = g.binds.map((u) => (u.arg as unknown as Bound).value);
+  const rec = recorder();
+  const timed = debugLevel() >= 2 || profiling();
+  // a GPU without a timer: measured on the host around each kernel (that serializes it, as it must)
+  const serial = timed && backend.caps.timer === 'host' && !backend.caps.globalsAsLoops;
+  const timedLaunches: TimedLaunch[] = [], hostMs: number[] = [];
   // inputs are held for the run: one disposed meanwhile (a.exp().data(); a.dispose()) lives until its kernels ran
-  const inputs = leaves.map((u) => liveBuffer(u, backend)!.retain());
+  const inputs = g.leaves.map((u) => liveBuffer(u, backend)!.retain());
   const outs = sched.outputs.map((plan, i) => (plan.kind === 'input' ? inputs[plan.slot]! : new Buffer(backend, outputs[i]!.dtype, outputs[i]!.numel)));
   const temps: (Buffer | undefined)[] = sched.temps.map(() => undefined);
   try {
@@ -80,26 +139,26 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
         if (r.kind === 'output') return outs[r.index]!;
         return (temps[r.id] ??= new Buffer(backend, sched!.temps[r.id]!.dtype, sched!.temps[r.id]!.numel));
       });
+      const vals = item.vars.map((s) => values[s]!);
       const c = await compile(backend, item.kernel);
-      const timed = debugLevel() >= 2 || profiling();
-      if (timed) await backend.sync();   // the previous kernels' time is not this one's
+      if (serial) await backend.sync();
       const start = performance.now();
       try {
-        backend.launch(c.program, c.kernel, bufs.map((b) => b.handle), timed);
+        backend.launch(c.program, c.kernel, bufs.map((b) => b.handle), vals, timed && !serial);
       } catch (e) {
         throw new Error(`${item.kernel.name}: ${(e as Error).message}`, { cause: e });
       }
+      rec?.launch(c, bufs, item.vars.map((s) => g.binds[s]!), vals);
       stats.kernels++;
       stats.flops += c.flops;
       stats.bytes += c.bytes;
       if (timed) {
-        await backend.sync();
-        const ms = (await backend.lastTime?.()) ?? performance.now() - start;
-        if (debugLevel() >= 2) console.log(kernelLine(backend.name, item.kernel.name, bufs.length, ms, c.flops, c.bytes));
-        record({ name: item.kernel.name, device: backend.name, ops: item.kernel.ops ?? [], ms, flops: c.flops, bytes: c.bytes, startAbs: start });
+        timedLaunches.push({ name: item.kernel.name, ops: item.kernel.ops ?? [], args: bufs.length, c, start, n: stats.kernels, stage: stage() });
+        if (serial) { await backend.sync(); hostMs.push(performance.now() - start); }
       }
       for (const id of item.frees) { temps[id]?.free(); temps[id] = undefined; }
     }
+    if (timedLaunches.length) await reportTimes(backend, timedLaunches, hostMs);
   } catch (e) {
     for (const t of temps) t?.free();
     outs.forEach((b, i) => { if (sched!.outputs[i]!.kind === 'kernel') b.free(); });
@@ -108,7 +167,7 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
   }
   for (const b of outs) b.retain();   // before the inputs go: an output may be an input's buffer
   for (const b of inputs) b.release();
-  return outs;
+  return { bufs: outs, keyed: g };
 }
 
 /**
@@ -126,12 +185,13 @@ export async function realizeTensors(tensors: readonly Tensor[], op: string): Pr
       // hold what is already computed before awaiting: its owner may be disposed meanwhile
       for (const i of idx) held[i] = liveBuffer(nodes[i]!, backend)?.retain();
       const todo = [...new Set(idx.filter((i) => !held[i]).map((i) => nodes[i]!))];
-      const bufs = todo.length ? await realizeNodes(backend, todo) : [];
+      const run = todo.length ? await realizeNodes(backend, todo) : undefined;
       for (const i of idx) {
-        const b = (held[i] ??= bufs[todo.indexOf(nodes[i]!)]!.retain());
+        const b = (held[i] ??= run!.bufs[todo.indexOf(nodes[i]!)]!.retain());
         if (!tensors[i]!.disposed) tensors[i]!.adopt(b);
       }
-      for (const b of bufs) b.release();
+      if (run) run.keyed.epoch = epoch;   // its own outputs becoming realized leaves its key valid
+      for (const b of run?.bufs ?? []) b.release();
     }
   } catch (e) {
     for (const b of held) b?.release();

@@ -7,34 +7,54 @@ import { alu } from '../codegen/alu.js';
 import type { DType } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
 import { globalRanges, linearIndex } from '../codegen/linearize.js';
-import { type AluOp, type ReduceOp, UOp, argKey, constOf, isAlu, isMovement, transcendental } from '../codegen/uop.js';
+import { type AluOp, type Bound, type ReduceOp, UOp, argKey, constOf, isAlu, isMovement, transcendental } from '../codegen/uop.js';
 import { sourceIndex } from './view.js';
 
 export type BufferRef = { readonly kind: 'input'; readonly slot: number } | { readonly kind: 'output'; readonly index: number } | { readonly kind: 'temp'; readonly id: number };
-export interface ScheduleItem { readonly kernel: Kernel; readonly bufs: readonly BufferRef[]; readonly frees: readonly number[] }
+/** `vars[i]`: the schedule's variable slot (graphKey's `binds` order) that the kernel's variable i reads. */
+export interface ScheduleItem {
+  readonly kernel: Kernel; readonly bufs: readonly BufferRef[]; readonly vars: readonly number[]; readonly frees: readonly number[];
+}
 export type OutputPlan = { readonly kind: 'kernel' } | { readonly kind: 'input'; readonly slot: number };
 export interface Schedule {
   readonly items: readonly ScheduleItem[];
   readonly temps: readonly { readonly dtype: DType; readonly numel: number }[];
   readonly outputs: readonly OutputPlan[];
 }
-export interface ScheduleCaps { readonly maxBuffers: number }
+/** statusBinding: a kernel with index checks also binds the status word they report through (GPUs). */
+export interface ScheduleCaps { readonly maxBuffers: number; readonly statusBinding?: boolean }
 
 /** Tensor methods name the node they return, so kernels can say which ops they fused. */
 export const opTags = new WeakMap<UOp, string>();
 /** Names of composite ops (conv2d, matmul, …), which speak for the primitives inside them. */
 export const compositeOps = new Set<string>();
 
+/**
+ * Tags `u` and the untagged nodes below it (what an op just built) with `op`, stopping at tagged nodes and leaves:
+ * every node says which op made it, so a kernel's name does not depend on which other graphs were built first.
+ */
+export function tagNodes(u: UOp, op: string): void {
+  const todo = [u];
+  while (todo.length) {
+    const n = todo.pop()!;
+    if (opTags.has(n) || n.op === 'BUFFER' || n.op === 'CONST') continue;
+    opTags.set(n, op);
+    todo.push(...n.src);
+  }
+}
+
 interface Built {
   readonly roots: readonly UOp[];
   readonly stores: UOp[];
   readonly inputs: UOp[];                 // params after the roots
+  readonly binds: UOp[];                  // BIND nodes read, in VAR index order
   readonly loaded: Set<UOp>;              // realized non-leaf nodes read (dependencies)
   readonly reduces: Set<UOp>;             // REDUCE_AXIS nodes computed inline
   readonly tags: string[];
   readonly reduceExtents: number[];
   readonly discovered: UOp[];             // nodes this build decided to realize
   invalid: boolean;                       // read a member of its own group at another index
+  checked: boolean;                       // has index checks (a gather)
 }
 
 const varsMemo = new WeakMap<UOp, ReadonlySet<UOp>>();
@@ -49,12 +69,14 @@ function varsOf(u: UOp): ReadonlySet<UOp> {
 
 export class Scheduler {
   readonly #leaves: ReadonlyMap<UOp, number>;
+  readonly #binds: ReadonlyMap<UOp, number>;
   readonly #realized = new Set<UOp>();
   readonly #caps: ScheduleCaps;
-  #rangeId = 0;
 
-  constructor(leaves: ReadonlyMap<UOp, number>, caps: ScheduleCaps) {
+  /** leaves: realized buffers by input slot; binds: bound variables by variable slot. */
+  constructor(leaves: ReadonlyMap<UOp, number>, caps: ScheduleCaps, binds: ReadonlyMap<UOp, number> = new Map()) {
     this.#leaves = leaves;
+    this.#binds = binds;
     this.#caps = caps;
   }
 
@@ -107,16 +129,19 @@ export class Scheduler {
     const cuts = new Set<UOp>();   // realized to fit the cap (and what discarded builds discovered)
     for (;;) {
       const b = this.#build(roots, false);
-      if (roots.length + b.inputs.length <= this.#caps.maxBuffers) {
+      if (this.#bindings(b) <= this.#caps.maxBuffers) {
         b.discovered.push(...[...cuts].filter((c) => !b.discovered.includes(c)));
         return b;
       }
       const cut = this.#widestInput(roots, b);
-      if (!cut) throw new Error(`schedule: kernel ${roots.map((r) => r.op).join('+')} needs ${roots.length + b.inputs.length} buffers but the device allows ${this.#caps.maxBuffers}`);
+      if (!cut) throw new Error(`schedule: kernel ${roots.map((r) => r.op).join('+')} needs ${this.#bindings(b)} buffers but the device allows ${this.#caps.maxBuffers}`);
       this.#realized.add(cut);
       for (const c of [cut, ...b.discovered]) cuts.add(c);
     }
   }
+
+  /** Buffers a kernel binds: outputs, inputs and, where index checks report through one, the status word. */
+  #bindings(b: Built): number { return b.roots.length + b.inputs.length + (b.checked && this.#caps.statusBinding ? 1 : 0); }
 
   /** The inline subtree reading the most distinct buffers: realizing it frees the most bindings. */
   #widestInput(roots: readonly UOp[], b: Built): UOp | undefined {
@@ -133,7 +158,7 @@ export class Scheduler {
       for (const u of this.#above([root])) {
         if (roots.includes(u) || this.#leaves.has(u) || this.#realized.has(u) || isMovement(u.op) || u.op === 'CONST') continue;
         const n = reads(u).size;
-        if (n > bestN && n < roots.length + b.inputs.length) { best = u; bestN = n; }
+        if (n > bestN && n < this.#bindings(b)) { best = u; bestN = n; }
       }
     }
     return best;
@@ -144,11 +169,12 @@ export class Scheduler {
     const globals = globalRanges(shape);
     const kernelVars = globals.filter((g) => g.op === 'RANGE');
     const group = new Set(roots);
-    const b: Built = { roots, stores: [], inputs: [], loaded: new Set(), reduces: new Set(), tags: [], reduceExtents: [], discovered: [], invalid: false };
+    const b: Built = { roots, stores: [], inputs: [], binds: [], loaded: new Set(), reduces: new Set(), tags: [], reduceExtents: [], discovered: [], invalid: false, checked: false };
     const params = new Map<UOp, UOp>();
     roots.forEach((r, i) => params.set(r, UOp.make('PARAM', r.dtype, [], i)));
     const memo = new Map<string, UOp>();
     const ids = (us: readonly UOp[]): string => us.map((u) => u.id).join(',');
+    let reduceRanges = 0;   // numbered per kernel in lowering order: the same kernel gets the same ids in any schedule
 
     const load = (node: UOp, idx: readonly UOp[], gate: UOp): UOp => {
       let p = params.get(node);
@@ -160,6 +186,17 @@ export class Scheduler {
       if (!this.#leaves.has(node)) b.loaded.add(node);
       if (group.has(node)) b.invalid = true;
       return UOp.make('LOAD', node.dtype, [p, linearIndex(node.shape, idx), gate]);
+    };
+    const vars = new Map<UOp, UOp>();
+    const variable = (node: UOp): UOp => {
+      let v = vars.get(node);
+      if (!v) {
+        const { min, max } = node.arg as unknown as Bound;
+        v = UOp.make('VAR', node.dtype, [], { index: b.binds.length, min, max });
+        vars.set(node, v);
+        b.binds.push(node);
+      }
+      return v;
     };
     const realize = (node: UOp, idx: readonly UOp[], gate: UOp): UOp => {
       if (trial) b.invalid = true;
@@ -181,6 +218,7 @@ export class Scheduler {
     };
 
     const lower = (node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp => {
+      if (node.op === 'BIND') return variable(node);
       if (this.#leaves.has(node)) return load(node, idx, gate);
       if (this.#realized.has(node) && !(group.has(node) && isIdentity(idx, gate))) return load(node, idx, gate);
       const key = `${node.id}|${ids(idx)}|${gate.id}`;
@@ -216,7 +254,7 @@ export class Scheduler {
         b.reduces.add(node);
         const { op, axes } = node.arg as { op: ReduceOp; axes: number[] };
         const src = node.src[0]!;
-        const ranges = axes.map((a) => UOp.make('RANGE', 'i32', [], { id: shape.length + this.#rangeId++, extent: src.shape[a]!, kind: 'reduce' }));
+        const ranges = axes.map((a) => UOp.make('RANGE', 'i32', [], { id: shape.length + reduceRanges++, extent: src.shape[a]!, kind: 'reduce' }));
         const sidx = idx.map((x, i) => (axes.includes(i) ? ranges[axes.indexOf(i)]! : x));
         // the loop sits only inside what its index depends on (never another reduce: that was realized above)
         const body = lower(src, sidx, gate, ranges);
@@ -225,6 +263,7 @@ export class Scheduler {
       }
       if (node.op === 'GATHER') {
         tag(node);
+        b.checked = true;
         const dim = node.arg as number, [input, index] = node.src;
         // only where the value is read: in padding (a cat's other pieces) a computed index may be anything
         const i = alu('WHERE', [gate, alu('CAST', [lower(index!, idx, gate, enc)], 'i32'), constOf(0, 'i32')]);
@@ -262,7 +301,7 @@ export class Scheduler {
     const tryMerge = (a: Built, c: Built): boolean => {
       if (a === c || a.roots[0]!.shape.join() !== c.roots[0]!.shape.join()) return false;
       const m = this.#build([...a.roots, ...c.roots], true);
-      if (m.invalid || m.roots.length + m.inputs.length > this.#caps.maxBuffers) return false;
+      if (m.invalid || this.#bindings(m) > this.#caps.maxBuffers) return false;
       const pair = new Set([a, c]);
       for (const d of deps(m)) if (!pair.has(d) && reaches(d, pair)) return false;   // would need a kernel between them
       for (const r of m.roots) groupOf.set(r, m);
@@ -335,6 +374,7 @@ export class Scheduler {
     const items = kept.map(({ g, bufs }, i): ScheduleItem => ({
       kernel: kernelOf(g),
       bufs,
+      vars: g.binds.map((n) => this.#binds.get(n)!),
       frees: [...lastUse].filter(([, last]) => last === i).map(([id]) => id),
     }));
     return { items, temps, outputs: planOut };
@@ -353,17 +393,25 @@ function kernelOf(g: Built): Kernel {
     ops: composite.length ? composite : g.tags,
     shape,
     params: [...g.roots.map((r) => ({ dtype: r.dtype, numel: r.numel, write: true })), ...g.inputs.map((n) => ({ dtype: n.dtype, numel: n.numel, write: false }))],
+    vars: g.binds.map((n) => n.dtype),
     stores: g.stores,
   };
 }
 
-/** A structural key of the graph above its leaves (realized buffers), so equal graphs share one schedule. */
-export function graphKey(outputs: readonly UOp[], isLeaf: (u: UOp) => boolean): { key: string; leaves: UOp[] } {
-  const pos = new Map<UOp, number>(), leaves: UOp[] = [], parts: string[] = [];
+/**
+ * A structural key of the graph above its leaves (realized buffers) and bound variables (by slot, not value), so
+ * equal graphs share one schedule whatever the variables' values.
+ */
+export function graphKey(outputs: readonly UOp[], isLeaf: (u: UOp) => boolean): { key: string; leaves: UOp[]; binds: UOp[] } {
+  const pos = new Map<UOp, number>(), leaves: UOp[] = [], binds: UOp[] = [], parts: string[] = [];
   const visit = (u: UOp): number => {
     let p = pos.get(u);
     if (p !== undefined) return p;
-    if (isLeaf(u)) {
+    if (u.op === 'BIND') {
+      const { min, max } = u.arg as unknown as Bound;
+      parts.push(`V${binds.length}:${u.dtype}:${min}:${max}`);
+      binds.push(u);
+    } else if (isLeaf(u)) {
       parts.push(`L${leaves.length}:${u.dtype}:${u.shape}`);
       leaves.push(u);
     } else {
@@ -375,5 +423,5 @@ export function graphKey(outputs: readonly UOp[], isLeaf: (u: UOp) => boolean): 
     return p;
   };
   const outs = outputs.map(visit);
-  return { key: `${parts.join(';')}=>${outs}`, leaves };
+  return { key: `${parts.join(';')}=>${outs}`, leaves, binds };
 }

@@ -1,7 +1,7 @@
 // The user-facing Tensor: a handle on a lazy graph node. Ops validate their inputs, pick dtypes and
 // broadcast, then build nodes; nothing runs until data()/tolist()/item()/realize().
 import { type DType, isFloat } from '../codegen/dtype.js';
-import { type AluOp, type ReduceOp, UOp } from '../codegen/uop.js';
+import { type AluOp, type Bound, type ReduceOp, UOp } from '../codegen/uop.js';
 import { Buffer, type TypedData } from './buffer.js';
 export type { TypedData } from './buffer.js';
 import { defaultDevice, getDevice } from './device.js';
@@ -11,7 +11,7 @@ import { absNode, alu, c, castNode, erfNode, erfcNode, expNode, expm1Node, floor
 import { track } from './memory.js';
 import * as nn from './nn.js';
 import { markRealized, realizeTensors } from './realize.js';
-import { compositeOps, opTags } from './schedule.js';
+import { compositeOps, opTags, tagNodes } from './schedule.js';
 
 export type TensorLike = Tensor | number | boolean;
 export type Nested = number | boolean | readonly Nested[];
@@ -67,7 +67,7 @@ export class Tensor {
     if (!getDevice(this.device).caps.dtypes.has(node.dtype)) {
       throw new Error(`${op}: dtype ${node.dtype} is not supported on device ${this.device} (supported: ${[...getDevice(this.device).caps.dtypes].join(', ')})`);
     }
-    if (!opTags.has(node)) opTags.set(node, op);
+    tagNodes(node, op);
     // a result is lazy and owns nothing until realized, also a view that folds back onto an input's
     // buffer (x.T.T): temporaries inside matmul & co. never pin their inputs
     return new Tensor(node, this.device, false);
@@ -600,9 +600,39 @@ export function tensor(data: Nested | ArrayLike<number>, opts: TensorOptions & {
 function lazy(node: UOp, opts: TensorOptions, op: string): Tensor {
   const device = opts.device ?? defaultDevice(), caps = getDevice(device).caps;
   if (!caps.dtypes.has(node.dtype)) throw new Error(`${op}: dtype ${node.dtype} is not supported on device ${device} (supported: ${[...caps.dtypes].join(', ')})`);
-  if (!opTags.has(node)) opTags.set(node, op);
+  tagNodes(node, op);
   return new Tensor(node, device);
 }
+export interface VariableOptions {
+  readonly dtype?: 'f32' | 'i32' | 'u32' | 'bool';
+  /** Bounds of an integer variable (default: its dtype's range): index math simplifies within them, values outside are refused. */
+  readonly min?: number; readonly max?: number;
+  /** For messages. */
+  readonly name?: string;
+  readonly device?: string;
+}
+let nextVariable = 0;
+/**
+ * A 0-d tensor whose value is a kernel argument, not part of the kernel: graphs that differ only in the values of
+ * their variables share one schedule and one set of compiled kernels, and a jitted function takes new values on
+ * every replay. Use it for numbers that change between calls (a timestep, a coefficient, a cursor position, a seed).
+ */
+export function variable(value: number | boolean, opts: VariableOptions = {}): Tensor {
+  const dtype = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'f32');
+  const what = `variable${opts.name ? ` ${opts.name}` : ''}`;
+  if (!['f32', 'i32', 'u32', 'bool'].includes(dtype)) throw new Error(`${what}: dtype ${dtype} is not supported (f32, i32, u32 or bool; cast the result for others)`);
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new Error(`${what}: expected a number or a boolean, got ${typeof value}`);
+  const [lo, hi] = dtype === 'bool' ? [0, 1] : dtype === 'i32' ? [-2147483648, 2147483647] : dtype === 'u32' ? [0, 4294967295] : [-Infinity, Infinity];
+  if (dtype === 'f32' && (opts.min !== undefined || opts.max !== undefined)) throw new Error(`${what}: min and max apply to integer variables, not f32`);
+  const min = opts.min ?? lo, max = opts.max ?? hi, v = Number(value);
+  if (!(Number.isInteger(min) || min === lo) || !(Number.isInteger(max) || max === hi) || min < lo || max > hi || min > max) {
+    throw new Error(`${what}: bounds [${min}, ${max}] must be integers within the ${dtype} range [${lo}, ${hi}]`);
+  }
+  if (dtype !== 'f32' && !(Number.isInteger(v) && v >= min && v <= max)) throw new Error(`${what}: ${value} is not a ${dtype} value in [${min}, ${max}]`);
+  const bound: Bound = { uid: nextVariable++, value: dtype === 'f32' ? Math.fround(v) : v, min, max, name: opts.name ?? '' };
+  return lazy(UOp.make('BIND', dtype, [], bound), opts, 'variable');
+}
+
 export const full = (shape: readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor =>
   lazy(g.konst(value, opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'f32'), shape), opts, 'full');
 export const zeros = (shape: readonly number[], opts: TensorOptions = {}): Tensor => full(shape, 0, opts);
