@@ -1,7 +1,7 @@
 // polygrad's public API.
 export { Tensor, tensor, zeros, ones, full, arange, linspace, eye, cat, stack, where, realize, broadcastShapes, variable } from './runtime/tensor.js';
 export type { TensorLike, TensorOptions, Nested, TypedData, Axis, VariableOptions } from './runtime/tensor.js';
-export { jit } from './runtime/jit.js';
+export { jit, setJit } from './runtime/jit.js';
 export type { Jitted, JitOptions, JitStats } from './runtime/jit.js';
 export type { Conv2dOptions, PoolOptions, InterpolateOptions, AttentionOptions } from './runtime/nn.js';
 export { rand, randn, randint, manualSeed } from './runtime/random.js';

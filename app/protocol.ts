@@ -1,5 +1,6 @@
 // The player's wire format. Client → server: JSON in the reference demo's message format (input events)
 // or a control message. Server → client: JSON for settings/errors, binary for frames (24-byte header + RGB).
+import { stepsProblem } from '../models/neuralos/ddim.js';
 import type { NeuralOSEvent } from '../models/neuralos/neuralos.js';
 
 export type ClientMessage =
@@ -25,6 +26,8 @@ export function parseMessage(raw: string, screen: { width: number; height: numbe
     case 'heartbeat': return { kind: 'heartbeat' };
     case 'update_sampling_steps': {
       if (!Number.isInteger(o.steps) || (o.steps as number) < 1 || (o.steps as number) > 32) throw new Error(`update_sampling_steps: steps must be an integer in [1, 32], got ${JSON.stringify(o.steps)}`);
+      const problem = stepsProblem(o.steps as number);
+      if (problem) throw new Error(`update_sampling_steps: ${problem}`);
       return { kind: 'steps', steps: o.steps as number };
     }
     case undefined: break;

@@ -8,7 +8,7 @@ import { kernelKey } from '../codegen/kernel.js';
 import { type Bound, UOp } from '../codegen/uop.js';
 import { Buffer, nextBufferUid } from './buffer.js';
 import { type Compiled, type Recorder, recorder, recording } from './capture.js';
-import { debugLevel, stats } from './debug.js';
+import { debugLevel, envFlag, stats } from './debug.js';
 import { scope } from './memory.js';
 import { profiling, stage } from './profile.js';
 import { type TimedLaunch, realizeTensors, reportTimes } from './realize.js';
@@ -28,6 +28,10 @@ export interface Jitted<A extends unknown[], R> {
   /** Frees what the captures hold (planned buffers, device graphs); later calls capture again. */
   dispose(): void;
 }
+
+let enabled = envFlag('JIT') !== '0';
+/** JIT=0 (or setJit(false)) runs jitted functions as plain code (each call in a scope): to tell whether the jit is at fault. */
+export const setJit = (on: boolean): void => { enabled = on; };
 
 type Leaf = Tensor | number | boolean | string | null | undefined;
 const isPlain = (v: unknown): v is Record<string, unknown> =>
@@ -336,6 +340,7 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, 
 
   const jitted = ((...args: A): Promise<Awaited<R>> => {
     if (recorder()) return Promise.resolve(fn(...args)) as Promise<Awaited<R>>;   // part of an outer capture
+    if (!enabled) return scope(() => fn(...args)) as Promise<Awaited<R>>;
     const p = tail.then(() => run(args));
     tail = p.catch(() => undefined);
     return p;

@@ -1,13 +1,15 @@
 // One NeuralOS session: events in the reference demo's message format go through the state model, DDIM
 // over the UNet and the autoencoder decoder to a uint8 RGB frame; the recurrent state and the previous
-// latent are carried between frames. Runs on any device through the Tensor API.
-import { type Tensor, cat, randn, realize, scope, setStage, tensor } from '../../index.js';
+// latent are carried between frames. Runs on any device through the Tensor API. Each stage is a jitted
+// function of the model (shared by its sessions): after two frames a frame replays captured kernels, and the
+// cursor, keys, timesteps and seeds reach them as variables, so no frame compiles anything.
+import { type Tensor, cat, jit, randn, scope, setStage, tensor, variable } from '../../index.js';
 import { StateDict, type TensorSource, openWeights } from '../weights/state.js';
 import { type NeuralOSConfig, latentSize } from './config.js';
-import { ddimSample } from './ddim.js';
+import { type DdimScales, ddimCalls, ddimUpdate, scaleVars, stepsProblem, timestepVar } from './ddim.js';
 import { Decoder } from './decoder.js';
 import { KEYS, keyIndex } from './keys.js';
-import { type RnnState, StateModel } from './rnn.js';
+import { type RnnState, type RnnVars, StateModel } from './rnn.js';
 import { UNet } from './unet.js';
 
 /** A client message as the reference demo sends it. */
@@ -40,12 +42,30 @@ export class NeuralOS {
   readonly rnn: StateModel; readonly unet: UNet; readonly decoder: Decoder;
   readonly report: { problems: string[]; unexpected: string[] };
   readonly #default: Session;
+  /** The latent statistics as [1, C, 1, 1] tensors, and the padding latent (a zero image, normalized). */
+  readonly latentStd: Tensor; readonly latentMean: Tensor; readonly paddingLatent: Tensor;
+
+  /** The jitted stages: one state-model step, one UNet call (with or without the DDIM update), the decoder to RGB. */
+  readonly stateStep = jit((s: RnnState, prevLatent: Tensor, ev: RnnVars) => this.rnn.step(s, { ...ev, prevLatent, isPadding: false }));
+  readonly denoise = jit((x: Tensor, cond: Tensor, t: Tensor) => this.unet.forward(cat([x, cond], 1), t));
+  readonly ddimStep = jit((x: Tensor, cond: Tensor, t: Tensor, s: Record<keyof DdimScales, Tensor>) =>
+    ddimUpdate(x, this.unet.forward(cat([x, cond], 1), t), s));
+  readonly decode = jit((latent: Tensor) => packRgb(this.decoder.forward(this.denormalize(latent))));
+  /** A frame's initial latent x_T ~ N(0, I) from a u32 seed variable. */
+  readonly noise = jit((seed: Tensor) => {
+    const { height: h, width: w } = latentSize(this.cfg);
+    return randn([1, this.cfg.latentChannels, h, w], { seed, device: this.device });
+  });
 
   private constructor(readonly cfg: NeuralOSConfig, readonly device: string, sd: StateDict, allowMissing: boolean) {
     this.rnn = new StateModel(sd.sub('temporal_encoder.'), cfg, device);
     this.unet = new UNet(sd.sub('model.diffusion_model.'), cfg, device);
     this.decoder = new Decoder(sd.sub('first_stage_model.'), cfg);
     this.report = sd.report({ allowMissing, ignore: ignoredKeys });
+    const { height: h, width: w } = latentSize(cfg), C = cfg.latentChannels, st = cfg.latentStats;
+    this.latentStd = tensor(st.std, { shape: [1, C, 1, 1], device });
+    this.latentMean = tensor(st.mean, { shape: [1, C, 1, 1], device });
+    this.paddingLatent = tensor(Float32Array.from({ length: C * h * w }, (_, i) => (0 - st.mean[Math.floor(i / (h * w))]!) / st.std[Math.floor(i / (h * w))]!), { shape: [1, C, h, w], device });
     this.#default = new Session(this);
   }
 
@@ -57,9 +77,26 @@ export class NeuralOS {
     if (opts.onProgress) sd.onTake = opts.onProgress;
     const model = new NeuralOS(cfg, device, sd, opts.allowMissing ?? false);
     await sd.materialize();
+    // the initial states are views of weights: realized once, they are arguments a jitted step takes as they are
+    for (const s of Object.values(model.rnn.initial)) for (const t of Object.values(s)) await (t as Tensor).realize();
     source?.close?.();
     return model;
   }
+
+  /** A sampled latent from noise and the state model's conditioning: one jitted UNet call per DDIM step. */
+  async sample(steps: number, noise: Tensor, cond: Tensor): Promise<Tensor> {
+    let x = noise;
+    for (const call of ddimCalls(this.cfg, steps)) {
+      const t = timestepVar(this.cfg, call.t, this.device);
+      const next = await (call.update ? this.ddimStep(x, cond, t, scaleVars(call.update, this.device)) : this.denoise(x, cond, t));
+      if (x !== noise) x.dispose();
+      x = next;
+    }
+    return x;
+  }
+
+  /** A normalized latent back to the autoencoder's scale. */
+  denormalize(latent: Tensor): Tensor { return latent.mul(this.latentStd).add(this.latentMean); }
 
   /** A new session: its own recurrent state, previous latent and held keys. */
   session(): Session { return new Session(this); }
@@ -68,6 +105,17 @@ export class NeuralOS {
   step(ev: NeuralOSEvent, opts: StepOptions = {}): Promise<Frame> { return this.#default.step(ev, opts); }
   reset(): void { this.#default.reset(); }
   get previousLatent(): Tensor | undefined { return this.#default.previousLatent; }
+}
+
+/**
+ * An image in [-1, 1] [1, 3, H, W] as the bytes of H × W × 3 RGB (clamped, scaled to [0, 255], truncated),
+ * four to a 32-bit word, computed on the device: a frame reads back a quarter of the floats.
+ */
+function packRgb(image: Tensor): Tensor {
+  const n = image.numel;
+  if (n % 4) throw new Error(`neuralos: an image of ${n} bytes does not pack into 32-bit words`);
+  const bytes = image.clamp(-1, 1).add(1).mul(127.5).permute(0, 2, 3, 1).reshape([n / 4, 4]).cast('u32');
+  return bytes.mul(tensor([1, 256, 65536, 16777216], { dtype: 'u32', device: image.device })).sum(1);
 }
 
 /** One user's stream of frames. */
@@ -96,50 +144,39 @@ export class Session {
     this.#state = undefined;
   }
 
-  /** The padding latent: a zero image latent, normalized per channel. */
-  #paddingLatent(): Tensor {
-    const cfg = this.model.cfg, { height: h, width: w } = latentSize(cfg), C = cfg.latentChannels, st = cfg.latentStats;
-    return tensor(Float32Array.from({ length: C * h * w }, (_, i) => (0 - st.mean[Math.floor(i / (h * w))]!) / st.std[Math.floor(i / (h * w))]!), { shape: [1, C, h, w], device: this.model.device });
-  }
-
   async step(ev: NeuralOSEvent, opts: StepOptions = {}): Promise<Frame> {
-    const { cfg, device, rnn, unet, decoder } = this.model;
+    const { cfg, device, rnn, decoder } = this.model;
     const { width: W, height: H } = cfg.screen, { height: h, width: w } = latentSize(cfg), C = cfg.latentChannels;
-    const steps = opts.steps ?? 32;
-    if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new Error(`neuralos: steps must be an integer in [1, 1000], got ${steps}`);
+    const steps = opts.steps ?? 32, problem = stepsProblem(steps, cfg.diffusion.timesteps);
+    if (problem) throw new Error(`neuralos: ${problem}`);
     for (const k of ev.keys_down ?? []) { const i = keyIndex(k); if (i !== undefined) this.keysDown.add(i); }
     for (const k of ev.keys_up ?? []) { const i = keyIndex(k); if (i !== undefined) this.keysDown.delete(i); }
-    const x = Math.min(Math.max(Math.trunc(ev.x), 0), W - 1), y = Math.min(Math.max(Math.trunc(ev.y), 0), H - 1);
     this.#frame++;
     const t0 = performance.now();
-    const prevState = this.#state, prevLatent = this.#prev;
+    // the first frame starts from the padding state and latent; later ones from the last frame's
+    const first = this.#frame === 0;
+    const prevState = first ? rnn.initial.padding : this.#state ?? rnn.initial.unknown;
+    const prevLatent = first ? this.model.paddingLatent : this.#prev ?? this.model.paddingLatent;
     const result = await scope(async () => {
       setStage('state model');
-      const { out, state } = rnn.step(prevState, {
-        x, y, left: !!ev.is_left_click, right: !!ev.is_right_click, keys: KEYS.map((_, i) => (this.keysDown.has(i) ? 1 : 0)),
-        prevLatent: prevLatent ?? this.#paddingLatent(), isPadding: this.#frame === 0,
-      });
-      await realize(out, ...Object.values(state));
+      const inputs = rnn.inputs({ x: ev.x, y: ev.y, left: !!ev.is_left_click, right: !!ev.is_right_click, keys: KEYS.map((_, i) => (this.keysDown.has(i) ? 1 : 0)) });
+      const { out, state } = await this.model.stateStep(prevState, prevLatent, inputs);
       const t1 = performance.now();
       setStage('unet');
-      // realized first: a lazy randn would put its seed into the UNet graph and miss the schedule cache
       const noise = opts.noise
         ? tensor(opts.noise, { shape: [1, C, h, w], device })
-        : await randn([1, C, h, w], { seed: opts.seed ?? this.#frame, device }).realize();
-      const latent = await ddimSample(cfg, steps, noise, (xt, t) => unet.forward(cat([xt, out], 1), t));
+        : await this.model.noise(variable((opts.seed ?? this.#frame) >>> 0, { dtype: 'u32', name: 'seed', device }));
+      const latent = await this.model.sample(steps, noise, out);
       const t2 = performance.now();
       setStage('decoder');
-      const st = cfg.latentStats;
-      const z = latent.mul(tensor(st.std, { shape: [1, C, 1, 1], device })).add(tensor(st.mean, { shape: [1, C, 1, 1], device }));
-      const decoded = decoder.forward(z);
-      const rgb = decoded.clamp(-1, 1).add(1).mul(127.5).permute(0, 2, 3, 1);
-      const image = Uint8Array.from(await rgb.data(), Math.trunc);
-      const dump = opts.dump ? { state: Float32Array.from(await out.data()), latent: Float32Array.from(await latent.data()), decoded: Float32Array.from(await decoded.data()) } : undefined;
+      const packed = await this.model.decode(latent);
+      const image = new Uint8Array((await packed.data()).buffer, 0, W * H * 3);
+      const dump = opts.dump ? { state: Float32Array.from(await out.data()), latent: Float32Array.from(await latent.data()), decoded: Float32Array.from(await decoder.forward(this.model.denormalize(latent)).data()) } : undefined;
       return { state, latent, image, dump, ms: { state: t1 - t0, unet: t2 - t1, decode: performance.now() - t2 } };
     });
     setStage('');
     this.#disposeState();
-    prevLatent?.dispose();
+    this.#prev?.dispose();
     this.#state = result.state;
     this.#prev = result.latent;
     return { image: result.image, width: W, height: H, ms: result.ms, dump: result.dump };

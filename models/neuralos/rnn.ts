@@ -1,19 +1,20 @@
 // The state model ("TemporalEncoder"): a lower LSTM over the input embeddings and feedback, one query
 // attending over the previous latent's tokens, an upper LSTM, and a projection to the UNet's conditioning
 // channels, whose last channel is replaced by a Gaussian map of the cursor.
-import { type Tensor, arange, cat, tensor } from '../../index.js';
+import { Tensor, arange, cat, tensor, variable } from '../../index.js';
 import { Embedding, LSTMCell, Linear, MultiheadAttention } from '../nn.js';
 import type { StateDict } from '../weights/state.js';
 import { type NeuralOSConfig, latentSize } from './config.js';
 
 export interface RnnState { readonly hLower: Tensor; readonly cLower: Tensor; readonly hUpper: Tensor; readonly cUpper: Tensor; readonly feedback: Tensor }
-export interface RnnInput {
-  readonly x: number; readonly y: number; readonly left: boolean; readonly right: boolean;
-  /** 0/1 per vocabulary key: held down */
-  readonly keys: readonly number[];
-  readonly prevLatent: Tensor;
-  readonly isPadding: boolean;
-}
+/** An event in numbers: the cursor in pixels, the buttons, 0/1 per vocabulary key (held down). */
+export interface RnnEvent { readonly x: number; readonly y: number; readonly left: boolean; readonly right: boolean; readonly keys: readonly number[] }
+/**
+ * The same as a step reads it: the cursor and buttons as i32 variables, the keys as the [keys] i32 tensor of their
+ * embedding rows (2i + down), so a jitted step takes new values without new kernels (StateModel.inputs makes it).
+ */
+export interface RnnVars { readonly x: Tensor; readonly y: Tensor; readonly left: Tensor; readonly right: Tensor; readonly keys: Tensor }
+export type RnnInput = (RnnEvent | RnnVars) & { readonly prevLatent: Tensor; readonly isPadding: boolean };
 
 export class StateModel {
   readonly embX; readonly embY; readonly embLeft; readonly embRight; readonly embKeys;
@@ -48,16 +49,26 @@ export class StateModel {
     this.initial = { padding: init('padding'), unknown: init('unknown') };
   }
 
+  /** An event as variables and a key-rows tensor (the cursor clamped to the screen). */
+  inputs(ev: RnnEvent): RnnVars {
+    const { width: W, height: H } = this.cfg.screen, device = this.device;
+    const int = (v: number, max: number, name: string) => variable(Math.min(Math.max(Math.trunc(v), 0), max), { dtype: 'i32', min: 0, max, name, device });
+    return {
+      x: int(ev.x, W - 1, 'x'), y: int(ev.y, H - 1, 'y'), left: int(+ev.left, 1, 'left'), right: int(+ev.right, 1, 'right'),
+      keys: tensor(ev.keys.map((k, i) => 2 * i + (k ? 1 : 0)), { dtype: 'i32', device }),
+    };
+  }
+
   /** One frame: returns the conditioning [1, outChannels, h, w] and the next state (lazy tensors). */
   step(state: RnnState | undefined, inp: RnnInput): { out: Tensor; state: RnnState } {
     const { hidden: H, outChannels, keys } = this.cfg.rnn, { height: h, width: w } = latentSize(this.cfg);
     const s = inp.isPadding ? this.initial.padding : state ?? this.initial.unknown;
-    const idx = (v: number) => tensor([v], { dtype: 'i32', device: this.device });
-    const keyRows = tensor(inp.keys.map((k, i) => 2 * i + (k ? 1 : 0)), { dtype: 'i32', device: this.device });
+    const ev = inp.x instanceof Tensor ? (inp as RnnVars) : this.inputs(inp as RnnEvent);
+    const row = (v: Tensor) => v.reshape([1]), keyRows = ev.keys;
     const baseRows = arange(0, 2 * keys, 2, { device: this.device });
-    const all = this.embLeft.forward(idx(+inp.left)).add(this.embRight.forward(idx(+inp.right)))
+    const all = this.embLeft.forward(row(ev.left)).add(this.embRight.forward(row(ev.right)))
       .add(this.embKeys.forward(keyRows).sum(0, true).sub(this.embKeys.forward(baseRows).sum(0, true)));
-    const lowerIn = cat([this.embX.forward(idx(inp.x)), this.embY.forward(idx(inp.y)), all, s.feedback], -1);
+    const lowerIn = cat([this.embX.forward(row(ev.x)), this.embY.forward(row(ev.y)), all, s.feedback], -1);
     const [hLower, cLower] = this.lower.step(lowerIn, s.hLower, s.cLower);
     const C = this.cfg.latentChannels;
     const tokens = this.imageProj.forward(inp.prevLatent.permute(0, 2, 3, 1).reshape([1, h * w, C])).add(this.posEmb);
@@ -66,8 +77,9 @@ export class StateModel {
     const [hUpper, cUpper] = this.upper.step(context, s.hUpper, s.cUpper);
     const out = this.proj2.forward(this.proj0.forward(cat([hUpper, hLower], -1)).leakyRelu(0.01)).reshape([1, outChannels, h, w]);
     // Gaussian cursor map on the latent grid: exp(-((j - x/8)² + (i - y/8)²) / (2σ²)), σ = exp(log_sigma)
-    const j = arange(w, undefined, 1, { device: this.device }).cast('f32').sub(inp.x / 8).square().reshape([1, w]);
-    const i = arange(h, undefined, 1, { device: this.device }).cast('f32').sub(inp.y / 8).square().reshape([h, 1]);
+    const at = (v: Tensor) => v.cast('f32').div(8);
+    const j = arange(w, undefined, 1, { device: this.device }).cast('f32').sub(at(ev.x)).square().reshape([1, w]);
+    const i = arange(h, undefined, 1, { device: this.device }).cast('f32').sub(at(ev.y)).square().reshape([h, 1]);
     const twoVar = this.logSigma.mul(2).exp().mul(2);
     const cursor = i.add(j).neg().div(twoVar).exp().reshape([1, 1, h, w]);
     return { out: cat([out.narrow(1, 0, outChannels - 1), cursor], 1), state: { hLower, cLower, hUpper, cUpper, feedback: hUpper } };

@@ -1,6 +1,6 @@
 // The LDM/OpenAI UNet as NeuralOS uses it: ResBlocks with a timestep embedding, legacy-split self-attention
 // at the listed downsampling factors, skip connections concatenated on the way up. Keys as in the reference.
-import { type Tensor, cat, tensor } from '../../index.js';
+import { Tensor, cat, tensor, variable } from '../../index.js';
 import { Conv1x1, Conv2d, GroupNorm, Linear } from '../nn.js';
 import type { StateDict } from '../weights/state.js';
 import type { NeuralOSConfig } from './config.js';
@@ -64,10 +64,15 @@ export class UNet {
   readonly outputBlocks: Block[] = [];
   readonly outNorm; readonly outConv;
   readonly modelChannels: number;
+  /** The sinusoidal embedding of every timestep, a row per t: a step selects its row by a variable index. */
+  readonly timesteps: Tensor;
 
   constructor(sd: StateDict, cfg: NeuralOSConfig, readonly device: string) {
-    const u = cfg.unet, mc = u.modelChannels, embDim = 4 * mc;
+    const u = cfg.unet, mc = u.modelChannels, embDim = 4 * mc, T = cfg.diffusion.timesteps;
     this.modelChannels = mc;
+    const table = new Float32Array(T * mc);
+    for (let t = 0; t < T; t++) table.set(timestepEmbedding(t, mc), t * mc);
+    this.timesteps = tensor(table, { shape: [T, mc], device });
     const inCh = cfg.latentChannels + cfg.rnn.outChannels;
     this.timeEmbed = [new Linear(sd, 'time_embed.0', mc, embDim), new Linear(sd, 'time_embed.2', embDim, embDim)];
     const conv0 = new Conv2d(sd, 'input_blocks.0.0', inCh, mc, 3, { padding: 1 });
@@ -112,9 +117,10 @@ export class UNet {
     this.outConv = new Conv2d(sd, 'out.2', ch, cfg.latentChannels, 3, { padding: 1 });
   }
 
-  /** x [B, latent + rnn channels, h, w] at integer timestep t → predicted x0 [B, latent, h, w]. */
-  forward(x: Tensor, t: number): Tensor {
-    const te = tensor(timestepEmbedding(t, this.modelChannels), { shape: [1, this.modelChannels], device: this.device });
+  /** x [B, latent + rnn channels, h, w] at integer timestep t (a number or an i32 variable) → predicted x0 [B, latent, h, w]. */
+  forward(x: Tensor, t: number | Tensor): Tensor {
+    const tv = t instanceof Tensor ? t : variable(t, { dtype: 'i32', min: 0, max: this.timesteps.shape[0]! - 1, name: 't', device: this.device });
+    const te = tv.reshape([1]).embedding(this.timesteps);
     const emb = this.timeEmbed[1].forward(this.timeEmbed[0].forward(te).silu());
     const hs: Tensor[] = [];
     let h = x;

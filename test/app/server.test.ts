@@ -71,6 +71,7 @@ describe('player server', () => {
       [JSON.stringify({ x: 5, y: 5, keys_down: 'a' }), /keys_down must be a list of at most 16 key names/],
       [JSON.stringify({ x: 5, y: 5, is_left_click: 1 }), /is_left_click must be a boolean/],
       [JSON.stringify({ type: 'update_sampling_steps', steps: 99 }), /steps must be an integer in \[1, 32\]/],
+      [JSON.stringify({ type: 'update_sampling_steps', steps: 9 }), /9 steps put the last DDIM timestep at 1000/],
       [JSON.stringify({ type: 'launch_missiles' }), /unknown message type "launch_missiles"/],
       ['x'.repeat(5000), /message too large: 5000 bytes/],
     ];

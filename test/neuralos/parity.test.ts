@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { type Tensor, cat, tensor } from '../../index.js';
 import { tinyConfig } from '../../models/neuralos/config.js';
-import { ddimSample, ddimTimesteps } from '../../models/neuralos/ddim.js';
+import { ddimSample, ddimTimesteps, modelStep } from '../../models/neuralos/ddim.js';
 import { NeuralOS, type NeuralOSEvent } from '../../models/neuralos/neuralos.js';
 import { AttentionBlock, ResBlock } from '../../models/neuralos/unet.js';
 import { SafetensorsFile } from '../../models/weights/safetensors.js';
@@ -74,7 +74,7 @@ describe.skipIf(!present)('neuralos parity with PyTorch', () => {
 
       test('one UNet call; DDIM sampling with 4, 16 (17 calls) and 1 steps', async () => {
         await expectMatch(model.unet.forward(input('unet.x', device), get('unet.t')[0]!), 'unet.out');
-        const c = input('ddim.c', device), unet = (x: Tensor, t: number) => model.unet.forward(cat([x, c], 1), t);
+        const c = input('ddim.c', device), unet = modelStep(tinyConfig, (x: Tensor, t: Tensor) => model.unet.forward(cat([x, c], 1), t));
         for (const [name, steps] of [['ddim', meta!.steps], ['ddim16', 16], ['ddim1', 1]] as const) {
           // the fixture lists timesteps in call order (descending); S = 1 is one call at t = 999
           if (steps > 1) expect(ddimTimesteps(steps).reverse(), name).toEqual(Array.from(get(`${name}.timesteps`)));
