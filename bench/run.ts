@@ -1,4 +1,4 @@
-// npm run bench [-- webgpu]: polygrad against TensorFlow.js, measured with tinybench in one process, printed as one ratio table.
+// npm run bench [-- webgpu | frame]: polygrad against TensorFlow.js, measured with tinybench in one process, printed as one ratio table.
 // cpu suite (default): polygrad CPU vs tfjs-core on the `cpu` and `wasm` (SIMD, single thread) backends;
 // webgpu suite: polygrad WebGPU vs tfjs-backend-webgpu on the same Dawn adapter. Both sides get the same seeded
 // random f32 inputs, created and realized once outside the timed function; outputs are compared before timing.
@@ -131,6 +131,7 @@ function maxError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
 const TOLERANCE = 1e-3;
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'frame') { await (await import('./frame.js')).frameBench(process.argv[3]); process.exit(0); }
   const suite: Suite = process.argv[2] === 'webgpu' ? 'webgpu' : 'cpu';
   const req = createRequire(import.meta.url);
   const peers: string[] = [];
