@@ -47,7 +47,8 @@ export interface Backend {
   readonly description: string;
   alloc(bytes: number): DeviceBuffer;
   free(b: DeviceBuffer): void;
-  write(b: DeviceBuffer, data: Uint8Array): void;
+  /** Copies host bytes into the buffer at byte `offset` (a multiple of 4). */
+  write(b: DeviceBuffer, data: Uint8Array, offset?: number): void;
   read(b: DeviceBuffer): Promise<Uint8Array>;
   compile(kernel: Kernel, source: string): Promise<Program>;
   /**

@@ -119,7 +119,9 @@ export class CudaBackend implements Backend {
     return new CudaBuffer(BigInt(p[0]!), bytes);   // koffi hands 64-bit values back as numbers when they fit
   }
   free(b: DeviceBuffer): void { this.#check(this.#cu.cuMemFree_v2!((b as CudaBuffer).ptr), 'cuMemFree'); }
-  write(b: DeviceBuffer, data: Uint8Array): void { this.#check(this.#cu.cuMemcpyHtoD_v2!((b as CudaBuffer).ptr, data, data.byteLength), 'cuMemcpyHtoD'); }
+  write(b: DeviceBuffer, data: Uint8Array, offset = 0): void {
+    this.#check(this.#cu.cuMemcpyHtoD_v2!((b as CudaBuffer).ptr + BigInt(offset), data, data.byteLength), 'cuMemcpyHtoD');
+  }
   async read(b: DeviceBuffer): Promise<Uint8Array> {
     const out = new Uint8Array(b.bytes);
     this.#check(this.#cu.cuMemcpyDtoH_v2!(out, (b as CudaBuffer).ptr, b.bytes), 'cuMemcpyDtoH');

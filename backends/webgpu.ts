@@ -156,11 +156,12 @@ export class WebGpuBackend implements Backend {
     const list = this.#pool.get(g.size) ?? [];
     if (list.length < 16) { list.push(g); this.#pool.set(g.size, list); } else g.destroy();
   }
-  write(b: DeviceBuffer, data: Uint8Array): void {
+  write(b: DeviceBuffer, data: Uint8Array, offset = 0): void {
+    if (offset % 4) throw new Error(`webgpu: a write at byte ${offset} is not 4-byte aligned`);
     this.#flush();
     const padded = data.byteLength % 4 ? new Uint8Array(Math.ceil(data.byteLength / 4) * 4) : data;
     if (padded !== data) padded.set(data);
-    this.#device.queue.writeBuffer((b as GpuBuffer).gpu, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+    this.#device.queue.writeBuffer((b as GpuBuffer).gpu, offset, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
   }
   async read(b: DeviceBuffer): Promise<Uint8Array> {
     const src = b as GpuBuffer, size = Math.ceil(src.bytes / 4) * 4, checks = this.#checksPending;

@@ -19,6 +19,11 @@ export interface Kernel {
   readonly ops?: readonly string[];
   /** Optimizer actions applied when lowering (codegen/opt.ts). */
   readonly opts?: readonly Opt[];
+  /**
+   * Where each point of `shape` stores, over its global ranges (default: its flat index in `shape`): a shard of a
+   * kernel writes its part of the whole output, relative to the chunk it writes (shard.ts).
+   */
+  readonly storeIndex?: UOp;
 }
 
 /**
@@ -68,9 +73,9 @@ export function kernelKey(k: Kernel): string {
       }
       return n;
     };
-    const outs = k.stores.map(visit);
+    const outs = k.stores.map(visit), at = k.storeIndex ? visit(k.storeIndex) : -1;
     const params = k.params.map((p) => `${p.dtype}${p.write ? 'w' : 'r'}${p.numel}`);
-    key = `${k.shape.join('x')}|${params.join(',')}|${(k.vars ?? []).join(',')}|${outs.join(',')}|${parts.join(';')}`;
+    key = `${k.shape.join('x')}|${params.join(',')}|${(k.vars ?? []).join(',')}|${at}|${outs.join(',')}|${parts.join(';')}`;
     keys.set(k, key);
   }
   return key;

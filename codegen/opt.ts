@@ -67,7 +67,7 @@ export function expandStores(k: Kernel): { index: UOp; values: UOp[] }[] {
   for (const m of combos) for (const [r, g] of grouped) m.set(r, g);
   const memo = combos.map(() => new Map<UOp, UOp>());
   return combos.map((m, i) => ({
-    index: substitute(linearIndex(k.shape, full), m, memo[i]),
+    index: substitute(k.storeIndex ?? linearIndex(k.shape, full), m, memo[i]),
     values: stores.map((v) => substitute(v, m, memo[i])),
   }));
 }

@@ -3,48 +3,69 @@ import { type DType, castValue, f16ToF32, f32ToF16, itemsize } from '../codegen/
 import type { Identified } from '../codegen/uop.js';
 import { type Backend, type DeviceBuffer, storageOf } from '../backends/backend.js';
 import { recorder } from './capture.js';
+import { type Layout, chunkElems } from '../codegen/shard.js';
 
 export type TypedData = Float32Array | Int32Array | Uint32Array | Uint8Array;
 
 let nextUid = 0;
-const live = { buffers: 0, bytes: 0 };
+const live = { buffers: 0, bytes: 0, peak: 0 };
 
+/**
+ * A tensor's storage: one device buffer, or several chunks of whole rows when it is larger than one buffer may be
+ * on its device (codegen/shard.ts splits the kernels that touch it). `row`: elements per row (rowElems(shape)).
+ */
 export class Buffer implements Identified {
   readonly uid = nextUid++;
-  #handle: DeviceBuffer | undefined;
+  readonly chunkElems: number;
+  #handles: DeviceBuffer[] | undefined;
   #refs = 0;
 
-  constructor(readonly backend: Backend, readonly dtype: DType, readonly numel: number) {
-    const bytes = this.bytes;
-    if (numel >= 2 ** 31) throw new Error(`alloc: ${numel} elements of ${dtype} exceed 32-bit indexing (2^31 - 1 elements)`);
-    if (bytes > backend.caps.maxBufferBytes) {
-      throw new Error(`alloc: ${numel} × ${dtype} = ${bytes} bytes exceeds the largest buffer ${backend.name} allows (${backend.caps.maxBufferBytes} bytes)`);
+  constructor(readonly backend: Backend, readonly dtype: DType, readonly numel: number, row = numel) {
+    this.chunkElems = Math.max(1, chunkElems(numel, row, backend.caps.maxBufferBytes));
+    const per = itemsize(this.stored), handles: DeviceBuffer[] = [];
+    try {
+      for (let at = 0; at < Math.max(numel, 1); at += this.chunkElems) {
+        handles.push(backend.alloc(Math.max(4, Math.ceil((Math.min(this.chunkElems, numel - at) * per) / 4) * 4)));
+      }
+    } catch (e) {
+      for (const h of handles) backend.free(h);   // a failed allocation keeps nothing
+      throw new Error(`alloc: ${numel} × ${this.dtype} (${this.bytes} bytes) failed on ${backend.name} with ${live.bytes} bytes already allocated by polygrad: ${(e as Error).message}`, { cause: e });
     }
-    this.#handle = backend.alloc(Math.max(4, Math.ceil(bytes / 4) * 4));
+    this.#handles = handles;
     live.buffers++;
-    live.bytes += bytes;
+    live.bytes += this.bytes;
+    live.peak = Math.max(live.peak, live.bytes);
   }
 
+  /** How many device buffers hold the elements (known after the buffer is freed, too). */
+  get chunks(): number { return Math.max(1, Math.ceil(this.numel / this.chunkElems)); }
+  /** How the elements are stored: chunkElems per chunk (at least numel: one buffer). */
+  get layout(): Layout { return { numel: this.numel, chunkElems: this.chunkElems }; }
   get stored(): DType { return storageOf(this.backend.caps, this.dtype); }
   get bytes(): number { return this.numel * itemsize(this.stored); }
 
-  /** Copies host values in, converted to how the device stores this dtype. */
-  upload(values: ArrayLike<number | boolean>): void {
-    const n = values.length, d = this.stored;
-    const arr = d === 'f32' ? new Float32Array(n) : d === 'f16' ? new Uint16Array(n) : d === 'i32' ? new Int32Array(n) : d === 'u32' ? new Uint32Array(n) : new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = Number(castValue(Number(values[i]), this.dtype));
-      arr[i] = d === 'f16' ? f32ToF16(v) : v;
+  /** Copies host values in (values[i] is element `offset + i`), converted to how the device stores this dtype. */
+  upload(values: ArrayLike<number | boolean>, offset = 0): void {
+    const d = this.stored, per = itemsize(d);
+    for (let c = Math.floor(offset / this.chunkElems); c * this.chunkElems < offset + values.length; c++) {
+      const from = Math.max(offset, c * this.chunkElems), to = Math.min(offset + values.length, (c + 1) * this.chunkElems, this.numel), n = to - from;
+      const arr = d === 'f32' ? new Float32Array(n) : d === 'f16' ? new Uint16Array(n) : d === 'i32' ? new Int32Array(n) : d === 'u32' ? new Uint32Array(n) : new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = Number(castValue(Number(values[from - offset + i]), this.dtype));
+        arr[i] = d === 'f16' ? f32ToF16(v) : v;
+      }
+      const bytes = new Uint8Array(arr.buffer);
+      recorder()?.upload(this, bytes);
+      this.backend.write(this.handles[c]!, bytes, (from - c * this.chunkElems) * per);
     }
-    const bytes = new Uint8Array(arr.buffer);
-    recorder()?.upload(this, bytes);
-    this.backend.write(this.handle, bytes);
   }
 
   /** The values as a host typed array: f16 widens to Float32Array, bool comes back as 0/1 bytes. */
   async download(): Promise<TypedData> {
     recorder()?.download(this);
-    const bytes = await this.backend.read(this.handle);
+    const parts = await Promise.all(this.handles.map((h) => this.backend.read(h)));
+    const per = itemsize(this.stored), bytes = new Uint8Array(this.numel * per);
+    parts.forEach((p, c) => bytes.set(p.subarray(0, Math.min(this.chunkElems, this.numel - c * this.chunkElems) * per), c * this.chunkElems * per));
     const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + this.bytes);
     switch (this.stored) {
       case 'f32': return new Float32Array(ab);
@@ -55,10 +76,11 @@ export class Buffer implements Identified {
       default: return this.stored satisfies never;
     }
   }
-  get freed(): boolean { return this.#handle === undefined; }
-  get handle(): DeviceBuffer {
-    if (!this.#handle) throw new Error(`buffer ${this.uid} (${this.numel} × ${this.dtype}) was already freed`);
-    return this.#handle;
+  get freed(): boolean { return this.#handles === undefined; }
+  /** The device buffers of the chunks, in order. */
+  get handles(): readonly DeviceBuffer[] {
+    if (!this.#handles) throw new Error(`buffer ${this.uid} (${this.numel} × ${this.dtype}) was already freed`);
+    return this.#handles;
   }
 
   retain(): this { this.#refs++; return this; }
@@ -66,9 +88,9 @@ export class Buffer implements Identified {
     if (--this.#refs <= 0) this.free();
   }
   free(): void {
-    if (!this.#handle) return;
-    this.backend.free(this.#handle);
-    this.#handle = undefined;
+    if (!this.#handles) return;
+    for (const h of this.#handles) this.backend.free(h);
+    this.#handles = undefined;
     live.buffers--;
     live.bytes -= this.bytes;
   }
@@ -77,5 +99,7 @@ export class Buffer implements Identified {
 /** The uid the next buffer gets: every buffer made from now on has a uid at least this. */
 export const nextBufferUid = (): number => nextUid;
 
-/** Live device memory: buffers and bytes still allocated by polygrad. */
-export const memory = (): { buffers: number; bytes: number } => ({ ...live });
+/** Live device memory: buffers and bytes still allocated by polygrad, and the most bytes live at once so far. */
+export const memory = (): { buffers: number; bytes: number; peak: number } => ({ ...live });
+/** Starts counting the peak again from what is live now. */
+export const resetPeak = (): void => { live.peak = live.bytes; };

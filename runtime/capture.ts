@@ -11,8 +11,11 @@ import { asyncContext } from './context.js';
 export interface Compiled { readonly program: Program; readonly kernel: Kernel; readonly flops: number; readonly bytes: number }
 
 export interface Recorder {
-  /** A launch of `c` over `bufs` (its params), reading the BIND nodes `binds` (its variables, values in `vals`). */
-  launch(c: Compiled, bufs: readonly Buffer[], binds: readonly UOp[], vals: readonly number[]): void;
+  /**
+   * A launch of `c` over chunk `chunks[i]` of `bufs[i]` (its params), reading the BIND nodes `binds` (its variables,
+   * values in `vals`).
+   */
+  launch(c: Compiled, bufs: readonly Buffer[], chunks: readonly number[], binds: readonly UOp[], vals: readonly number[]): void;
   /** Host data written into a buffer. */
   upload(b: Buffer, bytes: Uint8Array): void;
   /** A buffer read back to the host. */

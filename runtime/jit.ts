@@ -64,7 +64,10 @@ type VarSource = { readonly arg: number } | { readonly value: number };
 /** What a replay returns per result leaf: a fresh output, an argument's buffer, a buffer the capture holds, a value. */
 type OutSource = { readonly out: number } | { readonly arg: number } | { readonly fixed: Buffer } | { readonly value: unknown };
 
-interface Launch { readonly c: Compiled; readonly bufs: readonly Buffer[]; readonly binds: readonly UOp[]; readonly vals: readonly number[]; readonly stage: string }
+interface Launch {
+  readonly c: Compiled; readonly bufs: readonly Buffer[]; readonly chunks: readonly number[];
+  readonly binds: readonly UOp[]; readonly vals: readonly number[]; readonly stage: string;
+}
 
 /**
  * Sees a call of the function: launches, uploads (their content hashed) and the values of variables bound inside
@@ -81,14 +84,14 @@ class Probe implements Recorder {
   backend: Backend | undefined;
   constructor(readonly argBinds: ReadonlyMap<UOp, number>, readonly strict: boolean, readonly start: number) {}
 
-  launch(c: Compiled, bufs: readonly Buffer[], binds: readonly UOp[], vals: readonly number[]): void {
+  launch(c: Compiled, bufs: readonly Buffer[], chunks: readonly number[], binds: readonly UOp[], vals: readonly number[]): void {
     const backend = bufs[0]?.backend;
     if (this.strict && backend && this.backend && backend !== this.backend) {
       throw new Error(`jit: a captured function runs on one device, this one launched on ${this.backend.name} and ${backend.name}`);
     }
     this.backend ??= backend;
     if (this.strict) {
-      this.launches.push({ c, bufs, binds, vals, stage: stage() });
+      this.launches.push({ c, bufs, chunks, binds, vals, stage: stage() });
       for (const b of bufs) if ((b.uid < this.start || this.uploaded.has(b)) && !this.kept.has(b)) this.kept.add(b.retain());
     }
     binds.forEach((b, i) => {
@@ -122,16 +125,19 @@ function changed(a: ReadonlyMap<string, number[]>, b: ReadonlyMap<string, number
   return undefined;
 }
 
-/** A capture ready to replay: the launch list over a table of buffers [inputs, outputs, planned, held]. */
+/**
+ * A capture ready to replay: the launch list over a table of device buffers, the chunks of [the inputs' buffers,
+ * the outputs', the held ones (planned temporaries, buffers used as they are)] in that order.
+ */
 interface Capture {
   /** Where the launches run (none when the function launched nothing). */
   readonly backend: Backend | undefined;
   readonly launches: readonly GraphLaunch[];
   readonly stages: readonly string[];
   readonly compiled: readonly Compiled[];
-  /** Table entries: argument leaf per input entry, output dtype/numel per output entry, then constant buffers. */
+  /** The argument leaf of each input, the layout of each output, the buffers held for every replay. */
   readonly inputs: readonly number[];
-  readonly outputs: readonly { readonly dtype: Buffer['dtype']; readonly numel: number }[];
+  readonly outputs: readonly { readonly dtype: Buffer['dtype']; readonly numel: number; readonly chunkElems: number }[];
   readonly held: readonly Buffer[];
   readonly vars: readonly VarSource[];
   readonly results: readonly OutSource[];
@@ -164,19 +170,21 @@ function plan(probe: Probe, start: number, argBufs: ReadonlyMap<Buffer, number>,
   const written = new Set<Buffer>();
   probe.launches.forEach((l) => l.c.kernel.params.forEach((p, i) => { if (p.write) written.add(l.bufs[i]!); }));
   const fresh = (b: Buffer): boolean => b.uid >= start && written.has(b) && !probe.uploaded.has(b);
-  // table entries in order: inputs, outputs, planned temporaries, held buffers
-  const entry = new Map<Buffer, number>();
-  const inputs: number[] = [], outputs: { dtype: Buffer['dtype']; numel: number }[] = [], held: Buffer[] = [];
-  for (const [b, arg] of argBufs) { entry.set(b, inputs.length); inputs.push(arg); }
+  // table entries in order (each as many slots as its buffer has chunks): inputs, outputs, held buffers
+  const entry = new Map<Buffer, number>(), chunks: number[] = [];
+  const add = (b: Buffer): number => { entry.set(b, chunks.length); chunks.push(b.chunks); return chunks.length - 1; };
+  const inputs: number[] = [], outputs: { dtype: Buffer['dtype']; numel: number; chunkElems: number }[] = [], held: Buffer[] = [];
+  for (const [b, arg] of argBufs) { add(b); inputs.push(arg); }
   const results: OutSource[] = resultLeaves.map((leaf, i) => {
     const b = resultBufs[i];
     if (!(leaf instanceof Tensor) || !b) return { value: leaf };
     if (argBufs.has(b)) return { arg: argBufs.get(b)! };
     if (!fresh(b)) return { fixed: b.retain() };
-    if (!entry.has(b)) { entry.set(b, inputs.length + outputs.length); outputs.push({ dtype: b.dtype, numel: b.numel }); }
+    if (!entry.has(b)) { add(b); outputs.push({ dtype: b.dtype, numel: b.numel, chunkElems: b.chunkElems }); }
     return { out: entry.get(b)! - inputs.length };
   });
-  // lifetimes of the temporaries, then first-fit by size onto device buffers freed by earlier ones
+  // lifetimes of the temporaries, then first-fit by size onto device buffers freed by earlier ones (a chunked one
+  // keeps a buffer of its own layout)
   const life = new Map<Buffer, [number, number]>();
   probe.launches.forEach((l, i) => l.bufs.forEach((b) => {
     if (entry.has(b) || !fresh(b)) return;
@@ -186,21 +194,24 @@ function plan(probe: Probe, start: number, argBufs: ReadonlyMap<Buffer, number>,
   const planned: Buffer[] = [], ends: number[] = [], slotOf = new Map<Buffer, number>();
   for (const [b, [first, last]] of [...life].sort((x, y) => x[1][0] - y[1][0])) {
     let best = -1;
-    planned.forEach((p, s) => { if (ends[s]! < first && p.bytes >= b.bytes && (best < 0 || p.bytes < planned[best]!.bytes)) best = s; });
-    if (best < 0) { best = planned.length; planned.push(new Buffer(b.backend, 'u32', Math.ceil(b.bytes / 4)).retain()); ends.push(-1); }
+    if (b.chunks === 1) planned.forEach((p, s) => { if (ends[s]! < first && p.chunks === 1 && p.bytes >= b.bytes && (best < 0 || p.bytes < planned[best]!.bytes)) best = s; });
+    if (best < 0) {
+      best = planned.length;
+      planned.push((b.chunks === 1 ? new Buffer(b.backend, 'u32', Math.ceil(b.bytes / 4)) : new Buffer(b.backend, b.dtype, b.numel, b.chunkElems)).retain());
+      ends.push(-1);
+    }
     ends[best] = last;
     slotOf.set(b, best);
   }
-  const base = inputs.length + outputs.length;
-  for (const [b, s] of slotOf) entry.set(b, base + s);
-  held.push(...planned);
+  const plannedEntry = planned.map((p) => { held.push(p); return add(p); });
+  for (const [b, s] of slotOf) entry.set(b, plannedEntry[s]!);
+  for (const l of probe.launches) for (const b of l.bufs) if (!entry.has(b)) { held.push(b.retain()); add(b); }
+  const base: number[] = [];   // an entry's first slot
+  chunks.forEach((n, e) => base.push(e ? base[e - 1]! + chunks[e - 1]! : 0));
   const vars: VarSource[] = [], varEntry = new Map<UOp, number>();
   const launches = probe.launches.map((l): GraphLaunch => ({
     program: l.c.program, kernel: l.c.kernel,
-    bufs: l.bufs.map((b) => {
-      if (!entry.has(b)) { entry.set(b, base + held.length); held.push(b.retain()); }
-      return entry.get(b)!;
-    }),
+    bufs: l.bufs.map((b, j) => base[entry.get(b)!]! + l.chunks[j]!),
     vals: l.binds.map((u, i) => {
       if (!varEntry.has(u)) {
         varEntry.set(u, vars.length);
@@ -225,9 +236,9 @@ function release(c: Capture): void {
 /** Runs a capture on new arguments: fresh outputs, the table filled, one graph run (or timed launches). */
 async function replay(c: Capture, leaves: readonly Leaf[], bufs: readonly (Buffer | undefined)[]): Promise<unknown> {
   const backend = c.backend;
-  const outs = backend ? c.outputs.map((o) => new Buffer(backend, o.dtype, o.numel)) : [];
+  const outs = backend ? c.outputs.map((o) => new Buffer(backend, o.dtype, o.numel, o.chunkElems)) : [];
   if (backend) try {
-    const table: DeviceBuffer[] = [...c.inputs.map((a) => bufs[a]!.handle), ...outs.map((b) => b.handle), ...c.held.map((b) => b.handle)];
+    const table: DeviceBuffer[] = [...c.inputs.map((a) => bufs[a]!), ...outs, ...c.held].flatMap((b) => b.handles);
     const values = c.vars.map((v) => ('arg' in v ? ((leaves[v.arg] as Tensor).node('jit').arg as unknown as Bound).value : v.value));
     if (debugLevel() >= 2 || profiling()) {
       const timed: TimedLaunch[] = c.launches.map((l, i) => {

@@ -6,6 +6,7 @@ import { type Kernel, kernelKey } from '../codegen/kernel.js';
 import { linearize } from '../codegen/linearize.js';
 import { optimize } from '../codegen/opt.js';
 import { render } from '../codegen/render.js';
+import { type Layout, rowElems, shard } from '../codegen/shard.js';
 import type { Bound, UOp } from '../codegen/uop.js';
 import type { Backend } from '../backends/backend.js';
 import { Buffer } from './buffer.js';
@@ -69,6 +70,25 @@ export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
   return c;
 }
 
+/**
+ * The launches of a kernel over buffers stored as `layouts`: the kernel itself, or its shards when a buffer is in
+ * chunks (codegen/shard.ts); `binds[i]` is the (param, chunk) a shard's param i is.
+ */
+interface Launch { readonly compiled: Promise<Compiled>; readonly binds?: readonly { readonly param: number; readonly chunk: number }[] }
+const sharded = new WeakMap<Kernel, Map<string, readonly Launch[]>>();
+function launchesOf(backend: Backend, k: Kernel, layouts: readonly Layout[]): readonly Launch[] {
+  let perLayout = sharded.get(k);
+  if (!perLayout) sharded.set(k, (perLayout = new Map()));
+  const key = `${backend.name}|${layouts.map((l) => `${l.numel}/${l.chunkElems}`).join(',')}`;
+  let launches = perLayout.get(key);
+  if (!launches) {
+    const shards = shard(k, layouts, backend.caps);
+    launches = shards ? shards.map((s) => ({ compiled: compile(backend, s.kernel), binds: s.binds })) : [{ compiled: compile(backend, k) }];
+    perLayout.set(key, launches);
+  }
+  return launches;
+}
+
 /** A graph's key, leaves and variables, remembered per output set while nothing else was realized since. */
 interface Keyed { readonly ids: string; readonly key: string; readonly leaves: UOp[]; readonly binds: UOp[]; epoch: number }
 const keyed = new WeakMap<UOp, Keyed>();
@@ -128,7 +148,7 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
   const timedLaunches: TimedLaunch[] = [], hostMs: number[] = [];
   // inputs are held for the run: one disposed meanwhile (a.exp().data(); a.dispose()) lives until its kernels ran
   const inputs = g.leaves.map((u) => liveBuffer(u, backend)!.retain());
-  const outs = sched.outputs.map((plan, i) => (plan.kind === 'input' ? inputs[plan.slot]! : new Buffer(backend, outputs[i]!.dtype, outputs[i]!.numel)));
+  const outs = sched.outputs.map((plan, i) => (plan.kind === 'input' ? inputs[plan.slot]! : new Buffer(backend, outputs[i]!.dtype, outputs[i]!.numel, rowElems(outputs[i]!.shape))));
   const temps: (Buffer | undefined)[] = sched.temps.map(() => undefined);
   try {
     for (const item of sched.items) {
@@ -137,24 +157,28 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
       const bufs = item.bufs.map((r) => {
         if (r.kind === 'input') return inputs[r.slot]!;
         if (r.kind === 'output') return outs[r.index]!;
-        return (temps[r.id] ??= new Buffer(backend, sched!.temps[r.id]!.dtype, sched!.temps[r.id]!.numel));
+        const t = sched!.temps[r.id]!;
+        return (temps[r.id] ??= new Buffer(backend, t.dtype, t.numel, t.row));
       });
-      const vals = item.vars.map((s) => values[s]!);
-      const c = await compile(backend, item.kernel);
-      if (serial) await backend.sync();
-      const start = performance.now();
-      try {
-        backend.launch(c.program, c.kernel, bufs.map((b) => b.handle), vals, timed && !serial);
-      } catch (e) {
-        throw new Error(`${item.kernel.name}: ${(e as Error).message}`, { cause: e });
-      }
-      rec?.launch(c, bufs, item.vars.map((s) => g.binds[s]!), vals);
-      stats.kernels++;
-      stats.flops += c.flops;
-      stats.bytes += c.bytes;
-      if (timed) {
-        timedLaunches.push({ name: item.kernel.name, ops: item.kernel.ops ?? [], args: bufs.length, c, start, n: stats.kernels, stage: stage() });
-        if (serial) { await backend.sync(); hostMs.push(performance.now() - start); }
+      const vals = item.vars.map((s) => values[s]!), binds = item.vars.map((s) => g.binds[s]!);
+      for (const launch of launchesOf(backend, item.kernel, bufs.map((b) => b.layout))) {
+        const c = await launch.compiled;
+        const [lbufs, chunks] = launch.binds ? [launch.binds.map((b) => bufs[b.param]!), launch.binds.map((b) => b.chunk)] : [bufs, bufs.map(() => 0)];
+        if (serial) await backend.sync();
+        const start = performance.now();
+        try {
+          backend.launch(c.program, c.kernel, lbufs.map((b, i) => b.handles[chunks[i]!]!), vals, timed && !serial);
+        } catch (e) {
+          throw new Error(`${item.kernel.name}: ${(e as Error).message}`, { cause: e });
+        }
+        rec?.launch(c, lbufs, chunks, binds, vals);
+        stats.kernels++;
+        stats.flops += c.flops;
+        stats.bytes += c.bytes;
+        if (timed) {
+          timedLaunches.push({ name: item.kernel.name, ops: item.kernel.ops ?? [], args: lbufs.length, c, start, n: stats.kernels, stage: stage() });
+          if (serial) { await backend.sync(); hostMs.push(performance.now() - start); }
+        }
       }
       for (const id of item.frees) { temps[id]?.free(); temps[id] = undefined; }
     }

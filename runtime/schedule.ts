@@ -8,6 +8,7 @@ import type { DType } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
 import { globalRanges, linearIndex } from '../codegen/linearize.js';
 import { type AluOp, type Bound, type ReduceOp, UOp, argKey, constOf, isAlu, isMovement, transcendental } from '../codegen/uop.js';
+import { rowElems } from '../codegen/shard.js';
 import { sourceIndex } from './view.js';
 
 export type BufferRef = { readonly kind: 'input'; readonly slot: number } | { readonly kind: 'output'; readonly index: number } | { readonly kind: 'temp'; readonly id: number };
@@ -18,7 +19,8 @@ export interface ScheduleItem {
 export type OutputPlan = { readonly kind: 'kernel' } | { readonly kind: 'input'; readonly slot: number };
 export interface Schedule {
   readonly items: readonly ScheduleItem[];
-  readonly temps: readonly { readonly dtype: DType; readonly numel: number }[];
+  /** Intermediates: dtype, elements, and elements per row (how a buffer too big for one device buffer chunks). */
+  readonly temps: readonly { readonly dtype: DType; readonly numel: number; readonly row: number }[];
   readonly outputs: readonly OutputPlan[];
 }
 /** statusBinding: a kernel with index checks also binds the status word they report through (GPUs). */
@@ -72,6 +74,8 @@ export class Scheduler {
   readonly #binds: ReadonlyMap<UOp, number>;
   readonly #realized = new Set<UOp>();
   readonly #caps: ScheduleCaps;
+  /** The binding cap cuts only once the other rules settled: an early, wide build must not force a cut. */
+  #capped = false;
 
   /** leaves: realized buffers by input slot; binds: bound variables by variable slot. */
   constructor(leaves: ReadonlyMap<UOp, number>, caps: ScheduleCaps, binds: ReadonlyMap<UOp, number> = new Map()) {
@@ -83,18 +87,21 @@ export class Scheduler {
   run(outputs: readonly UOp[]): Schedule {
     for (const o of outputs) if (!this.#leaves.has(o)) this.#realized.add(o);
     for (const u of this.#above(outputs)) if (u.op === 'CONTIGUOUS') this.#realized.add(u);
-    let groups: Built[];
-    for (;;) {
-      const before = this.#realized.size;
-      groups = this.#merge(this.#buildAll());
-      const seen = new Map<UOp, Built>();
-      for (const b of groups) {
-        for (const r of b.reduces) {
-          if (seen.has(r) && seen.get(r) !== b) this.#realized.add(r);   // two kernels would compute it
-          seen.set(r, b);
+    let groups: Built[] = [];
+    for (const capped of [false, true]) {
+      this.#capped = capped;
+      for (;;) {
+        const before = this.#realized.size;
+        groups = this.#merge(this.#buildAll());
+        const seen = new Map<UOp, Built>();
+        for (const b of groups) {
+          for (const r of b.reduces) {
+            if (seen.has(r) && seen.get(r) !== b) this.#realized.add(r);   // two kernels would compute it
+            seen.set(r, b);
+          }
         }
+        if (this.#realized.size === before) break;
       }
-      if (this.#realized.size === before) break;
     }
     return this.#plan(groups, outputs);
   }
@@ -129,11 +136,11 @@ export class Scheduler {
     const cuts = new Set<UOp>();   // realized to fit the cap (and what discarded builds discovered)
     for (;;) {
       const b = this.#build(roots, false);
-      if (this.#bindings(b) <= this.#caps.maxBuffers) {
+      if (!this.#capped || this.#bindings(b) <= this.#caps.maxBuffers) {
         b.discovered.push(...[...cuts].filter((c) => !b.discovered.includes(c)));
         return b;
       }
-      const cut = this.#widestInput(roots, b);
+      const cut = this.#bindingCut(roots, b);
       if (!cut) throw new Error(`schedule: kernel ${roots.map((r) => r.op).join('+')} needs ${this.#bindings(b)} buffers but the device allows ${this.#caps.maxBuffers}`);
       this.#realized.add(cut);
       for (const c of [cut, ...b.discovered]) cuts.add(c);
@@ -143,8 +150,13 @@ export class Scheduler {
   /** Buffers a kernel binds: outputs, inputs and, where index checks report through one, the status word. */
   #bindings(b: Built): number { return b.roots.length + b.inputs.length + (b.checked && this.#caps.statusBinding ? 1 : 0); }
 
-  /** The inline subtree reading the most distinct buffers: realizing it frees the most bindings. */
-  #widestInput(roots: readonly UOp[], b: Built): UOp | undefined {
+  /**
+   * Rule "binding cap": the inline node to realize so the kernel binds fewer buffers. Candidates write no more than
+   * the largest tensor they read (a normalized input or a sum of embeddings, never a broadcast product such as a
+   * conv's window × weight). The smallest candidate that frees enough bindings at once wins; failing that, the one
+   * freeing most (the cut then repeats). Only when no node qualifies does the widest subtree go.
+   */
+  #bindingCut(roots: readonly UOp[], b: Built): UOp | undefined {
     const memo = new Map<UOp, Set<UOp>>();
     const reads = (u: UOp): Set<UOp> => {
       let s = memo.get(u);
@@ -153,15 +165,26 @@ export class Scheduler {
       memo.set(u, s);
       return s;
     };
-    let best: UOp | undefined, bestN = 1;
+    let best: UOp | undefined, widest: UOp | undefined, bestSaved = 0, widestN = 1;
+    const need = this.#bindings(b) - this.#caps.maxBuffers;
+    const better = (u: UOp, saved: number): boolean => {
+      if (!best) return true;
+      const [enough, bestEnough] = [saved >= need, bestSaved >= need];
+      if (enough !== bestEnough) return enough;
+      return enough ? u.numel < best.numel || (u.numel === best.numel && saved > bestSaved)
+        : saved > bestSaved || (saved === bestSaved && u.numel < best.numel);
+    };
     for (const root of roots) {
       for (const u of this.#above([root])) {
-        if (roots.includes(u) || this.#leaves.has(u) || this.#realized.has(u) || isMovement(u.op) || u.op === 'CONST') continue;
-        const n = reads(u).size;
-        if (n > bestN && n < this.#bindings(b)) { best = u; bestN = n; }
+        if (roots.includes(u) || this.#leaves.has(u) || this.#realized.has(u) || isMovement(u.op) || u.op === 'CONST' || u.op === 'BIND') continue;
+        const r = reads(u), n = r.size;
+        if (n <= 1 || n >= this.#bindings(b)) continue;
+        if (n > widestN) { widest = u; widestN = n; }
+        if (u.numel > Math.max(...[...r].map((x) => x.numel))) continue;
+        if (better(u, n - 1)) { best = u; bestSaved = n - 1; }
       }
     }
-    return best;
+    return best ?? widest;
   }
 
   #build(roots: readonly UOp[], trial: boolean): Built {
@@ -351,11 +374,11 @@ export class Scheduler {
   #plan(groups: readonly Built[], outputs: readonly UOp[]): Schedule {
     const outIndex = new Map(outputs.map((o, i) => [o, i] as [UOp, number]));
     const planOut: OutputPlan[] = outputs.map((o) => (this.#leaves.has(o) ? { kind: 'input', slot: this.#leaves.get(o)! } : { kind: 'kernel' }));
-    const temps: { dtype: DType; numel: number }[] = [], tempOf = new Map<UOp, number>();
+    const temps: { dtype: DType; numel: number; row: number }[] = [], tempOf = new Map<UOp, number>();
     const ref = (n: UOp): BufferRef => {
       if (this.#leaves.has(n)) return { kind: 'input', slot: this.#leaves.get(n)! };
       if (outIndex.has(n)) return { kind: 'output', index: outIndex.get(n)! };
-      if (!tempOf.has(n)) { tempOf.set(n, temps.length); temps.push({ dtype: n.dtype, numel: n.numel }); }
+      if (!tempOf.has(n)) { tempOf.set(n, temps.length); temps.push({ dtype: n.dtype, numel: n.numel, row: rowElems(n.shape) }); }
       return { kind: 'temp', id: tempOf.get(n)! };
     };
     const kept: { g: Built; bufs: BufferRef[] }[] = [];

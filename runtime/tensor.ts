@@ -1,6 +1,7 @@
 // The user-facing Tensor: a handle on a lazy graph node. Ops validate their inputs, pick dtypes and
 // broadcast, then build nodes; nothing runs until data()/tolist()/item()/realize().
 import { type DType, isFloat } from '../codegen/dtype.js';
+import { rowElems } from '../codegen/shard.js';
 import { type AluOp, type Bound, type ReduceOp, UOp } from '../codegen/uop.js';
 import { Buffer, type TypedData } from './buffer.js';
 export type { TypedData } from './buffer.js';
@@ -455,7 +456,7 @@ export class Tensor {
     const target = getDevice(device);
     if (!target.caps.dtypes.has(this.dtype)) throw new Error(`to: dtype ${this.dtype} is not supported on device ${device}`);
     const data = await this.data();
-    const buf = new Buffer(target, this.dtype, this.numel);
+    const buf = new Buffer(target, this.dtype, this.numel, rowElems(this.shape));
     buf.upload(this.dtype === 'bool' ? Array.from(data, (v) => v !== 0) : data);
     return new Tensor(UOp.make('BUFFER', this.dtype, [], buf, this.shape), device);
   }
@@ -592,7 +593,7 @@ export function tensor(data: Nested | ArrayLike<number>, opts: TensorOptions & {
   if (prod(shape) !== values.length) throw new Error(`tensor: ${values.length} values do not fill shape ${fmt(shape)}`);
   const backend = getDevice(device);
   if (!backend.caps.dtypes.has(dtype)) throw new Error(`tensor: dtype ${dtype} is not supported on device ${device} (supported: ${[...backend.caps.dtypes].join(', ')})`);
-  const buf = new Buffer(backend, dtype, values.length);
+  const buf = new Buffer(backend, dtype, values.length, rowElems(shape));
   buf.upload(values);
   return new Tensor(UOp.make('BUFFER', dtype, [], buf, shape), device);
 }

@@ -2,13 +2,14 @@
 // realize; a GPU kernel cannot throw, so it records (code, value) in a status word that the next read raises
 // (as CUDA reports device-side asserts).
 import { describe, expect, test } from 'vitest';
-import { memory, randn, tensor } from '../index.js';
+import { randn, tensor } from '../index.js';
 import { backends } from './backends.js';
+import { live } from './live.js';
 
 describe.each(backends)('index checks on %s', (device) => {
   test('an embedding index out of range fails the read, names the op, and leaves nothing behind', async () => {
     const weight = await randn([4, 3], { seed: 1, device }).realize();
-    const before = memory();
+    const before = live();
     const idx = [tensor([1, 7, 2], { dtype: 'i32', device }), tensor([3, 0], { dtype: 'i32', device }), tensor([-1], { dtype: 'i32', device })];
     const bad = idx[0]!.embedding(weight);
     await expect(bad.data()).rejects.toThrow(/gather: index into dim 0 of \[4,3\]: index 7 is out of range \[0, 3\]/);
@@ -22,6 +23,6 @@ describe.each(backends)('index checks on %s', (device) => {
     await expect(negative.data()).rejects.toThrow(/index -1 is out of range \[0, 3\]/);
     negative.dispose();
     idx.forEach((t) => t.dispose());
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
   });
 });

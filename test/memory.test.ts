@@ -1,6 +1,7 @@
 // Buffers are released: intermediates after their last use, tensors on dispose / using / scope.
 import { describe, expect, test } from 'vitest';
 import { type Tensor, memory, randn, realize, scope, tensor } from '../index.js';
+import { live } from './live.js';
 
 const input = (shape: number[], seed: number): Promise<Tensor> => randn(shape, { seed }).realize();
 
@@ -65,10 +66,10 @@ describe('memory', () => {
   });
 
   test.each(Object.keys(patterns))('disposing every tensor frees every buffer: %s', async (name) => {
-    const before = memory();
+    const before = live();
     const held = await patterns[name]!();
     held.forEach((t) => t.dispose());
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
   });
 
   test.each([
@@ -86,40 +87,40 @@ describe('memory', () => {
 
   test('disposing a tensor while data() is pending: the read resolves and nothing leaks', async () => {
     const a = tensor([0, 1, 2]);
-    const before = memory();
+    const before = live();
     const computing = a.exp();
     const read = computing.data();
     computing.dispose();
     expect(Array.from(await read)).toEqual([1, Math.E, Math.E ** 2].map((v) => expect.closeTo(v, 5)));
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
 
     const realized = await a.exp().realize();   // the dispose lands between realize and download
     const reading = realized.data();
     realized.dispose();
     expect((await reading).length).toBe(3);
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
 
     const pending = a.exp();
     const run = pending.realize();
     pending.dispose();
     await run;
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
   });
 
   test('disposing an input while a read of its result is pending: the kernels still see it, then it is freed', async () => {
-    const before = memory();
+    const before = live();
     const a = tensor([0, 1, 2]);
     const y = a.exp().add(a), read = y.data();
     a.dispose();
     expect(Array.from(await read)).toEqual([1, Math.E + 1, Math.E ** 2 + 2].map((v) => expect.closeTo(v, 5)));
     y.dispose();
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
     const b = tensor([5, 6]);
     const view = b.reshape([1, 2]).reshape([2, 1]), same = view.data();   // an output that is the input's own buffer
     b.dispose();
     expect(Array.from(await same)).toEqual([5, 6]);
     view.dispose();
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
   });
 
   test('using disposes at the end of the block', async () => {

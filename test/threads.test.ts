@@ -1,7 +1,8 @@
 // A CPU kernel split between worker threads gives the single-threaded result bit for bit, reports a worker's
 // failure with the same message, and leaks nothing.
 import { describe, expect, test } from 'vitest';
-import { CpuBackend, type Tensor, memory, registerDevice, tensor } from '../index.js';
+import { CpuBackend, type Tensor, registerDevice, tensor } from '../index.js';
+import { live } from './live.js';
 import { type Nd, numel, reduce, uniform } from './ops/nd.js';
 import * as R from './ops/ref.js';
 
@@ -33,7 +34,7 @@ async function values(c: Case, device: string): Promise<Float32Array> {
 
 describe('CPU kernels on worker threads', () => {
   test.each(cases)('$name: bitwise equal to one thread, close to float64', async (c) => {
-    const before = memory();
+    const before = live();
     const one = await values(c, 'cpu'), many = await values(c, 'cpu-threads');
     expect(many).toEqual(one);
     expect(Buffer.from(many.buffer).equals(Buffer.from(one.buffer))).toBe(true);   // -0 and NaN bits too
@@ -42,11 +43,11 @@ describe('CPU kernels on worker threads', () => {
     const tol = c.f16 ? 2e-3 : 1e-4;
     const bad = [...want.data].flatMap((w, i) => (Math.abs(many[i]! - w) <= tol * (1 + Math.abs(w)) ? [] : [`[${i}] got ${many[i]}, want ${w}`]));
     expect(bad.slice(0, 5)).toEqual([]);
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
   });
 
   test('an index out of range in a worker chunk fails with the single-threaded message', async () => {
-    const before = memory();
+    const before = live();
     const message = async (device: string, idx: number[]): Promise<string> => {
       const weight = tensor(Float32Array.from({ length: 12 }, (_, i) => i), { shape: [4, 3], device });
       const ids = tensor(idx, { dtype: 'i32', device });
@@ -66,6 +67,6 @@ describe('CPU kernels on worker threads', () => {
     }
     // the workers are fine afterwards
     expect(await message('cpu-threads', bad.map((v) => v % 4))).toBe('no error');
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
   });
 });

@@ -5,6 +5,7 @@ import { type Tensor, jit, memory, randn, stats, tensor, variable } from '../../
 import { backends } from '../backends.js';
 import { cases } from '../ops/cases.js';
 import { uniform } from '../ops/nd.js';
+import { live } from '../live.js';
 
 /** Bitwise equality of two float arrays (NaN equals NaN, -0 differs from 0). */
 function expectSameBits(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
@@ -39,7 +40,7 @@ describe.each(backends)('jit on %s', (device) => {
     const [x, w, b] = await Promise.all([input([4, 32], 1), input([16, 32], 2), input([16], 3)]);
     const f = jit((x: Tensor, s: Tensor) => x.linear(w, b).relu().mul(s).softmax(-1));
     for (let i = 0; i < 2; i++) (await f(x, variable(i, { device }))).dispose();
-    const before = { kernels: stats.kernels, compiles: stats.compiles, schedules: stats.schedules, mem: memory() };
+    const before = { kernels: stats.kernels, compiles: stats.compiles, schedules: stats.schedules, mem: live() };
     const outs: Tensor[] = [];
     for (let i = 0; i < 5; i++) outs.push(await f(x, variable(0.5 + i, { device })));
     expect(stats.compiles - before.compiles).toBe(0);
@@ -53,7 +54,7 @@ describe.each(backends)('jit on %s', (device) => {
       expectSameBits(await o.data(), await want.data(), `replay ${i}`);
     }
     for (const o of outs) o.dispose();
-    expect(memory()).toEqual(before.mem);
+    expect(live()).toEqual(before.mem);
     f.dispose();
   });
 
@@ -121,13 +122,13 @@ describe.each(backends)('jit on %s', (device) => {
   });
 
   test('dispose frees what the captures hold', async () => {
-    const before = memory();
+    const before = live();
     const w = await input([64, 64], 12);
     const f = jit((x: Tensor) => x.matmul(w).relu().matmul(w).sum(1));
     for (let i = 0; i < 3; i++) (await f(w)).dispose();
     expect(memory().buffers).toBeGreaterThan(before.buffers + 1);
     f.dispose();
     w.dispose();
-    expect(memory()).toEqual(before);
+    expect(live()).toEqual(before);
   });
 });

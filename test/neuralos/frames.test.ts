@@ -2,12 +2,13 @@
 // nothing, schedule nothing, keep device memory flat, and the jitted frames are the bits of running the same
 // model without the jit.
 import { describe, expect, test } from 'vitest';
-import { memory, setJit, stats } from '../../index.js';
+import { setJit, stats } from '../../index.js';
 import { tinyConfig } from '../../models/neuralos/config.js';
 import { KEYS } from '../../models/neuralos/keys.js';
 import { NeuralOS, type NeuralOSEvent } from '../../models/neuralos/neuralos.js';
 import { rng } from '../ops/nd.js';
 import { backends } from '../backends.js';
+import { live } from '../live.js';
 
 function randomEvents(n: number, seed: number): { ev: NeuralOSEvent; steps: number }[] {
   const r = rng(seed), pick = (k: number) => Math.floor(r() * k);
@@ -25,14 +26,14 @@ describe.each(backends)('the frame loop on %s', (device) => {
     const model = await NeuralOS.load(tinyConfig, { device });
     // warm-up: two frames per jitted stage (S = 1 calls the UNet alone, S > 1 with the DDIM update)
     for (const [i, steps] of [1, 2, 1, 2].entries()) await model.step({ x: 3 * i, y: 5 }, { steps });
-    const before = { compiles: stats.compiles, schedules: stats.schedules, mem: memory() };
+    const before = { compiles: stats.compiles, schedules: stats.schedules, mem: live() };
     for (const { ev, steps } of randomEvents(50, 7)) {
       const f = await model.step(ev, { steps });
       expect(f.image).toHaveLength(64 * 64 * 3);
     }
     expect(stats.compiles - before.compiles, 'kernels compiled').toBe(0);
     expect(stats.schedules - before.schedules, 'graphs scheduled').toBe(0);
-    expect(memory()).toEqual(before.mem);
+    expect(live()).toEqual(before.mem);
   }, 240_000);
 
   test('jitted frames equal frames run without the jit, bit for bit', async () => {

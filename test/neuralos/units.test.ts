@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { memory } from '../../index.js';
 import { tinyConfig } from '../../models/neuralos/config.js';
 import { alphasCumprod, ddimTimesteps } from '../../models/neuralos/ddim.js';
 import { keyIndex, KEYS } from '../../models/neuralos/keys.js';
@@ -11,6 +10,7 @@ import { NeuralOS } from '../../models/neuralos/neuralos.js';
 import { timestepEmbedding } from '../../models/neuralos/unet.js';
 import { SafetensorsFile, writeSafetensors } from '../../models/weights/safetensors.js';
 import { TorchCheckpoint } from '../../models/weights/torch.js';
+import { live } from '../live.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'polygrad-nos-'));
 
@@ -84,11 +84,11 @@ describe('neuralos pieces', () => {
     const m = await NeuralOS.load(tinyConfig);
     // the first frames capture the jitted stages (their planned buffers stay); from then on memory is flat
     for (const x of [5, 6, 7]) await m.step({ x, y: 5 }, { steps: 2 });
-    const live = memory();
+    const before = live();
     for (const ev of [{ x: 20, y: 30, keys_down: ['a'] }, { x: 40, y: 2, is_left_click: true, keys_up: ['a'] }, { x: 63, y: 63 }]) {
       const f = await m.step(ev, { steps: 2 });
       expect(f.image).toHaveLength(64 * 64 * 3);
-      expect(memory()).toEqual(live);
+      expect(live()).toEqual(before);
     }
     await expect(m.step({ x: 1, y: 1 }, { steps: 0 })).rejects.toThrow('neuralos: steps must be an integer in [1, 999], got 0');
     // c = 1000 // 3 = 333 puts the last uniform timestep at 1000: the reference fails with an index error
