@@ -6,7 +6,7 @@ export type { Jitted, JitOptions, JitStats } from './runtime/jit.js';
 export type { Conv2dOptions, PoolOptions, InterpolateOptions, AttentionOptions } from './runtime/nn.js';
 export { rand, randn, randint, manualSeed } from './runtime/random.js';
 export { scope } from './runtime/memory.js';
-export { memory } from './runtime/buffer.js';
+export { memory, resetPeak } from './runtime/buffer.js';
 export { stats, setDebug, debugLevel } from './runtime/debug.js';
 export { devices, getDevice, registerDevice, setDefaultDevice, defaultDevice, initDevices, unavailable } from './runtime/device.js';
 export type { DType } from './codegen/dtype.js';

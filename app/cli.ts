@@ -4,6 +4,7 @@
 // `neuralos` renders an event list to PNG frames; `convert` rewrites a checkpoint as safetensors.
 import { defaultDevice, devices, initDevices, randn, setDebug, debugLevel, stats, memory, unavailable } from '../index.js';
 import { convert, loadModel, parseFlags, profileNeuralOS, runNeuralOS } from './neuralos.js';
+import { planCommand } from './plan.js';
 import { startPlayer } from './server.js';
 import { isTorchZip } from '../models/weights/state.js';
 
@@ -17,19 +18,24 @@ async function main(): Promise<void> {
   await initDevices();
   const device = typeof flags.device === 'string' ? flags.device : defaultDevice();
   if (command === 'neuralos') return runNeuralOS(flags, device);
+  if (command === 'plan') {
+    if (positional[1] !== 'neuralos') throw new Error('usage: polygrad plan neuralos [--config full|tiny|FILE] [--dtype f32|f16] [--limits webgpu-default|lavapipe|cuda|FILE] [--memory 8GB] [--json]');
+    process.exitCode = await planCommand(flags);
+    return;
+  }
   if (command === 'profile') {
     if (positional[1] !== 'neuralos') throw new Error('usage: polygrad profile neuralos [--frames N] [--steps S] [--trace FILE] [--checkpoint FILE]');
     return profileNeuralOS(flags, device);
   }
   if (command === undefined || command === 'play') return play(flags, device);
-  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, profile, convert)`);
+  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, profile, plan, convert)`);
   const found = devices();
   console.log(`polygrad: ${found.length} backend${found.length === 1 ? '' : 's'} found (${found.map((d) => d.name).join(', ')})`);
   for (const [name, why] of unavailable) console.log(`  ${name}: not available (${why})`);
   for (const d of found) {
     const c = d.caps;
     console.log(`\n${d.name}: ${d.description}`);
-    console.log(`  dtypes ${[...c.dtypes].join(' ')} | max buffers/kernel ${c.maxBuffers} | max buffer ${(c.maxBufferBytes / 2 ** 20).toFixed(0)} MiB | timer ${c.timer}`);
+    console.log(`  dtypes ${[...c.dtypes].join(' ')} | max buffers/kernel ${c.maxBuffers} | max buffer ${(c.maxBufferBytes / 2 ** 20).toFixed(0)} MiB (larger tensors in chunks) | workgroup ${c.workgroupSize} | grid ${c.maxGrid} | timer ${c.timer}`);
     const level = debugLevel();
     setDebug(Math.max(level, 2));
     const x = randn([64, 128], { seed: 1, device: d.name }), w = randn([32, 128], { seed: 2, device: d.name });

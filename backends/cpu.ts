@@ -71,7 +71,7 @@ export class CpuBackend implements Backend {
   }
 
   alloc(bytes: number): DeviceBuffer { return new CpuBuffer(this.#threads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)); }
-  free(): void {}
+  free(_b: DeviceBuffer): void {}
   write(b: DeviceBuffer, data: Uint8Array, offset = 0): void { new Uint8Array((b as CpuBuffer).data).set(data, offset); }
   // a copy on a plain ArrayBuffer: callers own it, shared or not
   async read(b: DeviceBuffer): Promise<Uint8Array> { return new Uint8Array((b as CpuBuffer).data).slice(); }

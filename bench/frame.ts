@@ -6,8 +6,10 @@
 // calls, which return once their launches are submitted) and host µs per launch. Replay: a captured chain of 344
 // small kernels, the host cost per replayed launch alone. Full config: on a device whose kernels do nothing (CUDA's
 // capabilities and kernels), the cold first frame at 32 steps (load, schedule, render) and later frames' host time.
+// `frame cpu-full`: the full config run on the CPU in f16 weights (a state step and a UNet call, peak memory).
 import { Bench } from 'tinybench';
-import { CpuBackend, type Tensor, getDevice, initDevices, jit, profile, randn, registerDevice, setJit, stats, variable } from '../index.js';
+import { CpuBackend, type Tensor, cat, getDevice, initDevices, jit, memory, profile, randn, realize, registerDevice, resetPeak, setJit, stats, variable } from '../index.js';
+
 import { NullBackend } from '../backends/null.js';
 import { cudaLanguage } from '../codegen/cuda.js';
 import { type NeuralOSConfig, fullConfig, tinyConfig } from '../models/neuralos/config.js';
@@ -106,7 +108,32 @@ async function replay(device: string): Promise<void> {
   f.dispose();
 }
 
+/** The full config on the CPU backend in f16 weights: load, one state step, one UNet call, with peak memory. */
+async function cpuFull(): Promise<void> {
+  const gb = (n: number) => `${(n / 1e9).toFixed(2)} GB`;
+  resetPeak();
+  let t = performance.now();
+  const model = await NeuralOS.load(fullConfig, { device: 'cpu', dtype: 'f16' });
+  console.log(`full config on cpu, f16 weights: loaded (seeded random weights computed) in ${((performance.now() - t) / 1000).toFixed(1)} s, ${gb(memory().bytes)} live`);
+  const { rnn, unet, cfg } = model, { height: h, width: w } = { height: cfg.screen.height / 8, width: cfg.screen.width / 8 };
+  const ev = rnn.inputs({ x: 100, y: 200, left: false, right: false, keys: new Array(cfg.rnn.keys).fill(0) });
+  t = performance.now();
+  const { out, state } = rnn.step(rnn.initial.padding, { ...ev, prevLatent: model.paddingLatent, isPadding: false });
+  await realize(out, ...Object.values(state));
+  const stepMs = performance.now() - t;
+  const x = await randn([1, cfg.latentChannels, h, w], { seed: 1 }).realize();
+  t = performance.now();
+  const x0 = await model.unet.forward(cat([x, out], 1), 500).realize();
+  const unetMs = performance.now() - t;
+  console.log(`  state step ${(stepMs / 1000).toFixed(2)} s (first run: compiles included), UNet call ${(unetMs / 1000).toFixed(2)} s (first run), peak ${gb(memory().peak)}`);
+  t = performance.now();
+  await model.unet.forward(cat([x, out], 1), 499).realize();
+  console.log(`  UNet call again ${((performance.now() - t) / 1000).toFixed(2)} s; x0 mean |x| ${(Array.from(await x0.data()).reduce((a, v) => a + Math.abs(v), 0) / x0.numel).toFixed(3)}, peak ${gb(memory().peak)}`);
+  void unet;
+}
+
 export async function frameBench(which: string | undefined): Promise<void> {
+  if (which === 'cpu-full') return cpuFull();
   await initDevices();
   const rows: Row[] = [];
   const devs = which === 'full' ? [] : which ? [which] : ['cpu', ...(getDevice().name === 'webgpu' || (await initDevices()).includes('webgpu') ? ['webgpu'] : [])];

@@ -14,6 +14,10 @@ export interface Layout { readonly numel: number; readonly chunkElems: number }
 /** One launch of a sharded kernel: its kernel and, per param, which chunk of which original param it binds. */
 export interface Shard { readonly kernel: Kernel; readonly binds: readonly { readonly param: number; readonly chunk: number }[] }
 export interface ShardCaps { readonly maxBuffers: number; readonly statusBinding?: boolean }
+/** No shard of a kernel fits: one output element alone binds `bindings` buffers, more than `budget`. */
+export class ShardError extends Error {
+  constructor(message: string, readonly bindings: number, readonly budget: number) { super(message); }
+}
 
 /** Elements per chunk for a tensor of `numel` elements whose rows hold `row` elements, on a device with these limits. */
 export function chunkElems(numel: number, row: number, maxBufferBytes: number): number {
@@ -44,7 +48,7 @@ export function shard(k: Kernel, layouts: readonly Layout[], caps: ShardCaps): S
     const s = piece(k, layouts, box);
     const wide = box.flatMap((r, d) => (r[1] - r[0] > 1 ? [d] : []));
     if (s.straddle === undefined && s.shard.kernel.params.length <= budget) { out.push(s.shard); return; }
-    if (!wide.length) throw new Error(`${k.name}: one output element binds ${s.shard.kernel.params.length} buffers, more than the ${caps.maxBuffers} the device allows (its inputs are stored in chunks)`);
+    if (!wide.length) throw new ShardError(`${k.name}: one output element binds ${s.shard.kernel.params.length} buffers, more than the ${caps.maxBuffers} the device allows (its inputs are stored in chunks)`, s.shard.kernel.params.length, budget);
     let halves: [Box[], Box[]];
     if (s.straddle !== undefined) {
       // the output spans chunks: cut the outermost wide axis where a chunk ends
@@ -102,11 +106,13 @@ function piece(k: Kernel, layouts: readonly Layout[], box: readonly Box[]): { sh
     outBase = c * l.chunkElems;
     bind(i, c);
   });
-  const rebased = new Map<UOp, UOp>();
+  // sources first: a gathered index's own load is rebased before the load it indexes
+  const rebased = new Map<UOp, UOp>(), inner = new Map<UOp, UOp>();
   for (const s of stores) {
     for (const u of s.toposort()) {
       if (u.op !== 'LOAD' || rebased.has(u)) continue;
-      const [p, idx, gate] = u.src as [UOp, UOp, UOp];
+      const [p, idx0, gate0] = u.src as [UOp, UOp, UOp];
+      const idx = substitute(idx0, rebased, inner), gate = substitute(gate0, rebased, inner);
       const i = Number(p.arg), l = layouts[i]!;
       const first = Math.floor(Math.max(0, idx.vmin) / l.chunkElems), last = Math.max(first, Math.floor(Math.min(l.numel - 1, idx.vmax) / l.chunkElems));
       // each chunk's load is gated to the indices it holds, so a select never reads past a chunk

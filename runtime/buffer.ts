@@ -49,12 +49,16 @@ export class Buffer implements Identified {
     const d = this.stored, per = itemsize(d);
     for (let c = Math.floor(offset / this.chunkElems); c * this.chunkElems < offset + values.length; c++) {
       const from = Math.max(offset, c * this.chunkElems), to = Math.min(offset + values.length, (c + 1) * this.chunkElems, this.numel), n = to - from;
-      const arr = d === 'f32' ? new Float32Array(n) : d === 'f16' ? new Uint16Array(n) : d === 'i32' ? new Int32Array(n) : d === 'u32' ? new Uint32Array(n) : new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = Number(castValue(Number(values[from - offset + i]), this.dtype));
-        arr[i] = d === 'f16' ? f32ToF16(v) : v;
+      let arr: Float32Array | Uint16Array | Int32Array | Uint32Array | Uint8Array;
+      if (d === 'f32' && this.dtype === 'f32' && values instanceof Float32Array) arr = values.subarray(from - offset, to - offset);   // as stored
+      else {
+        arr = d === 'f32' ? new Float32Array(n) : d === 'f16' ? new Uint16Array(n) : d === 'i32' ? new Int32Array(n) : d === 'u32' ? new Uint32Array(n) : new Uint8Array(n);
+        for (let i = 0; i < n; i++) {
+          const v = Number(castValue(Number(values[from - offset + i]), this.dtype));
+          arr[i] = d === 'f16' ? f32ToF16(v) : v;
+        }
       }
-      const bytes = new Uint8Array(arr.buffer);
+      const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
       recorder()?.upload(this, bytes);
       this.backend.write(this.handles[c]!, bytes, (from - c * this.chunkElems) * per);
     }

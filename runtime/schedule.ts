@@ -8,7 +8,7 @@ import type { DType } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
 import { globalRanges, linearIndex } from '../codegen/linearize.js';
 import { type AluOp, type Bound, type ReduceOp, UOp, argKey, constOf, isAlu, isMovement, transcendental } from '../codegen/uop.js';
-import { rowElems } from '../codegen/shard.js';
+import { ShardError, chunkElems, rowElems, shard } from '../codegen/shard.js';
 import { sourceIndex } from './view.js';
 
 export type BufferRef = { readonly kind: 'input'; readonly slot: number } | { readonly kind: 'output'; readonly index: number } | { readonly kind: 'temp'; readonly id: number };
@@ -23,8 +23,11 @@ export interface Schedule {
   readonly temps: readonly { readonly dtype: DType; readonly numel: number; readonly row: number }[];
   readonly outputs: readonly OutputPlan[];
 }
-/** statusBinding: a kernel with index checks also binds the status word they report through (GPUs). */
-export interface ScheduleCaps { readonly maxBuffers: number; readonly statusBinding?: boolean }
+/**
+ * statusBinding: a kernel with index checks also binds the status word they report through (GPUs);
+ * maxBufferBytes: the largest buffer, past which a tensor is stored in chunks (and its kernels sharded).
+ */
+export interface ScheduleCaps { readonly maxBuffers: number; readonly statusBinding?: boolean; readonly maxBufferBytes?: number }
 
 /** Tensor methods name the node they return, so kernels can say which ops they fused. */
 export const opTags = new WeakMap<UOp, string>();
@@ -136,12 +139,13 @@ export class Scheduler {
     const cuts = new Set<UOp>();   // realized to fit the cap (and what discarded builds discovered)
     for (;;) {
       const b = this.#build(roots, false);
-      if (!this.#capped || this.#bindings(b) <= this.#caps.maxBuffers) {
+      const [excess, why] = this.#capped ? this.#excess(b) : [0, ''];
+      if (excess <= 0) {
         b.discovered.push(...[...cuts].filter((c) => !b.discovered.includes(c)));
         return b;
       }
-      const cut = this.#bindingCut(roots, b);
-      if (!cut) throw new Error(`schedule: kernel ${roots.map((r) => r.op).join('+')} needs ${this.#bindings(b)} buffers but the device allows ${this.#caps.maxBuffers}`);
+      const cut = this.#bindingCut(roots, b, excess);
+      if (!cut) throw new Error(why);
       this.#realized.add(cut);
       for (const c of [cut, ...b.discovered]) cuts.add(c);
     }
@@ -150,13 +154,37 @@ export class Scheduler {
   /** Buffers a kernel binds: outputs, inputs and, where index checks report through one, the status word. */
   #bindings(b: Built): number { return b.roots.length + b.inputs.length + (b.checked && this.#caps.statusBinding ? 1 : 0); }
 
+  /** The chunks a node's buffer is stored in (codegen/shard.ts): 1 unless it is larger than one device buffer. */
+  #chunks(u: UOp): number {
+    const max = this.#caps.maxBufferBytes;
+    return max ? Math.ceil(u.numel / chunkElems(u.numel, rowElems(u.shape), max)) : 1;
+  }
+
+  /**
+   * Bindings a kernel needs beyond the device's: too many buffers, or (where some are stored in chunks) an output
+   * element whose loads alone reach more chunks than a launch may bind, so no shard fits.
+   */
+  #excess(b: Built): [number, string] {
+    const plain = this.#bindings(b) - this.#caps.maxBuffers;
+    const why = `schedule: kernel ${kernelOf(b).name} needs ${this.#bindings(b)} buffers but the device allows ${this.#caps.maxBuffers}`;
+    if (plain > 0 || ![...b.roots, ...b.inputs].some((u) => this.#chunks(u) > 1)) return [plain, why];
+    const layouts = [...b.roots, ...b.inputs].map((u) => ({ numel: u.numel, chunkElems: chunkElems(u.numel, rowElems(u.shape), this.#caps.maxBufferBytes!) }));
+    try {
+      shard(kernelOf(b), layouts, this.#caps);
+      return [0, ''];
+    } catch (e) {
+      if (e instanceof ShardError) return [e.bindings - e.budget, e.message];
+      throw e;
+    }
+  }
+
   /**
    * Rule "binding cap": the inline node to realize so the kernel binds fewer buffers. Candidates write no more than
    * the largest tensor they read (a normalized input or a sum of embeddings, never a broadcast product such as a
    * conv's window × weight). The smallest candidate that frees enough bindings at once wins; failing that, the one
    * freeing most (the cut then repeats). Only when no node qualifies does the widest subtree go.
    */
-  #bindingCut(roots: readonly UOp[], b: Built): UOp | undefined {
+  #bindingCut(roots: readonly UOp[], b: Built, need: number): UOp | undefined {
     const memo = new Map<UOp, Set<UOp>>();
     const reads = (u: UOp): Set<UOp> => {
       let s = memo.get(u);
@@ -166,7 +194,9 @@ export class Scheduler {
       return s;
     };
     let best: UOp | undefined, widest: UOp | undefined, bestSaved = 0, widestN = 1;
-    const need = this.#bindings(b) - this.#caps.maxBuffers;
+    // a buffer in chunks weighs as its chunks: realizing what reads it frees them all
+    const weight = (xs: Iterable<UOp>): number => [...xs].reduce((a, x) => a + this.#chunks(x), 0);
+    const total = weight([...b.roots, ...b.inputs]);
     const better = (u: UOp, saved: number): boolean => {
       if (!best) return true;
       const [enough, bestEnough] = [saved >= need, bestSaved >= need];
@@ -177,11 +207,11 @@ export class Scheduler {
     for (const root of roots) {
       for (const u of this.#above([root])) {
         if (roots.includes(u) || this.#leaves.has(u) || this.#realized.has(u) || isMovement(u.op) || u.op === 'CONST' || u.op === 'BIND') continue;
-        const r = reads(u), n = r.size;
-        if (n <= 1 || n >= this.#bindings(b)) continue;
+        const r = reads(u), n = weight(r), saved = n - this.#chunks(u);
+        if (saved < 1 || n >= total) continue;
         if (n > widestN) { widest = u; widestN = n; }
         if (u.numel > Math.max(...[...r].map((x) => x.numel))) continue;
-        if (better(u, n - 1)) { best = u; bestSaved = n - 1; }
+        if (better(u, saved)) { best = u; bestSaved = saved; }
       }
     }
     return best ?? widest;
@@ -324,7 +354,7 @@ export class Scheduler {
     const tryMerge = (a: Built, c: Built): boolean => {
       if (a === c || a.roots[0]!.shape.join() !== c.roots[0]!.shape.join()) return false;
       const m = this.#build([...a.roots, ...c.roots], true);
-      if (m.invalid || this.#bindings(m) > this.#caps.maxBuffers) return false;
+      if (m.invalid || this.#excess(m)[0] > 0) return false;
       const pair = new Set([a, c]);
       for (const d of deps(m)) if (!pair.has(d) && reaches(d, pair)) return false;   // would need a kernel between them
       for (const r of m.roots) groupOf.set(r, m);

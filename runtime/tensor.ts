@@ -598,6 +598,32 @@ export function tensor(data: Nested | ArrayLike<number>, opts: TensorOptions & {
   return new Tensor(UOp.make('BUFFER', dtype, [], buf, shape), device);
 }
 
+/**
+ * A tensor uploaded piece by piece from `read(start, count)` (elements in row-major order): a weight streamed from a
+ * file never sits whole in host memory, only one piece of at most `piece` elements at a time.
+ */
+export function streamTensor(shape: readonly number[], read: (start: number, count: number) => ArrayLike<number>, opts: TensorOptions & { piece?: number } = {}): Tensor {
+  const device = opts.device ?? defaultDevice(), backend = getDevice(device), dtype = opts.dtype ?? 'f32';
+  if (!backend.caps.dtypes.has(dtype)) throw new Error(`tensor: dtype ${dtype} is not supported on device ${device} (supported: ${[...backend.caps.dtypes].join(', ')})`);
+  const numel = prod(shape), buf = new Buffer(backend, dtype, numel, rowElems(shape));
+  // pieces start at chunk starts and go in even steps, so every write lands 4-byte aligned whatever the dtype
+  const piece = 2 * Math.max(1, Math.floor((opts.piece ?? 2 ** 24) / 2));
+  try {
+    for (let c = 0; c * buf.chunkElems < numel; c++) {
+      const end = Math.min(numel, (c + 1) * buf.chunkElems);
+      for (let at = c * buf.chunkElems; at < end; at += piece) {
+        const n = Math.min(piece, end - at), values = read(at, n);
+        if (values.length !== n) throw new Error(`tensor: a read of ${n} elements at ${at} gave ${values.length}`);
+        buf.upload(values, at);
+      }
+    }
+  } catch (e) {
+    buf.free();
+    throw e;
+  }
+  return new Tensor(UOp.make('BUFFER', dtype, [], buf, shape), device);
+}
+
 function lazy(node: UOp, opts: TensorOptions, op: string): Tensor {
   const device = opts.device ?? defaultDevice(), caps = getDevice(device).caps;
   if (!caps.dtypes.has(node.dtype)) throw new Error(`${op}: dtype ${node.dtype} is not supported on device ${device} (supported: ${[...caps.dtypes].join(', ')})`);

@@ -30,6 +30,8 @@ export interface Frame {
 export interface StepOptions { readonly steps?: number; readonly noise?: Float32Array; readonly seed?: number; readonly dump?: boolean }
 export interface LoadOptions {
   readonly weights?: string | TensorSource; readonly device?: string; readonly allowMissing?: boolean;
+  /** How weights are stored on the device: f16 halves their memory (5.1 GB for the full model); ops compute in f32. */
+  readonly dtype?: 'f32' | 'f16';
   /** Progress while tensors are read and uploaded. */
   readonly onProgress?: (taken: number, total: number) => void;
 }
@@ -40,7 +42,7 @@ export const ignoredKeys = [/^(betas|alphas_cumprod.*|sqrt_.*|log_one_minus.*|po
 /** The model: weights on one device, shared by any number of sessions. */
 export class NeuralOS {
   readonly rnn: StateModel; readonly unet: UNet; readonly decoder: Decoder;
-  readonly report: { problems: string[]; unexpected: string[] };
+  readonly report: { problems: string[]; unexpected: string[]; expected: ReadonlyMap<string, readonly number[]> };
   readonly #default: Session;
   /** The latent statistics as [1, C, 1, 1] tensors, and the padding latent (a zero image, normalized). */
   readonly latentStd: Tensor; readonly latentMean: Tensor; readonly paddingLatent: Tensor;
@@ -73,7 +75,7 @@ export class NeuralOS {
   static async load(cfg: NeuralOSConfig, opts: LoadOptions = {}): Promise<NeuralOS> {
     const device = opts.device ?? 'cpu';
     const source = typeof opts.weights === 'string' ? openWeights(opts.weights) : opts.weights;
-    const sd = new StateDict(source, device);
+    const sd = new StateDict(source, device, '', undefined, opts.dtype);
     if (opts.onProgress) sd.onTake = opts.onProgress;
     const model = new NeuralOS(cfg, device, sd, opts.allowMissing ?? false);
     await sd.materialize();

@@ -46,9 +46,17 @@ export class SafetensorsFile {
   read(name: string): Float32Array {
     const t = this.tensors.get(name);
     if (!t) throw new Error(`safetensors: ${this.path} has no tensor ${name}`);
-    const raw = Buffer.alloc(t.end - t.begin);
-    readSync(this.#fd, raw, 0, raw.length, this.#base + t.begin);
-    const n = t.shape.reduce((a, b) => a * b, 1), dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    return this.readRange(name, 0, t.shape.reduce((a, b) => a * b, 1));
+  }
+
+  /** Elements [start, start + count) of the tensor as float32, reading only their bytes. */
+  readRange(name: string, start: number, count: number): Float32Array {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`safetensors: ${this.path} has no tensor ${name}`);
+    const item = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 }[t.dtype];
+    const raw = Buffer.alloc(count * item);
+    readSync(this.#fd, raw, 0, raw.length, this.#base + t.begin + start * item);
+    const n = count, dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       switch (t.dtype) {

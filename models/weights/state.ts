@@ -1,7 +1,8 @@
 // A state dict as a source of named tensors: modules take their weights by key with the shape they
 // expect; missing, mis-shaped and unused keys are collected and reported together.
 import * as fs from 'node:fs';
-import { type Tensor, randn, tensor, zeros } from '../../index.js';
+import { type Tensor, randn, zeros } from '../../index.js';
+import { streamTensor } from '../../runtime/tensor.js';
 import { SafetensorsFile } from './safetensors.js';
 import { TorchCheckpoint } from './torch.js';
 
@@ -9,6 +10,8 @@ export interface TensorSource {
   readonly names: readonly string[];
   shape(name: string): readonly number[];
   read(name: string): Float32Array;
+  /** Elements [start, start + count) of a tensor, row-major: what lets a large weight stream in pieces. */
+  readRange?(name: string, start: number, count: number): Float32Array;
   close?(): void;
 }
 
@@ -23,27 +26,35 @@ export function isTorchZip(path: string): boolean {
 export function openWeights(path: string): TensorSource {
   if (isTorchZip(path)) {
     const ck = new TorchCheckpoint(path);
-    return { names: [...ck.tensors.keys()], shape: (n) => ck.tensors.get(n)!.shape, read: (n) => ck.tensors.get(n)!.read(), close: () => ck.close() };
+    return {
+      names: [...ck.tensors.keys()], shape: (n) => ck.tensors.get(n)!.shape, read: (n) => ck.tensors.get(n)!.read(),
+      readRange: (n, start, count) => ck.tensors.get(n)!.readRange(start, count), close: () => ck.close(),
+    };
   }
   const st = new SafetensorsFile(path);
-  return { names: [...st.tensors.keys()], shape: (n) => st.tensors.get(n)!.shape, read: (n) => st.read(n), close: () => st.close() };
+  return {
+    names: [...st.tensors.keys()], shape: (n) => st.tensors.get(n)!.shape, read: (n) => st.read(n),
+    readRange: (n, start, count) => st.readRange(n, start, count), close: () => st.close(),
+  };
 }
 
 
 
-interface Ledger { readonly used: Set<string>; readonly problems: string[]; readonly lazy: Tensor[]; onTake?: (taken: number, total: number) => void }
+/** What the modules took: each key with the shape it expected, problems, and random weights still to compute. */
+interface Ledger { readonly used: Map<string, readonly number[]>; readonly problems: string[]; readonly lazy: Tensor[]; onTake?: (taken: number, total: number) => void }
 
 export class StateDict {
   readonly #ledger: Ledger;
-  constructor(readonly source: TensorSource | undefined, readonly device: string, readonly prefix = '', ledger?: Ledger) {
-    this.#ledger = ledger ?? { used: new Set(), problems: [], lazy: [] };
+  /** dtype: how the weights are stored on the device (f16 halves them; ops still compute in f32). */
+  constructor(readonly source: TensorSource | undefined, readonly device: string, readonly prefix = '', ledger?: Ledger, readonly dtype: 'f32' | 'f16' = 'f32') {
+    this.#ledger = ledger ?? { used: new Map(), problems: [], lazy: [] };
   }
 
   /** Called after each tensor is taken (for a loading progress bar). */
   set onTake(f: (taken: number, total: number) => void) { this.#ledger.onTake = f; }
 
   /** The same state dict seen under a key prefix (one report for the whole model). */
-  sub(prefix: string): StateDict { return new StateDict(this.source, this.device, this.prefix + prefix, this.#ledger); }
+  sub(prefix: string): StateDict { return new StateDict(this.source, this.device, this.prefix + prefix, this.#ledger, this.dtype); }
 
   /**
    * The tensor at prefix + key, checked against shape. With no source: seeded random values scaled by
@@ -51,24 +62,28 @@ export class StateDict {
    */
   take(key: string, shape: readonly number[], scale: number, offset = 0): Tensor {
     const name = this.prefix + key;
-    this.#ledger.used.add(name);
+    this.#ledger.used.set(name, [...shape]);
     this.#ledger.onTake?.(this.#ledger.used.size, this.source?.names.length ?? 0);
     if (!this.source) {
       let seed = 0;
       for (const ch of name) seed = (Math.imul(seed, 31) + ch.charCodeAt(0)) >>> 0;
-      const t = randn(shape, { seed, device: this.device }).mul(scale).add(offset);
+      const t = randn(shape, { seed, device: this.device }).mul(scale).add(offset).cast(this.dtype);
       this.#ledger.lazy.push(t);
       return t;
     }
-    if (!this.source.names.includes(name)) { this.#ledger.problems.push(`missing ${name} [${shape}]`); return zeros(shape, { device: this.device }); }
+    if (!this.source.names.includes(name)) { this.#ledger.problems.push(`missing ${name} [${shape}]`); return zeros(shape, { device: this.device, dtype: this.dtype }); }
     const got = this.source.shape(name);
     const n = shape.reduce((a, b) => a * b, 1);
     // torch stores some 1-element parameters as [1] where the model holds a 0-dim value
     if (got.join() !== shape.join() && !(n === 1 && got.reduce((a, b) => a * b, 1) === 1)) {
       this.#ledger.problems.push(`mis-shaped ${name}: checkpoint [${got}], model expects [${shape}]`);
-      return zeros(shape, { device: this.device });
+      return zeros(shape, { device: this.device, dtype: this.dtype });
     }
-    return tensor(this.source.read(name), { shape, device: this.device });
+    const src = this.source, read = src.readRange ? (start: number, count: number) => src.readRange!(name, start, count) : (() => {
+      const all = src.read(name);
+      return (start: number, count: number) => all.subarray(start, start + count);
+    })();
+    return streamTensor(shape, read, { dtype: this.dtype, device: this.device });
   }
 
   /** Computes the random weights once (they are lazy until then). */
@@ -76,13 +91,16 @@ export class StateDict {
     for (const t of this.#ledger.lazy.splice(0)) await t.realize();
   }
 
-  /** Missing and mis-shaped keys are errors (unless allowMissing); unexpected ones are listed. */
-  report({ allowMissing = false, ignore = [] as RegExp[] } = {}): { problems: string[]; unexpected: string[] } {
+  /**
+   * Missing and mis-shaped keys are errors (unless allowMissing); unexpected ones are listed; `expected` holds every
+   * key the model took with the shape it wanted.
+   */
+  report({ allowMissing = false, ignore = [] as RegExp[] } = {}): { problems: string[]; unexpected: string[]; expected: ReadonlyMap<string, readonly number[]> } {
     const unexpected = (this.source?.names ?? []).filter((n) => !this.#ledger.used.has(n) && !ignore.some((r) => r.test(n)));
     const fatal = this.#ledger.problems.filter((p) => !(allowMissing && p.startsWith('missing')));
     if (fatal.length) {
       throw new Error(`checkpoint does not fit the model (${fatal.length} problem${fatal.length > 1 ? 's' : ''}):\n  ${fatal.slice(0, 20).join('\n  ')}${fatal.length > 20 ? `\n  … and ${fatal.length - 20} more` : ''}`);
     }
-    return { problems: this.#ledger.problems, unexpected };
+    return { problems: this.#ledger.problems, unexpected, expected: this.#ledger.used };
   }
 }

@@ -4,7 +4,12 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { f16ToF32 } from '../../codegen/dtype.js';
 
 interface Entry { readonly offset: number; readonly size: number }
-export interface TorchTensorInfo { readonly name: string; readonly shape: number[]; readonly dtype: string; read(): Float32Array }
+export interface TorchTensorInfo {
+  readonly name: string; readonly shape: number[]; readonly dtype: string;
+  read(): Float32Array;
+  /** Elements [start, start + count) in row-major order, reading only their bytes where the tensor is contiguous. */
+  readRange(start: number, count: number): Float32Array;
+}
 
 const storageBytes: Record<string, number> = { FloatStorage: 4, HalfStorage: 2, BFloat16Storage: 2, IntStorage: 4, LongStorage: 8, DoubleStorage: 8, BoolStorage: 1, ByteStorage: 1 };
 
@@ -159,7 +164,10 @@ export class TorchCheckpoint {
         if (!entry) throw new Error(`torch: ${path}: storage ${t.storage.key} of ${String(name)} is missing (truncated file?)`);
         const numel = t.shape.reduce((a, b) => a * b, 1);
         if ((t.offset + numel) * item > entry.size) throw new Error(`torch: ${path}: tensor ${String(name)} runs past its storage (truncated file?)`);
-        tensors.set(String(name), { name: String(name), shape: t.shape, dtype: t.storage.type, read: () => this.#read(zip, entry, t, item) });
+        tensors.set(String(name), {
+          name: String(name), shape: t.shape, dtype: t.storage.type,
+          read: () => this.#read(zip, entry, t, item), readRange: (start, count) => this.#readRange(zip, entry, t, item, start, count),
+        });
       }
       this.tensors = tensors;
     } catch (e) {
@@ -168,30 +176,43 @@ export class TorchCheckpoint {
     }
   }
 
+  #readRange(zip: Zip, entry: Entry, t: TensorRef, item: number, start: number, count: number): Float32Array {
+    const contiguous = t.shape.every((n, d) => n === 1 || t.stride[d] === t.shape.slice(d + 1).reduce((a, b) => a * b, 1));
+    if (!contiguous) return this.#read(zip, entry, t, item).slice(start, start + count);
+    const raw = Buffer.alloc(count * item);
+    readSync(zip.fd, raw, 0, raw.length, entry.offset + (t.offset + start) * item);
+    return decode(raw, t.storage.type, count, (i) => i);
+  }
+
   #read(zip: Zip, entry: Entry, t: TensorRef, item: number): Float32Array {
-    const n = t.shape.reduce((a, b) => a * b, 1), out = new Float32Array(n);
     const raw = Buffer.alloc(entry.size);
     readSync(zip.fd, raw, 0, entry.size, entry.offset);
-    const get = (i: number): number => {
-      switch (t.storage.type) {
-        case 'FloatStorage': return raw.readFloatLE(i * 4);
-        case 'HalfStorage': return f16ToF32(raw.readUInt16LE(i * 2));
-        case 'BFloat16Storage': return new Float32Array(new Uint32Array([raw.readUInt16LE(i * 2) << 16]).buffer)[0]!;
-        case 'DoubleStorage': return raw.readDoubleLE(i * 8);
-        case 'IntStorage': return raw.readInt32LE(i * 4);
-        case 'LongStorage': return Number(raw.readBigInt64LE(i * 8));
-        default: return raw[i]!;
-      }
-    };
     // honour strides: element idx -> storage offset + sum(idx_d * stride_d)
     const dims = t.shape.length;
-    for (let i = 0; i < n; i++) {
+    return decode(raw, t.storage.type, t.shape.reduce((a, b) => a * b, 1), (i) => {
       let rem = i, off = t.offset;
       for (let d = dims - 1; d >= 0; d--) { const s = t.shape[d]!; off += (rem % s) * t.stride[d]!; rem = Math.floor(rem / s); }
-      out[i] = get(off);
-    }
-    return out;
+      return off;
+    });
   }
 
   close(): void { closeSync(this.#fd); }
+}
+
+/** n float32 values from the bytes of a torch storage type, element i at storage index at(i). */
+function decode(raw: Buffer, type: string, n: number, at: (i: number) => number): Float32Array {
+  const out = new Float32Array(n);
+  const get = (i: number): number => {
+    switch (type) {
+      case 'FloatStorage': return raw.readFloatLE(i * 4);
+      case 'HalfStorage': return f16ToF32(raw.readUInt16LE(i * 2));
+      case 'BFloat16Storage': return new Float32Array(new Uint32Array([raw.readUInt16LE(i * 2) << 16]).buffer)[0]!;
+      case 'DoubleStorage': return raw.readDoubleLE(i * 8);
+      case 'IntStorage': return raw.readInt32LE(i * 4);
+      case 'LongStorage': return Number(raw.readBigInt64LE(i * 8));
+      default: return raw[i]!;
+    }
+  };
+  for (let i = 0; i < n; i++) out[i] = get(at(i));
+  return out;
 }

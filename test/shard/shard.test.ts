@@ -87,3 +87,24 @@ test('a reduction whose one output spans more chunks than a kernel binds is a cl
   const big = await randn([4096], { seed: 7, device: 'cpu-1k' }).realize();
   await expect(big.sum().data()).rejects.toThrow(/one output element binds \d+ buffers, more than the 8 the device allows \(its inputs are stored in chunks\)/);
 });
+
+test('a failed allocation frees what the run allocated and says what it needed', async () => {
+  /** A device with 64 KiB of memory. */
+  class Small extends CpuBackend {
+    used = 0;
+    override alloc(bytes: number) {
+      if (this.used + bytes > 65536) throw new Error(`out of memory (${this.used} of 65536 bytes in use)`);
+      this.used += bytes;
+      return super.alloc(bytes);
+    }
+    override free(b: { bytes: number }) { this.used -= b.bytes; }
+  }
+  registerDevice(new Small('cpu-64k-memory'));
+  const device = 'cpu-64k-memory';
+  const x = tensor(Float32Array.from({ length: 4096 }, (_, i) => i), { shape: [64, 64], device });
+  const before = memory();
+  // the output (16 KiB) fits beside the input, the 48 KiB intermediate after it does not
+  const z = x.reshape([1, 64, 64]).expand([3, 64, 64]).exp().contiguous().sum(0);
+  await expect(z.data()).rejects.toThrow(/^alloc: \d+ × f32 \(\d+ bytes\) failed on cpu-64k-memory with \d+ bytes already allocated by polygrad: out of memory/);
+  expect(memory().bytes).toBe(before.bytes);
+});
