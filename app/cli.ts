@@ -4,6 +4,7 @@
 // `neuralos` renders an event list to PNG frames; `convert` rewrites a checkpoint as safetensors.
 import { defaultDevice, devices, initDevices, randn, setDebug, debugLevel, stats, memory, unavailable } from '../index.js';
 import { convert, loadModel, parseFlags, profileNeuralOS, runNeuralOS } from './neuralos.js';
+import { kernelsCommand } from './kernels.js';
 import { planCommand } from './plan.js';
 import { startPlayer } from './server.js';
 import { isTorchZip } from '../models/weights/state.js';
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   await initDevices();
   const device = typeof flags.device === 'string' ? flags.device : defaultDevice();
   if (command === 'neuralos') return runNeuralOS(flags, device);
+  if (command === 'kernels') { process.exitCode = await kernelsCommand(positional, flags); return; }
   if (command === 'plan') {
     if (positional[1] !== 'neuralos') throw new Error('usage: polygrad plan neuralos [--config full|tiny|FILE] [--dtype f32|f16] [--limits webgpu-default|lavapipe|cuda|FILE] [--memory 8GB] [--json]');
     process.exitCode = await planCommand(flags);
@@ -28,7 +30,7 @@ async function main(): Promise<void> {
     return profileNeuralOS(flags, device);
   }
   if (command === undefined || command === 'play') return play(flags, device);
-  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, profile, plan, convert)`);
+  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, profile, plan, kernels, convert)`);
   const found = devices();
   console.log(`polygrad: ${found.length} backend${found.length === 1 ? '' : 's'} found (${found.map((d) => d.name).join(', ')})`);
   for (const [name, why] of unavailable) console.log(`  ${name}: not available (${why})`);

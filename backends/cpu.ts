@@ -77,7 +77,9 @@ export class CpuBackend implements Backend {
   async read(b: DeviceBuffer): Promise<Uint8Array> { return new Uint8Array((b as CpuBuffer).data).slice(); }
 
   async compile(kernel: Kernel, source: string): Promise<Program> {
-    const p: CpuProgram = { name: kernel.name, source, fn: compileKernel(source), outer: launchShape(kernel).find((n) => n > 1) ?? 0, work: work(kernel) };
+    // a source kernel (kernels/) runs whole on one thread: lo = hi = 0
+    const outer = kernel.custom ? 0 : launchShape(kernel).find((n) => n > 1) ?? 0;
+    const p: CpuProgram = { name: kernel.name, source, fn: compileKernel(source), outer, work: kernel.custom ? 0 : work(kernel) };
     return p;
   }
 

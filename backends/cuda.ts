@@ -143,7 +143,7 @@ export class CudaBackend implements Backend {
     const ptx = this.#ptx(kernel, source);
     const mod = [null], fn = [null];
     this.#check(this.#cu.cuModuleLoadData!(mod, ptx), `${kernel.name}: cuModuleLoadData`);
-    this.#check(this.#cu.cuModuleGetFunction!(fn, mod[0], kernel.name), `${kernel.name}: cuModuleGetFunction`);
+    this.#check(this.#cu.cuModuleGetFunction!(fn, mod[0], kernel.custom?.name ?? kernel.name), `${kernel.name}: cuModuleGetFunction`);
     return { name: kernel.name, source, fn: fn[0], checks: source.includes(statusName) };
   }
 
@@ -190,7 +190,9 @@ export class CudaBackend implements Backend {
   }
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed = false): void {
-    const blocks = workgroups(kernel, BLOCK), x = Math.min(blocks, this.caps.maxGrid), y = Math.ceil(blocks / x);
+    const blocks = workgroups(kernel, BLOCK), fold = Math.min(blocks, this.caps.maxGrid);
+    // a source kernel brings its own grid and block
+    const [x, y, z] = kernel.custom?.grid ?? [fold, Math.ceil(blocks / fold), 1], block = kernel.custom?.block ?? BLOCK;
     if (y > this.caps.maxGrid) throw new Error(`cuda: ${kernel.name} needs ${blocks} blocks, more than ${this.caps.maxGrid}²`);
     const { fn, checks } = p as CudaProgram;
     // the kernel's parameters in its signature's order: buffers, variables by value, the status word
@@ -200,7 +202,7 @@ export class CudaBackend implements Backend {
     this.#checksPending ||= checks;
     const pair = timed ? [this.#event(), this.#event()] as [unknown, unknown] : undefined;
     if (pair) this.#check(this.#cu.cuEventRecord!(pair[0], null), 'cuEventRecord');
-    this.#check(this.#cu.cuLaunchKernel!(fn, x, y, 1, BLOCK, 1, 1, 0, null, params, null), `${kernel.name}: cuLaunchKernel`);
+    this.#check(this.#cu.cuLaunchKernel!(fn, x, y, z, block, 1, 1, 0, null, params, null), `${kernel.name}: cuLaunchKernel`);
     if (pair) { this.#check(this.#cu.cuEventRecord!(pair[1], null), 'cuEventRecord'); this.#timed.push(pair); }
   }
 

@@ -9,8 +9,10 @@ type WorkerThreads = typeof import('node:worker_threads');
 /** What `h.` names in a kernel. Written as one self-contained function: workers get it as source. */
 export function makeHelpers(h2f: (h: number) => number, f2h: (x: number) => number, f16: (x: number) => number) {
   const scratch = new DataView(new ArrayBuffer(4));
+  const halves = new Float32Array(65536);
+  for (let i = 0; i < 65536; i++) halves[i] = h2f(i);
   return {
-    h2f, f2h, f16,
+    h2f, f2h, f16, halves,
     bitcast(v: number, from: DType, to: DType): number {
       if (from === 'f32') scratch.setFloat32(0, v); else if (from === 'i32') scratch.setInt32(0, v); else scratch.setUint32(0, v);
       return to === 'f32' ? scratch.getFloat32(0) : to === 'i32' ? scratch.getInt32(0) : scratch.getUint32(0);

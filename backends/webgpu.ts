@@ -221,18 +221,23 @@ export class WebGpuBackend implements Backend {
     return this.#device.createBindGroup({ layout: p.pipeline.getBindGroupLayout(0), entries });
   }
 
-  /** The launch grid: workgroups folded into y past the device's largest dimension. */
-  #grid(kernel: Kernel): [number, number] {
+  /** The launch grid: workgroups folded into y past the device's largest dimension (a source kernel brings its own). */
+  #grid(kernel: Kernel): [number, number, number] {
+    if (kernel.custom) {
+      const g = kernel.custom.grid;
+      if (g.some((n) => n > this.caps.maxGrid)) throw new Error(`webgpu: ${kernel.name} needs ${g.join(' × ')} workgroups, more than ${this.caps.maxGrid} per dimension`);
+      return [g[0], g[1], g[2]];
+    }
     const groups = workgroups(kernel, this.caps.workgroupSize);
     const x = Math.min(groups, this.caps.maxGrid), y = Math.ceil(groups / x);
     if (y > this.caps.maxGrid) throw new Error(`webgpu: ${kernel.name} needs ${groups} workgroups, more than ${this.caps.maxGrid}² the device allows`);
-    return [x, y];
+    return [x, y, 1];
   }
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed = false): void {
     this.#check();
     const prog = p as GpuProgram;
-    const [x, y] = this.#grid(kernel);
+    const [x, y, z] = this.#grid(kernel);
     const bindGroup = this.#bindGroup(prog, bufs);
     this.#checksPending ||= prog.checks;
     this.#encoder ??= this.#device.createCommandEncoder();
@@ -245,7 +250,7 @@ export class WebGpuBackend implements Backend {
       packVars(this.#argWords, (slot * slotBytes) / 4, kernel.vars!, vals);
       pass.setBindGroup(1, this.#argsGroup, [slot * slotBytes]);
     }
-    pass.dispatchWorkgroups(x, y);
+    pass.dispatchWorkgroups(x, y, z);
     pass.end();
     if (++this.#pending >= batch) this.#flush();
   }

@@ -24,6 +24,14 @@ export interface Kernel {
    * kernel writes its part of the whole output, relative to the chunk it writes (shard.ts).
    */
   readonly storeIndex?: UOp;
+  /**
+   * A contributed kernel in target source (kernels/): a complete program per language name, the integer values it
+   * reads as its variables, and its launch: workgroups per dimension and threads per workgroup.
+   */
+  readonly custom?: {
+    readonly name: string; readonly sources: Readonly<Record<string, string>>; readonly values: readonly number[];
+    readonly grid: readonly [number, number, number]; readonly block: number;
+  };
 }
 
 /**
@@ -75,7 +83,9 @@ export function kernelKey(k: Kernel): string {
     };
     const outs = k.stores.map(visit), at = k.storeIndex ? visit(k.storeIndex) : -1;
     const params = k.params.map((p) => `${p.dtype}${p.write ? 'w' : 'r'}${p.numel}`);
-    key = `${k.shape.join('x')}|${params.join(',')}|${(k.vars ?? []).join(',')}|${at}|${outs.join(',')}|${parts.join(';')}`;
+    // a source kernel is its program: one compile serves every shape (the shapes are its variables)
+    key = k.custom ? `custom|${k.custom.name}|${k.params.map((p) => p.dtype).join(',')}|${JSON.stringify(k.custom.sources)}`
+      : `${k.shape.join('x')}|${params.join(',')}|${(k.vars ?? []).join(',')}|${at}|${JSON.stringify(k.opts ?? [])}|${outs.join(',')}|${parts.join(';')}`;
     keys.set(k, key);
   }
   return key;

@@ -182,6 +182,9 @@ function upcasts(k: Kernel, minLeft: number): Opt[] {
  * range of every top-level reduce over a power-of-two number of lanes, so the device gets its threads from the reduce.
  */
 export function optimize(k: Kernel, caps: OptCaps): Kernel {
+  // actions pinned by a contributed kernel (kind 'opts') replace the heuristic's where they are valid here
+  if (k.opts?.length && !invalidOpts(k, k.opts, caps)) return k;
+  if (k.opts?.length) k = { ...k, opts: undefined };
   const gpu = !caps.globalsAsLoops;
   const opts = upcasts(k, gpu ? minThreads : 1);
   const threads = opts.reduce((a, o) => a / (o.op === 'UPCAST' ? o.amount : 1), k.shape.reduce((a, b) => a * b, 1));
@@ -224,4 +227,33 @@ function reduceContiguous(k: Kernel, range: UOp): boolean {
     }
   }
   return unit >= other;
+}
+
+/**
+ * Why a list of actions cannot apply to a kernel on a device with these caps, or undefined: each names an axis it
+ * can split evenly (a global axis for UPCAST, a reduce range for UNROLL and GROUP), at most 32 outputs per thread,
+ * GROUP only on GPUs, by a power of two that fits a workgroup, once.
+ */
+export function invalidOpts(k: Kernel, opts: readonly Opt[], caps: OptCaps): string | undefined {
+  const reduces = new Map<number, number>();
+  for (const s of k.stores) for (const u of s.toposort()) if (u.op === 'RANGE' && u.range.kind === 'reduce') reduces.set(u.range.id, u.range.extent);
+  let upcast = 1, groups = 0;
+  for (const o of opts) {
+    if (!Number.isInteger(o.amount) || o.amount < 2) return `${o.op}(${o.axis}, ${o.amount}): the amount must be an integer above 1`;
+    if (o.op === 'UPCAST') {
+      if (!(o.axis >= 0 && o.axis < k.shape.length) || k.shape[o.axis]! % o.amount) return `UPCAST(${o.axis}, ${o.amount}): axis ${o.axis} of [${k.shape}] does not split by ${o.amount}`;
+      upcast *= o.amount;
+    } else {
+      const extent = reduces.get(o.axis);
+      if (extent === undefined || extent % o.amount) return `${o.op}(${o.axis}, ${o.amount}): no reduce range ${o.axis} that splits by ${o.amount}`;
+      if (isGroup(o)) {
+        if (caps.globalsAsLoops) return `${o.op}: lanes of a workgroup are a GPU's`;
+        if (o.amount & (o.amount - 1) || o.amount > caps.workgroupSize) return `${o.op}(${o.axis}, ${o.amount}): lanes must be a power of two up to ${caps.workgroupSize}`;
+        groups++;
+      }
+    }
+  }
+  if (upcast > maxUpcast) return `UPCAST: ${upcast} outputs per thread, at most ${maxUpcast}`;
+  if (new Set(opts.map((o) => `${o.op}${o.axis}`)).size !== opts.length) return 'an axis is split twice';
+  return groups > 1 && new Set(opts.filter(isGroup).map((o) => o.amount)).size > 1 ? 'GROUP: one lane count per kernel' : undefined;
 }

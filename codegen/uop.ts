@@ -9,7 +9,7 @@ export type MovementOp = 'RESHAPE' | 'PERMUTE' | 'EXPAND' | 'PAD' | 'SHRINK' | '
 export type ReduceOp = 'ADD' | 'MAX' | 'MUL';
 export type Op =
   | AluOp | MovementOp
-  | 'CONST' | 'ARANGE' | 'BUFFER' | 'BIND' | 'REDUCE_AXIS' | 'CONTIGUOUS' | 'GATHER'      // tensor level
+  | 'CONST' | 'ARANGE' | 'BUFFER' | 'BIND' | 'REDUCE_AXIS' | 'CONTIGUOUS' | 'GATHER' | 'CUSTOM'      // tensor level
   | 'RANGE' | 'PARAM' | 'VAR' | 'LOAD' | 'REDUCE' | 'CHECKED';               // kernel level
 
 export const unaryOps: readonly UnaryOp[] = ['NEG', 'RECIP', 'SQRT', 'EXP', 'LOG', 'EXP2', 'LOG2', 'SIN', 'COS', 'TRUNC'];

@@ -212,13 +212,14 @@ function plan(probe: Probe, start: number, argBufs: ReadonlyMap<Buffer, number>,
   const launches = probe.launches.map((l): GraphLaunch => ({
     program: l.c.program, kernel: l.c.kernel,
     bufs: l.bufs.map((b, j) => base[entry.get(b)!]! + l.chunks[j]!),
-    vals: l.binds.map((u, i) => {
+    // a source kernel's own values (shapes, strides) first, constants of the capture; then its bound variables
+    vals: [...(l.c.kernel.custom?.values ?? []).map((v) => vars.push({ value: v }) - 1), ...l.binds.map((u, i) => {
       if (!varEntry.has(u)) {
         varEntry.set(u, vars.length);
-        vars.push(probe.argBinds.has(u) ? { arg: probe.argBinds.get(u)! } : { value: l.vals[i]! });
+        vars.push(probe.argBinds.has(u) ? { arg: probe.argBinds.get(u)! } : { value: l.vals[(l.c.kernel.custom?.values.length ?? 0) + i]! });
       }
       return varEntry.get(u)!;
-    }),
+    })],
   }));
   return {
     backend, launches, stages: probe.launches.map((l) => l.stage), compiled: probe.launches.map((l) => l.c), inputs, outputs,

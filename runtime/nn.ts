@@ -3,6 +3,7 @@
 import { minValue } from '../codegen/dtype.js';
 import type { UOp } from '../codegen/uop.js';
 import { floatOf, promoteTypes } from './dtype.js';
+import { composite } from './composite.js';
 import * as g from './graph.js';
 import { Tensor, arange, normAxis } from './tensor.js';
 
@@ -28,7 +29,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   let out = prod.sum(-1);
   if (a.ndim === 1) out = out.squeeze(-2);
   if (b.ndim === 1) out = out.squeeze(-1);
-  return out.cast(promoteTypes(a.dtype, b.dtype)).named('matmul', a, b);
+  return composite('matmul', { a, b }, out.cast(promoteTypes(a.dtype, b.dtype)).named('matmul', a, b));
 }
 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
@@ -62,7 +63,8 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Con
   let y = opmath(xs).mul(opmath(ws)).sum([3, 6, 7]).reshape([N, Co, OH, OW]);
   if (bias) y = y.add(opmath(bias).reshape([1, Co, 1, 1]));
   y = y.cast(promoteTypes(x.dtype, w.dtype));
-  return y.named('conv2d', x, w, bias);
+  const [stride, padding, dilation] = [pair(opts.stride, 1), pair(opts.padding, 0), pair(opts.dilation, 1)];
+  return composite('conv2d', { x, w, bias, stride, padding, dilation, groups }, y.named('conv2d', x, w, bias));
 }
 
 /** [N, C, L] with weight [Cout, Cin/groups, k]: conv2d over a height of 1. */
@@ -170,7 +172,7 @@ export function softmax(x: Tensor, dim: number): Tensor {
   if (x.shape[d] === 0) return x.cast(floatOf(x.dtype));
   const x32 = opmath(x), e = x32.sub(x32.max(d, true)).exp();
   const y = e.div(e.sum(d, true)).cast(floatOf(x.dtype));
-  return y.named('softmax', x);
+  return composite('softmax', { x, dim: d }, y.named('softmax', x));
 }
 
 export function logSoftmax(x: Tensor, dim: number): Tensor {
@@ -240,6 +242,6 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   }
   const m = opts.attnMask;
   if (m) scores = m.dtype === 'bool' ? m.where(scores, -Infinity) : scores.add(m);
-  const out = scores.softmax(-1).matmul(v);
-  return out.named('attention', q, k, v, opts.attnMask);
+  const out = scores.softmax(-1).matmul(v).named('attention', q, k, v, opts.attnMask);
+  return m ? out : composite('attention', { q, k, v, scale: opts.scale ?? 1 / Math.sqrt(E), causal: !!opts.isCausal }, out);
 }

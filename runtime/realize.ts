@@ -56,6 +56,13 @@ export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
   let c = cache.get(key);
   if (!c) {
     c = (async () => {
+      if (k.custom) {
+        const source = k.custom.sources[backend.language.name];
+        if (source === undefined) throw new Error(`${k.name}: kernel ${k.custom.name} has no ${backend.language.name} source for ${backend.name}`);
+        if (debugLevel() >= 4) console.log(source);
+        stats.compiles++;
+        return { program: await backend.compile(k, source), kernel: k, flops: 0, bytes: k.params.reduce((a, p) => a + p.numel * 4, 0) };
+      }
       const opt = optimize(k, backend.caps);
       const insts = linearize(opt, backend.caps.globalsAsLoops);
       const source = render(opt, insts, backend.language);
@@ -82,7 +89,7 @@ function launchesOf(backend: Backend, k: Kernel, layouts: readonly Layout[]): re
   const key = `${backend.name}|${layouts.map((l) => `${l.numel}/${l.chunkElems}`).join(',')}`;
   let launches = perLayout.get(key);
   if (!launches) {
-    const shards = shard(k, layouts, backend.caps);
+    const shards = k.custom ? undefined : shard(k, layouts, backend.caps);
     launches = shards ? shards.map((s) => ({ compiled: compile(backend, s.kernel), binds: s.binds })) : [{ compiled: compile(backend, k) }];
     perLayout.set(key, launches);
   }
@@ -160,9 +167,11 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
         const t = sched!.temps[r.id]!;
         return (temps[r.id] ??= new Buffer(backend, t.dtype, t.numel, t.row));
       });
-      const vals = item.vars.map((s) => values[s]!), binds = item.vars.map((s) => g.binds[s]!);
+      // a source kernel's integer arguments first (shapes, strides), then the bound variables
+      const vals = [...(item.kernel.custom?.values ?? []), ...item.vars.map((s) => values[s]!)], binds = item.vars.map((s) => g.binds[s]!);
       for (const launch of launchesOf(backend, item.kernel, bufs.map((b) => b.layout))) {
-        const c = await launch.compiled;
+        // one program serves a source kernel at every shape: its launch geometry and values are this item's
+        const compiled = await launch.compiled, c = item.kernel.custom ? { ...compiled, kernel: item.kernel } : compiled;
         const [lbufs, chunks] = launch.binds ? [launch.binds.map((b) => bufs[b.param]!), launch.binds.map((b) => b.chunk)] : [bufs, bufs.map(() => 0)];
         if (serial) await backend.sync();
         const start = performance.now();

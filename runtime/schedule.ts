@@ -9,6 +9,7 @@ import type { Kernel } from '../codegen/kernel.js';
 import { globalRanges, linearIndex } from '../codegen/linearize.js';
 import { type AluOp, type Bound, type ReduceOp, UOp, argKey, constOf, isAlu, isMovement, transcendental } from '../codegen/uop.js';
 import { ShardError, chunkElems, rowElems, shard } from '../codegen/shard.js';
+import { customKernel, pinned } from './custom.js';
 import { sourceIndex } from './view.js';
 
 export type BufferRef = { readonly kind: 'input'; readonly slot: number } | { readonly kind: 'output'; readonly index: number } | { readonly kind: 'temp'; readonly id: number };
@@ -60,6 +61,7 @@ interface Built {
   readonly discovered: UOp[];             // nodes this build decided to realize
   invalid: boolean;                       // read a member of its own group at another index
   checked: boolean;                       // has index checks (a gather)
+  readonly custom?: boolean;              // a contributed kernel (a CUSTOM root): never merged, never sharded
 }
 
 const varsMemo = new WeakMap<UOp, ReadonlySet<UOp>>();
@@ -128,11 +130,22 @@ export class Scheduler {
     while (work.length) {
       const r = work.pop()!;
       if (built.has(r)) continue;
-      const b = this.#buildWithinCap([r]);
+      const b = r.op === 'CUSTOM' ? this.#custom(r) : this.#buildWithinCap([r]);
       built.set(r, b);
       work.push(...b.discovered);
     }
     return built;
+  }
+
+  /** Rule "contributed kernel": a CUSTOM node is a kernel of its own over its inputs, each realized. */
+  #custom(r: UOp): Built {
+    const b: Built = { roots: [r], stores: [], inputs: [...r.src], binds: [], loaded: new Set(), reduces: new Set(), tags: [], reduceExtents: [], discovered: [], invalid: false, checked: false, custom: true };
+    for (const u of r.src) {
+      if (this.#leaves.has(u)) continue;
+      b.loaded.add(u);
+      if (!this.#realized.has(u)) { this.#realized.add(u); b.discovered.push(u); }
+    }
+    return b;
   }
 
   #buildWithinCap(roots: readonly UOp[]): Built {
@@ -272,6 +285,7 @@ export class Scheduler {
 
     const lower = (node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp => {
       if (node.op === 'BIND') return variable(node);
+      if (node.op === 'CUSTOM' && !this.#realized.has(node)) return realize(node, idx, gate);   // a barrier
       if (this.#leaves.has(node)) return load(node, idx, gate);
       if (this.#realized.has(node) && !(group.has(node) && isIdentity(idx, gate))) return load(node, idx, gate);
       const key = `${node.id}|${ids(idx)}|${gate.id}`;
@@ -352,7 +366,7 @@ export class Scheduler {
       return false;
     };
     const tryMerge = (a: Built, c: Built): boolean => {
-      if (a === c || a.roots[0]!.shape.join() !== c.roots[0]!.shape.join()) return false;
+      if (a === c || a.custom || c.custom || a.roots[0]!.shape.join() !== c.roots[0]!.shape.join()) return false;
       const m = this.#build([...a.roots, ...c.roots], true);
       if (m.invalid || this.#excess(m)[0] > 0) return false;
       const pair = new Set([a, c]);
@@ -425,13 +439,19 @@ export class Scheduler {
     const lastUse = new Map<number, number>();
     kept.forEach(({ bufs }, i) => bufs.forEach((r) => { if (r.kind === 'temp') lastUse.set(r.id, i); }));
     const items = kept.map(({ g, bufs }, i): ScheduleItem => ({
-      kernel: kernelOf(g),
+      kernel: g.custom ? customKernel(g.roots[0]!, this.#caps) : pin(kernelOf(g), g.roots),
       bufs,
       vars: g.binds.map((n) => this.#binds.get(n)!),
       frees: [...lastUse].filter(([, last]) => last === i).map(([id]) => id),
     }));
     return { items, temps, outputs: planOut };
   }
+}
+
+/** A kernel computing a composite op that a contributed kernel of kind 'opts' pinned, with those actions. */
+function pin(k: Kernel, roots: readonly UOp[]): Kernel {
+  const p = roots.map((r) => pinned.get(r)).find((x) => x);
+  return p ? { ...k, name: `c_${p.name}_${k.shape.filter((n) => n > 1).join('x') || '1'}`, opts: p.opts } : k;
 }
 
 function kernelOf(g: Built): Kernel {

@@ -1,0 +1,43 @@
+// docs/KERNELS.md: its example is what `polygrad kernels new` writes, and that kernel passes the checks: it is used
+// and matches float64 on every backend it declares.
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { expect, test } from 'vitest';
+import { template } from '../../app/kernels.js';
+import { checkCase, runsOn } from '../../kernels/check.js';
+import type { KernelDef } from '../../kernels/define.js';
+import { registerKernel } from '../../runtime/composite.js';
+import { checkKernels } from '../../scripts/kernels.js';
+import { backends } from '../backends.js';
+
+test("the guide's example is the template, and the template kernel passes check on every backend it declares", async () => {
+  const doc = readFileSync('docs/KERNELS.md', 'utf8');
+  const example = /The template is a complete kernel[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+  expect(example).toBe(template('my_softmax', 'softmax'));
+  const dir = mkdtempSync(join(tmpdir(), 'polygrad-guide-'));
+  writeFileSync(join(dir, 'my_softmax.ts'), example!);
+  symlinkSync(resolve('kernels/define.ts'), join(dir, 'define.ts'));
+  expect(checkKernels(dir).errors).toEqual([]);
+  const def = (await import(join(dir, 'my_softmax.ts'))).default as KernelDef;
+  registerKernel(def);
+  for (const device of backends.filter((d) => runsOn(def, d))) {
+    for (const c of def.cases) {
+      const r = await checkCase(def, c, device);
+      expect(r.used, `${device}: ${c.name} used`).toBe(true);
+      expect(r.kernelError, `${device}: ${c.name}`).toBeLessThanOrEqual(r.tol);
+    }
+  }
+});
+
+test('the matmul template passes too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'polygrad-guide-'));
+  writeFileSync(join(dir, 'my_matmul.ts'), template('my_matmul', 'matmul'));
+  symlinkSync(resolve('kernels/define.ts'), join(dir, 'define.ts'));
+  const def = (await import(join(dir, 'my_matmul.ts'))).default as KernelDef;
+  registerKernel(def);
+  for (const device of backends.filter((d) => runsOn(def, d))) for (const c of def.cases) {
+    const r = await checkCase(def, c, device);
+    expect(r.used && r.kernelError <= r.tol, `${device}: ${c.name} (${r.kernelError})`).toBe(true);
+  }
+});
