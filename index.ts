@@ -2,6 +2,7 @@
 export { Tensor, tensor, zeros, ones, full, arange, linspace, eye, cat, stack, where, realize, broadcastShapes, variable } from './runtime/tensor.js';
 export type { TensorLike, TensorOptions, Nested, TypedData, Axis, VariableOptions } from './runtime/tensor.js';
 export { jit, setJit } from './runtime/jit.js';
+export { setBeam, setBeamBudget, beamWidth } from './runtime/beam.js';
 export type { Jitted, JitOptions, JitStats } from './runtime/jit.js';
 export type { Conv2dOptions, PoolOptions, InterpolateOptions, AttentionOptions } from './runtime/nn.js';
 export { rand, randn, randint, manualSeed } from './runtime/random.js';

@@ -6,6 +6,7 @@ import { defaultDevice, devices, initDevices, randn, setDebug, debugLevel, stats
 import { convert, loadModel, parseFlags, profileNeuralOS, runNeuralOS } from './neuralos.js';
 import { kernelsCommand } from './kernels.js';
 import { planCommand } from './plan.js';
+import { tuneNeuralOS } from './tune.js';
 import { startPlayer } from './server.js';
 import { isTorchZip } from '../models/weights/state.js';
 
@@ -25,12 +26,16 @@ async function main(): Promise<void> {
     process.exitCode = await planCommand(flags);
     return;
   }
+  if (command === 'tune') {
+    if (positional[1] !== 'neuralos') throw new Error('usage: polygrad tune neuralos [--config tiny|full|FILE] [--steps S] [--frames N] [--beam N] [--budget SECONDS] [--checkpoint FILE]');
+    return tuneNeuralOS(flags, device);
+  }
   if (command === 'profile') {
     if (positional[1] !== 'neuralos') throw new Error('usage: polygrad profile neuralos [--frames N] [--steps S] [--trace FILE] [--checkpoint FILE]');
     return profileNeuralOS(flags, device);
   }
   if (command === undefined || command === 'play') return play(flags, device);
-  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, profile, plan, kernels, convert)`);
+  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, profile, tune, plan, kernels, convert)`);
   const found = devices();
   console.log(`polygrad: ${found.length} backend${found.length === 1 ? '' : 's'} found (${found.map((d) => d.name).join(', ')})`);
   for (const [name, why] of unavailable) console.log(`  ${name}: not available (${why})`);

@@ -4,14 +4,15 @@
 // generated path per device, records the ratio in the kernel cache that POLYGRAD_KERNELS=auto goes by and appends a
 // table to bench/RESULTS.md; new writes a kernel file that passes check and regenerates the index.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { type Tensor, devices, tensor } from '../index.js';
 import { checkCase, compileCuda, runOp, runsOn, seeded } from '../kernels/check.js';
 import type { CompositeOp, KernelDef } from '../kernels/define.js';
 import { kernels } from '../kernels/index.js';
-import { cacheFile, measurements, onlyKernel, setKernelMode, setMeasured } from '../runtime/composite.js';
+import { measurements, onlyKernel, setKernelMode, setMeasured } from '../runtime/composite.js';
+import { writeCache } from '../runtime/cachefile.js';
 import { checkKernels } from '../scripts/kernels.js';
 import type { Flags } from './neuralos.js';
 
@@ -111,10 +112,8 @@ async function bench(defs: readonly KernelDef[]): Promise<number> {
   setKernelMode('auto');
   onlyKernel(undefined);
   setMeasured(m);
-  const file = await cacheFile();
+  const file = await writeCache('kernels.json', { version: 1, devices: m });
   if (file) {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ version: 1, devices: m }, null, 1));
     console.log(`kernel cache: ${file} (POLYGRAD_KERNELS=auto uses a kernel where its ratio is above 1)`);
   }
   const results = 'bench/RESULTS.md';

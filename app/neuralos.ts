@@ -37,13 +37,18 @@ export const bar = (done: number, total: number, note: string): string => {
 };
 
 /** The model from --checkpoint / --config (our JSON), or the tiny config with seeded random weights. */
+/** --config: `full`, `tiny`, or a file (the original's YAML, or JSON as NeuralOSConfig). */
+export function configNamed(name: string, stats?: { mean: number[]; std: number[] }): NeuralOSConfig {
+  if (name === 'full') return fullConfig;
+  if (name === 'tiny') return tinyConfig;
+  return /\.ya?ml$/i.test(name) ? configFromYaml(readFileSync(name, 'utf8'), stats) : JSON.parse(readFileSync(name, 'utf8')) as NeuralOSConfig;
+}
+
 export async function loadModel(flags: Flags, device: string): Promise<{ model: NeuralOS; randomWeights: boolean }> {
   const checkpoint = typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined;
   const stats = typeof flags['latent-stats'] === 'string' ? JSON.parse(readFileSync(flags['latent-stats'], 'utf8')) as { mean: number[]; std: number[] } : undefined;
-  const cfg: NeuralOSConfig = typeof flags.config !== 'string' ? (checkpoint ? fullConfig : tinyConfig)
-    : /\.ya?ml$/i.test(flags.config) ? configFromYaml(readFileSync(flags.config, 'utf8'), stats)
-    : JSON.parse(readFileSync(flags.config, 'utf8')) as NeuralOSConfig;
-  if (!checkpoint) console.log(`neuralos: no --checkpoint: the tiny config with seeded RANDOM weights (frames are noise-like, not a desktop)`);
+  const cfg = typeof flags.config !== 'string' ? (checkpoint ? fullConfig : tinyConfig) : configNamed(flags.config, stats);
+  if (!checkpoint) console.log(`neuralos: no --checkpoint: seeded RANDOM weights (frames are noise-like, not a desktop)`);
   const tty = process.stdout.isTTY;
   const model = await NeuralOS.load(cfg, {
     weights: checkpoint, device, allowMissing: !!flags['allow-missing'],

@@ -4,10 +4,8 @@
 // that breaks a limit (exit 1 then). --json prints one object.
 import { readFileSync } from 'node:fs';
 import type { Caps } from '../backends/backend.js';
-import { type NeuralOSConfig, fullConfig, tinyConfig } from '../models/neuralos/config.js';
 import { limitPresets, planNeuralOS } from '../models/neuralos/plan.js';
-import { configFromYaml } from '../models/neuralos/yaml.js';
-import type { Flags } from './neuralos.js';
+import { type Flags, configNamed } from './neuralos.js';
 
 const gb = (n: number): string => `${(n / 1e9).toFixed(2)} GB`;
 
@@ -21,8 +19,7 @@ export function parseBytes(s: string): number {
 
 export async function planCommand(flags: Flags): Promise<number> {
   const config = typeof flags.config === 'string' ? flags.config : 'full';
-  const cfg: NeuralOSConfig = config === 'full' ? fullConfig : config === 'tiny' ? tinyConfig
-    : /\.ya?ml$/i.test(config) ? configFromYaml(readFileSync(config, 'utf8')) : (JSON.parse(readFileSync(config, 'utf8')) as NeuralOSConfig);
+  const cfg = configNamed(config);
   const dtype = flags.dtype === undefined ? 'f32' : flags.dtype;
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`plan: --dtype must be f32 or f16, got ${String(dtype)}`);
   const name = typeof flags.limits === 'string' ? flags.limits : 'webgpu-default';

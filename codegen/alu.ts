@@ -1,7 +1,7 @@
 // Building ALU nodes: constant folding and the integer rewrites that keep index math small
 // (linear forms, div/mod folding by value ranges). Float math is only folded when all inputs are constants.
 import { type DType, castValue, isFloat, isInt } from './dtype.js';
-import { type AluOp, type BinaryOp, UOp, constOf } from './uop.js';
+import { type AluOp, type BinaryOp, UOp, constOf, isAlu } from './uop.js';
 
 const f32 = new Float32Array(1), i32 = new Int32Array(f32.buffer), u32 = new Uint32Array(f32.buffer);
 
@@ -210,6 +210,17 @@ function foldMod(x: UOp, d: number): UOp | undefined {
   const r = fromLinear({ terms: rest, k: ((k % d) + d) % d });
   if (r.vmin < 0) return undefined;
   return r.vmax < d ? r : UOp.make('MOD', 'i32', [r, constOf(d, 'i32')]);
+}
+
+/** Rebuilds u with nodes replaced (ALU nodes re-simplify). */
+export function substitute(u: UOp, map: ReadonlyMap<UOp, UOp>, memo = new Map<UOp, UOp>()): UOp {
+  const hit = map.get(u) ?? memo.get(u);
+  if (hit) return hit;
+  const src = u.src.map((s) => substitute(s, map, memo));
+  const out = src.every((s, i) => s === u.src[i]) ? u
+    : isAlu(u.op) ? alu(u.op as AluOp, src, u.dtype) : UOp.make(u.op, u.dtype, src, u.arg, u.shape);
+  memo.set(u, out);
+  return out;
 }
 
 // ---- small helpers used by lowering ----

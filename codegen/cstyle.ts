@@ -1,7 +1,7 @@
 // What WGSL and CUDA C share: infix operators and the shape of an ALU table. Each language supplies
 // only its types, literals, function names, select/cast syntax and the kernel wrapper.
 import type { DType } from './dtype.js';
-import { type Kernel, launchShape, lanes, lanesAdjacent } from './kernel.js';
+import { type Kernel, launchShape, lanes, lanesAdjacent, localTile } from './kernel.js';
 import type { Language } from './render.js';
 import type { AluOp, UnaryOp } from './uop.js';
 
@@ -52,6 +52,18 @@ export function cAlu(l: CStyle): Language['alu'] {
 }
 
 export const cLanguage = (l: CStyle): Language => ({ ...l, alu: cAlu(l) });
+
+/**
+ * Launch axis `axis` of the output `gidx` (row-major over the launch shape). Under LOCAL, consecutive runs of
+ * `tile` outputs (one tile, row-major inside) cover a box of the launch space, and the tiles are row-major.
+ */
+export function gridCoord(k: Kernel, axis: number): string {
+  const launch = launchShape(k), tile = localTile(k), size = tile.reduce((a, b) => a * b, 1);
+  const after = (s: readonly number[]) => s.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const tiles = launch.map((n, d) => n / tile[d]!);
+  const outer = `(gidx / ${size * after(tiles)}) % ${tiles[axis]}`;
+  return tile[axis] === 1 ? outer : `(${outer}) * ${tile[axis]} + ((gidx % ${size}) / ${after(tile)}) % ${tile[axis]}`;
+}
 
 /**
  * The kernel prologue: `gidx`, the output this thread computes, from the workgroup index `wg` and local index

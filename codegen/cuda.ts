@@ -1,8 +1,8 @@
 // The CUDA C language table: extern "C" __global__ kernels over raw pointers, half from cuda_fp16.h,
 // inf/NaN from __int_as_float, one thread per output element over a 1-D (folded 2-D) grid.
 import type { DType } from './dtype.js';
-import { type Kernel, launchShape } from './kernel.js';
-import { type CStyle, cLanguage, prologue } from './cstyle.js';
+import type { Kernel } from './kernel.js';
+import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
 
 /** Threads per block (the backend launches this many). */
 export const BLOCK = 256;
@@ -48,10 +48,7 @@ const cuda: CStyle = {
   store: (buf, idx, value) => `${buf}[${idx}] = ${value};`,
   declare: (name, d, e, mutable) => `${mutable ? '' : 'const '}${types[d]} ${name} = ${e};`,
   loop: (name, n, start = '0', step = 1) => `for (int ${name} = ${start}; ${name} < ${n}; ${name} += ${step}) {`,
-  globalIndex: (name, range, k) => {
-    const stride = launchShape(k).slice(range.range.id + 1).reduce((a, b) => a * b, 1);
-    return `const int ${name} = (gidx / ${stride}) % ${range.range.extent};`;
-  },
+  globalIndex: (name, range, k) => `const int ${name} = ${gridCoord(k, range.range.id)};`,
   checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u, ${statusName})`,
   variable: (i, d) => (d === 'bool' ? `(pg_v${i} != 0u)` : `pg_v${i}`),
   shared: (name, d) => `__shared__ ${types[d]} ${name}[${BLOCK}];`,

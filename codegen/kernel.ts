@@ -1,6 +1,7 @@
 // What the scheduler hands to codegen: one fused kernel as store expressions over a global iteration space.
+import { add, int, mul } from './alu.js';
 import type { DType } from './dtype.js';
-import { type UOp, argKey } from './uop.js';
+import { UOp, argKey } from './uop.js';
 
 export interface KernelParam { readonly dtype: DType; readonly numel: number; readonly write: boolean }
 
@@ -17,7 +18,7 @@ export interface Kernel {
   readonly stores: readonly UOp[];
   /** The high-level ops fused into this kernel (for profiles). */
   readonly ops?: readonly string[];
-  /** Optimizer actions applied when lowering (codegen/opt.ts). */
+  /** Optimizer actions applied when lowering (codegen/actions.ts). */
   readonly opts?: readonly Opt[];
   /**
    * Where each point of `shape` stores, over its global ranges (default: its flat index in `shape`): a shard of a
@@ -35,22 +36,42 @@ export interface Kernel {
 }
 
 /**
- * UPCAST: each thread computes `amount` consecutive outputs along global `axis`, sharing loads that do not
- * depend on it. UNROLL: one iteration of reduce range `axis` (a range id) runs `amount` consecutive steps, so
- * loads that overlap between steps (a conv window sliding along an upcast axis) are loaded once. GROUP: `amount` threads of a workgroup share each output; they split the loop of reduce
- * range `axis` (a range id) between them and combine their partial results in workgroup memory. The lanes
- * of one output are adjacent threads (coalesced where the reduce range is contiguous in memory); GROUPWIDE
- * lays them a workgroup / amount apart instead, so adjacent threads hold adjacent outputs.
+ * One optimizer action (codegen/actions.ts applies and validates them; heuristic.ts and search.ts choose them).
+ * UPCAST: each thread computes `amount` consecutive outputs along global `axis`, sharing loads that do not depend
+ * on it. UNROLL: one iteration of reduce range `axis` (a range id) runs `amount` consecutive steps, so loads that
+ * overlap between steps (a conv window sliding along an upcast axis) are loaded once. GROUP: `amount` threads of a
+ * workgroup share each output; they split the loop of reduce range `axis` between them and combine their partial
+ * results in workgroup memory. The lanes of one output are adjacent threads (coalesced where the reduce range is
+ * contiguous in memory); GROUPWIDE lays them a workgroup / amount apart instead, so adjacent threads hold adjacent
+ * outputs. LOCAL: the outputs of one workgroup form a tile `amount` wide along global `axis` (of the launch, after
+ * UPCAST) instead of a run of the flat order, so neighbours in several axes share the cache lines they load.
+ * PADTO: global `axis` runs to the next multiple of `amount`; the extra points compute the last real one and do not
+ * store, so a ragged axis can be upcast or tiled.
  */
-export interface Opt { readonly op: 'UPCAST' | 'UNROLL' | 'GROUP' | 'GROUPWIDE'; readonly axis: number; readonly amount: number }
+export interface Opt { readonly op: OptOp; readonly axis: number; readonly amount: number }
+export type OptOp = 'UPCAST' | 'UNROLL' | 'GROUP' | 'GROUPWIDE' | 'LOCAL' | 'PADTO';
 
 export const isGroup = (o: Opt): boolean => o.op === 'GROUP' || o.op === 'GROUPWIDE';
 
-/** The global space the device iterates: the output shape with upcast axes divided. */
-export function launchShape(k: Kernel): number[] {
+/** The output shape with PADTO's axes rounded up. */
+export function paddedShape(k: Kernel): number[] {
   const s = [...k.shape];
+  for (const o of k.opts ?? []) if (o.op === 'PADTO') s[o.axis] = Math.ceil(s[o.axis]! / o.amount) * o.amount;
+  return s;
+}
+
+/** The global space the device iterates: the padded output shape with upcast axes divided. */
+export function launchShape(k: Kernel): number[] {
+  const s = paddedShape(k);
   for (const o of k.opts ?? []) if (o.op === 'UPCAST') s[o.axis] = s[o.axis]! / o.amount;
   return s;
+}
+
+/** LOCAL's tile: its extent per launch axis (1 where the axis is not tiled). */
+export function localTile(k: Kernel): number[] {
+  const t = k.shape.map(() => 1);
+  for (const o of k.opts ?? []) if (o.op === 'LOCAL') t[o.axis] = o.amount;
+  return t;
 }
 
 /** Threads that share one output (1 unless GROUP applies). */
@@ -90,3 +111,34 @@ export function kernelKey(k: Kernel): string {
   }
   return key;
 }
+
+/** The RANGE nodes each value depends on (a REDUCE hides its own ranges). */
+export function rangeDeps(): (u: UOp) => ReadonlySet<UOp> {
+  const memo = new Map<UOp, ReadonlySet<UOp>>();
+  const deps = (u: UOp): ReadonlySet<UOp> => {
+    let d = memo.get(u);
+    if (d) return d;
+    if (u.op === 'RANGE') d = new Set([u]);
+    else if (u.op === 'REDUCE') {
+      const own = new Set(u.src.slice(1));
+      d = new Set([...deps(u.src[0]!)].filter((r) => !own.has(r)));
+    } else d = new Set(u.src.flatMap((s) => [...deps(s)]));
+    memo.set(u, d);
+    return d;
+  };
+  return deps;
+}
+
+/** The flat index of a point of `shape` given per-dim index nodes. */
+export function linearIndex(shape: readonly number[], idx: readonly UOp[]): UOp {
+  let out = int(0), stride = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    out = add(out, mul(idx[i]!, int(stride)));
+    stride *= shape[i]!;
+  }
+  return out;
+}
+
+/** The RANGE(global) node of every axis of `shape` (the constant 0 for an axis of extent 1). */
+export const globalRanges = (shape: readonly number[]): UOp[] =>
+  shape.map((n, i) => (n === 1 ? int(0) : UOp.make('RANGE', 'i32', [], { id: i, extent: n, kind: 'global' })));

@@ -1,9 +1,8 @@
 // Kernel -> an ordered list of instructions. Each value is placed in the outermost loop that defines
 // every range it depends on, so loop-invariant work (a row's max inside softmax's sum) is hoisted.
-import { type Kernel, launchShape } from './kernel.js';
-import { expandStores } from './opt.js';
-import { UOp } from './uop.js';
-import { int, add, mul } from './alu.js';
+import { expandStores } from './actions.js';
+import { type Kernel, globalRanges, launchShape, rangeDeps } from './kernel.js';
+import type { UOp } from './uop.js';
 
 export type Inst =
   | { readonly kind: 'loop'; readonly range: UOp }
@@ -13,39 +12,9 @@ export type Inst =
   | { readonly kind: 'update'; readonly reduce: UOp; readonly value: UOp }
   | { readonly kind: 'combine'; readonly reduces: readonly UOp[] }   // GROUP: merge the lanes' partial accumulators
   | { readonly kind: 'value'; readonly u: UOp }
-  | { readonly kind: 'store'; readonly param: number; readonly index: UOp; readonly value: UOp };
+  | { readonly kind: 'store'; readonly param: number; readonly index: UOp; readonly value: UOp; readonly gate?: UOp };
 
 interface Block { readonly ranges: ReadonlySet<UOp>; readonly insts: Inst[]; readonly opener?: UOp }
-
-/** The RANGE nodes each value depends on (a REDUCE hides its own ranges). */
-export function rangeDeps(): (u: UOp) => ReadonlySet<UOp> {
-  const memo = new Map<UOp, ReadonlySet<UOp>>();
-  const deps = (u: UOp): ReadonlySet<UOp> => {
-    let d = memo.get(u);
-    if (d) return d;
-    if (u.op === 'RANGE') d = new Set([u]);
-    else if (u.op === 'REDUCE') {
-      const own = new Set(u.src.slice(1));
-      d = new Set([...deps(u.src[0]!)].filter((r) => !own.has(r)));
-    } else d = new Set(u.src.flatMap((s) => [...deps(s)]));
-    memo.set(u, d);
-    return d;
-  };
-  return deps;
-}
-
-/** The flat index of a point of `shape` given per-dim index nodes. */
-export function linearIndex(shape: readonly number[], idx: readonly UOp[]): UOp {
-  let out = int(0), stride = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    out = add(out, mul(idx[i]!, int(stride)));
-    stride *= shape[i]!;
-  }
-  return out;
-}
-
-export const globalRanges = (shape: readonly number[]): UOp[] =>
-  shape.map((n, i) => (n === 1 ? int(0) : UOp.make('RANGE', 'i32', [], { id: i, extent: n, kind: 'global' })));
 
 /** globalsAsLoops: the CPU runs the global space as nested loops; GPUs get it from their launch grid. */
 export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
@@ -127,11 +96,12 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
   }
   stack = [root, ...chain];
   const inner = chain[chain.length - 1] ?? root;
-  for (const { index, values } of stores) {
+  for (const { index, values, gate } of stores) {
     emit(index);
+    if (gate) emit(gate);
     values.forEach((value, param) => {
       emit(value);
-      inner.insts.push({ kind: 'store', param, index, value });
+      inner.insts.push({ kind: 'store', param, index, value, ...(gate ? { gate } : {}) });
     });
   }
   if (globalsAsLoops) close(chain, root);

@@ -101,7 +101,9 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): strin
       case 'combine': combine(inst.reduces); break;
       case 'store': {
         const st = lang.store(bufName(inst.param), ref(inst.index), ref(inst.value), k.params[inst.param]!.dtype);
-        line(g > 1 ? `if (owner) { ${st} }` : st);
+        // GROUP: one lane stores; PADTO: the padded points do not
+        const when = [...(g > 1 ? ['owner'] : []), ...(inst.gate ? [ref(inst.gate)] : [])];
+        line(when.length ? `if (${when.join(' && ')}) { ${st} }` : st);
         break;
       }
       default: inst satisfies never;

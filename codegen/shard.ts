@@ -5,8 +5,8 @@
 // however large the tensor.
 import { add, alu, and, int, lt } from './alu.js';
 import type { Kernel, KernelParam } from './kernel.js';
-import { globalRanges, linearIndex } from './linearize.js';
-import { substitute } from './opt.js';
+import { globalRanges, linearIndex } from './kernel.js';
+import { substitute } from './alu.js';
 import { UOp } from './uop.js';
 
 /** How a param's buffer is stored: `chunkElems` elements per chunk (at least numel: one buffer). */

@@ -2,8 +2,8 @@
 // because WGSL rejects non-finite constant expressions; the launch grid folds into x/y past 65535.
 import type { DType } from './dtype.js';
 import { f32ToF16 } from './dtype.js';
-import { type Kernel, launchShape } from './kernel.js';
-import { type CStyle, cLanguage, prologue } from './cstyle.js';
+import type { Kernel } from './kernel.js';
+import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
 import { checkCode, statusName } from './checks.js';
 import { bufName } from './render.js';
 
@@ -57,10 +57,7 @@ const wgsl: CStyle = {
   store: (buf, idx, value, d) => `${buf}[${idx}] = ${d === 'bool' ? `u32(${value})` : value};`,
   declare: (name, d, e, mutable) => `${mutable ? 'var' : 'let'} ${name}: ${types[d]} = ${e};`,
   loop: (name, n, start = '0', step = 1) => `for (var ${name}: i32 = ${start}; ${name} < ${n}; ${name} += ${step}) {`,
-  globalIndex: (name, range, k) => {
-    const stride = launchShape(k).slice(range.range.id + 1).reduce((a, b) => a * b, 1);
-    return `let ${name}: i32 = (gidx / ${stride}) % ${range.range.extent};`;
-  },
+  globalIndex: (name, range, k) => `let ${name}: i32 = ${gridCoord(k, range.range.id)};`,
   checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u)`,
   variable: (i, d) => {
     const word = `${varsName}[${i >> 2}][${i & 3}]`;

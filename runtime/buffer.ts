@@ -10,6 +10,32 @@ export type TypedData = Float32Array | Int32Array | Uint32Array | Uint8Array;
 let nextUid = 0;
 const live = { buffers: 0, bytes: 0, peak: 0 };
 
+/** Host values as the bytes of `stored` (how a device keeps `dtype`): values are cast to dtype first. */
+export function encode(values: ArrayLike<number | boolean>, dtype: DType, stored: DType): Uint8Array {
+  const n = values.length;
+  if (stored === 'f32' && dtype === 'f32' && values instanceof Float32Array) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const arr = stored === 'f32' ? new Float32Array(n) : stored === 'f16' ? new Uint16Array(n) : stored === 'i32' ? new Int32Array(n)
+    : stored === 'u32' ? new Uint32Array(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = Number(castValue(Number(values[i]), dtype));
+    arr[i] = stored === 'f16' ? f32ToF16(v) : v;
+  }
+  return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+}
+
+/** Device bytes of `stored` back as host values of `dtype`: f16 widens to Float32Array, bool comes back as 0/1 bytes. */
+export function decode(bytes: Uint8Array, dtype: DType, stored: DType): TypedData {
+  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  switch (stored) {
+    case 'f32': return new Float32Array(ab);
+    case 'f16': return Float32Array.from(new Uint16Array(ab), f16ToF32);
+    case 'i32': return new Int32Array(ab);
+    case 'u32': return dtype === 'bool' ? Uint8Array.from(new Uint32Array(ab), (v) => (v ? 1 : 0)) : new Uint32Array(ab);
+    case 'bool': return new Uint8Array(ab);
+    default: return stored satisfies never;
+  }
+}
+
 /**
  * A tensor's storage: one device buffer, or several chunks of whole rows when it is larger than one buffer may be
  * on its device (codegen/shard.ts splits the kernels that touch it). `row`: elements per row (rowElems(shape)).
@@ -48,17 +74,10 @@ export class Buffer implements Identified {
   upload(values: ArrayLike<number | boolean>, offset = 0): void {
     const d = this.stored, per = itemsize(d);
     for (let c = Math.floor(offset / this.chunkElems); c * this.chunkElems < offset + values.length; c++) {
-      const from = Math.max(offset, c * this.chunkElems), to = Math.min(offset + values.length, (c + 1) * this.chunkElems, this.numel), n = to - from;
-      let arr: Float32Array | Uint16Array | Int32Array | Uint32Array | Uint8Array;
-      if (d === 'f32' && this.dtype === 'f32' && values instanceof Float32Array) arr = values.subarray(from - offset, to - offset);   // as stored
-      else {
-        arr = d === 'f32' ? new Float32Array(n) : d === 'f16' ? new Uint16Array(n) : d === 'i32' ? new Int32Array(n) : d === 'u32' ? new Uint32Array(n) : new Uint8Array(n);
-        for (let i = 0; i < n; i++) {
-          const v = Number(castValue(Number(values[from - offset + i]), this.dtype));
-          arr[i] = d === 'f16' ? f32ToF16(v) : v;
-        }
-      }
-      const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+      const from = Math.max(offset, c * this.chunkElems), to = Math.min(offset + values.length, (c + 1) * this.chunkElems, this.numel);
+      const [a, b] = [from - offset, to - offset];
+      const part = ArrayBuffer.isView(values) ? (values as Float32Array).subarray(a, b) : Array.prototype.slice.call(values, a, b) as boolean[];
+      const bytes = encode(part, this.dtype, d);
       recorder()?.upload(this, bytes);
       this.backend.write(this.handles[c]!, bytes, (from - c * this.chunkElems) * per);
     }
@@ -70,15 +89,7 @@ export class Buffer implements Identified {
     const parts = await Promise.all(this.handles.map((h) => this.backend.read(h)));
     const per = itemsize(this.stored), bytes = new Uint8Array(this.numel * per);
     parts.forEach((p, c) => bytes.set(p.subarray(0, Math.min(this.chunkElems, this.numel - c * this.chunkElems) * per), c * this.chunkElems * per));
-    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + this.bytes);
-    switch (this.stored) {
-      case 'f32': return new Float32Array(ab);
-      case 'f16': return Float32Array.from(new Uint16Array(ab), f16ToF32);
-      case 'i32': return new Int32Array(ab);
-      case 'u32': return this.dtype === 'bool' ? Uint8Array.from(new Uint32Array(ab), (v) => (v ? 1 : 0)) : new Uint32Array(ab);
-      case 'bool': return new Uint8Array(ab);
-      default: return this.stored satisfies never;
-    }
+    return decode(bytes, this.dtype, this.stored);
   }
   get freed(): boolean { return this.#handles === undefined; }
   /** The device buffers of the chunks, in order. */

@@ -8,6 +8,7 @@ import { UOp } from '../codegen/uop.js';
 import { type CompositeArgs, type CompositeOp, type KernelDef, type KernelInput, inputOrder, targetOf } from '../kernels/define.js';
 import { kernels } from '../kernels/index.js';
 import { pinned, setRegistered, strided } from './custom.js';
+import { readCache } from './cachefile.js';
 import { envFlag } from './debug.js';
 import { getDevice } from './device.js';
 import { Tensor } from './tensor.js';
@@ -28,27 +29,13 @@ let measured: Measurements = await loadMeasured();
 export const setMeasured = (m: Measurements): void => { measured = m; };
 export const measurements = (): Measurements => measured;
 
-/** Where `polygrad kernels bench` keeps what it measured: $POLYGRAD_CACHE (default ~/.cache/polygrad)/kernels.json. */
-export async function cacheFile(): Promise<string | undefined> {
-  if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return undefined;
-  const [os, path] = [(await import(/* @vite-ignore */ 'node:os')) as typeof import('node:os'), (await import(/* @vite-ignore */ 'node:path')) as typeof import('node:path')];
-  return path.join(envFlag('POLYGRAD_CACHE') ?? path.join(os.homedir(), '.cache', 'polygrad'), 'kernels.json');
-}
-
-/** The cached measurements; a missing, corrupt or foreign file counts as none (with a warning for the last two). */
+/** The measurements in $POLYGRAD_CACHE/kernels.json, which `polygrad kernels bench` writes. */
 async function loadMeasured(): Promise<Measurements> {
-  const file = await cacheFile();
-  if (!file) return {};
-  const fs = (await import(/* @vite-ignore */ 'node:fs')) as typeof import('node:fs');
-  if (!fs.existsSync(file)) return {};
-  try {
-    const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: number; devices?: Measurements };
-    if (data.version !== 1 || typeof data.devices !== 'object') throw new Error('not a version 1 kernel cache');
-    return data.devices;
-  } catch (e) {
-    console.warn(`polygrad: ignoring the kernel cache ${file}: ${(e as Error).message}`);
-    return {};
-  }
+  const check = (d: unknown): string | undefined => {
+    const data = d as { version?: number; devices?: unknown };
+    return data?.version !== 1 || typeof data.devices !== 'object' ? 'not a version 1 kernel cache' : undefined;
+  };
+  return (await readCache<{ devices: Measurements }>('kernels.json', 'kernel cache', check))?.devices ?? {};
 }
 
 const view = (t: Tensor): KernelInput => {

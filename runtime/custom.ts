@@ -2,7 +2,7 @@
 // that keeps its target sources, or one built from its IR here; the strides of an input view decide what it reads.
 import type { Caps } from '../backends/backend.js';
 import type { Kernel, Opt } from '../codegen/kernel.js';
-import { globalRanges, linearIndex } from '../codegen/linearize.js';
+import { globalRanges, linearIndex } from '../codegen/kernel.js';
 import { add, alu, int } from '../codegen/alu.js';
 import { UOp, constOf, isMovement } from '../codegen/uop.js';
 import type { CompositeArgs, CompositeOp, IrBuilder, KernelDef } from '../kernels/define.js';

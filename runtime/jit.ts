@@ -6,6 +6,7 @@
 import type { Backend, DeviceBuffer, DeviceGraph, GraphLaunch } from '../backends/backend.js';
 import { kernelKey } from '../codegen/kernel.js';
 import { type Bound, UOp } from '../codegen/uop.js';
+import { choiceKey } from './beam.js';
 import { Buffer, nextBufferUid } from './buffer.js';
 import { type Compiled, type Recorder, recorder, recording } from './capture.js';
 import { debugLevel, envFlag, stats } from './debug.js';
@@ -282,8 +283,15 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, 
   const entries = new Map<string, Entry>();
   const counts = { captures: 0, replays: 0, launches: 0 };
   let tail: Promise<unknown> = Promise.resolve();
+  let rule = choiceKey();
 
   const run = async (args: A): Promise<Awaited<R>> => {
+    // captures hold compiled programs: when the rule choosing optimizer actions changes (BEAM), they start over
+    if (choiceKey() !== rule) {
+      for (const e of entries.values()) if (e.capture) release(e.capture);
+      entries.clear();
+      rule = choiceKey();
+    }
     const { leaves, shape: argShape } = flatten(args);
     const tensors = leaves.flatMap((l, i) => (l instanceof Tensor && l.node('jit').op !== 'BIND' ? [i] : []));
     const bufs: (Buffer | undefined)[] = [];

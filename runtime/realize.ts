@@ -4,11 +4,12 @@
 import { estimate } from '../codegen/estimate.js';
 import { type Kernel, kernelKey } from '../codegen/kernel.js';
 import { linearize } from '../codegen/linearize.js';
-import { optimize } from '../codegen/opt.js';
+import { formatOpts } from '../codegen/actions.js';
 import { render } from '../codegen/render.js';
 import { type Layout, rowElems, shard } from '../codegen/shard.js';
 import type { Bound, UOp } from '../codegen/uop.js';
 import type { Backend } from '../backends/backend.js';
+import { chooseOpts, choiceKey } from './beam.js';
 import { Buffer } from './buffer.js';
 import { type Compiled, recorder } from './capture.js';
 import { debugLevel, kernelLine, stats } from './debug.js';
@@ -52,7 +53,8 @@ export const cacheSizes = (b: Backend): { schedules: number; kernels: number } =
 
 /** Optimizes, renders and compiles a kernel once per structural key; concurrent requests share one compile. */
 export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
-  const cache = perBackend(compiled, backend, cacheLimits.kernels), key = kernelKey(k);
+  // the key holds the rule that picks actions: BEAM on or off compiles anew
+  const cache = perBackend(compiled, backend, cacheLimits.kernels), key = `${choiceKey()}|${kernelKey(k)}`;
   let c = cache.get(key);
   if (!c) {
     c = (async () => {
@@ -63,10 +65,10 @@ export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
         stats.compiles++;
         return { program: await backend.compile(k, source), kernel: k, flops: 0, bytes: k.params.reduce((a, p) => a + p.numel * 4, 0) };
       }
-      const opt = optimize(k, backend.caps);
+      const { kernel: opt, from } = await chooseOpts(backend, k);
       const insts = linearize(opt, backend.caps.globalsAsLoops);
       const source = render(opt, insts, backend.language);
-      if (debugLevel() >= 3 && opt.opts) console.log(`${k.name}: ${opt.opts.map((o) => `${o.op}(${o.axis}, ${o.amount})`).join(' ')}`);
+      if (debugLevel() >= 3) console.log(`${k.name}: ${formatOpts(opt.opts ?? [])} (${from})`);
       if (debugLevel() >= 4) console.log(source);
       stats.compiles++;
       return { program: await backend.compile(opt, source), kernel: opt, ...estimate(opt, insts) };
@@ -86,7 +88,7 @@ const sharded = new WeakMap<Kernel, Map<string, readonly Launch[]>>();
 function launchesOf(backend: Backend, k: Kernel, layouts: readonly Layout[]): readonly Launch[] {
   let perLayout = sharded.get(k);
   if (!perLayout) sharded.set(k, (perLayout = new Map()));
-  const key = `${backend.name}|${layouts.map((l) => `${l.numel}/${l.chunkElems}`).join(',')}`;
+  const key = `${backend.name}|${choiceKey()}|${layouts.map((l) => `${l.numel}/${l.chunkElems}`).join(',')}`;
   let launches = perLayout.get(key);
   if (!launches) {
     const shards = k.custom ? undefined : shard(k, layouts, backend.caps);

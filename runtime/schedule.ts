@@ -6,7 +6,7 @@
 import { alu } from '../codegen/alu.js';
 import type { DType } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
-import { globalRanges, linearIndex } from '../codegen/linearize.js';
+import { globalRanges, linearIndex } from '../codegen/kernel.js';
 import { type AluOp, type Bound, type ReduceOp, UOp, argKey, constOf, isAlu, isMovement, transcendental } from '../codegen/uop.js';
 import { ShardError, chunkElems, rowElems, shard } from '../codegen/shard.js';
 import { customKernel, pinned } from './custom.js';

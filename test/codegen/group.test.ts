@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { tensor, type Tensor } from '../../index.js';
 import type { Kernel } from '../../codegen/kernel.js';
 import { linearize } from '../../codegen/linearize.js';
-import { optimize } from '../../codegen/opt.js';
+import { optimize } from '../../codegen/heuristic.js';
 import { render } from '../../codegen/render.js';
 import { wgslFor } from '../../codegen/wgsl.js';
 import { cudaLanguage } from '../../codegen/cuda.js';

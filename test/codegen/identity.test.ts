@@ -13,7 +13,7 @@ async function fresh(): Promise<Pieces> {
 
 /** Name, key and the sources for the three targets of every kernel the tensors schedule into. */
 async function describeKernels(p: Pieces, ...ts: import('../../index.js').Tensor[]): Promise<{ name: string; key: string; sources: string[] }[]> {
-  const { optimize } = await import('../../codegen/opt.js');
+  const { optimize } = await import('../../codegen/heuristic.js');
   const { linearize } = await import('../../codegen/linearize.js');
   const { render } = await import('../../codegen/render.js');
   const { jsLanguage } = await import('../../codegen/js.js');

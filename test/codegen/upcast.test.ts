@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { type Tensor, tensor } from '../../index.js';
 import type { Kernel } from '../../codegen/kernel.js';
-import { optimize } from '../../codegen/opt.js';
+import { optimize } from '../../codegen/heuristic.js';
 import { plan } from '../../runtime/plan.js';
 import { backends } from '../backends.js';
 import { compileAll, nvccAvailable } from '../cuda/nvcc.js';
