@@ -2,9 +2,9 @@
 // list a beam search (codegen/search.ts) timed on this device. A search's winner is remembered in
 // $POLYGRAD_CACHE/beam.json per (stable kernel key, device, polygrad version): a hit costs no timing, and the file
 // is one a user can share for a GPU model.
-import type { Backend, DeviceBuffer } from '../backends/backend.js';
+import type { Backend, DeviceBuffer, Program } from '../backends/backend.js';
 import { storageOf } from '../backends/backend.js';
-import { invalidOpts } from '../codegen/actions.js';
+import { formatOpts, invalidOpts } from '../codegen/actions.js';
 import { type DType, isFloat, itemsize } from '../codegen/dtype.js';
 import { optimize } from '../codegen/heuristic.js';
 import { type Kernel, type Opt, kernelKey } from '../codegen/kernel.js';
@@ -111,12 +111,18 @@ function same(a: TypedData, b: TypedData, d: DType): boolean {
   return true;
 }
 
+interface Timer {
+  measure(opts: readonly Opt[]): Promise<number | undefined>;
+  duel(a: readonly Opt[], b: readonly Opt[], rounds: number): Promise<[number, number]>;
+  release(): void;
+}
+
 /**
- * A Measure for kernel k on the backend: each list is compiled, run once on seeded inputs and compared with the
- * unoptimized kernel's outputs, then timed on the host around batches of launches (so the device's timer queries
- * stay the runtime's); `release` frees the buffers.
+ * Timing for kernel k on the backend: `measure` compiles a list (once), runs it on seeded inputs, keeps it only if
+ * its outputs equal the unoptimized kernel's, then times it on the host around batches of launches (so the device's
+ * timer queries stay the runtime's); `duel` times two measured lists alternately; `release` frees the buffers.
  */
-async function timer(backend: Backend, k: Kernel): Promise<{ measure: (opts: readonly Opt[]) => Promise<number | undefined>; release: () => void }> {
+async function timer(backend: Backend, k: Kernel): Promise<Timer> {
   const stored = k.params.map((p) => storageOf(backend.caps, p.dtype));
   const bytes = k.params.map((p, i) => p.numel * itemsize(stored[i]!));
   const bufs: DeviceBuffer[] = bytes.map((n) => backend.alloc(Math.max(4, Math.ceil(n / 4) * 4)));
@@ -129,38 +135,57 @@ async function timer(backend: Backend, k: Kernel): Promise<{ measure: (opts: rea
   });
   const outputs = async (): Promise<TypedData[]> =>
     Promise.all(k.params.flatMap((p, i) => (p.write ? [backend.read(bufs[i]!).then((b) => decode(b.subarray(0, bytes[i]), p.dtype, stored[i]!))] : [])));
-  const run = async (kk: Kernel): Promise<{ out: TypedData[]; ms: number } | undefined> => {
-    try {
-      const program = await backend.compile(kk, render(kk, linearize(kk, backend.caps.globalsAsLoops), backend.language));
-      fill(true);
-      backend.launch(program, kk, bufs, vals);
+  const programs = new Map<string, Promise<Program>>();
+  const withOpts = (opts: readonly Opt[]): Kernel => ({ ...k, opts: opts.length ? opts : undefined });
+  const program = (kk: Kernel): Promise<Program> => {
+    const key = JSON.stringify(kk.opts ?? []);
+    let p = programs.get(key);
+    if (!p) programs.set(key, (p = backend.compile(kk, render(kk, linearize(kk, backend.caps.globalsAsLoops), backend.language))));
+    return p;
+  };
+  /** The outputs of one launch on the seeded inputs (outputs zeroed first). */
+  const outputsOf = async (kk: Kernel): Promise<TypedData[]> => {
+    const prog = await program(kk);
+    fill(true);
+    backend.launch(prog, kk, bufs, vals);
+    await backend.sync();
+    return outputs();
+  };
+  /** ms per launch: batches of launches of at least ~2 ms each, the best of three after one to warm up. */
+  const timeOf = async (kk: Kernel): Promise<number> => {
+    const prog = await program(kk);
+    let reps = 1, best = Infinity;
+    for (let i = 0; i < 4; i++) {
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) backend.launch(prog, kk, bufs, vals);
       await backend.sync();
-      const out = await outputs();
-      // batches of launches, each at least ~2 ms, best of three
-      let reps = 1, best = Infinity;
-      for (let i = 0; i < 4; i++) {
-        const t0 = performance.now();
-        for (let r = 0; r < reps; r++) backend.launch(program, kk, bufs, vals);
-        await backend.sync();
-        const per = (performance.now() - t0) / reps;
-        if (i > 0) best = Math.min(best, per);
-        reps = Math.min(64, Math.max(1, Math.ceil(2 / Math.max(per, 1e-3))));
-      }
-      return { out, ms: best };
-    } catch {
-      return undefined;   // a list that does not compile or fails its checks is no candidate
+      const per = (performance.now() - t0) / reps;
+      if (i > 0) best = Math.min(best, per);
+      reps = Math.min(64, Math.max(1, Math.ceil(2 / Math.max(per, 1e-3))));
     }
+    return best;
   };
   fill(false);
-  const base = await run({ ...k, opts: undefined });
+  const base = await outputsOf(withOpts([])).catch(() => undefined);
   const outDtypes = k.params.filter((p) => p.write).map((p) => p.dtype);
   return {
     release,
     measure: async (opts) => {
       beamStats.timed++;
-      const r = await run({ ...k, opts: opts.length ? opts : undefined });
-      if (!r || !base) return r?.ms;
-      return r.out.every((o, i) => same(o, base.out[i]!, outDtypes[i]!)) ? r.ms : undefined;
+      try {
+        const kk = withOpts(opts), out = await outputsOf(kk);
+        if (base && !out.every((o, i) => same(o, base[i]!, outDtypes[i]!))) return undefined;
+        return await timeOf(kk);
+      } catch {
+        return undefined;   // a list that does not compile or fails its checks is no candidate
+      }
+    },
+    /** Medians of `rounds` alternating timings of two lists already measured (so noise hits both alike). */
+    duel: async (a, b, rounds) => {
+      const ta: number[] = [], tb: number[] = [];
+      for (let i = 0; i < rounds; i++) { ta.push(await timeOf(withOpts(a))); tb.push(await timeOf(withOpts(b))); }
+      const median = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
+      return [median(ta), median(tb)];
     },
   };
 }
@@ -192,11 +217,14 @@ async function searchNow(backend: Backend, k: Kernel, beam: number): Promise<Tun
   try {
     const hms = await t.measure(heuristic);
     if (hms === undefined) return undefined;
-    const r = await beamSearch(k, backend.caps, [heuristic, []], Math.max(beam, 1), budgetMs, t.measure);
+    const r = await beamSearch(k, backend.caps, [heuristic, []], Math.max(beam, 1), budgetMs, (o) => t.measure(o));
     if (!r) return undefined;
-    // the winner replaces the heuristic only when it is clearly faster (not by timing noise)
-    const opts = r.ms < hms * 0.97 ? r.opts : canonical(heuristic);
-    return { name: k.name, opts, ms: Math.min(r.ms, hms), heuristicMs: hms, tried: r.tried };
+    const mine = canonical(heuristic);
+    if (formatOpts(r.opts) === formatOpts(mine)) return { name: k.name, opts: mine, ms: r.ms, heuristicMs: r.ms, tried: r.tried };
+    // the winner replaces the heuristic only when it stays clearly faster timed head to head (not by noise)
+    const [h, w] = await t.duel(mine, r.opts, 5).catch(() => [0, Infinity]);
+    return w < h * 0.97 ? { name: k.name, opts: r.opts, ms: w, heuristicMs: h, tried: r.tried }
+      : { name: k.name, opts: mine, ms: h, heuristicMs: h, tried: r.tried };
   } finally {
     t.release();
   }
