@@ -42,6 +42,9 @@ const collected = new FinalizationRegistry<string>((key) => {
   if (ref && !ref.deref()) interned.delete(key);
 });
 
+/** How many distinct nodes were ever made (for collection points, runtime/turn.ts). @internal */
+export const nodesMade = (): number => nextId;
+
 export function argKey(arg: Arg): string {
   if (typeof arg === 'number') return Object.is(arg, -0) ? '-0' : String(arg);
   if (arg !== null && typeof arg === 'object' && 'uid' in arg) return `#${(arg as Identified).uid}`;

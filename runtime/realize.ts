@@ -18,6 +18,7 @@ import { Lru } from './lru.js';
 import { profiling, record, stage } from './profile.js';
 import { type Schedule, Scheduler, graphKey } from './schedule.js';
 import type { Tensor } from './tensor.js';
+import { collectIfDue } from './turn.js';
 
 /** Nodes computed by an earlier realize whose buffers a tensor still owns, per device (a graph of
  * constants is one node on every device). */
@@ -232,5 +233,7 @@ export async function realizeTensors(tensors: readonly Tensor[], op: string): Pr
     for (const b of held) b?.release();
     throw e;
   }
+  // after the work, not before: what the caller disposes meanwhile was already read (the results are held)
+  await collectIfDue();
   return held as Buffer[];
 }
