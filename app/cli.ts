@@ -68,6 +68,7 @@ async function play(flags: Record<string, string | boolean>, device: string): Pr
   const player = await startPlayer({
     model, host: typeof flags.host === 'string' ? flags.host : '127.0.0.1', port: Number(flags.port ?? 8080),
     steps, maxClients: Number(flags['max-clients'] ?? 4), info,
+    allowOrigins: typeof flags['allow-origin'] === 'string' ? flags['allow-origin'].split(',') : undefined,
     weightsFile: typeof flags.checkpoint === 'string' && /\.safetensors$/.test(flags.checkpoint) && !isTorchZip(flags.checkpoint) ? flags.checkpoint : undefined,
   });
   console.log(`NeuralOS on ${device} (${backend.description})${randomWeights ? ' — tiny config, RANDOM weights (pass --checkpoint FILE)' : ''}`);

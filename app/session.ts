@@ -1,24 +1,41 @@
-// One player connection, wherever the model runs (Node server or the page itself): it validates
-// messages, keeps clicks and keys in order while a newer mouse move replaces a waiting one, and sends
-// frames and JSON replies through the outlet it was given.
+// One player connection, wherever the model runs (Node server or the page itself): it validates messages, keeps
+// clicks and keys in order in a bounded queue while a newer mouse move replaces a waiting one, and sends frames and
+// JSON replies through its outlet. Frames are made when the scheduler gives it a turn; a reset is applied between
+// frames (a frame in flight is discarded, never written back), and a frame its reader has no room for is dropped.
 import type { NeuralOS, NeuralOSEvent, Session } from '../models/neuralos/neuralos.js';
 import { type ClientMessage, encodeFrame, parseMessage } from './protocol.js';
+import { FrameScheduler, type Turn } from './scheduler.js';
 
 export interface Outlet {
   json(obj: Record<string, unknown>): void;
   frame(bytes: Uint8Array): void;
   open(): boolean;
+  /** Whether the reader is behind (bytes it has not taken yet): the next frame is dropped instead of queued. */
+  congested?(): boolean;
 }
 
-export class PlayerSession {
+/** Events one player may have waiting; past this, clicks and keys are dropped with a message. */
+export const MAX_PENDING = 32;
+
+const isMove = (x: NeuralOSEvent): boolean => !x.is_left_click && !x.is_right_click && !x.keys_down?.length && !x.keys_up?.length;
+
+export class PlayerSession implements Turn {
   readonly session: Session;
   #pending: NeuralOSEvent[] = [];
   #busy = false;
+  #closed = false;
+  #resetAsked = false;
   #frames = 0;
+  /** Frames made but not sent because the reader was behind. */
+  dropped = 0;
 
-  constructor(readonly model: NeuralOS, readonly out: Outlet, public steps: number, readonly info: Record<string, unknown>) {
+  constructor(readonly model: NeuralOS, readonly out: Outlet, public steps: number, readonly info: Record<string, unknown>,
+    readonly scheduler = new FrameScheduler()) {
     this.session = model.session();
+    scheduler.add(this);
   }
+
+  get waiting(): boolean { return !this.#closed && !this.#busy && this.#pending.length > 0; }
 
   /** A raw client message: handled, or answered with an error; the session goes on either way. */
   receive(raw: string): void {
@@ -30,16 +47,14 @@ export class PlayerSession {
   }
 
   handle(m: ClientMessage): void {
+    if (this.#closed) return;
     switch (m.kind) {
-      case 'input': {
-        const e = m.event, last = this.#pending[this.#pending.length - 1];
-        const isMove = (x: NeuralOSEvent) => !x.is_left_click && !x.is_right_click && !x.keys_down?.length && !x.keys_up?.length;
-        if (isMove(e) && last && isMove(last)) this.#pending[this.#pending.length - 1] = e;   // a newer move replaces a waiting one
-        else this.#pending.push(e);
-        void this.#drain();
+      case 'input': this.#queue(m.event); break;
+      case 'reset':
+        this.#pending = [];
+        if (this.#busy) this.#resetAsked = true;   // applied when the frame in flight is done
+        else this.#reset();
         break;
-      }
-      case 'reset': this.#pending = []; this.session.reset(); this.out.json({ type: 'reset_done' }); break;
       case 'steps': this.steps = m.steps; this.out.json({ type: 'settings', ...this.info, steps: this.steps }); break;
       case 'settings': this.out.json({ type: 'settings', ...this.info, steps: this.steps }); break;
       case 'heartbeat': this.out.json({ type: 'heartbeat' }); break;
@@ -47,25 +62,46 @@ export class PlayerSession {
     }
   }
 
-  async #drain(): Promise<void> {
-    if (this.#busy) return;
+  #queue(e: NeuralOSEvent): void {
+    const last = this.#pending[this.#pending.length - 1];
+    if (isMove(e) && last && isMove(last)) this.#pending[this.#pending.length - 1] = e;   // a newer move replaces a waiting one
+    else if (this.#pending.length >= MAX_PENDING) {
+      this.out.json({ type: 'error', message: `input queue full (${MAX_PENDING} events waiting); this event was dropped` });
+      return;
+    } else this.#pending.push(e);
+    this.scheduler.wake();
+  }
+
+  #reset(): void {
+    this.#resetAsked = false;
+    this.session.reset();
+    this.out.json({ type: 'reset_done' });
+  }
+
+  /** The scheduler's turn: one frame from the oldest waiting event. */
+  async next(): Promise<void> {
+    const ev = this.#pending.shift();
+    if (!ev || this.#closed) return;
     this.#busy = true;
     try {
-      while (this.#pending.length && this.out.open()) {
-        const ev = this.#pending.shift()!;
-        try {
-          const f = await this.session.step(ev, { steps: this.steps });
-          if (this.out.open()) this.out.frame(encodeFrame(f, this.#frames++));
-        } catch (e) {
-          this.out.json({ type: 'error', message: `frame failed: ${(e as Error).message}` });
-        }
-      }
+      const f = await this.session.step(ev, { steps: this.steps });
+      if (this.#closed || this.#resetAsked || !this.out.open()) return;
+      if (this.out.congested?.()) this.dropped++;
+      else this.out.frame(encodeFrame(f, this.#frames++));
+    } catch (e) {
+      if (!this.#closed) this.out.json({ type: 'error', message: `frame failed: ${(e as Error).message}` });
     } finally {
       this.#busy = false;
-      if (!this.out.open()) this.session.reset();   // closed mid-frame: free its state
+      if (this.#closed) this.session.reset();   // closed mid-frame: free its state now
+      else if (this.#resetAsked) this.#reset();
     }
   }
 
-  /** The connection ended: free the session now, or when the frame in flight finishes. */
-  close(): void { if (!this.#busy) this.session.reset(); }
+  /** The connection ended: no more turns; the session is freed now, or when the frame in flight finishes. */
+  close(): void {
+    this.#closed = true;
+    this.#pending = [];
+    this.scheduler.remove(this);
+    if (!this.#busy) this.session.reset();
+  }
 }
