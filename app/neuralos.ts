@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { fullConfig, tinyConfig, type NeuralOSConfig } from '../models/neuralos/config.js';
+import { type NeuralOSConfig, checkConfig, fullConfig, tinyConfig } from '../models/neuralos/config.js';
 import { NeuralOS, type NeuralOSEvent } from '../models/neuralos/neuralos.js';
 import { configFromYaml } from '../models/neuralos/yaml.js';
 import { writeSafetensors } from '../models/weights/safetensors.js';
@@ -41,7 +41,12 @@ export const bar = (done: number, total: number, note: string): string => {
 export function configNamed(name: string, stats?: { mean: number[]; std: number[] }): NeuralOSConfig {
   if (name === 'full') return fullConfig;
   if (name === 'tiny') return tinyConfig;
-  return /\.ya?ml$/i.test(name) ? configFromYaml(readFileSync(name, 'utf8'), stats) : JSON.parse(readFileSync(name, 'utf8')) as NeuralOSConfig;
+  let text: string;
+  try { text = readFileSync(name, 'utf8'); } catch { throw new Error(`--config ${name}: no such file (or use full or tiny)`); }
+  if (/\.ya?ml$/i.test(name)) return configFromYaml(text, stats, name);
+  let json: unknown;
+  try { json = JSON.parse(text); } catch (e) { throw new Error(`config ${name}: not JSON: ${(e as Error).message}`); }
+  return checkConfig(json, name);
 }
 
 export async function loadModel(flags: Flags, device: string): Promise<{ model: NeuralOS; randomWeights: boolean }> {
@@ -55,6 +60,8 @@ export async function loadModel(flags: Flags, device: string): Promise<{ model: 
     onProgress: checkpoint && tty ? (done, total) => process.stdout.write(bar(done, total, 'tensors loaded')) : undefined,
   });
   if (checkpoint && tty) process.stdout.write('\n');
+  const bad = model.report.nonFinite;
+  if (bad.length) console.warn(`neuralos: warning: ${bad.length} weight tensor${bad.length > 1 ? 's hold' : ' holds'} NaN or Inf (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', …' : ''}); frames will be garbage`);
   if (model.report.unexpected.length) console.log(`neuralos: ${model.report.unexpected.length} checkpoint keys not used by the model (first: ${model.report.unexpected.slice(0, 3).join(', ')})`);
   return { model, randomWeights: !checkpoint };
 }

@@ -19,9 +19,20 @@ export const latentSize = (c: NeuralOSConfig): { height: number; width: number }
 export const fullConfig: NeuralOSConfig = {
   screen: { width: 512, height: 384 },
   latentChannels: 16,
+  // the demo's latent_stats.json at full precision (rounding to 4 decimals moves normalized latents by ~5e-5)
   latentStats: {
-    mean: [-0.2165, -0.484, 2.1222, 0.8855, -0.2535, -0.3078, -1.0977, -0.259, -0.1044, -0.2694, -0.4755, -0.2272, -0.5972, 0.4362, -0.3653, -0.7514],
-    std: [2.1034, 1.6555, 1.1906, 0.8471, 0.811, 0.901, 1.1691, 1.3544, 1.5647, 1.1336, 1.0148, 0.8253, 0.9349, 1.8696, 0.8326, 1.1223],
+    mean: [
+      -0.2164665131462117, -0.4839531371942411, 2.1221986957500376, 0.8854872653604795, -0.2535155197364433,
+      -0.3078305269872304, -1.097690530998508, -0.25895951181203125, -0.10439479401746454, -0.26942743760125404,
+      -0.47554851121882286, -0.22716190673625097, -0.5972191138302286, 0.43620251346603034, -0.3652886950267479,
+      -0.7513694897743562,
+    ],
+    std: [
+      2.103374661030446, 1.6555132681585067, 1.1905522701968365, 0.8470520427569649, 0.8110450017427041,
+      0.9010381806897866, 1.169065096125602, 1.3544368678892307, 1.5647049336782617, 1.1335862712579396,
+      1.014782288713613, 0.8252819207356799, 0.9349108037243972, 1.869565189968981, 0.8325788336464203,
+      1.1223023489764563,
+    ],
   },
   rnn: { hidden: 4096, attnDim: 1024, heads: 8, outChannels: 32, keys: 179 },
   unet: { modelChannels: 192, channelMult: [1, 2, 3, 5], numResBlocks: 2, attentionResolutions: [2, 4, 8], numHeadChannels: 32 },
@@ -40,3 +51,48 @@ export const tinyConfig: NeuralOSConfig = {
   ae: { ch: 32, chMult: [1, 1, 1, 1], numResBlocks: 1 },
   diffusion: { timesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 },
 };
+
+/**
+ * `value` as a NeuralOSConfig, or a one-line error naming the first field that is missing or wrong (`source`: where
+ * the config came from, for the message): sizes are positive integers, the screen a multiple of 8, latent stats
+ * finite with positive stds, one per latent channel, and the noise schedule inside (0, 1).
+ */
+export function checkConfig(value: unknown, source: string): NeuralOSConfig {
+  const fail = (path: string, want: string, got: unknown): never => {
+    // JSON would print Infinity and NaN (YAML's .inf, .nan) as null
+    const shown = JSON.stringify(got, (_, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x));
+    throw new Error(`config ${source}: ${path} must be ${want}, got ${typeof got === 'number' ? String(got) : shown ?? String(got)}`);
+  };
+  const at = (path: string): unknown => path.split('.').reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined), value);
+  const size = (path: string): number => {
+    const v = at(path);
+    return Number.isInteger(v) && (v as number) > 0 ? (v as number) : fail(path, 'a positive integer', v);
+  };
+  const sizes = (path: string): number[] => {
+    const v = at(path);
+    return Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x > 0) ? (v as number[]) : fail(path, 'a list of positive integers', v);
+  };
+  const finite = (path: string, lo: number, hi: number): number => {
+    const v = at(path);
+    return typeof v === 'number' && v > lo && v < hi ? v : fail(path, `a number in (${lo}, ${hi})`, v);
+  };
+  const C = size('latentChannels');
+  for (const k of ['screen.width', 'screen.height']) if (size(k) % 8) fail(k, 'a multiple of 8 (the autoencoder downsamples by 8)', at(k));
+  for (const k of ['mean', 'std']) {
+    const v = at(`latentStats.${k}`);
+    const ok = Array.isArray(v) && v.length === C && v.every((x) => Number.isFinite(x) && (k === 'mean' || x > 0));
+    if (!ok) fail(`latentStats.${k}`, `${C} finite numbers${k === 'std' ? ' above 0' : ''} (one per latent channel)`, v);
+  }
+  for (const k of ['hidden', 'attnDim', 'heads', 'outChannels', 'keys']) size(`rnn.${k}`);
+  if (size('rnn.attnDim') % size('rnn.heads')) fail('rnn.attnDim', `a multiple of rnn.heads (${at('rnn.heads')})`, at('rnn.attnDim'));
+  for (const k of ['modelChannels', 'numResBlocks', 'numHeadChannels']) size(`unet.${k}`);
+  sizes('unet.channelMult');
+  sizes('unet.attentionResolutions');
+  size('ae.ch');
+  size('ae.numResBlocks');
+  sizes('ae.chMult');
+  size('diffusion.timesteps');
+  const lo = finite('diffusion.linearStart', 0, 1);
+  if (finite('diffusion.linearEnd', 0, 1) <= lo) fail('diffusion.linearEnd', `above diffusion.linearStart (${lo})`, at('diffusion.linearEnd'));
+  return value as NeuralOSConfig;
+}

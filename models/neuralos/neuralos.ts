@@ -4,7 +4,7 @@
 // function of the model (shared by its sessions): after two frames a frame replays captured kernels, and the
 // cursor, keys, timesteps and seeds reach them as variables, so no frame compiles anything.
 import { type Tensor, cat, jit, randn, scope, setStage, tensor, variable } from '../../index.js';
-import { StateDict, type TensorSource, openWeights } from '../weights/state.js';
+import { StateDict, type TensorSource, type WeightsReport, openWeights } from '../weights/state.js';
 import { type NeuralOSConfig, latentSize } from './config.js';
 import { type DdimScales, ddimCalls, ddimUpdate, scaleVars, stepsProblem, timestepVar } from './ddim.js';
 import { Decoder } from './decoder.js';
@@ -42,7 +42,7 @@ export const ignoredKeys = [/^(betas|alphas_cumprod.*|sqrt_.*|log_one_minus.*|po
 /** The model: weights on one device, shared by any number of sessions. */
 export class NeuralOS {
   readonly rnn: StateModel; readonly unet: UNet; readonly decoder: Decoder;
-  readonly report: { problems: string[]; unexpected: string[]; expected: ReadonlyMap<string, readonly number[]> };
+  readonly report: WeightsReport;
   readonly #default: Session;
   /** The latent statistics as [1, C, 1, 1] tensors, and the padding latent (a zero image, normalized). */
   readonly latentStd: Tensor; readonly latentMean: Tensor; readonly paddingLatent: Tensor;

@@ -3,7 +3,7 @@
 // (or default to the released model's). The reference derives the state model's attention width as
 // input_channels·64 with 8 heads; `attention_dim` / `num_heads` in its params override that (tiny configs).
 import { parse } from 'yaml';
-import { type NeuralOSConfig, fullConfig } from './config.js';
+import { type NeuralOSConfig, checkConfig, fullConfig } from './config.js';
 
 type Obj = Record<string, unknown>;
 
@@ -26,16 +26,19 @@ const nums = (root: unknown, path: string): number[] => {
   return v as number[];
 };
 
-export function configFromYaml(text: string, latentStats?: { mean: number[]; std: number[] }): NeuralOSConfig {
-  const doc = parse(text) as unknown;
+export function configFromYaml(text: string, latentStats?: { mean: number[]; std: number[] }, source = 'YAML'): NeuralOSConfig {
+  let doc: unknown;
+  try { doc = parse(text); } catch (e) { throw new Error(`config ${source}: not YAML: ${(e as Error).message.split('\n')[0]}`); }
   const p = 'model.params', u = `${p}.unet_config.params`, a = `${p}.first_stage_config.params.ddconfig`, t = `${p}.temporal_encoder_config.params`;
   const latent = num(doc, `${u}.out_channels`);
   const te = at(doc, t) as Obj;
-  if (num(doc, `${p}.scale_factor`) !== 1) throw new Error(`config: scale_factor ${num(doc, `${p}.scale_factor`)} is not supported (NeuralOS uses 1.0)`);
+  // LDM's default scale factor is 1.0, and the demo's YAML files leave it out
+  const scale = (at(doc, p) as Obj).scale_factor === undefined ? 1 : num(doc, `${p}.scale_factor`);
+  if (scale !== 1) throw new Error(`config: scale_factor ${scale} is not supported (NeuralOS uses 1.0)`);
   if (num(doc, `${u}.in_channels`) !== latent + num(doc, `${t}.output_channels`)) throw new Error('config: unet in_channels must be latent channels + temporal encoder output_channels');
   const stats = latentStats ?? (latent === fullConfig.latentChannels ? fullConfig.latentStats : undefined);
   if (!stats || stats.mean.length !== latent || stats.std.length !== latent) throw new Error(`config: latent stats for ${latent} channels are needed (pass --latent-stats latent_stats.json)`);
-  return {
+  return checkConfig({
     screen: { width: num(doc, `${t}.output_width`) * 8, height: num(doc, `${t}.output_height`) * 8 },
     latentChannels: latent,
     latentStats: stats,
@@ -52,5 +55,5 @@ export function configFromYaml(text: string, latentStats?: { mean: number[]; std
     },
     ae: { ch: num(doc, `${a}.ch`), chMult: nums(doc, `${a}.ch_mult`), numResBlocks: num(doc, `${a}.num_res_blocks`) },
     diffusion: { timesteps: num(doc, `${p}.timesteps`), linearStart: num(doc, `${p}.linear_start`), linearEnd: num(doc, `${p}.linear_end`) },
-  };
+  }, source);
 }

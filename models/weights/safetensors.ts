@@ -2,10 +2,28 @@
 // 8-byte little-endian header size, a JSON header {name: {dtype, shape, data_offsets}}, then the bytes.
 import { closeSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
 import { f16ToF32, f32ToF16 as f32ToF16Bits } from '../../codegen/dtype.js';
+import { checkCount, checkDims } from './check.js';
 
 export type StoredDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64';
 export interface TensorInfo { readonly name: string; readonly dtype: StoredDtype; readonly shape: number[]; readonly begin: number; readonly end: number }
 const bytesOf: Record<StoredDtype, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 };
+
+/** One header entry, checked: a known dtype, an integer shape, offsets within the data that match the shape. */
+function checkEntry(name: string, v: unknown, dataBytes: number): TensorInfo {
+  const { dtype, shape, data_offsets: offsets } = (v ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (typeof dtype !== 'string' || !(dtype in bytesOf)) {
+    throw new Error(`tensor ${name}: unsupported dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(bytesOf).join(', ')})`);
+  }
+  const dims = checkDims(`tensor ${name}: shape`, shape);
+  if (!Array.isArray(offsets) || offsets.length !== 2) {
+    throw new Error(`tensor ${name}: data_offsets is ${JSON.stringify(offsets)}; expected [begin, end]`);
+  }
+  const begin = checkCount(`tensor ${name}: data_offsets[0]`, offsets[0]), end = checkCount(`tensor ${name}: data_offsets[1]`, offsets[1]);
+  const want = dims.reduce((a, b) => a * b, 1) * bytesOf[dtype as StoredDtype];
+  if (end - begin !== want) throw new Error(`tensor ${name}: ${end - begin} bytes for shape [${dims}] ${dtype} (expected ${want})`);
+  if (end > dataBytes) throw new Error(`tensor ${name} runs past the end of the file (truncated?)`);
+  return { name, dtype: dtype as StoredDtype, shape: dims, begin, end };
+}
 
 /** An open safetensors file: the header is parsed, tensors are read on demand. */
 export class SafetensorsFile {
@@ -25,20 +43,18 @@ export class SafetensorsFile {
     if (n <= 0 || n > 100_000_000 || 8 + n > size) fail(`bad header length ${n} for a ${size}-byte file (not a safetensors file?)`);
     const json = Buffer.alloc(n);
     readSync(this.#fd, json, 0, n, 8);
-    let header: Record<string, { dtype: StoredDtype; shape: number[]; data_offsets: [number, number] } | Record<string, string>> = {};
+    let header: unknown;
     try { header = JSON.parse(json.toString('utf8')); } catch { fail('header is not JSON (not a safetensors file?)'); }
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
     this.#base = 8 + n;
-    this.metadata = (header.__metadata__ as Record<string, string> | undefined) ?? {};
+    const entries = header as Record<string, unknown>;
+    this.metadata = (entries.__metadata__ as Record<string, string> | undefined) ?? {};
     const tensors = new Map<string, TensorInfo>();
-    for (const [name, v] of Object.entries(header)) {
-      if (name === '__metadata__') continue;
-      const { dtype, shape, data_offsets: [begin, end] } = v as { dtype: StoredDtype; shape: number[]; data_offsets: [number, number] };
-      if (!(dtype in bytesOf)) fail(`tensor ${name}: unsupported dtype ${dtype}`);
-      const want = shape.reduce((a, b) => a * b, 1) * bytesOf[dtype];
-      if (end - begin !== want) fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}] ${dtype} (expected ${want})`);
-      if (this.#base + end > size) fail(`tensor ${name} runs past the end of the file (truncated?)`);
-      tensors.set(name, { name, dtype, shape, begin, end });
-    }
+    try {
+      for (const [name, v] of Object.entries(entries)) {
+        if (name !== '__metadata__') tensors.set(name, checkEntry(name, v, size - this.#base));
+      }
+    } catch (e) { fail((e as Error).message); }
     this.tensors = tensors;
   }
 

@@ -40,14 +40,26 @@ export function openWeights(path: string): TensorSource {
 
 
 
+export interface WeightsReport {
+  readonly problems: string[]; readonly unexpected: string[];
+  readonly expected: ReadonlyMap<string, readonly number[]>;
+  /** Keys whose values hold NaN or ±Inf (a corrupt or diverged checkpoint): the caller warns. */
+  readonly nonFinite: string[];
+}
+
 /** What the modules took: each key with the shape it expected, problems, and random weights still to compute. */
-interface Ledger { readonly used: Map<string, readonly number[]>; readonly problems: string[]; readonly lazy: Tensor[]; onTake?: (taken: number, total: number) => void }
+interface Ledger {
+  readonly used: Map<string, readonly number[]>; readonly problems: string[]; readonly lazy: Tensor[];
+  /** Keys whose stored values hold NaN or ±Inf: loaded as they are, reported as a warning. */
+  readonly nonFinite: Set<string>;
+  onTake?: (taken: number, total: number) => void;
+}
 
 export class StateDict {
   readonly #ledger: Ledger;
   /** dtype: how the weights are stored on the device (f16 halves them; ops still compute in f32). */
   constructor(readonly source: TensorSource | undefined, readonly device: string, readonly prefix = '', ledger?: Ledger, readonly dtype: 'f32' | 'f16' = 'f32') {
-    this.#ledger = ledger ?? { used: new Map(), problems: [], lazy: [] };
+    this.#ledger = ledger ?? { used: new Map(), problems: [], lazy: [], nonFinite: new Set() };
   }
 
   /** Called after each tensor is taken (for a loading progress bar). */
@@ -83,7 +95,12 @@ export class StateDict {
       const all = src.read(name);
       return (start: number, count: number) => all.subarray(start, start + count);
     })();
-    return streamTensor(shape, read, { dtype: this.dtype, device: this.device });
+    const nonFinite = this.#ledger.nonFinite;
+    return streamTensor(shape, (start, count) => {
+      const values = read(start, count);
+      if (!nonFinite.has(name) && !values.every(Number.isFinite)) nonFinite.add(name);
+      return values;
+    }, { dtype: this.dtype, device: this.device });
   }
 
   /** Computes the random weights once (they are lazy until then). */
@@ -95,12 +112,15 @@ export class StateDict {
    * Missing and mis-shaped keys are errors (unless allowMissing); unexpected ones are listed; `expected` holds every
    * key the model took with the shape it wanted.
    */
-  report({ allowMissing = false, ignore = [] as RegExp[] } = {}): { problems: string[]; unexpected: string[]; expected: ReadonlyMap<string, readonly number[]> } {
+  report({ allowMissing = false, ignore = [] as RegExp[] } = {}): WeightsReport {
     const unexpected = (this.source?.names ?? []).filter((n) => !this.#ledger.used.has(n) && !ignore.some((r) => r.test(n)));
     const fatal = this.#ledger.problems.filter((p) => !(allowMissing && p.startsWith('missing')));
     if (fatal.length) {
-      throw new Error(`checkpoint does not fit the model (${fatal.length} problem${fatal.length > 1 ? 's' : ''}):\n  ${fatal.slice(0, 20).join('\n  ')}${fatal.length > 20 ? `\n  … and ${fatal.length - 20} more` : ''}`);
+      // mis-shaped keys say more about a wrong config than missing ones: they come first
+      const n = fatal.length, shown = [...fatal].sort((a, b) => Number(a.startsWith('missing')) - Number(b.startsWith('missing'))).slice(0, 2).join('; ');
+      throw new Error(`checkpoint does not fit the model config: ${n} problem${n > 1 ? 's' : ''} (${shown}${n > 2 ? '; …' : ''}); `
+        + 'pass the --config the checkpoint was trained with');
     }
-    return { problems: this.#ledger.problems, unexpected, expected: this.#ledger.used };
+    return { problems: this.#ledger.problems, unexpected, expected: this.#ledger.used, nonFinite: [...this.#ledger.nonFinite] };
   }
 }

@@ -2,6 +2,7 @@
 // directory reader, a pickle machine for the opcodes state dicts use, and lazily read tensor storages.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { f16ToF32 } from '../../codegen/dtype.js';
+import { checkCount, checkDims } from './check.js';
 
 interface Entry { readonly offset: number; readonly size: number }
 export interface TorchTensorInfo {
@@ -16,9 +17,9 @@ const storageBytes: Record<string, number> = { FloatStorage: 4, HalfStorage: 2, 
 class Zip {
   readonly entries = new Map<string, Entry>();
   constructor(readonly fd: number, readonly path: string) {
-    const size = fstatSync(fd).size;
-    const tailLen = Math.min(size, 65557), tail = Buffer.alloc(tailLen);
-    readSync(fd, tail, 0, tailLen, size - tailLen);
+    const fileSize = fstatSync(fd).size;
+    const tailLen = Math.min(fileSize, 65557), tail = Buffer.alloc(tailLen);
+    readSync(fd, tail, 0, tailLen, fileSize - tailLen);
     let eocd = -1;
     for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
     if (eocd < 0) throw new Error(`torch: ${path} is not a zip archive (not a torch.save checkpoint, or truncated)`);
@@ -30,6 +31,7 @@ class Zip {
       readSync(fd, rec, 0, 56, z64);
       count = Number(rec.readBigUInt64LE(32)); dirSize = Number(rec.readBigUInt64LE(40)); dirOffset = Number(rec.readBigUInt64LE(48));
     }
+    if (dirOffset + dirSize > fileSize) throw new Error(`torch: ${path}: the zip directory lies past the end of the file (truncated?)`);
     const dir = Buffer.alloc(dirSize);
     readSync(fd, dir, 0, dirSize, dirOffset);
     for (let p = 0, i = 0; i < count; i++) {
@@ -49,8 +51,11 @@ class Zip {
       }
       if (method !== 0) throw new Error(`torch: ${path}: entry ${name} is compressed (method ${method}); torch.save writes stored entries`);
       const lh = Buffer.alloc(30);
+      if (local + 30 > fileSize) throw new Error(`torch: ${path}: entry ${name} starts past the end of the file (truncated?)`);
       readSync(fd, lh, 0, 30, local);
-      this.entries.set(name, { offset: local + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28), size });
+      const offset = local + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
+      if (offset + size > fileSize) throw new Error(`torch: ${path}: entry ${name} runs past the end of the file (truncated?)`);
+      this.entries.set(name, { offset, size });
       p += 46 + nameLen + extraLen + commentLen;
     }
   }
@@ -67,24 +72,50 @@ type Py = unknown;
 class Global { constructor(readonly module: string, readonly name: string) {} }
 class Storage { constructor(readonly type: string, readonly key: string, readonly numel: number) {} }
 class TensorRef { constructor(readonly storage: Storage, readonly offset: number, readonly shape: number[], readonly stride: number[]) {} }
+/** A tensor as the pickle spells it: checked, with its name, into a TensorRef once the state dict is read. */
+class RawTensor { constructor(readonly storage: Py, readonly offset: Py, readonly shape: Py, readonly stride: Py) {} }
+
+function checkTensor(name: string, raw: RawTensor): TensorRef {
+  if (!(raw.storage instanceof Storage)) throw new Error(`tensor ${name} is rebuilt from something that is not a storage`);
+  const shape = checkDims(`tensor ${name}: shape`, raw.shape), stride = checkDims(`tensor ${name}: stride`, raw.stride);
+  if (shape.length !== stride.length) throw new Error(`tensor ${name} has shape [${shape}] but strides [${stride}]`);
+  checkCount(`tensor ${name}: storage size`, raw.storage.numel);
+  return new TensorRef(raw.storage, checkCount(`tensor ${name}: storage offset`, raw.offset), shape, stride);
+}
 
 /** Runs a pickle program far enough for torch state dicts (protocol 2). */
 function unpickle(data: Buffer, persistent: (pid: Py) => Py): Py {
   const stack: Py[] = [], memo = new Map<number, Py>(), marks: number[] = [];
   let p = 0;
-  const popMark = (): Py[] => { const m = marks.pop()!; return stack.splice(m); };
+  const popMark = (): Py[] => {
+    const m = marks.pop();
+    if (m === undefined) throw new Error(`an opcode at byte ${p - 1} needs a MARK that is not there`);
+    return stack.splice(m);
+  };
   const call = (fn: Py, args: Py[]): Py => {
-    if (!(fn instanceof Global)) throw new Error('torch: pickle calls a non-global');
+    if (!(fn instanceof Global)) throw new Error('the pickle calls a non-global');
     const id = `${fn.module}.${fn.name}`;
     if (id === 'collections.OrderedDict') return new Map();
     if (id === 'torch._utils._rebuild_tensor_v2' || id === 'torch._utils._rebuild_tensor') {
-      const [storage, offset, shape, stride] = args as [Storage, number, number[], number[]];
-      return new TensorRef(storage, offset, shape, stride);
+      const [storage, offset, shape, stride] = args;
+      return new RawTensor(storage, offset, shape, stride);
     }
     if (id === 'torch._utils._rebuild_parameter') return args[0];
-    throw new Error(`torch: checkpoint uses ${id}, which this reader does not support`);
+    throw new Error(`the checkpoint uses ${id}, which this reader does not support`);
+  };
+  // every opcode consumes its bytes or fails: reads past the end throw (RangeError, reported with the file by the
+  // caller), a GLOBAL without its newlines is an error, and the end of the data without STOP is one
+  const text = (from: number, n: number): string => {
+    if (from + n > data.length) throw new Error(`a string of ${n} bytes at byte ${from} runs past the end of the pickle`);
+    return data.toString('utf8', from, from + n);
+  };
+  const line = (from: number): number => {
+    const nl = data.indexOf(10, from);
+    if (nl < 0) throw new Error(`a GLOBAL opcode at byte ${from - 1} has no newline`);
+    return nl;
   };
   for (;;) {
+    if (p >= data.length) throw new Error('the pickle ends without a STOP opcode (truncated?)');
     const op = data[p++];
     switch (op) {
       case 0x80: p++; break;                                   // PROTO
@@ -93,16 +124,16 @@ function unpickle(data: Buffer, persistent: (pid: Py) => Py): Py {
       case 0x5d: stack.push([]); break;                        // EMPTY_LIST
       case 0x29: stack.push([]); break;                        // EMPTY_TUPLE
       case 0x28: marks.push(stack.length); break;              // MARK
-      case 0x58: { const n = data.readUInt32LE(p); stack.push(data.toString('utf8', p + 4, p + 4 + n)); p += 4 + n; break; }   // BINUNICODE
-      case 0x8c: { const n = data[p]!; stack.push(data.toString('utf8', p + 1, p + 1 + n)); p += 1 + n; break; }              // SHORT_BINUNICODE
+      case 0x58: { const n = data.readUInt32LE(p); stack.push(text(p + 4, n)); p += 4 + n; break; }   // BINUNICODE
+      case 0x8c: { const n = data.readUInt8(p); stack.push(text(p + 1, n)); p += 1 + n; break; }      // SHORT_BINUNICODE
       case 0x71: memo.set(data[p++]!, stack[stack.length - 1]); break;                                  // BINPUT
       case 0x72: memo.set(data.readUInt32LE(p), stack[stack.length - 1]); p += 4; break;                // LONG_BINPUT
       case 0x94: memo.set(memo.size, stack[stack.length - 1]); break;                                   // MEMOIZE
       case 0x68: stack.push(memo.get(data[p++]!)); break;                                              // BINGET
       case 0x6a: stack.push(memo.get(data.readUInt32LE(p))); p += 4; break;                            // LONG_BINGET
       case 0x63: {                                                                                     // GLOBAL
-        const nl1 = data.indexOf(10, p), mod = data.toString('utf8', p, nl1);
-        const nl2 = data.indexOf(10, nl1 + 1), name = data.toString('utf8', nl1 + 1, nl2);
+        const nl1 = line(p), mod = data.toString('utf8', p, nl1);
+        const nl2 = line(nl1 + 1), name = data.toString('utf8', nl1 + 1, nl2);
         stack.push(new Global(mod, name)); p = nl2 + 1; break;
       }
       case 0x93: { const name = stack.pop() as string, mod = stack.pop() as string; stack.push(new Global(mod, name)); break; }  // STACK_GLOBAL
@@ -132,7 +163,7 @@ function unpickle(data: Buffer, persistent: (pid: Py) => Py): Py {
       case 0x61: { const v = stack.pop(); (stack[stack.length - 1] as Py[]).push(v); break; }         // APPEND
       case 0x65: { const items = popMark(); (stack[stack.length - 1] as Py[]).push(...items); break; } // APPENDS
       case 0x2e: return stack.pop();                                                                  // STOP
-      default: throw new Error(`torch: unsupported pickle opcode 0x${(op ?? 0).toString(16)} at byte ${p - 1} (a corrupt or non-checkpoint file?)`);
+      default: throw new Error(`unsupported pickle opcode 0x${(op ?? 0).toString(16)} at byte ${p - 1} (a corrupt or non-checkpoint file?)`);
     }
   }
 }
@@ -147,23 +178,25 @@ export class TorchCheckpoint {
     try {
       const zip = new Zip(this.#fd, path);
       const pkl = [...zip.entries.keys()].find((n) => n.endsWith('/data.pkl'));
-      if (!pkl) throw new Error(`torch: ${path} has no data.pkl (not a torch.save checkpoint)`);
+      if (!pkl) throw new Error('no data.pkl in the zip (not a torch.save checkpoint)');
       const prefix = pkl.slice(0, -'data.pkl'.length);
       const root = unpickle(zip.read(pkl), (pid) => {
         const [, type, key, , numel] = pid as [string, Global, string, string, number];
         return new Storage(type.name, key, numel);
       });
       const dict = root instanceof Map && root.get('state_dict') instanceof Map ? (root.get('state_dict') as Map<Py, Py>) : root;
-      if (!(dict instanceof Map)) throw new Error(`torch: ${path} does not hold a state dict`);
+      if (!(dict instanceof Map)) throw new Error('the pickle does not hold a state dict');
       const tensors = new Map<string, TorchTensorInfo>();
-      for (const [name, t] of dict) {
-        if (!(t instanceof TensorRef)) continue;
+      for (const [name, value] of dict) {
+        if (!(value instanceof RawTensor)) continue;
+        const t = checkTensor(String(name), value);
         const item = storageBytes[t.storage.type];
-        if (!item) throw new Error(`torch: tensor ${String(name)} has unsupported storage ${t.storage.type}`);
+        if (!item) throw new Error(`tensor ${String(name)} has unsupported storage ${t.storage.type}`);
         const entry = zip.entries.get(`${prefix}data/${t.storage.key}`);
-        if (!entry) throw new Error(`torch: ${path}: storage ${t.storage.key} of ${String(name)} is missing (truncated file?)`);
-        const numel = t.shape.reduce((a, b) => a * b, 1);
-        if ((t.offset + numel) * item > entry.size) throw new Error(`torch: ${path}: tensor ${String(name)} runs past its storage (truncated file?)`);
+        if (!entry) throw new Error(`storage ${t.storage.key} of ${String(name)} is missing (truncated file?)`);
+        // the last element a strided view reaches must lie in the storage (an empty tensor reaches none)
+        const last = t.shape.some((n) => n === 0) ? -1 : t.offset + t.shape.reduce((a, n, d) => a + (n - 1) * t.stride[d]!, 0);
+        if ((last + 1) * item > entry.size) throw new Error(`tensor ${String(name)} runs past its storage (truncated file?)`);
         tensors.set(String(name), {
           name: String(name), shape: t.shape, dtype: t.storage.type,
           read: () => this.#read(zip, entry, t, item), readRange: (start, count) => this.#readRange(zip, entry, t, item, start, count),
@@ -172,7 +205,10 @@ export class TorchCheckpoint {
       this.tensors = tensors;
     } catch (e) {
       closeSync(this.#fd);
-      throw e;
+      const message = e instanceof Error ? e.message : String(e);
+      if (message.startsWith(`torch: ${path}`)) throw e;
+      // a read past the end of a corrupt pickle is a RangeError from Buffer: say what it means
+      throw new Error(`torch: ${path}: ${e instanceof RangeError ? `corrupt checkpoint (${message})` : message}`);
     }
   }
 
