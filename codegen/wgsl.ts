@@ -35,7 +35,7 @@ const wgsl: CStyle = {
   literal,
   fn: (op, a) => `${op.toLowerCase()}(${a})`,
   select: (c, t, f) => `select(${f}, ${t}, ${c})`,
-  cast: (a, to) => `${types[to]}(${a})`,
+  cast: (a, to, from) => (to === 'f16' && from === 'f32' ? `f16(round_f16(${a}))` : `${types[to]}(${a})`),
   bitcast: (a, to) => `bitcast<${types[to]}>(${a})`,
   shift: (b) => `u32(${b})`,
   // compilers may assume no NaN (Mesa folds NaN == x to true): NaN operands are ruled on from the bits;
@@ -83,6 +83,16 @@ export function wgslKernel(k: Kernel, body: readonly string[], shared: readonly 
     'fn is_inf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }',
     // WGSL's float % is a - b * trunc(a / b), rounded twice and blind to inf/NaN: C's fmod needs the fused
     // residual, a fix-up where the quotient rounded to the next integer, and the special cases spelled out
+    // f32 -> f16 rounds in integer arithmetic first: Mesa's compiler (lavapipe, and the NIR it shares with RADV and
+    // ANV) drops an f16 conversion whose result is widened again; nearest-even at 13 bits, subnormals at 2^-24
+    ...(f16 ? [
+      'fn round_f16(x: f32) -> f32 {',
+      '  let b = bitcast<u32>(x); let a = b & 0x7fffffffu;',
+      '  if (a >= 0x477ff000u) { return select(x, bitcast<f32>((b & 0x80000000u) | 0x7f800000u), a < 0x7f800000u); }',
+      '  if (a < 0x38800000u) { return round(x * 16777216.0) / 16777216.0; }',
+      '  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);',
+      '}',
+    ] : []),
     'fn fmod_f32(a: f32, b: f32) -> f32 {',
     '  if (is_nan(a) || is_nan(b) || is_inf(a) || b == 0.0) { return nan_f32(); }',
     '  if (is_inf(b)) { return a; }',

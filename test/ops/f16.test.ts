@@ -4,7 +4,8 @@ import { describe, expect, test } from 'vitest';
 import { getDevice, tensor, zeros } from '../../index.js';
 import { backends } from '../backends.js';
 import { cases } from './cases.js';
-import { uniform } from './nd.js';
+import { rng, uniform } from './nd.js';
+import { f16Round } from '../fuzz/program.js';
 import { f16round } from '../../codegen/dtype.js';
 
 const picked = cases.filter((c) => /^(exp \[3|tanh \[3|sigmoid \[3|silu \[3|add|mul|div|max min|mean|softmax|matmul 2d|conv2d pad|groupNorm|layerNorm|attention \(|lstm)/.test(c.name) && !c.inputs.some((s) => s.values || s.int));
@@ -37,5 +38,17 @@ describe.each(backends.filter((b) => getDevice(b).caps.dtypes.has('f16')))('f16 
     expect(t.mean().dtype).toBe('f16');
     expect(Math.abs(m[0]! - mean)).toBeLessThanOrEqual(5e-3 * mean);
     expect(Math.abs(s[0]! - v)).toBeLessThanOrEqual(5e-3 * v);
+  });
+});
+
+describe.each(backends.filter((b) => getDevice(b).caps.dtypes.has('f16')))('f32 → f16 casts on %s', (device) => {
+  test('a cast to f16 and back inside one kernel rounds: nearest even, subnormals, overflow', async () => {
+    const r = rng(5), special = [1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -25, 3 * 2 ** -25, 2 ** -14 - 2 ** -26, 65504, 65519, 65520, 1e6, -0, -1e-9, Infinity, -Infinity];
+    const random = Array.from({ length: 4000 }, () => (r() < 0.5 ? -1 : 1) * 2 ** (-27 + 45 * r()));
+    const x = Float32Array.from([...special, ...random]);
+    const got = await tensor(x, { device }).mul(1).cast('f16').cast('f32').data();
+    const bad = Array.from(x).flatMap((v, i) => (Object.is(got[i], f16Round(v)) ? [] : [`${v} -> ${got[i]} (want ${f16Round(v)})`]));
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(Number.isNaN((await tensor([NaN], { device }).mul(1).cast('f16').cast('f32').data())[0])).toBe(true);
   });
 });
