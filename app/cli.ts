@@ -3,39 +3,39 @@
 // backend found); `devices` shows the backends with their capabilities and a fused run on each;
 // `neuralos` renders an event list to PNG frames; `convert` rewrites a checkpoint as safetensors.
 import { defaultDevice, devices, initDevices, randn, setDebug, debugLevel, stats, memory, unavailable } from '../index.js';
-import { convert, loadModel, parseFlags, profileNeuralOS, runNeuralOS } from './neuralos.js';
+import { UsageError, commands, helpText, parseCommandLine, type Flags } from './args.js';
+import { defaultRepo } from './hub.js';
+import { convert, loadModel, profileNeuralOS, pulled, runNeuralOS } from './neuralos.js';
+import { version } from '../runtime/version.js';
 import { kernelsCommand } from './kernels.js';
 import { planCommand } from './plan.js';
 import { tuneNeuralOS } from './tune.js';
 import { startPlayer } from './server.js';
 import { isTorchZip } from '../models/weights/state.js';
+import { createServer } from 'node:net';
 
 async function main(): Promise<void> {
-  const { positional, flags } = parseFlags(process.argv.slice(2));
-  const command = positional[0];
+  const { command, positional, flags, help } = parseCommandLine(process.argv.slice(2));
+  if (flags.version) { console.log(`polygrad ${version}`); return; }
+  if (help) { console.log(helpText(command === 'help' ? positional[0] : command)); return; }
   if (command === 'convert') {
-    if (positional.length < 3) throw new Error('usage: polygrad convert IN OUT.safetensors [--f16]');
-    return convert(positional[1]!, positional[2]!, !!flags.f16);
+    if (positional.length !== 2) throw new UsageError(`usage: ${commands.convert!.usage}`);
+    return convert(positional[0]!, positional[1]!, !!flags.f16);
   }
+  if (command === 'pull') {
+    if (positional.length > 1) throw new UsageError(`usage: ${commands.pull!.usage}`);
+    console.log(`pulled: ${await pulled(positional[0] ?? defaultRepo)}`);
+    return;
+  }
+  if (['plan', 'tune', 'profile'].includes(command) && positional[0] !== 'neuralos') throw new UsageError(`usage: ${commands[command]!.usage}`);
   await initDevices();
   const device = typeof flags.device === 'string' ? flags.device : defaultDevice();
   if (command === 'neuralos') return runNeuralOS(flags, device);
-  if (command === 'kernels') { process.exitCode = await kernelsCommand(positional, flags); return; }
-  if (command === 'plan') {
-    if (positional[1] !== 'neuralos') throw new Error('usage: polygrad plan neuralos [--config full|tiny|FILE] [--dtype f32|f16] [--limits webgpu-default|lavapipe|cuda|FILE] [--memory 8GB] [--json]');
-    process.exitCode = await planCommand(flags);
-    return;
-  }
-  if (command === 'tune') {
-    if (positional[1] !== 'neuralos') throw new Error('usage: polygrad tune neuralos [--config tiny|full|FILE] [--steps S] [--frames N] [--beam N] [--budget SECONDS] [--checkpoint FILE]');
-    return tuneNeuralOS(flags, device);
-  }
-  if (command === 'profile') {
-    if (positional[1] !== 'neuralos') throw new Error('usage: polygrad profile neuralos [--frames N] [--steps S] [--trace FILE] [--checkpoint FILE]');
-    return profileNeuralOS(flags, device);
-  }
-  if (command === undefined || command === 'play') return play(flags, device);
-  if (command !== 'devices') throw new Error(`polygrad: unknown command '${command}' (commands: play (default), devices, neuralos, profile, tune, plan, kernels, convert)`);
+  if (command === 'kernels') { process.exitCode = await kernelsCommand(['kernels', ...positional], flags); return; }
+  if (command === 'plan') { process.exitCode = await planCommand(flags); return; }
+  if (command === 'tune') return tuneNeuralOS(flags, device);
+  if (command === 'profile') return profileNeuralOS(flags, device);
+  if (command === 'play') return play(flags, device);
   const found = devices();
   console.log(`polygrad: ${found.length} backend${found.length === 1 ? '' : 's'} found (${found.map((d) => d.name).join(', ')})`);
   for (const [name, why] of unavailable) console.log(`  ${name}: not available (${why})`);
@@ -55,7 +55,20 @@ async function main(): Promise<void> {
   }
 }
 
-async function play(flags: Record<string, string | boolean>, device: string): Promise<void> {
+/** Fails before the model loads when host:port is taken: the warm-up compiles for a while first. */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => reject(new UsageError(e.code === 'EADDRINUSE'
+      ? `polygrad play: port ${port} on ${host} is in use (pass --port N, or --port 0 for any free one)`
+      : `polygrad play: cannot listen on ${host}:${port}: ${e.message}`)));
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+async function play(flags: Flags, device: string): Promise<void> {
+  await checkPortFree(String(flags.host), Number(flags.port));
   const { model, randomWeights } = await loadModel(flags, device);
   const steps = Number(flags.steps ?? (randomWeights ? 4 : 16));
   const backend = devices().find((d) => d.name === device)!;
@@ -66,8 +79,7 @@ async function play(flags: Record<string, string | boolean>, device: string): Pr
   process.stdout.write(`\rcompiled ${stats.compiles - c0} kernels for the first frame\n`);
   const info = { backend: device, adapter: backend.description, screen: model.cfg.screen, randomWeights, steps };
   const player = await startPlayer({
-    model, host: typeof flags.host === 'string' ? flags.host : '127.0.0.1', port: Number(flags.port ?? 8080),
-    steps, maxClients: Number(flags['max-clients'] ?? 4), info,
+    model, host: String(flags.host), port: Number(flags.port), steps, maxClients: Number(flags['max-clients']), info,
     allowOrigins: typeof flags['allow-origin'] === 'string' ? flags['allow-origin'].split(',') : undefined,
     weightsFile: typeof flags.checkpoint === 'string' && /\.safetensors$/.test(flags.checkpoint) && !isTorchZip(flags.checkpoint) ? flags.checkpoint : undefined,
   });
@@ -76,6 +88,7 @@ async function play(flags: Record<string, string | boolean>, device: string): Pr
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
+  // one line, no stack, unless DEBUG asks for it; usage errors exit 2 as CLI convention has it
+  console.error(debugLevel() > 0 && e instanceof Error ? e.stack : e instanceof Error ? e.message : e);
+  process.exit(e instanceof UsageError ? 2 : 1);
 });

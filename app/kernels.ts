@@ -14,7 +14,7 @@ import { kernels } from '../kernels/index.js';
 import { measurements, onlyKernel, setKernelMode, setMeasured } from '../runtime/composite.js';
 import { writeCache } from '../runtime/cachefile.js';
 import { checkKernels } from '../scripts/kernels.js';
-import type { Flags } from './neuralos.js';
+import type { Flags } from './args.js';
 
 const pick = (name: string | undefined): readonly KernelDef[] => {
   if (!name) return kernels;

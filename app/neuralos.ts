@@ -1,6 +1,6 @@
 // `polygrad neuralos`: runs NeuralOS over an event list and writes one PNG per frame; `polygrad convert`:
 // a checkpoint (PyTorch or safetensors) to safetensors in f32 or f16, one tensor at a time.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { type NeuralOSConfig, checkConfig, fullConfig, tinyConfig } from '../models/neuralos/config.js';
@@ -9,19 +9,9 @@ import { configFromYaml } from '../models/neuralos/yaml.js';
 import { writeSafetensors } from '../models/weights/safetensors.js';
 import { openWeights } from '../models/weights/state.js';
 import { byOp, byStage, chromeTrace, formatTable, profile } from '../index.js';
-
-export type Flags = Record<string, string | boolean>;
-
-export function parseFlags(args: readonly string[]): { positional: string[]; flags: Flags } {
-  const positional: string[] = [], flags: Flags = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) { positional.push(a); continue; }
-    const [k, v] = a.slice(2).split('=', 2) as [string, string | undefined];
-    flags[k] = v ?? (args[i + 1] && !args[i + 1]!.startsWith('--') ? args[++i]! : true);
-  }
-  return { positional, flags };
-}
+import type { Flags } from './args.js';
+import { defaultRepo, downloadBar, parseModelRef, pull } from './hub.js';
+import { parseEvent } from './protocol.js';
 
 export function writePng(path: string, rgb: Uint8Array, width: number, height: number): void {
   const png = new PNG({ width, height });
@@ -49,11 +39,20 @@ export function configNamed(name: string, stats?: { mean: number[]; std: number[
   return checkConfig(json, name);
 }
 
+/** `--model hf:org/repo[@rev]`: the released checkpoint, downloaded once, as f16 safetensors. */
+export async function pulled(text: string): Promise<string> {
+  const ref = parseModelRef(text), tty = process.stdout.isTTY;
+  const file = await pull(ref, { onProgress: tty ? (d, t, r) => process.stdout.write(downloadBar(d, t, r)) : undefined });
+  if (tty) process.stdout.write('\n');
+  return f16Beside(file);
+}
+
 export async function loadModel(flags: Flags, device: string): Promise<{ model: NeuralOS; randomWeights: boolean }> {
-  const checkpoint = typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined;
+  if (typeof flags.model === 'string' && typeof flags.checkpoint === 'string') throw new Error('neuralos: pass --model or --checkpoint, not both');
+  const checkpoint = typeof flags.model === 'string' ? await pulled(flags.model) : typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined;
   const stats = typeof flags['latent-stats'] === 'string' ? JSON.parse(readFileSync(flags['latent-stats'], 'utf8')) as { mean: number[]; std: number[] } : undefined;
   const cfg = typeof flags.config !== 'string' ? (checkpoint ? fullConfig : tinyConfig) : configNamed(flags.config, stats);
-  if (!checkpoint) console.log(`neuralos: no --checkpoint: seeded RANDOM weights (frames are noise-like, not a desktop)`);
+  if (!checkpoint) console.log(`neuralos: no --model or --checkpoint: seeded RANDOM weights (frames are noise-like, not a desktop; --model hf:${defaultRepo} is the released model)`);
   const tty = process.stdout.isTTY;
   const model = await NeuralOS.load(cfg, {
     weights: checkpoint, device, allowMissing: !!flags['allow-missing'],
@@ -69,7 +68,7 @@ export async function loadModel(flags: Flags, device: string): Promise<{ model: 
 export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
   const { model } = await loadModel(flags, device);
   const cfg = model.cfg;
-  const events: NeuralOSEvent[] = typeof flags.events === 'string' ? JSON.parse(readFileSync(flags.events, 'utf8')) as NeuralOSEvent[] : [{ x: 10, y: 10 }, { x: 30, y: 20, is_left_click: true }, { x: 50, y: 40 }];
+  const events = typeof flags.events === 'string' ? readEvents(flags.events, cfg.screen) : [{ x: 10, y: 10 }, { x: 30, y: 20, is_left_click: true }, { x: 50, y: 40 }];
   const out = typeof flags.frames === 'string' ? flags.frames : 'frames';
   const steps = Number(flags.steps ?? 8);
   mkdirSync(out, { recursive: true });
@@ -92,11 +91,36 @@ export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
   process.stdout.write('\n');
 }
 
+/** An events file: a JSON list of events, each checked with the player's rules (file and index in the message). */
+export function readEvents(file: string, screen: { width: number; height: number }): NeuralOSEvent[] {
+  let list: unknown;
+  try { list = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new Error(`--events ${file}: ${(e as Error).message}`); }
+  if (!Array.isArray(list) || list.length === 0) throw new Error(`--events ${file}: expected a non-empty JSON list of events`);
+  return list.map((e, i) => {
+    try {
+      if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error('expected an object');
+      return parseEvent(e as Record<string, unknown>, screen, true);
+    } catch (err) { throw new Error(`--events ${file}: event ${i}: ${(err as Error).message}`); }
+  });
+}
+
 export function convert(input: string, output: string, f16: boolean): void {
   const src = openWeights(input);
-  writeSafetensors(output, src.names.map((name) => ({ name, shape: src.shape(name), data: () => src.read(name) })), f16 ? 'F16' : 'F32', { source: input });
-  src.close?.();
+  // piece by piece: the largest weight of the full model (1.6 G elements) is never whole in memory
+  const read = src.readRange ?? ((name: string, start: number, count: number) => src.read(name).subarray(start, start + count));
+  try {
+    writeSafetensors(output, src.names.map((name) => ({ name, shape: src.shape(name), read: (start: number, count: number) => read(name, start, count) })), f16 ? 'F16' : 'F32', { source: input });
+  } finally { src.close?.(); }
   console.log(`convert: ${src.names.length} tensors -> ${output} (${f16 ? 'f16' : 'f32'})`);
+}
+
+/** The f16 safetensors beside a downloaded checkpoint, converted once (a .part file until it is complete). */
+export function f16Beside(checkpoint: string): string {
+  const out = `${checkpoint.replace(/\.safetensors$/, '')}.f16.safetensors`;
+  if (existsSync(out)) return out;
+  convert(checkpoint, `${out}.part`, true);
+  renameSync(`${out}.part`, out);
+  return out;
 }
 
 /** `polygrad profile neuralos`: frames under the profiler, a per-op and a per-stage table, a Chrome trace. */

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import type { Caps } from '../backends/backend.js';
 import { limitPresets, planNeuralOS } from '../models/neuralos/plan.js';
-import { type Flags, configNamed } from './neuralos.js';
+import type { Flags } from './args.js';
+import { configNamed } from './neuralos.js';
 
 const gb = (n: number): string => `${(n / 1e9).toFixed(2)} GB`;
 

@@ -30,9 +30,19 @@ export function parseMessage(raw: string, screen: { width: number; height: numbe
       if (problem) throw new Error(`update_sampling_steps: ${problem}`);
       return { kind: 'steps', steps: o.steps as number };
     }
-    case undefined: break;
+    case undefined: return { kind: 'input', event: parseEvent(o, screen) };
     default: throw new Error(`unknown message type ${JSON.stringify(o.type)}`);
   }
+}
+
+/**
+ * One input event in the reference format, validated (the player's messages and `neuralos --events` files). strict:
+ * unknown fields are errors (a file's typo); the reference demo's page sends extra fields, which the player ignores.
+ */
+export function parseEvent(o: Record<string, unknown>, screen: { width: number; height: number }, strict = false): NeuralOSEvent {
+  const known = ['x', 'y', 'is_left_click', 'is_right_click', 'keys_down', 'keys_up', 'wheel_delta_x', 'wheel_delta_y', 'type'];
+  const unknown = Object.keys(o).find((k) => !known.includes(k));
+  if (strict && unknown !== undefined) throw new Error(`unknown field ${JSON.stringify(unknown)} (fields: ${known.slice(0, -1).join(', ')})`);
   const num = (k: string, max: number): number => {
     const v = o[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) throw new Error(`${k} must be a number in [0, ${max}], got ${JSON.stringify(v)}`);
@@ -56,11 +66,8 @@ export function parseMessage(raw: string, screen: { width: number; height: numbe
     return v;
   };
   return {
-    kind: 'input',
-    event: {
-      x: num('x', screen.width - 1), y: num('y', screen.height - 1), is_left_click: bool('is_left_click'), is_right_click: bool('is_right_click'),
-      keys_down: keys('keys_down'), keys_up: keys('keys_up'), wheel_delta_x: wheel('wheel_delta_x'), wheel_delta_y: wheel('wheel_delta_y'),
-    },
+    x: num('x', screen.width - 1), y: num('y', screen.height - 1), is_left_click: bool('is_left_click'), is_right_click: bool('is_right_click'),
+    keys_down: keys('keys_down'), keys_up: keys('keys_up'), wheel_delta_x: wheel('wheel_delta_x'), wheel_delta_y: wheel('wheel_delta_y'),
   };
 }
 

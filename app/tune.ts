@@ -5,7 +5,8 @@ import { formatOpts } from '../codegen/actions.js';
 import { getDevice } from '../index.js';
 import { beamWidth, setBeam, setBeamBudget, takeChoices } from '../runtime/beam.js';
 import { cachePath } from '../runtime/cachefile.js';
-import { type Flags, loadModel } from './neuralos.js';
+import type { Flags } from './args.js';
+import { loadModel } from './neuralos.js';
 
 const count = (flags: Flags, name: string, fallback: number, min: number): number => {
   const v = flags[name] === undefined ? fallback : Number(flags[name]);

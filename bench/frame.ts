@@ -17,7 +17,7 @@ import { KEYS } from '../models/neuralos/keys.js';
 import { NeuralOS, type NeuralOSEvent } from '../models/neuralos/neuralos.js';
 
 /** A seeded stream of events in the reference format: the cursor always moves, sometimes a click or a key. */
-function events(cfg: NeuralOSConfig, seed: number): () => NeuralOSEvent {
+export function events(cfg: NeuralOSConfig, seed: number): () => NeuralOSEvent {
   let s = seed >>> 0;
   const r = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
   return () => ({

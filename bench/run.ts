@@ -1,4 +1,4 @@
-// npm run bench [-- webgpu | frame]: polygrad against TensorFlow.js, measured with tinybench in one process, printed as one ratio table.
+// npm run bench [-- webgpu | frame | beam | soak]: polygrad against TensorFlow.js, measured with tinybench in one process, printed as one ratio table.
 // cpu suite (default): polygrad CPU vs tfjs-core on the `cpu` and `wasm` (SIMD, single thread) backends;
 // webgpu suite: polygrad WebGPU vs tfjs-backend-webgpu on the same Dawn adapter. Both sides get the same seeded
 // random f32 inputs, created and realized once outside the timed function; outputs are compared before timing.
@@ -10,6 +10,7 @@ import { ITERATIONS, type Suite, TIME_MS, TOLERANCE, WARMUP_ITERATIONS, maxError
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'frame') { await (await import('./frame.js')).frameBench(process.argv[3]); process.exit(0); }
+  if (process.argv[2] === 'soak') { await (await import('./soak.js')).soakBench(process.argv[3], process.argv[4]); process.exit(0); }
   if (process.argv[2] === 'beam') { await (await import('./beam.js')).beamBench(process.argv[3]); process.exit(0); }
   const suite: Suite = process.argv[2] === 'webgpu' ? 'webgpu' : 'cpu';
   const req = createRequire(import.meta.url);

@@ -2,7 +2,7 @@
 // so every backend produces the same stream: value i of a call is hash(seed, offset + i).
 
 import * as g from './graph.js';
-import { type Tensor, type TensorOptions, arange, variable } from './tensor.js';
+import { type Tensor, type TensorOptions, arange, checkShape, variable } from './tensor.js';
 
 let globalSeed = 0x5eed, globalOffset = 0;
 
@@ -50,11 +50,13 @@ const unit = (b: Tensor): Tensor => shr(b, 8).cast('f32').mul(2 ** -24);
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  checkShape(shape, 'rand');
   const u = unit(bits(numel(shape), opts, 0)).reshape(shape);
   return u.cast(opts.dtype ?? 'f32');
 }
 
 export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  checkShape(shape, 'randn');
   const n = numel(shape);
   // Box-Muller; u1 in (0, 1] so the log is finite
   const u1 = unit(bits(n, opts, 0)).add(2 ** -24), u2 = unit(bits(n, opts, 1));
@@ -63,6 +65,7 @@ export function randn(shape: readonly number[], opts: RandomOptions = {}): Tenso
 }
 
 export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  checkShape(shape, 'randint');
   if (!(high > low)) throw new Error(`randint: high (${high}) must be greater than low (${low})`);
   const u = unit(bits(numel(shape), opts, 0));
   return u.mul(high - low).floor().cast('i32').add(low).reshape(shape).cast(opts.dtype ?? 'i32');

@@ -22,6 +22,15 @@ export type Axis = number | readonly number[] | undefined;
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
+/** A shape given by the caller: a list of non-negative integers, or a one-line error naming `op`. @internal */
+export function checkShape(shape: unknown, op: string): readonly number[] {
+  if (!Array.isArray(shape) && !ArrayBuffer.isView(shape)) throw new Error(`${op}: shape must be a list of sizes, got ${JSON.stringify(shape)}`);
+  const dims = Array.from(shape as ArrayLike<unknown>), show = (d: unknown) => (typeof d === 'number' ? String(d) : JSON.stringify(d) ?? String(d));
+  const bad = dims.findIndex((d) => !Number.isSafeInteger(d) || (d as number) < 0);
+  if (bad >= 0) throw new Error(`${op}: shape [${dims.map(show).join(', ')}] must hold non-negative integers (${show(dims[bad])} is not one)`);
+  return shape as readonly number[];
+}
+
 export function broadcastShapes(op: string, ...shapes: (readonly number[])[]): number[] {
   const n = Math.max(...shapes.map((s) => s.length));
   const out: number[] = [];
@@ -528,6 +537,11 @@ export class Tensor {
   }
   [Symbol.dispose](): void { this.dispose(); }
   toString(): string { return `Tensor(${fmt(this.shape)}, ${this.dtype}, ${this.device})`; }
+  /** console.log / util.inspect: shape, dtype, device and state (values are read with data(), asynchronously). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const state = this.disposed ? 'disposed' : this.node('inspect').op === 'BUFFER' ? 'realized' : 'lazy';
+    return `Tensor(${fmt(this.shape)}, ${this.dtype}, ${this.device}, ${state})`;
+  }
 }
 
 /** Computes several tensors in one schedule. */
@@ -567,6 +581,7 @@ function flattenNested(data: Nested, op: string): { values: (number | boolean)[]
   const walk = (x: Nested, depth: number): void => {
     if (depth === shape.length) {
       if (Array.isArray(x)) throw new Error(`${op}: ragged nested array: too deep at depth ${depth}`);
+      if (typeof x !== 'number' && typeof x !== 'boolean') throw new Error(`${op}: expected numbers or booleans, got ${JSON.stringify(x) ?? typeof x}`);
       values.push(x as number | boolean);
       return;
     }
@@ -582,12 +597,12 @@ export function tensor(data: Nested | ArrayLike<number>, opts: TensorOptions & {
   let values: ArrayLike<number | boolean>, shape: number[], dtype: DType;
   if (ArrayBuffer.isView(data)) {
     values = data as ArrayLike<number>;
-    shape = opts.shape ? [...opts.shape] : [values.length];
+    shape = opts.shape ? [...checkShape(opts.shape, 'tensor')] : [values.length];
     dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
   } else {
     const f = flattenNested(data as Nested, 'tensor');
     values = f.values;
-    shape = opts.shape ? [...opts.shape] : f.shape;
+    shape = opts.shape ? [...checkShape(opts.shape, 'tensor')] : f.shape;
     dtype = opts.dtype ?? (typeof f.values[0] === 'boolean' ? 'bool' : 'f32');
   }
   if (prod(shape) !== values.length) throw new Error(`tensor: ${values.length} values do not fill shape ${fmt(shape)}`);
@@ -660,10 +675,13 @@ export function variable(value: number | boolean, opts: VariableOptions = {}): T
   return lazy(UOp.make('BIND', dtype, [], bound), opts, 'variable');
 }
 
-export const full = (shape: readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor =>
-  lazy(g.konst(value, opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'f32'), shape), opts, 'full');
-export const zeros = (shape: readonly number[], opts: TensorOptions = {}): Tensor => full(shape, 0, opts);
-export const ones = (shape: readonly number[], opts: TensorOptions = {}): Tensor => full(shape, 1, opts);
+function filled(op: string, shape: readonly number[], value: number | boolean, opts: TensorOptions): Tensor {
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new Error(`${op}: value must be a number or a boolean, got ${JSON.stringify(value)}`);
+  return lazy(g.konst(value, opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'f32'), checkShape(shape, op)), opts, 'full');
+}
+export const full = (shape: readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor => filled('full', shape, value, opts);
+export const zeros = (shape: readonly number[], opts: TensorOptions = {}): Tensor => filled('zeros', shape, 0, opts);
+export const ones = (shape: readonly number[], opts: TensorOptions = {}): Tensor => filled('ones', shape, 1, opts);
 
 export function arange(a: number, b?: number, step = 1, opts: TensorOptions = {}): Tensor {
   const [start, end] = b === undefined ? [0, a] : [a, b];

@@ -1,6 +1,7 @@
 // Bad input fails where it is first seen, naming the op, the shapes/dtypes and what was expected.
 import { describe, expect, test } from 'vitest';
-import { CpuBackend, arange, cat, memory, randn, registerDevice, tensor, zeros } from '../index.js';
+import { inspect } from 'node:util';
+import { CpuBackend, arange, cat, full, memory, randn, registerDevice, tensor, zeros } from '../index.js';
 import { live } from './live.js';
 
 describe('errors', () => {
@@ -57,5 +58,26 @@ describe('errors', () => {
     expect(() => tensor([[1, 2], [3]])).toThrow('tensor: ragged nested array at depth 1: expected length 2, got 1');
     expect(() => tensor(new Float32Array(5), { shape: [2, 3] })).toThrow('tensor: 5 values do not fill shape [2, 3]');
     await expect(zeros([2, 3]).item()).rejects.toThrow('item: tensor [2, 3] has 6 elements, expected 1');
+  });
+
+  test('shapes must hold non-negative integers; data must be numbers', () => {
+    expect(() => zeros([2, -1])).toThrow('zeros: shape [2, -1] must hold non-negative integers (-1 is not one)');
+    expect(() => zeros([NaN])).toThrow('zeros: shape [NaN] must hold non-negative integers (NaN is not one)');
+    expect(() => randn([2.5])).toThrow('randn: shape [2.5] must hold non-negative integers (2.5 is not one)');
+    expect(() => zeros(['3'] as unknown as number[])).toThrow('zeros: shape ["3"] must hold non-negative integers ("3" is not one)');
+    expect(() => full(3 as unknown as number[], 1)).toThrow('full: shape must be a list of sizes, got 3');
+    expect(() => tensor(new Float32Array(4), { shape: [2, -2] })).toThrow('tensor: shape [2, -2] must hold non-negative integers');
+    expect(() => tensor('abc' as unknown as number[])).toThrow('tensor: expected numbers or booleans, got "abc"');
+    expect(() => tensor([1, '2'] as unknown as number[])).toThrow('tensor: expected numbers or booleans, got "2"');
+    expect(zeros([0, 3]).shape).toEqual([0, 3]);
+  });
+
+  test('util.inspect shows shape, dtype, device and whether the tensor is computed', async () => {
+    const t = randn([2, 3]);
+    expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, lazy)');
+    await t.realize();
+    expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, realized)');
+    t.dispose();
+    expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, disposed)');
   });
 });

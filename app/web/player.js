@@ -51,7 +51,15 @@
   };
   const ready = () => { status.textContent = `ready (${mode})`; status.className = ''; send({ type: 'get_settings' }); input({}); };
 
+  const cursor = document.getElementById('cursor');
+  const showCursor = (e) => {
+    const r = canvas.getBoundingClientRect();
+    cursor.style.display = 'block';
+    cursor.style.transform = `translate(${e.clientX - r.left}px, ${e.clientY - r.top}px)`;
+  };
+  canvas.addEventListener('mouseleave', () => { cursor.style.display = 'none'; });
   canvas.addEventListener('mousemove', (e) => {
+    showCursor(e);
     last = pos(e);
     const now = performance.now();
     if (now - lastSent >= 10) { lastSent = now; input({}); }   // the reference client's 10 ms throttle

@@ -89,8 +89,11 @@ export class SafetensorsFile {
   close(): void { closeSync(this.#fd); }
 }
 
-/** Writes tensors one by one to `path` (f32 or f16), in the given order. */
-export function writeSafetensors(path: string, entries: Iterable<{ name: string; shape: readonly number[]; data: () => Float32Array }>, dtype: 'F32' | 'F16' = 'F32', metadata: Record<string, string> = {}): void {
+/** A tensor to write: all its values at once (`data`), or `read(start, count)` for pieces of a large one. */
+export type TensorToWrite = { name: string; shape: readonly number[] } & ({ data: () => Float32Array } | { read: (start: number, count: number) => Float32Array });
+
+/** Writes tensors one by one to `path` (f32 or f16), in the given order; `read` entries in pieces of 4 M elements. */
+export function writeSafetensors(path: string, entries: Iterable<TensorToWrite>, dtype: 'F32' | 'F16' = 'F32', metadata: Record<string, string> = {}): void {
   const list = [...entries];
   const header: Record<string, unknown> = { __metadata__: metadata };
   let at = 0;
@@ -102,15 +105,19 @@ export function writeSafetensors(path: string, entries: Iterable<{ name: string;
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const fd = openSync(path, 'w');
+  const put = (v: Float32Array) => {
+    if (dtype === 'F32') writeSync(fd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    else writeSync(fd, new Uint8Array(Uint16Array.from(v, (x) => f32ToF16Bits(x)).buffer));
+  };
   try {
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
     writeSync(fd, len);
     writeSync(fd, json);
     for (const e of list) {
-      const v = e.data();
-      if (dtype === 'F32') writeSync(fd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-      else writeSync(fd, new Uint8Array(Uint16Array.from(v, (x) => f32ToF16Bits(x)).buffer));
+      if ('data' in e) { put(e.data()); continue; }
+      const n = e.shape.reduce((a, b) => a * b, 1), piece = 1 << 22;
+      for (let start = 0; start < n; start += piece) put(e.read(start, Math.min(piece, n - start)));
     }
   } finally { closeSync(fd); }
 }

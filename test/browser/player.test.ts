@@ -46,6 +46,10 @@ describe.skipIf(!executable)('player page in Chromium', () => {
     await page.mouse.down(); await page.mouse.up();
     await page.waitForFunction((n) => (window as unknown as { __player: { frames: number } }).__player.frames > n, before, { timeout: 30_000 });
     expect(await pixels()).not.toEqual(first);                                 // the new event changed the frame
+    // the pointer is drawn over the frame where the mouse is (its tip at the mouse position)
+    const tip = (await page.locator('#cursor').boundingBox())!;
+    expect(Math.abs(tip.x - (box.x + box.width * 0.8))).toBeLessThanOrEqual(1);
+    expect(Math.abs(tip.y - (box.y + box.height * 0.2))).toBeLessThanOrEqual(1);
     expect(await page.locator('#overlay').textContent()).toMatch(/fps.*\n.*cpu.*\n.*state \d+ ms\s+unet \d+ ms\s+decode \d+ ms/s);
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: 'test-results/player.png' });
