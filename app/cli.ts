@@ -11,7 +11,7 @@ import { kernelsCommand } from './kernels.js';
 import { planCommand } from './plan.js';
 import { tuneNeuralOS } from './tune.js';
 import { startPlayer } from './server.js';
-import { isTorchZip } from '../models/weights/state.js';
+import { isTorchZip } from '../models/weights/open.js';
 import { createServer } from 'node:net';
 
 async function main(): Promise<void> {
@@ -77,7 +77,7 @@ async function play(flags: Flags, device: string): Promise<void> {
   const tick = setInterval(() => process.stdout.write(`\rcompiling kernels for the first frame: ${stats.compiles - c0} compiled`), 250);
   try { await warm.step({ x: 0, y: 0 }, { steps }); } finally { clearInterval(tick); warm.reset(); }
   process.stdout.write(`\rcompiled ${stats.compiles - c0} kernels for the first frame\n`);
-  const info = { backend: device, adapter: backend.description, screen: model.cfg.screen, randomWeights, steps };
+  const info = { backend: device, adapter: backend.description, screen: model.cfg.screen, randomWeights, steps, kernels: stats.compiles - c0 };
   const player = await startPlayer({
     model, host: String(flags.host), port: Number(flags.port), steps, maxClients: Number(flags['max-clients']), info,
     allowOrigins: typeof flags['allow-origin'] === 'string' ? flags['allow-origin'].split(',') : undefined,

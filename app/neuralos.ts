@@ -7,7 +7,7 @@ import { type NeuralOSConfig, checkConfig, fullConfig, tinyConfig } from '../mod
 import { NeuralOS, type NeuralOSEvent } from '../models/neuralos/neuralos.js';
 import { configFromYaml } from '../models/neuralos/yaml.js';
 import { writeSafetensors } from '../models/weights/safetensors.js';
-import { openWeights } from '../models/weights/state.js';
+import { openWeights } from '../models/weights/open.js';
 import { byOp, byStage, chromeTrace, formatTable, profile } from '../index.js';
 import type { Flags } from './args.js';
 import { defaultRepo, downloadBar, parseModelRef, pull } from './hub.js';

@@ -9,6 +9,8 @@ let defaultName = envFlag('DEVICE') ?? 'cpu';
 export function registerDevice(backend: Backend): void { registry.set(backend.name, backend); }
 
 let probed: Promise<string[]> | undefined;
+const isNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+const cudaModule = '../backends/cuda.js';
 /** Why a backend is missing, for messages. */
 export const unavailable = new Map<string, string>();
 /**
@@ -18,7 +20,8 @@ export const unavailable = new Map<string, string>();
 export function initDevices(): Promise<string[]> {
   probed ??= (async () => {
     for (const [name, load] of [
-      ['cuda', async () => (await import('../backends/cuda.js')).CudaBackend.create()],
+      // CUDA only in Node, and through a specifier the browser bundler does not follow (no CUDA chunk in the page)
+      ['cuda', async () => (isNode ? (await import(/* @vite-ignore */ cudaModule) as typeof import('../backends/cuda.js')).CudaBackend.create() : undefined)],
       ['webgpu', async () => (await import('../backends/webgpu.js')).WebGpuBackend.create()],
     ] as const) {
       try {

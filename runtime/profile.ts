@@ -62,10 +62,31 @@ export function formatTable(rows: readonly OpRow[]): string {
 
 /** Chrome-trace JSON: one complete event per kernel, a process per device, a thread per stage. */
 export function chromeTrace(evs: readonly KernelEvent[]): { traceEvents: Record<string, unknown>[] } {
-  return {
-    traceEvents: evs.map((e) => ({
-      name: e.name, cat: 'kernel', ph: 'X', ts: Math.round(e.start * 1000), dur: Math.max(1, Math.round(e.ms * 1000)),
-      pid: e.device, tid: e.stage || 'main', args: { ops: e.ops.join(' '), gflop: e.flops / 1e9, mbytes: e.bytes / 1e6 },
-    })),
+  // integer pid/tid named by metadata events: Perfetto and speedscope both need numbers there
+  const pids = new Map<string, number>(), tids = new Map<string, number>(), meta: Record<string, unknown>[] = [];
+  const pidOf = (device: string): number => {
+    let pid = pids.get(device);
+    if (pid === undefined) {
+      pids.set(device, (pid = pids.size + 1));
+      meta.push({ ph: 'M', name: 'process_name', pid, tid: 0, args: { name: device } });
+    }
+    return pid;
   };
+  const tidOf = (pid: number, stage: string): number => {
+    const key = `${pid}/${stage}`;
+    let tid = tids.get(key);
+    if (tid === undefined) {
+      tids.set(key, (tid = tids.size + 1));
+      meta.push({ ph: 'M', name: 'thread_name', pid, tid, args: { name: stage } });
+    }
+    return tid;
+  };
+  const kernels = evs.map((e) => {
+    const pid = pidOf(e.device);
+    return {
+      name: e.name, cat: 'kernel', ph: 'X', ts: Math.round(e.start * 1000), dur: Math.max(1, Math.round(e.ms * 1000)),
+      pid, tid: tidOf(pid, e.stage || 'main'), args: { ops: e.ops.join(' '), gflop: e.flops / 1e9, mbytes: e.bytes / 1e6 },
+    };
+  });
+  return { traceEvents: [...meta, ...kernels] };
 }

@@ -23,7 +23,15 @@ describe('profile', () => {
     expect(rows.reduce((a, r) => a + r.share, 0)).toBeCloseTo(1, 6);
     expect([...byStage(events).keys()]).toEqual(['conv', 'head']);
     const trace = chromeTrace(events).traceEvents;
-    expect(trace).toHaveLength(events.length);
-    expect(trace[0]).toMatchObject({ ph: 'X', pid: 'cpu', tid: 'conv', name: events[0]!.name });
+    // metadata names the integer pid (the device) and tids (the stages); then one complete event per kernel
+    expect(trace.filter((e) => e.ph === 'M')).toEqual([
+      { ph: 'M', name: 'process_name', pid: 1, tid: 0, args: { name: 'cpu' } },
+      { ph: 'M', name: 'thread_name', pid: 1, tid: 1, args: { name: 'conv' } },
+      { ph: 'M', name: 'thread_name', pid: 1, tid: 2, args: { name: 'head' } },
+    ]);
+    const kernels = trace.filter((e) => e.ph === 'X');
+    expect(kernels).toHaveLength(events.length);
+    expect(kernels[0]).toMatchObject({ pid: 1, tid: 1, name: events[0]!.name });
+    expect(kernels.at(-1)).toMatchObject({ pid: 1, tid: 2 });
   });
 });

@@ -29,7 +29,12 @@
     scale = Math.max(1, Math.floor(Math.min(960 / width, 600 / height)));   // small configs scaled up, crisp
     canvas.width = width; canvas.height = height;
     canvas.style.width = `${width * scale}px`; canvas.style.height = `${height * scale}px`;
-    document.getElementById('random').textContent = i.randomWeights ? 'RANDOM WEIGHTS (no checkpoint): frames are noise, not a desktop' : '';
+    const notes = [
+      ...(i.randomWeights ? ['RANDOM WEIGHTS (no checkpoint): frames are noise, not a desktop'] : []),
+      ...(i.mode === 'browser' && i.backend === 'cpu' ? ['no WebGPU in this browser: the model runs on the CPU (JavaScript), slowly'] : []),
+    ];
+    document.getElementById('random').textContent = notes.join(' · ');
+    if (i.kernels !== undefined && status.className !== 'error') status.textContent = `ready (${mode}): ${i.kernels} kernels compiled at warm-up`;
     stepsInput.value = String(i.steps); stepsValue.textContent = String(i.steps);
   }
 
@@ -84,7 +89,8 @@
       status.textContent = 'loading the runtime…';
       const { startInPage } = await import('/web/browser.js');
       const progress = (what, done, total) => {
-        status.textContent = what === 'weights' ? `weights ${(100 * done / total).toFixed(0)}% (${(done / 2 ** 20).toFixed(1)} MiB)` : 'compiling kernels…';
+        status.textContent = what === 'weights' ? `weights ${(100 * done / total).toFixed(0)}% (${(done / 2 ** 20).toFixed(1)} MiB)`
+          : `compiling kernels for the first frame: ${done} compiled${total ? ' (done)' : '…'}`;
       };
       transport = await startInPage(onText, (bytes) => onFrame(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), progress);
       ready();

@@ -3,13 +3,17 @@
 // latent are carried between frames. Runs on any device through the Tensor API. Each stage is a jitted
 // function of the model (shared by its sessions): after two frames a frame replays captured kernels, and the
 // cursor, keys, timesteps and seeds reach them as variables, so no frame compiles anything.
-import { type Tensor, cat, jit, randn, scope, setStage, tensor, variable } from '../../index.js';
-import { StateDict, type TensorSource, type WeightsReport, openWeights } from '../weights/state.js';
+import { type Tensor, cat, getDevice, jit, randn, scope, setStage, tensor, variable } from '../../index.js';
+import { StateDict, type TensorSource, type WeightsReport } from '../weights/state.js';
 import { type NeuralOSConfig, latentSize } from './config.js';
 import { type DdimScales, ddimCalls, ddimUpdate, scaleVars, stepsProblem, timestepVar } from './ddim.js';
 import { Decoder } from './decoder.js';
 import { KEYS, keyIndex } from './keys.js';
 import { type RnnState, type RnnVars, StateModel } from './rnn.js';
+
+/** The file readers, loaded only where weights come from a path (Node): the browser bundle leaves them out. */
+const fileReaders = '../weights/open.js';
+const openFromDisk = async (): Promise<typeof import('../weights/open.js')> => import(/* @vite-ignore */ fileReaders);
 import { UNet } from './unet.js';
 
 /** A client message as the reference demo sends it. */
@@ -74,7 +78,7 @@ export class NeuralOS {
   /** Builds the model; without weights it uses seeded random ones (the tiny demo). */
   static async load(cfg: NeuralOSConfig, opts: LoadOptions = {}): Promise<NeuralOS> {
     const device = opts.device ?? 'cpu';
-    const source = typeof opts.weights === 'string' ? openWeights(opts.weights) : opts.weights;
+    const source = typeof opts.weights === 'string' ? (await openFromDisk()).openWeights(opts.weights) : opts.weights;
     const sd = new StateDict(source, device, '', undefined, opts.dtype);
     if (opts.onProgress) sd.onTake = opts.onProgress;
     const model = new NeuralOS(cfg, device, sd, opts.allowMissing ?? false);
@@ -147,7 +151,7 @@ export class Session {
   }
 
   async step(ev: NeuralOSEvent, opts: StepOptions = {}): Promise<Frame> {
-    const { cfg, device, rnn, decoder } = this.model;
+    const { cfg, device, rnn, decoder } = this.model, backend = getDevice(device);
     const { width: W, height: H } = cfg.screen, { height: h, width: w } = latentSize(cfg), C = cfg.latentChannels;
     const steps = opts.steps ?? 32, problem = stepsProblem(steps, cfg.diffusion.timesteps);
     if (problem) throw new Error(`neuralos: ${problem}`);
@@ -163,12 +167,16 @@ export class Session {
       setStage('state model');
       const inputs = rnn.inputs({ x: ev.x, y: ev.y, left: !!ev.is_left_click, right: !!ev.is_right_click, keys: KEYS.map((_, i) => (this.keysDown.has(i) ? 1 : 0)) });
       const { out, state } = await this.model.stateStep(prevState, prevLatent, inputs);
+      // a jitted stage returns once its launches are submitted: wait for the device, or an asynchronous backend's
+      // time would all land on the stage that reads the frame back
+      await backend.sync();
       const t1 = performance.now();
       setStage('unet');
       const noise = opts.noise
         ? tensor(opts.noise, { shape: [1, C, h, w], device })
         : await this.model.noise(variable((opts.seed ?? this.#frame) >>> 0, { dtype: 'u32', name: 'seed', device }));
       const latent = await this.model.sample(steps, noise, out);
+      await backend.sync();
       const t2 = performance.now();
       setStage('decoder');
       const packed = await this.model.decode(latent);

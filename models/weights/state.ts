@@ -1,10 +1,7 @@
 // A state dict as a source of named tensors: modules take their weights by key with the shape they
 // expect; missing, mis-shaped and unused keys are collected and reported together.
-import * as fs from 'node:fs';
 import { type Tensor, randn, zeros } from '../../index.js';
 import { streamTensor } from '../../runtime/tensor.js';
-import { SafetensorsFile } from './safetensors.js';
-import { TorchCheckpoint } from './torch.js';
 
 export interface TensorSource {
   readonly names: readonly string[];
@@ -14,31 +11,6 @@ export interface TensorSource {
   readRange?(name: string, start: number, count: number): Float32Array;
   close?(): void;
 }
-
-/** A torch.save zip ("PK"), whatever the file is called (the release names its pickle model.safetensors). */
-export function isTorchZip(path: string): boolean {
-  const head = Buffer.alloc(4), fd = fs.openSync(path, 'r');
-  fs.readSync(fd, head, 0, 4, 0);
-  fs.closeSync(fd);
-  return head.readUInt32LE(0) === 0x04034b50;
-}
-
-export function openWeights(path: string): TensorSource {
-  if (isTorchZip(path)) {
-    const ck = new TorchCheckpoint(path);
-    return {
-      names: [...ck.tensors.keys()], shape: (n) => ck.tensors.get(n)!.shape, read: (n) => ck.tensors.get(n)!.read(),
-      readRange: (n, start, count) => ck.tensors.get(n)!.readRange(start, count), close: () => ck.close(),
-    };
-  }
-  const st = new SafetensorsFile(path);
-  return {
-    names: [...st.tensors.keys()], shape: (n) => st.tensors.get(n)!.shape, read: (n) => st.read(n),
-    readRange: (n, start, count) => st.readRange(n, start, count), close: () => st.close(),
-  };
-}
-
-
 
 export interface WeightsReport {
   readonly problems: string[]; readonly unexpected: string[];

@@ -65,6 +65,8 @@ describe.skipIf(!executable)('player page in Chromium', () => {
       || (window as unknown as { __player: { errors: string[] } }).__player.errors.length > 0, undefined, { timeout: 60_000 });
     expect(await page.evaluate(() => (window as unknown as { __player: { errors: string[] } }).__player.errors)).toEqual([]);
     expect(await page.locator('#overlay').textContent()).toMatch(/\(browser\)\nwebgpu: /);
+    // the in-page warm-up compiled the first frame's kernels and says how many
+    expect(await page.locator('#status').textContent()).toMatch(/^ready \(browser\): [1-9]\d* kernels compiled at warm-up$/);
     const got = await page.evaluate(() => (window as unknown as { __player: { last: number[] } }).__player.last);
     const want = (await model.session().step({ x: 0, y: 0, is_left_click: false, is_right_click: false, keys_down: [], keys_up: [] }, { steps: 1 })).image;
     expect(got).toHaveLength(want.length);

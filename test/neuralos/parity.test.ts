@@ -9,7 +9,8 @@ import { ddimSample, ddimTimesteps, modelStep } from '../../models/neuralos/ddim
 import { NeuralOS, type NeuralOSEvent } from '../../models/neuralos/neuralos.js';
 import { AttentionBlock, ResBlock } from '../../models/neuralos/unet.js';
 import { SafetensorsFile } from '../../models/weights/safetensors.js';
-import { StateDict, openWeights } from '../../models/weights/state.js';
+import { openWeights } from '../../models/weights/open.js';
+import { StateDict } from '../../models/weights/state.js';
 import { backends } from '../backends.js';
 
 const dir = 'test/fixtures/neuralos';
