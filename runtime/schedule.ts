@@ -18,8 +18,22 @@ export interface ScheduleItem {
   readonly kernel: Kernel; readonly bufs: readonly BufferRef[]; readonly vars: readonly number[]; readonly frees: readonly number[];
 }
 export type OutputPlan = { readonly kind: 'kernel' } | { readonly kind: 'input'; readonly slot: number };
+/**
+ * Why a node was realized (given a buffer of its own) instead of fused into its users: the scheduler's cutting rules,
+ * by name. DEBUG=1 prints each cut with its rule.
+ */
+export type CutRule =
+  | 'contiguous'              // the user asked for it
+  | 'contributed kernel'      // a CUSTOM node is a kernel of its own; its inputs are realized
+  | 'reduce under a broadcast or loop'   // a reduce read where its result would be recomputed per element or per step
+  | 'costly work out of a loop'          // transcendental work not depending on an enclosing reduce loop
+  | 'shared reduce'           // two kernels would each compute the same reduce
+  | 'binding cap';            // the kernel would bind more buffers than the device allows
+
 export interface Schedule {
   readonly items: readonly ScheduleItem[];
+  /** The cuts besides the outputs: the rule, and the op and shape of what was realized (for DEBUG=1). */
+  readonly cuts: readonly string[];
   /** Intermediates: dtype, elements, and elements per row (how a buffer too big for one device buffer chunks). */
   readonly temps: readonly { readonly dtype: DType; readonly numel: number; readonly row: number }[];
   readonly outputs: readonly OutputPlan[];
@@ -78,6 +92,7 @@ export class Scheduler {
   readonly #leaves: ReadonlyMap<UOp, number>;
   readonly #binds: ReadonlyMap<UOp, number>;
   readonly #realized = new Set<UOp>();
+  readonly #cuts: string[] = [];
   readonly #caps: ScheduleCaps;
   /** The binding cap cuts only once the other rules settled: an early, wide build must not force a cut. */
   #capped = false;
@@ -89,9 +104,17 @@ export class Scheduler {
     this.#caps = caps;
   }
 
+  /** Realizes u by `rule` (a no-op when it already is); true when it was not realized before. */
+  #cut(u: UOp, rule: CutRule): boolean {
+    if (this.#realized.has(u)) return false;
+    this.#realized.add(u);
+    this.#cuts.push(`${rule}: ${opTags.get(u) ?? u.op.toLowerCase()} [${u.shape.join(', ')}]`);
+    return true;
+  }
+
   run(outputs: readonly UOp[]): Schedule {
     for (const o of outputs) if (!this.#leaves.has(o)) this.#realized.add(o);
-    for (const u of this.#above(outputs)) if (u.op === 'CONTIGUOUS') this.#realized.add(u);
+    for (const u of this.#above(outputs)) if (u.op === 'CONTIGUOUS') this.#cut(u, 'contiguous');
     let groups: Built[] = [];
     for (const capped of [false, true]) {
       this.#capped = capped;
@@ -101,7 +124,7 @@ export class Scheduler {
         const seen = new Map<UOp, Built>();
         for (const b of groups) {
           for (const r of b.reduces) {
-            if (seen.has(r) && seen.get(r) !== b) this.#realized.add(r);   // two kernels would compute it
+            if (seen.has(r) && seen.get(r) !== b) this.#cut(r, 'shared reduce');
             seen.set(r, b);
           }
         }
@@ -143,7 +166,7 @@ export class Scheduler {
     for (const u of r.src) {
       if (this.#leaves.has(u)) continue;
       b.loaded.add(u);
-      if (!this.#realized.has(u)) { this.#realized.add(u); b.discovered.push(u); }
+      if (this.#cut(u, 'contributed kernel')) b.discovered.push(u);
     }
     return b;
   }
@@ -159,7 +182,7 @@ export class Scheduler {
       }
       const cut = this.#bindingCut(roots, b, excess);
       if (!cut) throw new Error(why);
-      this.#realized.add(cut);
+      this.#cut(cut, 'binding cap');
       for (const c of [cut, ...b.discovered]) cuts.add(c);
     }
   }
@@ -264,9 +287,9 @@ export class Scheduler {
       }
       return v;
     };
-    const realize = (node: UOp, idx: readonly UOp[], gate: UOp): UOp => {
+    const realize = (node: UOp, idx: readonly UOp[], gate: UOp, rule: CutRule): UOp => {
       if (trial) b.invalid = true;
-      this.#realized.add(node);
+      this.#cut(node, rule);
       b.discovered.push(node);
       return load(node, idx, gate);
     };
@@ -285,7 +308,7 @@ export class Scheduler {
 
     const lower = (node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp => {
       if (node.op === 'BIND') return variable(node);
-      if (node.op === 'CUSTOM' && !this.#realized.has(node)) return realize(node, idx, gate);   // a barrier
+      if (node.op === 'CUSTOM' && !this.#realized.has(node)) return realize(node, idx, gate, 'contributed kernel');
       if (this.#leaves.has(node)) return load(node, idx, gate);
       if (this.#realized.has(node) && !(group.has(node) && isIdentity(idx, gate))) return load(node, idx, gate);
       const key = `${node.id}|${ids(idx)}|${gate.id}`;
@@ -315,7 +338,7 @@ export class Scheduler {
       if (node.op === 'REDUCE_AXIS') {
         if (!group.has(node) || !isIdentity(idx, gate)) {
           const v = vars();
-          if (kernelVars.some((g) => !v.has(g)) || enc.some((r) => v.has(r))) return realize(node, idx, gate);
+          if (kernelVars.some((g) => !v.has(g)) || enc.some((r) => v.has(r))) return realize(node, idx, gate, 'reduce under a broadcast or loop');
         }
         tag(node);
         b.reduces.add(node);
@@ -340,7 +363,7 @@ export class Scheduler {
       if (isAlu(node.op)) {
         if (enc.length && node.src.length) {
           const v = vars();
-          if ([...kernelVars, ...enc].some((r) => !v.has(r)) && expensive(node)) return realize(node, idx, gate);
+          if ([...kernelVars, ...enc].some((r) => !v.has(r)) && expensive(node)) return realize(node, idx, gate, 'costly work out of a loop');
         }
         tag(node);
         return alu(node.op as AluOp, node.src.map((s) => lower(s, idx, gate, enc)), node.dtype);
@@ -444,7 +467,7 @@ export class Scheduler {
       vars: g.binds.map((n) => this.#binds.get(n)!),
       frees: [...lastUse].filter(([, last]) => last === i).map(([id]) => id),
     }));
-    return { items, temps, outputs: planOut };
+    return { items, temps, outputs: planOut, cuts: this.#cuts };
   }
 }
 
