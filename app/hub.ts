@@ -37,21 +37,33 @@ export async function pull(ref: ModelRef, opts: PullOptions = {}): Promise<strin
   const url = `${endpoint}/${ref.repo}/resolve/${encodeURIComponent(ref.rev)}/model.safetensors`;
   const have = existsSync(part) ? statSync(part).size : 0;
   const headers: Record<string, string> = { 'user-agent': 'polygrad', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const request = async (init: RequestInit): Promise<Response> => {
+    try { return await fetch(url, init); } catch (e) {
+      throw new Error(`hub: ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+    }
+  };
+  const refuse = (res: Response): void => {
+    if (res.status === 401 || res.status === 403) {
+      throw new Error(`hub: ${ref.repo}: ${res.status} ${token ? 'the token in HF_TOKEN cannot read this repo' : 'access denied: set HF_TOKEN to a Hugging Face token that can read it'}`);
+    }
+    if (res.status === 404) throw new Error(`hub: ${url}: not found (check the repo name and the revision '${ref.rev}')`);
+  };
+  // as huggingface_hub does: the file's size and sha256 come from the Hub's own answer (X-Linked-Size/-Etag on the
+  // redirect to the CDN), not from the CDN's, whose ETag is not the file's hash
+  const head = await request({ method: 'HEAD', headers, redirect: 'manual' });
+  refuse(head);
+  const own = head.status === 200, unquote = (v: string | null) => (v ?? '').replace(/^W\//, '').replace(/"/g, '');
+  const etag = unquote(head.headers.get('x-linked-etag') ?? (own ? head.headers.get('etag') : null));
+  const size = Number(head.headers.get('x-linked-size') ?? (own ? head.headers.get('content-length') : null) ?? NaN);
   if (have > 0) headers.range = `bytes=${have}-`;
-  let res: Response;
-  try { res = await fetch(url, { headers, redirect: 'follow' }); } catch (e) {
-    throw new Error(`hub: ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
-  }
-  if (res.status === 401 || res.status === 403) {
-    throw new Error(`hub: ${ref.repo}: ${res.status} ${token ? 'the token in HF_TOKEN cannot read this repo' : 'access denied: set HF_TOKEN to a Hugging Face token that can read it'}`);
-  }
-  if (res.status === 404) throw new Error(`hub: ${url}: not found (check the repo name and the revision '${ref.rev}')`);
+  const res = await request({ headers, redirect: 'follow' });
+  refuse(res);
   if (res.status === 416 && have > 0) rmSync(part);   // the part is longer than the file: start again next time
   if (res.status !== 200 && res.status !== 206) throw new Error(`hub: ${url}: HTTP ${res.status} ${res.statusText}`);
   // 206: the server continues where the part ends; 200: it sends everything again
   const from = res.status === 206 ? have : 0;
-  const length = Number(res.headers.get('content-length') ?? NaN), total = Number.isFinite(length) ? from + length : undefined;
-  const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
+  const length = Number(res.headers.get('content-length') ?? NaN);
+  const total = Number.isFinite(size) && size > 0 ? size : Number.isFinite(length) ? from + length : undefined;
   const fd = openSync(part, from > 0 ? 'a' : 'w');
   let done = from;
   const started = performance.now();

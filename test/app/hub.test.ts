@@ -16,17 +16,23 @@ import { SafetensorsFile } from '../../models/weights/safetensors.js';
 const file = readFileSync('test/fixtures/neuralos/weights.ckpt'), sha = createHash('sha256').update(file).digest('hex');
 const repo = 'org/tiny-neuralos', dir = mkdtempSync(join(tmpdir(), 'polygrad-hub-'));
 /** What the server does on the next request: serve whole, cut after n bytes, claim more than it sends, or lie about the hash. */
-let mode: { cutAt?: number; truncateTo?: number; badHash?: boolean; token?: string } = {};
-const requests: { url: string; range?: string; auth?: string }[] = [];
+let mode: { cutAt?: number; truncateTo?: number; badHash?: boolean; token?: string; cdn?: boolean } = {};
+const requests: { method: string; url: string; range?: string }[] = [];
 let endpoint = '';
 
 const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-  requests.push({ url: req.url!, range: req.headers.range, auth: req.headers.authorization });
+  requests.push({ method: req.method!, url: req.url!, range: req.headers.range });
+  const etag = mode.badHash ? '0'.repeat(64) : sha, resolve = `/${repo}/resolve/main/model.safetensors`;
   if (mode.token && req.headers.authorization !== `Bearer ${mode.token}`) { res.writeHead(401).end('unauthorized'); return; }
-  if (req.url !== `/${repo}/resolve/main/model.safetensors`) { res.writeHead(404).end('not found'); return; }
+  if (mode.cdn && req.url === resolve) {
+    // as the Hub does: the file's hash and size on the redirect, the CDN's own ETag (not the file's sha256) after it
+    res.writeHead(302, { location: '/cdn/blob', 'x-linked-etag': `"${etag}"`, 'x-linked-size': String(file.length) }).end();
+    return;
+  }
+  if (req.url !== (mode.cdn ? '/cdn/blob' : resolve)) { res.writeHead(404).end('not found'); return; }
   const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0), body = file.subarray(from);
-  const etag = mode.badHash ? '0'.repeat(64) : sha;
-  res.writeHead(from ? 206 : 200, { 'content-length': String(body.length), 'x-linked-etag': `"${etag}"` });
+  res.writeHead(from ? 206 : 200, { 'content-length': String(body.length), etag: `"${mode.cdn ? '1'.repeat(64) : etag}"` });
+  if (req.method === 'HEAD') { res.end(); return; }
   const sent = mode.truncateTo ?? mode.cutAt;
   if (sent === undefined) { res.end(body); return; }
   res.write(body.subarray(0, sent - from), () => res.destroy());   // the connection drops mid-body
@@ -55,7 +61,7 @@ describe('polygrad pull / --model hf:', () => {
     mode = {};
     requests.length = 0;
     expect(await pull({ repo, rev: 'main' }, { endpoint, cacheDir: cache })).toBe(dest);
-    expect(requests.map((r) => r.range)).toEqual(['bytes=5000-']);
+    expect(requests.filter((r) => r.method === 'GET').map((r) => r.range)).toEqual(['bytes=5000-']);
     expect(readFileSync(dest).equals(file)).toBe(true);
     // a second pull uses the file as it is
     requests.length = 0;
@@ -69,6 +75,14 @@ describe('polygrad pull / --model hf:', () => {
       b.forEach((v, i) => expect(Math.abs(a[i]! - v)).toBeLessThanOrEqual(1e-3 * Math.abs(v) + 1e-7));
     }
     f16.close(); ref.close();
+  });
+
+  test('behind a redirect to a CDN, the hash and size are the Hub\'s (X-Linked-*), not the CDN\'s ETag', async () => {
+    mode = { cdn: true };
+    const dest = await pull({ repo, rev: 'main' }, { endpoint, cacheDir: join(dir, 'cdn') });
+    expect(readFileSync(dest).equals(file)).toBe(true);
+    mode = { cdn: true, badHash: true };
+    await expect(pull({ repo, rev: 'main' }, { endpoint, cacheDir: join(dir, 'cdn-bad') })).rejects.toThrow(/is not the Hub's 0{64}/);
   });
 
   test('401 without a token, the token sent when given, 404 for a wrong repo', async () => {
