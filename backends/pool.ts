@@ -3,6 +3,7 @@
 // then blocks on a shared counter (Atomics.wait), so a launch stays synchronous.
 import type { DType } from '../codegen/dtype.js';
 import { f16ToF32, f32ToF16, f16round } from '../codegen/dtype.js';
+import { inNode } from '../runtime/debug.js';
 
 type WorkerThreads = typeof import('node:worker_threads');
 
@@ -72,9 +73,8 @@ Atomics.add(state, 2, 1);
 Atomics.notify(state, 2);
 `;
 
-const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 const spec = 'node:worker_threads', osSpec = 'node:os';
-const threads: WorkerThreads | undefined = node && typeof SharedArrayBuffer === 'function' ? await import(/* @vite-ignore */ spec) : undefined;
+const threads: WorkerThreads | undefined = inNode && typeof SharedArrayBuffer === 'function' ? await import(/* @vite-ignore */ spec) : undefined;
 const cores: number = threads ? ((await import(/* @vite-ignore */ osSpec)) as typeof import('node:os')).availableParallelism() : 1;
 
 /** Threads a CPU kernel may use: 1 in browsers or with POLYGRAD_THREADS=1, else POLYGRAD_THREADS or min(cores - 1, 8) workers plus the caller. */

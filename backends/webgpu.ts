@@ -6,6 +6,7 @@ import type { DType } from '../codegen/dtype.js';
 import { type Kernel, workgroups } from '../codegen/kernel.js';
 import { checkError, statusName } from '../codegen/checks.js';
 import { maxVars, wgslFor } from '../codegen/wgsl.js';
+import { inNode } from '../runtime/debug.js';
 import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program } from './backend.js';
 
 class GpuBuffer implements DeviceBuffer {
@@ -35,7 +36,7 @@ const keepAlive: unknown[] = [];
 async function navigatorGpu(): Promise<GPU | undefined> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
-  if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return undefined;
+  if (!inNode) return undefined;
   const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!.env;
   env.NODEVICE_SELECT ??= '1';   // Mesa's device-select layer only adds noise here
   const spec = 'webgpu';

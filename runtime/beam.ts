@@ -14,7 +14,7 @@ import { beamSearch, canonical } from '../codegen/search.js';
 import type { VarArg } from '../codegen/uop.js';
 import { type TypedData, decode, encode } from './buffer.js';
 import { readCache, writeCache } from './cachefile.js';
-import { envFlag } from './debug.js';
+import { envFlag, inNode } from './debug.js';
 import { version } from './version.js';
 
 /** Searches run and action lists timed by them in this process (a cache hit adds to neither). */
@@ -64,7 +64,7 @@ export async function reloadBeamCache(): Promise<void> {
 const deviceOf = (b: Backend): string => `${b.name}: ${b.description}`;
 
 const hasher = await (async () => {
-  if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return undefined;
+  if (!inNode) return undefined;
   return (await import(/* @vite-ignore */ 'node:crypto')) as typeof import('node:crypto');
 })();
 /** The cache key of a kernel: a digest of its structural key (kernelKey), equal across runs and processes. */

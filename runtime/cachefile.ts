@@ -1,14 +1,13 @@
 // Files polygrad keeps between runs under $POLYGRAD_CACHE (default ~/.cache/polygrad): what `polygrad kernels bench`
 // measured (kernels.json) and what BEAM search chose (beam.json). Node only; in a browser there is no cache file.
 // A file that cannot be read as its format is ignored with one warning, never trusted and never fatal.
-import { envFlag } from './debug.js';
+import { envFlag, inNode } from './debug.js';
 
-const isNode = (): boolean => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 const node = async <T>(spec: string): Promise<T> => (await import(/* @vite-ignore */ spec)) as T;
 
 /** The path of cache file `name`, or undefined where there is no file system. */
 export async function cachePath(name: string): Promise<string | undefined> {
-  if (!isNode()) return undefined;
+  if (!inNode) return undefined;
   const [os, path] = [await node<typeof import('node:os')>('node:os'), await node<typeof import('node:path')>('node:path')];
   return path.join(envFlag('POLYGRAD_CACHE') ?? path.join(os.homedir(), '.cache', 'polygrad'), name);
 }

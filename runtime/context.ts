@@ -1,10 +1,12 @@
 // A value that follows async calls: AsyncLocalStorage where the platform has it (Node), else a plain stack
 // (right for code that does not interleave two contexts across an await).
+import { inNode } from './debug.js';
+
 export interface AsyncContext<T> { getStore(): T | undefined; run<R>(value: T, f: () => R): R }
 
 type Storage = new <T>() => AsyncContext<T>;
 const storage: Storage | undefined = await (async () => {
-  if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return undefined;
+  if (!inNode) return undefined;
   const spec = 'node:async_hooks';
   return ((await import(/* @vite-ignore */ spec)) as { AsyncLocalStorage: Storage }).AsyncLocalStorage;
 })();

@@ -1,5 +1,7 @@
 // DEBUG levels and global counters, the way tinygrad users read a run.
 const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+/** Running in Node (not a browser): what file, thread, crypto and native-backend code asks first. */
+export const inNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 
 let level = Number(env.DEBUG ?? 0) || 0;
 export const debugLevel = (): number => level;

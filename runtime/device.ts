@@ -1,7 +1,7 @@
 // The backends polygrad knows, by name, and which one is the default (DEVICE=… or the first registered).
 import type { Backend } from '../backends/backend.js';
 import { CpuBackend } from '../backends/cpu.js';
-import { envFlag } from './debug.js';
+import { envFlag, inNode } from './debug.js';
 
 const registry = new Map<string, Backend>([['cpu', new CpuBackend()]]);
 let defaultName = envFlag('DEVICE') ?? 'cpu';
@@ -9,7 +9,6 @@ let defaultName = envFlag('DEVICE') ?? 'cpu';
 export function registerDevice(backend: Backend): void { registry.set(backend.name, backend); }
 
 let probed: Promise<string[]> | undefined;
-const isNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 const cudaModule = '../backends/cuda.js';
 /** Why a backend is missing, for messages. */
 export const unavailable = new Map<string, string>();
@@ -21,7 +20,7 @@ export function initDevices(): Promise<string[]> {
   probed ??= (async () => {
     for (const [name, load] of [
       // CUDA only in Node, and through a specifier the browser bundler does not follow (no CUDA chunk in the page)
-      ['cuda', async () => (isNode ? (await import(/* @vite-ignore */ cudaModule) as typeof import('../backends/cuda.js')).CudaBackend.create() : undefined)],
+      ['cuda', async () => (inNode ? (await import(/* @vite-ignore */ cudaModule) as typeof import('../backends/cuda.js')).CudaBackend.create() : undefined)],
       ['webgpu', async () => (await import('../backends/webgpu.js')).WebGpuBackend.create()],
     ] as const) {
       try {

@@ -1,6 +1,6 @@
 // One fuzz case and its minimization: a seeded program (program.ts) on a device, jitted or not, against the float64
 // reference and, off the CPU, against the CPU backend's outputs; a failing program is shrunk while it still fails.
-import { type Program, compare, generate, reference, run, shapeOf } from './program.js';
+import { type Program, compare, generate, reference, run, shapeOf, sourcesOf, withSources } from './program.js';
 
 export interface Case { readonly seed: number; readonly device: string; readonly jit: boolean; readonly size: number }
 export interface Failure extends Case { readonly why: string; readonly program: Program }
@@ -25,19 +25,13 @@ export async function fuzzCase(c: Case): Promise<Failure | undefined> {
   return why === undefined ? undefined : { ...c, why, program };
 }
 
-const sources = (n: Program['nodes'][number]): number[] =>
-  Object.entries(n).flatMap(([k, v]) => (['a', 'b', 'w'].includes(k) ? [v as number] : []));
 
 /** The program without the nodes its outputs do not reach, renumbered. */
 export function prune(p: Program): Program {
-  const keep = new Set<number>(), visit = (i: number): void => { if (keep.has(i)) return; keep.add(i); sources(p.nodes[i]!).forEach(visit); };
+  const keep = new Set<number>(), visit = (i: number): void => { if (keep.has(i)) return; keep.add(i); sourcesOf(p.nodes[i]!).forEach(visit); };
   p.outputs.forEach(visit);
   const order = [...keep].sort((a, b) => a - b), at = new Map(order.map((old, i) => [old, i]));
-  const nodes = order.map((i) => {
-    const n = { ...p.nodes[i]! } as Record<string, unknown>;
-    for (const k of ['a', 'b', 'w']) if (k in n) n[k] = at.get(n[k] as number);
-    return n as Program['nodes'][number];
-  });
+  const nodes = order.map((i) => withSources(p.nodes[i]!, (s) => at.get(s)!));
   return { nodes, outputs: p.outputs.map((o) => at.get(o)!) };
 }
 
@@ -45,20 +39,16 @@ export function prune(p: Program): Program {
 function* shrinks(p: Program): Generator<Program> {
   if (p.outputs.length > 1) for (const o of p.outputs) yield prune({ nodes: p.nodes, outputs: [o] });
   for (const [k, o] of p.outputs.entries()) {
-    for (const s of sources(p.nodes[o]!)) {
+    for (const s of sourcesOf(p.nodes[o]!)) {
       if (p.nodes[s]!.op !== 'input') yield prune({ nodes: p.nodes, outputs: p.outputs.map((x, j) => (j === k ? s : x)) });
     }
   }
   // a node whose source has its shape can be skipped: its users read the source instead
   for (let i = 0; i < p.nodes.length; i++) {
     const n = p.nodes[i]!;
-    for (const s of sources(n)) {
+    for (const s of sourcesOf(n)) {
       if (shapeOf(p, s).join() !== shapeOf(p, i).join()) continue;
-      const nodes = p.nodes.map((m) => {
-        const copy = { ...m } as Record<string, unknown>;
-        for (const k of ['a', 'b', 'w']) if (copy[k] === i) copy[k] = s;
-        return copy as Program['nodes'][number];
-      });
+      const nodes = p.nodes.map((m) => withSources(m, (j) => (j === i ? s : j)));
       yield prune({ nodes, outputs: p.outputs.map((o) => (o === i ? s : o)) });
     }
   }

@@ -28,6 +28,17 @@ export type Node =
 /** A program: its nodes in order (sources before users) and the nodes it outputs. */
 export interface Program { readonly nodes: Node[]; readonly outputs: number[] }
 
+/** The fields of a node that name other nodes. */
+const sourceFields = ['a', 'b', 'w'] as const;
+/** The nodes a node reads. */
+export const sourcesOf = (n: Node): number[] => sourceFields.flatMap((k) => (k in n ? [(n as Record<string, unknown>)[k] as number] : []));
+/** The node with each source i replaced by to(i). */
+export function withSources(n: Node, to: (i: number) => number): Node {
+  const copy = { ...n } as Record<string, unknown>;
+  for (const k of sourceFields) if (k in copy) copy[k] = to(copy[k] as number);
+  return copy as Node;
+}
+
 // ---- shapes and bounds ----
 
 export function shapeOf(p: Program, i: number, memo = new Map<number, number[]>()): number[] {
@@ -183,7 +194,7 @@ export function generate(seed: number, size = 8): Program {
   }
 
   // outputs: the last node and up to two other nodes nothing uses (several outputs of one schedule)
-  const used = new Set(nodes.flatMap((n) => Object.entries(n).flatMap(([k, v]) => (['a', 'b', 'w'].includes(k) ? [v as number] : []))));
+  const used = new Set(nodes.flatMap(sourcesOf));
   const sinks = nodes.map((n, i) => i).filter((i) => nodes[i]!.op !== 'input' && !used.has(i) && i !== nodes.length - 1);
   p.outputs.push(nodes.length - 1, ...sinks.slice(-2));
   return p;
