@@ -50,6 +50,8 @@ export interface Backend {
   /** Copies host bytes into the buffer at byte `offset` (a multiple of 4). */
   write(b: DeviceBuffer, data: Uint8Array, offset?: number): void;
   read(b: DeviceBuffer): Promise<Uint8Array>;
+  /** The buffer's bytes at once, where the host holds them (the CPU); absent where a read must wait for the device. */
+  readNow?(b: DeviceBuffer): Uint8Array;
   compile(kernel: Kernel, source: string): Promise<Program>;
   /**
    * Queues a kernel over `bufs` (its params in order) with `vals`, its variables' values in order (f32 values

@@ -74,7 +74,8 @@ export class CpuBackend implements Backend {
   free(_b: DeviceBuffer): void {}
   write(b: DeviceBuffer, data: Uint8Array, offset = 0): void { new Uint8Array((b as CpuBuffer).data).set(data, offset); }
   // a copy on a plain ArrayBuffer: callers own it, shared or not
-  async read(b: DeviceBuffer): Promise<Uint8Array> { return new Uint8Array((b as CpuBuffer).data).slice(); }
+  readNow(b: DeviceBuffer): Uint8Array { return new Uint8Array((b as CpuBuffer).data).slice(); }
+  async read(b: DeviceBuffer): Promise<Uint8Array> { return this.readNow(b); }
 
   async compile(kernel: Kernel, source: string): Promise<Program> {
     // a source kernel (kernels/) runs whole on one thread: lo = hi = 0

@@ -86,7 +86,14 @@ export class Buffer implements Identified {
   /** The values as a host typed array: f16 widens to Float32Array, bool comes back as 0/1 bytes. */
   async download(): Promise<TypedData> {
     recorder()?.download(this);
-    const parts = await Promise.all(this.handles.map((h) => this.backend.read(h)));
+    return this.#assemble(await Promise.all(this.handles.map((h) => this.backend.read(h))));
+  }
+  /** The values at once where the device's memory is the host's (console.log of a CPU tensor), else undefined. */
+  downloadNow(): TypedData | undefined {
+    const { readNow } = this.backend;
+    return readNow && !this.freed ? this.#assemble(this.handles.map((h) => readNow.call(this.backend, h))) : undefined;
+  }
+  #assemble(parts: readonly Uint8Array[]): TypedData {
     const per = itemsize(this.stored), bytes = new Uint8Array(this.numel * per);
     parts.forEach((p, c) => bytes.set(p.subarray(0, Math.min(this.chunkElems, this.numel - c * this.chunkElems) * per), c * this.chunkElems * per));
     return decode(bytes, this.dtype, this.stored);

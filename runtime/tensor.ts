@@ -22,6 +22,18 @@ export type Axis = number | readonly number[] | undefined;
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
+/** Values as nested lists, PyTorch-style: 4 decimals for floats, at most 3 + … + 3 entries along each dimension. */
+function formatValues(v: TypedData, shape: readonly number[], dtype: DType): string {
+  const one = (x: number): string => dtype === 'bool' ? String(x !== 0) : isFloat(dtype) && Number.isFinite(x) ? x.toFixed(4) : String(x);
+  const strides = shape.map((_, i) => prod(shape.slice(i + 1)));
+  const dim = (d: number, off: number): string => {
+    if (d === shape.length) return one(v[off]!);
+    const n = shape[d]!, idx = n > 6 ? [0, 1, 2, -1, n - 3, n - 2, n - 1] : Array.from({ length: n }, (_, i) => i);
+    return `[${idx.map((i) => (i < 0 ? '…' : dim(d + 1, off + i * strides[d]!))).join(', ')}]`;
+  };
+  return dim(0, 0);
+}
+
 /** A shape given by the caller: a list of non-negative integers, or a one-line error naming `op`. @internal */
 export function checkShape(shape: unknown, op: string): readonly number[] {
   if (!Array.isArray(shape) && !ArrayBuffer.isView(shape)) throw new Error(`${op}: shape must be a list of sizes, got ${JSON.stringify(shape)}`);
@@ -537,10 +549,16 @@ export class Tensor {
   }
   [Symbol.dispose](): void { this.dispose(); }
   toString(): string { return `Tensor(${fmt(this.shape)}, ${this.dtype}, ${this.device})`; }
-  /** console.log / util.inspect: shape, dtype, device and state (values are read with data(), asynchronously). */
+  /**
+   * console.log / util.inspect: shape, dtype, device and state, and the values of a realized tensor where the host
+   * can read them at once (the CPU); elsewhere values are read with data(), asynchronously.
+   */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    const state = this.disposed ? 'disposed' : this.node('inspect').op === 'BUFFER' ? 'realized' : 'lazy';
-    return `Tensor(${fmt(this.shape)}, ${this.dtype}, ${this.device}, ${state})`;
+    const node = this.disposed ? undefined : this.node('inspect');
+    const state = !node ? 'disposed' : node.op === 'BUFFER' ? 'realized' : 'lazy';
+    const values = node?.op === 'BUFFER' ? (node.arg as unknown as Buffer).downloadNow() : undefined;
+    const shown = values ? ` ${formatValues(values, this.shape, this.dtype)}` : state === 'realized' ? ' (values: await t.data())' : '';
+    return `Tensor(${fmt(this.shape)}, ${this.dtype}, ${this.device}, ${state})${shown}`;
   }
 }
 

@@ -72,12 +72,20 @@ describe('errors', () => {
     expect(zeros([0, 3]).shape).toEqual([0, 3]);
   });
 
-  test('util.inspect shows shape, dtype, device and whether the tensor is computed', async () => {
+  test('util.inspect shows shape, dtype, device, whether the tensor is computed, and its values once it is', async () => {
     const t = randn([2, 3]);
     expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, lazy)');
     await t.realize();
-    expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, realized)');
+    const v = Array.from(await t.data(), (x) => x.toFixed(4));
+    expect(inspect(t)).toBe(`Tensor([2, 3], f32, cpu, realized) [[${v.slice(0, 3).join(', ')}], [${v.slice(3).join(', ')}]]`);
     t.dispose();
     expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, disposed)');
+    // long dimensions are summarized; integers and booleans print as such
+    const r = arange(10).reshape([1, 10]).cast('i32');
+    await r.realize();
+    expect(inspect(r)).toBe('Tensor([1, 10], i32, cpu, realized) [[0, 1, 2, …, 7, 8, 9]]');
+    const b = tensor([true, false]);
+    await b.realize();
+    expect(inspect(b)).toBe('Tensor([2], bool, cpu, realized) [true, false]');
   });
 });
