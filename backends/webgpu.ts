@@ -39,6 +39,10 @@ async function navigatorGpu(): Promise<GPU | undefined> {
   if (!inNode) return undefined;
   const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!.env;
   env.NODEVICE_SELECT ??= '1';   // Mesa's device-select layer only adds noise here
+  const vulkan = '../backends/vulkan.js';
+  const why = (globalThis as { process?: { platform?: string } }).process?.platform === 'linux'
+    ? (await import(/* @vite-ignore */ vulkan) as typeof import('./vulkan.js')).missingVulkan(env) : undefined;
+  if (why) throw new Error(why);
   const spec = 'webgpu';
   const m = (await import(/* @vite-ignore */ spec)) as { create(flags: string[]): GPU; globals: object };
   Object.assign(globalThis, m.globals);
