@@ -18,7 +18,7 @@ import { Lru } from './lru.js';
 import { profiling, record, stage } from './profile.js';
 import { type Schedule, Scheduler, graphKey } from './schedule.js';
 import type { Tensor } from './tensor.js';
-import { collectIfDue } from './turn.js';
+import { collectIfDue, turnIfLong } from './turn.js';
 
 /** Nodes computed by an earlier realize whose buffers a tensor still owns, per device (a graph of
  * constants is one node on every device). */
@@ -72,7 +72,9 @@ export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
       if (debugLevel() >= 3) console.log(`${k.name}: ${formatOpts(opt.opts ?? [])} (${from})`);
       if (debugLevel() >= 4) console.log(source);
       stats.compiles++;
-      return { program: await backend.compile(opt, source), kernel: opt, ...estimate(opt, insts) };
+      const program = await backend.compile(opt, source);
+      await turnIfLong();
+      return { program, kernel: opt, ...estimate(opt, insts) };
     })();
     cache.set(key, c);
     c.catch(() => cache.delete(key));   // a failed compile is reported, not remembered

@@ -5,6 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import { tensor } from '../index.js';
 import { setCollectEvery } from '../runtime/turn.js';
+import { stats } from '../index.js';
 
 describe('collection points', () => {
   // gc() without --expose-gc: heap figures are only comparable after a full collection
@@ -39,4 +40,24 @@ describe('collection points', () => {
       setCollectEvery(20_000);
     }
   }, 120_000);
+
+  test('compiles back to back give the event loop turns: a progress ticker runs during a warm-up', async () => {
+    try {
+      setCollectEvery(Infinity);                 // no collection points: only the compiles' own turns
+      let ticks = 0;
+      const tick = setInterval(() => { ticks++; }, 5);
+      const c0 = stats.compiles, t0 = performance.now();
+      // kernels never compiled before (each constant is part of its kernel's source) for 300 ms, on the CPU where
+      // a compile is synchronous work that settles at once
+      let n = 0;
+      for (; performance.now() - t0 < 300; n++) await tensor([1, 2, 3, 4]).mul(1 + n / 4096).exp().sub(n).data();
+      clearInterval(tick);
+      const ms = performance.now() - t0;
+      expect(stats.compiles - c0).toBeGreaterThanOrEqual(n);
+      // a turn after every 50 busy ms, so a tick about every 50 ms (without those turns: none at all)
+      expect(ticks).toBeGreaterThanOrEqual(Math.floor(ms / 100));
+    } finally {
+      setCollectEvery(20_000);
+    }
+  }, 60_000);
 });
