@@ -2,7 +2,7 @@
 // without running it (weights as shapes only) and prints kernels and launches per stage, launches per frame, bytes
 // written by intermediates, the largest intermediate against the largest input, peak device memory, and any launch
 // that breaks a limit (exit 1 then). --json prints one object.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Caps } from '../backends/backend.js';
 import { limitPresets, planNeuralOS } from '../models/neuralos/plan.js';
 import type { Flags } from './args.js';
@@ -24,7 +24,11 @@ export async function planCommand(flags: Flags): Promise<number> {
   const dtype = flags.dtype === undefined ? 'f32' : flags.dtype;
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`plan: --dtype must be f32 or f16, got ${String(dtype)}`);
   const name = typeof flags.limits === 'string' ? flags.limits : 'webgpu-default';
-  const limits: Partial<Caps> & { target?: 'wgsl' | 'cuda' } = limitPresets[name] ?? (JSON.parse(readFileSync(name, 'utf8')) as Partial<Caps>);
+  if (!limitPresets[name] && !existsSync(name)) {
+    throw new Error(`plan: --limits ${name} is neither a preset (${Object.keys(limitPresets).join(', ')}) nor a JSON file`);
+  }
+  const limits: Partial<Caps> & { target?: 'wgsl' | 'cuda' } =
+    limitPresets[name] ?? (JSON.parse(readFileSync(name, 'utf8')) as Partial<Caps>);
   const plan = await planNeuralOS(cfg, { limits, like: name, dtype });
   const memory = typeof flags.memory === 'string' ? parseBytes(flags.memory) : undefined;
   const violations = [...plan.violations, ...(memory !== undefined && plan.peakBytes > memory ? [`peak device memory ${gb(plan.peakBytes)} exceeds --memory ${gb(memory)}`] : [])];

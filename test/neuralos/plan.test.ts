@@ -2,6 +2,7 @@
 // and runs nothing), the chunked streaming load of full-size weights, and a reduced-width copy of the full model run
 // on the CPU with tiny buffers against the same model run unchunked.
 import { describe, expect, test } from 'vitest';
+import { planCommand } from '../../app/plan.js';
 import { CpuBackend, cat, registerDevice } from '../../index.js';
 import { type NeuralOSConfig, fullConfig } from '../../models/neuralos/config.js';
 import { timestepVar } from '../../models/neuralos/ddim.js';
@@ -41,6 +42,11 @@ describe('the full config planned on simulated devices', () => {
       if (name !== 'cuda') expect(plan.stages[0]!.launches, name).toBeGreaterThan(plan.stages[0]!.kernels);
     }
   }, 240_000);
+
+  test('limits that are neither a preset nor a file: one line naming the presets, before any planning', async () => {
+    await expect(planCommand({ limits: 'cpu' })).rejects.toThrow(
+      /^plan: --limits cpu is neither a preset \(webgpu-default, lavapipe, cuda\) nor a JSON file$/);
+  });
 });
 
 test('full-size weights stream into chunks by range: every element read once, no weight whole in host memory', async () => {
