@@ -5,7 +5,7 @@
 import { defaultDevice, devices, initDevices, randn, setDebug, debugLevel, stats, memory, unavailable } from '../index.js';
 import { UsageError, commands, helpText, parseCommandLine, type Flags } from './args.js';
 import { defaultRepo } from './hub.js';
-import { convert, loadModel, profileNeuralOS, pulled, runNeuralOS } from './neuralos.js';
+import { convert, defaultSteps, demoFiles, loadModel, profileNeuralOS, pulled, runNeuralOS } from './neuralos.js';
 import { version } from '../runtime/version.js';
 import { kernelsCommand } from './kernels.js';
 import { planCommand } from './plan.js';
@@ -28,11 +28,11 @@ async function main(): Promise<void> {
     return;
   }
   if (['plan', 'tune', 'profile'].includes(command) && positional[0] !== 'neuralos') throw new UsageError(`usage: ${commands[command]!.usage}`);
+  if (command === 'plan') { process.exitCode = await planCommand(flags); return; }   // plans run nothing: no device
   await initDevices();
   const device = typeof flags.device === 'string' ? flags.device : defaultDevice();
   if (command === 'neuralos') return runNeuralOS(flags, device);
   if (command === 'kernels') { process.exitCode = await kernelsCommand(['kernels', ...positional], flags); return; }
-  if (command === 'plan') { process.exitCode = await planCommand(flags); return; }
   if (command === 'tune') return tuneNeuralOS(flags, device);
   if (command === 'profile') return profileNeuralOS(flags, device);
   if (command === 'play') return play(flags, device);
@@ -69,21 +69,23 @@ async function checkPortFree(host: string, port: number): Promise<void> {
 
 async function play(flags: Flags, device: string): Promise<void> {
   await checkPortFree(String(flags.host), Number(flags.port));
-  const { model, randomWeights } = await loadModel(flags, device);
-  const steps = Number(flags.steps ?? (randomWeights ? 4 : 16));
+  const { model, kind } = await loadModel(flags, device);
+  const steps = Number(flags.steps ?? defaultSteps[kind]);
   const backend = devices().find((d) => d.name === device)!;
   // one warm-up frame compiles every kernel before anyone connects
   const warm = model.session(), c0 = stats.compiles;
   const tick = setInterval(() => process.stdout.write(`\rcompiling kernels for the first frame: ${stats.compiles - c0} compiled`), 250);
   try { await warm.step({ x: 0, y: 0 }, { steps }); } finally { clearInterval(tick); warm.reset(); }
   process.stdout.write(`\rcompiled ${stats.compiles - c0} kernels for the first frame\n`);
-  const info = { backend: device, adapter: backend.description, screen: model.cfg.screen, randomWeights, steps, kernels: stats.compiles - c0 };
+  const info = { backend: device, adapter: backend.description, screen: model.cfg.screen, model: kind, randomWeights: kind === 'random', steps, kernels: stats.compiles - c0 };
   const player = await startPlayer({
-    model, host: String(flags.host), port: Number(flags.port), steps, maxClients: Number(flags['max-clients']), info,
+    model, host: String(flags.host), port: Number(flags.port), steps, maxClients: Number(flags['max-clients']), info, simulator: kind === 'demo',
     allowOrigins: typeof flags['allow-origin'] === 'string' ? flags['allow-origin'].split(',') : undefined,
-    weightsFile: typeof flags.checkpoint === 'string' && /\.safetensors$/.test(flags.checkpoint) && !isTorchZip(flags.checkpoint) ? flags.checkpoint : undefined,
+    weightsFile: kind === 'demo' ? demoFiles!.weights
+      : typeof flags.checkpoint === 'string' && /\.safetensors$/.test(flags.checkpoint) && !isTorchZip(flags.checkpoint) ? flags.checkpoint : undefined,
   });
-  console.log(`NeuralOS on ${device} (${backend.description})${randomWeights ? ' — tiny config, RANDOM weights (pass --checkpoint FILE)' : ''}`);
+  const what = { random: ' — tiny config, RANDOM weights', demo: ' — the demo model (64×48, trained on a synthetic desktop)', checkpoint: '' }[kind];
+  console.log(`NeuralOS on ${device} (${backend.description})${what}`);
   console.log(`open ${player.url}   (Ctrl-C to stop)`);
 }
 

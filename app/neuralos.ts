@@ -2,6 +2,7 @@
 // a checkpoint (PyTorch or safetensors) to safetensors in f32 or f16, one tensor at a time.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { type NeuralOSConfig, checkConfig, fullConfig, tinyConfig } from '../models/neuralos/config.js';
 import { NeuralOS, type NeuralOSEvent } from '../models/neuralos/neuralos.js';
@@ -26,13 +27,20 @@ export const bar = (done: number, total: number, note: string): string => {
   return `\r[${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${done}/${total} ${note}`;
 };
 
-/** The model from --checkpoint / --config (our JSON), or the tiny config with seeded random weights. */
-/** --config: `full`, `tiny`, or a file (the original's YAML, or JSON as NeuralOSConfig). */
+/** The demo model shipped in the package (demo/): trained on the synthetic desktop of app/desktop/. */
+const demoDir = [new URL('../../demo/', import.meta.url), new URL('../demo/', import.meta.url)].find((u) => existsSync(new URL('config.json', u)));
+export const demoFiles = demoDir && { config: fileURLToPath(new URL('config.json', demoDir)), weights: fileURLToPath(new URL('neuralos-demo.safetensors', demoDir)) };
+
+/** --config: `full`, `tiny`, `demo`, or a file (the original's YAML, or JSON as NeuralOSConfig). */
 export function configNamed(name: string, stats?: { mean: number[]; std: number[] }): NeuralOSConfig {
   if (name === 'full') return fullConfig;
   if (name === 'tiny') return tinyConfig;
+  if (name === 'demo') {
+    if (!demoFiles) throw new Error('--config demo: the demo model is not in this installation (demo/config.json)');
+    name = demoFiles.config;
+  }
   let text: string;
-  try { text = readFileSync(name, 'utf8'); } catch { throw new Error(`--config ${name}: no such file (or use full or tiny)`); }
+  try { text = readFileSync(name, 'utf8'); } catch { throw new Error(`--config ${name}: no such file (or use full, tiny or demo)`); }
   if (/\.ya?ml$/i.test(name)) return configFromYaml(text, stats, name);
   let json: unknown;
   try { json = JSON.parse(text); } catch (e) { throw new Error(`config ${name}: not JSON: ${(e as Error).message}`); }
@@ -47,23 +55,37 @@ export async function pulled(text: string): Promise<string> {
   return f16Beside(file);
 }
 
-export async function loadModel(flags: Flags, device: string): Promise<{ model: NeuralOS; randomWeights: boolean }> {
-  if (typeof flags.model === 'string' && typeof flags.checkpoint === 'string') throw new Error('neuralos: pass --model or --checkpoint, not both');
+/** Where a model's weights came from: the released/given checkpoint, the shipped demo, or seeded random ones. */
+export type ModelKind = 'checkpoint' | 'demo' | 'random';
+
+/**
+ * The model the flags ask for: --model / --checkpoint (full config unless --config), --random (the tiny config with
+ * seeded random weights), else the demo model trained on the synthetic desktop.
+ */
+export async function loadModel(flags: Flags, device: string): Promise<{ model: NeuralOS; kind: ModelKind }> {
+  const given = ['model', 'checkpoint', 'random'].filter((k) => flags[k] !== undefined && flags[k] !== false);
+  if (given.length > 1) throw new Error(`neuralos: pass one of --model, --checkpoint or --random, not ${given.map((k) => `--${k}`).join(' and ')}`);
   const checkpoint = typeof flags.model === 'string' ? await pulled(flags.model) : typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined;
+  const kind: ModelKind = checkpoint ? 'checkpoint' : flags.random || !demoFiles ? 'random' : 'demo';
   const stats = typeof flags['latent-stats'] === 'string' ? JSON.parse(readFileSync(flags['latent-stats'], 'utf8')) as { mean: number[]; std: number[] } : undefined;
-  const cfg = typeof flags.config !== 'string' ? (checkpoint ? fullConfig : tinyConfig) : configNamed(flags.config, stats);
-  if (!checkpoint) console.log(`neuralos: no --model or --checkpoint: seeded RANDOM weights (frames are noise-like, not a desktop; --model hf:${defaultRepo} is the released model)`);
+  const cfg = typeof flags.config === 'string' ? configNamed(flags.config, stats) : configNamed({ checkpoint: 'full', demo: 'demo', random: 'tiny' }[kind]);
+  const weights = kind === 'demo' ? demoFiles!.weights : checkpoint;
+  if (kind === 'random') console.log(`neuralos: seeded RANDOM weights (frames are noise-like, not a desktop; --model hf:${defaultRepo} is the released model)`);
+  if (kind === 'demo') console.log(`neuralos: the demo model, a small NeuralOS trained on a synthetic desktop (--model hf:${defaultRepo} is the released one)`);
   const tty = process.stdout.isTTY;
   const model = await NeuralOS.load(cfg, {
-    weights: checkpoint, device, allowMissing: !!flags['allow-missing'],
+    weights, device, allowMissing: !!flags['allow-missing'],
     onProgress: checkpoint && tty ? (done, total) => process.stdout.write(bar(done, total, 'tensors loaded')) : undefined,
   });
   if (checkpoint && tty) process.stdout.write('\n');
   const bad = model.report.nonFinite;
   if (bad.length) console.warn(`neuralos: warning: ${bad.length} weight tensor${bad.length > 1 ? 's hold' : ' holds'} NaN or Inf (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', …' : ''}); frames will be garbage`);
   if (model.report.unexpected.length) console.log(`neuralos: ${model.report.unexpected.length} checkpoint keys not used by the model (first: ${model.report.unexpected.slice(0, 3).join(', ')})`);
-  return { model, randomWeights: !checkpoint };
+  return { model, kind };
 }
+
+/** Default sampling steps per kind of model: the random one is for pipeline tests, the demo was evaluated at 8. */
+export const defaultSteps: Readonly<Record<ModelKind, number>> = { random: 4, demo: 8, checkpoint: 16 };
 
 export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
   const { model } = await loadModel(flags, device);

@@ -17,6 +17,8 @@ export interface PlayerOptions {
   readonly steps: number;
   readonly maxClients: number;
   readonly info: Record<string, unknown>;
+  /** Run the synthetic desktop beside the model and send its true frames (the demo model). */
+  readonly simulator?: boolean;
   /** A safetensors file the page may stream (browser mode). */
   readonly weightsFile?: string;
   /** Origins besides the server's own whose pages may use it (--allow-origin). */
@@ -78,7 +80,7 @@ export async function startPlayer(opts: PlayerOptions): Promise<Player> {
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} ${path}: only GET and HEAD`);
     if (path === '/info') {
-      const info = { ...opts.info, config: opts.model.cfg, steps: opts.steps, weights: opts.weightsFile ? '/weights' : undefined };
+      const info = { ...opts.info, config: opts.model.cfg, steps: opts.steps, weights: opts.weightsFile ? '/weights' : undefined, simulator: !!opts.simulator };
       res.writeHead(200, { 'content-type': types.json!, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : JSON.stringify(info));
       return;
     }
@@ -135,7 +137,7 @@ export async function startPlayer(opts: PlayerOptions): Promise<Player> {
       frame: (bytes) => ws.send(bytes),
       open: () => ws.readyState === WebSocket.OPEN,
       congested: () => ws.bufferedAmount > MAX_BUFFERED,
-    }, opts.steps, opts.info, scheduler);
+    }, opts.steps, opts.info, scheduler, opts.simulator);
     clients.add(c);
     ws.on('message', (data, isBinary) => {
       if (isBinary) c.out.json({ type: 'error', message: 'expected a text (JSON) message' });

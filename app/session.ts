@@ -2,7 +2,9 @@
 // clicks and keys in order in a bounded queue while a newer mouse move replaces a waiting one, and sends frames and
 // JSON replies through its outlet. Frames are made when the scheduler gives it a turn; a reset is applied between
 // frames (a frame in flight is discarded, never written back), and a frame its reader has no room for is dropped.
+// With the demo model it also runs the synthetic desktop on the same events and sends its true frame along.
 import type { NeuralOS, NeuralOSEvent, Session } from '../models/neuralos/neuralos.js';
+import { Desktop, SCREEN } from './desktop/desktop.js';
 import { type ClientMessage, encodeFrame, parseMessage } from './protocol.js';
 import { FrameScheduler, type Turn } from './scheduler.js';
 
@@ -21,6 +23,8 @@ const isMove = (x: NeuralOSEvent): boolean => !x.is_left_click && !x.is_right_cl
 
 export class PlayerSession implements Turn {
   readonly session: Session;
+  /** The simulator beside the model (the demo model), stepped with every event the model gets. */
+  readonly desktop: Desktop | undefined;
   #pending: NeuralOSEvent[] = [];
   #busy = false;
   #closed = false;
@@ -30,8 +34,13 @@ export class PlayerSession implements Turn {
   dropped = 0;
 
   constructor(readonly model: NeuralOS, readonly out: Outlet, public steps: number, readonly info: Record<string, unknown>,
-    readonly scheduler = new FrameScheduler()) {
+    readonly scheduler = new FrameScheduler(), simulate = false) {
     this.session = model.session();
+    const { width, height } = model.cfg.screen;
+    if (simulate && (width !== SCREEN.width || height !== SCREEN.height)) {
+      throw new Error(`player: the desktop simulator draws ${SCREEN.width}×${SCREEN.height}, the model ${width}×${height}`);
+    }
+    this.desktop = simulate ? new Desktop() : undefined;
     scheduler.add(this);
   }
 
@@ -75,6 +84,7 @@ export class PlayerSession implements Turn {
   #reset(): void {
     this.#resetAsked = false;
     this.session.reset();
+    this.desktop?.reset();
     this.out.json({ type: 'reset_done' });
   }
 
@@ -84,10 +94,11 @@ export class PlayerSession implements Turn {
     if (!ev || this.#closed) return;
     this.#busy = true;
     try {
+      const truth = this.desktop?.step(ev);
       const f = await this.session.step(ev, { steps: this.steps });
       if (this.#closed || this.#resetAsked || !this.out.open()) return;
       if (this.out.congested?.()) this.dropped++;
-      else this.out.frame(encodeFrame(f, this.#frames++));
+      else this.out.frame(encodeFrame(f, this.#frames++, truth));
     } catch (e) {
       if (!this.#closed) this.out.json({ type: 'error', message: `frame failed: ${(e as Error).message}` });
     } finally {

@@ -7,6 +7,12 @@
   const stepsInput = document.getElementById('steps'), stepsValue = document.getElementById('stepsValue');
   const mode = new URLSearchParams(location.search).get('mode') === 'browser' ? 'browser' : 'server';
   const modeSelect = document.getElementById('mode');
+  const truthCanvas = document.getElementById('truth'), truthCtx = truthCanvas.getContext('2d'), truthBox = document.getElementById('truthBox');
+  const showTruth = document.getElementById('showTruth'), truthToggle = document.getElementById('truthToggle');
+  showTruth.checked = new URLSearchParams(location.search).get('truth') === '1';
+  let hasTruth = false;
+  const truthShown = () => hasTruth && showTruth.checked;
+  showTruth.addEventListener('change', () => { truthBox.style.display = truthShown() ? 'flex' : 'none'; fit(); });
   modeSelect.value = mode;
   modeSelect.addEventListener('change', () => { location.search = `?mode=${modeSelect.value}`; });
   let info = { screen: { width: 512, height: 384 } }, scale = 1, last = { x: 0, y: 0 }, lastSent = 0, frames = 0, fpsT = performance.now(), fps = 0;
@@ -23,17 +29,27 @@
   };
   const input = (extra) => send({ x: last.x, y: last.y, is_left_click: false, is_right_click: false, keys_down: [], keys_up: [], wheel_delta_x: 0, wheel_delta_y: 0, ...extra });
 
+  // small configs scaled up by a whole factor (crisp pixels) to fill the window: one frame, or two side by side
+  function fit() {
+    const { width, height } = info.screen, frames = truthShown() ? 2 : 1, gap = 12;
+    const wide = (innerWidth - 24 - gap * (frames - 1)) / (frames * width), tall = (innerHeight - 110) / height;
+    scale = Math.max(1, Math.floor(Math.min(wide, tall)));
+    for (const c of [canvas, truthCanvas]) { c.style.width = `${width * scale}px`; c.style.height = `${height * scale}px`; }
+  }
+  addEventListener('resize', fit);
+
   function setup(i) {
     info = i;
     const { width, height } = i.screen;
-    scale = Math.max(1, Math.floor(Math.min(960 / width, 600 / height)));   // small configs scaled up, crisp
-    canvas.width = width; canvas.height = height;
-    canvas.style.width = `${width * scale}px`; canvas.style.height = `${height * scale}px`;
+    for (const c of [canvas, truthCanvas]) { c.width = width; c.height = height; }
+    fit();
     const notes = [
       ...(i.randomWeights ? ['RANDOM WEIGHTS (no checkpoint): frames are noise, not a desktop'] : []),
       ...(i.mode === 'browser' && i.backend === 'cpu' ? ['no WebGPU in this browser: the model runs on the CPU (JavaScript), slowly'] : []),
     ];
     document.getElementById('random').textContent = notes.join(' · ');
+    document.getElementById('about').textContent = i.model === 'demo'
+      ? 'a small NeuralOS trained on a synthetic desktop (click an icon, close with ×, type in notes); npm start -- --model hf:… runs the real one' : '';
     if (i.kernels !== undefined && status.className !== 'error') status.textContent = `ready (${mode}): ${i.kernels} kernels compiled at warm-up`;
     stepsInput.value = String(i.steps); stepsValue.textContent = String(i.steps);
   }
@@ -42,11 +58,24 @@
     if (m.type === 'settings') setup(m);
     if (m.type === 'error') { status.textContent = m.message; status.className = 'error'; window.__player.errors.push(m.message); }
   };
-  const onFrame = (buf) => {
-    const dv = new DataView(buf), w = dv.getUint32(0, true), h = dv.getUint32(4, true);
-    const rgb = new Uint8Array(buf, 24), img = ctx.createImageData(w, h);
+  const draw = (c, rgb, w, h) => {
+    const img = c.createImageData(w, h);
     for (let i = 0; i < w * h; i++) { img.data[4 * i] = rgb[3 * i]; img.data[4 * i + 1] = rgb[3 * i + 1]; img.data[4 * i + 2] = rgb[3 * i + 2]; img.data[4 * i + 3] = 255; }
-    ctx.putImageData(img, 0, 0);
+    c.putImageData(img, 0, 0);
+  };
+  const onFrame = (buf) => {
+    const dv = new DataView(buf), w = dv.getUint32(0, true), h = dv.getUint32(4, true), n = w * h * 3;
+    const rgb = new Uint8Array(buf, 24, n);
+    draw(ctx, rgb, w, h);
+    // the simulator's true frame follows the generated one when the server runs the desktop the model learned
+    const truth = buf.byteLength >= 24 + 2 * n;
+    if (truth !== hasTruth) {
+      hasTruth = truth;
+      truthToggle.style.display = hasTruth ? 'inline' : 'none';
+      truthBox.style.display = truthShown() ? 'flex' : 'none';
+      fit();
+    }
+    if (hasTruth) { draw(truthCtx, new Uint8Array(buf, 24 + n, n), w, h); window.__player.truth = Array.from(new Uint8Array(buf, 24 + n, n)); }
     frames++; window.__player.frames++;
     window.__player.last = Array.from(rgb);
     const now = performance.now();

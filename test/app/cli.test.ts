@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { UsageError, commands, helpText, parseCommandLine } from '../../app/args.js';
-import { readEvents } from '../../app/neuralos.js';
+import { demoFiles, loadModel, readEvents } from '../../app/neuralos.js';
+import { tinyConfig } from '../../models/neuralos/config.js';
 
 const parse = (line: string) => parseCommandLine(line.split(' ').filter(Boolean));
 
@@ -76,4 +77,14 @@ describe('events files', () => {
       expect(() => readEvents(f, screen), text).toThrow(message);
     }
   });
+
+  test('which model: the demo by default, --random the tiny random one, one source at a time', async () => {
+    expect(parse('--random').flags.random).toBe(true);
+    await expect(loadModel({ random: true, checkpoint: 'w.safetensors' }, 'cpu')).rejects.toThrow('neuralos: pass one of --model, --checkpoint or --random, not --checkpoint and --random');
+    const demo = await loadModel({}, 'cpu');
+    expect(demoFiles).toBeDefined();
+    expect([demo.kind, demo.model.cfg.screen, demo.model.report.problems]).toEqual(['demo', { width: 64, height: 48 }, []]);
+    const random = await loadModel({ random: true }, 'cpu');
+    expect([random.kind, random.model.cfg]).toEqual(['random', tinyConfig]);
+  }, 60_000);
 });

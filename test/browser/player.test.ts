@@ -7,6 +7,8 @@ import { chromium, type Browser } from 'playwright-core';
 import { tinyConfig } from '../../models/neuralos/config.js';
 import { NeuralOS } from '../../models/neuralos/neuralos.js';
 import { startPlayer } from '../../app/server.js';
+import { configNamed, demoFiles } from '../../app/neuralos.js';
+import { ICONS } from '../../app/desktop/desktop.js';
 
 const executable = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 if (!executable) {
@@ -76,5 +78,44 @@ describe.skipIf(!executable)('player page in Chromium', () => {
     expect(off / want.length).toBeLessThan(0.01);
     await page.screenshot({ path: 'test-results/player-browser-mode.png' });
     expect(errors).toEqual([]);
+  }, 120_000);
+
+  test('the demo model: labelled, the true frame beside the generated one on request, a click opens a window', async () => {
+    const demo = await NeuralOS.load(configNamed('demo'), { weights: demoFiles!.weights });
+    const p = await startPlayer({ model: demo, host: '127.0.0.1', port: 0, steps: 8, maxClients: 1, simulator: true,
+      info: { backend: 'cpu', adapter: 'JavaScript on the host CPU', screen: demo.cfg.screen, model: 'demo', randomWeights: false, steps: 8 } });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${p.url}?truth=1`);
+      const frames = () => page.evaluate(() => (window as unknown as { __player: { frames: number } }).__player.frames);
+      await page.waitForFunction(() => (window as unknown as { __player: { frames: number } }).__player.frames >= 1, undefined, { timeout: 30_000 });
+      expect(await page.locator('#about').textContent()).toContain('trained on a synthetic desktop');
+      expect(await page.locator('#random').textContent()).toBe('');
+      expect(await page.locator('#truthBox').isVisible()).toBe(true);
+      const box = (await page.locator('#screen').boundingBox())!, scale = box.width / demo.cfg.screen.width;
+      const icon = ICONS[0]!;
+      const before = await frames();
+      await page.mouse.move(box.x + (icon.x + 3) * scale, box.y + (icon.y + 3) * scale);
+      await page.mouse.down(); await page.mouse.up();
+      await page.mouse.move(box.x + 36 * scale, box.y + 26 * scale);
+      await page.waitForFunction((n) => (window as unknown as { __player: { frames: number } }).__player.frames >= n + 2, before, { timeout: 30_000 });
+      // the simulator opened the files window, and the model drew it too: its title bar colour in both
+      const titles = await page.evaluate(() => ['screen', 'truth'].map((id) => {
+        const c = document.getElementById(id) as HTMLCanvasElement;
+        return Array.from(c.getContext('2d')!.getImageData(30, 6, 1, 1).data.slice(0, 3));
+      }));
+      expect(titles[1]).toEqual([232, 184, 56]);
+      titles[0]!.forEach((v, i) => expect(Math.abs(v - titles[1]![i]!)).toBeLessThan(24));
+      await page.locator('#showTruth').uncheck();
+      expect(await page.locator('#truthBox').isVisible()).toBe(false);
+      await page.locator('#showTruth').check();
+      mkdirSync('test-results', { recursive: true });
+      await page.screenshot({ path: 'test-results/player-demo.png' });
+      expect(errors).toEqual([]);
+    } finally {
+      await p.close();
+    }
   }, 120_000);
 });

@@ -89,7 +89,7 @@ describe('reference YAML config', () => {
     expect(() => configNamed(std)).toThrow(`config ${std}: latentStats.std must be 4 finite numbers above 0 (one per latent channel), got [1,0,1,1]`);
     writeFileSync(join(d, 'broken.json'), '{"screen": ');
     expect(() => configNamed(join(d, 'broken.json'))).toThrow(/^config .*broken\.json: not JSON: /);
-    expect(() => configNamed(join(d, 'absent.json'))).toThrow(`--config ${join(d, 'absent.json')}: no such file (or use full or tiny)`);
+    expect(() => configNamed(join(d, 'absent.json'))).toThrow(`--config ${join(d, 'absent.json')}: no such file (or use full, tiny or demo)`);
   });
 
   test('a tiny YAML + the PyTorch checkpoint fixture renders the reference first frame', async () => {
