@@ -16,9 +16,13 @@ interface CommandSpec { readonly usage: string; readonly about: string; readonly
 
 const model: Record<string, FlagSpec> = {
   model: { help: 'released weights: hf:<org>/<repo>[@rev], downloaded once into $POLYGRAD_CACHE/hub (HF_TOKEN, HF_ENDPOINT)' },
-  checkpoint: { help: 'weights: a PyTorch checkpoint or safetensors file (without: the demo model trained on a synthetic desktop)' },
+  checkpoint: {
+    help: 'weights: a PyTorch checkpoint or safetensors file (without: the demo model trained on a synthetic desktop)',
+  },
   random: { bool: true, help: 'the tiny config with seeded random weights (pipeline tests; frames are noise)' },
-  config: { help: 'model config: demo, tiny, full, or a FILE (the reference LDM YAML, or JSON) (default: full with --checkpoint)' },
+  config: {
+    help: 'model config: demo, tiny, full, or a FILE (the reference LDM YAML, or JSON) (default: full with --checkpoint)',
+  },
   'latent-stats': { help: 'latent_stats.json for a YAML config whose latent channels are not 16' },
   'allow-missing': { bool: true, help: 'load a checkpoint that lacks some keys (they are zero)' },
   device: { help: 'backend: cpu, webgpu or cuda (default: the best one found)' },
@@ -29,7 +33,11 @@ export const commands: Readonly<Record<string, CommandSpec>> = {
   play: {
     usage: 'polygrad [play] [flags]', about: 'the NeuralOS player: a local server and page (the default command)',
     flags: {
-      ...model, steps: { ...steps, help: 'DDIM sampling steps (default: 8 for the demo model, 4 with --random, 16 for a checkpoint)', check: { int: [1, 32] } },
+      ...model,
+      steps: {
+        ...steps, help: 'DDIM sampling steps (default: 8 for the demo model, 4 with --random, 16 for a checkpoint)',
+        check: { int: [1, 32] },
+      },
       host: { help: 'address to listen on (beyond loopback a token guards the page)', default: '127.0.0.1' },
       port: { help: 'port to listen on (0: any free port)', default: '8080', check: { int: [0, 65535] } },
       'max-clients': { help: 'players at once', default: '4', check: { int: [1, 1000] } },

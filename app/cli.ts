@@ -77,14 +77,21 @@ async function play(flags: Flags, device: string): Promise<void> {
   const tick = setInterval(() => process.stdout.write(`\rcompiling kernels for the first frame: ${stats.compiles - c0} compiled`), 250);
   try { await warm.step({ x: 0, y: 0 }, { steps }); } finally { clearInterval(tick); warm.reset(); }
   process.stdout.write(`\rcompiled ${stats.compiles - c0} kernels for the first frame\n`);
-  const info = { backend: device, adapter: backend.description, screen: model.cfg.screen, model: kind, randomWeights: kind === 'random', steps, kernels: stats.compiles - c0 };
+  const info = {
+    backend: device, adapter: backend.description, screen: model.cfg.screen, model: kind, randomWeights: kind === 'random',
+    steps, kernels: stats.compiles - c0,
+  };
+  const checkpoint = typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined;
   const player = await startPlayer({
-    model, host: String(flags.host), port: Number(flags.port), steps, maxClients: Number(flags['max-clients']), info, simulator: kind === 'demo',
+    model, host: String(flags.host), port: Number(flags.port), steps, maxClients: Number(flags['max-clients']), info,
+    simulator: kind === 'demo',
     allowOrigins: typeof flags['allow-origin'] === 'string' ? flags['allow-origin'].split(',') : undefined,
     weightsFile: kind === 'demo' ? demoFiles!.weights
-      : typeof flags.checkpoint === 'string' && /\.safetensors$/.test(flags.checkpoint) && !isTorchZip(flags.checkpoint) ? flags.checkpoint : undefined,
+      : checkpoint && /\.safetensors$/.test(checkpoint) && !isTorchZip(checkpoint) ? checkpoint : undefined,
   });
-  const what = { random: ' — tiny config, RANDOM weights', demo: ' — the demo model (64×48, trained on a synthetic desktop)', checkpoint: '' }[kind];
+  const what = {
+    random: ' — tiny config, RANDOM weights', demo: ' — the demo model (64×48, trained on a synthetic desktop)', checkpoint: '',
+  }[kind];
   console.log(`NeuralOS on ${device} (${backend.description})${what}`);
   console.log(`open ${player.url}   (Ctrl-C to stop)`);
 }

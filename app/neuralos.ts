@@ -28,8 +28,12 @@ export const bar = (done: number, total: number, note: string): string => {
 };
 
 /** The demo model shipped in the package (demo/): trained on the synthetic desktop of app/desktop/. */
-const demoDir = [new URL('../../demo/', import.meta.url), new URL('../demo/', import.meta.url)].find((u) => existsSync(new URL('config.json', u)));
-export const demoFiles = demoDir && { config: fileURLToPath(new URL('config.json', demoDir)), weights: fileURLToPath(new URL('neuralos-demo.safetensors', demoDir)) };
+const demoDir = [new URL('../../demo/', import.meta.url), new URL('../demo/', import.meta.url)]
+  .find((u) => existsSync(new URL('config.json', u)));
+export const demoFiles = demoDir && {
+  config: fileURLToPath(new URL('config.json', demoDir)),
+  weights: fileURLToPath(new URL('neuralos-demo.safetensors', demoDir)),
+};
 
 /** --config: `full`, `tiny`, `demo`, or a file (the original's YAML, or JSON as NeuralOSConfig). */
 export function configNamed(name: string, stats?: { mean: number[]; std: number[] }): NeuralOSConfig {
@@ -40,7 +44,11 @@ export function configNamed(name: string, stats?: { mean: number[]; std: number[
     name = demoFiles.config;
   }
   let text: string;
-  try { text = readFileSync(name, 'utf8'); } catch { throw new Error(`--config ${name}: no such file (or use full, tiny or demo)`); }
+  try {
+    text = readFileSync(name, 'utf8');
+  } catch {
+    throw new Error(`--config ${name}: no such file (or use full, tiny or demo)`);
+  }
   if (/\.ya?ml$/i.test(name)) return configFromYaml(text, stats, name);
   let json: unknown;
   try { json = JSON.parse(text); } catch (e) { throw new Error(`config ${name}: not JSON: ${(e as Error).message}`); }
@@ -64,14 +72,23 @@ export type ModelKind = 'checkpoint' | 'demo' | 'random';
  */
 export async function loadModel(flags: Flags, device: string): Promise<{ model: NeuralOS; kind: ModelKind }> {
   const given = ['model', 'checkpoint', 'random'].filter((k) => flags[k] !== undefined && flags[k] !== false);
-  if (given.length > 1) throw new Error(`neuralos: pass one of --model, --checkpoint or --random, not ${given.map((k) => `--${k}`).join(' and ')}`);
+  if (given.length > 1) {
+    const both = given.map((k) => `--${k}`).join(' and ');
+    throw new Error(`neuralos: pass one of --model, --checkpoint or --random, not ${both}`);
+  }
   const checkpoint = typeof flags.model === 'string' ? await pulled(flags.model) : typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined;
   const kind: ModelKind = checkpoint ? 'checkpoint' : flags.random || !demoFiles ? 'random' : 'demo';
   const stats = typeof flags['latent-stats'] === 'string' ? JSON.parse(readFileSync(flags['latent-stats'], 'utf8')) as { mean: number[]; std: number[] } : undefined;
-  const cfg = typeof flags.config === 'string' ? configNamed(flags.config, stats) : configNamed({ checkpoint: 'full', demo: 'demo', random: 'tiny' }[kind]);
+  const cfg = typeof flags.config === 'string' ? configNamed(flags.config, stats)
+    : configNamed({ checkpoint: 'full', demo: 'demo', random: 'tiny' }[kind]);
   const weights = kind === 'demo' ? demoFiles!.weights : checkpoint;
-  if (kind === 'random') console.log(`neuralos: seeded RANDOM weights (frames are noise-like, not a desktop; --model hf:${defaultRepo} is the released model)`);
-  if (kind === 'demo') console.log(`neuralos: the demo model, a small NeuralOS trained on a synthetic desktop (--model hf:${defaultRepo} is the released one)`);
+  const released = `--model hf:${defaultRepo}`;
+  if (kind === 'random') {
+    console.log(`neuralos: seeded RANDOM weights (frames are noise-like, not a desktop; ${released} is the released model)`);
+  }
+  if (kind === 'demo') {
+    console.log(`neuralos: the demo model, a small NeuralOS trained on a synthetic desktop (${released} is the released one)`);
+  }
   const tty = process.stdout.isTTY;
   const model = await NeuralOS.load(cfg, {
     weights, device, allowMissing: !!flags['allow-missing'],

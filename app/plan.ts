@@ -25,7 +25,8 @@ export async function planCommand(flags: Flags): Promise<number> {
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`plan: --dtype must be f32 or f16, got ${String(dtype)}`);
   const name = typeof flags.limits === 'string' ? flags.limits : 'webgpu-default';
   if (!limitPresets[name] && !existsSync(name)) {
-    throw new Error(`plan: --limits ${name} is neither a preset (${Object.keys(limitPresets).join(', ')}) nor a JSON file`);
+    const presets = Object.keys(limitPresets).join(', ');
+    throw new Error(`plan: --limits ${name} is neither a preset (${presets}) nor a JSON file`);
   }
   const limits: Partial<Caps> & { target?: 'wgsl' | 'cuda' } =
     limitPresets[name] ?? (JSON.parse(readFileSync(name, 'utf8')) as Partial<Caps>);

@@ -73,12 +73,17 @@ export function parseEvent(o: Record<string, unknown>, screen: { width: number; 
 
 export const FRAME_HEADER_BYTES = 24;
 
+export interface EncodedFrame {
+  readonly image: Uint8Array; readonly width: number; readonly height: number;
+  readonly ms: { readonly state: number; readonly unet: number; readonly decode: number };
+}
+
 /**
  * [u32 width, u32 height, u32 frame, f32 ms state, f32 ms unet, f32 ms decode] + RGB bytes, then, where the server
  * simulates the desktop the model learned (the demo model), the simulator's true frame: as many RGB bytes again.
  */
-export function encodeFrame(f: { image: Uint8Array; width: number; height: number; ms: { state: number; unet: number; decode: number } }, n: number,
-  truth?: Uint8Array): Uint8Array {
+
+export function encodeFrame(f: EncodedFrame, n: number, truth?: Uint8Array): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_BYTES + f.image.length * (truth ? 2 : 1)), dv = new DataView(out.buffer);
   dv.setUint32(0, f.width, true); dv.setUint32(4, f.height, true); dv.setUint32(8, n, true);
   dv.setFloat32(12, f.ms.state, true); dv.setFloat32(16, f.ms.unet, true); dv.setFloat32(20, f.ms.decode, true);

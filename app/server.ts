@@ -80,7 +80,10 @@ export async function startPlayer(opts: PlayerOptions): Promise<Player> {
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} ${path}: only GET and HEAD`);
     if (path === '/info') {
-      const info = { ...opts.info, config: opts.model.cfg, steps: opts.steps, weights: opts.weightsFile ? '/weights' : undefined, simulator: !!opts.simulator };
+      const info = {
+        ...opts.info, config: opts.model.cfg, steps: opts.steps, weights: opts.weightsFile ? '/weights' : undefined,
+        simulator: !!opts.simulator,
+      };
       res.writeHead(200, { 'content-type': types.json!, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : JSON.stringify(info));
       return;
     }

@@ -38,7 +38,8 @@ export class PlayerSession implements Turn {
     this.session = model.session();
     const { width, height } = model.cfg.screen;
     if (simulate && (width !== SCREEN.width || height !== SCREEN.height)) {
-      throw new Error(`player: the desktop simulator draws ${SCREEN.width}×${SCREEN.height}, the model ${width}×${height}`);
+      const sim = `${SCREEN.width}×${SCREEN.height}`;
+      throw new Error(`player: the desktop simulator draws ${sim}, the model ${width}×${height}`);
     }
     this.desktop = simulate ? new Desktop() : undefined;
     scheduler.add(this);

@@ -24,7 +24,8 @@ const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /** Values as nested lists, PyTorch-style: 4 decimals for floats, at most 3 + … + 3 entries along each dimension. */
 function formatValues(v: TypedData, shape: readonly number[], dtype: DType): string {
-  const one = (x: number): string => dtype === 'bool' ? String(x !== 0) : isFloat(dtype) && Number.isFinite(x) ? x.toFixed(4) : String(x);
+  const one = (x: number): string =>
+    dtype === 'bool' ? String(x !== 0) : isFloat(dtype) && Number.isFinite(x) ? x.toFixed(4) : String(x);
   const strides = shape.map((_, i) => prod(shape.slice(i + 1)));
   const dim = (d: number, off: number): string => {
     if (d === shape.length) return one(v[off]!);
@@ -557,7 +558,8 @@ export class Tensor {
     const node = this.disposed ? undefined : this.node('inspect');
     const state = !node ? 'disposed' : node.op === 'BUFFER' ? 'realized' : 'lazy';
     const values = node?.op === 'BUFFER' ? (node.arg as unknown as Buffer).downloadNow() : undefined;
-    const shown = values ? ` ${formatValues(values, this.shape, this.dtype)}` : state === 'realized' ? ' (values: await t.data())' : '';
+    const shown = values ? ` ${formatValues(values, this.shape, this.dtype)}`
+      : state === 'realized' ? ' (values: await t.data())' : '';
     return `Tensor(${fmt(this.shape)}, ${this.dtype}, ${this.device}, ${state})${shown}`;
   }
 }

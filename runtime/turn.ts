@@ -1,9 +1,10 @@
-// Turns of the event loop the runtime gives itself where callers' loops would not. Collection points: hash-consed nodes (codegen/uop.ts) are held through WeakRefs, and an engine frees a WeakRef's
-// target, and runs finalizers, only once the event loop turns: a loop that awaits nothing but already-settled
-// promises (CPU kernels, device copies that finish synchronously) would keep every node it ever made. realize and
-// jit replays therefore give the event loop a turn once enough nodes were made since the last one: memory stays
-// bounded by that many nodes whatever the caller's loop does, at the price of one setImmediate per that many nodes.
-// And long compiles: kernels compiled back to back (a warm-up on the CPU) give a turn every 50 busy ms.
+// Turns of the event loop the runtime gives itself where callers' loops would not. Collection points: hash-consed
+// nodes (codegen/uop.ts) are held through WeakRefs, and an engine frees a WeakRef's target, and runs finalizers, only
+// once the event loop turns: a loop that awaits nothing but already-settled promises (CPU kernels, device copies
+// that finish synchronously) would keep every node it ever made. realize and jit replays therefore give the event
+// loop a turn once enough nodes were made since the last one: memory stays bounded by that many nodes whatever the
+// caller's loop does, at the price of one setImmediate per that many nodes. And long compiles: kernels compiled back
+// to back (a warm-up on the CPU) give a turn every 50 busy ms.
 import { nodesMade } from '../codegen/uop.js';
 
 /** Nodes made between collection points: a few MB of graph at most. */
@@ -14,7 +15,8 @@ export const setCollectEvery = (n: number): void => { collectEvery = n; };
 
 /** Resolves after the event loop has handled what is pending (I/O, timers, finalizers). */
 export const yieldToEventLoop = (): Promise<void> =>
-  new Promise<void>((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0))).then(() => { lastTurn = performance.now(); });
+  new Promise<void>((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)))
+    .then(() => { lastTurn = performance.now(); });
 
 /** Busy milliseconds after which a compile gives the event loop a turn: a warm-up's progress ticker and sockets run. */
 const turnAfterMs = 50;

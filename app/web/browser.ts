@@ -11,7 +11,8 @@ export interface InPage { send(raw: string): void }
 export async function startInPage(
   onJson: (obj: Record<string, unknown>) => void, onFrame: (bytes: Uint8Array) => void, onProgress: (what: string, done: number, total: number) => void,
 ): Promise<InPage> {
-  const info = (await (await fetch('/info')).json()) as { config: NeuralOSConfig; steps: number; randomWeights: boolean; simulator: boolean; weights?: string } & Record<string, unknown>;
+  type Info = { config: NeuralOSConfig; steps: number; randomWeights: boolean; simulator: boolean; weights?: string };
+  const info = (await (await fetch('/info')).json()) as Info & Record<string, unknown>;
   const found = await initDevices();
   const device = found.includes('webgpu') ? 'webgpu' : 'cpu';
   if (!info.randomWeights && !info.weights) throw new Error('browser mode needs a safetensors checkpoint on the server (polygrad convert IN OUT.safetensors)');
@@ -24,7 +25,8 @@ export async function startInPage(
   const tick = setInterval(() => onProgress('compile', stats.compiles - c0, 0), 200);
   try { await warm.step({ x: 0, y: 0 }, { steps: info.steps }); } finally { clearInterval(tick); warm.reset(); }
   const player = new PlayerSession(model, { json: onJson, frame: onFrame, open: () => true }, info.steps,
-    { ...info, backend: device, adapter: backend.description, mode: 'browser', kernels: stats.compiles - c0 }, undefined, info.simulator);
+    { ...info, backend: device, adapter: backend.description, mode: 'browser', kernels: stats.compiles - c0 }, undefined,
+    info.simulator);
   onProgress('compile', stats.compiles - c0, stats.compiles - c0);
   return { send: (raw) => player.receive(raw) };
 }

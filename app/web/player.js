@@ -7,7 +7,8 @@
   const stepsInput = document.getElementById('steps'), stepsValue = document.getElementById('stepsValue');
   const mode = new URLSearchParams(location.search).get('mode') === 'browser' ? 'browser' : 'server';
   const modeSelect = document.getElementById('mode');
-  const truthCanvas = document.getElementById('truth'), truthCtx = truthCanvas.getContext('2d'), truthBox = document.getElementById('truthBox');
+  const truthCanvas = document.getElementById('truth'), truthCtx = truthCanvas.getContext('2d');
+  const truthBox = document.getElementById('truthBox');
   const showTruth = document.getElementById('showTruth'), truthToggle = document.getElementById('truthToggle');
   showTruth.checked = new URLSearchParams(location.search).get('truth') === '1';
   let hasTruth = false;
@@ -34,7 +35,9 @@
     const { width, height } = info.screen, frames = truthShown() ? 2 : 1, gap = 12;
     const wide = (innerWidth - 24 - gap * (frames - 1)) / (frames * width), tall = (innerHeight - 110) / height;
     scale = Math.max(1, Math.floor(Math.min(wide, tall)));
-    for (const c of [canvas, truthCanvas]) { c.style.width = `${width * scale}px`; c.style.height = `${height * scale}px`; }
+    for (const c of [canvas, truthCanvas]) {
+      c.style.width = `${width * scale}px`; c.style.height = `${height * scale}px`;
+    }
   }
   addEventListener('resize', fit);
 
@@ -49,7 +52,9 @@
     ];
     document.getElementById('random').textContent = notes.join(' · ');
     document.getElementById('about').textContent = i.model === 'demo'
-      ? 'a small NeuralOS trained on a synthetic desktop (click an icon, close with ×, type in notes); npm start -- --model hf:… runs the real one' : '';
+      ? 'a small NeuralOS trained on a synthetic desktop (click an icon, close with ×, type in notes); '
+        + 'npm start -- --model hf:… runs the real one'
+      : '';
     if (i.kernels !== undefined && status.className !== 'error') status.textContent = `ready (${mode}): ${i.kernels} kernels compiled at warm-up`;
     stepsInput.value = String(i.steps); stepsValue.textContent = String(i.steps);
   }
@@ -75,7 +80,11 @@
       truthBox.style.display = truthShown() ? 'flex' : 'none';
       fit();
     }
-    if (hasTruth) { draw(truthCtx, new Uint8Array(buf, 24 + n, n), w, h); window.__player.truth = Array.from(new Uint8Array(buf, 24 + n, n)); }
+    if (hasTruth) {
+      const trueRgb = new Uint8Array(buf, 24 + n, n);
+      draw(truthCtx, trueRgb, w, h);
+      window.__player.truth = Array.from(trueRgb);
+    }
     frames++; window.__player.frames++;
     window.__player.last = Array.from(rgb);
     const now = performance.now();
