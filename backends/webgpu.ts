@@ -40,9 +40,11 @@ async function navigatorGpu(): Promise<GPU | undefined> {
   const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!.env;
   env.NODEVICE_SELECT ??= '1';   // Mesa's device-select layer only adds noise here
   const vulkan = '../backends/vulkan.js';
-  const why = (globalThis as { process?: { platform?: string } }).process?.platform === 'linux'
-    ? (await import(/* @vite-ignore */ vulkan) as typeof import('./vulkan.js')).missingVulkan(env) : undefined;
-  if (why) throw new Error(why);
+  if ((globalThis as { process?: { platform?: string } }).process?.platform === 'linux') {
+    const check = await import(/* @vite-ignore */ vulkan) as typeof import('./vulkan.js');
+    const why = check.missingVulkan(env) ?? await check.rejectedVulkan(env);
+    if (why) throw new Error(why);
+  }
   const spec = 'webgpu';
   const m = (await import(/* @vite-ignore */ spec)) as { create(flags: string[]): GPU; globals: object };
   Object.assign(globalThis, m.globals);
