@@ -20,17 +20,19 @@ export function missingVulkan(env: Readonly<Record<string, string | undefined>>)
   if (!dirs.some((d) => existsSync(`${d}/libvulkan.so.1`))) {
     return `no Vulkan loader (libvulkan.so.1; apt-get install libvulkan1), and ${hint}`;
   }
-  const listed = (env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES)?.split(':').filter(Boolean);
-  if (listed) {
-    const found = listed.some((f) => existsSync(f));
-    return found ? undefined : `VK_ICD_FILENAMES lists no existing file (${listed.join(', ')})`;
-  }
-  return manifestsIn(env).length ? undefined : `no Vulkan driver installed (no manifest in ${icdDirs.join(', ')}); for ${hint}`;
+  if (manifestsIn(env).length) return undefined;
+  const listed = listedManifests(env);
+  return listed ? `VK_ICD_FILENAMES lists no existing file (${listed.join(', ')})`
+    : `no Vulkan driver installed (no manifest in ${icdDirs.join(', ')}); for ${hint}`;
 }
+
+/** The manifests the environment names instead of the standard directories, if it names any. */
+const listedManifests = (env: Readonly<Record<string, string | undefined>>): string[] | undefined =>
+  (env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES)?.split(':').filter(Boolean);
 
 /** The driver manifests the Vulkan loader would read (VK_ICD_FILENAMES, else the standard and XDG directories). */
 function manifestsIn(env: Readonly<Record<string, string | undefined>>): string[] {
-  const listed = (env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES)?.split(':').filter(Boolean);
+  const listed = listedManifests(env);
   if (listed) return listed.filter((f) => existsSync(f));
   const data = (env.XDG_DATA_DIRS ?? '').split(':').filter(Boolean).map((d) => `${d}/vulkan/icd.d`);
   return [...icdDirs, ...data].filter((d) => existsSync(d))

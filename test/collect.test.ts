@@ -3,9 +3,8 @@
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
-import { tensor } from '../index.js';
+import { stats, tensor } from '../index.js';
 import { setCollectEvery } from '../runtime/turn.js';
-import { stats } from '../index.js';
 
 describe('collection points', () => {
   // gc() without --expose-gc: heap figures are only comparable after a full collection

@@ -166,15 +166,13 @@ export function render(s: DesktopState, cursor?: { x: number; y: number }): Uint
   return cv.rgb;
 }
 
-function drawCursor(cv: Canvas, x: number, y: number): void {
-  ARROW.forEach((row, dy) => [...row].forEach((p, dx) => {
-    if (p !== '.') cv.set(x + dx, y + dy, p === 'X' ? [0, 0, 0] : [255, 255, 255]);
-  }));
-}
-
-/** The cursor's pixels relative to its tip, with their colours: what the cursor metric searches for. */
+/** The cursor's pixels relative to its tip, with their colours: what is drawn, and what the cursor metric seeks. */
 export const cursorSprite: readonly { dx: number; dy: number; c: Rgb }[] = ARROW.flatMap((row, dy) =>
   [...row].flatMap((p, dx) => (p === '.' ? [] : [{ dx, dy, c: (p === 'X' ? [0, 0, 0] : [255, 255, 255]) as Rgb }])));
+
+function drawCursor(cv: Canvas, x: number, y: number): void {
+  for (const p of cursorSprite) cv.set(x + p.dx, y + p.dy, p.c);
+}
 
 /** One user's run on the desktop: events in, true frames out. */
 export class Desktop {

@@ -3,7 +3,6 @@ model, UNet, AE decoder, DDIM), plus the AE encoder the fixtures leave out, buil
 (models/neuralos/config.ts) and named with the reference state-dict keys."""
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -82,9 +81,6 @@ class Autoencoder(nn.Module):
         return self.decoder(self.post_quant_conv(z))
 
 
-class Holder(nn.Module):
-    pass
-
 
 class DemoNeuralOS(nn.Module):
     """The whole model with the reference key layout: schedule buffers, model.diffusion_model.*,
@@ -96,7 +92,7 @@ class DemoNeuralOS(nn.Module):
         self.lh, self.lw = cfg['screen']['height'] // 8, cfg['screen']['width'] // 8
         for name, buf in ref.schedule_buffers().items():
             self.register_buffer(name, buf)
-        self.model = Holder()
+        self.model = ref.Holder()
         self.model.diffusion_model = ref.UNet(C + r['outChannels'], u['modelChannels'], C, u['numResBlocks'],
                                               u['attentionResolutions'], u['channelMult'], u['numHeadChannels'])
         self.first_stage_model = Autoencoder(cfg['ae'], C)
