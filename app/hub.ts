@@ -90,7 +90,7 @@ export async function pull(ref: ModelRef, opts: PullOptions = {}): Promise<strin
 
 function sha256(path: string): string {
   const h = createHash('sha256'), fd = openSync(path, 'r'), buf = Buffer.alloc(1 << 22);
-  try { for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n)); } finally { closeSync(fd); }
+  try { for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n)); } finally { closeSync(fd); }
   return h.digest('hex');
 }
 

@@ -121,8 +121,8 @@ async function bench(defs: readonly KernelDef[]): Promise<number> {
     const head = `\n## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — polygrad kernels bench (${devices().map((d) => `${d.name}: ${d.description}`).join('; ')})\n\n` +
       '| kernel | device | case | kernel ms | generated ms | generated / kernel |\n|---|---|---|---|---|---|\n';
     const text = readFileSync(results, 'utf8'), at = text.indexOf('\n## ');
-    writeFileSync(results, at < 0 ? text + head + rows.join('\n') + '\n' : `${text.slice(0, at)}${head}${rows.join('\n')}\n${text.slice(at)}`);
-  } else if (rows.length) appendFileSync('kernels-bench.md', rows.join('\n') + '\n');
+    writeFileSync(results, at < 0 ? `${text + head + rows.join('\n')}\n` : `${text.slice(0, at)}${head}${rows.join('\n')}\n${text.slice(at)}`);
+  } else if (rows.length) appendFileSync('kernels-bench.md', `${rows.join('\n')}\n`);
   return 0;
 }
 

@@ -88,8 +88,8 @@ export async function startPlayer(opts: PlayerOptions): Promise<Player> {
       return;
     }
     if (path === '/favicon.ico') { res.writeHead(204).end(); return; }
-    if (path === '/weights' && opts.weightsFile) return serveFile(req, res, opts.weightsFile, 'application/octet-stream', true);
-    if (bundle && /^\/web\/[\w.-]+\.js$/.test(path)) return serveFile(req, res, new URL(path.slice(5), bundle), types.js!, false);
+    if (path === '/weights' && opts.weightsFile) { serveFile(req, res, opts.weightsFile, 'application/octet-stream', true); return; }
+    if (bundle && /^\/web\/[\w.-]+\.js$/.test(path)) { serveFile(req, res, new URL(path.slice(5), bundle), types.js!, false); return; }
     const page = pages[path];
     if (!page) throw new HttpError(404, `${path}: not found`);
     if (access.tokenInQuery(req)) res.setHeader('set-cookie', `${TOKEN_COOKIE}=${access.token}; HttpOnly; SameSite=Strict; Path=/`);

@@ -1,7 +1,7 @@
 // Bad input fails where it is first seen, naming the op, the shapes/dtypes and what was expected.
 import { describe, expect, test } from 'vitest';
 import { inspect } from 'node:util';
-import { CpuBackend, arange, cat, full, memory, randn, registerDevice, tensor, zeros } from '../index.js';
+import { CpuBackend, arange, cat, full, randn, registerDevice, tensor, zeros } from '../index.js';
 import { live } from './live.js';
 
 describe('errors', () => {

@@ -54,7 +54,7 @@ export function planDevice(limits: Partial<Caps> & { readonly target?: 'wgsl' | 
 /** The plan of one stage's graph: its schedule, each kernel sharded over the layouts its buffers would have. */
 function planStage(stage: string, outputs: readonly Tensor[], caps: Caps): StagePlan {
   const bytes = (numel: number, dtype: string) => numel * itemsize(storageOf(caps, dtype as never));
-  let s;
+  let s: ReturnType<typeof schedule>;
   try { s = schedule(...outputs); } catch (e) {
     return { stage, kernels: 0, launches: 0, intermediateBytes: 0, maxIntermediateBytes: 0, maxInputBytes: 0, violations: [(e as Error).message] };
   }

@@ -220,7 +220,7 @@ export class TorchCheckpoint {
     return decode(raw, t.storage.type, count, (i) => i);
   }
 
-  #read(zip: Zip, entry: Entry, t: TensorRef, item: number): Float32Array {
+  #read(zip: Zip, entry: Entry, t: TensorRef, _item: number): Float32Array {
     const raw = Buffer.alloc(entry.size);
     readSync(zip.fd, raw, 0, entry.size, entry.offset);
     // honour strides: element idx -> storage offset + sum(idx_d * stride_d)

@@ -16,7 +16,7 @@ function npy(data: Typed, shape: readonly number[]): Buffer {
   const descr = data instanceof Uint8Array ? '|u1' : data instanceof Int8Array ? '|i1' : '<i2';
   const dims = `${shape.join(', ')}${shape.length === 1 ? ',' : ''}`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';   // magic, version, length and header: 64k bytes
+  header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`;   // magic, version, length and header: 64k bytes
   const pre = Buffer.alloc(10);
   pre.write('\x93NUMPY', 0, 'latin1'); pre[6] = 1; pre[7] = 0; pre.writeUInt16LE(header.length, 8);
   const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);

@@ -195,7 +195,7 @@ export function generate(seed: number, size = 8): Program {
 
   // outputs: the last node and up to two other nodes nothing uses (several outputs of one schedule)
   const used = new Set(nodes.flatMap(sourcesOf));
-  const sinks = nodes.map((n, i) => i).filter((i) => nodes[i]!.op !== 'input' && !used.has(i) && i !== nodes.length - 1);
+  const sinks = nodes.map((_n, i) => i).filter((i) => nodes[i]!.op !== 'input' && !used.has(i) && i !== nodes.length - 1);
   p.outputs.push(nodes.length - 1, ...sinks.slice(-2));
   return p;
 }
@@ -242,7 +242,7 @@ function refNode(n: Node, v: Nd[]): Nd {
     case 'binary': {
       const f: Record<Binary, (x: number, y: number) => number> = {
         add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / (Math.abs(y) + 0.5),
-        max: Math.max, min: Math.min, where: (x, y) => (x > y ? x : y),
+        max: Math.max, min: Math.min, where: (x, y) => Math.max(x, y),
       };
       return zip(v[n.a]!, v[n.b]!, f[n.fn]);
     }

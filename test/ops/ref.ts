@@ -54,7 +54,7 @@ export function matmul(a: Nd, b: Nd): Nd {
 }
 
 export function conv2d(x: Nd, w: Nd, b: Nd | undefined, stride = 1, pad = 1, dil = 1, groups = 1): Nd {
-  const [N, C, H, W] = x.shape as number[], [Co, Cg, kh, kw] = w.shape as number[];
+  const [N, _C, H, W] = x.shape as number[], [Co, Cg, kh, kw] = w.shape as number[];
   const OH = Math.floor((H! + 2 * pad - dil * (kh! - 1) - 1) / stride) + 1, OW = Math.floor((W! + 2 * pad - dil * (kw! - 1) - 1) / stride) + 1;
   return build([N!, Co!, OH, OW], ([n, co, oh, ow]) => {
     const g = Math.floor(co! / (Co! / groups));
