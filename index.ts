@@ -1,5 +1,6 @@
 // polygrad's public API.
-export { Tensor, tensor, zeros, ones, full, arange, linspace, eye, cat, stack, where, realize, broadcastShapes, variable } from './runtime/tensor.js';
+export { Tensor, tensor, zeros, ones, full, arange, linspace, eye, cat, stack, where, realize, variable } from './runtime/tensor.js';
+export { broadcastShapes } from './runtime/shape.js';
 export type { TensorLike, TensorOptions, Nested, TypedData, Axis, VariableOptions } from './runtime/tensor.js';
 export { jit, setJit } from './runtime/jit.js';
 export { setBeam, setBeamBudget, beamWidth } from './runtime/beam.js';

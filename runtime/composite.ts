@@ -11,7 +11,7 @@ import { pinned, setRegistered, strided } from './custom.js';
 import { readCache } from './cachefile.js';
 import { envFlag } from './debug.js';
 import { getDevice } from './device.js';
-import { Tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
 
 export type KernelMode = 'auto' | 'generated' | 'custom';
 let mode: KernelMode = ((m) => (m === 'generated' || m === 'custom' ? m : 'auto'))(envFlag('POLYGRAD_KERNELS'));
@@ -63,9 +63,11 @@ setRegistered(registry);
 export function composite<Op extends CompositeOp>(op: Op, inputs: { readonly [K in keyof CompositeArgs[Op]]?: unknown }, generated: Tensor): Tensor {
   if (mode === 'generated') return generated;
   const backend = getDevice(generated.device);
-  const tensors = inputOrder[op].map((k) => (inputs as Record<PropertyKey, unknown>)[k]).filter((t): t is Tensor => t instanceof Tensor);
+  // the Tensor class through an instance: this module sits below tensor.ts, which calls it
+  const isTensor = (v: unknown): v is Tensor => v instanceof generated.constructor;
+  const tensors = inputOrder[op].map((k) => (inputs as Record<PropertyKey, unknown>)[k]).filter(isTensor);
   if (!fits(backend, [...tensors, generated])) return generated;
-  const args = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v instanceof Tensor ? view(v) : v])) as unknown as CompositeArgs[Op];
+  const args = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, isTensor(v) ? view(v) : v])) as unknown as CompositeArgs[Op];
   for (const def of registry()) {
     if (only !== undefined && def.name !== only) continue;
     if (def.op !== op || !def.devices.some((d) => targetOf[d] === backend.language.name) || !def.applies(args as never, backend.caps)) continue;

@@ -2,11 +2,11 @@
 // pow, round, erf, tanh, NaN and signed zeros). Every function maps nodes of one shape to a node of that shape.
 import { type DType, castValue, isFloat, isInt } from '../codegen/dtype.js';
 import type { AluOp, UOp } from '../codegen/uop.js';
-import * as g from './graph.js';
+import * as nodes from './nodes.js';
 
-export const alu = (op: AluOp, ...s: UOp[]): UOp => g.aluNode(op, s);
-export const un = (op: AluOp, x: UOp): UOp => g.aluNode(op, [x]);
-export const c = (v: number, like: UOp): UOp => g.konst(v, like.dtype, like.shape);
+export const alu = (op: AluOp, ...s: UOp[]): UOp => nodes.aluNode(op, s);
+export const un = (op: AluOp, x: UOp): UOp => nodes.aluNode(op, [x]);
+export const c = (v: number, like: UOp): UOp => nodes.konst(v, like.dtype, like.shape);
 export const mulc = (x: UOp, v: number): UOp => alu('MUL', x, c(v, x));
 /** A short Taylor series near 0 and `far` elsewhere: log1p and expm1 without relying on IEEE rounding tricks. */
 function nearZero(x: UOp, coefs: readonly number[], far: UOp): UOp {
@@ -19,20 +19,20 @@ export const log1pNode = (y: UOp): UOp => nearZero(y, [1, -1 / 2, 1 / 3, -1 / 4,
 export const expm1Node = (x: UOp): UOp => nearZero(x, [1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720], alu('ADD', expNode(x), c(-1, x)));
 /** f16 math runs in f32 and rounds once at the end (PyTorch's opmath): constants and intermediates keep f32 precision. */
 export const fromOpmath = (r: UOp): UOp => (r.dtype === 'f32' ? castNode(r, 'f16') : r);
-export const castNode = (x: UOp, d: DType): UOp => (x.dtype === d ? x : g.aluNode('CAST', [x], d));
-export const notNode = (x: UOp): UOp => (x.dtype === 'bool' ? alu('XOR', x, g.konst(true, 'bool', x.shape)) : alu('XOR', x, g.konst(-1, x.dtype, x.shape)));
-export const negNode = (x: UOp, d: DType): UOp => (d === 'u32' ? alu('MUL', x, g.konst(castValue(-1, 'u32') as number, 'u32', x.shape)) : un('NEG', x));
+export const castNode = (x: UOp, d: DType): UOp => (x.dtype === d ? x : nodes.aluNode('CAST', [x], d));
+export const notNode = (x: UOp): UOp => (x.dtype === 'bool' ? alu('XOR', x, nodes.konst(true, 'bool', x.shape)) : alu('XOR', x, nodes.konst(-1, x.dtype, x.shape)));
+export const negNode = (x: UOp, d: DType): UOp => (d === 'u32' ? alu('MUL', x, nodes.konst(castValue(-1, 'u32') as number, 'u32', x.shape)) : un('NEG', x));
 /** |x|; for floats + 0 turns -0 into +0. */
 export const absNode = (x: UOp): UOp => {
   const a = alu('WHERE', alu('CMPLT', x, c(0, x)), un('NEG', x), x);
   return isFloat(x.dtype) ? alu('ADD', a, c(0, x)) : a;
 };
 // NaN and the sign bit are read from the bits: shader compilers may fold x != x to false and ignore -0
-const bitsOf = (x: UOp, d: 'u32' | 'i32'): UOp => g.aluNode('BITCAST', [castNode(x, 'f32')], d);
-export const isNaNNode = (x: UOp): UOp => alu('CMPLT', g.konst(0x7f800000, 'u32', x.shape), alu('AND', bitsOf(x, 'u32'), g.konst(0x7fffffff, 'u32', x.shape)));
-export const isInfNode = (x: UOp): UOp => notNode(alu('CMPNE', alu('AND', bitsOf(x, 'u32'), g.konst(0x7fffffff, 'u32', x.shape)), g.konst(0x7f800000, 'u32', x.shape)));
+const bitsOf = (x: UOp, d: 'u32' | 'i32'): UOp => nodes.aluNode('BITCAST', [castNode(x, 'f32')], d);
+export const isNaNNode = (x: UOp): UOp => alu('CMPLT', nodes.konst(0x7f800000, 'u32', x.shape), alu('AND', bitsOf(x, 'u32'), nodes.konst(0x7fffffff, 'u32', x.shape)));
+export const isInfNode = (x: UOp): UOp => notNode(alu('CMPNE', alu('AND', bitsOf(x, 'u32'), nodes.konst(0x7fffffff, 'u32', x.shape)), nodes.konst(0x7f800000, 'u32', x.shape)));
 /** x < 0 or x is -0 (the sign bit, for IEEE rules on zero). */
-const signBitNode = (x: UOp): UOp => alu('CMPLT', bitsOf(x, 'i32'), g.konst(0, 'i32', x.shape));
+const signBitNode = (x: UOp): UOp => alu('CMPLT', bitsOf(x, 'i32'), nodes.konst(0, 'i32', x.shape));
 const eqc = (x: UOp, v: number): UOp => notNode(alu('CMPNE', x, c(v, x)));
 export const minNode = (a: UOp, b: UOp, d: DType): UOp => (isFloat(d) ? un('NEG', alu('MAX', un('NEG', a), un('NEG', b))) : alu('WHERE', alu('CMPLT', a, b), a, b));
 /** e^x as its own primitive: exp2(x * log2 e) loses |x| * 2^-24 to the product's rounding (6e-6 relative at x = 80). */

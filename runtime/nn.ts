@@ -4,8 +4,9 @@ import { minValue } from '../codegen/dtype.js';
 import type { UOp } from '../codegen/uop.js';
 import { floatOf, promoteTypes } from './dtype.js';
 import { composite } from './composite.js';
-import * as g from './graph.js';
-import { Tensor, arange, normAxis } from './tensor.js';
+import * as nodes from './nodes.js';
+import { normAxis } from './shape.js';
+import type { Tensor } from './tensor.js';
 
 export interface Conv2dOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; groups?: number }
 export interface PoolOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; countIncludePad?: boolean }
@@ -14,6 +15,9 @@ export interface Conv1dOptions { stride?: number; padding?: number; dilation?: n
 export interface AttentionOptions { attnMask?: Tensor; isCausal?: boolean; scale?: number }
 
 /** f16 work runs in f32 and rounds once at the end: products are summed unrounded, statistics cannot overflow (PyTorch's opmath). */
+/** 0, 1, …, n - 1 (i32) on `like`'s device: a lazy index table, nothing uploaded. */
+const indices = (like: Tensor, n: number): Tensor => like.make(nodes.arangeNode(n), 'arange');
+
 export const opmath = (t: Tensor): Tensor => (t.dtype === 'f16' ? t.cast('f32') : t);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 const pair = (v: number | readonly [number, number] | undefined, def: number): [number, number] =>
@@ -45,7 +49,7 @@ function windows(x: Tensor, k: [number, number], stride: [number, number], dilat
   const [H, W] = [x.shape[2]!, x.shape[3]!];
   const out = [0, 1].map((i) => Math.floor(([H, W][i]! - dilation[i]! * (k[i]! - 1) - 1) / stride[i]!) + 1);
   if (out.some((o) => o < 1)) throw new Error(`${op}: kernel ${fmt(k)} with dilation ${fmt(dilation)} is larger than the padded input ${fmt([H, W])}`);
-  return x.make(g.window(x.node(op), { kernel: k, stride, dilation }, out), op);
+  return x.make(nodes.window(x.node(op), { kernel: k, stride, dilation }, out), op);
 }
 
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Conv2dOptions): Tensor {
@@ -109,7 +113,7 @@ export function avgPool2d(x: Tensor, kernel: number | readonly [number, number],
   const [ph, pw] = pair(opts.padding, 0);
   const s = opmath(win).sum([4, 5]);   // an f16 window sum would overflow before the division
   if (opts.countIncludePad === false && (ph || pw)) {
-    const ones = x.make(g.konst(1, 'f32', [1, 1, x.shape[2]!, x.shape[3]!]), 'avgPool2d');
+    const ones = x.make(nodes.konst(1, 'f32', [1, 1, x.shape[2]!, x.shape[3]!]), 'avgPool2d');
     const count = windows(ones.pad([pw, pw, ph, ph]), k, pair(opts.stride ?? kernel, 1), pair(opts.dilation, 1), 'avgPool2d').sum([4, 5]);
     return s.div(count).cast(floatOf(x.dtype));
   }
@@ -139,7 +143,7 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   const rowsOf = (idx: Tensor) => x.gather(2, idx.reshape([1, 1, size[0], 1]).expand([N, C, size[0], W]));
   const colsOf = (y: Tensor, idx: Tensor) => y.gather(3, idx.reshape([1, 1, 1, size[1]]).expand([N, C, size[0], size[1]]));
   if (mode === 'bilinear') {
-    const [h0, h1, hl] = bilinearTaps(size[0], H, scale[0], opts, x.device), [w0, w1, wl] = bilinearTaps(size[1], W, scale[1], opts, x.device);
+    const [h0, h1, hl] = bilinearTaps(x, size[0], H, scale[0], opts), [w0, w1, wl] = bilinearTaps(x, size[1], W, scale[1], opts);
     const mix = (a: Tensor, b: Tensor, l: Tensor) => a.mul(l.neg().add(1)).add(b.mul(l));
     const byRow = mix(rowsOf(h0), rowsOf(h1), hl.reshape([size[0], 1]));
     return mix(colsOf(byRow, w0), colsOf(byRow, w1), wl).named('interpolate', x);
@@ -151,15 +155,15 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   // PyTorch (CPU): an unchanged size copies and a doubled one takes i >> 1, whatever the scale; else
   // src = min(floor(dst * scale), in - 1) in float32
   const nearest = (out: number, inp: number, s: number): Tensor => {
-    const i = arange(out, undefined, 1, { device: x.device });
+    const i = indices(x, out);
     return out === inp ? i : out === 2 * inp ? i.floorDiv(2) : i.cast('f32').mul(Math.fround(s)).floor().cast('i32').minimum(inp - 1);
   };
   return colsOf(rowsOf(nearest(size[0], H, scale[0])), nearest(size[1], W, scale[1])).named('interpolate', x);
 }
 
 /** PyTorch's bilinear source taps along one axis (scale: input per output step): lower and upper index and the upper one's weight. */
-function bilinearTaps(out: number, inp: number, scale: number, opts: InterpolateOptions, device: string): [Tensor, Tensor, Tensor] {
-  const i = arange(out, undefined, 1, { device }).cast('f32');
+function bilinearTaps(x: Tensor, out: number, inp: number, scale: number, opts: InterpolateOptions): [Tensor, Tensor, Tensor] {
+  const i = indices(x, out).cast('f32');
   const src = opts.alignCorners
     ? i.mul(out > 1 ? (inp - 1) / (out - 1) : 0)
     : i.add(0.5).mul(scale).sub(0.5).relu();
@@ -219,7 +223,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   if (index.ndim !== x.ndim || index.shape.some((n, i) => i !== d && n > x.shape[i]!)) {
     throw new Error(`gather: index ${fmt(index.shape)} does not fit input ${fmt(x.shape)} outside dim ${d}`);
   }
-  const node: UOp = g.gather(x.node('gather'), d, index.node('gather'));
+  const node: UOp = nodes.gather(x.node('gather'), d, index.node('gather'));
   return x.make(node, 'gather');
 }
 
@@ -237,7 +241,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   }
   let scores = q.matmul(k.transpose(-2, -1)).mul(opts.scale ?? 1 / Math.sqrt(E));
   if (opts.isCausal) {
-    const i = arange(L, undefined, 1, { device: q.device }).reshape([L, 1]), j = arange(S, undefined, 1, { device: q.device }).reshape([1, S]);
+    const i = indices(q, L).reshape([L, 1]), j = indices(q, S).reshape([1, S]);
     scores = j.le(i).where(scores, -Infinity);
   }
   const m = opts.attnMask;

@@ -6,8 +6,9 @@ import { type AluOp, type Bound, type ReduceOp, UOp } from '../codegen/uop.js';
 import { Buffer, type TypedData } from './buffer.js';
 export type { TypedData } from './buffer.js';
 import { defaultDevice, getDevice } from './device.js';
+import { broadcastShapes, checkShape, normAxis } from './shape.js';
 import { floatOf, promoteOperands, promoteTypes, promoteWeak, scalarType } from './dtype.js';
-import * as g from './graph.js';
+import * as nodes from './nodes.js';
 import { absNode, alu, c, castNode, erfNode, erfcNode, expNode, expm1Node, floorDivNode, floorNode, fromOpmath, isInfNode, isNaNNode, log1pNode, minNode, mulc, negNode, notNode, powNode, powScalar, remNode, roundNode, sigmoidNode, tanhNode, un } from './math.js';
 import { track } from './memory.js';
 import * as nn from './nn.js';
@@ -33,30 +34,6 @@ function formatValues(v: TypedData, shape: readonly number[], dtype: DType): str
     return `[${idx.map((i) => (i < 0 ? '…' : dim(d + 1, off + i * strides[d]!))).join(', ')}]`;
   };
   return dim(0, 0);
-}
-
-/** A shape given by the caller: a list of non-negative integers, or a one-line error naming `op`. @internal */
-export function checkShape(shape: unknown, op: string): readonly number[] {
-  if (!Array.isArray(shape) && !ArrayBuffer.isView(shape)) throw new Error(`${op}: shape must be a list of sizes, got ${JSON.stringify(shape)}`);
-  const dims = Array.from(shape as ArrayLike<unknown>), show = (d: unknown) => (typeof d === 'number' ? String(d) : JSON.stringify(d) ?? String(d));
-  const bad = dims.findIndex((d) => !Number.isSafeInteger(d) || (d as number) < 0);
-  if (bad >= 0) throw new Error(`${op}: shape [${dims.map(show).join(', ')}] must hold non-negative integers (${show(dims[bad])} is not one)`);
-  return shape as readonly number[];
-}
-
-export function broadcastShapes(op: string, ...shapes: (readonly number[])[]): number[] {
-  const n = Math.max(...shapes.map((s) => s.length));
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    let d = 1;
-    for (const s of shapes) {
-      const x = s[s.length - n + i] ?? 1;
-      if (x !== 1 && d !== 1 && x !== d) throw new Error(`${op}: shapes ${shapes.map(fmt).join(' and ')} cannot broadcast`);
-      if (x !== 1) d = x;
-    }
-    out.push(d);
-  }
-  return out;
 }
 
 export class Tensor {
@@ -118,9 +95,9 @@ export class Tensor {
   #operand(x: TensorLike, op: string, dtype: DType, shape: readonly number[]): UOp {
     if (x instanceof Tensor) {
       if (x.device !== this.device) throw new Error(`${op}: tensors are on different devices (${this.device}, ${x.device})`);
-      return g.expand(g.reshape(castNode(x.node(op), dtype), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape);
+      return nodes.expand(nodes.reshape(castNode(x.node(op), dtype), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape);
     }
-    return g.konst(x, dtype, shape);
+    return nodes.konst(x, dtype, shape);
   }
 
   /** Promote, broadcast and combine with f. */
@@ -171,9 +148,9 @@ export class Tensor {
   logicalOr(o: TensorLike): Tensor { return this.#binary(o, 'logicalOr', (a, b) => alu('OR', a, b), () => 'bool'); }
   logicalXor(o: TensorLike): Tensor { return this.#binary(o, 'logicalXor', (a, b) => alu('CMPNE', a, b), () => 'bool'); }
   logicalNot(): Tensor { return this.#unary('logicalNot', notNode, () => 'bool'); }
-  isnan(): Tensor { return this.#unary('isnan', (x) => (isFloat(x.dtype) ? isNaNNode(x) : g.konst(false, 'bool', x.shape)), (d) => d); }
-  isinf(): Tensor { return this.#unary('isinf', (x) => (isFloat(x.dtype) ? isInfNode(x) : g.konst(false, 'bool', x.shape)), (d) => d); }
-  isfinite(): Tensor { return this.#unary('isfinite', (x) => (isFloat(x.dtype) ? notNode(alu('OR', isNaNNode(x), isInfNode(x))) : g.konst(true, 'bool', x.shape)), (d) => d); }
+  isnan(): Tensor { return this.#unary('isnan', (x) => (isFloat(x.dtype) ? isNaNNode(x) : nodes.konst(false, 'bool', x.shape)), (d) => d); }
+  isinf(): Tensor { return this.#unary('isinf', (x) => (isFloat(x.dtype) ? isInfNode(x) : nodes.konst(false, 'bool', x.shape)), (d) => d); }
+  isfinite(): Tensor { return this.#unary('isfinite', (x) => (isFloat(x.dtype) ? notNode(alu('OR', isNaNNode(x), isInfNode(x))) : nodes.konst(true, 'bool', x.shape)), (d) => d); }
   where(a: TensorLike, b: TensorLike): Tensor { return where(this, a, b); }
 
   neg(): Tensor {
@@ -239,9 +216,9 @@ export class Tensor {
   #triangle(op: string, k: number, lower: boolean): Tensor {
     if (this.ndim < 2) throw new Error(`${op}: expected at least 2 dims, got ${fmt(this.shape)}`);
     const [n, m] = this.shape.slice(-2) as [number, number];
-    const row = g.expand(g.reshape(g.arangeNode(n), [n, 1]), [n, m]), col = g.expand(g.reshape(g.arangeNode(m), [1, m]), [n, m]);
-    const shifted = g.aluNode('ADD', [row, g.konst(k, 'i32', [n, m])]);
-    const keep = lower ? notNode(g.aluNode('CMPLT', [shifted, col])) : notNode(g.aluNode('CMPLT', [col, shifted]));
+    const row = nodes.expand(nodes.reshape(nodes.arangeNode(n), [n, 1]), [n, m]), col = nodes.expand(nodes.reshape(nodes.arangeNode(m), [1, m]), [n, m]);
+    const shifted = nodes.aluNode('ADD', [row, nodes.konst(k, 'i32', [n, m])]);
+    const keep = lower ? notNode(nodes.aluNode('CMPLT', [shifted, col])) : notNode(nodes.aluNode('CMPLT', [col, shifted]));
     return where(new Tensor(keep, this.device), this, full([], 0, { dtype: this.dtype, device: this.device })).named(op, this);
   }
   clip(min?: number | Tensor, max?: number | Tensor): Tensor { return this.clamp(min, max); }
@@ -273,8 +250,8 @@ export class Tensor {
     const axes = this.#axes(op, axis);
     const empty = axes.find((i) => this.shape[i] === 0);
     if (code === 'MAX' && this.dtype !== 'bool' && (op === 'max' || op === 'min') && empty !== undefined) throw new Error(`${op}: cannot reduce over dim ${empty} of ${fmt(this.shape)}: it is empty and ${op} has no identity`);
-    const r = post(g.reduce(pre(this.node(op)), code, axes));
-    return this.make(keepdim ? r : g.reshape(r, r.shape.filter((_, i) => !axes.includes(i))), op);
+    const r = post(nodes.reduce(pre(this.node(op)), code, axes));
+    return this.make(keepdim ? r : nodes.reshape(r, r.shape.filter((_, i) => !axes.includes(i))), op);
   }
   sum(axis?: Axis, keepdim = false): Tensor {
     const acc: DType = isFloat(this.dtype) ? 'f32' : 'i32';
@@ -346,9 +323,9 @@ export class Tensor {
     }
     const a = normAxis(op, axis, this.ndim), n = this.shape[a]!;
     const shape = this.shape.map((s, i) => (i === a ? s : 1));
-    const rev = new Tensor(g.aluNode('ADD', [g.aluNode('MUL', [g.arangeNode(n), g.konst(-1, 'i32', [n])]), g.konst(n, 'i32', [n])]), this.device).reshape(shape);
+    const rev = new Tensor(nodes.aluNode('ADD', [nodes.aluNode('MUL', [nodes.arangeNode(n), nodes.konst(-1, 'i32', [n])]), nodes.konst(n, 'i32', [n])]), this.device).reshape(shape);
     // PyTorch counts NaN as the largest value: the first NaN wins (tested on the bits: WGSL may compare NaN equal)
-    const m = x.max(a, true), mx = g.expand(m.node(), x.shape);
+    const m = x.max(a, true), mx = nodes.expand(m.node(), x.shape);
     const best = isFloat(x.dtype) ? x.make(alu('WHERE', isNaNNode(mx), isNaNNode(x.node()), notNode(alu('CMPNE', x.node(), mx))), op) : x.eq(m);
     const first = best.where(rev, 0).max(a, keepdim).neg().add(n);
     return first.make(first.node(), op);
@@ -362,13 +339,13 @@ export class Tensor {
     const known = prod(s.filter((x) => x !== -1));
     const full = s.map((x) => (x === -1 ? (known === 0 ? 0 : this.numel / known) : x));
     if (prod(full) !== this.numel || full.some((x) => !Number.isInteger(x))) throw new Error(`reshape: cannot view shape ${fmt(this.shape)} (${this.numel} elements) as ${fmt(s)}`);
-    return this.make(g.reshape(this.node('reshape'), full), 'reshape');
+    return this.make(nodes.reshape(this.node('reshape'), full), 'reshape');
   }
   view(...shape: (number | readonly number[])[]): Tensor { return this.reshape(...shape); }
   permute(...dims: (number | readonly number[])[]): Tensor {
     const d = (dims.flat() as number[]).map((x) => normAxis('permute', x, this.ndim));
     if (d.length !== this.ndim || new Set(d).size !== d.length) throw new Error(`permute: ${fmt(dims.flat() as number[])} is not a permutation of the ${this.ndim} dims of ${fmt(this.shape)}`);
-    return this.make(g.permute(this.node('permute'), d), 'permute');
+    return this.make(nodes.permute(this.node('permute'), d), 'permute');
   }
   transpose(d0 = -2, d1 = -1): Tensor {
     const a = normAxis('transpose', d0, this.ndim), b = normAxis('transpose', d1, this.ndim);
@@ -382,7 +359,7 @@ export class Tensor {
     const src = [...new Array(s.length - this.ndim).fill(1), ...this.shape];
     const out = s.map((x, i) => (x === -1 ? src[i]! : x));
     out.forEach((x, i) => { if (src[i] !== 1 && src[i] !== x) throw new Error(`expand: cannot expand ${fmt(this.shape)} to ${fmt(s)} (dim ${i}: ${src[i]} vs ${x})`); });
-    return this.make(g.expand(g.reshape(this.node('expand'), src), out), 'expand');
+    return this.make(nodes.expand(nodes.reshape(this.node('expand'), src), out), 'expand');
   }
   expandAs(o: Tensor): Tensor { return this.expand(o.shape); }
   /** PyTorch F.pad: a flat list [left, right, top, bottom, …] from the last dim; negative values crop. */
@@ -392,10 +369,10 @@ export class Tensor {
     for (let i = 0; i < padding.length / 2; i++) pairs[this.ndim - 1 - i] = [padding[2 * i]!, padding[2 * i + 1]!];
     const crop = pairs.map(([a, b], i): [number, number] => [Math.max(0, -a), this.shape[i]! - Math.max(0, -b)]);
     if (crop.some(([lo, hi]) => hi < lo)) throw new Error(`pad: cropping ${fmt(padding)} removes more than all of ${fmt(this.shape)}`);
-    const x = g.shrink(this.node('pad'), crop);
+    const x = nodes.shrink(this.node('pad'), crop);
     const p = pairs.map(([a, b]): [number, number] => [Math.max(0, a), Math.max(0, b)]);
-    let out = g.pad(x, p);
-    if (!Object.is(value, 0) && out !== x) out = g.aluNode('WHERE', [g.pad(g.konst(true, 'bool', x.shape), p), out, g.konst(value, this.dtype, out.shape)]);
+    let out = nodes.pad(x, p);
+    if (!Object.is(value, 0) && out !== x) out = nodes.aluNode('WHERE', [nodes.pad(nodes.konst(true, 'bool', x.shape), p), out, nodes.konst(value, this.dtype, out.shape)]);
     return this.make(out, 'pad');
   }
   shrink(ranges: readonly (readonly [number, number] | null)[]): Tensor {
@@ -404,7 +381,7 @@ export class Tensor {
       if (x[0] < 0 || x[1] > n || x[0] > x[1]) throw new Error(`shrink: range [${x[0]}, ${x[1]}) out of bounds for dim ${i} of ${fmt(this.shape)}`);
       return [x[0], x[1]];
     });
-    return this.make(g.shrink(this.node('shrink'), r), 'shrink');
+    return this.make(nodes.shrink(this.node('shrink'), r), 'shrink');
   }
   slice(dim: number, start?: number, end?: number, step = 1): Tensor {
     const d = normAxis('slice', dim, this.ndim), n = this.shape[d]!;
@@ -433,7 +410,7 @@ export class Tensor {
   }
   flip(...dims: (number | readonly number[])[]): Tensor {
     const d = (dims.flat() as number[]).map((x) => normAxis('flip', x, this.ndim));
-    return this.make(g.flip(this.node('flip'), this.shape.map((_, i) => d.includes(i))), 'flip');
+    return this.make(nodes.flip(this.node('flip'), this.shape.map((_, i) => d.includes(i))), 'flip');
   }
   squeeze(dim?: number | readonly number[]): Tensor {
     const dims = dim === undefined ? this.shape.map((_, i) => i) : (typeof dim === 'number' ? [dim] : dim).map((x) => normAxis('squeeze', x, this.ndim));
@@ -471,7 +448,7 @@ export class Tensor {
     const inter = base.flatMap((n) => [1, n]);
     return this.reshape(inter).expand(base.flatMap((n, i) => [r[i]!, n])).reshape(base.map((n, i) => n * r[i]!));
   }
-  contiguous(): Tensor { return this.make(g.contiguous(this.node('contiguous')), 'contiguous'); }
+  contiguous(): Tensor { return this.make(nodes.contiguous(this.node('contiguous')), 'contiguous'); }
   /** A copy on another device (computed here first, then uploaded there). */
   async to(device: string): Promise<Tensor> {
     if (device === this.device) return this;
@@ -575,19 +552,13 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     : b instanceof Tensor ? promoteWeak(b.dtype, scalarType(a)) : promoteTypes(scalarType(a), scalarType(b));
   const shape = broadcastShapes('where', cond.shape, ...[a, b].filter((x): x is Tensor => x instanceof Tensor).map((x) => x.shape));
   const node = (x: TensorLike, d: DType): UOp => x instanceof Tensor
-    ? g.expand(g.reshape(castNode(x.node('where'), d), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape)
-    : g.konst(x, d, shape);
+    ? nodes.expand(nodes.reshape(castNode(x.node('where'), d), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape)
+    : nodes.konst(x, d, shape);
   for (const x of [a, b]) if (x instanceof Tensor && x.device !== cond.device) throw new Error(`where: tensors are on different devices (${cond.device}, ${x.device})`);
-  return cond.make(g.aluNode('WHERE', [node(cond, 'bool'), node(a, dt), node(b, dt)]), 'where');
+  return cond.make(nodes.aluNode('WHERE', [node(cond, 'bool'), node(a, dt), node(b, dt)]), 'where');
 }
 
 // ---------- node-level building blocks ----------
-export function normAxis(op: string, axis: number, ndim: number): number {
-  const n = Math.max(ndim, 1);   // PyTorch lets a 0-d tensor name dim 0 or -1
-  const a = axis < 0 ? axis + n : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= n) throw new Error(`${op}: axis ${axis} is out of range for a tensor with ${ndim} dims`);
-  return a;
-}
 const padOf = (ndim: number, dim: number, before: number, after: number): number[] => {
   const p = new Array<number>(2 * (ndim - dim)).fill(0);
   p[2 * (ndim - 1 - dim)] = before; p[2 * (ndim - 1 - dim) + 1] = after;
@@ -697,7 +668,7 @@ export function variable(value: number | boolean, opts: VariableOptions = {}): T
 
 function filled(op: string, shape: readonly number[], value: number | boolean, opts: TensorOptions): Tensor {
   if (typeof value !== 'number' && typeof value !== 'boolean') throw new Error(`${op}: value must be a number or a boolean, got ${JSON.stringify(value)}`);
-  return lazy(g.konst(value, opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'f32'), checkShape(shape, op)), opts, 'full');
+  return lazy(nodes.konst(value, opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'f32'), checkShape(shape, op)), opts, 'full');
 }
 export const full = (shape: readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor => filled('full', shape, value, opts);
 export const zeros = (shape: readonly number[], opts: TensorOptions = {}): Tensor => filled('zeros', shape, 0, opts);
@@ -711,24 +682,24 @@ export function arange(a: number, b?: number, step = 1, opts: TensorOptions = {}
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'i32' : 'f32');
   // fractional steps: start + i * step in double, rounded once, as PyTorch (f32 math drifts by an ulp)
   if (!Number.isInteger(step) || !Number.isInteger(start)) return tensor(Float64Array.from({ length: n }, (_, i) => start + i * step), { ...opts, dtype });
-  const i = castNode(g.arangeNode(n), dtype);
-  return lazy(g.aluNode('ADD', [g.aluNode('MUL', [i, g.konst(step, dtype, [n])]), g.konst(start, dtype, [n])]), opts, 'arange');
+  const i = castNode(nodes.arangeNode(n), dtype);
+  return lazy(nodes.aluNode('ADD', [nodes.aluNode('MUL', [i, nodes.konst(step, dtype, [n])]), nodes.konst(start, dtype, [n])]), opts, 'arange');
 }
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
   // as PyTorch: in f32, the first half counted up from start and the second down from end (both ends exact),
   // then cast; an integer linspace truncates its ends first, then every value
   if (opts.dtype && !isFloat(opts.dtype)) [start, end] = [Math.trunc(start), Math.trunc(end)];
   if (steps === 1) return full([1], start, opts);
-  const step = steps > 1 ? (end - start) / (steps - 1) : 0, k = (v: number) => g.konst(v, 'f32', [steps]);
-  const i = castNode(g.arangeNode(steps), 'f32');
-  const up = g.aluNode('ADD', [g.aluNode('MUL', [i, k(step)]), k(start)]);
-  const down = g.aluNode('ADD', [k(end), g.aluNode('MUL', [g.aluNode('ADD', [k(steps - 1), g.aluNode('NEG', [i])]), k(-step)])]);
-  const v = g.aluNode('WHERE', [g.aluNode('CMPLT', [i, k(Math.floor(steps / 2))]), up, down]);
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0, k = (v: number) => nodes.konst(v, 'f32', [steps]);
+  const i = castNode(nodes.arangeNode(steps), 'f32');
+  const up = nodes.aluNode('ADD', [nodes.aluNode('MUL', [i, k(step)]), k(start)]);
+  const down = nodes.aluNode('ADD', [k(end), nodes.aluNode('MUL', [nodes.aluNode('ADD', [k(steps - 1), nodes.aluNode('NEG', [i])]), k(-step)])]);
+  const v = nodes.aluNode('WHERE', [nodes.aluNode('CMPLT', [i, k(Math.floor(steps / 2))]), up, down]);
   return lazy(castNode(v, opts.dtype ?? 'f32'), opts, 'linspace');
 }
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
-  const r = g.expand(g.reshape(g.arangeNode(n), [n, 1]), [n, m]), col = g.expand(g.reshape(g.arangeNode(m), [1, m]), [n, m]);
-  return lazy(castNode(g.aluNode('XOR', [g.aluNode('CMPNE', [r, col]), g.konst(true, 'bool', [n, m])]), opts.dtype ?? 'f32'), opts, 'eye');
+  const r = nodes.expand(nodes.reshape(nodes.arangeNode(n), [n, 1]), [n, m]), col = nodes.expand(nodes.reshape(nodes.arangeNode(m), [1, m]), [n, m]);
+  return lazy(castNode(nodes.aluNode('XOR', [nodes.aluNode('CMPNE', [r, col]), nodes.konst(true, 'bool', [n, m])]), opts.dtype ?? 'f32'), opts, 'eye');
 }
 
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {

@@ -1,5 +1,6 @@
-// Building tensor-level nodes. Movement ops fold where that is free (a view of a constant is a
-// constant, reshape of reshape is one reshape, identity moves vanish); Tensor validates arguments first.
+// Tensor-level node builders: what Tensor methods build their graphs from. Movement ops fold where that is free
+// (a view of a constant is a constant, reshape of reshape is one reshape, identity moves vanish); Tensor validates
+// arguments first.
 import { alu } from '../codegen/alu.js';
 import type { DType } from '../codegen/dtype.js';
 import { type AluOp, type ReduceOp, UOp, constOf } from '../codegen/uop.js';
