@@ -42,7 +42,9 @@ export class Tensor {
   #disposed = false;
   readonly device: string;
 
-  /** Internal: wrap a graph node (owning a BUFFER node's buffer if `own`). Use tensor(), zeros(), … to make tensors. */
+  /**
+   * @internal Wraps a graph node (owning a BUFFER node's buffer if `own`). Use tensor(), zeros(), … to make tensors.
+   */
   constructor(node: UOp, device: string = defaultDevice(), own = true) {
     this.#node = node;
     this.device = device;
@@ -55,14 +57,14 @@ export class Tensor {
   get ndim(): number { return this.#node.shape.length; }
   get numel(): number { return prod(this.#node.shape); }
   get disposed(): boolean { return this.#disposed; }
-  /** Internal: the lazy graph node (throws once disposed). */
+  /** @internal The lazy graph node (throws once disposed). */
   node(op = 'use'): UOp {
     if (this.#disposed) throw new Error(`${op}: tensor ${fmt(this.#node.shape)} (${this.dtype}) was disposed`);
     return this.#node;
   }
 
   // ---------- making new tensors ----------
-  /** A tensor on this device from a node, named `op` for kernel names and checked against the device's dtypes. */
+  /** @internal A tensor on this device from a node, named `op` for kernel names, checked against the device's dtypes. */
   make(node: UOp, op: string): Tensor {
     if (!getDevice(this.device).caps.dtypes.has(node.dtype)) {
       throw new Error(`${op}: dtype ${node.dtype} is not supported on device ${this.device} (supported: ${[...getDevice(this.device).caps.dtypes].join(', ')})`);
@@ -490,7 +492,7 @@ export class Tensor {
   // ---------- running and reading ----------
   async realize(): Promise<this> { await realize(this); return this; }
 
-  /** Internal: adopt the computed buffer for this tensor's node. */
+  /** @internal Adopts the computed buffer for this tensor's node. */
   adopt(buf: Buffer): void {
     if (this.#owned === buf) return;
     markRealized(this.#node, buf);
