@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { envFlag } from '../runtime/debug.js';
 
 export interface ModelRef { readonly repo: string; readonly rev: string }
 /** The demo's model (neuralos-demo's newest head), which `--model hf:` names without a repo. */
@@ -25,12 +26,12 @@ export interface PullOptions {
   readonly onProgress?: (done: number, total: number | undefined, rate: number) => void;
 }
 
-const cacheRoot = (o: PullOptions) => o.cacheDir ?? process.env.POLYGRAD_CACHE ?? join(homedir(), '.cache', 'polygrad');
+const cacheRoot = (o: PullOptions) => o.cacheDir ?? envFlag('POLYGRAD_CACHE') ?? join(homedir(), '.cache', 'polygrad');
 
 /** The local path of the repo's model.safetensors, downloaded (or resumed) if it is not whole there yet. */
 export async function pull(ref: ModelRef, opts: PullOptions = {}): Promise<string> {
-  const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
-  const token = opts.token ?? process.env.HF_TOKEN;
+  const endpoint = (opts.endpoint ?? envFlag('HF_ENDPOINT') ?? 'https://huggingface.co').replace(/\/+$/, '');
+  const token = opts.token ?? envFlag('HF_TOKEN');
   const dest = join(cacheRoot(opts), 'hub', ref.repo.replace('/', '--'), ref.rev, 'model.safetensors'), part = `${dest}.part`;
   if (existsSync(dest)) return dest;
   mkdirSync(dirname(dest), { recursive: true });

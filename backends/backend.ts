@@ -1,7 +1,7 @@
 // The small interface every device implements, and the capabilities the scheduler and codegen read.
 import type { DType } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
-import type { Language } from '../codegen/render.js';
+import type { Language, Rendered } from '../codegen/render.js';
 
 export interface Caps {
   readonly dtypes: ReadonlySet<DType>;
@@ -52,7 +52,8 @@ export interface Backend {
   read(b: DeviceBuffer): Promise<Uint8Array>;
   /** The buffer's bytes at once, where the host holds them (the CPU); absent where a read must wait for the device. */
   readNow?(b: DeviceBuffer): Uint8Array;
-  compile(kernel: Kernel, source: string): Promise<Program>;
+  /** Compiles a rendered kernel (or a source kernel's own source, which reports no index checks). */
+  compile(kernel: Kernel, program: Rendered): Promise<Program>;
   /**
    * Queues a kernel over `bufs` (its params in order) with `vals`, its variables' values in order (f32 values
    * already rounded). A timed launch is measured and reported by the next takeTimes().

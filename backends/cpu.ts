@@ -4,6 +4,7 @@ import type { DType } from '../codegen/dtype.js';
 import { type Kernel, launchShape } from '../codegen/kernel.js';
 import { dtypes, f16ToF32, f32ToF16, f16round } from '../codegen/dtype.js';
 import { jsLanguage } from '../codegen/js.js';
+import type { Rendered } from '../codegen/render.js';
 import { type UOp, isAlu } from '../codegen/uop.js';
 import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program } from './backend.js';
 import { type KernelFn, Pool, compileKernel, defaultThreads, makeHelpers, threadsAvailable } from './pool.js';
@@ -77,7 +78,7 @@ export class CpuBackend implements Backend {
   readNow(b: DeviceBuffer): Uint8Array { return new Uint8Array((b as CpuBuffer).data).slice(); }
   async read(b: DeviceBuffer): Promise<Uint8Array> { return this.readNow(b); }
 
-  async compile(kernel: Kernel, source: string): Promise<Program> {
+  async compile(kernel: Kernel, { source }: Rendered): Promise<Program> {
     // a source kernel (kernels/) runs whole on one thread: lo = hi = 0
     const outer = kernel.custom ? 0 : launchShape(kernel).find((n) => n > 1) ?? 0;
     const p: CpuProgram = { name: kernel.name, source, fn: compileKernel(source), outer, work: kernel.custom ? 0 : work(kernel) };

@@ -1,24 +1,30 @@
 // The CUDA device through the driver API (koffi FFI to libcuda): NVRTC compiles to PTX when the library is
 // found (CUDA_PATH, toolkit folders, Python's nvidia wheels), else `nvcc -ptx`; PTX is cached on disk by
-// source hash + arch. One thread per output element, launched in order on the default stream.
+// source hash + arch under $POLYGRAD_CACHE/cuda. One thread per output element, launched in order on the
+// default stream.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dtypes } from '../codegen/dtype.js';
-import { type Kernel, workgroups } from '../codegen/kernel.js';
-import { checkError, statusName } from '../codegen/checks.js';
-import { BLOCK, cudaLanguage } from '../codegen/cuda.js';
+import type { Kernel } from '../codegen/kernel.js';
+import { cudaFor } from '../codegen/cuda.js';
+import { cachePath } from '../runtime/cachefile.js';
+import { envFlag } from '../runtime/debug.js';
+import type { Language, Rendered } from '../codegen/render.js';
 import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
+import { BufferPool, StatusWord, compileError, launchGrid, statusBytes } from './common.js';
 
 type Fn = (...args: unknown[]) => number;
 interface Koffi { load(path: string): { func(sig: string): Fn } }
 /** `checks`: the kernel takes the index-check status word after its params. */
 interface CudaProgram extends Program { readonly fn: unknown; readonly checks: boolean }
-class CudaBuffer implements DeviceBuffer { constructor(readonly ptr: bigint, readonly bytes: number) {} }
+/** `size`: the bytes allocated (the pool's size class), at least `bytes`. */
+class CudaBuffer implements DeviceBuffer { constructor(readonly ptr: bigint, readonly bytes: number, readonly size: number) {} }
 
-const env = process.env;
+/** Threads per block the renderer and launches use where the device allows that many. */
+const block = 256;
 
 function tryLoad(koffi: Koffi, names: readonly string[]): ReturnType<Koffi['load']> | undefined {
   for (const n of names) { try { return koffi.load(n); } catch { /* next */ } }
@@ -27,7 +33,7 @@ function tryLoad(koffi: Koffi, names: readonly string[]): ReturnType<Koffi['load
 
 /** Folders that may hold CUDA libraries and headers: CUDA_PATH, the usual toolkit places, Python's nvidia wheels. */
 function cudaDirs(): string[] {
-  const dirs = [env.CUDA_PATH, env.CUDA_HOME, '/usr/local/cuda', '/opt/cuda'].filter((d): d is string => !!d);
+  const dirs = [envFlag('CUDA_PATH'), envFlag('CUDA_HOME'), '/usr/local/cuda', '/opt/cuda'].filter((d): d is string => !!d);
   try {
     const site = execFileSync('python3', ['-c', 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     for (const sub of ['cuda_nvrtc', 'cuda_runtime', 'cu13']) dirs.push(join(site, 'nvidia', sub));
@@ -38,7 +44,7 @@ function cudaDirs(): string[] {
 export class CudaBackend implements Backend {
   readonly name = 'cuda';
   readonly caps: Caps;
-  readonly language = cudaLanguage;
+  readonly language: Language;
   readonly description: string;
   readonly #cu: Record<string, Fn>;
   readonly #nvrtc: Record<string, Fn> | undefined;
@@ -49,7 +55,8 @@ export class CudaBackend implements Backend {
   readonly #events: unknown[] = [];
   /** Index-check status (code, value), read back with the next read after a checked kernel ran. */
   readonly #status: CudaBuffer;
-  #checksPending = false;
+  readonly #checks = new StatusWord();
+  readonly #pool = new BufferPool<CudaBuffer>((b) => this.#check(this.#cu.cuMemFree_v2!(b.ptr), 'cuMemFree'));
 
   private constructor(cu: Record<string, Fn>, nvrtc: Record<string, Fn> | undefined, dev: number, name: string) {
     this.#cu = cu;
@@ -60,12 +67,13 @@ export class CudaBackend implements Backend {
     this.#include = cudaDirs().map((d) => join(d, 'include')).find((d) => existsSync(join(d, 'cuda_fp16.h')));
     this.caps = {
       dtypes: new Set(dtypes), maxBuffers: 64, statusBinding: true, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: false, timer: 'device',
-      storage: {}, workgroupSize: Math.min(BLOCK, attr(1)), maxGrid: Math.min(attr(5), attr(6)),
+      storage: {}, workgroupSize: Math.min(block, attr(1)), maxGrid: Math.min(attr(5), attr(6)),
       threads: attr(16) * attr(39),   // SMs × resident threads per SM
     };
+    this.language = cudaFor(this.caps.workgroupSize);
     this.description = `${name} (${this.#arch}, ${attr(16)} SMs, ${attr(97) >> 10} KiB shared/block opt-in, warp ${attr(10)})`;
-    this.#status = this.alloc(8) as CudaBuffer;
-    this.write(this.#status, new Uint8Array(8));
+    this.#status = this.alloc(statusBytes) as CudaBuffer;
+    this.write(this.#status, new Uint8Array(statusBytes));
   }
 
   /** The first CUDA device; throws a clear reason when there is none. */
@@ -114,42 +122,43 @@ export class CudaBackend implements Backend {
   }
 
   alloc(bytes: number): DeviceBuffer {
+    const size = BufferPool.sizeOf(bytes), pooled = this.#pool.take(size);
+    if (pooled) return new CudaBuffer(pooled.ptr, bytes, size);
     const p: (number | bigint)[] = [0];
-    this.#check(this.#cu.cuMemAlloc_v2!(p, Math.max(bytes, 4)), `cuMemAlloc(${bytes})`);
-    return new CudaBuffer(BigInt(p[0]!), bytes);   // koffi hands 64-bit values back as numbers when they fit
+    this.#check(this.#cu.cuMemAlloc_v2!(p, size), `cuMemAlloc(${size})`);
+    return new CudaBuffer(BigInt(p[0]!), bytes, size);   // koffi hands 64-bit values back as numbers when they fit
   }
-  free(b: DeviceBuffer): void { this.#check(this.#cu.cuMemFree_v2!((b as CudaBuffer).ptr), 'cuMemFree'); }
+  free(b: DeviceBuffer): void { const c = b as CudaBuffer; this.#pool.give(c.size, c); }
   write(b: DeviceBuffer, data: Uint8Array, offset = 0): void {
     this.#check(this.#cu.cuMemcpyHtoD_v2!((b as CudaBuffer).ptr + BigInt(offset), data, data.byteLength), 'cuMemcpyHtoD');
   }
   async read(b: DeviceBuffer): Promise<Uint8Array> {
     const out = new Uint8Array(b.bytes);
     this.#check(this.#cu.cuMemcpyDtoH_v2!(out, (b as CudaBuffer).ptr, b.bytes), 'cuMemcpyDtoH');
-    if (this.#checksPending) {
-      this.#checksPending = false;
+    if (this.#checks.take()) {
       const status = new Uint32Array(2);
-      this.#check(this.#cu.cuMemcpyDtoH_v2!(status, this.#status.ptr, 8), 'cuMemcpyDtoH');
-      if (status[0]) {
-        this.write(this.#status, new Uint8Array(8));
-        throw checkError(status[0], status[1]! | 0);
+      this.#check(this.#cu.cuMemcpyDtoH_v2!(status, this.#status.ptr, statusBytes), 'cuMemcpyDtoH');
+      const failed = StatusWord.error(status);
+      if (failed) {
+        this.write(this.#status, new Uint8Array(statusBytes));
+        throw failed;
       }
     }
     return out;
   }
 
-  async compile(kernel: Kernel, source: string): Promise<Program> { return this.#load(kernel, source); }
-
-  #load(kernel: Kernel, source: string): CudaProgram {
-    const ptx = this.#ptx(kernel, source);
+  async compile(kernel: Kernel, { source, checks }: Rendered): Promise<Program> {
+    const ptx = await this.#ptx(kernel, source);
     const mod = [null], fn = [null];
     this.#check(this.#cu.cuModuleLoadData!(mod, ptx), `${kernel.name}: cuModuleLoadData`);
     this.#check(this.#cu.cuModuleGetFunction!(fn, mod[0], kernel.custom?.name ?? kernel.name), `${kernel.name}: cuModuleGetFunction`);
-    return { name: kernel.name, source, fn: fn[0], checks: source.includes(statusName) };
+    const prog: CudaProgram = { name: kernel.name, source, fn: fn[0], checks };
+    return prog;
   }
 
   /** PTX for the source, from the disk cache, NVRTC, or nvcc, in that order. */
-  #ptx(kernel: Kernel, source: string): string {
-    const dir = join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'polygrad', 'cuda');
+  async #ptx(kernel: Kernel, source: string): Promise<string> {
+    const dir = (await cachePath('cuda'))!;
     const file = join(dir, `${createHash('sha256').update(`${this.#arch}\n${source}`).digest('hex').slice(0, 32)}.ptx`);
     if (existsSync(file)) return readFileSync(file, 'utf8');
     const ptx = this.#nvrtc ? this.#viaNvrtc(kernel, source) : this.#viaNvcc(kernel, source);
@@ -169,7 +178,7 @@ export class CudaBackend implements Backend {
       const log = new Uint8Array(size[0]!);
       nv.nvrtcGetProgramLog!(prog[0], log);
       nv.nvrtcDestroyProgram!(prog);
-      throw new Error(`cuda: ${kernel.name} failed to compile (NVRTC):\n${new TextDecoder().decode(log)}\n${numbered(source)}`);
+      throw compileError('cuda', kernel, ' (NVRTC)', new TextDecoder().decode(log), source);
     }
     nv.nvrtcGetPTXSize!(prog[0], size);
     const ptx = new Uint8Array(size[0]!);
@@ -184,25 +193,23 @@ export class CudaBackend implements Backend {
     try {
       execFileSync('nvcc', ['-ptx', `-arch=${this.#arch}`, '-o', `${base}.ptx`, `${base}.cu`], { stdio: 'pipe' });
     } catch (e) {
-      throw new Error(`cuda: ${kernel.name} failed to compile (nvcc):\n${(e as { stderr?: Buffer }).stderr?.toString() ?? e}\n${numbered(source)}`);
+      throw compileError('cuda', kernel, ' (nvcc)', (e as { stderr?: Buffer }).stderr?.toString() ?? String(e), source);
     }
     return readFileSync(`${base}.ptx`, 'utf8');
   }
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed = false): void {
-    const blocks = workgroups(kernel, BLOCK), fold = Math.min(blocks, this.caps.maxGrid);
-    // a source kernel brings its own grid and block
-    const [x, y, z] = kernel.custom?.grid ?? [fold, Math.ceil(blocks / fold), 1], block = kernel.custom?.block ?? BLOCK;
-    if (y > this.caps.maxGrid) throw new Error(`cuda: ${kernel.name} needs ${blocks} blocks, more than ${this.caps.maxGrid}²`);
+    const [x, y, z] = launchGrid('cuda', kernel, this.caps.workgroupSize, this.caps.maxGrid);
+    const threads = kernel.custom?.block ?? this.caps.workgroupSize;   // a source kernel brings its own block
     const { fn, checks } = p as CudaProgram;
     // the kernel's parameters in its signature's order: buffers, variables by value, the status word
     const params: ArrayBufferView[] = bufs.map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));
     (kernel.vars ?? []).forEach((d, i) => params.push(d === 'f32' ? new Float32Array([vals[i]!]) : d === 'i32' ? new Int32Array([vals[i]!]) : new Uint32Array([vals[i]!])));
     if (checks) params.push(new BigUint64Array([this.#status.ptr]));
-    this.#checksPending ||= checks;
+    this.#checks.launched(checks);
     const pair = timed ? [this.#event(), this.#event()] as [unknown, unknown] : undefined;
     if (pair) this.#check(this.#cu.cuEventRecord!(pair[0], null), 'cuEventRecord');
-    this.#check(this.#cu.cuLaunchKernel!(fn, x, y, z, block, 1, 1, 0, null, params, null), `${kernel.name}: cuLaunchKernel`);
+    this.#check(this.#cu.cuLaunchKernel!(fn, x, y, z, threads, 1, 1, 0, null, params, null), `${kernel.name}: cuLaunchKernel`);
     if (pair) { this.#check(this.#cu.cuEventRecord!(pair[1], null), 'cuEventRecord'); this.#timed.push(pair); }
   }
 
@@ -227,5 +234,3 @@ export class CudaBackend implements Backend {
     });
   }
 }
-
-const numbered = (s: string): string => s.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');

@@ -3,7 +3,7 @@
 // measures what polygrad itself costs on the host (scheduling, rendering, launching, replaying) and lets a model
 // far larger than this machine's memory be planned.
 import type { Kernel } from '../codegen/kernel.js';
-import type { Language } from '../codegen/render.js';
+import type { Language, Rendered } from '../codegen/render.js';
 import type { Backend, Caps, DeviceBuffer, DeviceGraph, Program } from './backend.js';
 
 export class NullBackend implements Backend {
@@ -25,7 +25,7 @@ export class NullBackend implements Backend {
   free(b: DeviceBuffer): void { this.live -= b.bytes; }
   write(): void {}
   async read(b: DeviceBuffer): Promise<Uint8Array> { return new Uint8Array(b.bytes); }
-  async compile(kernel: Kernel, source: string): Promise<Program> { return { name: kernel.name, source }; }
+  async compile(kernel: Kernel, { source }: Rendered): Promise<Program> { return { name: kernel.name, source }; }
   launch(): void { this.launches++; }
   async sync(): Promise<void> {}
   async takeTimes(): Promise<number[]> { return []; }

@@ -3,7 +3,7 @@
 // then blocks on a shared counter (Atomics.wait), so a launch stays synchronous.
 import type { DType } from '../codegen/dtype.js';
 import { f16ToF32, f32ToF16, f16round } from '../codegen/dtype.js';
-import { inNode } from '../runtime/debug.js';
+import { envFlag, inNode } from '../runtime/debug.js';
 
 type WorkerThreads = typeof import('node:worker_threads');
 
@@ -80,8 +80,8 @@ const cores: number = threads ? ((await import(/* @vite-ignore */ osSpec)) as ty
 /** Threads a CPU kernel may use: 1 in browsers or with POLYGRAD_THREADS=1, else POLYGRAD_THREADS or min(cores - 1, 8) workers plus the caller. */
 export function defaultThreads(): number {
   if (!threads) return 1;
-  const env = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process!.env.POLYGRAD_THREADS);
-  return env >= 1 ? Math.floor(env) : Math.min(cores - 1, 8) + 1;
+  const wanted = Number(envFlag('POLYGRAD_THREADS'));
+  return wanted >= 1 ? Math.floor(wanted) : Math.min(cores - 1, 8) + 1;
 }
 export const threadsAvailable = threads !== undefined;
 

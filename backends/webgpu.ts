@@ -3,11 +3,12 @@
 // variables ride in a slot of one uniform arena (bind group 1, dynamic offset); timestamps give device time,
 // read back in one batch; a captured step (jit) replays as one compute pass with bind groups made once.
 import type { DType } from '../codegen/dtype.js';
-import { type Kernel, workgroups } from '../codegen/kernel.js';
-import { checkError, statusName } from '../codegen/checks.js';
+import type { Kernel } from '../codegen/kernel.js';
+import type { Rendered } from '../codegen/render.js';
 import { maxVars, wgslFor } from '../codegen/wgsl.js';
 import { inNode } from '../runtime/debug.js';
 import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program } from './backend.js';
+import { BufferPool, StatusWord, compileError, launchGrid, statusBytes } from './common.js';
 
 class GpuBuffer implements DeviceBuffer {
   constructor(readonly gpu: GPUBuffer, readonly bytes: number) {}
@@ -65,7 +66,7 @@ export class WebGpuBackend implements Backend {
   readonly language;
   readonly description: string;
   readonly #device: GPUDevice;
-  readonly #pool = new Map<number, GPUBuffer[]>();
+  readonly #pool = new BufferPool<GPUBuffer>((g) => g.destroy());
   #encoder: GPUCommandEncoder | undefined;
   #pending = 0;
   #lost: string | undefined;
@@ -77,7 +78,7 @@ export class WebGpuBackend implements Backend {
   readonly #timings: { staging: GPUBuffer; pairs: number }[] = [];
   /** Index-check status (code, value), read back with the next read after a checked kernel ran. */
   readonly #status: GPUBuffer;
-  #checksPending = false;
+  readonly #checks = new StatusWord();
   /** Variables of the launches in the current encoder: one 256-byte slot each, written just before the submit. */
   readonly #varsLayout: GPUBindGroupLayout;
   readonly #args: GPUBuffer;
@@ -110,7 +111,7 @@ export class WebGpuBackend implements Backend {
       this.#query = device.createQuerySet({ type: 'timestamp', count: 2 * batch });
       this.#queryBuf = device.createBuffer({ size: 16 * batch, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     }
-    this.#status = device.createBuffer({ size: 8, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    this.#status = device.createBuffer({ size: statusBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.#varsLayout = device.createBindGroupLayout({
       entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: slotBytes } }],
     });
@@ -153,16 +154,12 @@ export class WebGpuBackend implements Backend {
 
   alloc(bytes: number): DeviceBuffer {
     this.#check();
-    const size = 2 ** Math.ceil(Math.log2(Math.max(bytes, 16)));   // size classes keep the pool reusable
-    const gpu = this.#pool.get(size)?.pop() ??
+    const size = BufferPool.sizeOf(bytes, this.#device.limits.maxBufferSize);
+    const gpu = this.#pool.take(size) ??
       this.#device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     return new GpuBuffer(gpu, bytes);
   }
-  free(b: DeviceBuffer): void {
-    const g = (b as GpuBuffer).gpu;
-    const list = this.#pool.get(g.size) ?? [];
-    if (list.length < 16) { list.push(g); this.#pool.set(g.size, list); } else g.destroy();
-  }
+  free(b: DeviceBuffer): void { const g = (b as GpuBuffer).gpu; this.#pool.give(g.size, g); }
   write(b: DeviceBuffer, data: Uint8Array, offset = 0): void {
     if (offset % 4) throw new Error(`webgpu: a write at byte ${offset} is not 4-byte aligned`);
     this.#flush();
@@ -171,28 +168,28 @@ export class WebGpuBackend implements Backend {
     this.#device.queue.writeBuffer((b as GpuBuffer).gpu, offset, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
   }
   async read(b: DeviceBuffer): Promise<Uint8Array> {
-    const src = b as GpuBuffer, size = Math.ceil(src.bytes / 4) * 4, checks = this.#checksPending;
+    const src = b as GpuBuffer, size = Math.ceil(src.bytes / 4) * 4, checks = this.#checks.take();
     // the status word rides along in the same staging buffer, after the data
-    const staging = this.#device.createBuffer({ size: Math.max(size, 4) + (checks ? 8 : 0), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const at = Math.max(size, 4);
+    const staging = this.#device.createBuffer({ size: at + (checks ? statusBytes : 0), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.#submit((enc) => {
       enc.copyBufferToBuffer(src.gpu, 0, staging, 0, size);
-      if (checks) enc.copyBufferToBuffer(this.#status, 0, staging, Math.max(size, 4), 8);
+      if (checks) enc.copyBufferToBuffer(this.#status, 0, staging, at, statusBytes);
     });
-    this.#checksPending = false;
     await staging.mapAsync(GPUMapMode.READ);
     this.#check();
     const mapped = staging.getMappedRange();
     const out = new Uint8Array(mapped.slice(0, src.bytes));
-    const [code, value] = checks ? new Uint32Array(mapped.slice(Math.max(size, 4), Math.max(size, 4) + 8)) : [0, 0];
+    const failed = checks ? StatusWord.error(new Uint32Array(mapped.slice(at, at + statusBytes))) : undefined;
     staging.destroy();
-    if (code) {
+    if (failed) {
       this.#device.queue.writeBuffer(this.#status, 0, new Uint32Array(2));
-      throw checkError(code, value! | 0);
+      throw failed;
     }
     return out;
   }
 
-  async compile(kernel: Kernel, source: string): Promise<Program> {
+  async compile(kernel: Kernel, { source, checks }: Rendered): Promise<Program> {
     this.#check();
     // push and pop with no await between, so concurrent builds never share a scope and a bad module's
     // validation error stays with it (reported below from the compilation info, not on a later call)
@@ -203,10 +200,9 @@ export class WebGpuBackend implements Backend {
     await moduleError;
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length) {
-      const numbered = source.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');
-      throw new Error(`webgpu: ${kernel.name} failed to compile:\n${errors.map((e) => `  line ${e.lineNum}:${e.linePos}: ${e.message}`).join('\n')}\n${numbered}`);
+      throw compileError('webgpu', kernel, '', errors.map((e) => `  line ${e.lineNum}:${e.linePos}: ${e.message}`).join('\n'), source);
     }
-    const checks = source.includes(statusName), vars = (kernel.vars?.length ?? 0) > 0;
+    const vars = (kernel.vars?.length ?? 0) > 0;
     if ((kernel.vars?.length ?? 0) > maxVars) throw new Error(`webgpu: ${kernel.name} reads ${kernel.vars!.length} variables, more than the ${maxVars} a launch passes`);
     const layout = this.#device.createBindGroupLayout({
       entries: [...kernel.params.map((p) => p.write), ...(checks ? [true] : [])]
@@ -224,21 +220,12 @@ export class WebGpuBackend implements Backend {
   /** The bind group of a launch's buffers (and the status word when the kernel checks indices). */
   #bindGroup(p: GpuProgram, bufs: readonly DeviceBuffer[]): GPUBindGroup {
     const entries = bufs.map((b, i) => ({ binding: i, resource: { buffer: (b as GpuBuffer).gpu, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) } }));
-    if (p.checks) entries.push({ binding: bufs.length, resource: { buffer: this.#status, size: 8 } });
+    if (p.checks) entries.push({ binding: bufs.length, resource: { buffer: this.#status, size: statusBytes } });
     return this.#device.createBindGroup({ layout: p.pipeline.getBindGroupLayout(0), entries });
   }
 
-  /** The launch grid: workgroups folded into y past the device's largest dimension (a source kernel brings its own). */
   #grid(kernel: Kernel): [number, number, number] {
-    if (kernel.custom) {
-      const g = kernel.custom.grid;
-      if (g.some((n) => n > this.caps.maxGrid)) throw new Error(`webgpu: ${kernel.name} needs ${g.join(' × ')} workgroups, more than ${this.caps.maxGrid} per dimension`);
-      return [g[0], g[1], g[2]];
-    }
-    const groups = workgroups(kernel, this.caps.workgroupSize);
-    const x = Math.min(groups, this.caps.maxGrid), y = Math.ceil(groups / x);
-    if (y > this.caps.maxGrid) throw new Error(`webgpu: ${kernel.name} needs ${groups} workgroups, more than ${this.caps.maxGrid}² the device allows`);
-    return [x, y, 1];
+    return launchGrid('webgpu', kernel, this.caps.workgroupSize, this.caps.maxGrid);
   }
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed = false): void {
@@ -246,7 +233,7 @@ export class WebGpuBackend implements Backend {
     const prog = p as GpuProgram;
     const [x, y, z] = this.#grid(kernel);
     const bindGroup = this.#bindGroup(prog, bufs);
-    this.#checksPending ||= prog.checks;
+    this.#checks.launched(prog.checks);
     this.#encoder ??= this.#device.createCommandEncoder();
     const pair = timed && this.#query ? this.#timedPairs++ : -1;
     const pass = this.#encoder.beginComputePass(pair >= 0 ? { timestampWrites: { querySet: this.#query!, beginningOfPassWriteIndex: 2 * pair, endOfPassWriteIndex: 2 * pair + 1 } } : {});
@@ -308,7 +295,7 @@ export class WebGpuBackend implements Backend {
    */
   graph(launches: readonly GraphLaunch[]): DeviceGraph {
     const progs = launches.map((l) => l.program as GpuProgram), grids = launches.map((l) => this.#grid(l.kernel));
-    const slots = launches.map((l, i) => (progs[i]!.vars ? launches.slice(0, i).filter((_, j) => progs[j]!.vars).length : -1));
+    const slots = progs.map((p, i) => (p.vars ? progs.slice(0, i).filter((q) => q.vars).length : -1));
     const nslots = slots.filter((s) => s >= 0).length;
     const [args, argsGroup] = this.#varsArena(nslots);
     const words = new Uint32Array((Math.max(1, nslots) * slotBytes) / 4);
@@ -343,7 +330,7 @@ export class WebGpuBackend implements Backend {
         }
         pass.end();
         this.#device.queue.submit([enc.finish()]);
-        this.#checksPending ||= checks;
+        this.#checks.launched(checks);
       },
       dispose: () => { args.destroy(); },
     };

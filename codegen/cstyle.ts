@@ -72,7 +72,7 @@ export function gridCoord(k: Kernel, axis: number): string {
  * `slot` is the thread's place in workgroup memory with the lanes of one output adjacent there, `first` its first
  * reduce iteration (past every range for the spare threads, which then only join the barriers).
  */
-export function prologue(l: CStyle, k: Kernel, wg: string, lid: string, workgroupSize: number): string[] {
+export function prologue(l: Pick<CStyle, 'declare' | 'select'>, k: Kernel, wg: string, lid: string, workgroupSize: number): string[] {
   const total = launchShape(k).reduce((a, b) => a * b, 1), g = lanes(k), per = workgroupSize / g;
   const i32 = (name: string, e: string) => `  ${l.declare(name, 'i32', e, false)}`;
   if (g === 1) return [i32('gidx', `${wg} * ${workgroupSize} + ${lid}`), `  if (gidx >= ${total}) { return; }`];

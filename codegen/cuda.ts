@@ -3,11 +3,8 @@
 import type { DType } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
-
-/** Threads per block (the backend launches this many). */
-export const BLOCK = 256;
 import { checkCode, statusName } from './checks.js';
-import { bufName } from './render.js';
+import { type Uses, bufName } from './render.js';
 
 const types: Record<DType, string> = { f32: 'float', f16: 'half', i32: 'int', u32: 'unsigned int', bool: 'bool' };
 const bits: Record<string, string> = { inf: '0x7f800000', '-inf': '0xff800000', nan: '0x7fc00000' };
@@ -31,7 +28,7 @@ function bitcast(a: string, to: DType, from: DType): string {
   return `((${types[to]})(${a}))`;
 }
 
-const cuda: CStyle = {
+const cuda: Omit<CStyle, 'shared' | 'kernel'> = {
   name: 'cuda',
   type: (d) => types[d],
   literal,
@@ -51,22 +48,17 @@ const cuda: CStyle = {
   globalIndex: (name, range, k) => `const int ${name} = ${gridCoord(k, range.range.id)};`,
   checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u, ${statusName})`,
   variable: (i, d) => (d === 'bool' ? `(pg_v${i} != 0u)` : `pg_v${i}`),
-  shared: (name, d) => `__shared__ ${types[d]} ${name}[${BLOCK}];`,
   barrier: '__syncthreads();',
-  kernel: (k, body, shared) => cudaKernel(k, body, shared, BLOCK),
 };
 
-export function cudaKernel(k: Kernel, body: readonly string[], shared: readonly string[], block: number): string {
-  const src = [...shared, ...body].join('\n');
-  const half = k.params.some((p) => p.dtype === 'f16') || src.includes('half');
+function cudaKernel(k: Kernel, body: readonly string[], shared: readonly string[], uses: Uses, block: number): string {
   const params = k.params.map((p, i) => `${p.write ? '' : 'const '}${types[p.dtype]}* __restrict__ ${bufName(i)}`);
   // variables by value after the buffers (bools as a 32-bit word, as every backend passes them)
   params.push(...(k.vars ?? []).map((d, i) => `const ${d === 'bool' ? 'unsigned int' : types[d]} pg_v${i}`));
-  const checks = src.includes('check_index(');
-  if (checks) params.push(`unsigned int* __restrict__ ${statusName}`);
+  if (uses.checks) params.push(`unsigned int* __restrict__ ${statusName}`);
   return [
-    ...(half ? ['#include <cuda_fp16.h>'] : []),
-    ...(checks ? checkIndex : []),
+    ...(uses.f16 ? ['#include <cuda_fp16.h>'] : []),
+    ...(uses.checks ? checkIndex : []),
     `extern "C" __global__ void __launch_bounds__(${block}) ${k.name}(${params.join(', ')}) {`,
     ...shared.map((d) => `  ${d}`),
     ...prologue(cuda, k, '(int)(blockIdx.y * gridDim.x + blockIdx.x)', '(int)threadIdx.x', block),
@@ -86,4 +78,10 @@ const checkIndex = [
   '#endif',
 ];
 
-export const cudaLanguage = cLanguage(cuda);
+/** The table for a block size (threads per block, from the device's limits). */
+export const cudaFor = (block: number) => cLanguage({
+  ...cuda,
+  shared: (name, d) => `__shared__ ${types[d]} ${name}[${block}];`,
+  kernel: (k, body, shared, uses) => cudaKernel(k, body, shared, uses, block),
+});
+export const cudaLanguage = cudaFor(256);

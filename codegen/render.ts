@@ -24,7 +24,7 @@ export interface Language {
   /** value when lo <= value <= hi, else a failure the host reports (message names the op). */
   checked(value: string, lo: number, hi: number, message: string): string;
   /** Wraps the rendered body (and workgroup-memory declarations) into a complete program. */
-  kernel(k: Kernel, body: readonly string[], shared: readonly string[]): string;
+  kernel(k: Kernel, body: readonly string[], shared: readonly string[], uses: Uses): string;
   /**
    * GPU languages that run GROUP: an array in workgroup memory with one slot per thread, and a barrier. Their
    * kernel prologue names `lane` (0..lanes-1: this thread's share of its output's reduce), `first` (its first
@@ -35,20 +35,32 @@ export interface Language {
   readonly barrier?: string;
 }
 
+/** What a rendered body uses that its program must declare or its backend must bind. */
+export interface Uses {
+  /** Index checks: the program takes the status word they report through (GPUs). */
+  readonly checks: boolean;
+  /** f16 values anywhere (buffers, constants, casts). */
+  readonly f16: boolean;
+}
+/** A program's source and what its backend must know to compile and launch it. */
+export interface Rendered { readonly source: string; readonly checks: boolean }
+
 export const bufName = (i: number): string => `d${i}`;
 const reduceAlu = (op: ReduceOp): AluOp => op;
 export const reduceIdentity = (op: ReduceOp, d: DType): number | boolean =>
   op === 'ADD' ? (d === 'bool' ? false : 0) : op === 'MUL' ? (d === 'bool' ? true : 1) : minValue(d);
 
-export function render(k: Kernel, insts: readonly Inst[], lang: Language): string {
+export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rendered {
   const names = new Map<UOp, string>();
-  let counter = 0;
+  let counter = 0, checks = false, f16 = k.params.some((p) => p.dtype === 'f16');
   const name = (u: UOp, prefix: string): string => {
     const n = `${prefix}${counter++}`;
     names.set(u, n);
+    f16 ||= u.dtype === 'f16';
     return n;
   };
   const ref = (u: UOp): string => {
+    f16 ||= u.dtype === 'f16';
     if (u.op === 'CONST') return lang.literal(u.constValue, u.dtype);
     if (u.op === 'PARAM') return bufName(Number(u.arg));
     if (u.op === 'VAR') return lang.variable((u.arg as unknown as VarArg).index, u.dtype);
@@ -64,6 +76,7 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): strin
       }
       case 'CHECKED': {
         const [lo, hi, msg] = u.arg as [number, number, string];
+        checks = true;
         return lang.checked(ref(u.src[0]!), lo, hi, msg);
       }
       default:
@@ -109,7 +122,7 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): strin
       default: inst satisfies never;
     }
   }
-  return lang.kernel(k, lines, shared);
+  return { source: lang.kernel(k, lines, shared, { checks, f16 }), checks };
 
   /** Every lane writes its partial, a tree halves the live lanes per step, then all lanes read lane 0's. */
   function combine(reduces: readonly UOp[]): void {

@@ -5,7 +5,7 @@ import { f32ToF16 } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
 import { checkCode, statusName } from './checks.js';
-import { bufName } from './render.js';
+import { type Uses, bufName } from './render.js';
 
 /** A kernel's variables: 32-bit words in one uniform block of a per-launch slot (bind group 1, dynamic offset). */
 export const varsName = 'pg_vars';
@@ -29,7 +29,7 @@ function literal(v: number | boolean, d: DType): string {
   return `${s}${d === 'f16' ? 'h' : 'f'}`;
 }
 
-const wgsl: CStyle = {
+const wgsl: Omit<CStyle, 'shared' | 'kernel'> = {
   name: 'wgsl',
   type: (d) => types[d],
   literal,
@@ -64,18 +64,16 @@ const wgsl: CStyle = {
     return d === 'u32' ? word : d === 'bool' ? `(${word} != 0u)` : `bitcast<${types[d]}>(${word})`;
   },
   barrier: 'workgroupBarrier();',
-  kernel: (k, body, shared) => wgslKernel(k, body, shared, 64),
 };
 
 /** The complete shader: bindings (outputs read_write, inputs read), helpers, workgroup memory, the thread's output. */
-export function wgslKernel(k: Kernel, body: readonly string[], shared: readonly string[], workgroupSize: number): string {
-  const src = [...shared, ...body].join('\n');
-  const f16 = k.params.some((p) => p.dtype === 'f16') || /\bf16\b|\dh\b/.test(src);
+function wgslKernel(k: Kernel, body: readonly string[], shared: readonly string[], uses: Uses, workgroupSize: number): string {
+  const { f16 } = uses;
   return [
     ...(f16 ? ['enable f16;'] : []),
     `// ${k.name}`,
     ...k.params.map((p, i) => `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: array<${stored(p.dtype)}>;`),
-    ...(src.includes('check_index(') ? statusBinding(k.params.length) : []),
+    ...(uses.checks ? statusBinding(k.params.length) : []),
     ...(k.vars?.length ? [`@group(1) @binding(0) var<uniform> ${varsName}: array<vec4<u32>, ${maxVars / 4}>;`] : []),
     'fn inf_f32() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }',
     'fn nan_f32() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }',
@@ -123,6 +121,6 @@ const statusBinding = (binding: number): string[] => [
 export const wgslFor = (workgroupSize: number) => cLanguage({
   ...wgsl,
   shared: (name, d) => `var<workgroup> ${name}: array<${types[d]}, ${workgroupSize}>;`,
-  kernel: (k, body, shared) => wgslKernel(k, body, shared, workgroupSize),
+  kernel: (k, body, shared, uses) => wgslKernel(k, body, shared, uses, workgroupSize),
 });
 export const wgslLanguage = wgslFor(64);

@@ -64,15 +64,15 @@ export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
         if (source === undefined) throw new Error(`${k.name}: kernel ${k.custom.name} has no ${backend.language.name} source for ${backend.name}`);
         if (debugLevel() >= 4) console.log(source);
         stats.compiles++;
-        return { program: await backend.compile(k, source), kernel: k, flops: 0, bytes: k.params.reduce((a, p) => a + p.numel * 4, 0) };
+        return { program: await backend.compile(k, { source, checks: false }), kernel: k, flops: 0, bytes: k.params.reduce((a, p) => a + p.numel * 4, 0) };
       }
       const { kernel: opt, from } = await chooseOpts(backend, k);
       const insts = linearize(opt, backend.caps.globalsAsLoops);
-      const source = render(opt, insts, backend.language);
+      const rendered = render(opt, insts, backend.language);
       if (debugLevel() >= 3) console.log(`${k.name}: ${formatOpts(opt.opts ?? [])} (${from})`);
-      if (debugLevel() >= 4) console.log(source);
+      if (debugLevel() >= 4) console.log(rendered.source);
       stats.compiles++;
-      const program = await backend.compile(opt, source);
+      const program = await backend.compile(opt, rendered);
       await turnIfLong();
       return { program, kernel: opt, ...estimate(opt, insts) };
     })();

@@ -5,7 +5,7 @@ import { type Tensor, CpuBackend, cat, registerDevice, zeros } from '../../index
 import type { Caps } from '../../backends/backend.js';
 import { storageOf } from '../../backends/backend.js';
 import { NullBackend } from '../../backends/null.js';
-import { cudaLanguage } from '../../codegen/cuda.js';
+import { cudaFor } from '../../codegen/cuda.js';
 import { itemsize } from '../../codegen/dtype.js';
 import { ShardError, chunkElems, rowElems, shard } from '../../codegen/shard.js';
 import { wgslFor } from '../../codegen/wgsl.js';
@@ -45,7 +45,7 @@ let planned = 0;
 export function planDevice(limits: Partial<Caps> & { readonly target?: 'wgsl' | 'cuda' }, like: string): NullBackend {
   const gpu = { statusBinding: true, globalsAsLoops: false, timer: 'device' as const, storage: limits.target === 'cuda' ? {} : { bool: 'u32' as const } };
   const caps: Caps = { ...new CpuBackend().caps, ...gpu, ...limits };
-  const lang = limits.target === 'cuda' ? cudaLanguage : wgslFor(caps.workgroupSize);
+  const lang = (limits.target === 'cuda' ? cudaFor : wgslFor)(caps.workgroupSize);
   const b = new NullBackend(`plan${planned++}`, caps, lang, like);
   registerDevice(b);
   return b;

@@ -37,7 +37,7 @@ describe('GROUP', () => {
   test.each([['wgsl', wgslFor(256), 'workgroupBarrier();', 'var<workgroup> sh'], ['cuda', cudaLanguage, '__syncthreads();', '__shared__ float sh']] as const)(
     '%s: lanes stride the reduce, combine through workgroup memory, one lane stores', (_, lang, barrier, shared) => {
       const k = optimize(only(rand([2, 1000]).sum(1)), gpu);
-      const src = render(k, linearize(k, false), lang);
+      const src = render(k, linearize(k, false), lang).source;
       expect(src).toContain(shared);
       expect(src).toContain(barrier);
       expect(src).toMatch(/for \(.*r\d+(: i32)? = first; r\d+ < 1000; r\d+ \+= 128\)/);

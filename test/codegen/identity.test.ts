@@ -24,7 +24,7 @@ async function describeKernels(p: Pieces, ...ts: import('../../index.js').Tensor
     key: p.kernel.kernelKey(k),
     sources: [[jsLanguage, true], [wgslLanguage, false], [cudaLanguage, false]].map(([lang, cpu]) => {
       const o = optimize(k, { globalsAsLoops: cpu as boolean, workgroupSize: 64, threads: 65536 });
-      return render(o, linearize(o, cpu as boolean), lang as typeof jsLanguage);
+      return render(o, linearize(o, cpu as boolean), lang as typeof jsLanguage).source;
     }),
   }));
 }

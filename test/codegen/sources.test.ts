@@ -48,7 +48,7 @@ function digests(): Record<string, Record<string, string>> {
       const hash = createHash('sha256');
       for (const k of kernels) {
         for (const v of [k, optimize(k, t.caps), walked(k, t.caps, i)]) {
-          hash.update(`${render(v, linearize(v, t.caps.globalsAsLoops), t.language)}\n\0`);
+          hash.update(`${render(v, linearize(v, t.caps.globalsAsLoops), t.language).source}\n\0`);
         }
       }
       entry[t.name] = hash.digest('hex').slice(0, 16);

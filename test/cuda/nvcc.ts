@@ -16,7 +16,7 @@ export function nvccAvailable(): boolean {
 export function compileAll(kernels: readonly Kernel[], arch = 'sm_90'): string[] {
   const sources = new Map<string, string>();
   for (const k of kernels) {
-    const src = render(k, linearize(k, false), cudaLanguage);
+    const src = render(k, linearize(k, false), cudaLanguage).source;
     if ([...sources.values()].includes(src)) continue;
     const unique = `${k.name}_${sources.size}`;
     sources.set(unique, src.replace(` ${k.name}(`, ` ${unique}(`));

@@ -1,0 +1,57 @@
+// The parts the GPU backends share: size classes that waste little and stay within the device's largest
+// buffer, a pool that keeps a bounded number per class, and launch grids folded past the largest dimension.
+import { describe, expect, test } from 'vitest';
+import { BufferPool, StatusWord, launchGrid } from '../../backends/common.js';
+import type { Kernel } from '../../codegen/kernel.js';
+
+describe('BufferPool size classes', () => {
+  const sizes = [1, 3, 16, 17, 1000, 4097, 2 ** 20, 2 ** 20 + 1, 3 * 2 ** 20 + 5, 1e8 + 3, 2 ** 31 - 1];
+  test.each(sizes)('%d bytes: a class that holds them, a multiple of 4, at most an eighth over past 1 MiB', (bytes) => {
+    const size = BufferPool.sizeOf(bytes);
+    expect(size).toBeGreaterThanOrEqual(bytes);
+    expect(size % 4).toBe(0);
+    if (bytes > 2 ** 20) expect(size).toBeLessThanOrEqual(bytes * 1.125 + 4);
+    else expect(Math.log2(size) % 1).toBe(0);
+  });
+  test('classes are few: the sizes in an eighth past 4 MiB share one', () => {
+    const classes = new Set(Array.from({ length: 4000 }, (_, i) => BufferPool.sizeOf(2 ** 22 + 1 + i * 131)));
+    expect([...classes]).toEqual([2 ** 22 * 1.125]);
+  });
+  test("a class never passes the device's largest buffer where the bytes fit in it", () => {
+    const max = 200 * 2 ** 20 + 12;
+    expect(BufferPool.sizeOf(max - 100, max)).toBeLessThanOrEqual(max);
+    expect(BufferPool.sizeOf(max - 100, max)).toBeGreaterThanOrEqual(max - 100);
+  });
+  test('freed buffers come back for their class only; past `keep` a class destroys them', () => {
+    const destroyed: string[] = [];
+    const pool = new BufferPool<string>((b) => destroyed.push(b), 2);
+    for (const b of ['a', 'b', 'c']) pool.give(64, b);
+    expect(destroyed).toEqual(['c']);
+    expect(pool.take(128)).toBeUndefined();
+    expect([pool.take(64), pool.take(64), pool.take(64)]).toEqual(['b', 'a', undefined]);
+  });
+});
+
+describe('StatusWord', () => {
+  test('a read fetches the word only after a checked kernel ran, once', () => {
+    const w = new StatusWord();
+    w.launched(false);
+    expect(w.take()).toBe(false);
+    w.launched(true);
+    w.launched(false);
+    expect([w.take(), w.take()]).toEqual([true, false]);
+  });
+  test('an empty word is no error', () => expect(StatusWord.error(new Uint32Array(2))).toBeUndefined());
+});
+
+describe('launchGrid', () => {
+  const kernel = (n: number): Kernel => ({ name: `e_${n}`, shape: [n], params: [{ dtype: 'f32', numel: n, write: true }], stores: [] });
+  test('workgroups fold into y past the largest dimension, covering every one', () => {
+    const [x, y, z] = launchGrid('gpu', kernel(10 * 64 + 1), 64, 4);
+    expect([x, y, z]).toEqual([4, 3, 1]);
+    expect(x * y).toBeGreaterThanOrEqual(11);
+  });
+  test('a grid past maxGrid² is refused, naming the kernel and the limit', () => {
+    expect(() => launchGrid('gpu', kernel(17 * 64), 64, 4)).toThrow('gpu: e_1088 needs 17 workgroups, more than 4² the device allows');
+  });
+});
