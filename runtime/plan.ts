@@ -3,17 +3,16 @@
 import type { Kernel } from '../codegen/kernel.js';
 import { rowElems } from '../codegen/shard.js';
 import { getDevice } from './device.js';
-import { liveBuffer } from './realize.js';
-import { type Schedule, Scheduler, graphKey } from './schedule.js';
+import { scheduleOn } from './realize.js';
+import type { Schedule } from './schedule.js';
 import type { Tensor } from './tensor.js';
 
 /** The schedule of the tensors on their device, with the realized buffers (leaves) its inputs refer to. */
 export function schedule(...tensors: Tensor[]): Schedule & { readonly leaves: readonly { numel: number; dtype: string; row: number }[] } {
   const backend = getDevice(tensors[0]!.device);
   const nodes = [...new Set(tensors.map((t) => t.node('plan')))];
-  const { leaves, binds } = graphKey(nodes, (u) => liveBuffer(u, backend) !== undefined);
-  const sched = new Scheduler(new Map(leaves.map((u, i) => [u, i])), backend.caps, new Map(binds.map((u, i) => [u, i]))).run(nodes);
-  return { ...sched, leaves: leaves.map((u) => ({ numel: u.numel, dtype: u.dtype, row: rowElems(u.shape) })) };
+  const { sched, g } = scheduleOn(backend, nodes);
+  return { ...sched, leaves: g.leaves.map((u) => ({ numel: u.numel, dtype: u.dtype, row: rowElems(u.shape) })) };
 }
 
 export const plan = (...tensors: Tensor[]): Kernel[] => schedule(...tensors).items.map((i) => i.kernel);

@@ -16,7 +16,7 @@ import { debugLevel, kernelLine, stats } from './debug.js';
 import { getDevice } from './device.js';
 import { Lru } from './lru.js';
 import { profiling, record, stage } from './profile.js';
-import { type Schedule, Scheduler, graphKey } from './schedule.js';
+import { type Schedule, Scheduler, cutRules, graphKey } from './schedule.js';
 import type { Tensor } from './tensor.js';
 import { collectIfDue, turnIfLong } from './turn.js';
 
@@ -137,21 +137,26 @@ export async function reportTimes(backend: Backend, launches: readonly TimedLaun
   deviceClock.set(backend, clock);
 }
 
+/** The schedule of `outputs` on `backend` over the buffers live there, from the cache when the graph was seen. */
+export function scheduleOn(backend: Backend, outputs: readonly UOp[]): { sched: Schedule; g: Keyed; hit: boolean } {
+  const g = keyOf(backend, outputs), cache = perBackend(schedules, backend, cacheLimits.schedules);
+  const cached = cache.get(g.key);
+  if (cached) return { sched: cached, g, hit: true };
+  const slots = <T>(xs: readonly T[]) => new Map(xs.map((u, i) => [u, i] as [T, number]));
+  const sched = new Scheduler(slots(g.leaves), backend.caps, slots(g.binds)).run(outputs);
+  cache.set(g.key, sched);
+  return { sched, g, hit: false };
+}
+
 /** Computes `outputs` on `backend`; returns one buffer per output, retained once for the caller to release. */
 async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<{ bufs: Buffer[]; keyed: Keyed }> {
   const t0 = performance.now();
-  const g = keyOf(backend, outputs), cache = perBackend(schedules, backend, cacheLimits.schedules);
-  let sched = cache.get(g.key);
-  const hit = sched !== undefined;
-  if (!sched) {
-    const slots = <T>(xs: readonly T[]) => new Map(xs.map((u, i) => [u, i] as [T, number]));
-    sched = new Scheduler(slots(g.leaves), backend.caps, slots(g.binds)).run(outputs);
-    cache.set(g.key, sched);
-  } else stats.scheduleCacheHits++;
+  const { sched, g, hit } = scheduleOn(backend, outputs);
+  if (hit) stats.scheduleCacheHits++;
   stats.schedules++;
   if (debugLevel() >= 1) {
     console.log(`schedule: ${sched.items.length} kernel${sched.items.length === 1 ? '' : 's'} for ${outputs.length} output${outputs.length === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(2)} ms${hit ? ' (cache hit)' : ''}`);
-    if (!hit) for (const c of sched.cuts) console.log(`  cut by ${c}`);
+    if (!hit) for (const c of sched.cuts) console.log(`  cut by ${c.rule}: ${c.node} (${cutRules[c.rule]})`);
   }
   const values = g.binds.map((u) => (u.arg as unknown as Bound).value);
   const rec = recorder();
@@ -170,7 +175,7 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
       const bufs = item.bufs.map((r) => {
         if (r.kind === 'input') return inputs[r.slot]!;
         if (r.kind === 'output') return outs[r.index]!;
-        const t = sched!.temps[r.id]!;
+        const t = sched.temps[r.id]!;
         return (temps[r.id] ??= new Buffer(backend, t.dtype, t.numel, t.row));
       });
       // a source kernel's integer arguments first (shapes, strides), then the bound variables
@@ -200,7 +205,7 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
     if (timedLaunches.length) await reportTimes(backend, timedLaunches, hostMs);
   } catch (e) {
     for (const t of temps) t?.free();
-    outs.forEach((b, i) => { if (sched!.outputs[i]!.kind === 'kernel') b.free(); });
+    outs.forEach((b, i) => { if (sched.outputs[i]!.kind === 'kernel') b.free(); });
     for (const b of inputs) b.release();
     throw e;
   }

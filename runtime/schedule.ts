@@ -1,16 +1,16 @@
-// Cuts the lazy graph into fused kernels. Each realized node is a kernel root; everything below it that
-// is not realized is computed inline (index expressions pushed through movement ops). Rules decide what
-// must be realized: a reduce broadcast over the kernel's outputs, a reduce nested in another, costly work
-// reused across a reduce, a reduce two kernels would both compute, the device's buffer cap. Kernels with
-// one iteration space then merge into multi-output kernels when one reads the other at the same index.
-import { alu } from '../codegen/alu.js';
+// Cuts the lazy graph into fused kernels. Each realized node is a kernel root; everything below it that is not
+// realized is computed inline (runtime/lower.ts). Named rules (cutRules) decide what must be realized: what the
+// user marks, a contributed kernel, a reduce broadcast or nested in a loop, costly work reused across a loop, a
+// reduce two kernels would both compute, the device's binding cap. Kernels with one iteration space then merge
+// into multi-output kernels when one reads the other at the same index.
 import type { DType } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
 import { globalRanges, linearIndex } from '../codegen/kernel.js';
-import { type AluOp, type Bound, type ReduceOp, UOp, argKey, constOf, isAlu, isMovement, transcendental } from '../codegen/uop.js';
+import { type Bound, type UOp, argKey, isMovement } from '../codegen/uop.js';
 import { ShardError, chunkElems, rowElems, shard } from '../codegen/shard.js';
 import { customKernel, pinned } from './custom.js';
-import { sourceIndex } from './view.js';
+import { type Built, type LoweringContext, emptyBuilt, lowerKernel } from './lower.js';
+import { compositeOps, opTags } from './tags.js';
 
 export type BufferRef = { readonly kind: 'input'; readonly slot: number } | { readonly kind: 'output'; readonly index: number } | { readonly kind: 'temp'; readonly id: number };
 /** `vars[i]`: the schedule's variable slot (graphKey's `binds` order) that the kernel's variable i reads. */
@@ -19,21 +19,25 @@ export interface ScheduleItem {
 }
 export type OutputPlan = { readonly kind: 'kernel' } | { readonly kind: 'input'; readonly slot: number };
 /**
- * Why a node was realized (given a buffer of its own) instead of fused into its users: the scheduler's cutting rules,
- * by name. DEBUG=1 prints each cut with its rule.
+ * The scheduler's cutting rules: each realizes a node (gives it a buffer of its own) instead of fusing it into its
+ * users, for the reason it states. DEBUG=1 prints every cut with its rule, the op and the shape.
  */
-export type CutRule =
-  | 'contiguous'              // the user asked for it
-  | 'contributed kernel'      // a CUSTOM node is a kernel of its own; its inputs are realized
-  | 'reduce under a broadcast or loop'   // a reduce read where its result would be recomputed per element or per step
-  | 'costly work out of a loop'          // transcendental work not depending on an enclosing reduce loop
-  | 'shared reduce'           // two kernels would each compute the same reduce
-  | 'binding cap';            // the kernel would bind more buffers than the device allows
+export const cutRules = {
+  contiguous: 'the user asked for a buffer (contiguous())',
+  'contributed kernel': 'a CUSTOM node runs as a kernel of its own, over realized inputs',
+  'reduce under a broadcast or loop': 'fused, the reduce would be recomputed per broadcast element or per step of a loop',
+  'costly work out of a loop': 'transcendental work that does not depend on the enclosing reduce loop would rerun every step',
+  'shared reduce': 'two kernels would each compute the same reduce',
+  'binding cap': 'the kernel would bind more buffers than the device allows',
+} as const;
+export type CutRule = keyof typeof cutRules;
+/** A cut: the rule, and the op and shape of what it realized. */
+export interface Cut { readonly rule: CutRule; readonly node: string }
 
 export interface Schedule {
   readonly items: readonly ScheduleItem[];
-  /** The cuts besides the outputs: the rule, and the op and shape of what was realized (for DEBUG=1). */
-  readonly cuts: readonly string[];
+  /** The cuts besides the outputs (for DEBUG=1). */
+  readonly cuts: readonly Cut[];
   /** Intermediates: dtype, elements, and elements per row (how a buffer too big for one device buffer chunks). */
   readonly temps: readonly { readonly dtype: DType; readonly numel: number; readonly row: number }[];
   readonly outputs: readonly OutputPlan[];
@@ -44,56 +48,13 @@ export interface Schedule {
  */
 export interface ScheduleCaps { readonly maxBuffers: number; readonly statusBinding?: boolean; readonly maxBufferBytes?: number }
 
-/** Tensor methods name the node they return, so kernels can say which ops they fused. */
-export const opTags = new WeakMap<UOp, string>();
-/** Names of composite ops (conv2d, matmul, …), which speak for the primitives inside them. */
-export const compositeOps = new Set<string>();
-
-/**
- * Tags `u` and the untagged nodes below it (what an op just built) with `op`, stopping at tagged nodes and leaves:
- * every node says which op made it, so a kernel's name does not depend on which other graphs were built first.
- */
-export function tagNodes(u: UOp, op: string): void {
-  const todo = [u];
-  while (todo.length) {
-    const n = todo.pop()!;
-    if (opTags.has(n) || n.op === 'BUFFER' || n.op === 'CONST') continue;
-    opTags.set(n, op);
-    todo.push(...n.src);
-  }
-}
-
-interface Built {
-  readonly roots: readonly UOp[];
-  readonly stores: UOp[];
-  readonly inputs: UOp[];                 // params after the roots
-  readonly binds: UOp[];                  // BIND nodes read, in VAR index order
-  readonly loaded: Set<UOp>;              // realized non-leaf nodes read (dependencies)
-  readonly reduces: Set<UOp>;             // REDUCE_AXIS nodes computed inline
-  readonly tags: string[];
-  readonly reduceExtents: number[];
-  readonly discovered: UOp[];             // nodes this build decided to realize
-  invalid: boolean;                       // read a member of its own group at another index
-  checked: boolean;                       // has index checks (a gather)
-  readonly custom?: boolean;              // a contributed kernel (a CUSTOM root): never merged, never sharded
-}
-
-const varsMemo = new WeakMap<UOp, ReadonlySet<UOp>>();
-function varsOf(u: UOp): ReadonlySet<UOp> {
-  let v = varsMemo.get(u);
-  if (!v) {
-    v = u.op === 'RANGE' ? new Set([u]) : new Set(u.src.flatMap((s) => [...varsOf(s)]));
-    varsMemo.set(u, v);
-  }
-  return v;
-}
-
 export class Scheduler {
   readonly #leaves: ReadonlyMap<UOp, number>;
   readonly #binds: ReadonlyMap<UOp, number>;
   readonly #realized = new Set<UOp>();
-  readonly #cuts: string[] = [];
+  readonly #cuts: Cut[] = [];
   readonly #caps: ScheduleCaps;
+  readonly #lowering: LoweringContext;
   /** The binding cap cuts only once the other rules settled: an early, wide build must not force a cut. */
   #capped = false;
 
@@ -102,13 +63,14 @@ export class Scheduler {
     this.#leaves = leaves;
     this.#binds = binds;
     this.#caps = caps;
+    this.#lowering = { leaves, realized: this.#realized, cut: (u, rule) => this.#cut(u, rule) };
   }
 
   /** Realizes u by `rule` (a no-op when it already is); true when it was not realized before. */
   #cut(u: UOp, rule: CutRule): boolean {
     if (this.#realized.has(u)) return false;
     this.#realized.add(u);
-    this.#cuts.push(`${rule}: ${opTags.get(u) ?? u.op.toLowerCase()} [${u.shape.join(', ')}]`);
+    this.#cuts.push({ rule, node: `${opTags.get(u) ?? u.op.toLowerCase()} [${u.shape.join(', ')}]` });
     return true;
   }
 
@@ -162,7 +124,7 @@ export class Scheduler {
 
   /** Rule "contributed kernel": a CUSTOM node is a kernel of its own over its inputs, each realized. */
   #custom(r: UOp): Built {
-    const b: Built = { roots: [r], stores: [], inputs: [...r.src], binds: [], loaded: new Set(), reduces: new Set(), tags: [], reduceExtents: [], discovered: [], invalid: false, checked: false, custom: true };
+    const b: Built = { ...emptyBuilt([r]), inputs: [...r.src], custom: true };
     for (const u of r.src) {
       if (this.#leaves.has(u)) continue;
       b.loaded.add(u);
@@ -174,7 +136,7 @@ export class Scheduler {
   #buildWithinCap(roots: readonly UOp[]): Built {
     const cuts = new Set<UOp>();   // realized to fit the cap (and what discarded builds discovered)
     for (;;) {
-      const b = this.#build(roots, false);
+      const b = lowerKernel(roots, this.#lowering, 'kernel');
       const [excess, why] = this.#capped ? this.#excess(b) : [0, ''];
       if (excess <= 0) {
         b.discovered.push(...[...cuts].filter((c) => !b.discovered.includes(c)));
@@ -253,130 +215,6 @@ export class Scheduler {
     return best ?? widest;
   }
 
-  #build(roots: readonly UOp[], trial: boolean): Built {
-    const shape = roots[0]!.shape;
-    const globals = globalRanges(shape);
-    const kernelVars = globals.filter((g) => g.op === 'RANGE');
-    const group = new Set(roots);
-    const b: Built = { roots, stores: [], inputs: [], binds: [], loaded: new Set(), reduces: new Set(), tags: [], reduceExtents: [], discovered: [], invalid: false, checked: false };
-    const params = new Map<UOp, UOp>();
-    roots.forEach((r, i) => params.set(r, UOp.make('PARAM', r.dtype, [], i)));
-    const memo = new Map<string, UOp>();
-    const ids = (us: readonly UOp[]): string => us.map((u) => u.id).join(',');
-    let reduceRanges = 0;   // numbered per kernel in lowering order: the same kernel gets the same ids in any schedule
-
-    const load = (node: UOp, idx: readonly UOp[], gate: UOp): UOp => {
-      let p = params.get(node);
-      if (!p) {
-        p = UOp.make('PARAM', node.dtype, [], roots.length + b.inputs.length);
-        params.set(node, p);
-        b.inputs.push(node);
-      }
-      if (!this.#leaves.has(node)) b.loaded.add(node);
-      if (group.has(node)) b.invalid = true;
-      return UOp.make('LOAD', node.dtype, [p, linearIndex(node.shape, idx), gate]);
-    };
-    const vars = new Map<UOp, UOp>();
-    const variable = (node: UOp): UOp => {
-      let v = vars.get(node);
-      if (!v) {
-        const { min, max } = node.arg as unknown as Bound;
-        v = UOp.make('VAR', node.dtype, [], { index: b.binds.length, min, max });
-        vars.set(node, v);
-        b.binds.push(node);
-      }
-      return v;
-    };
-    const realize = (node: UOp, idx: readonly UOp[], gate: UOp, rule: CutRule): UOp => {
-      if (trial) b.invalid = true;
-      this.#cut(node, rule);
-      b.discovered.push(node);
-      return load(node, idx, gate);
-    };
-    const isIdentity = (idx: readonly UOp[], gate: UOp): boolean => gate.isConst && idx.every((x, i) => x === globals[i]);
-    const costly = new Map<UOp, boolean>();
-    const expensive = (u: UOp): boolean => {
-      if (this.#leaves.has(u) || this.#realized.has(u)) return false;
-      let c = costly.get(u);
-      if (c === undefined) costly.set(u, (c = transcendental.has(u.op) || u.src.some(expensive)));
-      return c;
-    };
-    const tag = (u: UOp): void => {
-      const t = opTags.get(u);
-      if (t && !b.tags.includes(t)) b.tags.push(t);
-    };
-
-    const lower = (node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp => {
-      if (node.op === 'BIND') return variable(node);
-      if (node.op === 'CUSTOM' && !this.#realized.has(node)) return realize(node, idx, gate, 'contributed kernel');
-      if (this.#leaves.has(node)) return load(node, idx, gate);
-      if (this.#realized.has(node) && !(group.has(node) && isIdentity(idx, gate))) return load(node, idx, gate);
-      const key = `${node.id}|${ids(idx)}|${gate.id}`;
-      let out = memo.get(key);
-      if (!out) {
-        out = compute(node, idx, gate, enc);
-        memo.set(key, out);
-      }
-      return out;
-    };
-
-    const compute = (node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp => {
-      if (node.op === 'CONST') return constOf(node.constValue, node.dtype);
-      if (node.op === 'ARANGE') return idx[0]!;
-      if (node.op === 'CONTIGUOUS') return lower(node.src[0]!, idx, gate, enc);
-      if (node.op === 'BUFFER') throw new Error(`realize: an input of shape [${node.shape}] (${node.dtype}) was disposed before the tensors computed from it`);
-      if (isMovement(node.op)) {
-        const s = sourceIndex(node, idx);
-        if (s.valid.isConst && !s.valid.constValue) return constOf(0, node.dtype);   // all padding here
-        const g = alu('AND', [gate, s.valid]);
-        const inner = lower(node.src[0]!, s.idx, g, enc);
-        if (s.valid.isConst) return inner;
-        if (inner.op === 'LOAD' && inner.src[2] === g) return inner;   // a gated load already reads 0 outside
-        return alu('WHERE', [s.valid, inner, constOf(0, node.dtype)]);
-      }
-      const vars = (): ReadonlySet<UOp> => new Set(idx.flatMap((x) => [...varsOf(x)]));
-      if (node.op === 'REDUCE_AXIS') {
-        if (!group.has(node) || !isIdentity(idx, gate)) {
-          const v = vars();
-          if (kernelVars.some((g) => !v.has(g)) || enc.some((r) => v.has(r))) return realize(node, idx, gate, 'reduce under a broadcast or loop');
-        }
-        tag(node);
-        b.reduces.add(node);
-        const { op, axes } = node.arg as { op: ReduceOp; axes: number[] };
-        const src = node.src[0]!;
-        const ranges = axes.map((a) => UOp.make('RANGE', 'i32', [], { id: shape.length + reduceRanges++, extent: src.shape[a]!, kind: 'reduce' }));
-        const sidx = idx.map((x, i) => (axes.includes(i) ? ranges[axes.indexOf(i)]! : x));
-        // the loop sits only inside what its index depends on (never another reduce: that was realized above)
-        const body = lower(src, sidx, gate, ranges);
-        b.reduceExtents.push(...ranges.map((r) => r.range.extent));
-        return UOp.make('REDUCE', node.dtype, [body, ...ranges], op);
-      }
-      if (node.op === 'GATHER') {
-        tag(node);
-        b.checked = true;
-        const dim = node.arg as number, [input, index] = node.src;
-        // only where the value is read: in padding (a cat's other pieces) a computed index may be anything
-        const i = alu('WHERE', [gate, alu('CAST', [lower(index!, idx, gate, enc)], 'i32'), constOf(0, 'i32')]);
-        const checked = UOp.make('CHECKED', 'i32', [i], [0, input!.shape[dim]! - 1, `gather: index into dim ${dim} of [${input!.shape}]`]);
-        return lower(input!, idx.map((x, j) => (j === dim ? checked : x)), gate, enc);
-      }
-      if (isAlu(node.op)) {
-        if (enc.length && node.src.length) {
-          const v = vars();
-          if ([...kernelVars, ...enc].some((r) => !v.has(r)) && expensive(node)) return realize(node, idx, gate, 'costly work out of a loop');
-        }
-        tag(node);
-        return alu(node.op as AluOp, node.src.map((s) => lower(s, idx, gate, enc)), node.dtype);
-      }
-      throw new Error(`schedule: cannot compute ${node.op}`);
-    };
-
-    for (const r of roots) {
-      b.stores.push(lower(r, globals, constOf(true, 'bool'), []));
-    }
-    return b;
-  }
-
   #merge(built: Map<UOp, Built>): Built[] {
     const groupOf = new Map<UOp, Built>();
     for (const b of built.values()) for (const r of b.roots) groupOf.set(r, b);
@@ -390,7 +228,7 @@ export class Scheduler {
     };
     const tryMerge = (a: Built, c: Built): boolean => {
       if (a === c || a.custom || c.custom || a.roots[0]!.shape.join() !== c.roots[0]!.shape.join()) return false;
-      const m = this.#build([...a.roots, ...c.roots], true);
+      const m = lowerKernel([...a.roots, ...c.roots], this.#lowering, 'merge');
       if (m.invalid || this.#excess(m)[0] > 0) return false;
       const pair = new Set([a, c]);
       for (const d of deps(m)) if (!pair.has(d) && reaches(d, pair)) return false;   // would need a kernel between them

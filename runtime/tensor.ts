@@ -13,7 +13,7 @@ import { absNode, alu, c, castNode, erfNode, erfcNode, expNode, expm1Node, floor
 import { track } from './memory.js';
 import * as nn from './nn.js';
 import { markRealized, realizeTensors } from './realize.js';
-import { compositeOps, opTags, tagNodes } from './schedule.js';
+import { compositeOps, opTags, tagNodes } from './tags.js';
 
 export type TensorLike = Tensor | number | boolean;
 export type Nested = number | boolean | readonly Nested[];

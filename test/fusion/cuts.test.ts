@@ -2,13 +2,20 @@
 // schedule; a graph that fuses into one kernel reports no cut.
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { randn, setDebug } from '../../index.js';
+import { cutRules } from '../../runtime/schedule.js';
 
 const cutsOf = async (make: () => { data(): Promise<unknown> }): Promise<string[]> => {
   const lines: string[] = [];
   const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { lines.push(a.join(' ')); });
   setDebug(1);
   try { await make().data(); } finally { setDebug(0); spy.mockRestore(); }
-  return lines.filter((l) => l.startsWith('  cut by ')).map((l) => l.slice('  cut by '.length));
+  const cuts = lines.filter((l) => l.startsWith('  cut by ')).map((l) => l.slice('  cut by '.length));
+  // each line ends in its rule's reason
+  return cuts.map((c) => {
+    const rule = c.slice(0, c.indexOf(':')) as keyof typeof cutRules;
+    expect(c.endsWith(` (${cutRules[rule]})`), c).toBe(true);
+    return c.slice(0, c.length - cutRules[rule].length - 3);
+  });
 };
 
 describe('scheduler cuts, named', () => {
