@@ -1,9 +1,9 @@
 // The optimizer's actions (Opt, kernel.ts): what each does to a kernel's stores, and which lists of them are valid
 // for a kernel on a device. The heuristic (heuristic.ts) and the search (search.ts) only choose among them.
-import { add, alu, and, int, lt, mul, substitute } from './alu.js';
+import { add, alu, and, int, lt, mul, rewrite, substitute, where } from './alu.js';
 import { type Kernel, type Opt, type OptOp, globalRanges, isGroup, launchShape, lanes, linearIndex, paddedShape, rangeDeps }
   from './kernel.js';
-import { type AluOp, UOp, isAlu } from './uop.js';
+import { type AluOp, UOp } from './uop.js';
 
 /** What the optimizer reads from a backend's Caps. */
 export interface OptCaps { readonly globalsAsLoops: boolean; readonly workgroupSize: number; readonly threads: number }
@@ -21,30 +21,22 @@ export function split(r: UOp, f: number): { outer: UOp; at: (u: number) => UOp }
 function unrolled(stores: readonly UOp[], opts: readonly Opt[]): UOp[] {
   const by = new Map(opts.filter((o) => o.op === 'UNROLL').map((o) => [o.axis, o.amount]));
   if (!by.size) return [...stores];
-  const memo = new Map<UOp, UOp>();
-  const visit = (u: UOp): UOp => {
-    let out = memo.get(u);
-    if (out) return out;
-    const src = u.src.map(visit);
-    out = src.every((s, i) => s === u.src[i]) ? u
-      : isAlu(u.op) ? alu(u.op as AluOp, src, u.dtype) : UOp.make(u.op, u.dtype, src, u.arg, u.shape);
-    if (out.op === 'REDUCE') {
-      let value = out.src[0]!;
-      const ranges: UOp[] = [];
-      for (const x of out.src.slice(1)) {
-        const f = by.get(x.range.id);
-        if (!f) { ranges.push(x); continue; }
-        const { outer, at } = split(x, f);
-        if (outer.op === 'RANGE') ranges.push(outer);
-        const copies = Array.from({ length: f }, (_, u) => substitute(value, new Map([[x, at(u)]])));
-        value = copies.reduce((a, b) => alu(out!.arg as AluOp, [a, b]));
-      }
-      out = ranges.length ? UOp.make('REDUCE', out.dtype, [value, ...ranges], out.arg, out.shape) : value;
+  const unroll = (out: UOp): UOp => {
+    if (out.op !== 'REDUCE') return out;
+    let value = out.src[0]!;
+    const ranges: UOp[] = [];
+    for (const x of out.src.slice(1)) {
+      const f = by.get(x.range.id);
+      if (!f) { ranges.push(x); continue; }
+      const { outer, at } = split(x, f);
+      if (outer.op === 'RANGE') ranges.push(outer);
+      const copies = Array.from({ length: f }, (_, u) => substitute(value, new Map([[x, at(u)]])));
+      value = copies.reduce((a, b) => alu(out.arg as AluOp, [a, b]));
     }
-    memo.set(u, out);
-    return out;
+    return ranges.length ? UOp.make('REDUCE', out.dtype, [value, ...ranges], out.arg, out.shape) : value;
   };
-  return stores.map(visit);
+  const memo = new Map<UOp, UOp>();
+  return stores.map((s) => rewrite(s, { post: unroll }, memo));
 }
 
 /** One store a thread performs: the output index, the value per param, and (under PADTO) whether it stores at all. */
@@ -63,7 +55,7 @@ export function expandStores(k: Kernel): ExpandedStore[] {
   k.shape.forEach((n, d) => {
     if (padded[d] === n) return;
     const inside = lt(full[d]!, int(n));
-    pad.set(real[d]!, alu('WHERE', [inside, full[d]!, int(n - 1)]));
+    pad.set(real[d]!, where(inside, full[d]!, int(n - 1)));
     gate = gate ? and(gate, inside) : inside;
   });
   const padMemo = new Map<UOp, UOp>();

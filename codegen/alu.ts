@@ -1,7 +1,7 @@
 // Building ALU nodes: constant folding and the integer rewrites that keep index math small
 // (linear forms, div/mod folding by value ranges). Float math is only folded when all inputs are constants.
 import { type DType, castValue, isFloat, isInt } from './dtype.js';
-import { type AluOp, type BinaryOp, UOp, constOf, isAlu } from './uop.js';
+import { type AluOp, type BinaryOp, type UnaryOp, UOp, constOf, isAlu } from './uop.js';
 
 const f32 = new Float32Array(1), i32 = new Int32Array(f32.buffer), u32 = new Uint32Array(f32.buffer);
 
@@ -212,23 +212,52 @@ function foldMod(x: UOp, d: number): UOp | undefined {
   return r.vmax < d ? r : UOp.make('MOD', 'i32', [r, constOf(d, 'i32')]);
 }
 
-/** Rebuilds u with nodes replaced (ALU nodes re-simplify). */
-export function substitute(u: UOp, map: ReadonlyMap<UOp, UOp>, memo = new Map<UOp, UOp>()): UOp {
-  const hit = map.get(u) ?? memo.get(u);
-  if (hit) return hit;
-  const src = u.src.map((s) => substitute(s, map, memo));
-  const out = src.every((s, i) => s === u.src[i]) ? u
+/** How rewrite() changes a graph: `pre` replaces a node outright (its sources unvisited), `post` a rebuilt one. */
+export interface Rewrite {
+  readonly pre?: (u: UOp) => UOp | undefined;
+  readonly post?: (u: UOp) => UOp;
+}
+
+/**
+ * The one memoized graph rewrite: u rebuilt bottom-up over its rewritten sources (ALU nodes re-simplify), each node
+ * once per memo, so a DAG stays a DAG. Pass one memo to rewrites that share nodes.
+ */
+export function rewrite(u: UOp, rules: Rewrite, memo = new Map<UOp, UOp>()): UOp {
+  const replaced = rules.pre?.(u);
+  if (replaced) return replaced;
+  let out = memo.get(u);
+  if (out) return out;
+  const src = u.src.map((s) => rewrite(s, rules, memo));
+  out = src.every((s, i) => s === u.src[i]) ? u
     : isAlu(u.op) ? alu(u.op as AluOp, src, u.dtype) : UOp.make(u.op, u.dtype, src, u.arg, u.shape);
+  if (rules.post) out = rules.post(out);
   memo.set(u, out);
   return out;
 }
 
-// ---- small helpers used by lowering ----
+/** u with the nodes in `map` replaced. */
+export const substitute = (u: UOp, map: ReadonlyMap<UOp, UOp>, memo = new Map<UOp, UOp>()): UOp =>
+  rewrite(u, { pre: (x) => map.get(x) }, memo);
+
+// ---- the IR read like the math: one builder (alu) under short names ----
 export const int = (v: number): UOp => constOf(v, 'i32');
 export const add = (a: UOp, b: UOp): UOp => alu('ADD', [a, b]);
 export const mul = (a: UOp, b: UOp): UOp => alu('MUL', [a, b]);
+export const div = (a: UOp, b: UOp): UOp => alu('FDIV', [a, b]);
+export const max = (a: UOp, b: UOp): UOp => alu('MAX', [a, b]);
+/** Integer division and modulo by a constant (index math). */
 export const idiv = (a: UOp, d: number): UOp => alu('IDIV', [a, int(d)]);
 export const mod = (a: UOp, d: number): UOp => alu('MOD', [a, int(d)]);
 export const lt = (a: UOp, b: UOp): UOp => alu('CMPLT', [a, b]);
+export const ne = (a: UOp, b: UOp): UOp => alu('CMPNE', [a, b]);
 export const and = (a: UOp, b: UOp): UOp => alu('AND', [a, b]);
+export const or = (a: UOp, b: UOp): UOp => alu('OR', [a, b]);
+export const xor = (a: UOp, b: UOp): UOp => alu('XOR', [a, b]);
+export const where = (cond: UOp, t: UOp, f: UOp): UOp => alu('WHERE', [cond, t, f]);
+export const neg = (x: UOp): UOp => alu('NEG', [x]);
+export const recip = (x: UOp): UOp => alu('RECIP', [x]);
+/** x as dtype d (x itself when it already is). */
+export const cast = (x: UOp, d: DType): UOp => (x.dtype === d ? x : alu('CAST', [x], d));
+export const bitcast = (x: UOp, d: DType): UOp => alu('BITCAST', [x], d);
+export const unary = (op: UnaryOp, x: UOp): UOp => alu(op, [x]);
 export const binary = (op: BinaryOp, a: UOp, b: UOp): UOp => alu(op, [a, b]);

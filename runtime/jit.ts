@@ -208,7 +208,7 @@ function plan(probe: Probe, start: number, argBufs: ReadonlyMap<Buffer, number>,
   for (const [b, s] of slotOf) entry.set(b, plannedEntry[s]!);
   for (const l of probe.launches) for (const b of l.bufs) if (!entry.has(b)) { held.push(b.retain()); add(b); }
   const base: number[] = [];   // an entry's first slot
-  chunks.forEach((n, e) => base.push(e ? base[e - 1]! + chunks[e - 1]! : 0));
+  chunks.forEach((_, e) => base.push(e ? base[e - 1]! + chunks[e - 1]! : 0));
   const vars: VarSource[] = [], varEntry = new Map<UOp, number>();
   const launches = probe.launches.map((l): GraphLaunch => ({
     program: l.c.program, kernel: l.c.kernel,

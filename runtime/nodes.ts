@@ -1,9 +1,8 @@
-// Tensor-level node builders: what Tensor methods build their graphs from. Movement ops fold where that is free
-// (a view of a constant is a constant, reshape of reshape is one reshape, identity moves vanish); Tensor validates
-// arguments first.
-import { alu } from '../codegen/alu.js';
+// Tensor-level node builders: what Tensor methods build their graphs from (ALU nodes come from codegen/alu.ts, the
+// one builder every level shares). Movement ops fold where that is free (a view of a constant is a constant,
+// reshape of reshape is one reshape, identity moves vanish); Tensor validates arguments first.
 import type { DType } from '../codegen/dtype.js';
-import { type AluOp, type ReduceOp, UOp, constOf } from '../codegen/uop.js';
+import { type ReduceOp, UOp, constOf } from '../codegen/uop.js';
 import type { WindowArg } from './view.js';
 
 const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -12,7 +11,6 @@ const constLike = (u: UOp, shape: readonly number[]): UOp => constOf(u.constValu
 
 export const konst = (v: number | boolean, dtype: DType, shape: readonly number[]): UOp => constOf(v, dtype, shape);
 export const arangeNode = (n: number): UOp => UOp.make('ARANGE', 'i32', [], null, [n]);
-export const aluNode = (op: AluOp, srcs: readonly UOp[], dtype?: DType): UOp => alu(op, srcs, dtype);
 
 export function reshape(u: UOp, shape: readonly number[]): UOp {
   if (same(u.shape, shape)) return u;

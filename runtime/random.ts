@@ -1,6 +1,7 @@
 // Seeded random tensors from a counter-based hash computed as tensor ops (u32 multiply, xor, shift),
 // so every backend produces the same stream: value i of a call is hash(seed, offset + i).
 
+import * as ir from '../codegen/alu.js';
 import * as nodes from './nodes.js';
 import { checkShape } from './shape.js';
 import { type Tensor, type TensorOptions, arange, variable } from './tensor.js';
@@ -16,7 +17,7 @@ function fmix(x: Tensor): Tensor {
   x = x.bitwiseXor(shr(x, 13)).mul(0xc2b2ae35);
   return x.bitwiseXor(shr(x, 16));
 }
-const shr = (x: Tensor, n: number): Tensor => x.make(nodes.aluNode('SHR', [x.node(), nodes.konst(n, 'u32', x.shape)]), 'shr');
+const shr = (x: Tensor, n: number): Tensor => x.make(ir.binary('SHR', x.node(), nodes.konst(n, 'u32', x.shape)), 'shr');
 function fmixHost(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b); x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
   return (x ^ (x >>> 16)) >>> 0;

@@ -2,14 +2,15 @@
 // broadcast, then build nodes; nothing runs until data()/tolist()/item()/realize().
 import { type DType, isFloat } from '../codegen/dtype.js';
 import { rowElems } from '../codegen/shard.js';
-import { type AluOp, type Bound, type ReduceOp, UOp } from '../codegen/uop.js';
+import { type BinaryOp, type Bound, type ReduceOp, UOp } from '../codegen/uop.js';
 import { Buffer, type TypedData } from './buffer.js';
 export type { TypedData } from './buffer.js';
 import { defaultDevice, getDevice } from './device.js';
 import { broadcastShapes, checkShape, normAxis } from './shape.js';
 import { floatOf, promoteOperands, promoteTypes, promoteWeak, scalarType } from './dtype.js';
 import * as nodes from './nodes.js';
-import { absNode, alu, c, castNode, erfNode, erfcNode, expNode, expm1Node, floorDivNode, floorNode, fromOpmath, isInfNode, isNaNNode, log1pNode, minNode, mulc, negNode, notNode, powNode, powScalar, remNode, roundNode, sigmoidNode, tanhNode, un } from './math.js';
+import { absNode, c, erfNode, erfcNode, expNode, expm1Node, floorDivNode, floorNode, fromOpmath, isInfNode, isNaNNode, log1pNode, minNode, mulc, negNode, notNode, powNode, powScalar, remNode, roundNode, sigmoidNode, tanhNode } from './math.js';
+import * as ir from '../codegen/alu.js';
 import { track } from './memory.js';
 import * as nn from './nn.js';
 import { markRealized, realizeTensors } from './realize.js';
@@ -97,7 +98,7 @@ export class Tensor {
   #operand(x: TensorLike, op: string, dtype: DType, shape: readonly number[]): UOp {
     if (x instanceof Tensor) {
       if (x.device !== this.device) throw new Error(`${op}: tensors are on different devices (${this.device}, ${x.device})`);
-      return nodes.expand(nodes.reshape(castNode(x.node(op), dtype), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape);
+      return nodes.expand(nodes.reshape(ir.cast(x.node(op), dtype), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape);
     }
     return nodes.konst(x, dtype, shape);
   }
@@ -107,52 +108,52 @@ export class Tensor {
     const dt = dtypeOf(other instanceof Tensor ? promoteOperands(this, other) : promoteWeak(this.dtype, scalarType(other)));
     const shape = other instanceof Tensor ? broadcastShapes(op, this.shape, other.shape) : this.shape;
     const [a, b] = [this.#operand(this, op, dt, shape), this.#operand(other, op, dt, shape)];
-    return this.make(dt === 'f16' ? fromOpmath(f(castNode(a, 'f32'), castNode(b, 'f32'), 'f32')) : f(a, b, dt), op);
+    return this.make(dt === 'f16' ? fromOpmath(f(ir.cast(a, 'f32'), ir.cast(b, 'f32'), 'f32')) : f(a, b, dt), op);
   }
 
   #unary(op: string, f: (a: UOp) => UOp, dtypeOf: (d: DType) => DType = floatOf): Tensor {
-    const x = castNode(this.node(op), dtypeOf(this.dtype));
-    return this.make(x.dtype === 'f16' ? fromOpmath(f(castNode(x, 'f32'))) : f(x), op);
+    const x = ir.cast(this.node(op), dtypeOf(this.dtype));
+    return this.make(x.dtype === 'f16' ? fromOpmath(f(ir.cast(x, 'f32'))) : f(x), op);
   }
 
   // ---------- elementwise ----------
-  add(o: TensorLike): Tensor { return this.#binary(o, 'add', (a, b, d) => alu(d === 'bool' ? 'OR' : 'ADD', a, b)); }
+  add(o: TensorLike): Tensor { return this.#binary(o, 'add', (a, b, d) => (d === 'bool' ? ir.or(a, b) : ir.add(a, b))); }
   sub(o: TensorLike): Tensor {
     if (this.dtype === 'bool' && (o instanceof Tensor ? o.dtype === 'bool' : typeof o === 'boolean')) throw new Error('sub: subtracting bool tensors is not supported; use logicalXor');
-    return this.#binary(o, 'sub', (a, b, d) => alu('ADD', a, negNode(b, d)));
+    return this.#binary(o, 'sub', (a, b, d) => ir.add(a, negNode(b, d)));
   }
-  mul(o: TensorLike): Tensor { return this.#binary(o, 'mul', (a, b, d) => alu(d === 'bool' ? 'AND' : 'MUL', a, b)); }
-  div(o: TensorLike): Tensor { return this.#binary(o, 'div', (a, b) => alu('FDIV', a, b), floatOf); }
+  mul(o: TensorLike): Tensor { return this.#binary(o, 'mul', (a, b, d) => (d === 'bool' ? ir.and(a, b) : ir.mul(a, b))); }
+  div(o: TensorLike): Tensor { return this.#binary(o, 'div', (a, b) => ir.div(a, b), floatOf); }
   pow(o: TensorLike): Tensor {
     if (typeof o === 'number' && Number.isInteger(o) && o < 0 && !isFloat(promoteWeak(this.dtype, scalarType(o)))) {
       throw new Error(`pow: integers to negative integer powers are not allowed (${this.dtype} tensor ** ${o}); cast to f32 first for a float result`);
     }
     return this.#binary(o, 'pow', (a, b, d) => (typeof o === 'number' ? powScalar(a, o, d) : undefined) ?? powNode(a, b, d), (d) => (d === 'bool' ? 'i32' : d));
   }
-  maximum(o: TensorLike): Tensor { return this.#binary(o, 'maximum', (a, b) => alu('MAX', a, b)); }
+  maximum(o: TensorLike): Tensor { return this.#binary(o, 'maximum', (a, b) => ir.max(a, b)); }
   minimum(o: TensorLike): Tensor { return this.#binary(o, 'minimum', minNode); }
   floorDiv(o: TensorLike): Tensor { return this.#binary(o, 'floorDiv', floorDivNode); }
   remainder(o: TensorLike): Tensor { return this.#binary(o, 'remainder', remNode); }
-  lt(o: TensorLike): Tensor { return this.#binary(o, 'lt', (a, b) => alu('CMPLT', a, b)); }
-  gt(o: TensorLike): Tensor { return this.#binary(o, 'gt', (a, b) => alu('CMPLT', b, a)); }
-  eq(o: TensorLike): Tensor { return this.#binary(o, 'eq', (a, b) => notNode(alu('CMPNE', a, b))); }
-  ne(o: TensorLike): Tensor { return this.#binary(o, 'ne', (a, b) => alu('CMPNE', a, b)); }
-  le(o: TensorLike): Tensor { return this.#binary(o, 'le', (a, b) => alu('OR', alu('CMPLT', a, b), notNode(alu('CMPNE', a, b)))); }
-  ge(o: TensorLike): Tensor { return this.#binary(o, 'ge', (a, b) => alu('OR', alu('CMPLT', b, a), notNode(alu('CMPNE', a, b)))); }
+  lt(o: TensorLike): Tensor { return this.#binary(o, 'lt', (a, b) => ir.lt(a, b)); }
+  gt(o: TensorLike): Tensor { return this.#binary(o, 'gt', (a, b) => ir.lt(b, a)); }
+  eq(o: TensorLike): Tensor { return this.#binary(o, 'eq', (a, b) => notNode(ir.ne(a, b))); }
+  ne(o: TensorLike): Tensor { return this.#binary(o, 'ne', (a, b) => ir.ne(a, b)); }
+  le(o: TensorLike): Tensor { return this.#binary(o, 'le', (a, b) => ir.or(ir.lt(a, b), notNode(ir.ne(a, b)))); }
+  ge(o: TensorLike): Tensor { return this.#binary(o, 'ge', (a, b) => ir.or(ir.lt(b, a), notNode(ir.ne(a, b)))); }
   bitwiseAnd(o: TensorLike): Tensor { return this.#intBinary(o, 'bitwiseAnd', 'AND'); }
   bitwiseOr(o: TensorLike): Tensor { return this.#intBinary(o, 'bitwiseOr', 'OR'); }
   bitwiseXor(o: TensorLike): Tensor { return this.#intBinary(o, 'bitwiseXor', 'XOR'); }
-  #intBinary(o: TensorLike, op: string, code: AluOp): Tensor {
+  #intBinary(o: TensorLike, op: string, code: BinaryOp): Tensor {
     const check = (d: DType) => { if (isFloat(d)) throw new Error(`${op}: expected integer or bool tensors, got ${d}`); return d; };
-    return this.#binary(o, op, (a, b) => alu(code, a, b), check);
+    return this.#binary(o, op, (a, b) => ir.binary(code, a, b), check);
   }
-  logicalAnd(o: TensorLike): Tensor { return this.#binary(o, 'logicalAnd', (a, b) => alu('AND', a, b), () => 'bool'); }
-  logicalOr(o: TensorLike): Tensor { return this.#binary(o, 'logicalOr', (a, b) => alu('OR', a, b), () => 'bool'); }
-  logicalXor(o: TensorLike): Tensor { return this.#binary(o, 'logicalXor', (a, b) => alu('CMPNE', a, b), () => 'bool'); }
+  logicalAnd(o: TensorLike): Tensor { return this.#binary(o, 'logicalAnd', (a, b) => ir.and(a, b), () => 'bool'); }
+  logicalOr(o: TensorLike): Tensor { return this.#binary(o, 'logicalOr', (a, b) => ir.or(a, b), () => 'bool'); }
+  logicalXor(o: TensorLike): Tensor { return this.#binary(o, 'logicalXor', (a, b) => ir.ne(a, b), () => 'bool'); }
   logicalNot(): Tensor { return this.#unary('logicalNot', notNode, () => 'bool'); }
   isnan(): Tensor { return this.#unary('isnan', (x) => (isFloat(x.dtype) ? isNaNNode(x) : nodes.konst(false, 'bool', x.shape)), (d) => d); }
   isinf(): Tensor { return this.#unary('isinf', (x) => (isFloat(x.dtype) ? isInfNode(x) : nodes.konst(false, 'bool', x.shape)), (d) => d); }
-  isfinite(): Tensor { return this.#unary('isfinite', (x) => (isFloat(x.dtype) ? notNode(alu('OR', isNaNNode(x), isInfNode(x))) : nodes.konst(true, 'bool', x.shape)), (d) => d); }
+  isfinite(): Tensor { return this.#unary('isfinite', (x) => (isFloat(x.dtype) ? notNode(ir.or(isNaNNode(x), isInfNode(x))) : nodes.konst(true, 'bool', x.shape)), (d) => d); }
   where(a: TensorLike, b: TensorLike): Tensor { return where(this, a, b); }
 
   neg(): Tensor {
@@ -161,27 +162,27 @@ export class Tensor {
   }
   abs(): Tensor { return this.#unary('abs', (x) => (this.dtype === 'u32' || this.dtype === 'bool' ? x : absNode(x)), (d) => d); }
   exp(): Tensor { return this.#unary('exp', expNode); }
-  exp2(): Tensor { return this.#unary('exp2', (x) => un('EXP2', x)); }
-  log(): Tensor { return this.#unary('log', (x) => un('LOG', x)); }
-  log2(): Tensor { return this.#unary('log2', (x) => un('LOG2', x)); }
-  sqrt(): Tensor { return this.#unary('sqrt', (x) => un('SQRT', x)); }
-  rsqrt(): Tensor { return this.#unary('rsqrt', (x) => un('RECIP', un('SQRT', x))); }
-  sin(): Tensor { return this.#unary('sin', (x) => un('SIN', x)); }
-  cos(): Tensor { return this.#unary('cos', (x) => un('COS', x)); }
+  exp2(): Tensor { return this.#unary('exp2', (x) => ir.unary('EXP2', x)); }
+  log(): Tensor { return this.#unary('log', (x) => ir.unary('LOG', x)); }
+  log2(): Tensor { return this.#unary('log2', (x) => ir.unary('LOG2', x)); }
+  sqrt(): Tensor { return this.#unary('sqrt', (x) => ir.unary('SQRT', x)); }
+  rsqrt(): Tensor { return this.#unary('rsqrt', (x) => ir.recip(ir.unary('SQRT', x))); }
+  sin(): Tensor { return this.#unary('sin', (x) => ir.unary('SIN', x)); }
+  cos(): Tensor { return this.#unary('cos', (x) => ir.unary('COS', x)); }
   tanh(): Tensor { return this.#unary('tanh', tanhNode); }
   sigmoid(): Tensor { return this.#unary('sigmoid', sigmoidNode); }
-  relu(): Tensor { return this.#unary('relu', (x) => alu('WHERE', alu('CMPLT', x, c(0, x)), c(0, x), x), (d) => d); }   // keeps -0 and NaN, as PyTorch
-  leakyRelu(slope = 0.01): Tensor { return this.#unary('leakyRelu', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), x, mulc(x, slope))); }
-  silu(): Tensor { return this.#unary('silu', (x) => alu('MUL', x, sigmoidNode(x))); }
+  relu(): Tensor { return this.#unary('relu', (x) => ir.where(ir.lt(x, c(0, x)), c(0, x), x), (d) => d); }   // keeps -0 and NaN, as PyTorch
+  leakyRelu(slope = 0.01): Tensor { return this.#unary('leakyRelu', (x) => ir.where(ir.lt(c(0, x), x), x, mulc(x, slope))); }
+  silu(): Tensor { return this.#unary('silu', (x) => ir.mul(x, sigmoidNode(x))); }
   gelu({ approximate = 'none' }: { approximate?: 'none' | 'tanh' } = {}): Tensor {
     return this.#unary('gelu', (x) => {
       if (approximate === 'tanh') {
-        const inner = tanhNode(mulc(alu('ADD', x, mulc(alu('MUL', x, alu('MUL', x, x)), 0.044715)), Math.sqrt(2 / Math.PI)));
-        return alu('MUL', mulc(x, 0.5), alu('ADD', inner, c(1, x)));
+        const inner = tanhNode(mulc(ir.add(x, mulc(ir.mul(x, ir.mul(x, x)), 0.044715)), Math.sqrt(2 / Math.PI)));
+        return ir.mul(mulc(x, 0.5), ir.add(inner, c(1, x)));
       }
       // x/2 * erfc(-x/sqrt2): erfc keeps its relative accuracy in the negative tail, where 1 + erf cancels
       const e = erfcNode(absNode(mulc(x, Math.SQRT1_2)));
-      return alu('MUL', mulc(x, 0.5), alu('WHERE', alu('CMPLT', x, c(0, x)), e, alu('ADD', c(2, x), un('NEG', e))));
+      return ir.mul(mulc(x, 0.5), ir.where(ir.lt(x, c(0, x)), e, ir.add(c(2, x), ir.neg(e))));
     });
   }
   erf(): Tensor { return this.#unary('erf', erfNode); }
@@ -191,10 +192,10 @@ export class Tensor {
     // log1p(e^(beta x)) / beta, linear above the threshold as PyTorch (no overflow, no lost tail)
     return this.#unary('softplus', (x) => {
       const bx = mulc(x, beta);
-      return alu('WHERE', alu('CMPLT', c(threshold, x), bx), x, mulc(log1pNode(expNode(bx)), 1 / beta));
+      return ir.where(ir.lt(c(threshold, x), bx), x, mulc(log1pNode(expNode(bx)), 1 / beta));
     });
   }
-  elu(alpha = 1): Tensor { return this.#unary('elu', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), x, mulc(expm1Node(x), alpha))); }
+  elu(alpha = 1): Tensor { return this.#unary('elu', (x) => ir.where(ir.lt(c(0, x), x), x, mulc(expm1Node(x), alpha))); }
   hardsigmoid(): Tensor { return this.#opmath((x) => x.add(3).clamp(0, 6).div(6)).named('hardsigmoid', this); }
   hardswish(): Tensor { return this.#opmath((x) => x.mul(x.hardsigmoid())).named('hardswish', this); }
   mish(): Tensor { return this.#opmath((x) => x.mul(x.softplus().tanh())).named('mish', this); }
@@ -219,19 +220,19 @@ export class Tensor {
     if (this.ndim < 2) throw new Error(`${op}: expected at least 2 dims, got ${fmt(this.shape)}`);
     const [n, m] = this.shape.slice(-2) as [number, number];
     const row = nodes.expand(nodes.reshape(nodes.arangeNode(n), [n, 1]), [n, m]), col = nodes.expand(nodes.reshape(nodes.arangeNode(m), [1, m]), [n, m]);
-    const shifted = nodes.aluNode('ADD', [row, nodes.konst(k, 'i32', [n, m])]);
-    const keep = lower ? notNode(nodes.aluNode('CMPLT', [shifted, col])) : notNode(nodes.aluNode('CMPLT', [col, shifted]));
+    const shifted = ir.add(row, nodes.konst(k, 'i32', [n, m]));
+    const keep = lower ? notNode(ir.lt(shifted, col)) : notNode(ir.lt(col, shifted));
     return where(new Tensor(keep, this.device), this, full([], 0, { dtype: this.dtype, device: this.device })).named(op, this);
   }
   clip(min?: number | Tensor, max?: number | Tensor): Tensor { return this.clamp(min, max); }
   square(): Tensor { return this.mul(this); }
-  reciprocal(): Tensor { return this.#unary('reciprocal', (x) => un('RECIP', x)); }
-  trunc(): Tensor { return this.#unary('trunc', (x) => (isFloat(x.dtype) ? un('TRUNC', x) : x), (d) => d); }
+  reciprocal(): Tensor { return this.#unary('reciprocal', (x) => ir.recip(x)); }
+  trunc(): Tensor { return this.#unary('trunc', (x) => (isFloat(x.dtype) ? ir.unary('TRUNC', x) : x), (d) => d); }
   floor(): Tensor { return this.#unary('floor', (x) => (isFloat(x.dtype) ? floorNode(x) : x), (d) => d); }
   ceil(): Tensor { return this.#unary('ceil', (x) => (isFloat(x.dtype) ? negNode(floorNode(negNode(x, x.dtype)), x.dtype) : x), (d) => d); }
   round(): Tensor { return this.#unary('round', (x) => (isFloat(x.dtype) ? roundNode(x) : x), (d) => d); }
   sign(): Tensor {
-    return this.#unary('sign', (x) => alu('WHERE', alu('CMPLT', c(0, x), x), c(1, x), alu('WHERE', alu('CMPLT', x, c(0, x)), c(-1, x), c(0, x))), (d) => d);
+    return this.#unary('sign', (x) => ir.where(ir.lt(c(0, x), x), c(1, x), ir.where(ir.lt(x, c(0, x)), c(-1, x), c(0, x))), (d) => d);
   }
   clamp(min?: number | Tensor, max?: number | Tensor): Tensor {
     let t: Tensor = this;
@@ -239,7 +240,7 @@ export class Tensor {
     if (max !== undefined) t = t.minimum(max);
     return t;
   }
-  cast(dtype: DType): Tensor { return dtype === this.dtype ? this : this.make(castNode(this.node('cast'), dtype), 'cast'); }
+  cast(dtype: DType): Tensor { return dtype === this.dtype ? this : this.make(ir.cast(this.node('cast'), dtype), 'cast'); }
 
   // ---------- reductions ----------
   #axes(op: string, axis: Axis): number[] {
@@ -257,11 +258,11 @@ export class Tensor {
   }
   sum(axis?: Axis, keepdim = false): Tensor {
     const acc: DType = isFloat(this.dtype) ? 'f32' : 'i32';
-    return this.#reduce('sum', 'ADD', axis, keepdim, (x) => castNode(x, acc), (x) => castNode(x, isFloat(this.dtype) ? this.dtype : 'i32'));
+    return this.#reduce('sum', 'ADD', axis, keepdim, (x) => ir.cast(x, acc), (x) => ir.cast(x, isFloat(this.dtype) ? this.dtype : 'i32'));
   }
   prod(axis?: Axis, keepdim = false): Tensor {
     const acc: DType = isFloat(this.dtype) ? 'f32' : 'i32';
-    return this.#reduce('prod', 'MUL', axis, keepdim, (x) => castNode(x, acc), (x) => castNode(x, isFloat(this.dtype) ? this.dtype : 'i32'));
+    return this.#reduce('prod', 'MUL', axis, keepdim, (x) => ir.cast(x, acc), (x) => ir.cast(x, isFloat(this.dtype) ? this.dtype : 'i32'));
   }
   max(axis?: Axis, keepdim = false): Tensor { return this.#reduce('max', 'MAX', axis, keepdim); }
   min(axis?: Axis, keepdim = false): Tensor {
@@ -271,22 +272,22 @@ export class Tensor {
   /** Sums and scales in f32 (f16 statistics would overflow) and returns the input's float dtype. */
   mean(axis?: Axis, keepdim = false): Tensor {
     const n = this.#axes('mean', axis).reduce((a, i) => a * this.shape[i]!, 1);
-    return this.#reduce('mean', 'ADD', axis, keepdim, (x) => castNode(x, 'f32'), (x) => castNode(alu('FDIV', x, c(n, x)), floatOf(this.dtype)));
+    return this.#reduce('mean', 'ADD', axis, keepdim, (x) => ir.cast(x, 'f32'), (x) => ir.cast(ir.div(x, c(n, x)), floatOf(this.dtype)));
   }
   var(axis?: Axis, { correction = 1, keepdim = false }: { correction?: number; keepdim?: boolean } = {}): Tensor {
     const n = this.#axes('var', axis).reduce((a, i) => a * this.shape[i]!, 1);
     const x = this.cast('f32');
     const d = x.sub(x.mean(axis, true));
     const s = d.mul(d).sum(axis, keepdim);
-    return s.make(castNode(alu('FDIV', s.node(), c(Math.max(n - correction, 0), s.node())), floatOf(this.dtype)), 'var');
+    return s.make(ir.cast(ir.div(s.node(), c(Math.max(n - correction, 0), s.node())), floatOf(this.dtype)), 'var');
   }
   std(axis?: Axis, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
     const v = this.cast('f32').var(axis, opts);   // the square root before the f16 rounding (the variance may not fit)
-    return v.make(castNode(un('SQRT', v.node()), floatOf(this.dtype)), 'std');
+    return v.make(ir.cast(ir.unary('SQRT', v.node()), floatOf(this.dtype)), 'std');
   }
   /** True where any (all) element along the axes is nonzero. */
-  any(axis?: Axis, keepdim = false): Tensor { return this.#reduce('any', 'MAX', axis, keepdim, (x) => castNode(x, 'bool')); }
-  all(axis?: Axis, keepdim = false): Tensor { return this.#reduce('all', 'MAX', axis, keepdim, (x) => notNode(castNode(x, 'bool')), notNode); }
+  any(axis?: Axis, keepdim = false): Tensor { return this.#reduce('any', 'MAX', axis, keepdim, (x) => ir.cast(x, 'bool')); }
+  all(axis?: Axis, keepdim = false): Tensor { return this.#reduce('all', 'MAX', axis, keepdim, (x) => notNode(ir.cast(x, 'bool')), notNode); }
   /** log(sum(exp(x))) over dim, shifted by the max (an all -inf slice gives -inf, as PyTorch). */
   logsumexp(dim: Axis, keepdim = false): Tensor {
     if (this.#axes('logsumexp', dim).some((i) => this.shape[i] === 0)) {
@@ -325,10 +326,10 @@ export class Tensor {
     }
     const a = normAxis(op, axis, this.ndim), n = this.shape[a]!;
     const shape = this.shape.map((s, i) => (i === a ? s : 1));
-    const rev = new Tensor(nodes.aluNode('ADD', [nodes.aluNode('MUL', [nodes.arangeNode(n), nodes.konst(-1, 'i32', [n])]), nodes.konst(n, 'i32', [n])]), this.device).reshape(shape);
+    const rev = new Tensor(ir.add(ir.mul(nodes.arangeNode(n), nodes.konst(-1, 'i32', [n])), nodes.konst(n, 'i32', [n])), this.device).reshape(shape);
     // PyTorch counts NaN as the largest value: the first NaN wins (tested on the bits: WGSL may compare NaN equal)
     const m = x.max(a, true), mx = nodes.expand(m.node(), x.shape);
-    const best = isFloat(x.dtype) ? x.make(alu('WHERE', isNaNNode(mx), isNaNNode(x.node()), notNode(alu('CMPNE', x.node(), mx))), op) : x.eq(m);
+    const best = isFloat(x.dtype) ? x.make(ir.where(isNaNNode(mx), isNaNNode(x.node()), notNode(ir.ne(x.node(), mx))), op) : x.eq(m);
     const first = best.where(rev, 0).max(a, keepdim).neg().add(n);
     return first.make(first.node(), op);
   }
@@ -374,7 +375,7 @@ export class Tensor {
     const x = nodes.shrink(this.node('pad'), crop);
     const p = pairs.map(([a, b]): [number, number] => [Math.max(0, a), Math.max(0, b)]);
     let out = nodes.pad(x, p);
-    if (!Object.is(value, 0) && out !== x) out = nodes.aluNode('WHERE', [nodes.pad(nodes.konst(true, 'bool', x.shape), p), out, nodes.konst(value, this.dtype, out.shape)]);
+    if (!Object.is(value, 0) && out !== x) out = ir.where(nodes.pad(nodes.konst(true, 'bool', x.shape), p), out, nodes.konst(value, this.dtype, out.shape));
     return this.make(out, 'pad');
   }
   shrink(ranges: readonly (readonly [number, number] | null)[]): Tensor {
@@ -554,10 +555,10 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     : b instanceof Tensor ? promoteWeak(b.dtype, scalarType(a)) : promoteTypes(scalarType(a), scalarType(b));
   const shape = broadcastShapes('where', cond.shape, ...[a, b].filter((x): x is Tensor => x instanceof Tensor).map((x) => x.shape));
   const node = (x: TensorLike, d: DType): UOp => x instanceof Tensor
-    ? nodes.expand(nodes.reshape(castNode(x.node('where'), d), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape)
+    ? nodes.expand(nodes.reshape(ir.cast(x.node('where'), d), [...new Array(shape.length - x.ndim).fill(1), ...x.shape]), shape)
     : nodes.konst(x, d, shape);
   for (const x of [a, b]) if (x instanceof Tensor && x.device !== cond.device) throw new Error(`where: tensors are on different devices (${cond.device}, ${x.device})`);
-  return cond.make(nodes.aluNode('WHERE', [node(cond, 'bool'), node(a, dt), node(b, dt)]), 'where');
+  return cond.make(ir.where(node(cond, 'bool'), node(a, dt), node(b, dt)), 'where');
 }
 
 // ---------- node-level building blocks ----------
@@ -684,8 +685,8 @@ export function arange(a: number, b?: number, step = 1, opts: TensorOptions = {}
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'i32' : 'f32');
   // fractional steps: start + i * step in double, rounded once, as PyTorch (f32 math drifts by an ulp)
   if (!Number.isInteger(step) || !Number.isInteger(start)) return tensor(Float64Array.from({ length: n }, (_, i) => start + i * step), { ...opts, dtype });
-  const i = castNode(nodes.arangeNode(n), dtype);
-  return lazy(nodes.aluNode('ADD', [nodes.aluNode('MUL', [i, nodes.konst(step, dtype, [n])]), nodes.konst(start, dtype, [n])]), opts, 'arange');
+  const i = ir.cast(nodes.arangeNode(n), dtype);
+  return lazy(ir.add(ir.mul(i, nodes.konst(step, dtype, [n])), nodes.konst(start, dtype, [n])), opts, 'arange');
 }
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
   // as PyTorch: in f32, the first half counted up from start and the second down from end (both ends exact),
@@ -693,15 +694,15 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
   if (opts.dtype && !isFloat(opts.dtype)) [start, end] = [Math.trunc(start), Math.trunc(end)];
   if (steps === 1) return full([1], start, opts);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0, k = (v: number) => nodes.konst(v, 'f32', [steps]);
-  const i = castNode(nodes.arangeNode(steps), 'f32');
-  const up = nodes.aluNode('ADD', [nodes.aluNode('MUL', [i, k(step)]), k(start)]);
-  const down = nodes.aluNode('ADD', [k(end), nodes.aluNode('MUL', [nodes.aluNode('ADD', [k(steps - 1), nodes.aluNode('NEG', [i])]), k(-step)])]);
-  const v = nodes.aluNode('WHERE', [nodes.aluNode('CMPLT', [i, k(Math.floor(steps / 2))]), up, down]);
-  return lazy(castNode(v, opts.dtype ?? 'f32'), opts, 'linspace');
+  const i = ir.cast(nodes.arangeNode(steps), 'f32');
+  const up = ir.add(ir.mul(i, k(step)), k(start));
+  const down = ir.add(k(end), ir.mul(ir.add(k(steps - 1), ir.neg(i)), k(-step)));
+  const v = ir.where(ir.lt(i, k(Math.floor(steps / 2))), up, down);
+  return lazy(ir.cast(v, opts.dtype ?? 'f32'), opts, 'linspace');
 }
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   const r = nodes.expand(nodes.reshape(nodes.arangeNode(n), [n, 1]), [n, m]), col = nodes.expand(nodes.reshape(nodes.arangeNode(m), [1, m]), [n, m]);
-  return lazy(castNode(nodes.aluNode('XOR', [nodes.aluNode('CMPNE', [r, col]), nodes.konst(true, 'bool', [n, m])]), opts.dtype ?? 'f32'), opts, 'eye');
+  return lazy(ir.cast(ir.xor(ir.ne(r, col), nodes.konst(true, 'bool', [n, m])), opts.dtype ?? 'f32'), opts, 'eye');
 }
 
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {

@@ -1,6 +1,6 @@
 // CI: a user's code type-checked against the built declarations (dist/*.d.ts) as the package ships them:
 // the public API is usable, and the members marked @internal are not part of it.
-import { tensor, Tensor } from 'polygrad';
+import { type Tensor, tensor } from 'polygrad';
 
 const t: Tensor = tensor([1, 2, 3]);
 export async function doubled(): Promise<ArrayLike<number>> {
