@@ -1,5 +1,19 @@
 // polygrad's public API.
-export { Tensor, tensor, zeros, ones, full, arange, linspace, eye, cat, stack, where, realize, variable } from './runtime/tensor.js';
+export {
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  linspace,
+  eye,
+  cat,
+  stack,
+  where,
+  realize,
+  variable,
+} from './runtime/tensor.js';
 export { broadcastShapes } from './runtime/shape.js';
 export type { TensorLike, TensorOptions, Nested, TypedData, Axis, VariableOptions } from './runtime/tensor.js';
 export { jit, setJit } from './runtime/jit.js';
@@ -10,7 +24,15 @@ export { rand, randn, randint, manualSeed } from './runtime/random.js';
 export { scope } from './runtime/memory.js';
 export { memory, resetPeak } from './runtime/buffer.js';
 export { stats, setDebug, debugLevel } from './runtime/debug.js';
-export { devices, getDevice, registerDevice, setDefaultDevice, defaultDevice, initDevices, unavailable } from './runtime/device.js';
+export {
+  devices,
+  getDevice,
+  registerDevice,
+  setDefaultDevice,
+  defaultDevice,
+  initDevices,
+  unavailable,
+} from './runtime/device.js';
 export type { DType } from './codegen/dtype.js';
 export type { Backend, Caps } from './backends/backend.js';
 export { CpuBackend } from './backends/cpu.js';

@@ -4,7 +4,10 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   build: {
     lib: { entry: 'app/web/browser.ts', formats: ['es'], fileName: () => 'browser.js' },
-    outDir: 'dist/web', emptyOutDir: true, target: 'es2022', minify: false,
+    outDir: 'dist/web',
+    emptyOutDir: true,
+    target: 'es2022',
+    minify: false,
     rollupOptions: { external: ['webgpu', 'koffi'] },
   },
 });

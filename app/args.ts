@@ -4,7 +4,10 @@
 import { parseArgs } from 'node:util';
 
 /** How a flag's value is checked: a free string, an integer in [min, max], a positive number, or one of a list. */
-type Check = { readonly int: readonly [number, number] } | { readonly positive: true } | { readonly oneOf: readonly string[] };
+type Check =
+  | { readonly int: readonly [number, number] }
+  | { readonly positive: true }
+  | { readonly oneOf: readonly string[] };
 interface FlagSpec {
   readonly help: string;
   /** Takes no value. */
@@ -12,10 +15,16 @@ interface FlagSpec {
   readonly default?: string;
   readonly check?: Check;
 }
-interface CommandSpec { readonly usage: string; readonly about: string; readonly flags: Readonly<Record<string, FlagSpec>> }
+interface CommandSpec {
+  readonly usage: string;
+  readonly about: string;
+  readonly flags: Readonly<Record<string, FlagSpec>>;
+}
 
 const model: Record<string, FlagSpec> = {
-  model: { help: 'released weights: hf:<org>/<repo>[@rev], downloaded once into $POLYGRAD_CACHE/hub (HF_TOKEN, HF_ENDPOINT)' },
+  model: {
+    help: 'released weights: hf:<org>/<repo>[@rev], downloaded once into $POLYGRAD_CACHE/hub (HF_TOKEN, HF_ENDPOINT)',
+  },
   checkpoint: {
     help: 'weights: a PyTorch checkpoint or safetensors file (without: the demo model trained on a synthetic desktop)',
   },
@@ -31,11 +40,13 @@ const steps: FlagSpec = { help: 'DDIM sampling steps', check: { int: [1, 999] } 
 
 export const commands: Readonly<Record<string, CommandSpec>> = {
   play: {
-    usage: 'polygrad [play] [flags]', about: 'the NeuralOS player: a local server and page (the default command)',
+    usage: 'polygrad [play] [flags]',
+    about: 'the NeuralOS player: a local server and page (the default command)',
     flags: {
       ...model,
       steps: {
-        ...steps, help: 'DDIM sampling steps (default: 8 for the demo model, 4 with --random, 16 for a checkpoint)',
+        ...steps,
+        help: 'DDIM sampling steps (default: 8 for the demo model, 4 with --random, 16 for a checkpoint)',
         check: { int: [1, 32] },
       },
       host: { help: 'address to listen on (beyond loopback a token guards the page)', default: '127.0.0.1' },
@@ -46,32 +57,41 @@ export const commands: Readonly<Record<string, CommandSpec>> = {
   },
   devices: { usage: 'polygrad devices', about: 'the backends found, their limits, and a fused run on each', flags: {} },
   neuralos: {
-    usage: 'polygrad neuralos [flags]', about: 'render an event list to PNG frames',
+    usage: 'polygrad neuralos [flags]',
+    about: 'render an event list to PNG frames',
     flags: {
-      ...model, steps: { ...steps, default: '8' },
+      ...model,
+      steps: { ...steps, default: '8' },
       events: { help: 'a JSON list of events in the reference format (default: three built-in events)' },
       frames: { help: 'folder for the PNG frames', default: 'frames' },
       noise: { help: 'a float32 file of initial latents, one per frame (to compare with a reference run)' },
-      dump: { help: 'folder for raw float32 dumps of each frame\'s state, latent and decoded image' },
+      dump: { help: "folder for raw float32 dumps of each frame's state, latent and decoded image" },
     },
   },
   profile: {
-    usage: 'polygrad profile neuralos [flags]', about: 'frames under the profiler: per-op and per-stage tables, a Chrome trace',
+    usage: 'polygrad profile neuralos [flags]',
+    about: 'frames under the profiler: per-op and per-stage tables, a Chrome trace',
     flags: {
-      ...model, steps: { ...steps, default: '4' }, frames: { help: 'frames profiled', default: '2', check: { int: [1, 10_000] } },
+      ...model,
+      steps: { ...steps, default: '4' },
+      frames: { help: 'frames profiled', default: '2', check: { int: [1, 10_000] } },
       trace: { help: 'where the Chrome trace goes', default: 'neuralos-trace.json' },
     },
   },
   tune: {
-    usage: 'polygrad tune neuralos [flags]', about: 'search optimizer actions (BEAM) for every kernel of a frame, cached on disk',
+    usage: 'polygrad tune neuralos [flags]',
+    about: 'search optimizer actions (BEAM) for every kernel of a frame, cached on disk',
     flags: {
-      ...model, steps: { ...steps, default: '4' }, frames: { help: 'frames timed before and after', default: '3', check: { int: [1, 10_000] } },
+      ...model,
+      steps: { ...steps, default: '4' },
+      frames: { help: 'frames timed before and after', default: '3', check: { int: [1, 10_000] } },
       beam: { help: 'beam width (default: BEAM, else 2)', check: { int: [1, 64] } },
       budget: { help: 'search seconds per kernel', check: { positive: true } },
     },
   },
   plan: {
-    usage: 'polygrad plan neuralos [flags]', about: 'how the model fits a device: chunks, shards, bytes, without running it',
+    usage: 'polygrad plan neuralos [flags]',
+    about: 'how the model fits a device: chunks, shards, bytes, without running it',
     flags: {
       config: { help: 'model config: demo, tiny, full or a FILE', default: 'full' },
       dtype: { help: 'weight storage', default: 'f32', check: { oneOf: ['f32', 'f16'] } },
@@ -81,22 +101,30 @@ export const commands: Readonly<Record<string, CommandSpec>> = {
     },
   },
   kernels: {
-    usage: 'polygrad kernels list | check [name] | bench [name] | new <name> --op <op>', about: 'contributed kernels in kernels/',
+    usage: 'polygrad kernels list | check [name] | bench [name] | new <name> --op <op>',
+    about: 'contributed kernels in kernels/',
     flags: { op: { help: 'for new: the op the kernel implements', check: { oneOf: ['matmul', 'softmax'] } } },
   },
   convert: {
-    usage: 'polygrad convert IN OUT.safetensors [--f16]', about: 'rewrite a checkpoint as safetensors, one tensor at a time',
+    usage: 'polygrad convert IN OUT.safetensors [--f16]',
+    about: 'rewrite a checkpoint as safetensors, one tensor at a time',
     flags: { f16: { bool: true, help: 'store f16 (half the size)' } },
   },
   pull: {
-    usage: 'polygrad pull [<org>/<repo>[@rev]]', about: 'download released weights from the Hugging Face Hub (default: the demo\'s model)',
+    usage: 'polygrad pull [<org>/<repo>[@rev]]',
+    about: "download released weights from the Hugging Face Hub (default: the demo's model)",
     flags: {},
   },
   help: { usage: 'polygrad help [command]', about: 'this help', flags: {} },
 };
 
 export type Flags = Record<string, string | boolean>;
-export interface Parsed { readonly command: string; readonly positional: string[]; readonly flags: Flags; readonly help: boolean }
+export interface Parsed {
+  readonly command: string;
+  readonly positional: string[];
+  readonly flags: Flags;
+  readonly help: boolean;
+}
 
 /** A usage error: the CLI prints its message on one line and exits with status 2. */
 export class UsageError extends Error {}
@@ -104,14 +132,26 @@ export class UsageError extends Error {}
 /** The command, its positionals and its flags (defaults filled in, values checked), or a UsageError. */
 export function parseCommandLine(argv: readonly string[]): Parsed {
   const first = argv[0];
-  const command = first === '-h' || first === '--help' ? 'help' : first === undefined || first.startsWith('-') ? 'play' : first;
+  const command =
+    first === '-h' || first === '--help' ? 'help' : first === undefined || first.startsWith('-') ? 'play' : first;
   const spec = commands[command];
-  if (!spec) throw new UsageError(`polygrad: unknown command '${command}' (commands: ${Object.keys(commands).join(', ')}; polygrad help)`);
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } };
+  if (!spec)
+    throw new UsageError(
+      `polygrad: unknown command '${command}' (commands: ${Object.keys(commands).join(', ')}; polygrad help)`,
+    );
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
   for (const [name, f] of Object.entries(spec.flags)) options[name] = { type: f.bool ? 'boolean' : 'string' };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv.slice(first === command || command === 'help' ? 1 : 0), options, strict: true, allowPositionals: true });
+    parsed = parseArgs({
+      args: argv.slice(first === command || command === 'help' ? 1 : 0),
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
   } catch (e) {
     // Node's messages are long and mention its own API: keep the first sentence, say where to look
     const m = (e as Error).message.split('. ')[0]!.replace(/^Unknown option/, 'unknown flag');
@@ -144,14 +184,26 @@ function checkValue(command: string, name: string, v: string, c: Check): void {
 export function helpText(command?: string): string {
   if (command === undefined || command === 'help' || !commands[command]) {
     const width = Math.max(...Object.keys(commands).map((c) => c.length));
-    return ['polygrad: lazy tensors fused into WGSL / CUDA / JS kernels, and the NeuralOS player', '',
-      'commands:', ...Object.entries(commands).map(([c, s]) => `  ${c.padEnd(width)}  ${s.about}`), '',
-      'polygrad <command> --help shows its flags; polygrad --version the version'].join('\n');
+    return [
+      'polygrad: lazy tensors fused into WGSL / CUDA / JS kernels, and the NeuralOS player',
+      '',
+      'commands:',
+      ...Object.entries(commands).map(([c, s]) => `  ${c.padEnd(width)}  ${s.about}`),
+      '',
+      'polygrad <command> --help shows its flags; polygrad --version the version',
+    ].join('\n');
   }
-  const s = commands[command]!, names = Object.keys(s.flags), width = Math.max(0, ...names.map((n) => n.length + 2));
-  return [`usage: ${s.usage}`, s.about, '', ...(names.length ? ['flags:'] : []),
+  const s = commands[command]!,
+    names = Object.keys(s.flags),
+    width = Math.max(0, ...names.map((n) => n.length + 2));
+  return [
+    `usage: ${s.usage}`,
+    s.about,
+    '',
+    ...(names.length ? ['flags:'] : []),
     ...names.map((n) => {
       const f = s.flags[n]!;
       return `  --${n.padEnd(width)}  ${f.help}${f.default !== undefined ? ` (default: ${f.default})` : ''}`;
-    })].join('\n');
+    }),
+  ].join('\n');
 }

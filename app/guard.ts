@@ -28,26 +28,45 @@ export interface Guard {
 }
 
 const cookie = (req: IncomingMessage, name: string): string | undefined =>
-  (req.headers.cookie ?? '').split(';').map((s) => s.trim().split('=')).find(([k]) => k === name)?.[1];
+  (req.headers.cookie ?? '')
+    .split(';')
+    .map((s) => s.trim().split('='))
+    .find(([k]) => k === name)?.[1];
 const same = (a: string | undefined, b: string): boolean =>
   a !== undefined && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 export function guard(opts: GuardOptions): Guard {
   const token = opts.token ?? (isLoopback(opts.host) ? undefined : randomBytes(24).toString('hex'));
   const allowed = new Set(opts.allowOrigins ?? []);
-  const query = (req: IncomingMessage): string | undefined => new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? undefined;
+  const query = (req: IncomingMessage): string | undefined =>
+    new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? undefined;
   return {
     token,
     tokenInQuery: (req) => token !== undefined && same(query(req), token),
     refuse(req, port, websocket) {
       const host = req.headers.host ?? '';
-      const name = host.replace(/:\d+$/, '').toLowerCase(), hostPort = /:(\d+)$/.exec(host)?.[1];
-      const ours = isLoopback(name) || name === opts.host.toLowerCase() || opts.host === '0.0.0.0' || opts.host === '::';
-      const allowedHost = [...allowed].some((o) => { try { return new URL(o).host === host; } catch { return false; } });
-      if (!(ours || allowedHost) || (hostPort !== undefined && Number(hostPort) !== port)) return `Host ${JSON.stringify(host)} is not this server`;
+      const name = host.replace(/:\d+$/, '').toLowerCase(),
+        hostPort = /:(\d+)$/.exec(host)?.[1];
+      const ours =
+        isLoopback(name) || name === opts.host.toLowerCase() || opts.host === '0.0.0.0' || opts.host === '::';
+      const allowedHost = [...allowed].some((o) => {
+        try {
+          return new URL(o).host === host;
+        } catch {
+          return false;
+        }
+      });
+      if (!(ours || allowedHost) || (hostPort !== undefined && Number(hostPort) !== port))
+        return `Host ${JSON.stringify(host)} is not this server`;
       // browsers always send Origin on a WebSocket; a client without one is not a web page
       const origin = req.headers.origin;
-      if (websocket && origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}` && !allowed.has(origin)) {
+      if (
+        websocket &&
+        origin !== undefined &&
+        origin !== `http://${host}` &&
+        origin !== `https://${host}` &&
+        !allowed.has(origin)
+      ) {
         return `Origin ${origin} may not use this server (pass --allow-origin ${origin} to allow it)`;
       }
       if (token !== undefined && !same(query(req), token) && !same(cookie(req, TOKEN_COOKIE), token)) {

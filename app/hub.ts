@@ -9,7 +9,10 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { envFlag } from '../runtime/debug.js';
 
-export interface ModelRef { readonly repo: string; readonly rev: string }
+export interface ModelRef {
+  readonly repo: string;
+  readonly rev: string;
+}
 /** The demo's model (neuralos-demo's newest head), which `--model hf:` names without a repo. */
 export const defaultRepo = 'yuntian-deng/computer-model-adddoom_play-8gpus-classic-fix2-cont-pretrainrnn22nn-060000';
 
@@ -21,7 +24,9 @@ export function parseModelRef(text: string): ModelRef {
 }
 
 export interface PullOptions {
-  readonly endpoint?: string; readonly token?: string; readonly cacheDir?: string;
+  readonly endpoint?: string;
+  readonly token?: string;
+  readonly cacheDir?: string;
   /** Bytes so far, bytes in all (undefined when the server does not say), bytes per second. */
   readonly onProgress?: (done: number, total: number | undefined, rate: number) => void;
 }
@@ -32,34 +37,46 @@ const cacheRoot = (o: PullOptions) => o.cacheDir ?? envFlag('POLYGRAD_CACHE') ??
 export async function pull(ref: ModelRef, opts: PullOptions = {}): Promise<string> {
   const endpoint = (opts.endpoint ?? envFlag('HF_ENDPOINT') ?? 'https://huggingface.co').replace(/\/+$/, '');
   const token = opts.token ?? envFlag('HF_TOKEN');
-  const dest = join(cacheRoot(opts), 'hub', ref.repo.replace('/', '--'), ref.rev, 'model.safetensors'), part = `${dest}.part`;
+  const dest = join(cacheRoot(opts), 'hub', ref.repo.replace('/', '--'), ref.rev, 'model.safetensors'),
+    part = `${dest}.part`;
   if (existsSync(dest)) return dest;
   mkdirSync(dirname(dest), { recursive: true });
   const url = `${endpoint}/${ref.repo}/resolve/${encodeURIComponent(ref.rev)}/model.safetensors`;
   const have = existsSync(part) ? statSync(part).size : 0;
-  const headers: Record<string, string> = { 'user-agent': 'polygrad', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const headers: Record<string, string> = {
+    'user-agent': 'polygrad',
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  };
   const request = async (init: RequestInit): Promise<Response> => {
-    try { return await fetch(url, init); } catch (e) {
-      throw new Error(`hub: ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      throw new Error(
+        `hub: ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`,
+      );
     }
   };
   const refuse = (res: Response): void => {
     if (res.status === 401 || res.status === 403) {
-      throw new Error(`hub: ${ref.repo}: ${res.status} ${token ? 'the token in HF_TOKEN cannot read this repo' : 'access denied: set HF_TOKEN to a Hugging Face token that can read it'}`);
+      throw new Error(
+        `hub: ${ref.repo}: ${res.status} ${token ? 'the token in HF_TOKEN cannot read this repo' : 'access denied: set HF_TOKEN to a Hugging Face token that can read it'}`,
+      );
     }
-    if (res.status === 404) throw new Error(`hub: ${url}: not found (check the repo name and the revision '${ref.rev}')`);
+    if (res.status === 404)
+      throw new Error(`hub: ${url}: not found (check the repo name and the revision '${ref.rev}')`);
   };
   // as huggingface_hub does: the file's size and sha256 come from the Hub's own answer (X-Linked-Size/-Etag on the
   // redirect to the CDN), not from the CDN's, whose ETag is not the file's hash
   const head = await request({ method: 'HEAD', headers, redirect: 'manual' });
   refuse(head);
-  const own = head.status === 200, unquote = (v: string | null) => (v ?? '').replace(/^W\//, '').replace(/"/g, '');
+  const own = head.status === 200,
+    unquote = (v: string | null) => (v ?? '').replace(/^W\//, '').replace(/"/g, '');
   const etag = unquote(head.headers.get('x-linked-etag') ?? (own ? head.headers.get('etag') : null));
   const size = Number(head.headers.get('x-linked-size') ?? (own ? head.headers.get('content-length') : null) ?? NaN);
   if (have > 0) headers.range = `bytes=${have}-`;
   const res = await request({ headers, redirect: 'follow' });
   refuse(res);
-  if (res.status === 416 && have > 0) rmSync(part);   // the part is longer than the file: start again next time
+  if (res.status === 416 && have > 0) rmSync(part); // the part is longer than the file: start again next time
   if (res.status !== 200 && res.status !== 206) throw new Error(`hub: ${url}: HTTP ${res.status} ${res.statusText}`);
   // 206: the server continues where the part ends; 200: it sends everything again
   const from = res.status === 206 ? have : 0;
@@ -76,22 +93,35 @@ export async function pull(ref: ModelRef, opts: PullOptions = {}): Promise<strin
       opts.onProgress?.(done, total, (done - from) / Math.max(1e-3, (performance.now() - started) / 1000));
     }
   } catch (e) {
-    throw new Error(`hub: download of ${ref.repo} cut at ${done} of ${total ?? '?'} bytes (${(e as Error).message}); run again to resume`);
-  } finally { closeSync(fd); }
+    throw new Error(
+      `hub: download of ${ref.repo} cut at ${done} of ${total ?? '?'} bytes (${(e as Error).message}); run again to resume`,
+    );
+  } finally {
+    closeSync(fd);
+  }
   if (total !== undefined && done !== total) {
     throw new Error(`hub: download of ${ref.repo} ended at ${done} of ${total} bytes (truncated); run again to resume`);
   }
   if (/^[0-9a-f]{64}$/.test(etag)) {
     const got = sha256(part);
-    if (got !== etag) { rmSync(part); throw new Error(`hub: ${ref.repo}: the download's sha256 ${got} is not the Hub's ${etag}; removed it, run again`); }
+    if (got !== etag) {
+      rmSync(part);
+      throw new Error(`hub: ${ref.repo}: the download's sha256 ${got} is not the Hub's ${etag}; removed it, run again`);
+    }
   }
   renameSync(part, dest);
   return dest;
 }
 
 function sha256(path: string): string {
-  const h = createHash('sha256'), fd = openSync(path, 'r'), buf = Buffer.alloc(1 << 22);
-  try { for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n)); } finally { closeSync(fd); }
+  const h = createHash('sha256'),
+    fd = openSync(path, 'r'),
+    buf = Buffer.alloc(1 << 22);
+  try {
+    for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
   return h.digest('hex');
 }
 

@@ -31,29 +31,43 @@ export async function kernelsCommand(positional: readonly string[], flags: Flags
     case 'list': {
       const m = measurements();
       for (const d of kernels) {
-        const ratios = devices().filter((b) => runsOn(d, b.name)).map((b) => `${b.name} ${m[b.description]?.[d.name]?.toFixed(2) ?? 'not measured'}`);
-        console.log(`${d.name.padEnd(22)} ${d.op.padEnd(9)} ${d.impl.kind.padEnd(6)} ${d.devices.join(',').padEnd(12)} ${ratios.join('; ')}`);
+        const ratios = devices()
+          .filter((b) => runsOn(d, b.name))
+          .map((b) => `${b.name} ${m[b.description]?.[d.name]?.toFixed(2) ?? 'not measured'}`);
+        console.log(
+          `${d.name.padEnd(22)} ${d.op.padEnd(9)} ${d.impl.kind.padEnd(6)} ${d.devices.join(',').padEnd(12)} ${ratios.join('; ')}`,
+        );
         console.log(`${''.padEnd(22)} ${d.description}`);
       }
       return 0;
     }
-    case 'check': return check(pick(name));
-    case 'bench': return bench(pick(name));
+    case 'check':
+      return check(pick(name));
+    case 'bench':
+      return bench(pick(name));
     case 'new': {
       const op = flags.op;
-      if (!name || !/^[a-z][a-z0-9_]*$/.test(name)) throw new Error('usage: polygrad kernels new <name> --op matmul|softmax (a lower-case name: letters, digits, _)');
-      if (op !== 'matmul' && op !== 'softmax') throw new Error(`kernels new: --op must be matmul or softmax (templates exist for those), got ${String(op)}`);
+      if (!name || !/^[a-z][a-z0-9_]*$/.test(name))
+        throw new Error(
+          'usage: polygrad kernels new <name> --op matmul|softmax (a lower-case name: letters, digits, _)',
+        );
+      if (op !== 'matmul' && op !== 'softmax')
+        throw new Error(`kernels new: --op must be matmul or softmax (templates exist for those), got ${String(op)}`);
       const file = join('kernels', `${name}.ts`);
       if (existsSync(file)) throw new Error(`kernels new: ${file} exists`);
       writeFileSync(file, template(name, op));
       const { errors, index } = checkKernels('kernels');
       if (errors.length) throw new Error(errors.join('\n'));
       writeFileSync(join('kernels', 'index.ts'), index);
-      console.log(`${file} written (an IR kernel computing ${op}), kernels/index.ts updated: edit it, then npm run build && npx polygrad kernels check ${name}`);
+      console.log(
+        `${file} written (an IR kernel computing ${op}), kernels/index.ts updated: edit it, then npm run build && npx polygrad kernels check ${name}`,
+      );
       return 0;
     }
     default:
-      throw new Error(`usage: polygrad kernels list | check [name] | bench [name] | new <name> --op <op>${sub ? ` (unknown: ${sub})` : ''}`);
+      throw new Error(
+        `usage: polygrad kernels list | check [name] | bench [name] | new <name> --op <op>${sub ? ` (unknown: ${sub})` : ''}`,
+      );
   }
 }
 
@@ -66,24 +80,49 @@ async function check(defs: readonly KernelDef[]): Promise<number> {
         const r = await checkCase(def, c, b.name);
         const ok = r.used && r.kernelError <= r.tol && r.generatedError <= r.tol;
         failed += ok ? 0 : 1;
-        console.log(`${ok ? 'ok  ' : 'FAIL'} ${def.name} on ${b.name}: ${c.name}: ${r.used ? '' : 'NOT USED, '}error ${r.kernelError.toExponential(1)} (generated ${r.generatedError.toExponential(1)}, tolerance ${r.tol})`);
+        console.log(
+          `${ok ? 'ok  ' : 'FAIL'} ${def.name} on ${b.name}: ${c.name}: ${r.used ? '' : 'NOT USED, '}error ${r.kernelError.toExponential(1)} (generated ${r.generatedError.toExponential(1)}, tolerance ${r.tol})`,
+        );
       }
     }
     if (def.impl.kind === 'source' && def.impl.sources.cuda) {
       if (!nvcc()) console.log(`skip ${def.name}: nvcc not found, its CUDA source is not compiled`);
-      else for (const r of compileCuda(def)) console.log(`${r.spills ? 'warn' : 'ok  '} ${def.name} nvcc sm_90: ${r.case}: ${r.registers} registers, ${r.spills} bytes spilled`);
+      else
+        for (const r of compileCuda(def))
+          console.log(
+            `${r.spills ? 'warn' : 'ok  '} ${def.name} nvcc sm_90: ${r.case}: ${r.registers} registers, ${r.spills} bytes spilled`,
+          );
     }
   }
   return failed ? 1 : 0;
 }
 
 /** Median ms of running the op and reading its result back, with the kernel or with the generated path. */
-async function time(def: KernelDef, c: (typeof def.cases)[number], device: string, mode: 'custom' | 'generated'): Promise<number> {
+async function time(
+  def: KernelDef,
+  c: (typeof def.cases)[number],
+  device: string,
+  mode: 'custom' | 'generated',
+): Promise<number> {
   setKernelMode(mode);
   onlyKernel(mode === 'custom' ? def.name : undefined);
-  const xs: Tensor[] = c.inputs.map((s, i) => tensor(Float32Array.from(seeded(s.reduce((a, b) => a * b, 1), i + 1)), { shape: [...s], device, dtype: c.dtype ?? 'f32' }));
-  const run = async () => { const y = runOp(def.op as CompositeOp, xs, c); await y.data(); y.dispose(); };
-  await run();   // compiles
+  const xs: Tensor[] = c.inputs.map((s, i) =>
+    tensor(
+      Float32Array.from(
+        seeded(
+          s.reduce((a, b) => a * b, 1),
+          i + 1,
+        ),
+      ),
+      { shape: [...s], device, dtype: c.dtype ?? 'f32' },
+    ),
+  );
+  const run = async () => {
+    const y = runOp(def.op as CompositeOp, xs, c);
+    await y.data();
+    y.dispose();
+  };
+  await run(); // compiles
   const bench = new Bench({ time: 500, iterations: 5, warmupIterations: 1, throws: true });
   bench.add(def.name, run, { async: true });
   await bench.run();
@@ -95,15 +134,20 @@ async function time(def: KernelDef, c: (typeof def.cases)[number], device: strin
 
 /** Kernel vs generated per device on the kernel's bench cases (all cases if none is marked 'bench:'). */
 async function bench(defs: readonly KernelDef[]): Promise<number> {
-  const rows: string[] = [], m: Record<string, Record<string, number>> = JSON.parse(JSON.stringify(measurements()));
+  const rows: string[] = [],
+    m: Record<string, Record<string, number>> = JSON.parse(JSON.stringify(measurements()));
   for (const def of defs) {
     for (const b of devices().filter((d) => runsOn(def, d.name))) {
-      const cases = def.cases.some((c) => c.name.startsWith('bench')) ? def.cases.filter((c) => c.name.startsWith('bench')) : def.cases;
+      const cases = def.cases.some((c) => c.name.startsWith('bench'))
+        ? def.cases.filter((c) => c.name.startsWith('bench'))
+        : def.cases;
       const ratios: number[] = [];
       for (const c of cases) {
         const [custom, generated] = [await time(def, c, b.name, 'custom'), await time(def, c, b.name, 'generated')];
         ratios.push(generated / custom);
-        rows.push(`| ${def.name} | ${b.name} | ${c.name} | ${custom.toFixed(2)} | ${generated.toFixed(2)} | ${(generated / custom).toFixed(2)} |`);
+        rows.push(
+          `| ${def.name} | ${b.name} | ${c.name} | ${custom.toFixed(2)} | ${generated.toFixed(2)} | ${(generated / custom).toFixed(2)} |`,
+        );
         console.log(rows.at(-1));
       }
       (m[b.description] ??= {})[def.name] = ratios.sort((x, y) => x - y)[Math.floor(ratios.length / 2)]!;
@@ -118,17 +162,28 @@ async function bench(defs: readonly KernelDef[]): Promise<number> {
   }
   const results = 'bench/RESULTS.md';
   if (existsSync(results) && rows.length) {
-    const head = `\n## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — polygrad kernels bench (${devices().map((d) => `${d.name}: ${d.description}`).join('; ')})\n\n` +
+    const head =
+      `\n## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — polygrad kernels bench (${devices()
+        .map((d) => `${d.name}: ${d.description}`)
+        .join('; ')})\n\n` +
       '| kernel | device | case | kernel ms | generated ms | generated / kernel |\n|---|---|---|---|---|---|\n';
-    const text = readFileSync(results, 'utf8'), at = text.indexOf('\n## ');
-    writeFileSync(results, at < 0 ? `${text + head + rows.join('\n')}\n` : `${text.slice(0, at)}${head}${rows.join('\n')}\n${text.slice(at)}`);
+    const text = readFileSync(results, 'utf8'),
+      at = text.indexOf('\n## ');
+    writeFileSync(
+      results,
+      at < 0
+        ? `${text + head + rows.join('\n')}\n`
+        : `${text.slice(0, at)}${head}${rows.join('\n')}\n${text.slice(at)}`,
+    );
   } else if (rows.length) appendFileSync('kernels-bench.md', `${rows.join('\n')}\n`);
   return 0;
 }
 
 /** A kernel file computing the op in polygrad's IR (it runs on every device and passes check as written). */
 export function template(name: string, op: 'matmul' | 'softmax'): string {
-  const body = op === 'matmul' ? `  // out[i, j] = sum over k of a[i, k] * b[k, j], each read through its strides
+  const body =
+    op === 'matmul'
+      ? `  // out[i, j] = sum over k of a[i, k] * b[k, j], each read through its strides
   applies: ({ a, b }) => a.shape.length === 2 && b.shape.length === 2 && a.dtype === 'f32' && b.dtype === 'f32',
   cases: [
     { name: 'square 64', inputs: [[64, 64], [64, 64]] },
@@ -140,7 +195,8 @@ export function template(name: string, op: 'matmul' | 'softmax'): string {
       const i = ir.global(0), j = ir.global(1);
       return ir.reduce('ADD', a.shape[1]!, (k) => ir.mul(ir.load(0, ir.at(a, [i, k])), ir.load(1, ir.at(b, [k, j]))));
     },
-  },` : `  // out[.., j] = exp(x[.., j] - max) / sum(exp(x - max)) along the last dim
+  },`
+      : `  // out[.., j] = exp(x[.., j] - max) / sum(exp(x - max)) along the last dim
   applies: ({ x, dim }) => x.dtype === 'f32' && dim === x.shape.length - 1,
   cases: [
     { name: 'rows of 100', inputs: [[8, 100]] },

@@ -13,7 +13,17 @@ const gb = (n: number): string => `${(n / 1e9).toFixed(2)} GB`;
 /** `8GB`, `512MiB`, `1e9`: a size in bytes. */
 export function parseBytes(s: string): number {
   const m = /^\s*([\d.]+(?:e\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/i.exec(s);
-  const units: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+  const units: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40,
+  };
   if (!m || !Number.isFinite(Number(m[1]))) throw new Error(`plan: --memory ${s} is not a size (e.g. 8GB, 24GiB)`);
   return Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!;
 }
@@ -32,17 +42,32 @@ export async function planCommand(flags: Flags): Promise<number> {
     limitPresets[name] ?? (JSON.parse(readFileSync(name, 'utf8')) as Partial<Caps>);
   const plan = await planNeuralOS(cfg, { limits, like: name, dtype });
   const memory = typeof flags.memory === 'string' ? parseBytes(flags.memory) : undefined;
-  const violations = [...plan.violations, ...(memory !== undefined && plan.peakBytes > memory ? [`peak device memory ${gb(plan.peakBytes)} exceeds --memory ${gb(memory)}`] : [])];
+  const violations = [
+    ...plan.violations,
+    ...(memory !== undefined && plan.peakBytes > memory
+      ? [`peak device memory ${gb(plan.peakBytes)} exceeds --memory ${gb(memory)}`]
+      : []),
+  ];
   if (flags.json) {
     console.log(JSON.stringify({ ...plan, violations }));
   } else {
     console.log(`NeuralOS (${config}, ${dtype} weights) planned for ${name}: ${plan.device}`);
     for (const s of plan.stages) {
-      console.log(`  ${s.stage.padEnd(12)} ${String(s.kernels).padStart(4)} kernels, ${String(s.launches).padStart(4)} launches; intermediates ${gb(s.intermediateBytes)}, largest ${gb(s.maxIntermediateBytes)} (largest input ${gb(s.maxInputBytes)})`);
+      console.log(
+        `  ${s.stage.padEnd(12)} ${String(s.kernels).padStart(4)} kernels, ${String(s.launches).padStart(4)} launches; intermediates ${gb(s.intermediateBytes)}, largest ${gb(s.maxIntermediateBytes)} (largest input ${gb(s.maxInputBytes)})`,
+      );
     }
-    console.log(`  launches per frame: ${plan.launchesPerFrame['8']} at 8 steps, ${plan.launchesPerFrame['32']} at 32 steps`);
-    console.log(`  device memory: weights ${gb(plan.weightBytes)}, peak ${gb(plan.peakBytes)}${memory !== undefined ? ` of ${gb(memory)}` : ''}`);
-    console.log(violations.length ? `  does NOT fit:\n${violations.map((v) => `    ${v}`).join('\n')}` : '  fits: every launch within the device limits');
+    console.log(
+      `  launches per frame: ${plan.launchesPerFrame['8']} at 8 steps, ${plan.launchesPerFrame['32']} at 32 steps`,
+    );
+    console.log(
+      `  device memory: weights ${gb(plan.weightBytes)}, peak ${gb(plan.peakBytes)}${memory !== undefined ? ` of ${gb(memory)}` : ''}`,
+    );
+    console.log(
+      violations.length
+        ? `  does NOT fit:\n${violations.map((v) => `    ${v}`).join('\n')}`
+        : '  fits: every launch within the device limits',
+    );
   }
   return violations.length ? 1 : 0;
 }

@@ -15,23 +15,34 @@ const MAX_KEYS = 16;
 
 /** Parses and validates one client message; throws an Error whose message the client is shown. */
 export function parseMessage(raw: string, screen: { width: number; height: number }): ClientMessage {
-  if (raw.length > MAX_MESSAGE_BYTES) throw new Error(`message too large: ${raw.length} bytes (max ${MAX_MESSAGE_BYTES})`);
+  if (raw.length > MAX_MESSAGE_BYTES)
+    throw new Error(`message too large: ${raw.length} bytes (max ${MAX_MESSAGE_BYTES})`);
   let m: unknown;
-  try { m = JSON.parse(raw); } catch (e) { throw new Error(`malformed JSON: ${(e as Error).message}`); }
+  try {
+    m = JSON.parse(raw);
+  } catch (e) {
+    throw new Error(`malformed JSON: ${(e as Error).message}`);
+  }
   if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new Error('expected a JSON object');
   const o = m as Record<string, unknown>;
   switch (o.type) {
-    case 'reset': return { kind: 'reset' };
-    case 'get_settings': return { kind: 'settings' };
-    case 'heartbeat': return { kind: 'heartbeat' };
+    case 'reset':
+      return { kind: 'reset' };
+    case 'get_settings':
+      return { kind: 'settings' };
+    case 'heartbeat':
+      return { kind: 'heartbeat' };
     case 'update_sampling_steps': {
-      if (!Number.isInteger(o.steps) || (o.steps as number) < 1 || (o.steps as number) > 32) throw new Error(`update_sampling_steps: steps must be an integer in [1, 32], got ${JSON.stringify(o.steps)}`);
+      if (!Number.isInteger(o.steps) || (o.steps as number) < 1 || (o.steps as number) > 32)
+        throw new Error(`update_sampling_steps: steps must be an integer in [1, 32], got ${JSON.stringify(o.steps)}`);
       const problem = stepsProblem(o.steps as number);
       if (problem) throw new Error(`update_sampling_steps: ${problem}`);
       return { kind: 'steps', steps: o.steps as number };
     }
-    case undefined: return { kind: 'input', event: parseEvent(o, screen) };
-    default: throw new Error(`unknown message type ${JSON.stringify(o.type)}`);
+    case undefined:
+      return { kind: 'input', event: parseEvent(o, screen) };
+    default:
+      throw new Error(`unknown message type ${JSON.stringify(o.type)}`);
   }
 }
 
@@ -39,13 +50,29 @@ export function parseMessage(raw: string, screen: { width: number; height: numbe
  * One input event in the reference format, validated (the player's messages and `neuralos --events` files). strict:
  * unknown fields are errors (a file's typo); the reference demo's page sends extra fields, which the player ignores.
  */
-export function parseEvent(o: Record<string, unknown>, screen: { width: number; height: number }, strict = false): NeuralOSEvent {
-  const known = ['x', 'y', 'is_left_click', 'is_right_click', 'keys_down', 'keys_up', 'wheel_delta_x', 'wheel_delta_y', 'type'];
+export function parseEvent(
+  o: Record<string, unknown>,
+  screen: { width: number; height: number },
+  strict = false,
+): NeuralOSEvent {
+  const known = [
+    'x',
+    'y',
+    'is_left_click',
+    'is_right_click',
+    'keys_down',
+    'keys_up',
+    'wheel_delta_x',
+    'wheel_delta_y',
+    'type',
+  ];
   const unknown = Object.keys(o).find((k) => !known.includes(k));
-  if (strict && unknown !== undefined) throw new Error(`unknown field ${JSON.stringify(unknown)} (fields: ${known.slice(0, -1).join(', ')})`);
+  if (strict && unknown !== undefined)
+    throw new Error(`unknown field ${JSON.stringify(unknown)} (fields: ${known.slice(0, -1).join(', ')})`);
   const num = (k: string, max: number): number => {
     const v = o[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) throw new Error(`${k} must be a number in [0, ${max}], got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max)
+      throw new Error(`${k} must be a number in [0, ${max}], got ${JSON.stringify(v)}`);
     return v;
   };
   const bool = (k: string): boolean => {
@@ -55,7 +82,11 @@ export function parseEvent(o: Record<string, unknown>, screen: { width: number; 
   };
   const keys = (k: string): string[] => {
     const v = o[k] ?? [];
-    if (!Array.isArray(v) || v.length > MAX_KEYS || !v.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 32)) {
+    if (
+      !Array.isArray(v) ||
+      v.length > MAX_KEYS ||
+      !v.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 32)
+    ) {
       throw new Error(`${k} must be a list of at most ${MAX_KEYS} key names`);
     }
     return v as string[];
@@ -66,15 +97,23 @@ export function parseEvent(o: Record<string, unknown>, screen: { width: number; 
     return v;
   };
   return {
-    x: num('x', screen.width - 1), y: num('y', screen.height - 1), is_left_click: bool('is_left_click'), is_right_click: bool('is_right_click'),
-    keys_down: keys('keys_down'), keys_up: keys('keys_up'), wheel_delta_x: wheel('wheel_delta_x'), wheel_delta_y: wheel('wheel_delta_y'),
+    x: num('x', screen.width - 1),
+    y: num('y', screen.height - 1),
+    is_left_click: bool('is_left_click'),
+    is_right_click: bool('is_right_click'),
+    keys_down: keys('keys_down'),
+    keys_up: keys('keys_up'),
+    wheel_delta_x: wheel('wheel_delta_x'),
+    wheel_delta_y: wheel('wheel_delta_y'),
   };
 }
 
 export const FRAME_HEADER_BYTES = 24;
 
 export interface EncodedFrame {
-  readonly image: Uint8Array; readonly width: number; readonly height: number;
+  readonly image: Uint8Array;
+  readonly width: number;
+  readonly height: number;
   readonly ms: { readonly state: number; readonly unet: number; readonly decode: number };
 }
 
@@ -84,9 +123,14 @@ export interface EncodedFrame {
  */
 
 export function encodeFrame(f: EncodedFrame, n: number, truth?: Uint8Array): Uint8Array {
-  const out = new Uint8Array(FRAME_HEADER_BYTES + f.image.length * (truth ? 2 : 1)), dv = new DataView(out.buffer);
-  dv.setUint32(0, f.width, true); dv.setUint32(4, f.height, true); dv.setUint32(8, n, true);
-  dv.setFloat32(12, f.ms.state, true); dv.setFloat32(16, f.ms.unet, true); dv.setFloat32(20, f.ms.decode, true);
+  const out = new Uint8Array(FRAME_HEADER_BYTES + f.image.length * (truth ? 2 : 1)),
+    dv = new DataView(out.buffer);
+  dv.setUint32(0, f.width, true);
+  dv.setUint32(4, f.height, true);
+  dv.setUint32(8, n, true);
+  dv.setFloat32(12, f.ms.state, true);
+  dv.setFloat32(16, f.ms.unet, true);
+  dv.setFloat32(20, f.ms.decode, true);
   out.set(f.image, FRAME_HEADER_BYTES);
   if (truth) out.set(truth, FRAME_HEADER_BYTES + f.image.length);
   return out;

@@ -10,13 +10,14 @@ export interface Turn {
   next(): Promise<void>;
 }
 
-
 export class FrameScheduler {
   readonly #players: Turn[] = [];
   #running = false;
   #at = 0;
 
-  add(p: Turn): void { this.#players.push(p); }
+  add(p: Turn): void {
+    this.#players.push(p);
+  }
   /** A player that left: it gets no further turn (a frame it has in flight finishes and is discarded by it). */
   remove(p: Turn): void {
     const i = this.#players.indexOf(p);
@@ -24,7 +25,9 @@ export class FrameScheduler {
     this.#players.splice(i, 1);
     if (i < this.#at) this.#at--;
   }
-  get size(): number { return this.#players.length; }
+  get size(): number {
+    return this.#players.length;
+  }
 
   /** Input arrived somewhere: make frames until no player has input waiting. */
   wake(): void {
@@ -40,7 +43,10 @@ export class FrameScheduler {
         let turn: Turn | undefined;
         for (let k = 0; k < n && !turn; k++) {
           const p = this.#players[(this.#at + k) % n]!;
-          if (p.waiting) { turn = p; this.#at = (this.#at + k + 1) % n; }
+          if (p.waiting) {
+            turn = p;
+            this.#at = (this.#at + k + 1) % n;
+          }
         }
         if (!turn) return;
         await turn.next();

@@ -19,7 +19,8 @@ export interface Outlet {
 /** Events one player may have waiting; past this, clicks and keys are dropped with a message. */
 export const MAX_PENDING = 32;
 
-const isMove = (x: NeuralOSEvent): boolean => !x.is_left_click && !x.is_right_click && !x.keys_down?.length && !x.keys_up?.length;
+const isMove = (x: NeuralOSEvent): boolean =>
+  !x.is_left_click && !x.is_right_click && !x.keys_down?.length && !x.keys_up?.length;
 
 export class PlayerSession implements Turn {
   readonly session: Session;
@@ -33,8 +34,14 @@ export class PlayerSession implements Turn {
   /** Frames made but not sent because the reader was behind. */
   dropped = 0;
 
-  constructor(readonly model: NeuralOS, readonly out: Outlet, public steps: number, readonly info: Record<string, unknown>,
-    readonly scheduler = new FrameScheduler(), simulate = false) {
+  constructor(
+    readonly model: NeuralOS,
+    readonly out: Outlet,
+    public steps: number,
+    readonly info: Record<string, unknown>,
+    readonly scheduler = new FrameScheduler(),
+    simulate = false,
+  ) {
     this.session = model.session();
     const { width, height } = model.cfg.screen;
     if (simulate && (width !== SCREEN.width || height !== SCREEN.height)) {
@@ -45,7 +52,9 @@ export class PlayerSession implements Turn {
     scheduler.add(this);
   }
 
-  get waiting(): boolean { return !this.#closed && !this.#busy && this.#pending.length > 0; }
+  get waiting(): boolean {
+    return !this.#closed && !this.#busy && this.#pending.length > 0;
+  }
 
   /** A raw client message: handled, or answered with an error; the session goes on either way. */
   receive(raw: string): void {
@@ -59,24 +68,39 @@ export class PlayerSession implements Turn {
   handle(m: ClientMessage): void {
     if (this.#closed) return;
     switch (m.kind) {
-      case 'input': this.#queue(m.event); break;
+      case 'input':
+        this.#queue(m.event);
+        break;
       case 'reset':
         this.#pending = [];
-        if (this.#busy) this.#resetAsked = true;   // applied when the frame in flight is done
+        if (this.#busy)
+          this.#resetAsked = true; // applied when the frame in flight is done
         else this.#reset();
         break;
-      case 'steps': this.steps = m.steps; this.out.json({ type: 'settings', ...this.info, steps: this.steps }); break;
-      case 'settings': this.out.json({ type: 'settings', ...this.info, steps: this.steps }); break;
-      case 'heartbeat': this.out.json({ type: 'heartbeat' }); break;
-      default: m satisfies never;
+      case 'steps':
+        this.steps = m.steps;
+        this.out.json({ type: 'settings', ...this.info, steps: this.steps });
+        break;
+      case 'settings':
+        this.out.json({ type: 'settings', ...this.info, steps: this.steps });
+        break;
+      case 'heartbeat':
+        this.out.json({ type: 'heartbeat' });
+        break;
+      default:
+        m satisfies never;
     }
   }
 
   #queue(e: NeuralOSEvent): void {
     const last = this.#pending[this.#pending.length - 1];
-    if (isMove(e) && last && isMove(last)) this.#pending[this.#pending.length - 1] = e;   // a newer move replaces a waiting one
+    if (isMove(e) && last && isMove(last))
+      this.#pending[this.#pending.length - 1] = e; // a newer move replaces a waiting one
     else if (this.#pending.length >= MAX_PENDING) {
-      this.out.json({ type: 'error', message: `input queue full (${MAX_PENDING} events waiting); this event was dropped` });
+      this.out.json({
+        type: 'error',
+        message: `input queue full (${MAX_PENDING} events waiting); this event was dropped`,
+      });
       return;
     } else this.#pending.push(e);
     this.scheduler.wake();
@@ -104,7 +128,8 @@ export class PlayerSession implements Turn {
       if (!this.#closed) this.out.json({ type: 'error', message: `frame failed: ${(e as Error).message}` });
     } finally {
       this.#busy = false;
-      if (this.#closed) this.session.reset();   // closed mid-frame: free its state now
+      if (this.#closed)
+        this.session.reset(); // closed mid-frame: free its state now
       else if (this.#resetAsked) this.#reset();
     }
   }

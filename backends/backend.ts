@@ -26,12 +26,20 @@ export interface Caps {
 /** The dtype a buffer of `d` holds on a device with these caps. */
 export const storageOf = (caps: Caps, d: DType): DType => caps.storage[d] ?? d;
 
-export interface DeviceBuffer { readonly bytes: number }
-export interface Program { readonly name: string; readonly source: string }
+export interface DeviceBuffer {
+  readonly bytes: number;
+}
+export interface Program {
+  readonly name: string;
+  readonly source: string;
+}
 
 /** One launch of a captured step (jit): which entries of the buffer and value tables each run it reads. */
 export interface GraphLaunch {
-  readonly program: Program; readonly kernel: Kernel; readonly bufs: readonly number[]; readonly vals: readonly number[];
+  readonly program: Program;
+  readonly kernel: Kernel;
+  readonly bufs: readonly number[];
+  readonly vals: readonly number[];
 }
 /** A captured step a backend replays as a unit: each run gets the tables, the entries that changed are rebound. */
 export interface DeviceGraph {

@@ -12,7 +12,9 @@ export const statusBytes = 8;
  */
 export class StatusWord {
   #pending = false;
-  launched(checks: boolean): void { this.#pending ||= checks; }
+  launched(checks: boolean): void {
+    this.#pending ||= checks;
+  }
   /** Whether this read must fetch the word (and clears the mark). */
   take(): boolean {
     const p = this.#pending;
@@ -29,22 +31,35 @@ export class StatusWord {
  * The launch grid of a kernel at `threads` per workgroup/block: workgroups folded into y past the largest grid
  * dimension; a source kernel (kernels/) brings its own.
  */
-export function launchGrid(backend: string, kernel: Kernel, threads: number, maxGrid: number): [number, number, number] {
+export function launchGrid(
+  backend: string,
+  kernel: Kernel,
+  threads: number,
+  maxGrid: number,
+): [number, number, number] {
   if (kernel.custom) {
     const g = kernel.custom.grid;
     if (g.some((n) => n > maxGrid)) {
-      throw new Error(`${backend}: ${kernel.name} needs ${g.join(' × ')} workgroups, more than ${maxGrid} per dimension`);
+      throw new Error(
+        `${backend}: ${kernel.name} needs ${g.join(' × ')} workgroups, more than ${maxGrid} per dimension`,
+      );
     }
     return [g[0], g[1], g[2]];
   }
-  const groups = workgroups(kernel, threads), x = Math.min(groups, maxGrid), y = Math.ceil(groups / x);
-  if (y > maxGrid) throw new Error(`${backend}: ${kernel.name} needs ${groups} workgroups, more than ${maxGrid}² the device allows`);
+  const groups = workgroups(kernel, threads),
+    x = Math.min(groups, maxGrid),
+    y = Math.ceil(groups / x);
+  if (y > maxGrid)
+    throw new Error(`${backend}: ${kernel.name} needs ${groups} workgroups, more than ${maxGrid}² the device allows`);
   return [x, y, 1];
 }
 
 /** A failed compile: the compiler's own words, then the source with line numbers to read them against. */
 export function compileError(backend: string, kernel: Kernel, compiler: string, log: string, source: string): Error {
-  const numbered = source.split('\n').map((l, i) => `${String(i + 1).padStart(4)}| ${l}`).join('\n');
+  const numbered = source
+    .split('\n')
+    .map((l, i) => `${String(i + 1).padStart(4)}| ${l}`)
+    .join('\n');
   return new Error(`${backend}: ${kernel.name} failed to compile${compiler}:\n${log}\n${numbered}`);
 }
 
@@ -55,16 +70,25 @@ export function compileError(backend: string, kernel: Kernel, compiler: string, 
  */
 export class BufferPool<B> {
   readonly #free = new Map<number, B[]>();
-  constructor(readonly destroy: (b: B) => void, readonly keep = 16) {}
+  constructor(
+    readonly destroy: (b: B) => void,
+    readonly keep = 16,
+  ) {}
   /** The size class `bytes` allocates, kept at most `max` (the device's largest buffer) where bytes fit there. */
   static sizeOf(bytes: number, max = Infinity): number {
-    const pow = 2 ** Math.ceil(Math.log2(Math.max(bytes, 16))), step = pow <= 2 ** 20 ? pow : pow / 16;
+    const pow = 2 ** Math.ceil(Math.log2(Math.max(bytes, 16))),
+      step = pow <= 2 ** 20 ? pow : pow / 16;
     return Math.max(Math.ceil(bytes / 4) * 4, Math.min(Math.ceil(bytes / step) * step, Math.floor(max / 4) * 4));
   }
-  take(size: number): B | undefined { return this.#free.get(size)?.pop(); }
+  take(size: number): B | undefined {
+    return this.#free.get(size)?.pop();
+  }
   give(size: number, b: B): void {
     const list = this.#free.get(size) ?? [];
-    if (list.length >= this.keep) { this.destroy(b); return; }
+    if (list.length >= this.keep) {
+      this.destroy(b);
+      return;
+    }
     list.push(b);
     this.#free.set(size, list);
   }

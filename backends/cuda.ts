@@ -17,27 +17,52 @@ import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
 import { BufferPool, StatusWord, compileError, launchGrid, statusBytes } from './common.js';
 
 type Fn = (...args: unknown[]) => number;
-interface Koffi { load(path: string): { func(sig: string): Fn } }
+interface Koffi {
+  load(path: string): { func(sig: string): Fn };
+}
 /** `checks`: the kernel takes the index-check status word after its params. */
-interface CudaProgram extends Program { readonly fn: unknown; readonly checks: boolean }
+interface CudaProgram extends Program {
+  readonly fn: unknown;
+  readonly checks: boolean;
+}
 /** `size`: the bytes allocated (the pool's size class), at least `bytes`. */
-class CudaBuffer implements DeviceBuffer { constructor(readonly ptr: bigint, readonly bytes: number, readonly size: number) {} }
+class CudaBuffer implements DeviceBuffer {
+  constructor(
+    readonly ptr: bigint,
+    readonly bytes: number,
+    readonly size: number,
+  ) {}
+}
 
 /** Threads per block the renderer and launches use where the device allows that many. */
 const block = 256;
 
 function tryLoad(koffi: Koffi, names: readonly string[]): ReturnType<Koffi['load']> | undefined {
-  for (const n of names) { try { return koffi.load(n); } catch { /* next */ } }
+  for (const n of names) {
+    try {
+      return koffi.load(n);
+    } catch {
+      /* next */
+    }
+  }
   return undefined;
 }
 
 /** Folders that may hold CUDA libraries and headers: CUDA_PATH, the usual toolkit places, Python's nvidia wheels. */
 function cudaDirs(): string[] {
-  const dirs = [envFlag('CUDA_PATH'), envFlag('CUDA_HOME'), '/usr/local/cuda', '/opt/cuda'].filter((d): d is string => !!d);
+  const dirs = [envFlag('CUDA_PATH'), envFlag('CUDA_HOME'), '/usr/local/cuda', '/opt/cuda'].filter(
+    (d): d is string => !!d,
+  );
   try {
-    const site = execFileSync('python3', ['-c', 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const site = execFileSync(
+      'python3',
+      ['-c', 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    ).trim();
     for (const sub of ['cuda_nvrtc', 'cuda_runtime', 'cu13']) dirs.push(join(site, 'nvidia', sub));
-  } catch { /* no python wheels */ }
+  } catch {
+    /* no python wheels */
+  }
   return dirs;
 }
 
@@ -61,14 +86,27 @@ export class CudaBackend implements Backend {
   private constructor(cu: Record<string, Fn>, nvrtc: Record<string, Fn> | undefined, dev: number, name: string) {
     this.#cu = cu;
     this.#nvrtc = nvrtc;
-    const attr = (a: number): number => { const out = [0]; this.#check(cu.cuDeviceGetAttribute!(out, a, dev), 'cuDeviceGetAttribute'); return out[0]!; };
+    const attr = (a: number): number => {
+      const out = [0];
+      this.#check(cu.cuDeviceGetAttribute!(out, a, dev), 'cuDeviceGetAttribute');
+      return out[0]!;
+    };
     const [major, minor] = [attr(75), attr(76)];
     this.#arch = `sm_${major}${minor}`;
-    this.#include = cudaDirs().map((d) => join(d, 'include')).find((d) => existsSync(join(d, 'cuda_fp16.h')));
+    this.#include = cudaDirs()
+      .map((d) => join(d, 'include'))
+      .find((d) => existsSync(join(d, 'cuda_fp16.h')));
     this.caps = {
-      dtypes: new Set(dtypes), maxBuffers: 64, statusBinding: true, maxBufferBytes: 2 ** 31 - 1, globalsAsLoops: false, timer: 'device',
-      storage: {}, workgroupSize: Math.min(block, attr(1)), maxGrid: Math.min(attr(5), attr(6)),
-      threads: attr(16) * attr(39),   // SMs × resident threads per SM
+      dtypes: new Set(dtypes),
+      maxBuffers: 64,
+      statusBinding: true,
+      maxBufferBytes: 2 ** 31 - 1,
+      globalsAsLoops: false,
+      timer: 'device',
+      storage: {},
+      workgroupSize: Math.min(block, attr(1)),
+      maxGrid: Math.min(attr(5), attr(6)),
+      threads: attr(16) * attr(39), // SMs × resident threads per SM
     };
     this.language = cudaFor(this.caps.workgroupSize);
     this.description = `${name} (${this.#arch}, ${attr(16)} SMs, ${attr(97) >> 10} KiB shared/block opt-in, warp ${attr(10)})`;
@@ -82,30 +120,56 @@ export class CudaBackend implements Backend {
     const lib = tryLoad(koffi, ['libcuda.so.1', 'libcuda.so']);
     if (!lib) throw new Error('CUDA not available: libcuda.so.1 not found');
     const sigs = [
-      'int cuInit(unsigned int flags)', 'int cuDeviceGet(_Out_ int *dev, int ordinal)', 'int cuDeviceGetCount(_Out_ int *count)',
-      'int cuDeviceGetName(_Out_ uint8_t *name, int len, int dev)', 'int cuDeviceGetAttribute(_Out_ int *v, int attr, int dev)',
-      'int cuDevicePrimaryCtxRetain(_Out_ void **ctx, int dev)', 'int cuCtxSetCurrent(void *ctx)', 'int cuCtxSynchronize()',
-      'int cuMemAlloc_v2(_Out_ uint64_t *ptr, size_t bytes)', 'int cuMemFree_v2(uint64_t ptr)',
-      'int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)', 'int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)',
-      'int cuModuleLoadData(_Out_ void **mod, const char *image)', 'int cuModuleGetFunction(_Out_ void **fn, void *mod, const char *name)',
+      'int cuInit(unsigned int flags)',
+      'int cuDeviceGet(_Out_ int *dev, int ordinal)',
+      'int cuDeviceGetCount(_Out_ int *count)',
+      'int cuDeviceGetName(_Out_ uint8_t *name, int len, int dev)',
+      'int cuDeviceGetAttribute(_Out_ int *v, int attr, int dev)',
+      'int cuDevicePrimaryCtxRetain(_Out_ void **ctx, int dev)',
+      'int cuCtxSetCurrent(void *ctx)',
+      'int cuCtxSynchronize()',
+      'int cuMemAlloc_v2(_Out_ uint64_t *ptr, size_t bytes)',
+      'int cuMemFree_v2(uint64_t ptr)',
+      'int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)',
+      'int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)',
+      'int cuModuleLoadData(_Out_ void **mod, const char *image)',
+      'int cuModuleGetFunction(_Out_ void **fn, void *mod, const char *name)',
       'int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shmem, void *stream, void **params, void **extra)',
-      'int cuEventCreate(_Out_ void **ev, unsigned flags)', 'int cuEventRecord(void *ev, void *stream)', 'int cuEventSynchronize(void *ev)',
-      'int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)', 'int cuGetErrorString(int err, _Out_ const char **str)',
+      'int cuEventCreate(_Out_ void **ev, unsigned flags)',
+      'int cuEventRecord(void *ev, void *stream)',
+      'int cuEventSynchronize(void *ev)',
+      'int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)',
+      'int cuGetErrorString(int err, _Out_ const char **str)',
     ];
     const cu = Object.fromEntries(sigs.map((s) => [/ (\w+)\(/.exec(s)![1]!, lib.func(s)]));
-    const nvLib = tryLoad(koffi, ['libnvrtc.so', 'libnvrtc.so.13', 'libnvrtc.so.12', ...cudaDirs().flatMap((d) => ['lib64', 'lib'].map((l) => join(d, l, 'libnvrtc.so')))]);
-    const nvrtc = nvLib && Object.fromEntries([
-      'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int n, const char **headers, const char **names)',
-      'int nvrtcCompileProgram(void *prog, int n, const char **options)', 'int nvrtcGetProgramLogSize(void *prog, _Out_ size_t *size)',
-      'int nvrtcGetProgramLog(void *prog, _Out_ uint8_t *log)', 'int nvrtcGetPTXSize(void *prog, _Out_ size_t *size)',
-      'int nvrtcGetPTX(void *prog, _Out_ uint8_t *ptx)', 'int nvrtcDestroyProgram(_Inout_ void **prog)',
-    ].map((s) => [/ (\w+)\(/.exec(s)![1]!, nvLib.func(s)]));
-    const check = (r: number, what: string) => { if (r !== 0) throw new Error(`CUDA not available: ${what} returned ${r}`); };
+    const nvLib = tryLoad(koffi, [
+      'libnvrtc.so',
+      'libnvrtc.so.13',
+      'libnvrtc.so.12',
+      ...cudaDirs().flatMap((d) => ['lib64', 'lib'].map((l) => join(d, l, 'libnvrtc.so'))),
+    ]);
+    const nvrtc =
+      nvLib &&
+      Object.fromEntries(
+        [
+          'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int n, const char **headers, const char **names)',
+          'int nvrtcCompileProgram(void *prog, int n, const char **options)',
+          'int nvrtcGetProgramLogSize(void *prog, _Out_ size_t *size)',
+          'int nvrtcGetProgramLog(void *prog, _Out_ uint8_t *log)',
+          'int nvrtcGetPTXSize(void *prog, _Out_ size_t *size)',
+          'int nvrtcGetPTX(void *prog, _Out_ uint8_t *ptx)',
+          'int nvrtcDestroyProgram(_Inout_ void **prog)',
+        ].map((s) => [/ (\w+)\(/.exec(s)![1]!, nvLib.func(s)]),
+      );
+    const check = (r: number, what: string) => {
+      if (r !== 0) throw new Error(`CUDA not available: ${what} returned ${r}`);
+    };
     check(cu.cuInit!(0), 'cuInit');
     const count = [0];
     check(cu.cuDeviceGetCount!(count), 'cuDeviceGetCount');
     if (!count[0]) throw new Error('CUDA not available: no CUDA devices');
-    const dev = [0], ctx = [null];
+    const dev = [0],
+      ctx = [null];
     check(cu.cuDeviceGet!(dev, 0), 'cuDeviceGet');
     check(cu.cuDevicePrimaryCtxRetain!(ctx, dev[0]), 'cuDevicePrimaryCtxRetain');
     check(cu.cuCtxSetCurrent!(ctx[0]), 'cuCtxSetCurrent');
@@ -122,15 +186,22 @@ export class CudaBackend implements Backend {
   }
 
   alloc(bytes: number): DeviceBuffer {
-    const size = BufferPool.sizeOf(bytes), pooled = this.#pool.take(size);
+    const size = BufferPool.sizeOf(bytes),
+      pooled = this.#pool.take(size);
     if (pooled) return new CudaBuffer(pooled.ptr, bytes, size);
     const p: (number | bigint)[] = [0];
     this.#check(this.#cu.cuMemAlloc_v2!(p, size), `cuMemAlloc(${size})`);
-    return new CudaBuffer(BigInt(p[0]!), bytes, size);   // koffi hands 64-bit values back as numbers when they fit
+    return new CudaBuffer(BigInt(p[0]!), bytes, size); // koffi hands 64-bit values back as numbers when they fit
   }
-  free(b: DeviceBuffer): void { const c = b as CudaBuffer; this.#pool.give(c.size, c); }
+  free(b: DeviceBuffer): void {
+    const c = b as CudaBuffer;
+    this.#pool.give(c.size, c);
+  }
   write(b: DeviceBuffer, data: Uint8Array, offset = 0): void {
-    this.#check(this.#cu.cuMemcpyHtoD_v2!((b as CudaBuffer).ptr + BigInt(offset), data, data.byteLength), 'cuMemcpyHtoD');
+    this.#check(
+      this.#cu.cuMemcpyHtoD_v2!((b as CudaBuffer).ptr + BigInt(offset), data, data.byteLength),
+      'cuMemcpyHtoD',
+    );
   }
   async read(b: DeviceBuffer): Promise<Uint8Array> {
     const out = new Uint8Array(b.bytes);
@@ -149,9 +220,13 @@ export class CudaBackend implements Backend {
 
   async compile(kernel: Kernel, { source, checks }: Rendered): Promise<Program> {
     const ptx = await this.#ptx(kernel, source);
-    const mod = [null], fn = [null];
+    const mod = [null],
+      fn = [null];
     this.#check(this.#cu.cuModuleLoadData!(mod, ptx), `${kernel.name}: cuModuleLoadData`);
-    this.#check(this.#cu.cuModuleGetFunction!(fn, mod[0], kernel.custom?.name ?? kernel.name), `${kernel.name}: cuModuleGetFunction`);
+    this.#check(
+      this.#cu.cuModuleGetFunction!(fn, mod[0], kernel.custom?.name ?? kernel.name),
+      `${kernel.name}: cuModuleGetFunction`,
+    );
     const prog: CudaProgram = { name: kernel.name, source, fn: fn[0], checks };
     return prog;
   }
@@ -168,9 +243,13 @@ export class CudaBackend implements Backend {
   }
 
   #viaNvrtc(kernel: Kernel, source: string): string {
-    const nv = this.#nvrtc!, prog = [null];
+    const nv = this.#nvrtc!,
+      prog = [null];
     nv.nvrtcCreateProgram!(prog, source, `${kernel.name}.cu`, 0, null, null);
-    const opts = [`--gpu-architecture=compute_${this.#arch.slice(3)}`, ...(this.#include ? [`-I${this.#include}`] : [])];
+    const opts = [
+      `--gpu-architecture=compute_${this.#arch.slice(3)}`,
+      ...(this.#include ? [`-I${this.#include}`] : []),
+    ];
     const r = nv.nvrtcCompileProgram!(prog[0], opts.length, opts);
     const size = [0];
     if (r !== 0) {
@@ -200,17 +279,31 @@ export class CudaBackend implements Backend {
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed = false): void {
     const [x, y, z] = launchGrid('cuda', kernel, this.caps.workgroupSize, this.caps.maxGrid);
-    const threads = kernel.custom?.block ?? this.caps.workgroupSize;   // a source kernel brings its own block
+    const threads = kernel.custom?.block ?? this.caps.workgroupSize; // a source kernel brings its own block
     const { fn, checks } = p as CudaProgram;
     // the kernel's parameters in its signature's order: buffers, variables by value, the status word
     const params: ArrayBufferView[] = bufs.map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));
-    (kernel.vars ?? []).forEach((d, i) => params.push(d === 'f32' ? new Float32Array([vals[i]!]) : d === 'i32' ? new Int32Array([vals[i]!]) : new Uint32Array([vals[i]!])));
+    (kernel.vars ?? []).forEach((d, i) =>
+      params.push(
+        d === 'f32'
+          ? new Float32Array([vals[i]!])
+          : d === 'i32'
+            ? new Int32Array([vals[i]!])
+            : new Uint32Array([vals[i]!]),
+      ),
+    );
     if (checks) params.push(new BigUint64Array([this.#status.ptr]));
     this.#checks.launched(checks);
-    const pair = timed ? [this.#event(), this.#event()] as [unknown, unknown] : undefined;
+    const pair = timed ? ([this.#event(), this.#event()] as [unknown, unknown]) : undefined;
     if (pair) this.#check(this.#cu.cuEventRecord!(pair[0], null), 'cuEventRecord');
-    this.#check(this.#cu.cuLaunchKernel!(fn, x, y, z, threads, 1, 1, 0, null, params, null), `${kernel.name}: cuLaunchKernel`);
-    if (pair) { this.#check(this.#cu.cuEventRecord!(pair[1], null), 'cuEventRecord'); this.#timed.push(pair); }
+    this.#check(
+      this.#cu.cuLaunchKernel!(fn, x, y, z, threads, 1, 1, 0, null, params, null),
+      `${kernel.name}: cuLaunchKernel`,
+    );
+    if (pair) {
+      this.#check(this.#cu.cuEventRecord!(pair[1], null), 'cuEventRecord');
+      this.#timed.push(pair);
+    }
   }
 
   #event(): unknown {
@@ -220,7 +313,9 @@ export class CudaBackend implements Backend {
     return ev[0];
   }
 
-  async sync(): Promise<void> { this.#check(this.#cu.cuCtxSynchronize!(), 'cuCtxSynchronize'); }
+  async sync(): Promise<void> {
+    this.#check(this.#cu.cuCtxSynchronize!(), 'cuCtxSynchronize');
+  }
 
   async takeTimes(): Promise<number[]> {
     const pairs = this.#timed.splice(0);

@@ -13,7 +13,12 @@ export class NullBackend implements Backend {
   live = 0;
   peak = 0;
 
-  constructor(readonly name: string, readonly caps: Caps, readonly language: Language, like = 'a device') {
+  constructor(
+    readonly name: string,
+    readonly caps: Caps,
+    readonly language: Language,
+    like = 'a device',
+  ) {
     this.description = `nothing runs: ${like}'s capabilities and ${language.name} kernels`;
   }
 
@@ -22,14 +27,29 @@ export class NullBackend implements Backend {
     this.peak = Math.max(this.peak, this.live);
     return { bytes };
   }
-  free(b: DeviceBuffer): void { this.live -= b.bytes; }
+  free(b: DeviceBuffer): void {
+    this.live -= b.bytes;
+  }
   write(): void {}
-  async read(b: DeviceBuffer): Promise<Uint8Array> { return new Uint8Array(b.bytes); }
-  async compile(kernel: Kernel, { source }: Rendered): Promise<Program> { return { name: kernel.name, source }; }
-  launch(): void { this.launches++; }
+  async read(b: DeviceBuffer): Promise<Uint8Array> {
+    return new Uint8Array(b.bytes);
+  }
+  async compile(kernel: Kernel, { source }: Rendered): Promise<Program> {
+    return { name: kernel.name, source };
+  }
+  launch(): void {
+    this.launches++;
+  }
   async sync(): Promise<void> {}
-  async takeTimes(): Promise<number[]> { return []; }
+  async takeTimes(): Promise<number[]> {
+    return [];
+  }
   graph(launches: readonly unknown[]): DeviceGraph {
-    return { run: () => { this.launches += launches.length; }, dispose: () => {} };
+    return {
+      run: () => {
+        this.launches += launches.length;
+      },
+      dispose: () => {},
+    };
   }
 }

@@ -13,13 +13,19 @@ export function makeHelpers(h2f: (h: number) => number, f2h: (x: number) => numb
   const halves = new Float32Array(65536);
   for (let i = 0; i < 65536; i++) halves[i] = h2f(i);
   return {
-    h2f, f2h, f16, halves,
+    h2f,
+    f2h,
+    f16,
+    halves,
     bitcast(v: number, from: DType, to: DType): number {
-      if (from === 'f32') scratch.setFloat32(0, v); else if (from === 'i32') scratch.setInt32(0, v); else scratch.setUint32(0, v);
+      if (from === 'f32') scratch.setFloat32(0, v);
+      else if (from === 'i32') scratch.setInt32(0, v);
+      else scratch.setUint32(0, v);
       return to === 'f32' ? scratch.getFloat32(0) : to === 'i32' ? scratch.getInt32(0) : scratch.getUint32(0);
     },
     check(v: number, lo: number, hi: number, message: string): number {
-      if (v < lo || v > hi || !Number.isInteger(v)) throw new RangeError(`${message}: index ${v} is out of range [${lo}, ${hi}]`);
+      if (v < lo || v > hi || !Number.isInteger(v))
+        throw new RangeError(`${message}: index ${v} is out of range [${lo}, ${hi}]`);
       return v;
     },
   };
@@ -27,7 +33,13 @@ export function makeHelpers(h2f: (h: number) => number, f2h: (x: number) => numb
 export type Helpers = ReturnType<typeof makeHelpers>;
 /** A compiled kernel: `new Function('b', 'h', 'lo', 'hi', 'v', source)`; lo..hi bound its outermost global loop, v holds
  * its variables' values. */
-export type KernelFn = (b: readonly ArrayBufferView[], h: Helpers, lo: number, hi: number, v: readonly number[]) => void;
+export type KernelFn = (
+  b: readonly ArrayBufferView[],
+  h: Helpers,
+  lo: number,
+  hi: number,
+  v: readonly number[],
+) => void;
 export const compileKernel = (source: string): KernelFn => new Function('b', 'h', 'lo', 'hi', 'v', source) as KernelFn;
 
 /**
@@ -35,10 +47,23 @@ export const compileKernel = (source: string): KernelFn => new Function('b', 'h'
  * thread that starts late or is preempted takes fewer; returns the first chunk that threw (later ones still run:
  * their outputs are dropped with the failed launch). Self-contained: workers get it as source.
  */
-export function runChunks(fn: KernelFn, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number, state: Int32Array, mine: number, vals: readonly number[]): { chunk: number; error: unknown } | undefined {
+export function runChunks(
+  fn: KernelFn,
+  views: readonly ArrayBufferView[],
+  h: Helpers,
+  extent: number,
+  chunks: number,
+  state: Int32Array,
+  mine: number,
+  vals: readonly number[],
+): { chunk: number; error: unknown } | undefined {
   let failed: { chunk: number; error: unknown } | undefined;
   for (let c = mine; c < chunks; c = Atomics.add(state, 1, 1)) {
-    try { fn(views, h, Math.floor((c * extent) / chunks), Math.floor(((c + 1) * extent) / chunks), vals); } catch (error) { failed ??= { chunk: c, error }; }
+    try {
+      fn(views, h, Math.floor((c * extent) / chunks), Math.floor(((c + 1) * extent) / chunks), vals);
+    } catch (error) {
+      failed ??= { chunk: c, error };
+    }
   }
   return failed;
 }
@@ -73,9 +98,13 @@ Atomics.add(state, 2, 1);
 Atomics.notify(state, 2);
 `;
 
-const spec = 'node:worker_threads', osSpec = 'node:os';
-const threads: WorkerThreads | undefined = inNode && typeof SharedArrayBuffer === 'function' ? await import(/* @vite-ignore */ spec) : undefined;
-const cores: number = threads ? ((await import(/* @vite-ignore */ osSpec)) as typeof import('node:os')).availableParallelism() : 1;
+const spec = 'node:worker_threads',
+  osSpec = 'node:os';
+const threads: WorkerThreads | undefined =
+  inNode && typeof SharedArrayBuffer === 'function' ? await import(/* @vite-ignore */ spec) : undefined;
+const cores: number = threads
+  ? ((await import(/* @vite-ignore */ osSpec)) as typeof import('node:os')).availableParallelism()
+  : 1;
 
 /** Threads a CPU kernel may use: 1 in browsers or with POLYGRAD_THREADS=1, else POLYGRAD_THREADS or min(cores - 1, 8) workers plus the caller. */
 export function defaultThreads(): number {
@@ -88,7 +117,10 @@ export const threadsAvailable = threads !== undefined;
 const errorTypes: Record<string, ErrorConstructor> = { RangeError, TypeError, SyntaxError, ReferenceError };
 
 export class Pool {
-  readonly #workers: { worker: import('node:worker_threads').Worker; port: import('node:worker_threads').MessagePort }[] = [];
+  readonly #workers: {
+    worker: import('node:worker_threads').Worker;
+    port: import('node:worker_threads').MessagePort;
+  }[] = [];
   /** [workers still running, next chunk to take, workers started] */
   readonly #state = new Int32Array(new SharedArrayBuffer(12));
   #broken = false;
@@ -99,18 +131,26 @@ export class Pool {
    * the pool gives up and kernels run on the caller's thread alone.
    */
   #start(n: number): boolean {
-    const wt = threads!, state = this.#state;
+    const wt = threads!,
+      state = this.#state;
     if (this.#broken) return false;
     while (this.#workers.length < n) {
       const { port1, port2 } = new wt.MessageChannel();
       // execArgv: []: flags such as --input-type=module would make the worker's source an ES module
-      const worker = new wt.Worker(workerSource, { eval: true, execArgv: [], workerData: { port: port2, shared: state.buffer }, transferList: [port2] });
-      worker.unref();   // idle workers never keep the process alive
-      worker.on('error', () => { this.#broken = true; });   // seen between launches: later ones stay on one thread
+      const worker = new wt.Worker(workerSource, {
+        eval: true,
+        execArgv: [],
+        workerData: { port: port2, shared: state.buffer },
+        transferList: [port2],
+      });
+      worker.unref(); // idle workers never keep the process alive
+      worker.on('error', () => {
+        this.#broken = true;
+      }); // seen between launches: later ones stay on one thread
       this.#workers.push({ worker, port: port1 });
     }
     const deadline = performance.now() + 10_000;
-    for (let v; (v = Atomics.load(state, 2)) < n;) {
+    for (let v; (v = Atomics.load(state, 2)) < n; ) {
       const left = deadline - performance.now();
       if (left <= 0) {
         this.#broken = true;
@@ -126,17 +166,33 @@ export class Pool {
    * Runs fn over [0, extent) in `chunks` contiguous chunks on this thread and `workers` workers, and returns when
    * all are done; throws the error of the first chunk that failed (the one a single thread would meet first).
    */
-  run(fn: KernelFn, source: string, views: readonly ArrayBufferView[], h: Helpers, extent: number, chunks: number, workers: number, vals: readonly number[]): void {
-    if (!this.#start(workers)) { fn(views, h, 0, extent, vals); return; }
-    const wt = threads!, state = this.#state;
+  run(
+    fn: KernelFn,
+    source: string,
+    views: readonly ArrayBufferView[],
+    h: Helpers,
+    extent: number,
+    chunks: number,
+    workers: number,
+    vals: readonly number[],
+  ): void {
+    if (!this.#start(workers)) {
+      fn(views, h, 0, extent, vals);
+      return;
+    }
+    const wt = threads!,
+      state = this.#state;
     Atomics.store(state, 0, workers);
-    Atomics.store(state, 1, workers + 1);   // chunk i <= workers is thread i's (0: this one), the rest go to whoever is free
-    for (let i = 0; i < workers; i++) this.#workers[i]!.port.postMessage({ source, views, extent, chunks, mine: i + 1, vals });
+    Atomics.store(state, 1, workers + 1); // chunk i <= workers is thread i's (0: this one), the rest go to whoever is free
+    for (let i = 0; i < workers; i++)
+      this.#workers[i]!.port.postMessage({ source, views, extent, chunks, mine: i + 1, vals });
     const failures = [runChunks(fn, views, h, extent, chunks, state, 0, vals)];
-    for (let v; (v = Atomics.load(state, 0)) !== 0;) Atomics.wait(state, 0, v);
+    for (let v; (v = Atomics.load(state, 0)) !== 0; ) Atomics.wait(state, 0, v);
     // drain every worker's reply, so none is left for the next launch
     for (const w of this.#workers.slice(0, workers)) {
-      const m = wt.receiveMessageOnPort(w.port)?.message as { chunk: number; name: string; message: string } | undefined;
+      const m = wt.receiveMessageOnPort(w.port)?.message as
+        | { chunk: number; name: string; message: string }
+        | undefined;
       if (m) failures.push({ chunk: m.chunk, error: new (errorTypes[m.name] ?? Error)(m.message) });
     }
     const first = failures.reduce((a, f) => (f && (!a || f.chunk < a.chunk) ? f : a), undefined);

@@ -9,8 +9,16 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { readCache, writeCache } from '../runtime/cachefile.js';
 
-const libDirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib',
-  '/lib/x86_64-linux-gnu', '/lib64', '/lib', '/usr/local/lib'];
+const libDirs = [
+  '/usr/lib/x86_64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+  '/lib/x86_64-linux-gnu',
+  '/lib64',
+  '/lib',
+  '/usr/local/lib',
+];
 const icdDirs = ['/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/share/vulkan/icd.d'];
 const hint = 'a software one: README "Testing WebGPU without a GPU"';
 
@@ -22,7 +30,8 @@ export function missingVulkan(env: Readonly<Record<string, string | undefined>>)
   }
   if (manifestsIn(env).length) return undefined;
   const listed = listedManifests(env);
-  return listed ? `VK_ICD_FILENAMES lists no existing file (${listed.join(', ')})`
+  return listed
+    ? `VK_ICD_FILENAMES lists no existing file (${listed.join(', ')})`
     : `no Vulkan driver installed (no manifest in ${icdDirs.join(', ')}); for ${hint}`;
 }
 
@@ -34,9 +43,17 @@ const listedManifests = (env: Readonly<Record<string, string | undefined>>): str
 function manifestsIn(env: Readonly<Record<string, string | undefined>>): string[] {
   const listed = listedManifests(env);
   if (listed) return listed.filter((f) => existsSync(f));
-  const data = (env.XDG_DATA_DIRS ?? '').split(':').filter(Boolean).map((d) => `${d}/vulkan/icd.d`);
-  return [...icdDirs, ...data].filter((d) => existsSync(d))
-    .flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.json')).map((f) => `${d}/${f}`));
+  const data = (env.XDG_DATA_DIRS ?? '')
+    .split(':')
+    .filter(Boolean)
+    .map((d) => `${d}/vulkan/icd.d`);
+  return [...icdDirs, ...data]
+    .filter((d) => existsSync(d))
+    .flatMap((d) =>
+      readdirSync(d)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => `${d}/${f}`),
+    );
 }
 
 /** Probe answers by driver set (why no adapter, or null: one was found); the newest few are kept. */
@@ -55,18 +72,30 @@ export async function rejectedVulkan(env: Readonly<Record<string, string | undef
   const webgpu = createRequire(import.meta.url).resolve('webgpu');
   const drivers = manifestsIn(env).map((f) => `${f}@${statSync(f).mtimeMs}`);
   const key = JSON.stringify([process.version, webgpu, statSync(webgpu).mtimeMs, drivers, env.LD_LIBRARY_PATH ?? '']);
-  const known = await readCache<Probes>(probeFile, 'Vulkan probe', (d) =>
-    typeof d === 'object' && d !== null && Object.values(d).every((v) => v === null || typeof v === 'string')
-      ? undefined : 'not probe results') ?? {};
+  const known =
+    (await readCache<Probes>(probeFile, 'Vulkan probe', (d) =>
+      typeof d === 'object' && d !== null && Object.values(d).every((v) => v === null || typeof v === 'string')
+        ? undefined
+        : 'not probe results',
+    )) ?? {};
   if (key in known) return known[key] ?? undefined;
   const child = await new Promise<{ out: string; err: string } | undefined>((done) => {
-    execFile(process.execPath, ['--input-type=module', '-e', probeScript, pathToFileURL(webgpu).href],
-      { env: { ...env }, timeout: 30_000 }, (e, out, err) => done(e ? undefined : { out, err }));
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', probeScript, pathToFileURL(webgpu).href],
+      { env: { ...env }, timeout: 30_000 },
+      (e, out, err) => done(e ? undefined : { out, err }),
+    );
   });
   if (!child || (child.out !== 'adapter' && child.out !== 'none')) return undefined;
-  const first = child.err.split('\n').map((l) => l.replace(/^Warning:\s*/, '').trim()).find(Boolean);
-  const missing = child.out === 'adapter' ? null
-    : `Dawn found no Vulkan adapter${first ? ` (${first.replace(/\.$/, '')})` : ''}; for ${hint}`;
+  const first = child.err
+    .split('\n')
+    .map((l) => l.replace(/^Warning:\s*/, '').trim())
+    .find(Boolean);
+  const missing =
+    child.out === 'adapter'
+      ? null
+      : `Dawn found no Vulkan adapter${first ? ` (${first.replace(/\.$/, '')})` : ''}; for ${hint}`;
   await writeCache(probeFile, Object.fromEntries([...Object.entries(known).slice(-7), [key, missing]]));
   return missing ?? undefined;
 }

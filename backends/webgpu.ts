@@ -11,10 +11,17 @@ import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program } f
 import { BufferPool, StatusWord, compileError, launchGrid, statusBytes } from './common.js';
 
 class GpuBuffer implements DeviceBuffer {
-  constructor(readonly gpu: GPUBuffer, readonly bytes: number) {}
+  constructor(
+    readonly gpu: GPUBuffer,
+    readonly bytes: number,
+  ) {}
 }
 /** `checks`: the kernel binds the status word of its index checks after its params; `vars`: it reads variables. */
-interface GpuProgram extends Program { readonly pipeline: GPUComputePipeline; readonly checks: boolean; readonly vars: boolean }
+interface GpuProgram extends Program {
+  readonly pipeline: GPUComputePipeline;
+  readonly checks: boolean;
+  readonly vars: boolean;
+}
 
 /** Bytes of one launch's variables: WebGPU's largest minimum uniform offset alignment. */
 const slotBytes = maxVars * 4;
@@ -23,7 +30,8 @@ const batch = 64;
 
 /** Writes a kernel's variables into 32-bit words at `at` (floats as their bits, bools as 0/1). */
 function packVars(words: Uint32Array, at: number, dtypes: readonly DType[], vals: readonly number[]): void {
-  const f32 = new Float32Array(words.buffer), i32 = new Int32Array(words.buffer);
+  const f32 = new Float32Array(words.buffer),
+    i32 = new Int32Array(words.buffer);
   dtypes.forEach((d, i) => {
     if (d === 'f32' || d === 'f16') f32[at + i] = vals[i]!;
     else if (d === 'i32') i32[at + i] = vals[i]!;
@@ -39,11 +47,11 @@ async function navigatorGpu(): Promise<GPU | undefined> {
   if (nav?.gpu) return nav.gpu;
   if (!inNode) return undefined;
   const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!.env;
-  env.NODEVICE_SELECT ??= '1';   // Mesa's device-select layer only adds noise here
+  env.NODEVICE_SELECT ??= '1'; // Mesa's device-select layer only adds noise here
   const vulkan = '../backends/vulkan.js';
   if ((globalThis as { process?: { platform?: string } }).process?.platform === 'linux') {
-    const check = await import(/* @vite-ignore */ vulkan) as typeof import('./vulkan.js');
-    const why = check.missingVulkan(env) ?? await check.rejectedVulkan(env);
+    const check = (await import(/* @vite-ignore */ vulkan)) as typeof import('./vulkan.js');
+    const why = check.missingVulkan(env) ?? (await check.rejectedVulkan(env));
     if (why) throw new Error(why);
   }
   const spec = 'webgpu';
@@ -89,7 +97,8 @@ export class WebGpuBackend implements Backend {
   private constructor(device: GPUDevice, info: GPUAdapterInfo, opts: WebGpuOptions) {
     this.#device = device;
     this.name = opts.name ?? 'webgpu';
-    const l = device.limits, f16 = device.features.has('shader-f16');
+    const l = device.limits,
+      f16 = device.features.has('shader-f16');
     const timer = device.features.has('timestamp-query');
     const wg = Math.min(256, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
     this.caps = {
@@ -106,18 +115,35 @@ export class WebGpuBackend implements Backend {
       threads: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 2048 : 65536,
     };
     this.language = wgslFor(wg);
-    this.description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+    this.description =
+      [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
     if (timer) {
       this.#query = device.createQuerySet({ type: 'timestamp', count: 2 * batch });
-      this.#queryBuf = device.createBuffer({ size: 16 * batch, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      this.#queryBuf = device.createBuffer({
+        size: 16 * batch,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
     }
-    this.#status = device.createBuffer({ size: statusBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    this.#status = device.createBuffer({
+      size: statusBytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
     this.#varsLayout = device.createBindGroupLayout({
-      entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: slotBytes } }],
+      entries: [
+        {
+          binding: 0,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: slotBytes },
+        },
+      ],
     });
     [this.#args, this.#argsGroup] = this.#varsArena(batch);
-    void device.lost.then((i) => { this.#lost = `${i.reason}: ${i.message}`; });
-    device.onuncapturederror = (e) => { this.#error ??= e.error; };
+    void device.lost.then((i) => {
+      this.#lost = `${i.reason}: ${i.message}`;
+    });
+    device.onuncapturederror = (e) => {
+      this.#error ??= e.error;
+    };
   }
 
   /** The adapter's device with its own limits and features, or undefined where there is no adapter. */
@@ -130,9 +156,12 @@ export class WebGpuBackend implements Backend {
     const device = await adapter.requestDevice({
       requiredFeatures: want,
       requiredLimits: {
-        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-        maxBufferSize: l.maxBufferSize, maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
-        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize,
+        maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
         maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
       },
     });
@@ -142,36 +171,64 @@ export class WebGpuBackend implements Backend {
 
   #check(): void {
     if (this.#lost) throw new Error(`webgpu: device lost (${this.#lost})`);
-    if (this.#error) { const e = this.#error; this.#error = undefined; throw new Error(`webgpu: ${e.message}`); }
+    if (this.#error) {
+      const e = this.#error;
+      this.#error = undefined;
+      throw new Error(`webgpu: ${e.message}`);
+    }
   }
 
   /** A uniform buffer of `slots` variable slots and the bind group that reads one slot at a dynamic offset. */
   #varsArena(slots: number): [GPUBuffer, GPUBindGroup] {
-    const buffer = this.#device.createBuffer({ size: Math.max(1, slots) * slotBytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    const group = this.#device.createBindGroup({ layout: this.#varsLayout, entries: [{ binding: 0, resource: { buffer, size: slotBytes } }] });
+    const buffer = this.#device.createBuffer({
+      size: Math.max(1, slots) * slotBytes,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const group = this.#device.createBindGroup({
+      layout: this.#varsLayout,
+      entries: [{ binding: 0, resource: { buffer, size: slotBytes } }],
+    });
     return [buffer, group];
   }
 
   alloc(bytes: number): DeviceBuffer {
     this.#check();
     const size = BufferPool.sizeOf(bytes, this.#device.limits.maxBufferSize);
-    const gpu = this.#pool.take(size) ??
-      this.#device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const gpu =
+      this.#pool.take(size) ??
+      this.#device.createBuffer({
+        size,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
     return new GpuBuffer(gpu, bytes);
   }
-  free(b: DeviceBuffer): void { const g = (b as GpuBuffer).gpu; this.#pool.give(g.size, g); }
+  free(b: DeviceBuffer): void {
+    const g = (b as GpuBuffer).gpu;
+    this.#pool.give(g.size, g);
+  }
   write(b: DeviceBuffer, data: Uint8Array, offset = 0): void {
     if (offset % 4) throw new Error(`webgpu: a write at byte ${offset} is not 4-byte aligned`);
     this.#flush();
     const padded = data.byteLength % 4 ? new Uint8Array(Math.ceil(data.byteLength / 4) * 4) : data;
     if (padded !== data) padded.set(data);
-    this.#device.queue.writeBuffer((b as GpuBuffer).gpu, offset, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+    this.#device.queue.writeBuffer(
+      (b as GpuBuffer).gpu,
+      offset,
+      padded.buffer as ArrayBuffer,
+      padded.byteOffset,
+      padded.byteLength,
+    );
   }
   async read(b: DeviceBuffer): Promise<Uint8Array> {
-    const src = b as GpuBuffer, size = Math.ceil(src.bytes / 4) * 4, checks = this.#checks.take();
+    const src = b as GpuBuffer,
+      size = Math.ceil(src.bytes / 4) * 4,
+      checks = this.#checks.take();
     // the status word rides along in the same staging buffer, after the data
     const at = Math.max(size, 4);
-    const staging = this.#device.createBuffer({ size: at + (checks ? statusBytes : 0), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.#device.createBuffer({
+      size: at + (checks ? statusBytes : 0),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     this.#submit((enc) => {
       enc.copyBufferToBuffer(src.gpu, 0, staging, 0, size);
       if (checks) enc.copyBufferToBuffer(this.#status, 0, staging, at, statusBytes);
@@ -200,26 +257,45 @@ export class WebGpuBackend implements Backend {
     await moduleError;
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length) {
-      throw compileError('webgpu', kernel, '', errors.map((e) => `  line ${e.lineNum}:${e.linePos}: ${e.message}`).join('\n'), source);
+      throw compileError(
+        'webgpu',
+        kernel,
+        '',
+        errors.map((e) => `  line ${e.lineNum}:${e.linePos}: ${e.message}`).join('\n'),
+        source,
+      );
     }
     const vars = (kernel.vars?.length ?? 0) > 0;
-    if ((kernel.vars?.length ?? 0) > maxVars) throw new Error(`webgpu: ${kernel.name} reads ${kernel.vars!.length} variables, more than the ${maxVars} a launch passes`);
+    if ((kernel.vars?.length ?? 0) > maxVars)
+      throw new Error(
+        `webgpu: ${kernel.name} reads ${kernel.vars!.length} variables, more than the ${maxVars} a launch passes`,
+      );
     const layout = this.#device.createBindGroupLayout({
-      entries: [...kernel.params.map((p) => p.write), ...(checks ? [true] : [])]
-        .map((write, i) => ({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: write ? 'storage' as const : 'read-only-storage' as const } })),
+      entries: [...kernel.params.map((p) => p.write), ...(checks ? [true] : [])].map((write, i) => ({
+        binding: i,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: write ? ('storage' as const) : ('read-only-storage' as const) },
+      })),
     });
     // the async pipeline call rejects on its own errors (GPUPipelineError)
-    const pipeline = await this.#device.createComputePipelineAsync({
-      layout: this.#device.createPipelineLayout({ bindGroupLayouts: vars ? [layout, this.#varsLayout] : [layout] }),
-      compute: { module, entryPoint: 'main' },
-    }).catch((e: Error) => { throw new Error(`webgpu: ${kernel.name}: ${e.message}`); });
+    const pipeline = await this.#device
+      .createComputePipelineAsync({
+        layout: this.#device.createPipelineLayout({ bindGroupLayouts: vars ? [layout, this.#varsLayout] : [layout] }),
+        compute: { module, entryPoint: 'main' },
+      })
+      .catch((e: Error) => {
+        throw new Error(`webgpu: ${kernel.name}: ${e.message}`);
+      });
     const prog: GpuProgram = { name: kernel.name, source, pipeline, checks, vars };
     return prog;
   }
 
   /** The bind group of a launch's buffers (and the status word when the kernel checks indices). */
   #bindGroup(p: GpuProgram, bufs: readonly DeviceBuffer[]): GPUBindGroup {
-    const entries = bufs.map((b, i) => ({ binding: i, resource: { buffer: (b as GpuBuffer).gpu, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) } }));
+    const entries = bufs.map((b, i) => ({
+      binding: i,
+      resource: { buffer: (b as GpuBuffer).gpu, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) },
+    }));
     if (p.checks) entries.push({ binding: bufs.length, resource: { buffer: this.#status, size: statusBytes } });
     return this.#device.createBindGroup({ layout: p.pipeline.getBindGroupLayout(0), entries });
   }
@@ -236,7 +312,17 @@ export class WebGpuBackend implements Backend {
     this.#checks.launched(prog.checks);
     this.#encoder ??= this.#device.createCommandEncoder();
     const pair = timed && this.#query ? this.#timedPairs++ : -1;
-    const pass = this.#encoder.beginComputePass(pair >= 0 ? { timestampWrites: { querySet: this.#query!, beginningOfPassWriteIndex: 2 * pair, endOfPassWriteIndex: 2 * pair + 1 } } : {});
+    const pass = this.#encoder.beginComputePass(
+      pair >= 0
+        ? {
+            timestampWrites: {
+              querySet: this.#query!,
+              beginningOfPassWriteIndex: 2 * pair,
+              endOfPassWriteIndex: 2 * pair + 1,
+            },
+          }
+        : {},
+    );
     pass.setPipeline(prog.pipeline);
     pass.setBindGroup(0, bindGroup);
     if (prog.vars) {
@@ -257,9 +343,13 @@ export class WebGpuBackend implements Backend {
   #submit(extra?: (enc: GPUCommandEncoder) => void): void {
     const enc = this.#encoder ?? this.#device.createCommandEncoder();
     this.#encoder = undefined;
-    if (this.#argSlots) this.#device.queue.writeBuffer(this.#args, 0, this.#argWords.buffer, 0, this.#argSlots * slotBytes);
+    if (this.#argSlots)
+      this.#device.queue.writeBuffer(this.#args, 0, this.#argWords.buffer, 0, this.#argSlots * slotBytes);
     if (this.#timedPairs) {
-      const staging = this.#device.createBuffer({ size: 16 * this.#timedPairs, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const staging = this.#device.createBuffer({
+        size: 16 * this.#timedPairs,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
       enc.resolveQuerySet(this.#query!, 0, 2 * this.#timedPairs, this.#queryBuf!, 0);
       enc.copyBufferToBuffer(this.#queryBuf!, 0, staging, 0, 16 * this.#timedPairs);
       this.#timings.push({ staging, pairs: this.#timedPairs });
@@ -269,7 +359,9 @@ export class WebGpuBackend implements Backend {
     this.#pending = this.#argSlots = this.#timedPairs = 0;
   }
 
-  #flush(): void { if (this.#encoder) this.#submit(); }
+  #flush(): void {
+    if (this.#encoder) this.#submit();
+  }
 
   async sync(): Promise<void> {
     this.#flush();
@@ -294,7 +386,8 @@ export class WebGpuBackend implements Backend {
    * buffers changed since the last run, the variables of every launch in one uniform buffer written per run.
    */
   graph(launches: readonly GraphLaunch[]): DeviceGraph {
-    const progs = launches.map((l) => l.program as GpuProgram), grids = launches.map((l) => this.#grid(l.kernel));
+    const progs = launches.map((l) => l.program as GpuProgram),
+      grids = launches.map((l) => this.#grid(l.kernel));
     const slots = progs.map((p, i) => (p.vars ? progs.slice(0, i).filter((q) => q.vars).length : -1));
     const nslots = slots.filter((s) => s >= 0).length;
     const [args, argsGroup] = this.#varsArena(nslots);
@@ -309,19 +402,30 @@ export class WebGpuBackend implements Backend {
       run: (bufs, table) => {
         this.#check();
         for (const [t, list] of users) {
-          const b = bufs[t] as GpuBuffer, was = bound[t];
+          const b = bufs[t] as GpuBuffer,
+            was = bound[t];
           if (was && was.gpu === b.gpu && was.bytes === b.bytes) continue;
           bound[t] = { gpu: b.gpu, bytes: b.bytes };
           for (const li of list) groups[li] = undefined;
         }
         for (let li = 0; li < launches.length; li++) {
           const l = launches[li]!;
-          groups[li] ??= this.#bindGroup(progs[li]!, l.bufs.map((t) => bufs[t]!));
-          if (slots[li]! >= 0) packVars(words, (slots[li]! * slotBytes) / 4, l.kernel.vars!, l.vals.map((v) => table[v]!));
+          groups[li] ??= this.#bindGroup(
+            progs[li]!,
+            l.bufs.map((t) => bufs[t]!),
+          );
+          if (slots[li]! >= 0)
+            packVars(
+              words,
+              (slots[li]! * slotBytes) / 4,
+              l.kernel.vars!,
+              l.vals.map((v) => table[v]!),
+            );
         }
-        this.#flush();   // what was launched before runs first
+        this.#flush(); // what was launched before runs first
         if (nslots) this.#device.queue.writeBuffer(args, 0, words.buffer, 0, nslots * slotBytes);
-        const enc = this.#device.createCommandEncoder(), pass = enc.beginComputePass();
+        const enc = this.#device.createCommandEncoder(),
+          pass = enc.beginComputePass();
         for (let li = 0; li < launches.length; li++) {
           pass.setPipeline(progs[li]!.pipeline);
           pass.setBindGroup(0, groups[li]!);
@@ -332,9 +436,13 @@ export class WebGpuBackend implements Backend {
         this.#device.queue.submit([enc.finish()]);
         this.#checks.launched(checks);
       },
-      dispose: () => { args.destroy(); },
+      dispose: () => {
+        args.destroy();
+      },
     };
   }
 
-  destroy(): void { this.#device.destroy(); }
+  destroy(): void {
+    this.#device.destroy();
+  }
 }

@@ -1,19 +1,36 @@
 // The optimizer's actions (Opt, kernel.ts): what each does to a kernel's stores, and which lists of them are valid
 // for a kernel on a device. The heuristic (heuristic.ts) and the search (search.ts) only choose among them.
 import { add, alu, and, int, lt, mul, rewrite, substitute, where } from './alu.js';
-import { type Kernel, type Opt, type OptOp, globalRanges, isGroup, launchShape, lanes, linearIndex, paddedShape, rangeDeps }
-  from './kernel.js';
+import {
+  type Kernel,
+  type Opt,
+  type OptOp,
+  globalRanges,
+  isGroup,
+  launchShape,
+  lanes,
+  linearIndex,
+  paddedShape,
+  rangeDeps,
+} from './kernel.js';
 import { type AluOp, UOp } from './uop.js';
 
 /** What the optimizer reads from a backend's Caps. */
-export interface OptCaps { readonly globalsAsLoops: boolean; readonly workgroupSize: number; readonly threads: number }
+export interface OptCaps {
+  readonly globalsAsLoops: boolean;
+  readonly workgroupSize: number;
+  readonly threads: number;
+}
 
 /** Most outputs (accumulators) per thread; most reduce steps per unrolled iteration; largest PADTO multiple. */
-export const maxUpcast = 32, maxUnrollSteps = 64, maxPad = 32;
+export const maxUpcast = 32,
+  maxUnrollSteps = 64,
+  maxPad = 32;
 
 /** Range r split by f: r'*f + u, where r' keeps r's id and kind over extent / f (the constant 0 when f is the extent). */
 export function split(r: UOp, f: number): { outer: UOp; at: (u: number) => UOp } {
-  const outer = r.range.extent === f ? int(0) : UOp.make('RANGE', 'i32', [], { ...r.range, extent: r.range.extent / f });
+  const outer =
+    r.range.extent === f ? int(0) : UOp.make('RANGE', 'i32', [], { ...r.range, extent: r.range.extent / f });
   return { outer, at: (u) => add(mul(outer, int(f)), int(u)) };
 }
 
@@ -27,7 +44,10 @@ function unrolled(stores: readonly UOp[], opts: readonly Opt[]): UOp[] {
     const ranges: UOp[] = [];
     for (const x of out.src.slice(1)) {
       const f = by.get(x.range.id);
-      if (!f) { ranges.push(x); continue; }
+      if (!f) {
+        ranges.push(x);
+        continue;
+      }
       const { outer, at } = split(x, f);
       if (outer.op === 'RANGE') ranges.push(outer);
       const copies = Array.from({ length: f }, (_, u) => substitute(value, new Map([[x, at(u)]])));
@@ -40,7 +60,11 @@ function unrolled(stores: readonly UOp[], opts: readonly Opt[]): UOp[] {
 }
 
 /** One store a thread performs: the output index, the value per param, and (under PADTO) whether it stores at all. */
-export interface ExpandedStore { readonly index: UOp; readonly values: UOp[]; readonly gate?: UOp }
+export interface ExpandedStore {
+  readonly index: UOp;
+  readonly values: UOp[];
+  readonly gate?: UOp;
+}
 
 /**
  * The stores one thread performs, one per upcast offset. PADTO first: each padded axis's range runs over the padded
@@ -48,8 +72,12 @@ export interface ExpandedStore { readonly index: UOp; readonly values: UOp[]; re
  * gated to the real points.
  */
 export function expandStores(k: Kernel): ExpandedStore[] {
-  const opts = k.opts ?? [], padded = paddedShape(k), launch = launchShape(k);
-  const real = globalRanges(k.shape), full = globalRanges(padded), reduced = globalRanges(launch);
+  const opts = k.opts ?? [],
+    padded = paddedShape(k),
+    launch = launchShape(k);
+  const real = globalRanges(k.shape),
+    full = globalRanges(padded),
+    reduced = globalRanges(launch);
   const pad = new Map<UOp, UOp>();
   let gate: UOp | undefined;
   k.shape.forEach((n, d) => {
@@ -66,8 +94,12 @@ export function expandStores(k: Kernel): ExpandedStore[] {
     const o = opts.find((x) => x.op === 'UPCAST' && x.axis === d);
     if (full[d]!.op !== 'RANGE') return;
     const f = o?.amount ?? 1;
-    combos = combos.flatMap((m) => Array.from({ length: f }, (_, u) =>
-      new Map([...m, [full[d]!, f === 1 ? reduced[d]! : add(mul(reduced[d]!, int(f)), int(u))]])));
+    combos = combos.flatMap((m) =>
+      Array.from(
+        { length: f },
+        (_, u) => new Map([...m, [full[d]!, f === 1 ? reduced[d]! : add(mul(reduced[d]!, int(f)), int(u))]]),
+      ),
+    );
   });
   const grouped = groupedRanges(k);
   for (const m of combos) for (const [r, g] of grouped) m.set(r, g);
@@ -81,18 +113,23 @@ export function expandStores(k: Kernel): ExpandedStore[] {
 
 /** The REDUCEs whose loop runs once per thread, not inside another reduce's loop: the ones GROUP may split. */
 export function topReduces(k: Kernel): UOp[] {
-  const deps = rangeDeps(), all = new Set<UOp>();
+  const deps = rangeDeps(),
+    all = new Set<UOp>();
   for (const s of k.stores) for (const u of s.toposort()) if (u.op === 'REDUCE') all.add(u);
   return [...all].filter((r) => [...deps(r)].every((x) => x.range.kind === 'global'));
 }
 
 /** The reduce ranges of top-level reduces that no nested reduce also loops over: the ones GROUP may split. */
 export function groupableRanges(k: Kernel): UOp[] {
-  const top = topReduces(k), nested = new Set<UOp>();
+  const top = topReduces(k),
+    nested = new Set<UOp>();
   for (const s of k.stores) {
-    for (const u of s.toposort()) if (u.op === 'REDUCE' && !top.includes(u)) u.src.slice(1).forEach((x) => nested.add(x));
+    for (const u of s.toposort())
+      if (u.op === 'REDUCE' && !top.includes(u)) u.src.slice(1).forEach((x) => nested.add(x));
   }
-  return [...new Set(top.filter((r) => r.dtype !== 'bool').flatMap((r) => r.src.slice(1).filter((x) => !nested.has(x))))];
+  return [
+    ...new Set(top.filter((r) => r.dtype !== 'bool').flatMap((r) => r.src.slice(1).filter((x) => !nested.has(x)))),
+  ];
 }
 
 /** GROUP's rewrite: each grouped reduce range becomes a 'group' range with the same id and extent. */
@@ -100,7 +137,8 @@ function groupedRanges(k: Kernel): Map<UOp, UOp> {
   const ids = new Set((k.opts ?? []).filter(isGroup).map((o) => o.axis));
   const out = new Map<UOp, UOp>();
   if (!ids.size) return out;
-  for (const x of groupableRanges(k)) if (ids.has(x.range.id)) out.set(x, UOp.make('RANGE', 'i32', [], { ...x.range, kind: 'group' }));
+  for (const x of groupableRanges(k))
+    if (ids.has(x.range.id)) out.set(x, UOp.make('RANGE', 'i32', [], { ...x.range, kind: 'group' }));
   return out;
 }
 
@@ -127,7 +165,9 @@ const onReduce: ReadonlySet<OptOp> = new Set(['UNROLL', 'GROUP', 'GROUPWIDE']);
 
 /** Why one action cannot apply to kernel k as it stands under `opts` (all of its actions), or undefined. */
 function invalidAction(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): string | undefined {
-  const s = fmt(o), shape = k.shape, padded = paddedShape({ ...k, opts });
+  const s = fmt(o),
+    shape = k.shape,
+    padded = paddedShape({ ...k, opts });
   if (!Number.isInteger(o.amount) || o.amount < 2) return `${s}: the amount must be an integer above 1`;
   if (gpuOnly.has(o.op) && caps.globalsAsLoops) return `${s}: workgroups are a GPU's`;
   if (onReduce.has(o.op)) {
@@ -135,23 +175,34 @@ function invalidAction(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): 
     if (r === undefined || r.extent % o.amount) return `${s}: no reduce range ${o.axis} that splits by ${o.amount}`;
     if (r.bool) return `${s}: reduce range ${o.axis} folds bools`;
     if (o.op === 'UNROLL') return undefined;
-    if (!groupableRanges(k).some((x) => x.range.id === o.axis)) return `${s}: range ${o.axis} is not a top-level reduce's own`;
-    if (o.amount & (o.amount - 1) || o.amount > caps.workgroupSize) return `${s}: lanes must be a power of two up to ${caps.workgroupSize}`;
+    if (!groupableRanges(k).some((x) => x.range.id === o.axis))
+      return `${s}: range ${o.axis} is not a top-level reduce's own`;
+    if (o.amount & (o.amount - 1) || o.amount > caps.workgroupSize)
+      return `${s}: lanes must be a power of two up to ${caps.workgroupSize}`;
     return undefined;
   }
-  if (!(Number.isInteger(o.axis) && o.axis >= 0 && o.axis < shape.length)) return `${s}: [${shape}] has no axis ${o.axis}`;
+  if (!(Number.isInteger(o.axis) && o.axis >= 0 && o.axis < shape.length))
+    return `${s}: [${shape}] has no axis ${o.axis}`;
   switch (o.op) {
     case 'PADTO':
-      if (shape[o.axis]! % o.amount === 0) return `${s}: axis ${o.axis} of [${shape}] is a multiple of ${o.amount} already`;
+      if (shape[o.axis]! % o.amount === 0)
+        return `${s}: axis ${o.axis} of [${shape}] is a multiple of ${o.amount} already`;
       if (o.amount > maxPad) return `${s}: at most ${maxPad}`;
-      return padded[o.axis]! >= 2 * shape[o.axis]! ? `${s}: would more than double axis ${o.axis} of [${shape}]` : undefined;
+      return padded[o.axis]! >= 2 * shape[o.axis]!
+        ? `${s}: would more than double axis ${o.axis} of [${shape}]`
+        : undefined;
     case 'UPCAST':
-      return padded[o.axis]! % o.amount ? `${s}: axis ${o.axis} of [${padded}] does not split by ${o.amount}` : undefined;
+      return padded[o.axis]! % o.amount
+        ? `${s}: axis ${o.axis} of [${padded}] does not split by ${o.amount}`
+        : undefined;
     case 'LOCAL': {
       const launch = launchShape({ ...k, opts });
-      return launch[o.axis]! % o.amount ? `${s}: launch axis ${o.axis} of [${launch}] does not split by ${o.amount}` : undefined;
+      return launch[o.axis]! % o.amount
+        ? `${s}: launch axis ${o.axis} of [${launch}] does not split by ${o.amount}`
+        : undefined;
     }
-    default: throw new Error(`${s}: not an optimizer action`);
+    default:
+      throw new Error(`${s}: not an optimizer action`);
   }
 }
 
@@ -171,15 +222,21 @@ export function invalidOpts(k: Kernel, opts: readonly Opt[], caps: OptCaps): str
   if (twice) return `${twice} is split twice`;
   const product = (op: OptOp): number => opts.filter((o) => o.op === op).reduce((a, o) => a * o.amount, 1);
   if (product('UPCAST') > maxUpcast) return `UPCAST: ${product('UPCAST')} outputs per thread, at most ${maxUpcast}`;
-  if (product('UNROLL') > maxUnrollSteps) return `UNROLL: ${product('UNROLL')} steps per iteration, at most ${maxUnrollSteps}`;
+  if (product('UNROLL') > maxUnrollSteps)
+    return `UNROLL: ${product('UNROLL')} steps per iteration, at most ${maxUnrollSteps}`;
   if (new Set(opts.filter(isGroup).map((o) => o.amount)).size > 1) return 'GROUP: one lane count per kernel';
-  const per = caps.workgroupSize / lanes({ ...k, opts }), tile = product('LOCAL');
+  const per = caps.workgroupSize / lanes({ ...k, opts }),
+    tile = product('LOCAL');
   return per % tile ? `LOCAL: a tile of ${tile} outputs does not divide the ${per} of a workgroup` : undefined;
 }
 
 const amounts: Readonly<Record<OptOp, readonly number[]>> = {
-  UPCAST: [2, 3, 4, 8], UNROLL: [2, 4, 8], GROUP: [4, 8, 16, 32, 64, 128, 256], GROUPWIDE: [4, 8, 16, 32, 64, 128, 256],
-  LOCAL: [2, 4, 8, 16, 32], PADTO: [4, 8, 16, 32],
+  UPCAST: [2, 3, 4, 8],
+  UNROLL: [2, 4, 8],
+  GROUP: [4, 8, 16, 32, 64, 128, 256],
+  GROUPWIDE: [4, 8, 16, 32, 64, 128, 256],
+  LOCAL: [2, 4, 8, 16, 32],
+  PADTO: [4, 8, 16, 32],
 };
 
 /** Every list `opts` plus one action that is valid: the neighbours the search explores. */
@@ -190,14 +247,17 @@ export function nextActions(k: Kernel, opts: readonly Opt[], caps: OptCaps): Opt
     const axes = onReduce.has(op) ? reduces.map((r) => r.id) : k.shape.map((_, d) => d);
     for (const axis of axes) {
       const whole = onReduce.has(op) ? reduces.find((r) => r.id === axis)!.extent : 0;
-      for (const amount of op === 'UNROLL' && whole <= 16 ? [...amounts[op], whole] : amounts[op]) cands.push({ op, axis, amount });
+      for (const amount of op === 'UNROLL' && whole <= 16 ? [...amounts[op], whole] : amounts[op])
+        cands.push({ op, axis, amount });
     }
   }
   const seen = new Set<string>();
-  return cands.map((o) => [...opts, o]).filter((l) => {
-    const key = formatOpts(l);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return !invalidOpts(k, l, caps);
-  });
+  return cands
+    .map((o) => [...opts, o])
+    .filter((l) => {
+      const key = formatOpts(l);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return !invalidOpts(k, l, caps);
+    });
 }

@@ -17,7 +17,7 @@ export function checkCode(message: string, lo: number, hi: number): number {
   let code = codes.get(key);
   if (code === undefined) {
     code = (fnv(key) % 0x7fffffff) + 1;
-    while (messages.has(code) && messages.get(code) !== key) code = (code % 0x7fffffff) + 1;   // a collision: probe on
+    while (messages.has(code) && messages.get(code) !== key) code = (code % 0x7fffffff) + 1; // a collision: probe on
     messages.set(code, key);
     codes.set(key, code);
   }

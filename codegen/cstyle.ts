@@ -28,25 +28,54 @@ export function cAlu(l: CStyle): Language['alu'] {
     const bool = d === 'bool';
     const zero = () => l.literal(0, d);
     switch (op) {
-      case 'NEG': return `(-${a})`;
-      case 'RECIP': return `(${l.literal(1, d)} / ${a})`;
-      case 'SQRT': case 'EXP': case 'LOG': case 'EXP2': case 'LOG2': case 'SIN': case 'COS': case 'TRUNC': return l.fn(op, a!, d);
-      case 'ADD': return `(${a} + ${b})`;
-      case 'MUL': return `(${a} * ${b})`;
-      case 'FDIV': return `(${a} / ${b})`;
-      case 'IDIV': return l.select(`(${b} == ${zero()})`, zero(), `(${a} / ${b})`);
-      case 'MOD': return d === 'f32' || d === 'f16' ? l.fmod(a!, b!, d) : l.select(`(${b} == ${zero()})`, zero(), `(${a} % ${b})`);
-      case 'MAX': return bool ? `(${a} || ${b})` : l.max(a!, b!, d);
-      case 'CMPLT': case 'CMPNE': return l.compare(op, a!, b!, from);
-      case 'AND': return bool ? `(${a} && ${b})` : `(${a} & ${b})`;
-      case 'OR': return bool ? `(${a} || ${b})` : `(${a} | ${b})`;
-      case 'XOR': return bool ? `(${a} != ${b})` : `(${a} ^ ${b})`;
-      case 'SHL': return `(${a} << ${l.shift(b!)})`;
-      case 'SHR': return `(${a} >> ${l.shift(b!)})`;
-      case 'WHERE': return l.select(a!, b!, c!);
-      case 'CAST': return l.cast(a!, d, from);
-      case 'BITCAST': return l.bitcast(a!, d, from);
-      default: return op satisfies never;
+      case 'NEG':
+        return `(-${a})`;
+      case 'RECIP':
+        return `(${l.literal(1, d)} / ${a})`;
+      case 'SQRT':
+      case 'EXP':
+      case 'LOG':
+      case 'EXP2':
+      case 'LOG2':
+      case 'SIN':
+      case 'COS':
+      case 'TRUNC':
+        return l.fn(op, a!, d);
+      case 'ADD':
+        return `(${a} + ${b})`;
+      case 'MUL':
+        return `(${a} * ${b})`;
+      case 'FDIV':
+        return `(${a} / ${b})`;
+      case 'IDIV':
+        return l.select(`(${b} == ${zero()})`, zero(), `(${a} / ${b})`);
+      case 'MOD':
+        return d === 'f32' || d === 'f16'
+          ? l.fmod(a!, b!, d)
+          : l.select(`(${b} == ${zero()})`, zero(), `(${a} % ${b})`);
+      case 'MAX':
+        return bool ? `(${a} || ${b})` : l.max(a!, b!, d);
+      case 'CMPLT':
+      case 'CMPNE':
+        return l.compare(op, a!, b!, from);
+      case 'AND':
+        return bool ? `(${a} && ${b})` : `(${a} & ${b})`;
+      case 'OR':
+        return bool ? `(${a} || ${b})` : `(${a} | ${b})`;
+      case 'XOR':
+        return bool ? `(${a} != ${b})` : `(${a} ^ ${b})`;
+      case 'SHL':
+        return `(${a} << ${l.shift(b!)})`;
+      case 'SHR':
+        return `(${a} >> ${l.shift(b!)})`;
+      case 'WHERE':
+        return l.select(a!, b!, c!);
+      case 'CAST':
+        return l.cast(a!, d, from);
+      case 'BITCAST':
+        return l.bitcast(a!, d, from);
+      default:
+        return op satisfies never;
     }
   };
 }
@@ -58,7 +87,9 @@ export const cLanguage = (l: CStyle): Language => ({ ...l, alu: cAlu(l) });
  * `tile` outputs (one tile, row-major inside) cover a box of the launch space, and the tiles are row-major.
  */
 export function gridCoord(k: Kernel, axis: number): string {
-  const launch = launchShape(k), tile = localTile(k), size = tile.reduce((a, b) => a * b, 1);
+  const launch = launchShape(k),
+    tile = localTile(k),
+    size = tile.reduce((a, b) => a * b, 1);
   const after = (s: readonly number[]) => s.slice(axis + 1).reduce((a, b) => a * b, 1);
   const tiles = launch.map((n, d) => n / tile[d]!);
   const outer = `(gidx / ${size * after(tiles)}) % ${tiles[axis]}`;
@@ -72,15 +103,31 @@ export function gridCoord(k: Kernel, axis: number): string {
  * `slot` is the thread's place in workgroup memory with the lanes of one output adjacent there, `first` its first
  * reduce iteration (past every range for the spare threads, which then only join the barriers).
  */
-export function prologue(l: Pick<CStyle, 'declare' | 'select'>, k: Kernel, wg: string, lid: string, workgroupSize: number): string[] {
-  const total = launchShape(k).reduce((a, b) => a * b, 1), g = lanes(k), per = workgroupSize / g;
+export function prologue(
+  l: Pick<CStyle, 'declare' | 'select'>,
+  k: Kernel,
+  wg: string,
+  lid: string,
+  workgroupSize: number,
+): string[] {
+  const total = launchShape(k).reduce((a, b) => a * b, 1),
+    g = lanes(k),
+    per = workgroupSize / g;
   const i32 = (name: string, e: string) => `  ${l.declare(name, 'i32', e, false)}`;
   if (g === 1) return [i32('gidx', `${wg} * ${workgroupSize} + ${lid}`), `  if (gidx >= ${total}) { return; }`];
   return [
-    i32('wgi', wg), `  if (wgi * ${per} >= ${total}) { return; }`,
-    i32('lidx', lid), ...(lanesAdjacent(k)
+    i32('wgi', wg),
+    `  if (wgi * ${per} >= ${total}) { return; }`,
+    i32('lidx', lid),
+    ...(lanesAdjacent(k)
       ? [i32('lane', `lidx % ${g}`), i32('gout', `wgi * ${per} + lidx / ${g}`), i32('slot', 'lidx')]
-      : [i32('lane', `lidx / ${per}`), i32('gout', `wgi * ${per} + lidx % ${per}`), i32('slot', `(lidx % ${per}) * ${g} + lane`)]),
-    i32('gidx', `min(gout, ${total - 1})`), i32('first', total % per ? l.select(`gout < ${total}`, 'lane', '1073741824') : 'lane'), `  ${l.declare('owner', 'bool', `lane == 0 && gout < ${total}`, false)}`,
+      : [
+          i32('lane', `lidx / ${per}`),
+          i32('gout', `wgi * ${per} + lidx % ${per}`),
+          i32('slot', `(lidx % ${per}) * ${g} + lane`),
+        ]),
+    i32('gidx', `min(gout, ${total - 1})`),
+    i32('first', total % per ? l.select(`gout < ${total}`, 'lane', '1073741824') : 'lane'),
+    `  ${l.declare('owner', 'bool', `lane == 0 && gout < ${total}`, false)}`,
   ];
 }

@@ -14,13 +14,34 @@ function literal(v: number | boolean, d: DType): string {
   const n = Number(v);
   if (d === 'i32') return n === -2147483648 ? '(-2147483647 - 1)' : String(n);
   if (d === 'u32') return `${n}u`;
-  const f = Number.isFinite(n) ? `${Object.is(n, -0) ? '-0.0' : String(n)}f`.replace(/^(-?\d+)f$/, '$1.0f')
+  const f = Number.isFinite(n)
+    ? `${Object.is(n, -0) ? '-0.0' : String(n)}f`.replace(/^(-?\d+)f$/, '$1.0f')
     : `__int_as_float(${bits[Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf']})`;
   return d === 'f16' ? `__float2half(${f})` : f;
 }
 
-const floatFns = { SQRT: 'sqrtf', EXP: 'expf', LOG: 'logf', EXP2: 'exp2f', LOG2: 'log2f', SIN: 'sinf', COS: 'cosf', TRUNC: 'truncf', RECIP: '' } as const;
-const halfFns = { SQRT: 'hsqrt', EXP: 'hexp', LOG: 'hlog', EXP2: 'hexp2', LOG2: 'hlog2', SIN: 'hsin', COS: 'hcos', TRUNC: 'htrunc', RECIP: '' } as const;
+const floatFns = {
+  SQRT: 'sqrtf',
+  EXP: 'expf',
+  LOG: 'logf',
+  EXP2: 'exp2f',
+  LOG2: 'log2f',
+  SIN: 'sinf',
+  COS: 'cosf',
+  TRUNC: 'truncf',
+  RECIP: '',
+} as const;
+const halfFns = {
+  SQRT: 'hsqrt',
+  EXP: 'hexp',
+  LOG: 'hlog',
+  EXP2: 'hexp2',
+  LOG2: 'hlog2',
+  SIN: 'hsin',
+  COS: 'hcos',
+  TRUNC: 'htrunc',
+  RECIP: '',
+} as const;
 
 function bitcast(a: string, to: DType, from: DType): string {
   if (from === 'f32') return to === 'i32' ? `__float_as_int(${a})` : `__float_as_uint(${a})`;
@@ -39,8 +60,14 @@ const cuda: Omit<CStyle, 'shared' | 'kernel'> = {
   shift: (b) => b,
   compare: (op, a, b) => `(${a} ${op === 'CMPLT' ? '<' : '!='} ${b})`,
   // fmaxf returns the other operand when one is NaN; PyTorch's max propagates it
-  max: (a, b, d) => (d === 'f16' ? `__hmax_nan(${a}, ${b})` : d === 'f32' ? `((${a} != ${a} || ${b} != ${b}) ? (${a} + ${b}) : fmaxf(${a}, ${b}))` : `max(${a}, ${b})`),
-  fmod: (a, b, d) => (d === 'f16' ? `__float2half(fmodf(__half2float(${a}), __half2float(${b})))` : `fmodf(${a}, ${b})`),
+  max: (a, b, d) =>
+    d === 'f16'
+      ? `__hmax_nan(${a}, ${b})`
+      : d === 'f32'
+        ? `((${a} != ${a} || ${b} != ${b}) ? (${a} + ${b}) : fmaxf(${a}, ${b}))`
+        : `max(${a}, ${b})`,
+  fmod: (a, b, d) =>
+    d === 'f16' ? `__float2half(fmodf(__half2float(${a}), __half2float(${b})))` : `fmodf(${a}, ${b})`,
   load: (buf, idx, d, gate) => (gate ? `(${gate} ? ${buf}[${idx}] : ${literal(0, d)})` : `${buf}[${idx}]`),
   store: (buf, idx, value) => `${buf}[${idx}] = ${value};`,
   declare: (name, d, e, mutable) => `${mutable ? '' : 'const '}${types[d]} ${name} = ${e};`,
@@ -69,7 +96,7 @@ function cudaKernel(k: Kernel, body: readonly string[], shared: readonly string[
 
 /** A failed index check records (code, value) in the status word the host reads back, then clamps. */
 const checkIndex = [
-  '#ifndef PG_CHECK_INDEX',   // sources may be compiled together (one module per program today, many in tests)
+  '#ifndef PG_CHECK_INDEX', // sources may be compiled together (one module per program today, many in tests)
   '#define PG_CHECK_INDEX',
   '__device__ __forceinline__ int check_index(int v, int lo, int hi, unsigned int code, unsigned int* status) {',
   '  if ((v < lo || v > hi) && atomicMax(&status[0], code) == 0u) atomicExch(&status[1], (unsigned int)v);',
@@ -79,9 +106,10 @@ const checkIndex = [
 ];
 
 /** The table for a block size (threads per block, from the device's limits). */
-export const cudaFor = (block: number) => cLanguage({
-  ...cuda,
-  shared: (name, d) => `__shared__ ${types[d]} ${name}[${block}];`,
-  kernel: (k, body, shared, uses) => cudaKernel(k, body, shared, uses, block),
-});
+export const cudaFor = (block: number) =>
+  cLanguage({
+    ...cuda,
+    shared: (name, d) => `__shared__ ${types[d]} ${name}[${block}];`,
+    kernel: (k, body, shared, uses) => cudaKernel(k, body, shared, uses, block),
+  });
 export const cudaLanguage = cudaFor(256);

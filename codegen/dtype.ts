@@ -30,18 +30,21 @@ export function f32ToF16(x: number): number {
     mant |= 0x800000;
     const shift = 14 - e;
     let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1), half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    const rem = mant & ((1 << shift) - 1),
+      half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 
 export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1, exp = (h >>> 10) & 0x1f, mant = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1,
+    exp = (h >>> 10) & 0x1f,
+    mant = h & 0x3ff;
   if (exp === 0) return sign * mant * 2 ** -24;
   if (exp === 0x1f) return mant ? NaN : sign * Infinity;
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
@@ -51,12 +54,18 @@ export function f16ToF32(h: number): number {
 export function castValue(x: number | boolean, d: DType): number | boolean {
   const n = typeof x === 'boolean' ? (x ? 1 : 0) : x;
   switch (d) {
-    case 'bool': return n !== 0;
-    case 'f32': return Math.fround(n);
-    case 'f16': return f16round(n);
-    case 'i32': return Number.isFinite(n) ? Math.trunc(n) | 0 : 0;
-    case 'u32': return Number.isFinite(n) ? Math.trunc(n) >>> 0 : 0;
-    default: return d satisfies never;
+    case 'bool':
+      return n !== 0;
+    case 'f32':
+      return Math.fround(n);
+    case 'f16':
+      return f16round(n);
+    case 'i32':
+      return Number.isFinite(n) ? Math.trunc(n) | 0 : 0;
+    case 'u32':
+      return Number.isFinite(n) ? Math.trunc(n) >>> 0 : 0;
+    default:
+      return d satisfies never;
   }
 }
 

@@ -6,11 +6,14 @@ import type { Inst } from './linearize.js';
 import { isAlu } from './uop.js';
 
 export function estimate(k: Kernel, insts: readonly Inst[]): { flops: number; bytes: number } {
-  let flops = 0, mult = 1;
+  let flops = 0,
+    mult = 1;
   const stack: number[] = [];
   for (const i of insts) {
-    if (i.kind === 'loop') { stack.push(mult); mult *= i.range.range.extent; }
-    else if (i.kind === 'end') mult = stack.pop()!;
+    if (i.kind === 'loop') {
+      stack.push(mult);
+      mult *= i.range.range.extent;
+    } else if (i.kind === 'end') mult = stack.pop()!;
     else if (i.kind === 'global') mult *= i.range.range.extent;
     else if (i.kind === 'update' && isFloat(i.reduce.dtype)) flops += mult;
     else if (i.kind === 'value' && isAlu(i.u.op) && i.u.op !== 'CAST' && isFloat(i.u.dtype)) flops += mult;

@@ -9,7 +9,8 @@ import type { UOp } from './uop.js';
 /** Threads below which a GPU kernel should not upcast further, and should group its reduces. */
 const minThreads = 4096;
 /** Most reduce steps per unrolled iteration the heuristic picks, longest reduce range it unrolls whole. */
-const maxUnroll = 9, smallReduce = 4;
+const maxUnroll = 9,
+  smallReduce = 4;
 const floorPow2 = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(n, 1)));
 
 /**
@@ -19,18 +20,24 @@ const floorPow2 = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(n, 1
  * upcast pixels, the overlapping windows of unrolled conv taps) count once.
  */
 function upcasts(k: Kernel, minLeft: number): Opt[] {
-  const deps = rangeDeps(), globals = globalRanges(k.shape);
-  const loads = new Set<UOp>(), reduceRanges = new Map<number, UOp>(), ignored = new Set<number>(), boolRanges = new Set<number>();
+  const deps = rangeDeps(),
+    globals = globalRanges(k.shape);
+  const loads = new Set<UOp>(),
+    reduceRanges = new Map<number, UOp>(),
+    ignored = new Set<number>(),
+    boolRanges = new Set<number>();
   for (const s of k.stores) {
     for (const u of s.toposort()) {
       if (u.op === 'LOAD') loads.add(u);
       if (u.op !== 'REDUCE') continue;
       for (const x of u.src.slice(1)) if (x.range.extent <= smallReduce) reduceRanges.set(x.range.id, x);
-      if (u.dtype === 'bool') for (const x of u.src.slice(1)) boolRanges.add(x.range.id);   // no ALU folds bools (any/all)
+      if (u.dtype === 'bool') for (const x of u.src.slice(1)) boolRanges.add(x.range.id); // no ALU folds bools (any/all)
       for (const l of u.src[0]!.toposort()) {
         if (l.op !== 'LOAD') continue;
         const d = deps(l);
-        globals.forEach((g, axis) => { if (g.op === 'RANGE' && !d.has(g)) ignored.add(axis); });
+        globals.forEach((g, axis) => {
+          if (g.op === 'RANGE' && !d.has(g)) ignored.add(axis);
+        });
       }
     }
   }
@@ -38,9 +45,11 @@ function upcasts(k: Kernel, minLeft: number): Opt[] {
   for (const id of boolRanges) reduceRanges.delete(id);
   const rangeOf = (o: Opt): UOp => (o.op === 'UPCAST' ? globals[o.axis]! : reduceRanges.get(o.axis)!);
   // one range at a time, in a fixed order, memoized: candidates share most of their partial expansions
-  const subMemo = new Map<string, UOp>(), splits = new Map<string, (u: number) => UOp>();
+  const subMemo = new Map<string, UOp>(),
+    splits = new Map<string, (u: number) => UOp>();
   const sub = (e: UOp, o: Opt, u: number): UOp => {
-    const r = rangeOf(o), key = `${e.id}|${r.id}|${o.amount}|${u}`;
+    const r = rangeOf(o),
+      key = `${e.id}|${r.id}|${o.amount}|${u}`;
     let out = subMemo.get(key);
     if (!out) {
       const sk = `${r.id}|${o.amount}`;
@@ -58,7 +67,8 @@ function upcasts(k: Kernel, minLeft: number): Opt[] {
     let n = copiesMemo.get(key);
     if (n !== undefined) return n;
     let exprs: UOp[][] = [l.src.slice(1)];
-    for (const o of mine) exprs = exprs.flatMap((es) => Array.from({ length: o.amount }, (_, u) => es.map((e) => sub(e, o, u))));
+    for (const o of mine)
+      exprs = exprs.flatMap((es) => Array.from({ length: o.amount }, (_, u) => es.map((e) => sub(e, o, u))));
     n = new Set(exprs.map((es) => es.map((e) => e.id).join())).size;
     copiesMemo.set(key, n);
     return n;
@@ -67,7 +77,9 @@ function upcasts(k: Kernel, minLeft: number): Opt[] {
     let total = 0;
     for (const l of loads) {
       let trips = 1;
-      for (const r of deps(l)) if (r.range.kind !== 'global') trips *= r.range.extent / (opts.find((o) => o.op === 'UNROLL' && o.axis === r.range.id)?.amount ?? 1);
+      for (const r of deps(l))
+        if (r.range.kind !== 'global')
+          trips *= r.range.extent / (opts.find((o) => o.op === 'UNROLL' && o.axis === r.range.id)?.amount ?? 1);
       total += copies(l, opts) * trips;
     }
     return total / opts.reduce((a, o) => a * (o.op === 'UPCAST' ? o.amount : 1), 1);
@@ -76,15 +88,26 @@ function upcasts(k: Kernel, minLeft: number): Opt[] {
   let cands: Opt[][] = [[]];
   const outputs = k.shape.reduce((a, b) => a * b, 1);
   for (const axis of [...ignored].sort((a, b) => b - a)) {
-    cands = cands.flatMap((c) => [...[8, 4, 2].filter((f) => k.shape[axis]! % f === 0).map((f) => [...c, { op: 'UPCAST', axis, amount: f } as Opt]), c]);
+    cands = cands.flatMap((c) => [
+      ...[8, 4, 2].filter((f) => k.shape[axis]! % f === 0).map((f) => [...c, { op: 'UPCAST', axis, amount: f } as Opt]),
+      c,
+    ]);
   }
-  cands = cands.filter((c) => { const p = c.reduce((a, o) => a * o.amount, 1); return p <= maxUpcast && outputs / p >= minLeft; });
-  for (const x of reduceRanges.values()) cands = cands.flatMap((c) => [c, [...c, { op: 'UNROLL', axis: x.range.id, amount: x.range.extent } as Opt]]);
+  cands = cands.filter((c) => {
+    const p = c.reduce((a, o) => a * o.amount, 1);
+    return p <= maxUpcast && outputs / p >= minLeft;
+  });
+  for (const x of reduceRanges.values())
+    cands = cands.flatMap((c) => [c, [...c, { op: 'UNROLL', axis: x.range.id, amount: x.range.extent } as Opt]]);
   cands = cands.filter((c) => c.filter((o) => o.op === 'UNROLL').reduce((a, o) => a * o.amount, 1) <= maxUnroll);
-  let best: Opt[] = [], bestCost = cost([]);
+  let best: Opt[] = [],
+    bestCost = cost([]);
   for (const c of cands) {
     const v = cost(c);
-    if (v < bestCost * (1 - 1e-9)) { best = c; bestCost = v; }
+    if (v < bestCost * (1 - 1e-9)) {
+      best = c;
+      bestCost = v;
+    }
   }
   return best;
 }
@@ -97,7 +120,10 @@ function upcasts(k: Kernel, minLeft: number): Opt[] {
 export function optimize(k: Kernel, caps: OptCaps): Kernel {
   const gpu = !caps.globalsAsLoops;
   const opts = upcasts(k, gpu ? minThreads : 1);
-  const threads = opts.reduce((a, o) => a / (o.op === 'UPCAST' ? o.amount : 1), k.shape.reduce((a, b) => a * b, 1));
+  const threads = opts.reduce(
+    (a, o) => a / (o.op === 'UPCAST' ? o.amount : 1),
+    k.shape.reduce((a, b) => a * b, 1),
+  );
   if (gpu && threads <= minThreads) opts.push(...group(k, threads, caps));
   return opts.length ? { ...k, opts } : k;
 }
@@ -107,7 +133,13 @@ function group(k: Kernel, threads: number, caps: OptCaps): Opt[] {
   const top = topReduces(k);
   if (!top.length || top.some((r) => r.dtype === 'bool')) return [];
   const own = new Set(groupableRanges(k));
-  const picks = top.map((r) => r.src.slice(1).filter((x) => own.has(x)).sort((a, b) => b.range.extent - a.range.extent)[0]);
+  const picks = top.map(
+    (r) =>
+      r.src
+        .slice(1)
+        .filter((x) => own.has(x))
+        .sort((a, b) => b.range.extent - a.range.extent)[0],
+  );
   if (picks.some((x) => x === undefined)) return [];
   const shortest = Math.min(...picks.map((x) => x!.range.extent));
   const amount = Math.min(floorPow2(caps.workgroupSize), floorPow2(caps.threads / threads), floorPow2(shortest / 4));
@@ -121,7 +153,8 @@ function group(k: Kernel, threads: number, caps: OptCaps): Opt[] {
  * so adjacent lanes read adjacent memory; otherwise adjacent outputs do (a GEMV against a [K, N] weight).
  */
 function reduceContiguous(k: Kernel, range: UOp): boolean {
-  let unit = 0, other = 0;
+  let unit = 0,
+    other = 0;
   const seen = new Set<UOp>();
   for (const s of k.stores) {
     for (const u of s.toposort()) {
@@ -137,4 +170,3 @@ function reduceContiguous(k: Kernel, range: UOp): boolean {
   }
   return unit >= other;
 }
-

@@ -3,7 +3,11 @@ import { add, int, mul } from './alu.js';
 import type { DType } from './dtype.js';
 import { UOp, argKey } from './uop.js';
 
-export interface KernelParam { readonly dtype: DType; readonly numel: number; readonly write: boolean }
+export interface KernelParam {
+  readonly dtype: DType;
+  readonly numel: number;
+  readonly write: boolean;
+}
 
 /**
  * `stores[i]` writes output param i at every point of `shape`; values are scalar UOps over
@@ -30,8 +34,11 @@ export interface Kernel {
    * reads as its variables, and its launch: workgroups per dimension and threads per workgroup.
    */
   readonly custom?: {
-    readonly name: string; readonly sources: Readonly<Record<string, string>>; readonly values: readonly number[];
-    readonly grid: readonly [number, number, number]; readonly block: number;
+    readonly name: string;
+    readonly sources: Readonly<Record<string, string>>;
+    readonly values: readonly number[];
+    readonly grid: readonly [number, number, number];
+    readonly block: number;
   };
 }
 
@@ -48,7 +55,11 @@ export interface Kernel {
  * PADTO: global `axis` runs to the next multiple of `amount`; the extra points compute the last real one and do not
  * store, so a ragged axis can be upcast or tiled.
  */
-export interface Opt { readonly op: OptOp; readonly axis: number; readonly amount: number }
+export interface Opt {
+  readonly op: OptOp;
+  readonly axis: number;
+  readonly amount: number;
+}
 export type OptOp = 'UPCAST' | 'UNROLL' | 'GROUP' | 'GROUPWIDE' | 'LOCAL' | 'PADTO';
 
 export const isGroup = (o: Opt): boolean => o.op === 'GROUP' || o.op === 'GROUPWIDE';
@@ -92,7 +103,8 @@ const keys = new WeakMap<Kernel, string>();
 export function kernelKey(k: Kernel): string {
   let key = keys.get(k);
   if (key === undefined) {
-    const num = new Map<UOp, number>(), parts: string[] = [];
+    const num = new Map<UOp, number>(),
+      parts: string[] = [];
     const visit = (u: UOp): number => {
       let n = num.get(u);
       if (n === undefined) {
@@ -102,10 +114,12 @@ export function kernelKey(k: Kernel): string {
       }
       return n;
     };
-    const outs = k.stores.map(visit), at = k.storeIndex ? visit(k.storeIndex) : -1;
+    const outs = k.stores.map(visit),
+      at = k.storeIndex ? visit(k.storeIndex) : -1;
     const params = k.params.map((p) => `${p.dtype}${p.write ? 'w' : 'r'}${p.numel}`);
     // a source kernel is its program: one compile serves every shape (the shapes are its variables)
-    key = k.custom ? `custom|${k.custom.name}|${k.params.map((p) => p.dtype).join(',')}|${JSON.stringify(k.custom.sources)}`
+    key = k.custom
+      ? `custom|${k.custom.name}|${k.params.map((p) => p.dtype).join(',')}|${JSON.stringify(k.custom.sources)}`
       : `${k.shape.join('x')}|${params.join(',')}|${(k.vars ?? []).join(',')}|${at}|${JSON.stringify(k.opts ?? [])}|${outs.join(',')}|${parts.join(';')}`;
     keys.set(k, key);
   }
@@ -131,7 +145,8 @@ export function rangeDeps(): (u: UOp) => ReadonlySet<UOp> {
 
 /** The flat index of a point of `shape` given per-dim index nodes. */
 export function linearIndex(shape: readonly number[], idx: readonly UOp[]): UOp {
-  let out = int(0), stride = 1;
+  let out = int(0),
+    stride = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     out = add(out, mul(idx[i]!, int(stride)));
     stride *= shape[i]!;

@@ -7,14 +7,18 @@ import type { UOp } from './uop.js';
 export type Inst =
   | { readonly kind: 'loop'; readonly range: UOp }
   | { readonly kind: 'end' }
-  | { readonly kind: 'global'; readonly range: UOp }          // a global index the device provides
-  | { readonly kind: 'acc'; readonly reduce: UOp }            // declare the accumulator of a REDUCE
+  | { readonly kind: 'global'; readonly range: UOp } // a global index the device provides
+  | { readonly kind: 'acc'; readonly reduce: UOp } // declare the accumulator of a REDUCE
   | { readonly kind: 'update'; readonly reduce: UOp; readonly value: UOp }
-  | { readonly kind: 'combine'; readonly reduces: readonly UOp[] }   // GROUP: merge the lanes' partial accumulators
+  | { readonly kind: 'combine'; readonly reduces: readonly UOp[] } // GROUP: merge the lanes' partial accumulators
   | { readonly kind: 'value'; readonly u: UOp }
   | { readonly kind: 'store'; readonly param: number; readonly index: UOp; readonly value: UOp; readonly gate?: UOp };
 
-interface Block { readonly ranges: ReadonlySet<UOp>; readonly insts: Inst[]; readonly opener?: UOp }
+interface Block {
+  readonly ranges: ReadonlySet<UOp>;
+  readonly insts: Inst[];
+  readonly opener?: UOp;
+}
 
 /** globalsAsLoops: the CPU runs the global space as nested loops; GPUs get it from their launch grid. */
 export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
@@ -32,7 +36,8 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
   };
   const close = (chain: Block[], parent: Block): void => {
     for (let i = chain.length - 1; i >= 0; i--) {
-      const b = chain[i]!, into = i === 0 ? parent : chain[i - 1]!;
+      const b = chain[i]!,
+        into = i === 0 ? parent : chain[i - 1]!;
       into.insts.push({ kind: 'loop', range: b.opener! }, ...b.insts, { kind: 'end' });
     }
   };
@@ -47,7 +52,14 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
   // reduces over the same ranges inside the same outer loops (upcast copies of one reduce) run in one loop with one
   // accumulator each; one that depends on fewer outer ranges must not be pulled deeper, below its users
   const siblings = new Map<string, UOp[]>();
-  const siblingKey = (r: UOp): string => `${r.src.slice(1).map((x) => x.id).join()}|${[...deps(r)].map((x) => x.id).sort((a, b) => a - b).join()}`;
+  const siblingKey = (r: UOp): string =>
+    `${r.src
+      .slice(1)
+      .map((x) => x.id)
+      .join()}|${[...deps(r)]
+      .map((x) => x.id)
+      .sort((a, b) => a - b)
+      .join()}`;
   const done = new Set<UOp>();
   const emit = (u: UOp): void => {
     if (done.has(u)) return;
@@ -59,7 +71,9 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
       const deps0 = new Set(group.flatMap((r) => [...deps(r)]));
       const into = stack.find((b) => [...deps0].every((r) => b.ranges.has(r)))!;
       for (const r of group) into.insts.push({ kind: 'acc', reduce: r });
-      const saved = stack, before = new Set(done), own = new Set(u.src.slice(1));
+      const saved = stack,
+        before = new Set(done),
+        own = new Set(u.src.slice(1));
       stack = stack.slice(0, stack.indexOf(into) + 1);
       const chain = open(u.src.slice(1));
       stack = [...stack, ...chain];
@@ -81,7 +95,8 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
     for (const v of values) {
       for (const r of v.toposort()) {
         if (r.op !== 'REDUCE') continue;
-        const key = siblingKey(r), list = siblings.get(key) ?? [];
+        const key = siblingKey(r),
+          list = siblings.get(key) ?? [];
         if (!list.includes(r)) siblings.set(key, [...list, r]);
       }
     }

@@ -43,7 +43,10 @@ export interface Uses {
   readonly f16: boolean;
 }
 /** A program's source and what its backend must know to compile and launch it. */
-export interface Rendered { readonly source: string; readonly checks: boolean }
+export interface Rendered {
+  readonly source: string;
+  readonly checks: boolean;
+}
 
 export const bufName = (i: number): string => `d${i}`;
 const reduceAlu = (op: ReduceOp): AluOp => op;
@@ -52,7 +55,9 @@ export const reduceIdentity = (op: ReduceOp, d: DType): number | boolean =>
 
 export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rendered {
   const names = new Map<UOp, string>();
-  let counter = 0, checks = false, f16 = k.params.some((p) => p.dtype === 'f16');
+  let counter = 0,
+    checks = false,
+    f16 = k.params.some((p) => p.dtype === 'f16');
   const name = (u: UOp, prefix: string): string => {
     const n = `${prefix}${counter++}`;
     names.set(u, n);
@@ -72,7 +77,12 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
     switch (u.op) {
       case 'LOAD': {
         const [p, idx, gate] = u.src;
-        return lang.load(ref(p!), ref(idx!), u.dtype, gate!.isConst && gate!.constValue === true ? undefined : ref(gate!));
+        return lang.load(
+          ref(p!),
+          ref(idx!),
+          u.dtype,
+          gate!.isConst && gate!.constValue === true ? undefined : ref(gate!),
+        );
       }
       case 'CHECKED': {
         const [lo, hi, msg] = u.arg as [number, number, string];
@@ -83,7 +93,8 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
         return lang.alu(u.op as AluOp, u.src.map(ref), u.dtype, u.src[0]!.dtype);
     }
   };
-  const lines: string[] = [], shared: string[] = [];
+  const lines: string[] = [],
+    shared: string[] = [];
   const g = lanes(k);
   let depth = 1;
   const line = (s: string): void => void lines.push('  '.repeat(depth) + s);
@@ -93,25 +104,41 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
         const r = inst.range;
         const n = name(r, 'r');
         // globals open from the root in order, so the one global loop at depth 1 is the outermost
-        line(r.range.kind === 'group' ? lang.loop(n, r.range.extent, 'first', g)
-          : r.range.kind === 'global' && depth === 1 && lang.splitLoop ? lang.splitLoop(n) : lang.loop(n, r.range.extent));
+        line(
+          r.range.kind === 'group'
+            ? lang.loop(n, r.range.extent, 'first', g)
+            : r.range.kind === 'global' && depth === 1 && lang.splitLoop
+              ? lang.splitLoop(n)
+              : lang.loop(n, r.range.extent),
+        );
         depth++;
         break;
       }
-      case 'end': depth--; line('}'); break;
-      case 'global': line(lang.globalIndex(name(inst.range, 'g'), inst.range, k)); break;
+      case 'end':
+        depth--;
+        line('}');
+        break;
+      case 'global':
+        line(lang.globalIndex(name(inst.range, 'g'), inst.range, k));
+        break;
       case 'acc': {
-        const r = inst.reduce, op = r.arg as ReduceOp;
+        const r = inst.reduce,
+          op = r.arg as ReduceOp;
         line(lang.declare(name(r, 'acc'), r.dtype, lang.literal(reduceIdentity(op, r.dtype), r.dtype), true));
         break;
       }
       case 'update': {
-        const r = inst.reduce, acc = ref(r);
+        const r = inst.reduce,
+          acc = ref(r);
         line(`${acc} = ${lang.alu(reduceAlu(r.arg as ReduceOp), [acc, ref(inst.value)], r.dtype, r.dtype)};`);
         break;
       }
-      case 'value': line(lang.declare(name(inst.u, 'v'), inst.u.dtype, expr(inst.u), false)); break;
-      case 'combine': combine(inst.reduces); break;
+      case 'value':
+        line(lang.declare(name(inst.u, 'v'), inst.u.dtype, expr(inst.u), false));
+        break;
+      case 'combine':
+        combine(inst.reduces);
+        break;
       case 'store': {
         const st = lang.store(bufName(inst.param), ref(inst.index), ref(inst.value), k.params[inst.param]!.dtype);
         // GROUP: one lane stores; PADTO: the padded points do not
@@ -119,14 +146,16 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
         line(when.length ? `if (${when.join(' && ')}) { ${st} }` : st);
         break;
       }
-      default: inst satisfies never;
+      default:
+        inst satisfies never;
     }
   }
   return { source: lang.kernel(k, lines, shared, { checks, f16 }), checks };
 
   /** Every lane writes its partial, a tree halves the live lanes per step, then all lanes read lane 0's. */
   function combine(reduces: readonly UOp[]): void {
-    if (!lang.shared || !lang.barrier) throw new Error(`render ${k.name}: ${lang.name} has no workgroup memory for GROUP`);
+    if (!lang.shared || !lang.barrier)
+      throw new Error(`render ${k.name}: ${lang.name} has no workgroup memory for GROUP`);
     const arrays = reduces.map((r) => {
       const sh = `sh${counter++}`;
       shared.push(lang.shared!(sh, r.dtype));
@@ -135,7 +164,10 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
     });
     line(lang.barrier);
     for (let s = g / 2; s >= 1; s /= 2) {
-      const steps = reduces.map((r, i) => `${arrays[i]}[slot] = ${lang.alu(reduceAlu(r.arg as ReduceOp), [`${arrays[i]}[slot]`, `${arrays[i]}[slot + ${s}]`], r.dtype, r.dtype)};`);
+      const steps = reduces.map(
+        (r, i) =>
+          `${arrays[i]}[slot] = ${lang.alu(reduceAlu(r.arg as ReduceOp), [`${arrays[i]}[slot]`, `${arrays[i]}[slot + ${s}]`], r.dtype, r.dtype)};`,
+      );
       line(`if (lane < ${s}) { ${steps.join(' ')} }`);
       line(lang.barrier);
     }

@@ -9,9 +9,12 @@ export type Measure = (opts: readonly Opt[]) => Promise<number | undefined>;
 
 export interface SearchResult {
   /** The fastest list found, and its time. */
-  readonly opts: readonly Opt[]; readonly ms: number;
+  readonly opts: readonly Opt[];
+  readonly ms: number;
   /** Lists timed, lists that failed, and whether the budget ended the search. */
-  readonly tried: number; readonly failed: number; readonly outOfTime: boolean;
+  readonly tried: number;
+  readonly failed: number;
+  readonly outOfTime: boolean;
 }
 
 /** Actions in a canonical order: lists that differ only in order are one candidate. */
@@ -21,16 +24,30 @@ export const canonical = (opts: readonly Opt[]): Opt[] =>
 /** A round improves only by more than this fraction (timing noise does not keep a search going). */
 const minGain = 0.02;
 
-export async function beamSearch(k: Kernel, caps: OptCaps, starts: readonly (readonly Opt[])[], width: number, budgetMs: number,
-  measure: Measure, now: () => number = () => performance.now()): Promise<SearchResult | undefined> {
-  const end = now() + budgetMs, seen = new Set<string>(), timed: { opts: Opt[]; ms: number }[] = [];
-  let failed = 0, outOfTime = false;
+export async function beamSearch(
+  k: Kernel,
+  caps: OptCaps,
+  starts: readonly (readonly Opt[])[],
+  width: number,
+  budgetMs: number,
+  measure: Measure,
+  now: () => number = () => performance.now(),
+): Promise<SearchResult | undefined> {
+  const end = now() + budgetMs,
+    seen = new Set<string>(),
+    timed: { opts: Opt[]; ms: number }[] = [];
+  let failed = 0,
+    outOfTime = false;
   const run = async (lists: readonly (readonly Opt[])[]): Promise<{ opts: Opt[]; ms: number }[]> => {
     const out: { opts: Opt[]; ms: number }[] = [];
     for (const l of lists) {
-      const opts = canonical(l), key = formatOpts(opts);
+      const opts = canonical(l),
+        key = formatOpts(opts);
       if (seen.has(key)) continue;
-      if (now() > end) { outOfTime = true; break; }
+      if (now() > end) {
+        outOfTime = true;
+        break;
+      }
       seen.add(key);
       const ms = await measure(opts);
       if (ms === undefined) failed++;

@@ -3,37 +3,126 @@
 import { type DType, castValue, isFloat } from './dtype.js';
 
 export type UnaryOp = 'NEG' | 'RECIP' | 'SQRT' | 'EXP' | 'LOG' | 'EXP2' | 'LOG2' | 'SIN' | 'COS' | 'TRUNC';
-export type BinaryOp = 'ADD' | 'MUL' | 'FDIV' | 'IDIV' | 'MOD' | 'MAX' | 'CMPLT' | 'CMPNE' | 'AND' | 'OR' | 'XOR' | 'SHL' | 'SHR';
+export type BinaryOp =
+  | 'ADD'
+  | 'MUL'
+  | 'FDIV'
+  | 'IDIV'
+  | 'MOD'
+  | 'MAX'
+  | 'CMPLT'
+  | 'CMPNE'
+  | 'AND'
+  | 'OR'
+  | 'XOR'
+  | 'SHL'
+  | 'SHR';
 export type AluOp = UnaryOp | BinaryOp | 'WHERE' | 'CAST' | 'BITCAST';
 export type MovementOp = 'RESHAPE' | 'PERMUTE' | 'EXPAND' | 'PAD' | 'SHRINK' | 'FLIP' | 'WINDOW';
 export type ReduceOp = 'ADD' | 'MAX' | 'MUL';
 export type Op =
-  | AluOp | MovementOp
-  | 'CONST' | 'ARANGE' | 'BUFFER' | 'BIND' | 'REDUCE_AXIS' | 'CONTIGUOUS' | 'GATHER' | 'CUSTOM'      // tensor level
-  | 'RANGE' | 'PARAM' | 'VAR' | 'LOAD' | 'REDUCE' | 'CHECKED';               // kernel level
+  | AluOp
+  | MovementOp
+  | 'CONST'
+  | 'ARANGE'
+  | 'BUFFER'
+  | 'BIND'
+  | 'REDUCE_AXIS'
+  | 'CONTIGUOUS'
+  | 'GATHER'
+  | 'CUSTOM' // tensor level
+  | 'RANGE'
+  | 'PARAM'
+  | 'VAR'
+  | 'LOAD'
+  | 'REDUCE'
+  | 'CHECKED'; // kernel level
 
-export const unaryOps: readonly UnaryOp[] = ['NEG', 'RECIP', 'SQRT', 'EXP', 'LOG', 'EXP2', 'LOG2', 'SIN', 'COS', 'TRUNC'];
-export const binaryOps: readonly BinaryOp[] = ['ADD', 'MUL', 'FDIV', 'IDIV', 'MOD', 'MAX', 'CMPLT', 'CMPNE', 'AND', 'OR', 'XOR', 'SHL', 'SHR'];
+export const unaryOps: readonly UnaryOp[] = [
+  'NEG',
+  'RECIP',
+  'SQRT',
+  'EXP',
+  'LOG',
+  'EXP2',
+  'LOG2',
+  'SIN',
+  'COS',
+  'TRUNC',
+];
+export const binaryOps: readonly BinaryOp[] = [
+  'ADD',
+  'MUL',
+  'FDIV',
+  'IDIV',
+  'MOD',
+  'MAX',
+  'CMPLT',
+  'CMPNE',
+  'AND',
+  'OR',
+  'XOR',
+  'SHL',
+  'SHR',
+];
 export const movementOps: readonly MovementOp[] = ['RESHAPE', 'PERMUTE', 'EXPAND', 'PAD', 'SHRINK', 'FLIP', 'WINDOW'];
 export const isAlu = (op: Op): op is AluOp =>
-  op === 'WHERE' || op === 'CAST' || op === 'BITCAST' || (unaryOps as readonly Op[]).includes(op) || (binaryOps as readonly Op[]).includes(op);
+  op === 'WHERE' ||
+  op === 'CAST' ||
+  op === 'BITCAST' ||
+  (unaryOps as readonly Op[]).includes(op) ||
+  (binaryOps as readonly Op[]).includes(op);
 export const isMovement = (op: Op): op is MovementOp => (movementOps as readonly Op[]).includes(op);
 /** Ops worth not recomputing once per reuse. */
-export const transcendental: ReadonlySet<Op> = new Set<Op>(['EXP', 'LOG', 'EXP2', 'LOG2', 'SIN', 'COS', 'SQRT', 'RECIP', 'FDIV']);
+export const transcendental: ReadonlySet<Op> = new Set<Op>([
+  'EXP',
+  'LOG',
+  'EXP2',
+  'LOG2',
+  'SIN',
+  'COS',
+  'SQRT',
+  'RECIP',
+  'FDIV',
+]);
 
 /** 'group': a reduce range whose loop the lanes of a workgroup share (lane l runs l, l + lanes, …; opt GROUP). */
 export type RangeKind = 'global' | 'reduce' | 'group';
-export interface RangeArg { readonly id: number; readonly extent: number; readonly kind: RangeKind }
+export interface RangeArg {
+  readonly id: number;
+  readonly extent: number;
+  readonly kind: RangeKind;
+}
 /**
  * A scalar whose value changes between calls (a timestep, a cursor coordinate, a seed): at tensor level a BIND
  * node carries one of these (its identity, not its value, is in the graph); kernels read it as a VAR argument.
  */
-export interface Bound { readonly uid: number; readonly value: number; readonly min: number; readonly max: number; readonly name: string }
+export interface Bound {
+  readonly uid: number;
+  readonly value: number;
+  readonly min: number;
+  readonly max: number;
+  readonly name: string;
+}
 /** The kernel-level read of variable `index` of a kernel; ints carry their bounds for index simplification. */
-export interface VarArg { readonly index: number; readonly min: number; readonly max: number }
+export interface VarArg {
+  readonly index: number;
+  readonly min: number;
+  readonly max: number;
+}
 /** Objects with a uid (device buffers, bound variables) key by identity; everything else by value. */
-export interface Identified { readonly uid: number }
-export type Arg = null | number | boolean | string | RangeArg | Identified | readonly unknown[] | { readonly [k: string]: unknown };
+export interface Identified {
+  readonly uid: number;
+}
+export type Arg =
+  | null
+  | number
+  | boolean
+  | string
+  | RangeArg
+  | Identified
+  | readonly unknown[]
+  | { readonly [k: string]: unknown };
 
 let nextId = 0;
 const interned = new Map<string, WeakRef<UOp>>();
@@ -56,7 +145,11 @@ export class UOp {
   #bounds?: [number, number];
   #hash?: number;
   private constructor(
-    readonly op: Op, readonly dtype: DType, readonly src: readonly UOp[], readonly arg: Arg, readonly shape: readonly number[],
+    readonly op: Op,
+    readonly dtype: DType,
+    readonly src: readonly UOp[],
+    readonly arg: Arg,
+    readonly shape: readonly number[],
   ) {}
 
   static make(op: Op, dtype: DType, src: readonly UOp[], arg: Arg = null, shape: readonly number[] = []): UOp {
@@ -69,14 +162,26 @@ export class UOp {
     return u;
   }
 
-  get range(): RangeArg { return this.arg as RangeArg; }
-  get constValue(): number | boolean { return this.arg as number | boolean; }
-  get isConst(): boolean { return this.op === 'CONST'; }
-  get numel(): number { return this.shape.reduce((a, b) => a * b, 1); }
+  get range(): RangeArg {
+    return this.arg as RangeArg;
+  }
+  get constValue(): number | boolean {
+    return this.arg as number | boolean;
+  }
+  get isConst(): boolean {
+    return this.op === 'CONST';
+  }
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
 
   /** Integer bounds [min, max] of the value, for index simplification. */
-  get vmin(): number { return this.bounds()[0]; }
-  get vmax(): number { return this.bounds()[1]; }
+  get vmin(): number {
+    return this.bounds()[0];
+  }
+  get vmax(): number {
+    return this.bounds()[1];
+  }
   bounds(): [number, number] {
     return (this.#bounds ??= computeBounds(this));
   }
@@ -96,7 +201,8 @@ export class UOp {
 
   /** Every node reachable from this one, sources before users. */
   toposort(): UOp[] {
-    const out: UOp[] = [], seen = new Set<UOp>();
+    const out: UOp[] = [],
+      seen = new Set<UOp>();
     const visit = (u: UOp): void => {
       if (seen.has(u)) return;
       seen.add(u);
@@ -116,7 +222,13 @@ export function fnv(s: string): number {
 }
 
 function dtypeBounds(d: DType): [number, number] {
-  return d === 'bool' ? [0, 1] : d === 'i32' ? [-2147483648, 2147483647] : d === 'u32' ? [0, 4294967295] : [-Infinity, Infinity];
+  return d === 'bool'
+    ? [0, 1]
+    : d === 'i32'
+      ? [-2147483648, 2147483647]
+      : d === 'u32'
+        ? [0, 4294967295]
+        : [-Infinity, Infinity];
 }
 
 function computeBounds(u: UOp): [number, number] {
@@ -125,17 +237,31 @@ function computeBounds(u: UOp): [number, number] {
   // float values can be NaN, which no interval describes: only constants have float bounds
   if (isFloat(u.dtype)) return u.isConst ? [Number(u.arg), Number(u.arg)] : full;
   switch (u.op) {
-    case 'CONST': { const v = Number(u.arg); return [v, v]; }
-    case 'RANGE': return [0, u.range.extent - 1];
-    case 'VAR': { const v = u.arg as unknown as VarArg; return [v.min, v.max]; }
-    case 'CHECKED': { const [lo, hi] = u.arg as [number, number, string]; return [lo, hi]; }
-    case 'ADD': return clamp([a!.vmin + b!.vmin, a!.vmax + b!.vmax], full);
+    case 'CONST': {
+      const v = Number(u.arg);
+      return [v, v];
+    }
+    case 'RANGE':
+      return [0, u.range.extent - 1];
+    case 'VAR': {
+      const v = u.arg as unknown as VarArg;
+      return [v.min, v.max];
+    }
+    case 'CHECKED': {
+      const [lo, hi] = u.arg as [number, number, string];
+      return [lo, hi];
+    }
+    case 'ADD':
+      return clamp([a!.vmin + b!.vmin, a!.vmax + b!.vmax], full);
     case 'MUL': {
-      const p = [a!.vmin * b!.vmin, a!.vmin * b!.vmax, a!.vmax * b!.vmin, a!.vmax * b!.vmax].map((x) => (Number.isNaN(x) ? 0 : x));
+      const p = [a!.vmin * b!.vmin, a!.vmin * b!.vmax, a!.vmax * b!.vmin, a!.vmax * b!.vmax].map((x) =>
+        Number.isNaN(x) ? 0 : x,
+      );
       return clamp([Math.min(...p), Math.max(...p)], full);
     }
     case 'IDIV':
-      if (b!.isConst && Number(b!.arg) > 0) return [Math.trunc(a!.vmin / Number(b!.arg)), Math.trunc(a!.vmax / Number(b!.arg))];
+      if (b!.isConst && Number(b!.arg) > 0)
+        return [Math.trunc(a!.vmin / Number(b!.arg)), Math.trunc(a!.vmax / Number(b!.arg))];
       return full;
     case 'MOD':
       if (b!.isConst && Number(b!.arg) > 0) {
@@ -143,10 +269,14 @@ function computeBounds(u: UOp): [number, number] {
         return a!.vmin >= 0 ? [0, Math.min(d - 1, a!.vmax)] : [-(d - 1), d - 1];
       }
       return full;
-    case 'MAX': return [Math.max(a!.vmin, b!.vmin), Math.max(a!.vmax, b!.vmax)];
-    case 'WHERE': return [Math.min(b!.vmin, u.src[2]!.vmin), Math.max(b!.vmax, u.src[2]!.vmax)];
-    case 'CAST': return u.dtype === 'bool' || isFloat(u.dtype) ? full : clamp(a!.bounds(), full);
-    default: return full;
+    case 'MAX':
+      return [Math.max(a!.vmin, b!.vmin), Math.max(a!.vmax, b!.vmax)];
+    case 'WHERE':
+      return [Math.min(b!.vmin, u.src[2]!.vmin), Math.max(b!.vmax, u.src[2]!.vmax)];
+    case 'CAST':
+      return u.dtype === 'bool' || isFloat(u.dtype) ? full : clamp(a!.bounds(), full);
+    default:
+      return full;
   }
 }
 

@@ -47,7 +47,10 @@ const wgsl: Omit<CStyle, 'shared' | 'kernel'> = {
     return op === 'CMPLT' ? `select(${a} < ${b}, false, ${nan})` : `select(${a} != ${b}, true, ${nan})`;
   },
   // WGSL's max may drop a NaN operand; PyTorch's propagates it (NaN is tested on the bits: compilers may assume none)
-  max: (a, b, d) => (d === 'f32' || d === 'f16' ? `select(select(max(${a}, ${b}), ${b}, is_nan(${f32(b, d)})), ${a}, is_nan(${f32(a, d)}))` : `max(${a}, ${b})`),
+  max: (a, b, d) =>
+    d === 'f32' || d === 'f16'
+      ? `select(select(max(${a}, ${b}), ${b}, is_nan(${f32(b, d)})), ${a}, is_nan(${f32(a, d)}))`
+      : `max(${a}, ${b})`,
   fmod: (a, b, d) => (d === 'f16' ? `f16(fmod_f32(f32(${a}), f32(${b})))` : `fmod_f32(${a}, ${b})`),
   load: (buf, idx, d, gate) => {
     const at = gate ? `${buf}[select(0i, ${idx}, ${gate})]` : `${buf}[${idx}]`;
@@ -67,12 +70,21 @@ const wgsl: Omit<CStyle, 'shared' | 'kernel'> = {
 };
 
 /** The complete shader: bindings (outputs read_write, inputs read), helpers, workgroup memory, the thread's output. */
-function wgslKernel(k: Kernel, body: readonly string[], shared: readonly string[], uses: Uses, workgroupSize: number): string {
+function wgslKernel(
+  k: Kernel,
+  body: readonly string[],
+  shared: readonly string[],
+  uses: Uses,
+  workgroupSize: number,
+): string {
   const { f16 } = uses;
   return [
     ...(f16 ? ['enable f16;'] : []),
     `// ${k.name}`,
-    ...k.params.map((p, i) => `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: array<${stored(p.dtype)}>;`),
+    ...k.params.map(
+      (p, i) =>
+        `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: array<${stored(p.dtype)}>;`,
+    ),
     ...(uses.checks ? statusBinding(k.params.length) : []),
     ...(k.vars?.length ? [`@group(1) @binding(0) var<uniform> ${varsName}: array<vec4<u32>, ${maxVars / 4}>;`] : []),
     'fn inf_f32() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }',
@@ -83,21 +95,23 @@ function wgslKernel(k: Kernel, body: readonly string[], shared: readonly string[
     // residual, a fix-up where the quotient rounded to the next integer, and the special cases spelled out
     // f32 -> f16 rounds in integer arithmetic first: Mesa's compiler (lavapipe, and the NIR it shares with RADV and
     // ANV) drops an f16 conversion whose result is widened again; nearest-even at 13 bits, subnormals at 2^-24
-    ...(f16 ? [
-      'fn round_f16(x: f32) -> f32 {',
-      '  let b = bitcast<u32>(x); let a = b & 0x7fffffffu;',
-      '  if (a >= 0x477ff000u) { return select(x, bitcast<f32>((b & 0x80000000u) | 0x7f800000u), a < 0x7f800000u); }',
-      '  if (a < 0x38800000u) { return round(x * 16777216.0) / 16777216.0; }',
-      '  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);',
-      '}',
-    ] : []),
+    ...(f16
+      ? [
+          'fn round_f16(x: f32) -> f32 {',
+          '  let b = bitcast<u32>(x); let a = b & 0x7fffffffu;',
+          '  if (a >= 0x477ff000u) { return select(x, bitcast<f32>((b & 0x80000000u) | 0x7f800000u), a < 0x7f800000u); }',
+          '  if (a < 0x38800000u) { return round(x * 16777216.0) / 16777216.0; }',
+          '  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);',
+          '}',
+        ]
+      : []),
     'fn fmod_f32(a: f32, b: f32) -> f32 {',
     '  if (is_nan(a) || is_nan(b) || is_inf(a) || b == 0.0) { return nan_f32(); }',
     '  if (is_inf(b)) { return a; }',
     '  var r = fma(-b, trunc(a / b), a);',
     '  if (abs(r) >= abs(b)) { r = r - sign(r) * abs(b); }',
     '  if (r != 0.0 && sign(r) != sign(a)) { r = r + sign(a) * abs(b); }',
-    '  return select(r, a * 0.0, r == 0.0);',   // a zero remainder keeps the sign of a
+    '  return select(r, a * 0.0, r == 0.0);', // a zero remainder keeps the sign of a
     '}',
     ...shared,
     `@compute @workgroup_size(${workgroupSize})`,
@@ -118,9 +132,10 @@ const statusBinding = (binding: number): string[] => [
 ];
 
 /** The table for a workgroup size (from the adapter's limits). */
-export const wgslFor = (workgroupSize: number) => cLanguage({
-  ...wgsl,
-  shared: (name, d) => `var<workgroup> ${name}: array<${types[d]}, ${workgroupSize}>;`,
-  kernel: (k, body, shared, uses) => wgslKernel(k, body, shared, uses, workgroupSize),
-});
+export const wgslFor = (workgroupSize: number) =>
+  cLanguage({
+    ...wgsl,
+    shared: (name, d) => `var<workgroup> ${name}: array<${types[d]}, ${workgroupSize}>;`,
+    kernel: (k, body, shared, uses) => wgslKernel(k, body, shared, uses, workgroupSize),
+  });
 export const wgslLanguage = wgslFor(64);

@@ -6,13 +6,35 @@ import { type CompositeArgs, type DType, type KernelInput, defineKernel, floatBi
 /** Sizes and strides of a [..., rows, cols] input padded in front to [B, H, rows, cols]. */
 const dims4 = (t: KernelInput): { shape: number[]; strides: number[] } => {
   const pad = 4 - t.shape.length;
-  return { shape: [...new Array<number>(pad).fill(1), ...t.shape], strides: [...new Array<number>(pad).fill(0), ...t.strides] };
+  return {
+    shape: [...new Array<number>(pad).fill(1), ...t.shape],
+    strides: [...new Array<number>(pad).fill(0), ...t.strides],
+  };
 };
 
 function values({ q, k, v, scale, causal }: CompositeArgs['attention']): number[] {
-  const [Q, K, V] = [q, k, v].map(dims4) as [ReturnType<typeof dims4>, ReturnType<typeof dims4>, ReturnType<typeof dims4>];
+  const [Q, K, V] = [q, k, v].map(dims4) as [
+    ReturnType<typeof dims4>,
+    ReturnType<typeof dims4>,
+    ReturnType<typeof dims4>,
+  ];
   const [B, H, L, E] = Q.shape as [number, number, number, number];
-  return [B, H, L, K.shape[2]!, E, V.shape[3]!, causal ? 1 : 0, floatBits(scale), ...Q.strides, q.offset, ...K.strides, k.offset, ...V.strides, v.offset];
+  return [
+    B,
+    H,
+    L,
+    K.shape[2]!,
+    E,
+    V.shape[3]!,
+    causal ? 1 : 0,
+    floatBits(scale),
+    ...Q.strides,
+    q.offset,
+    ...K.strides,
+    k.offset,
+    ...V.strides,
+    v.offset,
+  ];
 }
 
 const wgsl = (dtype: DType): string => `${wgslBindings(dtype, [dtype, dtype, dtype])}
@@ -63,17 +85,60 @@ const batch = (t: KernelInput): string => t.shape.slice(0, -2).join(',');
 export default defineKernel({
   name: 'attention_flash',
   op: 'attention',
-  description: 'WGSL flash attention: one thread per query, keys and values in blocks of 32 through workgroup memory, online softmax',
+  description:
+    'WGSL flash attention: one thread per query, keys and values in blocks of 32 through workgroup memory, online softmax',
   devices: ['webgpu'],
-  applies: ({ q, k, v }) => [q, k, v].every((t) => t.dtype === q.dtype && t.shape.length >= 2 && t.shape.length <= 4)
-    && (q.dtype === 'f32' || q.dtype === 'f16') && batch(q) === batch(k) && batch(k) === batch(v)
-    && q.shape[q.shape.length - 1]! <= 64 && v.shape[v.shape.length - 1]! <= 64,
+  applies: ({ q, k, v }) =>
+    [q, k, v].every((t) => t.dtype === q.dtype && t.shape.length >= 2 && t.shape.length <= 4) &&
+    (q.dtype === 'f32' || q.dtype === 'f16') &&
+    batch(q) === batch(k) &&
+    batch(k) === batch(v) &&
+    q.shape[q.shape.length - 1]! <= 64 &&
+    v.shape[v.shape.length - 1]! <= 64,
   cases: [
-    { name: 'heads of 32 over 70 keys', inputs: [[2, 4, 50, 32], [2, 4, 70, 32], [2, 4, 70, 16]] },
-    { name: 'causal', inputs: [[3, 40, 24], [3, 40, 24], [3, 40, 24]], args: { causal: true } },
-    { name: 'one query (a recurrent step), keys read transposed', inputs: [[8, 1, 64], [8, 300, 64], [8, 300, 64]], transposed: [1] },
-    { name: 'a scale', inputs: [[2, 65, 8], [2, 33, 8], [2, 33, 8]], args: { scale: 0.3 } },
-    { name: 'bench: 768 tokens, 12 heads of 32', inputs: [[12, 768, 32], [12, 768, 32], [12, 768, 32]] },
+    {
+      name: 'heads of 32 over 70 keys',
+      inputs: [
+        [2, 4, 50, 32],
+        [2, 4, 70, 32],
+        [2, 4, 70, 16],
+      ],
+    },
+    {
+      name: 'causal',
+      inputs: [
+        [3, 40, 24],
+        [3, 40, 24],
+        [3, 40, 24],
+      ],
+      args: { causal: true },
+    },
+    {
+      name: 'one query (a recurrent step), keys read transposed',
+      inputs: [
+        [8, 1, 64],
+        [8, 300, 64],
+        [8, 300, 64],
+      ],
+      transposed: [1],
+    },
+    {
+      name: 'a scale',
+      inputs: [
+        [2, 65, 8],
+        [2, 33, 8],
+        [2, 33, 8],
+      ],
+      args: { scale: 0.3 },
+    },
+    {
+      name: 'bench: 768 tokens, 12 heads of 32',
+      inputs: [
+        [12, 768, 32],
+        [12, 768, 32],
+        [12, 768, 32],
+      ],
+    },
   ],
   impl: {
     kind: 'source',

@@ -4,13 +4,35 @@ import { type CompositeArgs, type KernelInput, defineKernel, floatBits } from '.
 
 const dims4 = (t: KernelInput): { shape: number[]; strides: number[] } => {
   const pad = 4 - t.shape.length;
-  return { shape: [...new Array<number>(pad).fill(1), ...t.shape], strides: [...new Array<number>(pad).fill(0), ...t.strides] };
+  return {
+    shape: [...new Array<number>(pad).fill(1), ...t.shape],
+    strides: [...new Array<number>(pad).fill(0), ...t.strides],
+  };
 };
 
 function values({ q, k, v, scale, causal }: CompositeArgs['attention']): number[] {
-  const [Q, K, V] = [q, k, v].map(dims4) as [ReturnType<typeof dims4>, ReturnType<typeof dims4>, ReturnType<typeof dims4>];
+  const [Q, K, V] = [q, k, v].map(dims4) as [
+    ReturnType<typeof dims4>,
+    ReturnType<typeof dims4>,
+    ReturnType<typeof dims4>,
+  ];
   const [B, H, L, E] = Q.shape as [number, number, number, number];
-  return [B, H, L, K.shape[2]!, E, V.shape[3]!, causal ? 1 : 0, floatBits(scale), ...Q.strides, q.offset, ...K.strides, k.offset, ...V.strides, v.offset];
+  return [
+    B,
+    H,
+    L,
+    K.shape[2]!,
+    E,
+    V.shape[3]!,
+    causal ? 1 : 0,
+    floatBits(scale),
+    ...Q.strides,
+    q.offset,
+    ...K.strides,
+    k.offset,
+    ...V.strides,
+    v.offset,
+  ];
 }
 
 // E and Ev are constants of the program (one per head size): the query and accumulator rows then live in registers
@@ -70,14 +92,41 @@ const batch = (t: KernelInput): string => t.shape.slice(0, -2).join(',');
 export default defineKernel({
   name: 'attention_flash_cuda',
   op: 'attention',
-  description: 'CUDA flash attention (f32): one thread per query, keys and values in blocks of 32 through shared memory, online softmax',
+  description:
+    'CUDA flash attention (f32): one thread per query, keys and values in blocks of 32 through shared memory, online softmax',
   devices: ['cuda'],
-  applies: ({ q, k, v }) => [q, k, v].every((t) => t.dtype === 'f32' && t.shape.length >= 2 && t.shape.length <= 4)
-    && batch(q) === batch(k) && batch(k) === batch(v) && q.shape[q.shape.length - 1]! <= 64 && v.shape[v.shape.length - 1]! <= 64,
+  applies: ({ q, k, v }) =>
+    [q, k, v].every((t) => t.dtype === 'f32' && t.shape.length >= 2 && t.shape.length <= 4) &&
+    batch(q) === batch(k) &&
+    batch(k) === batch(v) &&
+    q.shape[q.shape.length - 1]! <= 64 &&
+    v.shape[v.shape.length - 1]! <= 64,
   cases: [
-    { name: 'heads of 32 over 70 keys', inputs: [[2, 4, 50, 32], [2, 4, 70, 32], [2, 4, 70, 16]] },
-    { name: 'causal', inputs: [[3, 40, 24], [3, 40, 24], [3, 40, 24]], args: { causal: true } },
-    { name: 'bench: 3072 tokens, 12 heads of 32', inputs: [[12, 3072, 32], [12, 3072, 32], [12, 3072, 32]] },
+    {
+      name: 'heads of 32 over 70 keys',
+      inputs: [
+        [2, 4, 50, 32],
+        [2, 4, 70, 32],
+        [2, 4, 70, 16],
+      ],
+    },
+    {
+      name: 'causal',
+      inputs: [
+        [3, 40, 24],
+        [3, 40, 24],
+        [3, 40, 24],
+      ],
+      args: { causal: true },
+    },
+    {
+      name: 'bench: 3072 tokens, 12 heads of 32',
+      inputs: [
+        [12, 3072, 32],
+        [12, 3072, 32],
+        [12, 3072, 32],
+      ],
+    },
   ],
   impl: {
     kind: 'source',

@@ -5,18 +5,42 @@
 import { type CompositeArgs, type DType, defineKernel, wgslBindings } from './define.js';
 
 const geometry = ({ x, w, stride, padding }: CompositeArgs['conv2d']) => {
-  const [, C, H, W] = x.shape as [number, number, number, number], [Co, , kh, kw] = w.shape as [number, number, number, number];
-  const OH = Math.floor((H + 2 * padding[0] - kh) / stride[0]) + 1, OW = Math.floor((W + 2 * padding[1] - kw) / stride[1]) + 1;
+  const [, C, H, W] = x.shape as [number, number, number, number],
+    [Co, , kh, kw] = w.shape as [number, number, number, number];
+  const OH = Math.floor((H + 2 * padding[0] - kh) / stride[0]) + 1,
+    OW = Math.floor((W + 2 * padding[1] - kw) / stride[1]) + 1;
   return { C, H, W, Co, kh, kw, OH, OW };
 };
 
 function values(args: CompositeArgs['conv2d']): number[] {
-  const { x, w, bias, stride, padding } = args, g = geometry(args);
-  return [g.Co, g.OH * g.OW, g.C * g.kh * g.kw, g.H, g.W, g.kh, g.kw, g.OW, stride[0], stride[1], padding[0], padding[1],
-    ...x.strides, x.offset, ...w.strides, w.offset, bias?.strides[0] ?? 0, bias?.offset ?? 0];
+  const { x, w, bias, stride, padding } = args,
+    g = geometry(args);
+  return [
+    g.Co,
+    g.OH * g.OW,
+    g.C * g.kh * g.kw,
+    g.H,
+    g.W,
+    g.kh,
+    g.kw,
+    g.OW,
+    stride[0],
+    stride[1],
+    padding[0],
+    padding[1],
+    ...x.strides,
+    x.offset,
+    ...w.strides,
+    w.offset,
+    bias?.strides[0] ?? 0,
+    bias?.offset ?? 0,
+  ];
 }
 
-const wgsl = (dtype: DType, { bias }: CompositeArgs['conv2d']): string => `${wgslBindings(dtype, bias ? [dtype, dtype, dtype] : [dtype, dtype])}
+const wgsl = (
+  dtype: DType,
+  { bias }: CompositeArgs['conv2d'],
+): string => `${wgslBindings(dtype, bias ? [dtype, dtype, dtype] : [dtype, dtype])}
 var<workgroup> ta: array<f32, 1024>;
 var<workgroup> tb: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
@@ -64,13 +88,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 export default defineKernel({
   name: 'conv2d_igemm',
   op: 'conv2d',
-  description: 'WGSL conv2d as an implicit GEMM: windows gathered into workgroup-memory tiles, 64 × 64 outputs per workgroup',
+  description:
+    'WGSL conv2d as an implicit GEMM: windows gathered into workgroup-memory tiles, 64 × 64 outputs per workgroup',
   devices: ['webgpu'],
-  applies: ({ x, w, bias, dilation, groups }) => groups === 1 && dilation[0] === 1 && dilation[1] === 1
-    && (x.dtype === 'f32' || x.dtype === 'f16') && w.dtype === x.dtype && (!bias || bias.dtype === x.dtype) && w.shape[0]! >= 16,
+  applies: ({ x, w, bias, dilation, groups }) =>
+    groups === 1 &&
+    dilation[0] === 1 &&
+    dilation[1] === 1 &&
+    (x.dtype === 'f32' || x.dtype === 'f16') &&
+    w.dtype === x.dtype &&
+    (!bias || bias.dtype === x.dtype) &&
+    w.shape[0]! >= 16,
   cases: [
     { name: '3x3 pad 1, 8 -> 24 channels, 20x18', inputs: [[1, 8, 20, 18], [24, 8, 3, 3], [24]], args: { padding: 1 } },
-    { name: '3x3 stride 2, batch 2, no bias', inputs: [[2, 5, 17, 15], [32, 5, 3, 3]], args: { padding: 1, stride: 2 } },
+    {
+      name: '3x3 stride 2, batch 2, no bias',
+      inputs: [
+        [2, 5, 17, 15],
+        [32, 5, 3, 3],
+      ],
+      args: { padding: 1, stride: 2 },
+    },
     { name: '1x1, 64 -> 16', inputs: [[1, 64, 9, 9], [16, 64, 1, 1], [16]] },
     { name: 'bench: 3x3 64 -> 64, 64x48', inputs: [[1, 64, 64, 48], [64, 64, 3, 3], [64]], args: { padding: 1 } },
   ],

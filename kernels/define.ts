@@ -10,7 +10,10 @@ import type { UOp } from '../codegen/uop.js';
 
 /** An input as a kernel sees it: a buffer read through strides (elements; 0 for a broadcast dim) from `offset`. */
 export interface KernelInput {
-  readonly shape: readonly number[]; readonly dtype: DType; readonly strides: readonly number[]; readonly offset: number;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly strides: readonly number[];
+  readonly offset: number;
 }
 
 /** The composite ops a kernel may implement, with what a call passes (the names Tensor.named uses). */
@@ -20,18 +23,32 @@ export interface CompositeArgs {
   /** softmax along dim of x. */
   readonly softmax: { readonly x: KernelInput; readonly dim: number };
   /** softmax(q kᵀ · scale) v over [..., L, E] queries, [..., S, E] keys and [..., S, Ev] values (no mask). */
-  readonly attention: { readonly q: KernelInput; readonly k: KernelInput; readonly v: KernelInput; readonly scale: number; readonly causal: boolean };
+  readonly attention: {
+    readonly q: KernelInput;
+    readonly k: KernelInput;
+    readonly v: KernelInput;
+    readonly scale: number;
+    readonly causal: boolean;
+  };
   /** conv2d of x [N, C, H, W] with weight [Co, C / groups, kh, kw] (and a bias [Co]). */
   readonly conv2d: {
-    readonly x: KernelInput; readonly w: KernelInput; readonly bias?: KernelInput;
-    readonly stride: readonly [number, number]; readonly padding: readonly [number, number]; readonly dilation: readonly [number, number]; readonly groups: number;
+    readonly x: KernelInput;
+    readonly w: KernelInput;
+    readonly bias?: KernelInput;
+    readonly stride: readonly [number, number];
+    readonly padding: readonly [number, number];
+    readonly dilation: readonly [number, number];
+    readonly groups: number;
   };
 }
 export type CompositeOp = keyof CompositeArgs;
 
 /** The tensor inputs of each op, in the order a kernel binds them after its output. */
 export const inputOrder: { readonly [Op in CompositeOp]: readonly (keyof CompositeArgs[Op])[] } = {
-  matmul: ['a', 'b'], softmax: ['x'], attention: ['q', 'k', 'v'], conv2d: ['x', 'w', 'bias'],
+  matmul: ['a', 'b'],
+  softmax: ['x'],
+  attention: ['q', 'k', 'v'],
+  conv2d: ['x', 'w', 'bias'],
 };
 
 /** A target a source kernel is written for, by the language name of the backends that run it. */
@@ -54,7 +71,10 @@ export interface KernelCase {
 }
 
 /** Pinned optimizer actions: the generated kernel of the op, with these actions instead of the heuristic's. */
-export interface OptsImpl { readonly kind: 'opts'; readonly opts: readonly Opt[] }
+export interface OptsImpl {
+  readonly kind: 'opts';
+  readonly opts: readonly Opt[];
+}
 /**
  * A kernel in polygrad's IR: `build` returns the value of the output at every point of its shape, an expression over
  * the builder's globals (the point), loads and reduces, in f32; it renders to every target like a generated kernel.
@@ -74,7 +94,10 @@ export interface SourceImpl<Op extends CompositeOp> {
   readonly kind: 'source';
   readonly sources: Partial<Record<Target, (dtype: DType, args: CompositeArgs[Op]) => string>>;
   values(args: CompositeArgs[Op]): readonly number[];
-  launch(args: CompositeArgs[Op], caps: Caps): { readonly grid: readonly [number, number, number]; readonly block: number };
+  launch(
+    args: CompositeArgs[Op],
+    caps: Caps,
+  ): { readonly grid: readonly [number, number, number]; readonly block: number };
 }
 
 export interface KernelDef<Op extends CompositeOp = CompositeOp> {
@@ -100,8 +123,12 @@ export interface IrBuilder {
   reduce(op: 'ADD' | 'MAX', extent: number, body: (r: UOp) => UOp): UOp;
   int(v: number): UOp;
   float(v: number): UOp;
-  add(a: UOp, b: UOp): UOp; sub(a: UOp, b: UOp): UOp; mul(a: UOp, b: UOp): UOp; div(a: UOp, b: UOp): UOp;
-  exp(a: UOp): UOp; max(a: UOp, b: UOp): UOp;
+  add(a: UOp, b: UOp): UOp;
+  sub(a: UOp, b: UOp): UOp;
+  mul(a: UOp, b: UOp): UOp;
+  div(a: UOp, b: UOp): UOp;
+  exp(a: UOp): UOp;
+  max(a: UOp, b: UOp): UOp;
   /** The flat element offset of an input at per-dim indices (its strides and offset applied). */
   at(input: KernelInput, idx: readonly UOp[]): UOp;
 }

@@ -10,6 +10,12 @@ import softmax_rows from './softmax_rows.js';
 import softmax_workgroup from './softmax_workgroup.js';
 
 export const kernels: readonly KernelDef[] = [
-  attention_flash_cuda, attention_flash, conv2d_igemm, matmul_gemv_opts, matmul_tiled, matmul_wmma, softmax_rows,
+  attention_flash_cuda,
+  attention_flash,
+  conv2d_igemm,
+  matmul_gemv_opts,
+  matmul_tiled,
+  matmul_wmma,
+  softmax_rows,
   softmax_workgroup,
 ] as readonly KernelDef[];

@@ -8,10 +8,28 @@ export default defineKernel({
   op: 'matmul',
   description: 'generated 1-row matmul (GEMV) with GROUP(256) pinned on its reduce',
   devices: ['webgpu', 'cuda'],
-  applies: ({ a, b }, caps) => a.shape.length === 2 && b.shape.length === 2 && a.shape[0] === 1 && a.shape[1]! % 256 === 0 && caps.workgroupSize >= 256,
+  applies: ({ a, b }, caps) =>
+    a.shape.length === 2 &&
+    b.shape.length === 2 &&
+    a.shape[0] === 1 &&
+    a.shape[1]! % 256 === 0 &&
+    caps.workgroupSize >= 256,
   cases: [
-    { name: '1x1024 @ 1024x300', inputs: [[1, 1024], [1024, 300]] },
-    { name: 'bench: 1x4096 @ 4096x4096 (a transposed weight)', inputs: [[1, 4096], [4096, 4096]], transposed: [1] },
+    {
+      name: '1x1024 @ 1024x300',
+      inputs: [
+        [1, 1024],
+        [1024, 300],
+      ],
+    },
+    {
+      name: 'bench: 1x4096 @ 4096x4096 (a transposed weight)',
+      inputs: [
+        [1, 4096],
+        [4096, 4096],
+      ],
+      transposed: [1],
+    },
   ],
   // the kernel's iteration space is [1, N]; its reduce over K is range 2
   impl: { kind: 'opts', opts: [{ op: 'GROUP', axis: 2, amount: 256 }] },

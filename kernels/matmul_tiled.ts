@@ -5,12 +5,14 @@ import { type CompositeArgs, type DType, type KernelInput, defineKernel, wgslBin
 
 /** Batch, row and column strides of an input read as [batch?, rows, cols] (a missing batch dim broadcasts). */
 const strides = (t: KernelInput): [number, number, number] => {
-  const s = t.strides, n = s.length;
+  const s = t.strides,
+    n = s.length;
   return [n === 3 ? s[0]! : 0, s[n - 2]!, s[n - 1]!];
 };
 
 const values = ({ a, b }: CompositeArgs['matmul']): number[] => {
-  const [M, K] = a.shape.slice(-2) as [number, number], N = b.shape[b.shape.length - 1]!;
+  const [M, K] = a.shape.slice(-2) as [number, number],
+    N = b.shape[b.shape.length - 1]!;
   return [M, N, K, ...strides(a), a.offset, ...strides(b), b.offset];
 };
 
@@ -60,24 +62,70 @@ export default defineKernel({
   op: 'matmul',
   description: 'WGSL matmul, 64 × 64 output tiles staged through workgroup memory, strided inputs, f32 accumulation',
   devices: ['webgpu'],
-  applies: ({ a, b }, caps) => a.dtype === b.dtype && (a.dtype === 'f32' || (a.dtype === 'f16' && caps.dtypes.has('f16')))
-    && [2, 3].includes(a.shape.length) && [2, 3].includes(b.shape.length)
-    && (a.shape.length === 2 || b.shape.length === 2 || a.shape[0] === b.shape[0])
-    && a.shape[a.shape.length - 2]! >= 16 && b.shape[b.shape.length - 1]! >= 16 && a.shape[a.shape.length - 1]! >= 16,
+  applies: ({ a, b }, caps) =>
+    a.dtype === b.dtype &&
+    (a.dtype === 'f32' || (a.dtype === 'f16' && caps.dtypes.has('f16'))) &&
+    [2, 3].includes(a.shape.length) &&
+    [2, 3].includes(b.shape.length) &&
+    (a.shape.length === 2 || b.shape.length === 2 || a.shape[0] === b.shape[0]) &&
+    a.shape[a.shape.length - 2]! >= 16 &&
+    b.shape[b.shape.length - 1]! >= 16 &&
+    a.shape[a.shape.length - 1]! >= 16,
   cases: [
-    { name: 'square 128', inputs: [[128, 128], [128, 128]] },
-    { name: 'ragged 70x50 @ 50x33, batch 3', inputs: [[3, 70, 50], [3, 50, 33]] },
-    { name: 'a linear layer: x @ Wᵀ', inputs: [[48, 96], [96, 80]], transposed: [1] },
-    { name: 'a broadcast weight', inputs: [[2, 40, 64], [64, 72]] },
-    { name: 'f16', inputs: [[64, 96], [96, 80]], dtype: 'f16', tol: 5e-3 },
-    { name: 'bench: 512', inputs: [[512, 512], [512, 512]] },
+    {
+      name: 'square 128',
+      inputs: [
+        [128, 128],
+        [128, 128],
+      ],
+    },
+    {
+      name: 'ragged 70x50 @ 50x33, batch 3',
+      inputs: [
+        [3, 70, 50],
+        [3, 50, 33],
+      ],
+    },
+    {
+      name: 'a linear layer: x @ Wᵀ',
+      inputs: [
+        [48, 96],
+        [96, 80],
+      ],
+      transposed: [1],
+    },
+    {
+      name: 'a broadcast weight',
+      inputs: [
+        [2, 40, 64],
+        [64, 72],
+      ],
+    },
+    {
+      name: 'f16',
+      inputs: [
+        [64, 96],
+        [96, 80],
+      ],
+      dtype: 'f16',
+      tol: 5e-3,
+    },
+    {
+      name: 'bench: 512',
+      inputs: [
+        [512, 512],
+        [512, 512],
+      ],
+    },
   ],
   impl: {
     kind: 'source',
     sources: { wgsl },
     values,
     launch: ({ a, b }) => {
-      const M = a.shape[a.shape.length - 2]!, N = b.shape[b.shape.length - 1]!, batch = a.shape.length === 3 ? a.shape[0]! : b.shape.length === 3 ? b.shape[0]! : 1;
+      const M = a.shape[a.shape.length - 2]!,
+        N = b.shape[b.shape.length - 1]!,
+        batch = a.shape.length === 3 ? a.shape[0]! : b.shape.length === 3 ? b.shape[0]! : 1;
       return { grid: [Math.ceil(N / 64), Math.ceil(M / 64), batch], block: 256 };
     },
   },

@@ -4,7 +4,12 @@
 import { type CompositeArgs, defineKernel } from './define.js';
 
 const values = ({ a, b }: CompositeArgs['matmul']): number[] => {
-  const s = (t: typeof a): number[] => [t.strides.length === 3 ? t.strides[0]! : 0, t.strides[t.strides.length - 2]!, t.strides[t.strides.length - 1]!, t.offset];
+  const s = (t: typeof a): number[] => [
+    t.strides.length === 3 ? t.strides[0]! : 0,
+    t.strides[t.strides.length - 2]!,
+    t.strides[t.strides.length - 1]!,
+    t.offset,
+  ];
   return [a.shape[a.shape.length - 2]!, b.shape[b.shape.length - 1]!, a.shape[a.shape.length - 1]!, ...s(a), ...s(b)];
 };
 
@@ -50,18 +55,62 @@ export default defineKernel({
   op: 'matmul',
   description: 'CUDA tensor-core matmul (WMMA 16x16x16, f16 in, f32 accumulate), 32 × 32 tiles per block of four warps',
   devices: ['cuda'],
-  applies: ({ a, b }) => a.dtype === 'f16' && b.dtype === 'f16' && [2, 3].includes(a.shape.length) && [2, 3].includes(b.shape.length)
-    && (a.shape.length === 2 || b.shape.length === 2 || a.shape[0] === b.shape[0]),
+  applies: ({ a, b }) =>
+    a.dtype === 'f16' &&
+    b.dtype === 'f16' &&
+    [2, 3].includes(a.shape.length) &&
+    [2, 3].includes(b.shape.length) &&
+    (a.shape.length === 2 || b.shape.length === 2 || a.shape[0] === b.shape[0]),
   cases: [
-    { name: 'square 128', inputs: [[128, 128], [128, 128]], dtype: 'f16', tol: 5e-3 },
-    { name: 'ragged 70x50 @ 50x33, batch 3', inputs: [[3, 70, 50], [3, 50, 33]], dtype: 'f16', tol: 5e-3 },
-    { name: 'a linear layer: x @ Wᵀ', inputs: [[48, 96], [96, 80]], transposed: [1], dtype: 'f16', tol: 5e-3 },
-    { name: 'bench: 4096', inputs: [[4096, 4096], [4096, 4096]], dtype: 'f16', tol: 2e-2 },
+    {
+      name: 'square 128',
+      inputs: [
+        [128, 128],
+        [128, 128],
+      ],
+      dtype: 'f16',
+      tol: 5e-3,
+    },
+    {
+      name: 'ragged 70x50 @ 50x33, batch 3',
+      inputs: [
+        [3, 70, 50],
+        [3, 50, 33],
+      ],
+      dtype: 'f16',
+      tol: 5e-3,
+    },
+    {
+      name: 'a linear layer: x @ Wᵀ',
+      inputs: [
+        [48, 96],
+        [96, 80],
+      ],
+      transposed: [1],
+      dtype: 'f16',
+      tol: 5e-3,
+    },
+    {
+      name: 'bench: 4096',
+      inputs: [
+        [4096, 4096],
+        [4096, 4096],
+      ],
+      dtype: 'f16',
+      tol: 2e-2,
+    },
   ],
   impl: {
     kind: 'source',
     sources: { cuda },
     values,
-    launch: ({ a, b }) => ({ grid: [Math.ceil(b.shape[b.shape.length - 1]! / 32), Math.ceil(a.shape[a.shape.length - 2]! / 32), Math.max(a.shape.length === 3 ? a.shape[0]! : 1, b.shape.length === 3 ? b.shape[0]! : 1)], block: 128 }),
+    launch: ({ a, b }) => ({
+      grid: [
+        Math.ceil(b.shape[b.shape.length - 1]! / 32),
+        Math.ceil(a.shape[a.shape.length - 2]! / 32),
+        Math.max(a.shape.length === 3 ? a.shape[0]! : 1, b.shape.length === 3 ? b.shape[0]! : 1),
+      ],
+      block: 128,
+    }),
   },
 });

@@ -6,9 +6,11 @@ import { defineKernel } from './define.js';
 export default defineKernel({
   name: 'softmax_rows',
   op: 'softmax',
-  description: 'softmax over the last dim in one IR kernel: row max, row sum and the normalized row in one pass per row (CPU)',
+  description:
+    'softmax over the last dim in one IR kernel: row max, row sum and the normalized row in one pass per row (CPU)',
   devices: ['cpu'],
-  applies: ({ x, dim }, caps) => caps.globalsAsLoops && x.dtype === 'f32' && x.shape.length >= 1 && dim === x.shape.length - 1,
+  applies: ({ x, dim }, caps) =>
+    caps.globalsAsLoops && x.dtype === 'f32' && x.shape.length >= 1 && dim === x.shape.length - 1,
   cases: [
     { name: 'rows of 1000', inputs: [[6, 1000]] },
     { name: 'a strided input', inputs: [[40, 24]], transposed: [0] },
@@ -18,7 +20,9 @@ export default defineKernel({
   impl: {
     kind: 'ir',
     build: (ir, { x }) => {
-      const n = x.shape.length, len = x.shape[n - 1]!, idx = x.shape.map((_, d) => ir.global(d));
+      const n = x.shape.length,
+        len = x.shape[n - 1]!,
+        idx = x.shape.map((_, d) => ir.global(d));
       const at = (j: ReturnType<typeof ir.int>) => ir.load(0, ir.at(x, [...idx.slice(0, -1), j]));
       const max = ir.reduce('MAX', len, at);
       const sum = ir.reduce('ADD', len, (r) => ir.exp(ir.sub(at(r), max)));

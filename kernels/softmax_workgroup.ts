@@ -5,7 +5,9 @@ import { type CompositeArgs, type DType, defineKernel, wgslBindings } from './de
 
 /** n, the row's element stride, the offset, and the shape and strides of up to three outer dims (front-padded). */
 function values({ x }: CompositeArgs['softmax']): number[] {
-  const n = x.shape.length, outer = x.shape.slice(0, -1), so = x.strides.slice(0, -1);
+  const n = x.shape.length,
+    outer = x.shape.slice(0, -1),
+    so = x.strides.slice(0, -1);
   const pad = <T>(a: readonly T[], fill: T): T[] => [...new Array<T>(3 - a.length).fill(fill), ...a];
   return [x.shape[n - 1]!, x.strides[n - 1]!, x.offset, ...pad(outer, 1), ...pad(so, 0)];
 }
@@ -46,9 +48,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 export default defineKernel({
   name: 'softmax_workgroup',
   op: 'softmax',
-  description: 'WGSL softmax over the last dim, one 256-thread workgroup per row (max and sum combined in workgroup memory)',
+  description:
+    'WGSL softmax over the last dim, one 256-thread workgroup per row (max and sum combined in workgroup memory)',
   devices: ['webgpu'],
-  applies: ({ x, dim }) => (x.dtype === 'f32' || x.dtype === 'f16') && x.shape.length >= 1 && x.shape.length <= 4 && dim === x.shape.length - 1 && x.shape[dim]! >= 256,
+  applies: ({ x, dim }) =>
+    (x.dtype === 'f32' || x.dtype === 'f16') &&
+    x.shape.length >= 1 &&
+    x.shape.length <= 4 &&
+    dim === x.shape.length - 1 &&
+    x.shape[dim]! >= 256,
   cases: [
     { name: 'rows of 1000', inputs: [[6, 1000]] },
     { name: 'a strided 3-d input', inputs: [[3, 300, 260]], transposed: [0] },

@@ -22,41 +22,67 @@ export const beamStats = { searches: 0, timed: 0 };
 
 /** Where a kernel's actions came from (DEBUG=3 says). */
 export type OptSource = 'pinned' | 'heuristic' | 'cache' | 'search';
-export interface Chosen { readonly kernel: Kernel; readonly from: OptSource }
+export interface Chosen {
+  readonly kernel: Kernel;
+  readonly from: OptSource;
+}
 
 /** A setting that must be a number ≥ 0 (an integer where `int`): anything else is an error naming it. */
 const nonNegative = (name: string, v: unknown, int: boolean): number => {
   const n = Number(v);
-  if (!(n >= 0) || (int && !Number.isInteger(n))) throw new Error(`${name}=${String(v)}: expected ${int ? 'an integer' : 'a number of seconds'} ≥ 0`);
+  if (!(n >= 0) || (int && !Number.isInteger(n)))
+    throw new Error(`${name}=${String(v)}: expected ${int ? 'an integer' : 'a number of seconds'} ≥ 0`);
   return n;
 };
 let width = nonNegative('BEAM', envFlag('BEAM') ?? 0, true);
 let budgetMs = 1000 * nonNegative('BEAM_BUDGET', envFlag('BEAM_BUDGET') ?? 10, false);
 let choice = 0;
 /** BEAM=n: search `n` lists wide for every kernel compiled from now on (0: the heuristic). */
-export function setBeam(n: number): void { width = nonNegative('setBeam', n, true); choice++; }
+export function setBeam(n: number): void {
+  width = nonNegative('setBeam', n, true);
+  choice++;
+}
 export const beamWidth = (): number => width;
 /** Seconds one kernel's search may take (BEAM_BUDGET, default 10). */
-export function setBeamBudget(seconds: number): void { budgetMs = 1000 * nonNegative('setBeamBudget', seconds, false); }
+export function setBeamBudget(seconds: number): void {
+  budgetMs = 1000 * nonNegative('setBeamBudget', seconds, false);
+}
 /** Changes whenever the rule that picks actions does: compile caches key on it. */
 export const choiceKey = (): string => `${width}.${choice}`;
 
 type Override = (k: Kernel, caps: Backend['caps']) => readonly Opt[] | undefined;
 let override: Override | undefined;
 /** @internal Tests: the actions every kernel gets from now on (validated like any), or undefined to stop. */
-export function overrideOpts(f: Override | undefined): void { override = f; choice++; }
+export function overrideOpts(f: Override | undefined): void {
+  override = f;
+  choice++;
+}
 
 // ---- the disk cache ----
 /** A search's winner: its actions, its time and the heuristic's, and the beam width that found it. */
-interface Entry { readonly name: string; readonly opts: readonly Opt[]; readonly ms: number; readonly heuristicMs: number; readonly beam: number }
-interface BeamFile { readonly format: 1; readonly version: string; readonly devices: Record<string, Record<string, Entry>> }
+interface Entry {
+  readonly name: string;
+  readonly opts: readonly Opt[];
+  readonly ms: number;
+  readonly heuristicMs: number;
+  readonly beam: number;
+}
+interface BeamFile {
+  readonly format: 1;
+  readonly version: string;
+  readonly devices: Record<string, Record<string, Entry>>;
+}
 const fileName = 'beam.json';
 const checkFile = (d: unknown): string | undefined => {
   const f = d as Partial<BeamFile> | null;
-  if (typeof f !== 'object' || f === null || f.format !== 1 || typeof f.devices !== 'object') return 'not a polygrad beam cache';
-  return f.version === version ? undefined : `made by polygrad ${String(f.version)}, this is ${version} (it will be replaced)`;
+  if (typeof f !== 'object' || f === null || f.format !== 1 || typeof f.devices !== 'object')
+    return 'not a polygrad beam cache';
+  return f.version === version
+    ? undefined
+    : `made by polygrad ${String(f.version)}, this is ${version} (it will be replaced)`;
 };
-let tuned: Record<string, Record<string, Entry>> = (await readCache<BeamFile>(fileName, 'beam cache', checkFile))?.devices ?? {};
+let tuned: Record<string, Record<string, Entry>> = (await readCache<BeamFile>(fileName, 'beam cache', checkFile))
+  ?.devices ?? {};
 /** @internal Reads the cache file again (tests point POLYGRAD_CACHE somewhere and change the file). */
 export async function reloadBeamCache(): Promise<void> {
   tuned = (await readCache<BeamFile>(fileName, 'beam cache', checkFile))?.devices ?? {};
@@ -68,11 +94,13 @@ const hasher = await (async () => {
   return (await import(/* @vite-ignore */ 'node:crypto')) as typeof import('node:crypto');
 })();
 /** The cache key of a kernel: a digest of its structural key (kernelKey), equal across runs and processes. */
-const digest = (k: Kernel): string | undefined => hasher?.createHash('sha256').update(kernelKey(k)).digest('hex').slice(0, 32);
+const digest = (k: Kernel): string | undefined =>
+  hasher?.createHash('sha256').update(kernelKey(k)).digest('hex').slice(0, 32);
 
 /** What the cache holds for this kernel on this device from a search at least `beam` wide, if still valid. */
 export function cached(backend: Backend, k: Kernel, beam: number): Entry | undefined {
-  const key = digest(k), e = key ? tuned[deviceOf(backend)]?.[key] : undefined;
+  const key = digest(k),
+    e = key ? tuned[deviceOf(backend)]?.[key] : undefined;
   return e && Array.isArray(e.opts) && e.beam >= beam && !invalidOpts(k, e.opts, backend.caps) ? e : undefined;
 }
 
@@ -84,7 +112,10 @@ async function remember(backend: Backend, k: Kernel, e: Entry): Promise<void> {
   const disk = (await readCache<BeamFile>(fileName, 'beam cache', checkFile))?.devices ?? {};
   const dev = deviceOf(backend);
   const old = disk[dev]?.[key];
-  tuned = { ...disk, [dev]: { ...(disk[dev] ?? {}), ...(tuned[dev] ?? {}), [key]: old && old.beam > e.beam ? old : e } };
+  tuned = {
+    ...disk,
+    [dev]: { ...(disk[dev] ?? {}), ...(tuned[dev] ?? {}), [key]: old && old.beam > e.beam ? old : e },
+  };
   await writeCache(fileName, { format: 1, version, devices: tuned } satisfies BeamFile);
 }
 
@@ -103,10 +134,13 @@ function inputValues(n: number, float: boolean, seed: number): number[] {
 function same(a: TypedData, b: TypedData, d: DType): boolean {
   let scale = 0;
   for (const v of b) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
-  const float = isFloat(d), tol = (d === 'f16' ? 1e-2 : 1e-3) * Math.max(scale, 1e-6);
+  const float = isFloat(d),
+    tol = (d === 'f16' ? 1e-2 : 1e-3) * Math.max(scale, 1e-6);
   for (let i = 0; i < b.length; i++) {
-    const x = a[i]!, y = b[i]!;
-    if (Number.isNaN(y) ? !Number.isNaN(x) : !Number.isFinite(y) || !float ? x !== y : !(Math.abs(x - y) <= tol)) return false;
+    const x = a[i]!,
+      y = b[i]!;
+    if (Number.isNaN(y) ? !Number.isNaN(x) : !Number.isFinite(y) || !float ? x !== y : !(Math.abs(x - y) <= tol))
+      return false;
   }
   return true;
 }
@@ -128,19 +162,40 @@ async function timer(backend: Backend, k: Kernel): Promise<Timer> {
   const bufs: DeviceBuffer[] = bytes.map((n) => backend.alloc(Math.max(4, Math.ceil(n / 4) * 4)));
   const release = (): void => bufs.forEach((b) => backend.free(b));
   const varArgs = new Map<number, VarArg>();
-  for (const s of k.stores) for (const u of s.toposort()) if (u.op === 'VAR') varArgs.set((u.arg as unknown as VarArg).index, u.arg as unknown as VarArg);
-  const vals = (k.vars ?? []).map((d, i) => (isFloat(d) ? 0.5 : Math.min(Math.max(0, varArgs.get(i)?.min ?? 0), varArgs.get(i)?.max ?? 0)));
-  const fill = (write: boolean): void => k.params.forEach((p, i) => {
-    if (p.write === write) backend.write(bufs[i]!, encode(write ? new Array<number>(p.numel).fill(0) : inputValues(p.numel, isFloat(p.dtype), 7 + i), p.dtype, stored[i]!));
-  });
+  for (const s of k.stores)
+    for (const u of s.toposort())
+      if (u.op === 'VAR') varArgs.set((u.arg as unknown as VarArg).index, u.arg as unknown as VarArg);
+  const vals = (k.vars ?? []).map((d, i) =>
+    isFloat(d) ? 0.5 : Math.min(Math.max(0, varArgs.get(i)?.min ?? 0), varArgs.get(i)?.max ?? 0),
+  );
+  const fill = (write: boolean): void =>
+    k.params.forEach((p, i) => {
+      if (p.write === write)
+        backend.write(
+          bufs[i]!,
+          encode(
+            write ? new Array<number>(p.numel).fill(0) : inputValues(p.numel, isFloat(p.dtype), 7 + i),
+            p.dtype,
+            stored[i]!,
+          ),
+        );
+    });
   const outputs = async (): Promise<TypedData[]> =>
-    Promise.all(k.params.flatMap((p, i) => (p.write ? [backend.read(bufs[i]!).then((b) => decode(b.subarray(0, bytes[i]), p.dtype, stored[i]!))] : [])));
+    Promise.all(
+      k.params.flatMap((p, i) =>
+        p.write ? [backend.read(bufs[i]!).then((b) => decode(b.subarray(0, bytes[i]), p.dtype, stored[i]!))] : [],
+      ),
+    );
   const programs = new Map<string, Promise<Program>>();
   const withOpts = (opts: readonly Opt[]): Kernel => ({ ...k, opts: opts.length ? opts : undefined });
   const program = (kk: Kernel): Promise<Program> => {
     const key = JSON.stringify(kk.opts ?? []);
     let p = programs.get(key);
-    if (!p) programs.set(key, (p = backend.compile(kk, render(kk, linearize(kk, backend.caps.globalsAsLoops), backend.language))));
+    if (!p)
+      programs.set(
+        key,
+        (p = backend.compile(kk, render(kk, linearize(kk, backend.caps.globalsAsLoops), backend.language))),
+      );
     return p;
   };
   /** The outputs of one launch on the seeded inputs (outputs zeroed first). */
@@ -154,7 +209,8 @@ async function timer(backend: Backend, k: Kernel): Promise<Timer> {
   /** ms per launch: batches of launches of at least ~2 ms each, the best of three after one to warm up. */
   const timeOf = async (kk: Kernel): Promise<number> => {
     const prog = await program(kk);
-    let reps = 1, best = Infinity;
+    let reps = 1,
+      best = Infinity;
     for (let i = 0; i < 4; i++) {
       const t0 = performance.now();
       for (let r = 0; r < reps; r++) backend.launch(prog, kk, bufs, vals);
@@ -173,17 +229,22 @@ async function timer(backend: Backend, k: Kernel): Promise<Timer> {
     measure: async (opts) => {
       beamStats.timed++;
       try {
-        const kk = withOpts(opts), out = await outputsOf(kk);
+        const kk = withOpts(opts),
+          out = await outputsOf(kk);
         if (base && !out.every((o, i) => same(o, base[i]!, outDtypes[i]!))) return undefined;
         return await timeOf(kk);
       } catch {
-        return undefined;   // a list that does not compile or fails its checks is no candidate
+        return undefined; // a list that does not compile or fails its checks is no candidate
       }
     },
     /** Medians of `rounds` alternating timings of two lists already measured (so noise hits both alike). */
     duel: async (a, b, rounds) => {
-      const ta: number[] = [], tb: number[] = [];
-      for (let i = 0; i < rounds; i++) { ta.push(await timeOf(withOpts(a))); tb.push(await timeOf(withOpts(b))); }
+      const ta: number[] = [],
+        tb: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        ta.push(await timeOf(withOpts(a)));
+        tb.push(await timeOf(withOpts(b)));
+      }
       const median = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
       return [median(ta), median(tb)];
     },
@@ -192,11 +253,17 @@ async function timer(backend: Backend, k: Kernel): Promise<Timer> {
 
 /** The result of tuning one kernel (polygrad tune reports these); `tried` is 0 for a cache hit. */
 export interface Tuned {
-  readonly name: string; readonly opts: readonly Opt[]; readonly ms: number; readonly heuristicMs: number; readonly tried: number;
+  readonly name: string;
+  readonly opts: readonly Opt[];
+  readonly ms: number;
+  readonly heuristicMs: number;
+  readonly tried: number;
 }
 const chosen: (Tuned & { from: 'cache' | 'search' })[] = [];
 /** Remembers a choice for takeChoices; a process nobody asks keeps only the latest few thousand. */
-const note = (t: Tuned & { from: 'cache' | 'search' }): void => { if (chosen.push(t) > 4096) chosen.shift(); };
+const note = (t: Tuned & { from: 'cache' | 'search' }): void => {
+  if (chosen.push(t) > 4096) chosen.shift();
+};
 /** @internal The kernels BEAM chose actions for since the last call (polygrad tune prints them). */
 export const takeChoices = (): (Tuned & { from: 'cache' | 'search' })[] => chosen.splice(0);
 
@@ -220,10 +287,12 @@ async function searchNow(backend: Backend, k: Kernel, beam: number): Promise<Tun
     const r = await beamSearch(k, backend.caps, [heuristic, []], Math.max(beam, 1), budgetMs, (o) => t.measure(o));
     if (!r) return undefined;
     const mine = canonical(heuristic);
-    if (formatOpts(r.opts) === formatOpts(mine)) return { name: k.name, opts: mine, ms: r.ms, heuristicMs: r.ms, tried: r.tried };
+    if (formatOpts(r.opts) === formatOpts(mine))
+      return { name: k.name, opts: mine, ms: r.ms, heuristicMs: r.ms, tried: r.tried };
     // the winner replaces the heuristic only when it stays clearly faster timed head to head (not by noise)
     const [h, w] = await t.duel(mine, r.opts, 5).catch(() => [0, Infinity]);
-    return w < h * 0.97 ? { name: k.name, opts: r.opts, ms: w, heuristicMs: h, tried: r.tried }
+    return w < h * 0.97
+      ? { name: k.name, opts: r.opts, ms: w, heuristicMs: h, tried: r.tried }
       : { name: k.name, opts: mine, ms: h, heuristicMs: h, tried: r.tried };
   } finally {
     t.release();

@@ -8,7 +8,10 @@ const node = async <T>(spec: string): Promise<T> => (await import(/* @vite-ignor
 /** The path of cache file `name`, or undefined where there is no file system. */
 export async function cachePath(name: string): Promise<string | undefined> {
   if (!inNode) return undefined;
-  const [os, path] = [await node<typeof import('node:os')>('node:os'), await node<typeof import('node:path')>('node:path')];
+  const [os, path] = [
+    await node<typeof import('node:os')>('node:os'),
+    await node<typeof import('node:path')>('node:path'),
+  ];
   return path.join(envFlag('POLYGRAD_CACHE') ?? path.join(os.homedir(), '.cache', 'polygrad'), name);
 }
 
@@ -16,7 +19,11 @@ export async function cachePath(name: string): Promise<string | undefined> {
  * The contents of cache file `name` where `check` accepts them (it returns why not, else undefined); a missing file
  * is undefined, an unreadable or rejected one too, after a one-line warning naming the file and the reason.
  */
-export async function readCache<T>(name: string, what: string, check: (data: unknown) => string | undefined): Promise<T | undefined> {
+export async function readCache<T>(
+  name: string,
+  what: string,
+  check: (data: unknown) => string | undefined,
+): Promise<T | undefined> {
   const file = await cachePath(name);
   if (!file) return undefined;
   const fs = await node<typeof import('node:fs')>('node:fs');
@@ -36,7 +43,10 @@ export async function readCache<T>(name: string, what: string, check: (data: unk
 export async function writeCache(name: string, data: unknown): Promise<string | undefined> {
   const file = await cachePath(name);
   if (!file) return undefined;
-  const [fs, path] = [await node<typeof import('node:fs')>('node:fs'), await node<typeof import('node:path')>('node:path')];
+  const [fs, path] = [
+    await node<typeof import('node:fs')>('node:fs'),
+    await node<typeof import('node:path')>('node:path'),
+  ];
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(data, null, 1));

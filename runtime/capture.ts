@@ -8,14 +8,25 @@ import type { Buffer } from './buffer.js';
 import { asyncContext } from './context.js';
 
 /** A kernel compiled for one backend, with its static cost. */
-export interface Compiled { readonly program: Program; readonly kernel: Kernel; readonly flops: number; readonly bytes: number }
+export interface Compiled {
+  readonly program: Program;
+  readonly kernel: Kernel;
+  readonly flops: number;
+  readonly bytes: number;
+}
 
 export interface Recorder {
   /**
    * A launch of `c` over chunk `chunks[i]` of `bufs[i]` (its params), reading the BIND nodes `binds` (its variables,
    * values in `vals`).
    */
-  launch(c: Compiled, bufs: readonly Buffer[], chunks: readonly number[], binds: readonly UOp[], vals: readonly number[]): void;
+  launch(
+    c: Compiled,
+    bufs: readonly Buffer[],
+    chunks: readonly number[],
+    binds: readonly UOp[],
+    vals: readonly number[],
+  ): void;
   /** Host data written into a buffer. */
   upload(b: Buffer, bytes: Uint8Array): void;
   /** A buffer read back to the host. */

@@ -5,7 +5,14 @@
 // optimizer actions on the generated kernel that computes the op.
 import type { Backend } from '../backends/backend.js';
 import { UOp } from '../codegen/uop.js';
-import { type CompositeArgs, type CompositeOp, type KernelDef, type KernelInput, inputOrder, targetOf } from '../kernels/define.js';
+import {
+  type CompositeArgs,
+  type CompositeOp,
+  type KernelDef,
+  type KernelInput,
+  inputOrder,
+  targetOf,
+} from '../kernels/define.js';
 import { kernels } from '../kernels/index.js';
 import { pinned, setRegistered, strided } from './custom.js';
 import { readCache } from './cachefile.js';
@@ -16,17 +23,23 @@ import type { Tensor } from './tensor.js';
 export type KernelMode = 'auto' | 'generated' | 'custom';
 let mode: KernelMode = ((m) => (m === 'generated' || m === 'custom' ? m : 'auto'))(envFlag('POLYGRAD_KERNELS'));
 /** Which kernels composite ops use: `generated` (never contributed ones), `custom` (whenever one applies), `auto`. */
-export const setKernelMode = (m: KernelMode): void => { mode = m; };
+export const setKernelMode = (m: KernelMode): void => {
+  mode = m;
+};
 let only: string | undefined;
 /** @internal Under `custom`, consider only the kernel of this name (checks and benchmarks of one kernel). */
-export const onlyKernel = (name: string | undefined): void => { only = name; };
+export const onlyKernel = (name: string | undefined): void => {
+  only = name;
+};
 export const kernelMode = (): KernelMode => mode;
 
 /** Per device description, per kernel: time of the generated path over the kernel's (> 1: the kernel is faster). */
 export type Measurements = Readonly<Record<string, Readonly<Record<string, number>>>>;
 let measured: Measurements = await loadMeasured();
 /** The measurements `auto` goes by (`polygrad kernels bench` writes them to the cache; tests set their own). */
-export const setMeasured = (m: Measurements): void => { measured = m; };
+export const setMeasured = (m: Measurements): void => {
+  measured = m;
+};
 export const measurements = (): Measurements => measured;
 
 /** The measurements in $POLYGRAD_CACHE/kernels.json, which `polygrad kernels bench` writes. */
@@ -44,13 +57,15 @@ const view = (t: Tensor): KernelInput => {
 };
 
 /** Whether every tensor fits one device buffer (contributed kernels do not read chunked tensors). */
-const fits = (backend: Backend, ts: readonly Tensor[]): boolean => ts.every((t) => 4 * t.numel <= backend.caps.maxBufferBytes);
+const fits = (backend: Backend, ts: readonly Tensor[]): boolean =>
+  ts.every((t) => 4 * t.numel <= backend.caps.maxBufferBytes);
 
 /** Kernels added at run time (a kernel file under test before it is in kernels/index.ts). */
 const added: KernelDef[] = [];
 /** @internal Adds a kernel to the registry for this process. */
 export function registerKernel(def: KernelDef): void {
-  if (registry().some((k) => k.name === def.name)) throw new Error(`kernels: a kernel named ${def.name} is registered already`);
+  if (registry().some((k) => k.name === def.name))
+    throw new Error(`kernels: a kernel named ${def.name} is registered already`);
   added.push(def);
 }
 export const registry = (): readonly KernelDef[] => [...(kernels as readonly KernelDef[]), ...added];
@@ -60,17 +75,28 @@ setRegistered(registry);
  * The op as a contributed kernel where one applies (and the mode allows), else `generated` itself: the generated
  * graph is built first, so the kernel knows the result's shape and dtype and the fallback costs nothing.
  */
-export function composite<Op extends CompositeOp>(op: Op, inputs: { readonly [K in keyof CompositeArgs[Op]]?: unknown }, generated: Tensor): Tensor {
+export function composite<Op extends CompositeOp>(
+  op: Op,
+  inputs: { readonly [K in keyof CompositeArgs[Op]]?: unknown },
+  generated: Tensor,
+): Tensor {
   if (mode === 'generated') return generated;
   const backend = getDevice(generated.device);
   // the Tensor class through an instance: this module sits below tensor.ts, which calls it
   const isTensor = (v: unknown): v is Tensor => v instanceof generated.constructor;
   const tensors = inputOrder[op].map((k) => (inputs as Record<PropertyKey, unknown>)[k]).filter(isTensor);
   if (!fits(backend, [...tensors, generated])) return generated;
-  const args = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, isTensor(v) ? view(v) : v])) as unknown as CompositeArgs[Op];
+  const args = Object.fromEntries(
+    Object.entries(inputs).map(([k, v]) => [k, isTensor(v) ? view(v) : v]),
+  ) as unknown as CompositeArgs[Op];
   for (const def of registry()) {
     if (only !== undefined && def.name !== only) continue;
-    if (def.op !== op || !def.devices.some((d) => targetOf[d] === backend.language.name) || !def.applies(args as never, backend.caps)) continue;
+    if (
+      def.op !== op ||
+      !def.devices.some((d) => targetOf[d] === backend.language.name) ||
+      !def.applies(args as never, backend.caps)
+    )
+      continue;
     if (mode === 'auto' && !((measured[backend.description]?.[def.name] ?? 0) > 1)) continue;
     if (def.impl.kind === 'opts') {
       pinned.set(generated.node(op), { name: def.name, opts: def.impl.opts });
@@ -78,8 +104,16 @@ export function composite<Op extends CompositeOp>(op: Op, inputs: { readonly [K 
     }
     // the node names the kernel and holds the op's arguments (the inputs' strides included) as plain data
     const bases = tensors.map((t) => strided(t.node(op)).base);
-    return generated.make(UOp.make('CUSTOM', generated.dtype, bases, { kernel: def.name, args: args as unknown as Record<string, unknown> }, generated.shape), op);
+    return generated.make(
+      UOp.make(
+        'CUSTOM',
+        generated.dtype,
+        bases,
+        { kernel: def.name, args: args as unknown as Record<string, unknown> },
+        generated.shape,
+      ),
+      op,
+    );
   }
   return generated;
 }
-

@@ -2,7 +2,10 @@
 // (right for code that does not interleave two contexts across an await).
 import { inNode } from './debug.js';
 
-export interface AsyncContext<T> { getStore(): T | undefined; run<R>(value: T, f: () => R): R }
+export interface AsyncContext<T> {
+  getStore(): T | undefined;
+  run<R>(value: T, f: () => R): R;
+}
 
 type Storage = new <T>() => AsyncContext<T>;
 const storage: Storage | undefined = await (async () => {
@@ -16,6 +19,13 @@ export function asyncContext<T>(): AsyncContext<T> {
   const stack: T[] = [];
   return {
     getStore: () => stack[stack.length - 1],
-    run: <R>(v: T, f: () => R): R => { stack.push(v); try { return f(); } finally { stack.pop(); } },
+    run: <R>(v: T, f: () => R): R => {
+      stack.push(v);
+      try {
+        return f();
+      } finally {
+        stack.pop();
+      }
+    },
   };
 }

@@ -10,7 +10,9 @@ import { kernels } from '../kernels/index.js';
 
 /** The registry's kernels and those added at run time (set by runtime/composite.ts). */
 export let registered = (): readonly KernelDef[] => kernels as readonly KernelDef[];
-export const setRegistered = (f: () => readonly KernelDef[]): void => { registered = f; };
+export const setRegistered = (f: () => readonly KernelDef[]): void => {
+  registered = f;
+};
 import { sourceIndex } from './view.js';
 
 /** Generated kernels whose actions a kernel of kind 'opts' pins (set by runtime/composite.ts). */
@@ -22,13 +24,18 @@ export const pinned = new WeakMap<UOp, { readonly name: string; readonly opts: r
  * its own base, read contiguously.
  */
 export function strided(u: UOp): { base: UOp; strides: number[]; offset: number } {
-  const contiguous = { base: u, strides: u.shape.map((_, i) => u.shape.slice(i + 1).reduce((a, b) => a * b, 1)), offset: 0 };
+  const contiguous = {
+    base: u,
+    strides: u.shape.map((_, i) => u.shape.slice(i + 1).reduce((a, b) => a * b, 1)),
+    offset: 0,
+  };
   if (!isMovement(u.op)) return contiguous;
   const globals = globalRanges(u.shape);
-  let node = u, idx: UOp[] = globals;
+  let node = u,
+    idx: UOp[] = globals;
   while (isMovement(node.op)) {
     const s = sourceIndex(node, idx);
-    if (!(s.valid.isConst && s.valid.constValue === true)) return contiguous;   // padding: not a strided view
+    if (!(s.valid.isConst && s.valid.constValue === true)) return contiguous; // padding: not a strided view
     idx = s.idx;
     node = node.src[0]!;
   }
@@ -40,7 +47,11 @@ export function strided(u: UOp): { base: UOp; strides: number[]; offset: number 
     return Number(v.constValue);
   };
   const offset = at(u.shape.map(() => 0));
-  return { base: node, strides: u.shape.map((n, d) => (n === 1 ? 0 : at(u.shape.map((_, e) => +(e === d))) - offset)), offset };
+  return {
+    base: node,
+    strides: u.shape.map((n, d) => (n === 1 ? 0 : at(u.shape.map((_, e) => +(e === d))) - offset)),
+    offset,
+  };
 }
 
 /** Replaces ranges by constants in an index expression and folds it. */
@@ -48,7 +59,11 @@ function substituteAll(u: UOp, m: ReadonlyMap<UOp, UOp>): UOp {
   const hit = m.get(u);
   if (hit) return hit;
   if (!u.src.length) return u;
-  return alu(u.op as never, u.src.map((s) => substituteAll(s, m)), u.dtype);
+  return alu(
+    u.op as never,
+    u.src.map((s) => substituteAll(s, m)),
+    u.dtype,
+  );
 }
 
 /** The definition a CUSTOM node names. */
@@ -64,14 +79,29 @@ export const kernelDef = (name: string): KernelDef => {
  */
 export function customKernel(node: UOp, caps: Pick<Caps, 'maxBuffers'>): Kernel {
   const { kernel: name, args } = node.arg as unknown as { kernel: string; args: CompositeArgs[CompositeOp] };
-  const def = kernelDef(name), inputs = node.src;
+  const def = kernelDef(name),
+    inputs = node.src;
   const kname = `c_${name}_${node.shape.filter((n) => n > 1).join('x') || '1'}`;
-  const params = [{ dtype: node.dtype, numel: node.numel, write: true }, ...inputs.map((u) => ({ dtype: u.dtype, numel: u.numel, write: false }))];
+  const params = [
+    { dtype: node.dtype, numel: node.numel, write: true },
+    ...inputs.map((u) => ({ dtype: u.dtype, numel: u.numel, write: false })),
+  ];
   if (def.impl.kind === 'source') {
-    const impl = def.impl, launch = impl.launch(args as never, caps as Caps);
-    const sources = Object.fromEntries(Object.entries(impl.sources).map(([t, f]) => [t, f!(node.dtype, args as never)]));
+    const impl = def.impl,
+      launch = impl.launch(args as never, caps as Caps);
+    const sources = Object.fromEntries(
+      Object.entries(impl.sources).map(([t, f]) => [t, f!(node.dtype, args as never)]),
+    );
     const values = impl.values(args as never);
-    return { name: kname, shape: node.shape, params, stores: [], ops: [def.op], vars: values.map(() => 'i32'), custom: { name, sources, values, grid: launch.grid, block: launch.block } };
+    return {
+      name: kname,
+      shape: node.shape,
+      params,
+      stores: [],
+      ops: [def.op],
+      vars: values.map(() => 'i32'),
+      custom: { name, sources, values, grid: launch.grid, block: launch.block },
+    };
   }
   if (def.impl.kind !== 'ir') throw new Error(`kernels: ${name} pins optimizer actions; it is no CUSTOM node`);
   const store = def.impl.build(builder(inputs, node.shape), args as never, { shape: node.shape, dtype: node.dtype });
@@ -81,18 +111,35 @@ export function customKernel(node: UOp, caps: Pick<Caps, 'maxBuffers'>): Kernel 
 /** The IR builders over a kernel's inputs (param 1, 2, …; the output, param 0, is written at every point of `shape`). */
 function builder(inputs: readonly UOp[], shape: readonly number[]): IrBuilder {
   let ranges = 0;
-  const f = (v: number) => constOf(v, 'f32'), globals = globalRanges(shape);
+  const f = (v: number) => constOf(v, 'f32'),
+    globals = globalRanges(shape);
   return {
     global: (d) => globals[d]!,
-    load: (i, index) => alu('CAST', [UOp.make('LOAD', inputs[i]!.dtype, [UOp.make('PARAM', inputs[i]!.dtype, [], i + 1), index, constOf(true, 'bool')])], 'f32'),
+    load: (i, index) =>
+      alu(
+        'CAST',
+        [
+          UOp.make('LOAD', inputs[i]!.dtype, [
+            UOp.make('PARAM', inputs[i]!.dtype, [], i + 1),
+            index,
+            constOf(true, 'bool'),
+          ]),
+        ],
+        'f32',
+      ),
     reduce: (op, extent, body) => {
       const r = UOp.make('RANGE', 'i32', [], { id: shape.length + ranges++, extent, kind: 'reduce' });
       const value = body(r);
       return UOp.make('REDUCE', value.dtype, [value, r], op);
     },
-    int, float: f,
-    add: (a, b) => alu('ADD', [a, b]), sub: (a, b) => alu('ADD', [a, alu('NEG', [b])]), mul: (a, b) => alu('MUL', [a, b]),
-    div: (a, b) => alu('FDIV', [a, b]), exp: (a) => alu('EXP', [a]), max: (a, b) => alu('MAX', [a, b]),
+    int,
+    float: f,
+    add: (a, b) => alu('ADD', [a, b]),
+    sub: (a, b) => alu('ADD', [a, alu('NEG', [b])]),
+    mul: (a, b) => alu('MUL', [a, b]),
+    div: (a, b) => alu('FDIV', [a, b]),
+    exp: (a) => alu('EXP', [a]),
+    max: (a, b) => alu('MAX', [a, b]),
     at: (input, idx) => idx.reduce((acc, x, d) => add(acc, alu('MUL', [x, int(input.strides[d]!)])), int(input.offset)),
   };
 }

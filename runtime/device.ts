@@ -6,7 +6,9 @@ import { envFlag, inNode } from './debug.js';
 const registry = new Map<string, Backend>([['cpu', new CpuBackend()]]);
 let defaultName = envFlag('DEVICE') ?? 'cpu';
 
-export function registerDevice(backend: Backend): void { registry.set(backend.name, backend); }
+export function registerDevice(backend: Backend): void {
+  registry.set(backend.name, backend);
+}
 
 let probed: Promise<string[]> | undefined;
 const cudaModule = '../backends/cuda.js';
@@ -20,7 +22,15 @@ export function initDevices(): Promise<string[]> {
   probed ??= (async () => {
     for (const [name, load] of [
       // CUDA only in Node, and through a specifier the browser bundler does not follow (no CUDA chunk in the page)
-      ['cuda', async () => (inNode ? (await import(/* @vite-ignore */ cudaModule) as typeof import('../backends/cuda.js')).CudaBackend.create() : undefined)],
+      [
+        'cuda',
+        async () =>
+          inNode
+            ? (
+                (await import(/* @vite-ignore */ cudaModule)) as typeof import('../backends/cuda.js')
+              ).CudaBackend.create()
+            : undefined,
+      ],
       ['webgpu', async () => (await import('../backends/webgpu.js')).WebGpuBackend.create()],
     ] as const) {
       try {
@@ -33,7 +43,10 @@ export function initDevices(): Promise<string[]> {
     }
     const best = ['cuda', 'webgpu', 'cpu'].find((n) => registry.has(n))!;
     const wanted = envFlag('DEVICE');
-    if (wanted && !registry.has(wanted)) throw new Error(`DEVICE=${wanted}: ${unavailable.get(wanted) ?? 'no such device'} (available: ${[...registry.keys()].join(', ')})`);
+    if (wanted && !registry.has(wanted))
+      throw new Error(
+        `DEVICE=${wanted}: ${unavailable.get(wanted) ?? 'no such device'} (available: ${[...registry.keys()].join(', ')})`,
+      );
     defaultName = wanted ?? best;
     return [...registry.keys()];
   })();
@@ -47,7 +60,10 @@ export function getDevice(name: string = defaultName): Backend {
 }
 
 export const defaultDevice = (): string => defaultName;
-export function setDefaultDevice(name: string): void { getDevice(name); defaultName = name; }
+export function setDefaultDevice(name: string): void {
+  getDevice(name);
+  defaultName = name;
+}
 
 /** Every registered backend with its description and capabilities. */
 export const devices = (): Backend[] => [...registry.values()];

@@ -10,13 +10,17 @@ const rank = (d: DType): number => (d === 'bool' ? 0 : isInt(d) ? 1 : 2);
 export function promoteTypes(a: DType, b: DType): DType {
   if (a === b) return a;
   if (rank(a) !== rank(b)) return rank(a) > rank(b) ? a : b;
-  if (isFloat(a)) return 'f32';            // f16 with f32
-  return 'i32';                            // i32 with u32: we have no i64
+  if (isFloat(a)) return 'f32'; // f16 with f32
+  return 'i32'; // i32 with u32: we have no i64
 }
 
 export function scalarType(v: number | boolean): DType {
   // an integer beyond 32 bits (1e30) can only be a float here: we have no i64
-  return typeof v === 'boolean' ? 'bool' : Number.isInteger(v) && !Object.is(v, -0) && Math.abs(v) < 2 ** 32 ? 'i32' : 'f32';
+  return typeof v === 'boolean'
+    ? 'bool'
+    : Number.isInteger(v) && !Object.is(v, -0) && Math.abs(v) < 2 ** 32
+      ? 'i32'
+      : 'f32';
 }
 
 /** Result type of a tensor of dtype t combined with a weak scalar of kind s. */

@@ -12,21 +12,30 @@ import { sourceIndex } from './view.js';
 export interface Built {
   readonly roots: readonly UOp[];
   readonly stores: UOp[];
-  readonly inputs: UOp[];                 // params after the roots
-  readonly binds: UOp[];                  // BIND nodes read, in VAR index order
-  readonly loaded: Set<UOp>;              // realized non-leaf nodes read (dependencies)
-  readonly reduces: Set<UOp>;             // REDUCE_AXIS nodes computed inline
+  readonly inputs: UOp[]; // params after the roots
+  readonly binds: UOp[]; // BIND nodes read, in VAR index order
+  readonly loaded: Set<UOp>; // realized non-leaf nodes read (dependencies)
+  readonly reduces: Set<UOp>; // REDUCE_AXIS nodes computed inline
   readonly tags: string[];
   readonly reduceExtents: number[];
-  readonly discovered: UOp[];             // nodes this build decided to realize
-  invalid: boolean;                       // read a member of its own group at another index
-  checked: boolean;                       // has index checks (a gather)
-  readonly custom?: boolean;              // a contributed kernel (a CUSTOM root): never merged, never sharded
+  readonly discovered: UOp[]; // nodes this build decided to realize
+  invalid: boolean; // read a member of its own group at another index
+  checked: boolean; // has index checks (a gather)
+  readonly custom?: boolean; // a contributed kernel (a CUSTOM root): never merged, never sharded
 }
 
 export const emptyBuilt = (roots: readonly UOp[]): Built => ({
-  roots, stores: [], inputs: [], binds: [], loaded: new Set(), reduces: new Set(), tags: [], reduceExtents: [], discovered: [],
-  invalid: false, checked: false,
+  roots,
+  stores: [],
+  inputs: [],
+  binds: [],
+  loaded: new Set(),
+  reduces: new Set(),
+  tags: [],
+  reduceExtents: [],
+  discovered: [],
+  invalid: false,
+  checked: false,
 });
 
 /** What lowering asks of the scheduler: the nodes that have buffers, and realizing one more by a rule. */
@@ -75,7 +84,11 @@ class Lowering {
   /** Numbered per kernel in lowering order: the same kernel gets the same ids in any schedule. */
   #reduceRanges = 0;
 
-  constructor(readonly roots: readonly UOp[], readonly ctx: LoweringContext, readonly mode: LoweringMode) {
+  constructor(
+    readonly roots: readonly UOp[],
+    readonly ctx: LoweringContext,
+    readonly mode: LoweringMode,
+  ) {
     this.#b = emptyBuilt(roots);
     this.#shape = roots[0]!.shape;
     this.#globals = globalRanges(this.#shape);
@@ -120,7 +133,9 @@ class Lowering {
     return this.#load(node, idx, gate);
   }
 
-  #isIdentity(idx: readonly UOp[], gate: UOp): boolean { return gate.isConst && idx.every((x, i) => x === this.#globals[i]); }
+  #isIdentity(idx: readonly UOp[], gate: UOp): boolean {
+    return gate.isConst && idx.every((x, i) => x === this.#globals[i]);
+  }
 
   /** Transcendental work below u that this kernel would compute (not loaded). */
   #expensive(u: UOp): boolean {
@@ -141,7 +156,8 @@ class Lowering {
     if (node.op === 'BIND') return this.#variable(node);
     if (node.op === 'CUSTOM' && !realized.has(node)) return this.#realize(node, idx, gate, 'contributed kernel');
     if (leaves.has(node)) return this.#load(node, idx, gate);
-    if (realized.has(node) && !(this.#group.has(node) && this.#isIdentity(idx, gate))) return this.#load(node, idx, gate);
+    if (realized.has(node) && !(this.#group.has(node) && this.#isIdentity(idx, gate)))
+      return this.#load(node, idx, gate);
     const key = `${node.id}|${ids(idx)}|${gate.id}`;
     let out = this.#memo.get(key);
     if (!out) {
@@ -154,17 +170,37 @@ class Lowering {
   #compute(node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp {
     const op = node.op;
     switch (op) {
-      case 'CONST': return constOf(node.constValue, node.dtype);
-      case 'ARANGE': return idx[0]!;
-      case 'CONTIGUOUS': return this.#lower(node.src[0]!, idx, gate, enc);
+      case 'CONST':
+        return constOf(node.constValue, node.dtype);
+      case 'ARANGE':
+        return idx[0]!;
+      case 'CONTIGUOUS':
+        return this.#lower(node.src[0]!, idx, gate, enc);
       case 'BUFFER':
-        throw new Error(`realize: an input of shape [${node.shape}] (${node.dtype}) was disposed before the tensors computed from it`);
-      case 'RESHAPE': case 'PERMUTE': case 'EXPAND': case 'PAD': case 'SHRINK': case 'FLIP': case 'WINDOW':
+        throw new Error(
+          `realize: an input of shape [${node.shape}] (${node.dtype}) was disposed before the tensors computed from it`,
+        );
+      case 'RESHAPE':
+      case 'PERMUTE':
+      case 'EXPAND':
+      case 'PAD':
+      case 'SHRINK':
+      case 'FLIP':
+      case 'WINDOW':
         return this.#movement(node, idx, gate, enc);
-      case 'REDUCE_AXIS': return this.#reduce(node, idx, gate, enc);
-      case 'GATHER': return this.#gather(node, idx, gate, enc);
+      case 'REDUCE_AXIS':
+        return this.#reduce(node, idx, gate, enc);
+      case 'GATHER':
+        return this.#gather(node, idx, gate, enc);
       // BIND and CUSTOM stop in #lower; kernel-level nodes never appear in a tensor graph
-      case 'BIND': case 'CUSTOM': case 'RANGE': case 'PARAM': case 'VAR': case 'LOAD': case 'REDUCE': case 'CHECKED':
+      case 'BIND':
+      case 'CUSTOM':
+      case 'RANGE':
+      case 'PARAM':
+      case 'VAR':
+      case 'LOAD':
+      case 'REDUCE':
+      case 'CHECKED':
         throw new Error(`schedule: cannot compute ${op}`);
       default: {
         op satisfies AluOp;
@@ -175,18 +211,22 @@ class Lowering {
           }
         }
         this.#tag(node);
-        return alu(op, node.src.map((s) => this.#lower(s, idx, gate, enc)), node.dtype);
+        return alu(
+          op,
+          node.src.map((s) => this.#lower(s, idx, gate, enc)),
+          node.dtype,
+        );
       }
     }
   }
 
   #movement(node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp {
     const s = sourceIndex(node, idx);
-    if (s.valid.isConst && !s.valid.constValue) return constOf(0, node.dtype);   // all padding here
+    if (s.valid.isConst && !s.valid.constValue) return constOf(0, node.dtype); // all padding here
     const g = alu('AND', [gate, s.valid]);
     const inner = this.#lower(node.src[0]!, s.idx, g, enc);
     if (s.valid.isConst) return inner;
-    if (inner.op === 'LOAD' && inner.src[2] === g) return inner;   // a gated load already reads 0 outside
+    if (inner.op === 'LOAD' && inner.src[2] === g) return inner; // a gated load already reads 0 outside
     return alu('WHERE', [s.valid, inner, constOf(0, node.dtype)]);
   }
 
@@ -200,9 +240,11 @@ class Lowering {
     this.#tag(node);
     this.#b.reduces.add(node);
     const { op, axes } = node.arg as { op: ReduceOp; axes: number[] };
-    const src = node.src[0]!, shape = this.#shape;
+    const src = node.src[0]!,
+      shape = this.#shape;
     const ranges = axes.map((a) =>
-      UOp.make('RANGE', 'i32', [], { id: shape.length + this.#reduceRanges++, extent: src.shape[a]!, kind: 'reduce' }));
+      UOp.make('RANGE', 'i32', [], { id: shape.length + this.#reduceRanges++, extent: src.shape[a]!, kind: 'reduce' }),
+    );
     const sidx = idx.map((x, i) => (axes.includes(i) ? ranges[axes.indexOf(i)]! : x));
     // the loop sits only inside what its index depends on (never another reduce: that was realized above)
     const body = this.#lower(src, sidx, gate, ranges);
@@ -213,11 +255,17 @@ class Lowering {
   #gather(node: UOp, idx: readonly UOp[], gate: UOp, enc: readonly UOp[]): UOp {
     this.#tag(node);
     this.#b.checked = true;
-    const dim = node.arg as number, [input, index] = node.src;
+    const dim = node.arg as number,
+      [input, index] = node.src;
     // only where the value is read: in padding (a cat's other pieces) a computed index may be anything
     const i = alu('WHERE', [gate, alu('CAST', [this.#lower(index!, idx, gate, enc)], 'i32'), constOf(0, 'i32')]);
     const message = `gather: index into dim ${dim} of [${input!.shape}]`;
     const checked = UOp.make('CHECKED', 'i32', [i], [0, input!.shape[dim]! - 1, message]);
-    return this.#lower(input!, idx.map((x, j) => (j === dim ? checked : x)), gate, enc);
+    return this.#lower(
+      input!,
+      idx.map((x, j) => (j === dim ? checked : x)),
+      gate,
+      enc,
+    );
   }
 }

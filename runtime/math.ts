@@ -1,7 +1,24 @@
 // Scalar math as graph nodes: the building blocks Tensor ops are made of (PyTorch's semantics for floor division,
 // pow, round, erf, tanh, NaN and signed zeros). Every function maps nodes of one shape to a node of that shape.
 import { type DType, castValue, isFloat, isInt } from '../codegen/dtype.js';
-import { add, and, binary, bitcast, cast, div, lt, max, mul, ne, neg, or, recip, unary, where, xor } from '../codegen/alu.js';
+import {
+  add,
+  and,
+  binary,
+  bitcast,
+  cast,
+  div,
+  lt,
+  max,
+  mul,
+  ne,
+  neg,
+  or,
+  recip,
+  unary,
+  where,
+  xor,
+} from '../codegen/alu.js';
 import type { UOp } from '../codegen/uop.js';
 import * as nodes from './nodes.js';
 
@@ -9,17 +26,24 @@ export const c = (v: number, like: UOp): UOp => nodes.konst(v, like.dtype, like.
 export const mulc = (x: UOp, v: number): UOp => mul(x, c(v, x));
 /** A short Taylor series near 0 and `far` elsewhere: log1p and expm1 without relying on IEEE rounding tricks. */
 function nearZero(x: UOp, coefs: readonly number[], far: UOp): UOp {
-  const series = mul(x, coefs.slice(0, -1).reduceRight((acc, k) => add(c(k, x), mul(x, acc)), c(coefs[coefs.length - 1]!, x)));
+  const series = mul(
+    x,
+    coefs.slice(0, -1).reduceRight((acc, k) => add(c(k, x), mul(x, acc)), c(coefs[coefs.length - 1]!, x)),
+  );
   return where(lt(absNode(x), c(0.1, x)), series, far);
 }
 /** log(1 + y): y - y²/2 + … for |y| < 0.1 (error < y⁸/8), log(1 + y) beyond, where 1 + y loses nothing that matters. */
-export const log1pNode = (y: UOp): UOp => nearZero(y, [1, -1 / 2, 1 / 3, -1 / 4, 1 / 5, -1 / 6, 1 / 7], unary('LOG', add(c(1, y), y)));
+export const log1pNode = (y: UOp): UOp =>
+  nearZero(y, [1, -1 / 2, 1 / 3, -1 / 4, 1 / 5, -1 / 6, 1 / 7], unary('LOG', add(c(1, y), y)));
 /** e^x - 1: x + x²/2 + … for |x| < 0.1, e^x - 1 beyond. */
-export const expm1Node = (x: UOp): UOp => nearZero(x, [1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720], add(expNode(x), c(-1, x)));
+export const expm1Node = (x: UOp): UOp =>
+  nearZero(x, [1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720], add(expNode(x), c(-1, x)));
 /** f16 math runs in f32 and rounds once at the end (PyTorch's opmath): constants and intermediates keep f32 precision. */
 export const fromOpmath = (r: UOp): UOp => (r.dtype === 'f32' ? cast(r, 'f16') : r);
-export const notNode = (x: UOp): UOp => (x.dtype === 'bool' ? xor(x, nodes.konst(true, 'bool', x.shape)) : xor(x, nodes.konst(-1, x.dtype, x.shape)));
-export const negNode = (x: UOp, d: DType): UOp => (d === 'u32' ? mul(x, nodes.konst(castValue(-1, 'u32') as number, 'u32', x.shape)) : neg(x));
+export const notNode = (x: UOp): UOp =>
+  x.dtype === 'bool' ? xor(x, nodes.konst(true, 'bool', x.shape)) : xor(x, nodes.konst(-1, x.dtype, x.shape));
+export const negNode = (x: UOp, d: DType): UOp =>
+  d === 'u32' ? mul(x, nodes.konst(castValue(-1, 'u32') as number, 'u32', x.shape)) : neg(x);
 /** |x|; for floats + 0 turns -0 into +0. */
 export const absNode = (x: UOp): UOp => {
   const a = where(lt(x, c(0, x)), neg(x), x);
@@ -27,29 +51,45 @@ export const absNode = (x: UOp): UOp => {
 };
 // NaN and the sign bit are read from the bits: shader compilers may fold x != x to false and ignore -0
 const bitsOf = (x: UOp, d: 'u32' | 'i32'): UOp => bitcast(cast(x, 'f32'), d);
-export const isNaNNode = (x: UOp): UOp => lt(nodes.konst(0x7f800000, 'u32', x.shape), and(bitsOf(x, 'u32'), nodes.konst(0x7fffffff, 'u32', x.shape)));
-export const isInfNode = (x: UOp): UOp => notNode(ne(and(bitsOf(x, 'u32'), nodes.konst(0x7fffffff, 'u32', x.shape)), nodes.konst(0x7f800000, 'u32', x.shape)));
+export const isNaNNode = (x: UOp): UOp =>
+  lt(nodes.konst(0x7f800000, 'u32', x.shape), and(bitsOf(x, 'u32'), nodes.konst(0x7fffffff, 'u32', x.shape)));
+export const isInfNode = (x: UOp): UOp =>
+  notNode(ne(and(bitsOf(x, 'u32'), nodes.konst(0x7fffffff, 'u32', x.shape)), nodes.konst(0x7f800000, 'u32', x.shape)));
 /** x < 0 or x is -0 (the sign bit, for IEEE rules on zero). */
 const signBitNode = (x: UOp): UOp => lt(bitsOf(x, 'i32'), nodes.konst(0, 'i32', x.shape));
 const eqc = (x: UOp, v: number): UOp => notNode(ne(x, c(v, x)));
-export const minNode = (a: UOp, b: UOp, d: DType): UOp => (isFloat(d) ? neg(max(neg(a), neg(b))) : where(lt(a, b), a, b));
+export const minNode = (a: UOp, b: UOp, d: DType): UOp =>
+  isFloat(d) ? neg(max(neg(a), neg(b))) : where(lt(a, b), a, b);
 /** e^x as its own primitive: exp2(x * log2 e) loses |x| * 2^-24 to the product's rounding (6e-6 relative at x = 80). */
 export const expNode = (x: UOp): UOp => unary('EXP', x);
 export const sigmoidNode = (x: UOp): UOp => recip(add(c(1, x), expNode(neg(x))));
-export const floorNode = (x: UOp): UOp => { const t = unary('TRUNC', x); return where(lt(x, t), add(t, c(-1, x)), t); };
+export const floorNode = (x: UOp): UOp => {
+  const t = unary('TRUNC', x);
+  return where(lt(x, t), add(t, c(-1, x)), t);
+};
 export function roundNode(x: UOp): UOp {
   // half to even, as torch.round; x is compared with floor(x) + 0.5 (exact), never rounded through x + 0.5
-  const f = floorNode(x), mid = add(f, c(0.5, x)), up = add(f, c(1, x));
+  const f = floorNode(x),
+    mid = add(f, c(0.5, x)),
+    up = add(f, c(1, x));
   const odd = ne(add(f, neg(mulc(floorNode(mulc(f, 0.5)), 2))), c(0, x));
   const r = where(lt(x, mid), f, where(or(lt(mid, x), odd), up, f));
-  const signed = where(eqc(r, 0), where(signBitNode(x), c(-0, x), c(0, x)), r);   // a zero result keeps the sign of x
+  const signed = where(eqc(r, 0), where(signBitNode(x), c(-0, x), c(0, x)), r); // a zero result keeps the sign of x
   return where(isNaNNode(x), x, signed);
 }
 /** tanh as a rational function on [-lim, lim] (the form Eigen and XLA use, accurate to ~3e-7) and ±1 beyond. */
 export function tanhNode(x: UOp): UOp {
-  const lim = 7.905311107635498, x2 = mul(x, x);
-  const horner = (coefs: number[]): UOp => coefs.slice(1).reduce((acc, k) => add(mul(acc, x2), c(k, x)), c(coefs[0]!, x));
-  const p = mul(x, horner([-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-8, 1.48572235717979e-5, 6.37261928875436e-4, 4.89352455891786e-3]));
+  const lim = 7.905311107635498,
+    x2 = mul(x, x);
+  const horner = (coefs: number[]): UOp =>
+    coefs.slice(1).reduce((acc, k) => add(mul(acc, x2), c(k, x)), c(coefs[0]!, x));
+  const p = mul(
+    x,
+    horner([
+      -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-8, 1.48572235717979e-5,
+      6.37261928875436e-4, 4.89352455891786e-3,
+    ]),
+  );
   const q = horner([1.19825839466702e-6, 1.18534705686654e-4, 2.268434632439e-3, 4.89352518554385e-3]);
   // past lim the rational is 1 - 2.4e-7 (then diverges): f32 tanh is exactly ±1 there; NaN takes the rational
   return where(lt(c(lim, x), absNode(x)), where(lt(x, c(0, x)), c(-1, x), c(1, x)), mul(p, recip(q)));
@@ -57,7 +97,10 @@ export function tanhNode(x: UOp): UOp {
 /** erfc(z) for z >= 0 (Numerical Recipes' erfcc): relative error < 1.2e-7 everywhere, tails included. */
 export function erfcNode(z: UOp): UOp {
   const t = recip(add(c(1, z), mulc(z, 0.5)));
-  const coefs = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223];
+  const coefs = [
+    0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368,
+    -1.26551223,
+  ];
   const poly = coefs.slice(1).reduce((acc, k) => add(mul(acc, t), c(k, z)), c(coefs[0]!, z));
   return mul(t, expNode(add(neg(mul(z, z)), poly)));
 }
@@ -71,7 +114,8 @@ export function erfNode(x: UOp): UOp {
 }
 /** PyTorch's floor division of floats: from fmod, so exact multiples and near-integer quotients come out right. */
 function floorDivFloat(a: UOp, b: UOp): UOp {
-  const mod = binary('MOD', a, b), q = div(a, b);
+  const mod = binary('MOD', a, b),
+    q = div(a, b);
   let exact = div(add(a, neg(mod)), b);
   exact = where(signFix(mod, b), add(exact, c(-1, exact)), exact);
   const fl = floorNode(exact);
@@ -97,10 +141,14 @@ export function remNode(a: UOp, b: UOp, d: DType): UOp {
 export function powNode(a: UOp, b: UOp, d: DType): UOp {
   if (isInt(d)) return intPowNode(a, b);
   // zero and infinite bases spelled out: GPU log2/exp2 are unspecified there
-  const absA = absNode(a), bNeg = lt(b, c(0, b));
-  const mag = where(eqc(absA, 0), where(bNeg, c(Infinity, a), c(0, a)),
-    where(eqc(absA, Infinity), where(bNeg, c(0, a), c(Infinity, a)), unary('EXP2', mul(b, unary('LOG2', absA)))));
-  const bInt = or(eqc(add(unary('TRUNC', b), neg(b)), 0), eqc(absNode(b), Infinity));   // ±inf counts as even
+  const absA = absNode(a),
+    bNeg = lt(b, c(0, b));
+  const mag = where(
+    eqc(absA, 0),
+    where(bNeg, c(Infinity, a), c(0, a)),
+    where(eqc(absA, Infinity), where(bNeg, c(0, a), c(Infinity, a)), unary('EXP2', mul(b, unary('LOG2', absA)))),
+  );
+  const bInt = or(eqc(add(unary('TRUNC', b), neg(b)), 0), eqc(absNode(b), Infinity)); // ±inf counts as even
   const bOdd = eqc(add(b, neg(mulc(floorNode(mulc(b, 0.5)), 2))), 1);
   const signed = where(and(signBitNode(a), bOdd), neg(mag), mag);
   const negFinite = and(lt(a, c(0, a)), ne(a, c(-Infinity, a)));
@@ -110,7 +158,8 @@ export function powNode(a: UOp, b: UOp, d: DType): UOp {
 }
 /** Integer x ** y by square-and-multiply over the bits of y (exact, unlike exp2/log2 in f32); y < 0 as C's pow. */
 function intPowNode(a: UOp, b: UOp): UOp {
-  let result = c(1, a), base = a;
+  let result = c(1, a),
+    base = a;
   for (let bit = 0; bit < 31 && 2 ** bit <= b.vmax; bit++) {
     const set = ne(and(b, c(2 ** bit, b)), c(0, b));
     result = where(set, mul(result, base), result);
@@ -135,4 +184,3 @@ export function powScalar(a: UOp, y: number, d: DType): UOp | undefined {
   if (y === -2) return recip(sq(a));
   return undefined;
 }
-

@@ -8,7 +8,9 @@ type Scope = Set<Tensor>;
 
 const store = asyncContext<Scope>();
 
-export function track(t: Tensor): void { store.getStore()?.add(t); }
+export function track(t: Tensor): void {
+  store.getStore()?.add(t);
+}
 
 function collect(v: unknown, into: Set<unknown>, depth = 0): void {
   if (v === null || typeof v !== 'object' || depth > 8 || into.has(v)) return;
@@ -23,7 +25,7 @@ function collect(v: unknown, into: Set<unknown>, depth = 0): void {
 export async function scope<R>(fn: () => Promise<R> | R): Promise<R> {
   const mine: Scope = new Set();
   const parent = store.getStore();
-  let keep = new Set<unknown>();   // stays empty unless fn and the computing of its result succeed
+  let keep = new Set<unknown>(); // stays empty unless fn and the computing of its result succeed
   try {
     const result = await store.run(mine, fn);
     const found = new Set<unknown>();

@@ -8,11 +8,35 @@ import * as nodes from './nodes.js';
 import { normAxis } from './shape.js';
 import type { Tensor } from './tensor.js';
 
-export interface Conv2dOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; groups?: number }
-export interface PoolOptions { stride?: number | readonly [number, number]; padding?: number | readonly [number, number]; dilation?: number | readonly [number, number]; countIncludePad?: boolean }
-export interface InterpolateOptions { size?: readonly [number, number]; scaleFactor?: number | readonly [number, number]; mode?: 'nearest' | 'bilinear'; alignCorners?: boolean }
-export interface Conv1dOptions { stride?: number; padding?: number; dilation?: number; groups?: number }
-export interface AttentionOptions { attnMask?: Tensor; isCausal?: boolean; scale?: number }
+export interface Conv2dOptions {
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number];
+  dilation?: number | readonly [number, number];
+  groups?: number;
+}
+export interface PoolOptions {
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number];
+  dilation?: number | readonly [number, number];
+  countIncludePad?: boolean;
+}
+export interface InterpolateOptions {
+  size?: readonly [number, number];
+  scaleFactor?: number | readonly [number, number];
+  mode?: 'nearest' | 'bilinear';
+  alignCorners?: boolean;
+}
+export interface Conv1dOptions {
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+  groups?: number;
+}
+export interface AttentionOptions {
+  attnMask?: Tensor;
+  isCausal?: boolean;
+  scale?: number;
+}
 
 /** f16 work runs in f32 and rounds once at the end: products are summed unrounded, statistics cannot overflow (PyTorch's opmath). */
 /** 0, 1, …, n - 1 (i32) on `like`'s device: a lazy index table, nothing uploaded. */
@@ -24,10 +48,13 @@ const pair = (v: number | readonly [number, number] | undefined, def: number): [
   v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both arguments need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
-  const x = opmath(a.ndim === 1 ? a.unsqueeze(0) : a), y = opmath(b.ndim === 1 ? b.unsqueeze(1) : b);
+  if (a.ndim === 0 || b.ndim === 0)
+    throw new Error(`matmul: both arguments need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  const x = opmath(a.ndim === 1 ? a.unsqueeze(0) : a),
+    y = opmath(b.ndim === 1 ? b.unsqueeze(1) : b);
   const k = x.shape[x.ndim - 1]!;
-  if (y.shape[y.ndim - 2] !== k) throw new Error(`matmul: inner dims differ: ${fmt(a.shape)} @ ${fmt(b.shape)} (${k} vs ${y.shape[y.ndim - 2]})`);
+  if (y.shape[y.ndim - 2] !== k)
+    throw new Error(`matmul: inner dims differ: ${fmt(a.shape)} @ ${fmt(b.shape)} (${k} vs ${y.shape[y.ndim - 2]})`);
   // [..., n, 1, k] * [..., 1, m, k] summed over k: the reduce runs along rows of both operands
   const prod = x.unsqueeze(-2).mul(y.transpose(-1, -2).unsqueeze(-3));
   let out = prod.sum(-1);
@@ -38,27 +65,47 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   if (weight.ndim !== 2 || weight.shape[1] !== x.shape[x.ndim - 1]) {
-    throw new Error(`linear: weight ${fmt(weight.shape)} does not match input ${fmt(x.shape)} (expected [out, ${x.shape[x.ndim - 1]}])`);
+    throw new Error(
+      `linear: weight ${fmt(weight.shape)} does not match input ${fmt(x.shape)} (expected [out, ${x.shape[x.ndim - 1]}])`,
+    );
   }
   const y = x.matmul(weight.T);
   return bias ? y.add(bias) : y;
 }
 
 /** [N, C, H, W] -> [N, C, OH, OW, kh, kw] windows (padding already applied). */
-function windows(x: Tensor, k: [number, number], stride: [number, number], dilation: [number, number], op: string): Tensor {
+function windows(
+  x: Tensor,
+  k: [number, number],
+  stride: [number, number],
+  dilation: [number, number],
+  op: string,
+): Tensor {
   const [H, W] = [x.shape[2]!, x.shape[3]!];
   const out = [0, 1].map((i) => Math.floor(([H, W][i]! - dilation[i]! * (k[i]! - 1) - 1) / stride[i]!) + 1);
-  if (out.some((o) => o < 1)) throw new Error(`${op}: kernel ${fmt(k)} with dilation ${fmt(dilation)} is larger than the padded input ${fmt([H, W])}`);
+  if (out.some((o) => o < 1))
+    throw new Error(
+      `${op}: kernel ${fmt(k)} with dilation ${fmt(dilation)} is larger than the padded input ${fmt([H, W])}`,
+    );
   return x.make(nodes.window(x.node(op), { kernel: k, stride, dilation }, out), op);
 }
 
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Conv2dOptions): Tensor {
   const groups = opts.groups ?? 1;
-  if (x.ndim !== 4 || w.ndim !== 4) throw new Error(`conv2d: expected input [N, C, H, W] and weight [Cout, Cin/groups, kh, kw], got ${fmt(x.shape)} and ${fmt(w.shape)}`);
-  const [N, C] = x.shape as [number, number], [Co, Cg, kh, kw] = w.shape as [number, number, number, number];
-  if (C % groups || Co % groups) throw new Error(`conv2d: channels ${C} in and ${Co} out must both divide by groups=${groups}`);
-  if (Cg * groups !== C) throw new Error(`conv2d: weight has ${Cg} input channels per group but input has ${C / groups} (input ${fmt(x.shape)}, weight ${fmt(w.shape)}, groups ${groups})`);
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Co)) throw new Error(`conv2d: bias ${fmt(bias.shape)} does not match ${Co} output channels`);
+  if (x.ndim !== 4 || w.ndim !== 4)
+    throw new Error(
+      `conv2d: expected input [N, C, H, W] and weight [Cout, Cin/groups, kh, kw], got ${fmt(x.shape)} and ${fmt(w.shape)}`,
+    );
+  const [N, C] = x.shape as [number, number],
+    [Co, Cg, kh, kw] = w.shape as [number, number, number, number];
+  if (C % groups || Co % groups)
+    throw new Error(`conv2d: channels ${C} in and ${Co} out must both divide by groups=${groups}`);
+  if (Cg * groups !== C)
+    throw new Error(
+      `conv2d: weight has ${Cg} input channels per group but input has ${C / groups} (input ${fmt(x.shape)}, weight ${fmt(w.shape)}, groups ${groups})`,
+    );
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Co))
+    throw new Error(`conv2d: bias ${fmt(bias.shape)} does not match ${Co} output channels`);
   const [ph, pw] = pair(opts.padding, 0);
   const win = windows(x.pad([pw, pw, ph, ph]), [kh, kw], pair(opts.stride, 1), pair(opts.dilation, 1), 'conv2d');
   const [OH, OW] = [win.shape[2]!, win.shape[3]!];
@@ -73,17 +120,39 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Con
 
 /** [N, C, L] with weight [Cout, Cin/groups, k]: conv2d over a height of 1. */
 export function conv1d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Conv1dOptions): Tensor {
-  if (x.ndim !== 3 || w.ndim !== 3) throw new Error(`conv1d: expected input [N, C, L] and weight [Cout, Cin/groups, k], got ${fmt(x.shape)} and ${fmt(w.shape)}`);
-  const o = { stride: [1, opts.stride ?? 1], padding: [0, opts.padding ?? 0], dilation: [1, opts.dilation ?? 1], groups: opts.groups } as const;
+  if (x.ndim !== 3 || w.ndim !== 3)
+    throw new Error(
+      `conv1d: expected input [N, C, L] and weight [Cout, Cin/groups, k], got ${fmt(x.shape)} and ${fmt(w.shape)}`,
+    );
+  const o = {
+    stride: [1, opts.stride ?? 1],
+    padding: [0, opts.padding ?? 0],
+    dilation: [1, opts.dilation ?? 1],
+    groups: opts.groups,
+  } as const;
   return x.unsqueeze(2).conv2d(w.unsqueeze(2), bias, o).squeeze(2).named('conv1d', x, w, bias);
 }
 
 /** Inference batch norm over dim 1 with running statistics (PyTorch's eval mode). */
-export function batchNorm(x: Tensor, mean: Tensor, variance: Tensor, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
+export function batchNorm(
+  x: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  w: Tensor | undefined,
+  b: Tensor | undefined,
+  eps: number,
+): Tensor {
   if (x.ndim < 2) throw new Error(`batchNorm: expected [N, C, ...], got ${fmt(x.shape)}`);
-  const C = x.shape[1]!, cshape = [1, C, ...new Array(x.ndim - 2).fill(1)];
-  for (const [t, name] of [[mean, 'running mean'], [variance, 'running var'], [w, 'weight'], [b, 'bias']] as const) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`batchNorm: ${name} ${fmt(t.shape)} must have shape [${C}]`);
+  const C = x.shape[1]!,
+    cshape = [1, C, ...new Array(x.ndim - 2).fill(1)];
+  for (const [t, name] of [
+    [mean, 'running mean'],
+    [variance, 'running var'],
+    [w, 'weight'],
+    [b, 'bias'],
+  ] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C))
+      throw new Error(`batchNorm: ${name} ${fmt(t.shape)} must have shape [${C}]`);
   }
   let y = opmath(x).sub(opmath(mean).reshape(cshape)).mul(opmath(variance).reshape(cshape).add(eps).rsqrt());
   if (w) y = y.mul(opmath(w).reshape(cshape));
@@ -101,20 +170,42 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   return x.gather(d, idx).named('indexSelect', x, index);
 }
 
-function pool(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions, op: string): { win: Tensor; k: [number, number] } {
+function pool(
+  x: Tensor,
+  kernel: number | readonly [number, number],
+  opts: PoolOptions,
+  op: string,
+): { win: Tensor; k: [number, number] } {
   if (x.ndim !== 4) throw new Error(`${op}: expected [N, C, H, W], got ${fmt(x.shape)}`);
-  const k = pair(kernel, 1), [ph, pw] = pair(opts.padding, 0);
-  if (ph > k[0] / 2 || pw > k[1] / 2) throw new Error(`${op}: padding ${fmt([ph, pw])} must be at most half the kernel ${fmt(k)}`);
-  return { win: windows(x.pad([pw, pw, ph, ph], op === 'maxPool2d' ? Number(minValue(x.dtype)) : 0), k, pair(opts.stride ?? kernel, 1), pair(opts.dilation, 1), op), k };
+  const k = pair(kernel, 1),
+    [ph, pw] = pair(opts.padding, 0);
+  if (ph > k[0] / 2 || pw > k[1] / 2)
+    throw new Error(`${op}: padding ${fmt([ph, pw])} must be at most half the kernel ${fmt(k)}`);
+  return {
+    win: windows(
+      x.pad([pw, pw, ph, ph], op === 'maxPool2d' ? Number(minValue(x.dtype)) : 0),
+      k,
+      pair(opts.stride ?? kernel, 1),
+      pair(opts.dilation, 1),
+      op,
+    ),
+    k,
+  };
 }
 
 export function avgPool2d(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions): Tensor {
   const { win, k } = pool(x, kernel, opts, 'avgPool2d');
   const [ph, pw] = pair(opts.padding, 0);
-  const s = opmath(win).sum([4, 5]);   // an f16 window sum would overflow before the division
+  const s = opmath(win).sum([4, 5]); // an f16 window sum would overflow before the division
   if (opts.countIncludePad === false && (ph || pw)) {
     const ones = x.make(nodes.konst(1, 'f32', [1, 1, x.shape[2]!, x.shape[3]!]), 'avgPool2d');
-    const count = windows(ones.pad([pw, pw, ph, ph]), k, pair(opts.stride ?? kernel, 1), pair(opts.dilation, 1), 'avgPool2d').sum([4, 5]);
+    const count = windows(
+      ones.pad([pw, pw, ph, ph]),
+      k,
+      pair(opts.stride ?? kernel, 1),
+      pair(opts.dilation, 1),
+      'avgPool2d',
+    ).sum([4, 5]);
     return s.div(count).cast(floatOf(x.dtype));
   }
   return s.div(k[0] * k[1]).cast(floatOf(x.dtype));
@@ -127,12 +218,16 @@ export function maxPool2d(x: Tensor, kernel: number | readonly [number, number],
 export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   if (x.ndim !== 4) throw new Error(`interpolate: expected [N, C, H, W], got ${fmt(x.shape)}`);
   const mode = opts.mode ?? 'nearest';
-  if (mode !== 'nearest' && mode !== 'bilinear') throw new Error(`interpolate: mode ${opts.mode} is not supported (nearest or bilinear)`);
-  if (opts.alignCorners !== undefined && mode === 'nearest') throw new Error('interpolate: alignCorners only applies to bilinear');
+  if (mode !== 'nearest' && mode !== 'bilinear')
+    throw new Error(`interpolate: mode ${opts.mode} is not supported (nearest or bilinear)`);
+  if (opts.alignCorners !== undefined && mode === 'nearest')
+    throw new Error('interpolate: alignCorners only applies to bilinear');
   const [H, W] = [x.shape[2]!, x.shape[3]!];
   let size: [number, number], scale: [number, number];
-  if (opts.size) { size = [opts.size[0], opts.size[1]]; scale = [H / size[0], W / size[1]]; }
-  else if (opts.scaleFactor !== undefined) {
+  if (opts.size) {
+    size = [opts.size[0], opts.size[1]];
+    scale = [H / size[0], W / size[1]];
+  } else if (opts.scaleFactor !== undefined) {
     const sf = pair(opts.scaleFactor, 1);
     size = [Math.floor(H * sf[0]), Math.floor(W * sf[1])];
     scale = [1 / sf[0], 1 / sf[1]];
@@ -141,9 +236,11 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   const [N, C] = [x.shape[0]!, x.shape[1]!];
   // index tables are lazy aranges (no upload, nothing to free), computed in f32 as PyTorch does
   const rowsOf = (idx: Tensor) => x.gather(2, idx.reshape([1, 1, size[0], 1]).expand([N, C, size[0], W]));
-  const colsOf = (y: Tensor, idx: Tensor) => y.gather(3, idx.reshape([1, 1, 1, size[1]]).expand([N, C, size[0], size[1]]));
+  const colsOf = (y: Tensor, idx: Tensor) =>
+    y.gather(3, idx.reshape([1, 1, 1, size[1]]).expand([N, C, size[0], size[1]]));
   if (mode === 'bilinear') {
-    const [h0, h1, hl] = bilinearTaps(x, size[0], H, scale[0], opts), [w0, w1, wl] = bilinearTaps(x, size[1], W, scale[1], opts);
+    const [h0, h1, hl] = bilinearTaps(x, size[0], H, scale[0], opts),
+      [w0, w1, wl] = bilinearTaps(x, size[1], W, scale[1], opts);
     const mix = (a: Tensor, b: Tensor, l: Tensor) => a.mul(l.neg().add(1)).add(b.mul(l));
     const byRow = mix(rowsOf(h0), rowsOf(h1), hl.reshape([size[0], 1]));
     return mix(colsOf(byRow, w0), colsOf(byRow, w1), wl).named('interpolate', x);
@@ -156,25 +253,43 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   // src = min(floor(dst * scale), in - 1) in float32
   const nearest = (out: number, inp: number, s: number): Tensor => {
     const i = indices(x, out);
-    return out === inp ? i : out === 2 * inp ? i.floorDiv(2) : i.cast('f32').mul(Math.fround(s)).floor().cast('i32').minimum(inp - 1);
+    return out === inp
+      ? i
+      : out === 2 * inp
+        ? i.floorDiv(2)
+        : i
+            .cast('f32')
+            .mul(Math.fround(s))
+            .floor()
+            .cast('i32')
+            .minimum(inp - 1);
   };
   return colsOf(rowsOf(nearest(size[0], H, scale[0])), nearest(size[1], W, scale[1])).named('interpolate', x);
 }
 
 /** PyTorch's bilinear source taps along one axis (scale: input per output step): lower and upper index and the upper one's weight. */
-function bilinearTaps(x: Tensor, out: number, inp: number, scale: number, opts: InterpolateOptions): [Tensor, Tensor, Tensor] {
+function bilinearTaps(
+  x: Tensor,
+  out: number,
+  inp: number,
+  scale: number,
+  opts: InterpolateOptions,
+): [Tensor, Tensor, Tensor] {
   const i = indices(x, out).cast('f32');
-  const src = opts.alignCorners
-    ? i.mul(out > 1 ? (inp - 1) / (out - 1) : 0)
-    : i.add(0.5).mul(scale).sub(0.5).relu();
-  const lo = src.floor().cast('i32').minimum(inp - 1), hi = lo.add(1).minimum(inp - 1);
+  const src = opts.alignCorners ? i.mul(out > 1 ? (inp - 1) / (out - 1) : 0) : i.add(0.5).mul(scale).sub(0.5).relu();
+  const lo = src
+      .floor()
+      .cast('i32')
+      .minimum(inp - 1),
+    hi = lo.add(1).minimum(inp - 1);
   return [lo, hi, src.sub(lo)];
 }
 
 export function softmax(x: Tensor, dim: number): Tensor {
   const d = normAxis('softmax', dim, x.ndim);
   if (x.shape[d] === 0) return x.cast(floatOf(x.dtype));
-  const x32 = opmath(x), e = x32.sub(x32.max(d, true)).exp();
+  const x32 = opmath(x),
+    e = x32.sub(x32.max(d, true)).exp();
   const y = e.div(e.sum(d, true)).cast(floatOf(x.dtype));
   return composite('softmax', { x, dim: d }, y.named('softmax', x));
 }
@@ -182,19 +297,32 @@ export function softmax(x: Tensor, dim: number): Tensor {
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   const d = normAxis('logSoftmax', dim, x.ndim);
   if (x.shape[d] === 0) return x.cast(floatOf(x.dtype));
-  const x32 = opmath(x), s = x32.sub(x32.max(d, true));
+  const x32 = opmath(x),
+    s = x32.sub(x32.max(d, true));
   const y = s.sub(s.exp().sum(d, true).log()).cast(floatOf(x.dtype));
   return y.named('logSoftmax', x);
 }
 
-export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  w: Tensor | undefined,
+  b: Tensor | undefined,
+  eps: number,
+): Tensor {
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const tail = x.shape.slice(x.ndim - ns.length);
-  if (ns.length > x.ndim || tail.some((n, i) => n !== ns[i])) throw new Error(`layerNorm: normalized shape ${fmt(ns)} does not match the end of input ${fmt(x.shape)}`);
-  for (const [t, name] of [[w, 'weight'], [b, 'bias']] as const) {
-    if (t && t.shape.join() !== ns.join()) throw new Error(`layerNorm: ${name} ${fmt(t.shape)} must have shape ${fmt(ns)}`);
+  if (ns.length > x.ndim || tail.some((n, i) => n !== ns[i]))
+    throw new Error(`layerNorm: normalized shape ${fmt(ns)} does not match the end of input ${fmt(x.shape)}`);
+  for (const [t, name] of [
+    [w, 'weight'],
+    [b, 'bias'],
+  ] as const) {
+    if (t && t.shape.join() !== ns.join())
+      throw new Error(`layerNorm: ${name} ${fmt(t.shape)} must have shape ${fmt(ns)}`);
   }
-  const axes = ns.map((_, i) => x.ndim - ns.length + i), x32 = opmath(x);
+  const axes = ns.map((_, i) => x.ndim - ns.length + i),
+    x32 = opmath(x);
   const mean = x32.mean(axes, true);
   let y = x32.sub(mean).mul(x32.var(axes, { correction: 0, keepdim: true }).add(eps).rsqrt());
   if (w) y = y.mul(opmath(w));
@@ -206,11 +334,18 @@ export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor
   if (x.ndim < 2) throw new Error(`groupNorm: expected [N, C, ...], got ${fmt(x.shape)}`);
   const [N, C] = [x.shape[0]!, x.shape[1]!];
   if (C % G) throw new Error(`groupNorm: ${C} channels do not divide into ${G} groups`);
-  for (const [t, name] of [[w, 'weight'], [b, 'bias']] as const) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`groupNorm: ${name} ${fmt(t.shape)} must have shape [${C}]`);
+  for (const [t, name] of [
+    [w, 'weight'],
+    [b, 'bias'],
+  ] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C))
+      throw new Error(`groupNorm: ${name} ${fmt(t.shape)} must have shape [${C}]`);
   }
   const xg = opmath(x).reshape([N, G, -1]);
-  let y = xg.sub(xg.mean(2, true)).mul(xg.var(2, { correction: 0, keepdim: true }).add(eps).rsqrt()).reshape(x.shape);
+  let y = xg
+    .sub(xg.mean(2, true))
+    .mul(xg.var(2, { correction: 0, keepdim: true }).add(eps).rsqrt())
+    .reshape(x.shape);
   const cshape = [1, C, ...new Array(x.ndim - 2).fill(1)];
   if (w) y = y.mul(opmath(w).reshape(cshape));
   if (b) y = y.add(opmath(b).reshape(cshape));
@@ -219,7 +354,8 @@ export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor
 
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normAxis('gather', dim, x.ndim);
-  if (index.dtype !== 'i32' && index.dtype !== 'u32') throw new Error(`gather: index must be i32 or u32, got ${index.dtype}`);
+  if (index.dtype !== 'i32' && index.dtype !== 'u32')
+    throw new Error(`gather: index must be i32 or u32, got ${index.dtype}`);
   if (index.ndim !== x.ndim || index.shape.some((n, i) => i !== d && n > x.shape[i]!)) {
     throw new Error(`gather: index ${fmt(index.shape)} does not fit input ${fmt(x.shape)} outside dim ${d}`);
   }
@@ -229,23 +365,31 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
 
 export function embedding(indices: Tensor, weight: Tensor): Tensor {
   if (weight.ndim !== 2) throw new Error(`embedding: weight must be [num, dim], got ${fmt(weight.shape)}`);
-  const D = weight.shape[1]!, flat = indices.reshape([indices.numel, 1]).expand([indices.numel, D]);
+  const D = weight.shape[1]!,
+    flat = indices.reshape([indices.numel, 1]).expand([indices.numel, D]);
   const out = weight.gather(0, flat).reshape([...indices.shape, D]);
   return out.named('embedding', indices, weight);
 }
 
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
-  const E = q.shape[q.ndim - 1]!, L = q.shape[q.ndim - 2]!, S = k.shape[k.ndim - 2]!;
+  const E = q.shape[q.ndim - 1]!,
+    L = q.shape[q.ndim - 2]!,
+    S = k.shape[k.ndim - 2]!;
   if (k.shape[k.ndim - 1] !== E || v.shape[v.ndim - 2] !== S) {
-    throw new Error(`scaledDotProductAttention: q ${fmt(q.shape)}, k ${fmt(k.shape)} and v ${fmt(v.shape)} do not agree (need k [..., S, ${E}], v [..., S, Ev])`);
+    throw new Error(
+      `scaledDotProductAttention: q ${fmt(q.shape)}, k ${fmt(k.shape)} and v ${fmt(v.shape)} do not agree (need k [..., S, ${E}], v [..., S, Ev])`,
+    );
   }
   let scores = q.matmul(k.transpose(-2, -1)).mul(opts.scale ?? 1 / Math.sqrt(E));
   if (opts.isCausal) {
-    const i = indices(q, L).reshape([L, 1]), j = indices(q, S).reshape([1, S]);
+    const i = indices(q, L).reshape([L, 1]),
+      j = indices(q, S).reshape([1, S]);
     scores = j.le(i).where(scores, -Infinity);
   }
   const m = opts.attnMask;
   if (m) scores = m.dtype === 'bool' ? m.where(scores, -Infinity) : scores.add(m);
   const out = scores.softmax(-1).matmul(v).named('attention', q, k, v, opts.attnMask);
-  return m ? out : composite('attention', { q, k, v, scale: opts.scale ?? 1 / Math.sqrt(E), causal: !!opts.isCausal }, out);
+  return m
+    ? out
+    : composite('attention', { q, k, v, scale: opts.scale ?? 1 / Math.sqrt(E), causal: !!opts.isCausal }, out);
 }

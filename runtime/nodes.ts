@@ -5,7 +5,8 @@ import type { DType } from '../codegen/dtype.js';
 import { type ReduceOp, UOp, constOf } from '../codegen/uop.js';
 import type { WindowArg } from './view.js';
 
-const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const same = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 const isConstNode = (u: UOp): boolean => u.op === 'CONST';
 const constLike = (u: UOp, shape: readonly number[]): UOp => constOf(u.constValue, u.dtype, shape);
 
@@ -23,7 +24,13 @@ export function permute(u: UOp, order: readonly number[]): UOp {
   if (order.every((o, i) => o === i)) return u;
   const shape = order.map((o) => u.shape[o]!);
   if (isConstNode(u)) return constLike(u, shape);
-  if (u.op === 'PERMUTE') { const inner = u.arg as number[]; return permute(u.src[0]!, order.map((o) => inner[o]!)); }
+  if (u.op === 'PERMUTE') {
+    const inner = u.arg as number[];
+    return permute(
+      u.src[0]!,
+      order.map((o) => inner[o]!),
+    );
+  }
   return UOp.make('PERMUTE', u.dtype, [u], [...order], shape);
 }
 
@@ -35,14 +42,26 @@ export function expand(u: UOp, shape: readonly number[]): UOp {
 
 export function pad(u: UOp, pads: readonly (readonly [number, number])[]): UOp {
   if (pads.every(([a, b]) => a === 0 && b === 0)) return u;
-  return UOp.make('PAD', u.dtype, [u], pads.map((p) => [...p]), u.shape.map((n, i) => n + pads[i]![0] + pads[i]![1]));
+  return UOp.make(
+    'PAD',
+    u.dtype,
+    [u],
+    pads.map((p) => [...p]),
+    u.shape.map((n, i) => n + pads[i]![0] + pads[i]![1]),
+  );
 }
 
 export function shrink(u: UOp, ranges: readonly (readonly [number, number])[]): UOp {
   const shape = ranges.map(([lo, hi]) => hi - lo);
   if (ranges.every(([lo], i) => lo === 0 && shape[i] === u.shape[i])) return u;
   if (isConstNode(u)) return constLike(u, shape);
-  return UOp.make('SHRINK', u.dtype, [u], ranges.map((r) => [...r]), shape);
+  return UOp.make(
+    'SHRINK',
+    u.dtype,
+    [u],
+    ranges.map((r) => [...r]),
+    shape,
+  );
 }
 
 export function flip(u: UOp, axes: readonly boolean[]): UOp {
@@ -53,7 +72,11 @@ export function flip(u: UOp, axes: readonly boolean[]): UOp {
 
 export function window(u: UOp, w: WindowArg, outSpatial: readonly number[]): UOp {
   const lead = u.shape.slice(0, u.shape.length - w.kernel.length);
-  return UOp.make('WINDOW', u.dtype, [u], { kernel: [...w.kernel], stride: [...w.stride], dilation: [...w.dilation] }, [...lead, ...outSpatial, ...w.kernel]);
+  return UOp.make('WINDOW', u.dtype, [u], { kernel: [...w.kernel], stride: [...w.stride], dilation: [...w.dilation] }, [
+    ...lead,
+    ...outSpatial,
+    ...w.kernel,
+  ]);
 }
 
 export function reduce(u: UOp, op: ReduceOp, axes: readonly number[]): UOp {
@@ -63,4 +86,5 @@ export function reduce(u: UOp, op: ReduceOp, axes: readonly number[]): UOp {
 }
 
 export const contiguous = (u: UOp): UOp => UOp.make('CONTIGUOUS', u.dtype, [u], null, u.shape);
-export const gather = (input: UOp, dim: number, index: UOp): UOp => UOp.make('GATHER', input.dtype, [input, index], dim, index.shape);
+export const gather = (input: UOp, dim: number, index: UOp): UOp =>
+  UOp.make('GATHER', input.dtype, [input, index], dim, index.shape);

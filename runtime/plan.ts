@@ -8,7 +8,9 @@ import type { Schedule } from './schedule.js';
 import type { Tensor } from './tensor.js';
 
 /** The schedule of the tensors on their device, with the realized buffers (leaves) its inputs refer to. */
-export function schedule(...tensors: Tensor[]): Schedule & { readonly leaves: readonly { numel: number; dtype: string; row: number }[] } {
+export function schedule(
+  ...tensors: Tensor[]
+): Schedule & { readonly leaves: readonly { numel: number; dtype: string; row: number }[] } {
   const backend = getDevice(tensors[0]!.device);
   const nodes = [...new Set(tensors.map((t) => t.node('plan')))];
   const { sched, g } = scheduleOn(backend, nodes);

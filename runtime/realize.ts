@@ -49,22 +49,33 @@ const perBackend = <V>(m: WeakMap<Backend, Lru<string, V>>, b: Backend, capacity
   return c;
 };
 /** Entries in the schedule and compile caches of a backend (tests check they stay bounded). */
-export const cacheSizes = (b: Backend): { schedules: number; kernels: number } =>
-  ({ schedules: schedules.get(b)?.size ?? 0, kernels: compiled.get(b)?.size ?? 0 });
+export const cacheSizes = (b: Backend): { schedules: number; kernels: number } => ({
+  schedules: schedules.get(b)?.size ?? 0,
+  kernels: compiled.get(b)?.size ?? 0,
+});
 
 /** Optimizes, renders and compiles a kernel once per structural key; concurrent requests share one compile. */
 export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
   // the key holds the rule that picks actions: BEAM on or off compiles anew
-  const cache = perBackend(compiled, backend, cacheLimits.kernels), key = `${choiceKey()}|${kernelKey(k)}`;
+  const cache = perBackend(compiled, backend, cacheLimits.kernels),
+    key = `${choiceKey()}|${kernelKey(k)}`;
   let c = cache.get(key);
   if (!c) {
     c = (async () => {
       if (k.custom) {
         const source = k.custom.sources[backend.language.name];
-        if (source === undefined) throw new Error(`${k.name}: kernel ${k.custom.name} has no ${backend.language.name} source for ${backend.name}`);
+        if (source === undefined)
+          throw new Error(
+            `${k.name}: kernel ${k.custom.name} has no ${backend.language.name} source for ${backend.name}`,
+          );
         if (debugLevel() >= 4) console.log(source);
         stats.compiles++;
-        return { program: await backend.compile(k, { source, checks: false }), kernel: k, flops: 0, bytes: k.params.reduce((a, p) => a + p.numel * 4, 0) };
+        return {
+          program: await backend.compile(k, { source, checks: false }),
+          kernel: k,
+          flops: 0,
+          bytes: k.params.reduce((a, p) => a + p.numel * 4, 0),
+        };
       }
       const { kernel: opt, from } = await chooseOpts(backend, k);
       const insts = linearize(opt, backend.caps.globalsAsLoops);
@@ -77,7 +88,7 @@ export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
       return { program, kernel: opt, ...estimate(opt, insts) };
     })();
     cache.set(key, c);
-    c.catch(() => cache.delete(key));   // a failed compile is reported, not remembered
+    c.catch(() => cache.delete(key)); // a failed compile is reported, not remembered
   }
   return c;
 }
@@ -86,7 +97,10 @@ export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
  * The launches of a kernel over buffers stored as `layouts`: the kernel itself, or its shards when a buffer is in
  * chunks (codegen/shard.ts); `binds[i]` is the (param, chunk) a shard's param i is.
  */
-interface Launch { readonly compiled: Promise<Compiled>; readonly binds?: readonly { readonly param: number; readonly chunk: number }[] }
+interface Launch {
+  readonly compiled: Promise<Compiled>;
+  readonly binds?: readonly { readonly param: number; readonly chunk: number }[];
+}
 const sharded = new WeakMap<Kernel, Map<string, readonly Launch[]>>();
 function launchesOf(backend: Backend, k: Kernel, layouts: readonly Layout[]): readonly Launch[] {
   let perLayout = sharded.get(k);
@@ -95,14 +109,22 @@ function launchesOf(backend: Backend, k: Kernel, layouts: readonly Layout[]): re
   let launches = perLayout.get(key);
   if (!launches) {
     const shards = k.custom ? undefined : shard(k, layouts, backend.caps);
-    launches = shards ? shards.map((s) => ({ compiled: compile(backend, s.kernel), binds: s.binds })) : [{ compiled: compile(backend, k) }];
+    launches = shards
+      ? shards.map((s) => ({ compiled: compile(backend, s.kernel), binds: s.binds }))
+      : [{ compiled: compile(backend, k) }];
     perLayout.set(key, launches);
   }
   return launches;
 }
 
 /** A graph's key, leaves and variables, remembered per output set while nothing else was realized since. */
-interface Keyed { readonly ids: string; readonly key: string; readonly leaves: UOp[]; readonly binds: UOp[]; epoch: number }
+interface Keyed {
+  readonly ids: string;
+  readonly key: string;
+  readonly leaves: UOp[];
+  readonly binds: UOp[];
+  epoch: number;
+}
 const keyed = new WeakMap<UOp, Keyed>();
 
 function keyOf(backend: Backend, outputs: readonly UOp[]): Keyed {
@@ -117,29 +139,49 @@ function keyOf(backend: Backend, outputs: readonly UOp[]): Keyed {
 
 /** A timed launch waiting for its time: kernel, buffers bound, when the host issued it, its number, its stage. */
 export interface TimedLaunch {
-  readonly name: string; readonly ops: readonly string[]; readonly args: number; readonly c: Compiled;
-  readonly start: number; readonly n: number; readonly stage: string;
+  readonly name: string;
+  readonly ops: readonly string[];
+  readonly args: number;
+  readonly c: Compiled;
+  readonly start: number;
+  readonly n: number;
+  readonly stage: string;
 }
 /** Where each backend's device timeline has reached, so batched times lay out one after another in a trace. */
 const deviceClock = new WeakMap<Backend, number>();
 
 /** Prints and records the times of a run's timed launches, resolved in one batch after the run. */
-export async function reportTimes(backend: Backend, launches: readonly TimedLaunch[], hostMs: readonly number[] = []): Promise<void> {
+export async function reportTimes(
+  backend: Backend,
+  launches: readonly TimedLaunch[],
+  hostMs: readonly number[] = [],
+): Promise<void> {
   await backend.sync();
   const times = hostMs.length ? hostMs : await backend.takeTimes();
   let clock = deviceClock.get(backend) ?? 0;
   launches.forEach((l, i) => {
-    const ms = times[i] ?? 0, start = Math.max(l.start, clock);
+    const ms = times[i] ?? 0,
+      start = Math.max(l.start, clock);
     clock = start + ms;
     if (debugLevel() >= 2) console.log(kernelLine(backend.name, l.n, l.name, l.args, ms, l.c.flops, l.c.bytes));
-    record({ name: l.name, device: backend.name, ops: l.ops, ms, flops: l.c.flops, bytes: l.c.bytes, stage: l.stage, startAbs: start });
+    record({
+      name: l.name,
+      device: backend.name,
+      ops: l.ops,
+      ms,
+      flops: l.c.flops,
+      bytes: l.c.bytes,
+      stage: l.stage,
+      startAbs: start,
+    });
   });
   deviceClock.set(backend, clock);
 }
 
 /** The schedule of `outputs` on `backend` over the buffers live there, from the cache when the graph was seen. */
 export function scheduleOn(backend: Backend, outputs: readonly UOp[]): { sched: Schedule; g: Keyed; hit: boolean } {
-  const g = keyOf(backend, outputs), cache = perBackend(schedules, backend, cacheLimits.schedules);
+  const g = keyOf(backend, outputs),
+    cache = perBackend(schedules, backend, cacheLimits.schedules);
   const cached = cache.get(g.key);
   if (cached) return { sched: cached, g, hit: true };
   const slots = <T>(xs: readonly T[]) => new Map(xs.map((u, i) => [u, i] as [T, number]));
@@ -155,7 +197,9 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
   if (hit) stats.scheduleCacheHits++;
   stats.schedules++;
   if (debugLevel() >= 1) {
-    console.log(`schedule: ${sched.items.length} kernel${sched.items.length === 1 ? '' : 's'} for ${outputs.length} output${outputs.length === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(2)} ms${hit ? ' (cache hit)' : ''}`);
+    console.log(
+      `schedule: ${sched.items.length} kernel${sched.items.length === 1 ? '' : 's'} for ${outputs.length} output${outputs.length === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(2)} ms${hit ? ' (cache hit)' : ''}`,
+    );
     if (!hit) for (const c of sched.cuts) console.log(`  cut by ${c.rule}: ${c.node} (${cutRules[c.rule]})`);
   }
   const values = g.binds.map((u) => (u.arg as unknown as Bound).value);
@@ -163,10 +207,15 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
   const timed = debugLevel() >= 2 || profiling();
   // a GPU without a timer: measured on the host around each kernel (that serializes it, as it must)
   const serial = timed && backend.caps.timer === 'host' && !backend.caps.globalsAsLoops;
-  const timedLaunches: TimedLaunch[] = [], hostMs: number[] = [];
+  const timedLaunches: TimedLaunch[] = [],
+    hostMs: number[] = [];
   // inputs are held for the run: one disposed meanwhile (a.exp().data(); a.dispose()) lives until its kernels ran
   const inputs = g.leaves.map((u) => liveBuffer(u, backend)!.retain());
-  const outs = sched.outputs.map((plan, i) => (plan.kind === 'input' ? inputs[plan.slot]! : new Buffer(backend, outputs[i]!.dtype, outputs[i]!.numel, rowElems(outputs[i]!.shape))));
+  const outs = sched.outputs.map((plan, i) =>
+    plan.kind === 'input'
+      ? inputs[plan.slot]!
+      : new Buffer(backend, outputs[i]!.dtype, outputs[i]!.numel, rowElems(outputs[i]!.shape)),
+  );
   const temps: (Buffer | undefined)[] = sched.temps.map(() => undefined);
   try {
     for (const item of sched.items) {
@@ -179,15 +228,29 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
         return (temps[r.id] ??= new Buffer(backend, t.dtype, t.numel, t.row));
       });
       // a source kernel's integer arguments first (shapes, strides), then the bound variables
-      const vals = [...(item.kernel.custom?.values ?? []), ...item.vars.map((s) => values[s]!)], binds = item.vars.map((s) => g.binds[s]!);
-      for (const launch of launchesOf(backend, item.kernel, bufs.map((b) => b.layout))) {
+      const vals = [...(item.kernel.custom?.values ?? []), ...item.vars.map((s) => values[s]!)],
+        binds = item.vars.map((s) => g.binds[s]!);
+      for (const launch of launchesOf(
+        backend,
+        item.kernel,
+        bufs.map((b) => b.layout),
+      )) {
         // one program serves a source kernel at every shape: its launch geometry and values are this item's
-        const compiled = await launch.compiled, c = item.kernel.custom ? { ...compiled, kernel: item.kernel } : compiled;
-        const [lbufs, chunks] = launch.binds ? [launch.binds.map((b) => bufs[b.param]!), launch.binds.map((b) => b.chunk)] : [bufs, bufs.map(() => 0)];
+        const compiled = await launch.compiled,
+          c = item.kernel.custom ? { ...compiled, kernel: item.kernel } : compiled;
+        const [lbufs, chunks] = launch.binds
+          ? [launch.binds.map((b) => bufs[b.param]!), launch.binds.map((b) => b.chunk)]
+          : [bufs, bufs.map(() => 0)];
         if (serial) await backend.sync();
         const start = performance.now();
         try {
-          backend.launch(c.program, c.kernel, lbufs.map((b, i) => b.handles[chunks[i]!]!), vals, timed && !serial);
+          backend.launch(
+            c.program,
+            c.kernel,
+            lbufs.map((b, i) => b.handles[chunks[i]!]!),
+            vals,
+            timed && !serial,
+          );
         } catch (e) {
           throw new Error(`${item.kernel.name}: ${(e as Error).message}`, { cause: e });
         }
@@ -196,20 +259,36 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
         stats.flops += c.flops;
         stats.bytes += c.bytes;
         if (timed) {
-          timedLaunches.push({ name: item.kernel.name, ops: item.kernel.ops ?? [], args: lbufs.length, c, start, n: stats.kernels, stage: stage() });
-          if (serial) { await backend.sync(); hostMs.push(performance.now() - start); }
+          timedLaunches.push({
+            name: item.kernel.name,
+            ops: item.kernel.ops ?? [],
+            args: lbufs.length,
+            c,
+            start,
+            n: stats.kernels,
+            stage: stage(),
+          });
+          if (serial) {
+            await backend.sync();
+            hostMs.push(performance.now() - start);
+          }
         }
       }
-      for (const id of item.frees) { temps[id]?.free(); temps[id] = undefined; }
+      for (const id of item.frees) {
+        temps[id]?.free();
+        temps[id] = undefined;
+      }
     }
     if (timedLaunches.length) await reportTimes(backend, timedLaunches, hostMs);
   } catch (e) {
     for (const t of temps) t?.free();
-    outs.forEach((b, i) => { if (sched.outputs[i]!.kind === 'kernel') b.free(); });
+    outs.forEach((b, i) => {
+      if (sched.outputs[i]!.kind === 'kernel') b.free();
+    });
     for (const b of inputs) b.release();
     throw e;
   }
-  for (const b of outs) b.retain();   // before the inputs go: an output may be an input's buffer
+  for (const b of outs) b.retain(); // before the inputs go: an output may be an input's buffer
   for (const b of inputs) b.release();
   return { bufs: outs, keyed: g };
 }
@@ -220,7 +299,7 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
  * and a result that no live tensor adopted is freed by that release.
  */
 export async function realizeTensors(tensors: readonly Tensor[], op: string): Promise<Buffer[]> {
-  const nodes = tensors.map((t) => t.node(op));   // a disposed tensor fails here, before anything runs
+  const nodes = tensors.map((t) => t.node(op)); // a disposed tensor fails here, before anything runs
   const held: (Buffer | undefined)[] = [];
   try {
     for (const device of new Set(tensors.map((t) => t.device))) {
@@ -234,7 +313,7 @@ export async function realizeTensors(tensors: readonly Tensor[], op: string): Pr
         const b = (held[i] ??= run!.bufs[todo.indexOf(nodes[i]!)]!.retain());
         if (!tensors[i]!.disposed) tensors[i]!.adopt(b);
       }
-      if (run) run.keyed.epoch = epoch;   // its own outputs becoming realized leaves its key valid
+      if (run) run.keyed.epoch = epoch; // its own outputs becoming realized leaves its key valid
       for (const b of run?.bufs ?? []) b.release();
     }
   } catch (e) {

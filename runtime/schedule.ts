@@ -12,10 +12,16 @@ import { customKernel, pinned } from './custom.js';
 import { type Built, type LoweringContext, emptyBuilt, lowerKernel } from './lower.js';
 import { compositeOps, opTags } from './tags.js';
 
-export type BufferRef = { readonly kind: 'input'; readonly slot: number } | { readonly kind: 'output'; readonly index: number } | { readonly kind: 'temp'; readonly id: number };
+export type BufferRef =
+  | { readonly kind: 'input'; readonly slot: number }
+  | { readonly kind: 'output'; readonly index: number }
+  | { readonly kind: 'temp'; readonly id: number };
 /** `vars[i]`: the schedule's variable slot (graphKey's `binds` order) that the kernel's variable i reads. */
 export interface ScheduleItem {
-  readonly kernel: Kernel; readonly bufs: readonly BufferRef[]; readonly vars: readonly number[]; readonly frees: readonly number[];
+  readonly kernel: Kernel;
+  readonly bufs: readonly BufferRef[];
+  readonly vars: readonly number[];
+  readonly frees: readonly number[];
 }
 export type OutputPlan = { readonly kind: 'kernel' } | { readonly kind: 'input'; readonly slot: number };
 /**
@@ -25,14 +31,19 @@ export type OutputPlan = { readonly kind: 'kernel' } | { readonly kind: 'input';
 export const cutRules = {
   contiguous: 'the user asked for a buffer (contiguous())',
   'contributed kernel': 'a CUSTOM node runs as a kernel of its own, over realized inputs',
-  'reduce under a broadcast or loop': 'fused, the reduce would be recomputed per broadcast element or per step of a loop',
-  'costly work out of a loop': 'transcendental work that does not depend on the enclosing reduce loop would rerun every step',
+  'reduce under a broadcast or loop':
+    'fused, the reduce would be recomputed per broadcast element or per step of a loop',
+  'costly work out of a loop':
+    'transcendental work that does not depend on the enclosing reduce loop would rerun every step',
   'shared reduce': 'two kernels would each compute the same reduce',
   'binding cap': 'the kernel would bind more buffers than the device allows',
 } as const;
 export type CutRule = keyof typeof cutRules;
 /** A cut: the rule, and the op and shape of what it realized. */
-export interface Cut { readonly rule: CutRule; readonly node: string }
+export interface Cut {
+  readonly rule: CutRule;
+  readonly node: string;
+}
 
 export interface Schedule {
   readonly items: readonly ScheduleItem[];
@@ -46,7 +57,11 @@ export interface Schedule {
  * statusBinding: a kernel with index checks also binds the status word they report through (GPUs);
  * maxBufferBytes: the largest buffer, past which a tensor is stored in chunks (and its kernels sharded).
  */
-export interface ScheduleCaps { readonly maxBuffers: number; readonly statusBinding?: boolean; readonly maxBufferBytes?: number }
+export interface ScheduleCaps {
+  readonly maxBuffers: number;
+  readonly statusBinding?: boolean;
+  readonly maxBufferBytes?: number;
+}
 
 export class Scheduler {
   readonly #leaves: ReadonlyMap<UOp, number>;
@@ -98,7 +113,8 @@ export class Scheduler {
 
   /** Every node above the leaves, sources first (never walks into what earlier realizes computed). */
   #above(roots: readonly UOp[]): UOp[] {
-    const out: UOp[] = [], seen = new Set<UOp>();
+    const out: UOp[] = [],
+      seen = new Set<UOp>();
     const visit = (u: UOp): void => {
       if (seen.has(u) || this.#leaves.has(u)) return;
       seen.add(u);
@@ -134,7 +150,7 @@ export class Scheduler {
   }
 
   #buildWithinCap(roots: readonly UOp[]): Built {
-    const cuts = new Set<UOp>();   // realized to fit the cap (and what discarded builds discovered)
+    const cuts = new Set<UOp>(); // realized to fit the cap (and what discarded builds discovered)
     for (;;) {
       const b = lowerKernel(roots, this.#lowering, 'kernel');
       const [excess, why] = this.#capped ? this.#excess(b) : [0, ''];
@@ -150,7 +166,9 @@ export class Scheduler {
   }
 
   /** Buffers a kernel binds: outputs, inputs and, where index checks report through one, the status word. */
-  #bindings(b: Built): number { return b.roots.length + b.inputs.length + (b.checked && this.#caps.statusBinding ? 1 : 0); }
+  #bindings(b: Built): number {
+    return b.roots.length + b.inputs.length + (b.checked && this.#caps.statusBinding ? 1 : 0);
+  }
 
   /** The chunks a node's buffer is stored in (codegen/shard.ts): 1 unless it is larger than one device buffer. */
   #chunks(u: UOp): number {
@@ -166,7 +184,10 @@ export class Scheduler {
     const plain = this.#bindings(b) - this.#caps.maxBuffers;
     const why = `schedule: kernel ${kernelOf(b).name} needs ${this.#bindings(b)} buffers but the device allows ${this.#caps.maxBuffers}`;
     if (plain > 0 || ![...b.roots, ...b.inputs].some((u) => this.#chunks(u) > 1)) return [plain, why];
-    const layouts = [...b.roots, ...b.inputs].map((u) => ({ numel: u.numel, chunkElems: chunkElems(u.numel, rowElems(u.shape), this.#caps.maxBufferBytes!) }));
+    const layouts = [...b.roots, ...b.inputs].map((u) => ({
+      numel: u.numel,
+      chunkElems: chunkElems(u.numel, rowElems(u.shape), this.#caps.maxBufferBytes!),
+    }));
     try {
       shard(kernelOf(b), layouts, this.#caps);
       return [0, ''];
@@ -191,7 +212,10 @@ export class Scheduler {
       memo.set(u, s);
       return s;
     };
-    let best: UOp | undefined, widest: UOp | undefined, bestSaved = 0, widestN = 1;
+    let best: UOp | undefined,
+      widest: UOp | undefined,
+      bestSaved = 0,
+      widestN = 1;
     // a buffer in chunks weighs as its chunks: realizing what reads it frees them all
     const weight = (xs: Iterable<UOp>): number => [...xs].reduce((a, x) => a + this.#chunks(x), 0);
     const total = weight([...b.roots, ...b.inputs]);
@@ -199,17 +223,34 @@ export class Scheduler {
       if (!best) return true;
       const [enough, bestEnough] = [saved >= need, bestSaved >= need];
       if (enough !== bestEnough) return enough;
-      return enough ? u.numel < best.numel || (u.numel === best.numel && saved > bestSaved)
+      return enough
+        ? u.numel < best.numel || (u.numel === best.numel && saved > bestSaved)
         : saved > bestSaved || (saved === bestSaved && u.numel < best.numel);
     };
     for (const root of roots) {
       for (const u of this.#above([root])) {
-        if (roots.includes(u) || this.#leaves.has(u) || this.#realized.has(u) || isMovement(u.op) || u.op === 'CONST' || u.op === 'BIND') continue;
-        const r = reads(u), n = weight(r), saved = n - this.#chunks(u);
+        if (
+          roots.includes(u) ||
+          this.#leaves.has(u) ||
+          this.#realized.has(u) ||
+          isMovement(u.op) ||
+          u.op === 'CONST' ||
+          u.op === 'BIND'
+        )
+          continue;
+        const r = reads(u),
+          n = weight(r),
+          saved = n - this.#chunks(u);
         if (saved < 1 || n >= total) continue;
-        if (n > widestN) { widest = u; widestN = n; }
+        if (n > widestN) {
+          widest = u;
+          widestN = n;
+        }
         if (u.numel > Math.max(...[...r].map((x) => x.numel))) continue;
-        if (better(u, saved)) { best = u; bestSaved = saved; }
+        if (better(u, saved)) {
+          best = u;
+          bestSaved = saved;
+        }
       }
     }
     return best ?? widest;
@@ -218,11 +259,15 @@ export class Scheduler {
   #merge(built: Map<UOp, Built>): Built[] {
     const groupOf = new Map<UOp, Built>();
     for (const b of built.values()) for (const r of b.roots) groupOf.set(r, b);
-    const deps = (b: Built): Set<Built> => new Set([...b.loaded].map((n) => groupOf.get(n)!).filter((g) => g && g !== b));
+    const deps = (b: Built): Set<Built> =>
+      new Set([...b.loaded].map((n) => groupOf.get(n)!).filter((g) => g && g !== b));
     const reaches = (from: Built, to: ReadonlySet<Built>, seen = new Set<Built>()): boolean => {
       for (const d of deps(from)) {
         if (to.has(d)) return true;
-        if (!seen.has(d)) { seen.add(d); if (reaches(d, to, seen)) return true; }
+        if (!seen.has(d)) {
+          seen.add(d);
+          if (reaches(d, to, seen)) return true;
+        }
       }
       return false;
     };
@@ -231,7 +276,7 @@ export class Scheduler {
       const m = lowerKernel([...a.roots, ...c.roots], this.#lowering, 'merge');
       if (m.invalid || this.#excess(m)[0] > 0) return false;
       const pair = new Set([a, c]);
-      for (const d of deps(m)) if (!pair.has(d) && reaches(d, pair)) return false;   // would need a kernel between them
+      for (const d of deps(m)) if (!pair.has(d) && reaches(d, pair)) return false; // would need a kernel between them
       for (const r of m.roots) groupOf.set(r, m);
       return true;
     };
@@ -246,26 +291,32 @@ export class Scheduler {
       return false;
     };
     const alive = (g: Built): boolean => groupOf.get(g.roots[0]!) === g;
-    for (let progress = true; progress;) {
+    for (let progress = true; progress; ) {
       progress = false;
       for (const c of new Set(groupOf.values())) {
         if (!alive(c)) continue;
         for (const n of c.loaded) {
           const a = groupOf.get(n);
-          if (a && a !== c && attempt(a, c)) { progress = true; break; }
+          if (a && a !== c && attempt(a, c)) {
+            progress = true;
+            break;
+          }
         }
       }
     }
     const byReduce = new Map<UOp, Built[]>();
-    for (const g of new Set(groupOf.values())) for (const r of g.reduces) byReduce.set(r, [...(byReduce.get(r) ?? []), g]);
+    for (const g of new Set(groupOf.values()))
+      for (const r of g.reduces) byReduce.set(r, [...(byReduce.get(r) ?? []), g]);
     for (const gs of byReduce.values()) {
       for (let i = 1; i < gs.length; i++) {
-        const a = groupOf.get(gs[0]!.roots[0]!)!, c = groupOf.get(gs[i]!.roots[0]!)!;
+        const a = groupOf.get(gs[0]!.roots[0]!)!,
+          c = groupOf.get(gs[i]!.roots[0]!)!;
         if (a !== c) attempt(a, c);
       }
     }
     // order: a group runs after every group it reads
-    const order: Built[] = [], placed = new Set<Built>();
+    const order: Built[] = [],
+      placed = new Set<Built>();
     const visit = (g: Built): void => {
       if (placed.has(g)) return;
       placed.add(g);
@@ -278,33 +329,52 @@ export class Scheduler {
 
   #plan(groups: readonly Built[], outputs: readonly UOp[]): Schedule {
     const outIndex = new Map(outputs.map((o, i) => [o, i] as [UOp, number]));
-    const planOut: OutputPlan[] = outputs.map((o) => (this.#leaves.has(o) ? { kind: 'input', slot: this.#leaves.get(o)! } : { kind: 'kernel' }));
-    const temps: { dtype: DType; numel: number; row: number }[] = [], tempOf = new Map<UOp, number>();
+    const planOut: OutputPlan[] = outputs.map((o) =>
+      this.#leaves.has(o) ? { kind: 'input', slot: this.#leaves.get(o)! } : { kind: 'kernel' },
+    );
+    const temps: { dtype: DType; numel: number; row: number }[] = [],
+      tempOf = new Map<UOp, number>();
     const ref = (n: UOp): BufferRef => {
       if (this.#leaves.has(n)) return { kind: 'input', slot: this.#leaves.get(n)! };
       if (outIndex.has(n)) return { kind: 'output', index: outIndex.get(n)! };
-      if (!tempOf.has(n)) { tempOf.set(n, temps.length); temps.push({ dtype: n.dtype, numel: n.numel, row: rowElems(n.shape) }); }
+      if (!tempOf.has(n)) {
+        tempOf.set(n, temps.length);
+        temps.push({ dtype: n.dtype, numel: n.numel, row: rowElems(n.shape) });
+      }
       return { kind: 'temp', id: tempOf.get(n)! };
     };
     const kept: { g: Built; bufs: BufferRef[] }[] = [];
     for (const g of groups) {
       // an output that only re-reads an input buffer in order, never gated off, is that buffer: no kernel, no copy
       const only = g.roots.length === 1 && outIndex.has(g.roots[0]!) ? g.stores[0]! : undefined;
-      if (only?.op === 'LOAD' && only.src[2]!.isConst && only.src[2]!.constValue === true && g.inputs.length === 1 && this.#leaves.has(g.inputs[0]!) &&
-          g.inputs[0]!.numel === g.roots[0]!.numel && only.src[1] === linearIndex(g.roots[0]!.shape, globalRanges(g.roots[0]!.shape))) {
+      if (
+        only?.op === 'LOAD' &&
+        only.src[2]!.isConst &&
+        only.src[2]!.constValue === true &&
+        g.inputs.length === 1 &&
+        this.#leaves.has(g.inputs[0]!) &&
+        g.inputs[0]!.numel === g.roots[0]!.numel &&
+        only.src[1] === linearIndex(g.roots[0]!.shape, globalRanges(g.roots[0]!.shape))
+      ) {
         planOut[outIndex.get(g.roots[0]!)!] = { kind: 'input', slot: this.#leaves.get(g.inputs[0]!)! };
         continue;
       }
       kept.push({ g, bufs: [...g.roots, ...g.inputs].map(ref) });
     }
     const lastUse = new Map<number, number>();
-    kept.forEach(({ bufs }, i) => bufs.forEach((r) => { if (r.kind === 'temp') lastUse.set(r.id, i); }));
-    const items = kept.map(({ g, bufs }, i): ScheduleItem => ({
-      kernel: g.custom ? customKernel(g.roots[0]!, this.#caps) : pin(kernelOf(g), g.roots),
-      bufs,
-      vars: g.binds.map((n) => this.#binds.get(n)!),
-      frees: [...lastUse].filter(([, last]) => last === i).map(([id]) => id),
-    }));
+    kept.forEach(({ bufs }, i) =>
+      bufs.forEach((r) => {
+        if (r.kind === 'temp') lastUse.set(r.id, i);
+      }),
+    );
+    const items = kept.map(
+      ({ g, bufs }, i): ScheduleItem => ({
+        kernel: g.custom ? customKernel(g.roots[0]!, this.#caps) : pin(kernelOf(g), g.roots),
+        bufs,
+        vars: g.binds.map((n) => this.#binds.get(n)!),
+        frees: [...lastUse].filter(([, last]) => last === i).map(([id]) => id),
+      }),
+    );
     return { items, temps, outputs: planOut, cuts: this.#cuts };
   }
 }
@@ -318,7 +388,9 @@ function pin(k: Kernel, roots: readonly UOp[]): Kernel {
 function kernelOf(g: Built): Kernel {
   const shape = g.roots[0]!.shape;
   const kind = g.reduceExtents.length ? 'r' : 'e';
-  const sizes = (shape.filter((n) => n > 1).join('x') || '1') + (g.reduceExtents.length ? `_${g.reduceExtents.slice(0, 3).join('x')}` : '');
+  const sizes =
+    (shape.filter((n) => n > 1).join('x') || '1') +
+    (g.reduceExtents.length ? `_${g.reduceExtents.slice(0, 3).join('x')}` : '');
   const composite = g.tags.filter((t) => compositeOps.has(t));
   const ordered = [...composite, ...g.tags.filter((t) => !compositeOps.has(t))];
   const ops = ordered.length ? ordered.slice(0, 4) : [g.roots[0]!.op.toLowerCase()];
@@ -326,7 +398,10 @@ function kernelOf(g: Built): Kernel {
     name: [kind, ...ops, sizes].join('_'),
     ops: composite.length ? composite : g.tags,
     shape,
-    params: [...g.roots.map((r) => ({ dtype: r.dtype, numel: r.numel, write: true })), ...g.inputs.map((n) => ({ dtype: n.dtype, numel: n.numel, write: false }))],
+    params: [
+      ...g.roots.map((r) => ({ dtype: r.dtype, numel: r.numel, write: true })),
+      ...g.inputs.map((n) => ({ dtype: n.dtype, numel: n.numel, write: false })),
+    ],
     vars: g.binds.map((n) => n.dtype),
     stores: g.stores,
   };
@@ -336,8 +411,14 @@ function kernelOf(g: Built): Kernel {
  * A structural key of the graph above its leaves (realized buffers) and bound variables (by slot, not value), so
  * equal graphs share one schedule whatever the variables' values.
  */
-export function graphKey(outputs: readonly UOp[], isLeaf: (u: UOp) => boolean): { key: string; leaves: UOp[]; binds: UOp[] } {
-  const pos = new Map<UOp, number>(), leaves: UOp[] = [], binds: UOp[] = [], parts: string[] = [];
+export function graphKey(
+  outputs: readonly UOp[],
+  isLeaf: (u: UOp) => boolean,
+): { key: string; leaves: UOp[]; binds: UOp[] } {
+  const pos = new Map<UOp, number>(),
+    leaves: UOp[] = [],
+    binds: UOp[] = [],
+    parts: string[] = [];
   const visit = (u: UOp): number => {
     let p = pos.get(u);
     if (p !== undefined) return p;

@@ -11,12 +11,15 @@ import { nodesMade } from '../codegen/uop.js';
 let collectEvery = 20_000;
 let madeAtLastTurn = 0;
 /** Tests set how many nodes pass between collection points (Infinity: never collect). @internal */
-export const setCollectEvery = (n: number): void => { collectEvery = n; };
+export const setCollectEvery = (n: number): void => {
+  collectEvery = n;
+};
 
 /** Resolves after the event loop has handled what is pending (I/O, timers, finalizers). */
 export const yieldToEventLoop = (): Promise<void> =>
-  new Promise<void>((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)))
-    .then(() => { lastTurn = performance.now(); });
+  new Promise<void>((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0))).then(() => {
+    lastTurn = performance.now();
+  });
 
 /** Busy milliseconds after which a compile gives the event loop a turn: a warm-up's progress ticker and sockets run. */
 const turnAfterMs = 50;

@@ -14,21 +14,33 @@ const languageOf: Record<string, string> = { cpu: 'js', webgpu: 'wgsl', cuda: 'c
 /** The problems of every kernel file in `dir` (as `file:line: message`) and the index those files make. */
 export function checkKernels(dir: string): { errors: string[]; names: string[]; index: string } {
   const project = new Project({ skipAddingFilesFromTsConfig: true, skipFileDependencyResolution: true });
-  const files = project.addSourceFilesAtPaths(join(dir, '*.ts')).filter((f) => !infrastructure.has(basename(f.getFilePath())));
-  const errors: string[] = [], names: string[] = [];
+  const files = project
+    .addSourceFilesAtPaths(join(dir, '*.ts'))
+    .filter((f) => !infrastructure.has(basename(f.getFilePath())));
+  const errors: string[] = [],
+    names: string[] = [];
   for (const file of files.sort((a, b) => a.getFilePath().localeCompare(b.getFilePath()))) {
-    const name = basename(file.getFilePath(), '.ts'), at = (n: Node) => `kernels/${name}.ts:${n.getStartLineNumber()}`;
+    const name = basename(file.getFilePath(), '.ts'),
+      at = (n: Node) => `kernels/${name}.ts:${n.getStartLineNumber()}`;
     const fail = (n: Node, message: string) => errors.push(`${at(n)}: ${message}`);
     for (const imp of file.getImportDeclarations()) {
-      if (imp.getModuleSpecifierValue() !== './define.js') fail(imp, `a kernel imports only from './define.js' (found '${imp.getModuleSpecifierValue()}')`);
+      if (imp.getModuleSpecifierValue() !== './define.js')
+        fail(imp, `a kernel imports only from './define.js' (found '${imp.getModuleSpecifierValue()}')`);
     }
     const exports = file.getExportAssignments().filter((e) => !e.isExportEquals());
     if (exports.length !== 1 || file.getExportedDeclarations().size !== 1) {
-      fail(file, `a kernel file has one export, its default defineKernel({...}) (found ${file.getExportedDeclarations().size} exports)`);
+      fail(
+        file,
+        `a kernel file has one export, its default defineKernel({...}) (found ${file.getExportedDeclarations().size} exports)`,
+      );
       continue;
     }
     const call = exports[0]!.getExpression();
-    if (!Node.isCallExpression(call) || call.getExpression().getText() !== 'defineKernel' || !Node.isObjectLiteralExpression(call.getArguments()[0])) {
+    if (
+      !Node.isCallExpression(call) ||
+      call.getExpression().getText() !== 'defineKernel' ||
+      !Node.isObjectLiteralExpression(call.getArguments()[0])
+    ) {
       fail(exports[0]!, 'the default export must be defineKernel({ ... }) with an object literal');
       continue;
     }
@@ -37,17 +49,32 @@ export function checkKernels(dir: string): { errors: string[]; names: string[]; 
     const nameProp = prop('name');
     const nameValue = nameProp && Node.isPropertyAssignment(nameProp) ? nameProp.getInitializer() : undefined;
     if (!nameValue || !Node.isStringLiteral(nameValue)) fail(nameProp ?? def, 'name must be a string literal');
-    else if (nameValue.getLiteralValue() !== name) fail(nameValue, `name '${nameValue.getLiteralValue()}' must be the file's name '${name}'`);
-    const devices = prop('devices'), list = devices && Node.isPropertyAssignment(devices) ? devices.getInitializer() : undefined;
-    const listed = list && Node.isArrayLiteralExpression(list) ? list.getElements().flatMap((e) => (Node.isStringLiteral(e) ? [e.getLiteralValue()] : [])) : [];
+    else if (nameValue.getLiteralValue() !== name)
+      fail(nameValue, `name '${nameValue.getLiteralValue()}' must be the file's name '${name}'`);
+    const devices = prop('devices'),
+      list = devices && Node.isPropertyAssignment(devices) ? devices.getInitializer() : undefined;
+    const listed =
+      list && Node.isArrayLiteralExpression(list)
+        ? list.getElements().flatMap((e) => (Node.isStringLiteral(e) ? [e.getLiteralValue()] : []))
+        : [];
     if (!listed.length) fail(devices ?? def, 'devices must list at least one of cpu, webgpu, cuda');
-    const impl = prop('impl'), implObj = impl && Node.isPropertyAssignment(impl) ? impl.getInitializer() : undefined;
+    const impl = prop('impl'),
+      implObj = impl && Node.isPropertyAssignment(impl) ? impl.getInitializer() : undefined;
     if (implObj && Node.isObjectLiteralExpression(implObj)) {
-      const kind = implObj.getProperty('kind'), kindValue = kind && Node.isPropertyAssignment(kind) ? kind.getInitializer()?.getText() : undefined;
+      const kind = implObj.getProperty('kind'),
+        kindValue = kind && Node.isPropertyAssignment(kind) ? kind.getInitializer()?.getText() : undefined;
       if (kindValue === "'source'") {
-        const sources = implObj.getProperty('sources'), obj = sources && Node.isPropertyAssignment(sources) ? sources.getInitializer() : undefined;
-        const keys = obj && Node.isObjectLiteralExpression(obj) ? obj.getProperties().map((p) => (Node.isShorthandPropertyAssignment(p) || Node.isPropertyAssignment(p) ? p.getName() : '')) : [];
-        for (const d of listed) if (!keys.includes(languageOf[d] ?? '')) fail(sources ?? implObj, `lists device '${d}' but has no ${languageOf[d] ?? '?'} source`);
+        const sources = implObj.getProperty('sources'),
+          obj = sources && Node.isPropertyAssignment(sources) ? sources.getInitializer() : undefined;
+        const keys =
+          obj && Node.isObjectLiteralExpression(obj)
+            ? obj
+                .getProperties()
+                .map((p) => (Node.isShorthandPropertyAssignment(p) || Node.isPropertyAssignment(p) ? p.getName() : ''))
+            : [];
+        for (const d of listed)
+          if (!keys.includes(languageOf[d] ?? ''))
+            fail(sources ?? implObj, `lists device '${d}' but has no ${languageOf[d] ?? '?'} source`);
       }
     } else fail(impl ?? def, 'impl must be an object literal with a kind');
     names.push(name);
@@ -58,30 +85,27 @@ export function checkKernels(dir: string): { errors: string[]; names: string[]; 
     ...names.map((n) => `import ${n} from './${n}.js';`),
     '',
     'export const kernels: readonly KernelDef[] = [',
-    ...lines(names),
+    ...names.map((n) => `  ${n},`), // one per line, as the formatter lays them out
     '] as readonly KernelDef[];',
     '',
   ].join('\n');
   return { errors, names, index };
 }
 
-/** Names two-space indented, comma-separated, wrapped before 120 columns. */
-function lines(names: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const n of names) {
-    if (out.length && out[out.length - 1]!.length + n.length + 2 <= 118) out[out.length - 1] += ` ${n},`;
-    else out.push(`  ${n},`);
-  }
-  return out;
-}
-
 function main(): void {
-  const dir = new URL('../../kernels', import.meta.url).pathname, check = process.argv.includes('--check');
+  const dir = new URL('../../kernels', import.meta.url).pathname,
+    check = process.argv.includes('--check');
   const { errors, index } = checkKernels(dir);
-  if (errors.length) { console.error(errors.join('\n')); process.exit(1); }
+  if (errors.length) {
+    console.error(errors.join('\n'));
+    process.exit(1);
+  }
   const file = join(dir, 'index.ts');
   if (readFileSync(file, 'utf8') === index) return;
-  if (check) { console.error('kernels/index.ts is stale: run npm run kernels'); process.exit(1); }
+  if (check) {
+    console.error('kernels/index.ts is stale: run npm run kernels');
+    process.exit(1);
+  }
   writeFileSync(file, index);
   console.log('kernels/index.ts written');
 }

@@ -17,21 +17,33 @@ function files(dir: string): string[] {
 }
 
 function count(path: string): number {
-  let inBlock = false, n = 0;
+  let inBlock = false,
+    n = 0;
   for (const raw of readFileSync(path, 'utf8').split('\n')) {
     const line = raw.trim();
-    if (inBlock) { if (line.includes('*/')) inBlock = false; continue; }
-    if (line.startsWith('/*')) { inBlock = !line.includes('*/'); continue; }
+    if (inBlock) {
+      if (line.includes('*/')) inBlock = false;
+      continue;
+    }
+    if (line.startsWith('/*')) {
+      inBlock = !line.includes('*/');
+      continue;
+    }
     if (line === '' || line.startsWith('//')) continue;
     n++;
   }
   return n;
 }
 
-let coreTotal = 0, total = 0;
+let coreTotal = 0,
+  total = 0;
 for (const folder of folders) {
   let dir: string[];
-  try { dir = files(join(root, folder)); } catch { continue; }
+  try {
+    dir = files(join(root, folder));
+  } catch {
+    continue;
+  }
   const rows = dir.map((f) => [relative(root, f), count(f)] as const).sort((a, b) => b[1] - a[1]);
   const sum = rows.reduce((a, [, n]) => a + n, 0);
   total += sum;

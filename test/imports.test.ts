@@ -16,7 +16,8 @@ function tsFiles(dir: string): string[] {
 
 /** Each file's relative value imports, as file paths; a type-only import or export is left out. */
 function importGraph(files: readonly string[]): Map<string, string[]> {
-  const known = new Set(files), graph = new Map<string, string[]>();
+  const known = new Set(files),
+    graph = new Map<string, string[]>();
   const statement = /^\s*(?:import|export)\s+(type\s+)?(?:[^;'"]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]/gm;
   for (const f of files) {
     const deps = [...readFileSync(f, 'utf8').matchAll(statement)]
@@ -31,7 +32,10 @@ function importGraph(files: readonly string[]): Map<string, string[]> {
 /** The strongly connected components with more than one file (Tarjan): each is an import cycle. */
 function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   let next = 0;
-  const index = new Map<string, number>(), low = new Map<string, number>(), stack: string[] = [], on = new Set<string>();
+  const index = new Map<string, number>(),
+    low = new Map<string, number>(),
+    stack: string[] = [],
+    on = new Set<string>();
   const found: string[][] = [];
   const visit = (v: string): void => {
     index.set(v, next);
@@ -61,7 +65,7 @@ describe('imports', () => {
   test('no module of the source tree imports itself through others', () => {
     const files = [join(root, 'index.ts'), ...sourceDirs.flatMap((d) => tsFiles(join(root, d)))];
     const graph = importGraph(files);
-    expect(graph.get(join(root, 'runtime', 'tensor.ts'))!.length).toBeGreaterThan(5);   // the parser reads imports
+    expect(graph.get(join(root, 'runtime', 'tensor.ts'))!.length).toBeGreaterThan(5); // the parser reads imports
     expect(cycles(graph).map((c) => c.map((f) => relative(root, f)).join(' -> '))).toEqual([]);
   });
 

@@ -8,12 +8,13 @@ const input = (shape: number[], seed: number): Promise<Tensor> => randn(shape, {
 // Each pattern computes from realized inputs and returns every tensor the user holds.
 const patterns: Record<string, () => Promise<Tensor[]>> = {
   'matmul with a transposed operand': async () => {
-    const a = await input([4, 3], 1), b = await input([5, 3], 2);
-    const c = a.matmul(b.transpose(0, 1));   // matmul transposes again: the view folds back onto b
+    const a = await input([4, 3], 1),
+      b = await input([5, 3], 2);
+    const c = a.matmul(b.transpose(0, 1)); // matmul transposes again: the view folds back onto b
     await c.data();
     return [a, b, c];
   },
-  'scaledDotProductAttention': async () => {
+  scaledDotProductAttention: async () => {
     const [q, k, v] = await Promise.all([1, 2, 3].map((s) => input([2, 4, 8], s)));
     const o = q.scaledDotProductAttention(k, v);
     await o.data();
@@ -33,7 +34,8 @@ const patterns: Record<string, () => Promise<Tensor[]>> = {
   },
   'contiguous of a view and of a buffer': async () => {
     const a = await input([3, 4], 6);
-    const b = a.T.contiguous(), c = a.contiguous();
+    const b = a.T.contiguous(),
+      c = a.contiguous();
     await realize(b, c);
     return [a, b, c];
   },
@@ -47,9 +49,10 @@ const patterns: Record<string, () => Promise<Tensor[]>> = {
   'two tensors sharing one subgraph': async () => {
     const a = await input([8], 8);
     const s = a.exp().mul(2);
-    const b = s.add(1), c = s.sub(1);
+    const b = s.add(1),
+      c = s.sub(1);
     await realize(b, c);
-    const d = a.exp().mul(2);   // the shared subgraph again, as a tensor of its own
+    const d = a.exp().mul(2); // the shared subgraph again, as a tensor of its own
     await d.data();
     return [a, b, c, d];
   },
@@ -59,9 +62,10 @@ describe('memory', () => {
   test('a multi-kernel schedule keeps only its output', async () => {
     const x = await randn([16, 32], { seed: 1 }).realize();
     const before = memory().buffers;
-    const y = await x.sub(x.mean(1, true)).softmax(-1).realize();   // several kernels, several intermediates
+    const y = await x.sub(x.mean(1, true)).softmax(-1).realize(); // several kernels, several intermediates
     expect(memory().buffers).toBe(before + 1);
-    y.dispose(); x.dispose();
+    y.dispose();
+    x.dispose();
     expect(memory().buffers).toBe(before - 1);
   });
 
@@ -76,7 +80,10 @@ describe('memory', () => {
     ['a view that folds back onto its base', (a: Tensor) => a.T.T],
     ['a reshape', (a: Tensor) => a.reshape([4])],
   ])('a realized view owns its values, like any result: %s', async (_, view) => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const before = memory().buffers;
     const v = await view(a).realize();
     a.dispose();
@@ -94,7 +101,7 @@ describe('memory', () => {
     expect(Array.from(await read)).toEqual([1, Math.E, Math.E ** 2].map((v) => expect.closeTo(v, 5)));
     expect(live()).toEqual(before);
 
-    const realized = await a.exp().realize();   // the dispose lands between realize and download
+    const realized = await a.exp().realize(); // the dispose lands between realize and download
     const reading = realized.data();
     realized.dispose();
     expect((await reading).length).toBe(3);
@@ -110,13 +117,15 @@ describe('memory', () => {
   test('disposing an input while a read of its result is pending: the kernels still see it, then it is freed', async () => {
     const before = live();
     const a = tensor([0, 1, 2]);
-    const y = a.exp().add(a), read = y.data();
+    const y = a.exp().add(a),
+      read = y.data();
     a.dispose();
     expect(Array.from(await read)).toEqual([1, Math.E + 1, Math.E ** 2 + 2].map((v) => expect.closeTo(v, 5)));
     y.dispose();
     expect(live()).toEqual(before);
     const b = tensor([5, 6]);
-    const view = b.reshape([1, 2]).reshape([2, 1]), same = view.data();   // an output that is the input's own buffer
+    const view = b.reshape([1, 2]).reshape([2, 1]),
+      same = view.data(); // an output that is the input's own buffer
     b.dispose();
     expect(Array.from(await same)).toEqual([5, 6]);
     view.dispose();
@@ -154,15 +163,18 @@ describe('memory', () => {
   test('scope returns lazy tensors computed from tensors it disposes', async () => {
     const before = memory().buffers;
     const { y, z, same } = await scope(async () => {
-      const a = tensor([1, 2, 3]), b = a.mul(2);
+      const a = tensor([1, 2, 3]),
+        b = a.mul(2);
       const shared = b.add(a);
-      return { y: shared.exp().log(), z: shared.neg(), same: a.reshape([1, 3]).reshape([3]) };   // same: a's own buffer
+      return { y: shared.exp().log(), z: shared.neg(), same: a.reshape([1, 3]).reshape([3]) }; // same: a's own buffer
     });
     expect(memory().buffers).toBe(before + 3);
     expect(await y.tolist()).toEqual([3, 6, 9].map((v) => expect.closeTo(v, 4)));
     expect(await z.tolist()).toEqual([-3, -6, -9]);
     expect(await same.tolist()).toEqual([1, 2, 3]);
-    y.dispose(); z.dispose(); same.dispose();
+    y.dispose();
+    z.dispose();
+    same.dispose();
     expect(memory().buffers).toBe(before);
   });
 
@@ -171,7 +183,12 @@ describe('memory', () => {
     const before = memory().buffers;
     const lazy = outside.exp();
     outside.dispose();
-    await expect(scope(async () => { const t = tensor([1, 2]); return t.add(lazy); })).rejects.toThrow('was disposed before the tensors computed from it');
+    await expect(
+      scope(async () => {
+        const t = tensor([1, 2]);
+        return t.add(lazy);
+      }),
+    ).rejects.toThrow('was disposed before the tensors computed from it');
     expect(memory().buffers).toBe(before - 1);
   });
 

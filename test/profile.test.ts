@@ -4,7 +4,11 @@ import { byOp, byStage, chromeTrace, profile, randn, setStage, stats } from '../
 
 describe('profile', () => {
   test('events per launch, attributed to composite ops and stages; the trace has one event each', async () => {
-    const [x, w, k] = await Promise.all([randn([1, 4, 8, 8], { seed: 1 }).realize(), randn([8, 4, 3, 3], { seed: 2 }).realize(), randn([16, 8], { seed: 3 }).realize()]);
+    const [x, w, k] = await Promise.all([
+      randn([1, 4, 8, 8], { seed: 1 }).realize(),
+      randn([8, 4, 3, 3], { seed: 2 }).realize(),
+      randn([16, 8], { seed: 3 }).realize(),
+    ]);
     const before = stats.kernels;
     const { events } = await profile(async () => {
       setStage('conv');

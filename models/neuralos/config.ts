@@ -5,16 +5,28 @@ export interface NeuralOSConfig {
   /** Latent channels; the latent grid is the screen / 8 (the autoencoder's factor). */
   readonly latentChannels: number;
   readonly latentStats: { readonly mean: readonly number[]; readonly std: readonly number[] };
-  readonly rnn: { readonly hidden: number; readonly attnDim: number; readonly heads: number; readonly outChannels: number; readonly keys: number };
+  readonly rnn: {
+    readonly hidden: number;
+    readonly attnDim: number;
+    readonly heads: number;
+    readonly outChannels: number;
+    readonly keys: number;
+  };
   readonly unet: {
-    readonly modelChannels: number; readonly channelMult: readonly number[]; readonly numResBlocks: number;
-    readonly attentionResolutions: readonly number[]; readonly numHeadChannels: number;
+    readonly modelChannels: number;
+    readonly channelMult: readonly number[];
+    readonly numResBlocks: number;
+    readonly attentionResolutions: readonly number[];
+    readonly numHeadChannels: number;
   };
   readonly ae: { readonly ch: number; readonly chMult: readonly number[]; readonly numResBlocks: number };
   readonly diffusion: { readonly timesteps: number; readonly linearStart: number; readonly linearEnd: number };
 }
 
-export const latentSize = (c: NeuralOSConfig): { height: number; width: number } => ({ height: c.screen.height / 8, width: c.screen.width / 8 });
+export const latentSize = (c: NeuralOSConfig): { height: number; width: number } => ({
+  height: c.screen.height / 8,
+  width: c.screen.width / 8,
+});
 
 export const fullConfig: NeuralOSConfig = {
   screen: { width: 512, height: 384 },
@@ -35,7 +47,13 @@ export const fullConfig: NeuralOSConfig = {
     ],
   },
   rnn: { hidden: 4096, attnDim: 1024, heads: 8, outChannels: 32, keys: 179 },
-  unet: { modelChannels: 192, channelMult: [1, 2, 3, 5], numResBlocks: 2, attentionResolutions: [2, 4, 8], numHeadChannels: 32 },
+  unet: {
+    modelChannels: 192,
+    channelMult: [1, 2, 3, 5],
+    numResBlocks: 2,
+    attentionResolutions: [2, 4, 8],
+    numHeadChannels: 32,
+  },
   ae: { ch: 128, chMult: [1, 2, 4, 4], numResBlocks: 2 },
   diffusion: { timesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 },
 };
@@ -47,7 +65,13 @@ export const tinyConfig: NeuralOSConfig = {
   rnn: { hidden: 64, attnDim: 32, heads: 4, outChannels: 8, keys: 179 },
   // narrow and shallow (the final NeuralOS config also has a 2-level UNet) so fixtures stay a few MB;
   // 16-channel heads keep the legacy multi-head split exercised
-  unet: { modelChannels: 32, channelMult: [1, 1], numResBlocks: 1, attentionResolutions: [2, 4, 8], numHeadChannels: 16 },
+  unet: {
+    modelChannels: 32,
+    channelMult: [1, 1],
+    numResBlocks: 1,
+    attentionResolutions: [2, 4, 8],
+    numHeadChannels: 16,
+  },
   ae: { ch: 32, chMult: [1, 1, 1, 1], numResBlocks: 1 },
   diffusion: { timesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 },
 };
@@ -60,31 +84,46 @@ export const tinyConfig: NeuralOSConfig = {
 export function checkConfig(value: unknown, source: string): NeuralOSConfig {
   const fail = (path: string, want: string, got: unknown): never => {
     // JSON would print Infinity and NaN (YAML's .inf, .nan) as null
-    const shown = JSON.stringify(got, (_, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x));
-    throw new Error(`config ${source}: ${path} must be ${want}, got ${typeof got === 'number' ? String(got) : shown ?? String(got)}`);
+    const shown = JSON.stringify(got, (_, x: unknown) =>
+      typeof x === 'number' && !Number.isFinite(x) ? String(x) : x,
+    );
+    throw new Error(
+      `config ${source}: ${path} must be ${want}, got ${typeof got === 'number' ? String(got) : (shown ?? String(got))}`,
+    );
   };
-  const at = (path: string): unknown => path.split('.').reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined), value);
+  const at = (path: string): unknown =>
+    path
+      .split('.')
+      .reduce<unknown>(
+        (v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined),
+        value,
+      );
   const size = (path: string): number => {
     const v = at(path);
     return Number.isInteger(v) && (v as number) > 0 ? (v as number) : fail(path, 'a positive integer', v);
   };
   const sizes = (path: string): number[] => {
     const v = at(path);
-    return Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x > 0) ? (v as number[]) : fail(path, 'a list of positive integers', v);
+    return Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x > 0)
+      ? (v as number[])
+      : fail(path, 'a list of positive integers', v);
   };
   const finite = (path: string, lo: number, hi: number): number => {
     const v = at(path);
     return typeof v === 'number' && v > lo && v < hi ? v : fail(path, `a number in (${lo}, ${hi})`, v);
   };
   const C = size('latentChannels');
-  for (const k of ['screen.width', 'screen.height']) if (size(k) % 8) fail(k, 'a multiple of 8 (the autoencoder downsamples by 8)', at(k));
+  for (const k of ['screen.width', 'screen.height'])
+    if (size(k) % 8) fail(k, 'a multiple of 8 (the autoencoder downsamples by 8)', at(k));
   for (const k of ['mean', 'std']) {
     const v = at(`latentStats.${k}`);
     const ok = Array.isArray(v) && v.length === C && v.every((x) => Number.isFinite(x) && (k === 'mean' || x > 0));
-    if (!ok) fail(`latentStats.${k}`, `${C} finite numbers${k === 'std' ? ' above 0' : ''} (one per latent channel)`, v);
+    if (!ok)
+      fail(`latentStats.${k}`, `${C} finite numbers${k === 'std' ? ' above 0' : ''} (one per latent channel)`, v);
   }
   for (const k of ['hidden', 'attnDim', 'heads', 'outChannels', 'keys']) size(`rnn.${k}`);
-  if (size('rnn.attnDim') % size('rnn.heads')) fail('rnn.attnDim', `a multiple of rnn.heads (${at('rnn.heads')})`, at('rnn.attnDim'));
+  if (size('rnn.attnDim') % size('rnn.heads'))
+    fail('rnn.attnDim', `a multiple of rnn.heads (${at('rnn.heads')})`, at('rnn.attnDim'));
   for (const k of ['modelChannels', 'numResBlocks', 'numHeadChannels']) size(`unet.${k}`);
   sizes('unet.channelMult');
   sizes('unet.attentionResolutions');
@@ -93,6 +132,7 @@ export function checkConfig(value: unknown, source: string): NeuralOSConfig {
   sizes('ae.chMult');
   size('diffusion.timesteps');
   const lo = finite('diffusion.linearStart', 0, 1);
-  if (finite('diffusion.linearEnd', 0, 1) <= lo) fail('diffusion.linearEnd', `above diffusion.linearStart (${lo})`, at('diffusion.linearEnd'));
+  if (finite('diffusion.linearEnd', 0, 1) <= lo)
+    fail('diffusion.linearEnd', `above diffusion.linearStart (${lo})`, at('diffusion.linearEnd'));
   return value as NeuralOSConfig;
 }

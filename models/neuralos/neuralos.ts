@@ -18,22 +18,34 @@ import { UNet } from './unet.js';
 
 /** A client message as the reference demo sends it. */
 export interface NeuralOSEvent {
-  readonly x: number; readonly y: number;
-  readonly is_left_click?: boolean; readonly is_right_click?: boolean;
-  readonly keys_down?: readonly string[]; readonly keys_up?: readonly string[];
-  readonly wheel_delta_x?: number; readonly wheel_delta_y?: number;
+  readonly x: number;
+  readonly y: number;
+  readonly is_left_click?: boolean;
+  readonly is_right_click?: boolean;
+  readonly keys_down?: readonly string[];
+  readonly keys_up?: readonly string[];
+  readonly wheel_delta_x?: number;
+  readonly wheel_delta_y?: number;
 }
 export interface Frame {
   /** height × width × 3 bytes, row-major RGB */
   readonly image: Uint8Array;
-  readonly width: number; readonly height: number;
+  readonly width: number;
+  readonly height: number;
   readonly ms: { readonly state: number; readonly unet: number; readonly decode: number };
   /** With StepOptions.dump: the state-model output, the sampled latent and the decoded image (float32). */
   readonly dump?: { readonly state: Float32Array; readonly latent: Float32Array; readonly decoded: Float32Array };
 }
-export interface StepOptions { readonly steps?: number; readonly noise?: Float32Array; readonly seed?: number; readonly dump?: boolean }
+export interface StepOptions {
+  readonly steps?: number;
+  readonly noise?: Float32Array;
+  readonly seed?: number;
+  readonly dump?: boolean;
+}
 export interface LoadOptions {
-  readonly weights?: string | TensorSource; readonly device?: string; readonly allowMissing?: boolean;
+  readonly weights?: string | TensorSource;
+  readonly device?: string;
+  readonly allowMissing?: boolean;
   /** How weights are stored on the device: f16 halves their memory (5.1 GB for the full model); ops compute in f32. */
   readonly dtype?: 'f32' | 'f16';
   /** Progress while tensors are read and uploaded. */
@@ -41,21 +53,32 @@ export interface LoadOptions {
 }
 
 /** Checkpoint keys the player does not need (schedule buffers are recomputed; the encoder never runs). */
-export const ignoredKeys = [/^(betas|alphas_cumprod.*|sqrt_.*|log_one_minus.*|posterior_.*|model_ema\..*|logvar)$/, /^first_stage_model\.(encoder|quant_conv)\./, /^model_ema\./];
+export const ignoredKeys = [
+  /^(betas|alphas_cumprod.*|sqrt_.*|log_one_minus.*|posterior_.*|model_ema\..*|logvar)$/,
+  /^first_stage_model\.(encoder|quant_conv)\./,
+  /^model_ema\./,
+];
 
 /** The model: weights on one device, shared by any number of sessions. */
 export class NeuralOS {
-  readonly rnn: StateModel; readonly unet: UNet; readonly decoder: Decoder;
+  readonly rnn: StateModel;
+  readonly unet: UNet;
+  readonly decoder: Decoder;
   readonly report: WeightsReport;
   readonly #default: Session;
   /** The latent statistics as [1, C, 1, 1] tensors, and the padding latent (a zero image, normalized). */
-  readonly latentStd: Tensor; readonly latentMean: Tensor; readonly paddingLatent: Tensor;
+  readonly latentStd: Tensor;
+  readonly latentMean: Tensor;
+  readonly paddingLatent: Tensor;
 
   /** The jitted stages: one state-model step, one UNet call (with or without the DDIM update), the decoder to RGB. */
-  readonly stateStep = jit((s: RnnState, prevLatent: Tensor, ev: RnnVars) => this.rnn.step(s, { ...ev, prevLatent, isPadding: false }));
+  readonly stateStep = jit((s: RnnState, prevLatent: Tensor, ev: RnnVars) =>
+    this.rnn.step(s, { ...ev, prevLatent, isPadding: false }),
+  );
   readonly denoise = jit((x: Tensor, cond: Tensor, t: Tensor) => this.unet.forward(cat([x, cond], 1), t));
   readonly ddimStep = jit((x: Tensor, cond: Tensor, t: Tensor, s: Record<keyof DdimScales, Tensor>) =>
-    ddimUpdate(x, this.unet.forward(cat([x, cond], 1), t), s));
+    ddimUpdate(x, this.unet.forward(cat([x, cond], 1), t), s),
+  );
   readonly decode = jit((latent: Tensor) => packRgb(this.decoder.forward(this.denormalize(latent))));
   /** A frame's initial latent x_T ~ N(0, I) from a u32 seed variable. */
   readonly noise = jit((seed: Tensor) => {
@@ -63,15 +86,28 @@ export class NeuralOS {
     return randn([1, this.cfg.latentChannels, h, w], { seed, device: this.device });
   });
 
-  private constructor(readonly cfg: NeuralOSConfig, readonly device: string, sd: StateDict, allowMissing: boolean) {
+  private constructor(
+    readonly cfg: NeuralOSConfig,
+    readonly device: string,
+    sd: StateDict,
+    allowMissing: boolean,
+  ) {
     this.rnn = new StateModel(sd.sub('temporal_encoder.'), cfg, device);
     this.unet = new UNet(sd.sub('model.diffusion_model.'), cfg, device);
     this.decoder = new Decoder(sd.sub('first_stage_model.'), cfg);
     this.report = sd.report({ allowMissing, ignore: ignoredKeys });
-    const { height: h, width: w } = latentSize(cfg), C = cfg.latentChannels, st = cfg.latentStats;
+    const { height: h, width: w } = latentSize(cfg),
+      C = cfg.latentChannels,
+      st = cfg.latentStats;
     this.latentStd = tensor(st.std, { shape: [1, C, 1, 1], device });
     this.latentMean = tensor(st.mean, { shape: [1, C, 1, 1], device });
-    this.paddingLatent = tensor(Float32Array.from({ length: C * h * w }, (_, i) => (0 - st.mean[Math.floor(i / (h * w))]!) / st.std[Math.floor(i / (h * w))]!), { shape: [1, C, h, w], device });
+    this.paddingLatent = tensor(
+      Float32Array.from(
+        { length: C * h * w },
+        (_, i) => (0 - st.mean[Math.floor(i / (h * w))]!) / st.std[Math.floor(i / (h * w))]!,
+      ),
+      { shape: [1, C, h, w], device },
+    );
     this.#default = new Session(this);
   }
 
@@ -94,7 +130,9 @@ export class NeuralOS {
     let x = noise;
     for (const call of ddimCalls(this.cfg, steps)) {
       const t = timestepVar(this.cfg, call.t, this.device);
-      const next = await (call.update ? this.ddimStep(x, cond, t, scaleVars(call.update, this.device)) : this.denoise(x, cond, t));
+      const next = await (call.update
+        ? this.ddimStep(x, cond, t, scaleVars(call.update, this.device))
+        : this.denoise(x, cond, t));
       if (x !== noise) x.dispose();
       x = next;
     }
@@ -102,15 +140,25 @@ export class NeuralOS {
   }
 
   /** A normalized latent back to the autoencoder's scale. */
-  denormalize(latent: Tensor): Tensor { return latent.mul(this.latentStd).add(this.latentMean); }
+  denormalize(latent: Tensor): Tensor {
+    return latent.mul(this.latentStd).add(this.latentMean);
+  }
 
   /** A new session: its own recurrent state, previous latent and held keys. */
-  session(): Session { return new Session(this); }
+  session(): Session {
+    return new Session(this);
+  }
 
   // a default session, for scripts that drive one stream of events
-  step(ev: NeuralOSEvent, opts: StepOptions = {}): Promise<Frame> { return this.#default.step(ev, opts); }
-  reset(): void { this.#default.reset(); }
-  get previousLatent(): Tensor | undefined { return this.#default.previousLatent; }
+  step(ev: NeuralOSEvent, opts: StepOptions = {}): Promise<Frame> {
+    return this.#default.step(ev, opts);
+  }
+  reset(): void {
+    this.#default.reset();
+  }
+  get previousLatent(): Tensor | undefined {
+    return this.#default.previousLatent;
+  }
 }
 
 /**
@@ -120,7 +168,13 @@ export class NeuralOS {
 function packRgb(image: Tensor): Tensor {
   const n = image.numel;
   if (n % 4) throw new Error(`neuralos: an image of ${n} bytes does not pack into 32-bit words`);
-  const bytes = image.clamp(-1, 1).add(1).mul(127.5).permute(0, 2, 3, 1).reshape([n / 4, 4]).cast('u32');
+  const bytes = image
+    .clamp(-1, 1)
+    .add(1)
+    .mul(127.5)
+    .permute(0, 2, 3, 1)
+    .reshape([n / 4, 4])
+    .cast('u32');
   return bytes.mul(tensor([1, 256, 65536, 16777216], { dtype: 'u32', device: image.device })).sum(1);
 }
 
@@ -133,8 +187,12 @@ export class Session {
 
   constructor(readonly model: NeuralOS) {}
 
-  get frameNumber(): number { return this.#frame; }
-  get previousLatent(): Tensor | undefined { return this.#prev; }
+  get frameNumber(): number {
+    return this.#frame;
+  }
+  get previousLatent(): Tensor | undefined {
+    return this.#prev;
+  }
 
   reset(): void {
     this.#disposeState();
@@ -145,27 +203,44 @@ export class Session {
   }
 
   #disposeState(): void {
-    const s = this.#state, init = this.model.rnn.initial;
+    const s = this.#state,
+      init = this.model.rnn.initial;
     if (s && s !== init.padding && s !== init.unknown) for (const t of Object.values(s)) (t as Tensor).dispose();
     this.#state = undefined;
   }
 
   async step(ev: NeuralOSEvent, opts: StepOptions = {}): Promise<Frame> {
-    const { cfg, device, rnn, decoder } = this.model, backend = getDevice(device);
-    const { width: W, height: H } = cfg.screen, { height: h, width: w } = latentSize(cfg), C = cfg.latentChannels;
-    const steps = opts.steps ?? 32, problem = stepsProblem(steps, cfg.diffusion.timesteps);
+    const { cfg, device, rnn, decoder } = this.model,
+      backend = getDevice(device);
+    const { width: W, height: H } = cfg.screen,
+      { height: h, width: w } = latentSize(cfg),
+      C = cfg.latentChannels;
+    const steps = opts.steps ?? 32,
+      problem = stepsProblem(steps, cfg.diffusion.timesteps);
     if (problem) throw new Error(`neuralos: ${problem}`);
-    for (const k of ev.keys_down ?? []) { const i = keyIndex(k); if (i !== undefined) this.keysDown.add(i); }
-    for (const k of ev.keys_up ?? []) { const i = keyIndex(k); if (i !== undefined) this.keysDown.delete(i); }
+    for (const k of ev.keys_down ?? []) {
+      const i = keyIndex(k);
+      if (i !== undefined) this.keysDown.add(i);
+    }
+    for (const k of ev.keys_up ?? []) {
+      const i = keyIndex(k);
+      if (i !== undefined) this.keysDown.delete(i);
+    }
     this.#frame++;
     const t0 = performance.now();
     // the first frame starts from the padding state and latent; later ones from the last frame's
     const first = this.#frame === 0;
-    const prevState = first ? rnn.initial.padding : this.#state ?? rnn.initial.unknown;
-    const prevLatent = first ? this.model.paddingLatent : this.#prev ?? this.model.paddingLatent;
+    const prevState = first ? rnn.initial.padding : (this.#state ?? rnn.initial.unknown);
+    const prevLatent = first ? this.model.paddingLatent : (this.#prev ?? this.model.paddingLatent);
     const result = await scope(async () => {
       setStage('state model');
-      const inputs = rnn.inputs({ x: ev.x, y: ev.y, left: !!ev.is_left_click, right: !!ev.is_right_click, keys: KEYS.map((_, i) => (this.keysDown.has(i) ? 1 : 0)) });
+      const inputs = rnn.inputs({
+        x: ev.x,
+        y: ev.y,
+        left: !!ev.is_left_click,
+        right: !!ev.is_right_click,
+        keys: KEYS.map((_, i) => (this.keysDown.has(i) ? 1 : 0)),
+      });
       const { out, state } = await this.model.stateStep(prevState, prevLatent, inputs);
       // a jitted stage returns once its launches are submitted: wait for the device, or an asynchronous backend's
       // time would all land on the stage that reads the frame back
@@ -181,7 +256,13 @@ export class Session {
       setStage('decoder');
       const packed = await this.model.decode(latent);
       const image = new Uint8Array((await packed.data()).buffer, 0, W * H * 3);
-      const dump = opts.dump ? { state: Float32Array.from(await out.data()), latent: Float32Array.from(await latent.data()), decoded: Float32Array.from(await decoder.forward(this.model.denormalize(latent)).data()) } : undefined;
+      const dump = opts.dump
+        ? {
+            state: Float32Array.from(await out.data()),
+            latent: Float32Array.from(await latent.data()),
+            decoded: Float32Array.from(await decoder.forward(this.model.denormalize(latent)).data()),
+          }
+        : undefined;
       return { state, latent, image, dump, ms: { state: t1 - t0, unet: t2 - t1, decode: performance.now() - t2 } };
     });
     setStage('');

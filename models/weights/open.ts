@@ -7,7 +7,8 @@ import { TorchCheckpoint } from './torch.js';
 
 /** A torch.save zip ("PK"), whatever the file is called (the release names its pickle model.safetensors). */
 export function isTorchZip(path: string): boolean {
-  const head = Buffer.alloc(4), fd = fs.openSync(path, 'r');
+  const head = Buffer.alloc(4),
+    fd = fs.openSync(path, 'r');
   fs.readSync(fd, head, 0, 4, 0);
   fs.closeSync(fd);
   return head.readUInt32LE(0) === 0x04034b50;
@@ -17,13 +18,19 @@ export function openWeights(path: string): TensorSource {
   if (isTorchZip(path)) {
     const ck = new TorchCheckpoint(path);
     return {
-      names: [...ck.tensors.keys()], shape: (n) => ck.tensors.get(n)!.shape, read: (n) => ck.tensors.get(n)!.read(),
-      readRange: (n, start, count) => ck.tensors.get(n)!.readRange(start, count), close: () => ck.close(),
+      names: [...ck.tensors.keys()],
+      shape: (n) => ck.tensors.get(n)!.shape,
+      read: (n) => ck.tensors.get(n)!.read(),
+      readRange: (n, start, count) => ck.tensors.get(n)!.readRange(start, count),
+      close: () => ck.close(),
     };
   }
   const st = new SafetensorsFile(path);
   return {
-    names: [...st.tensors.keys()], shape: (n) => st.tensors.get(n)!.shape, read: (n) => st.read(n),
-    readRange: (n, start, count) => st.readRange(n, start, count), close: () => st.close(),
+    names: [...st.tensors.keys()],
+    shape: (n) => st.tensors.get(n)!.shape,
+    read: (n) => st.read(n),
+    readRange: (n, start, count) => st.readRange(n, start, count),
+    close: () => st.close(),
   };
 }

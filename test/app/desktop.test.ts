@@ -2,7 +2,15 @@
 // determinism, the random users' sessions, and the metrics the end-to-end checks use, checked on true frames.
 import { describe, expect, test } from 'vitest';
 import {
-  APPS, CLOSE, Desktop, ICONS, MAX_TEXT, SCREEN, applyEvent, initialState, render,
+  APPS,
+  CLOSE,
+  Desktop,
+  ICONS,
+  MAX_TEXT,
+  SCREEN,
+  applyEvent,
+  initialState,
+  render,
 } from '../../app/desktop/desktop.js';
 import { findCursor, findOpenWindow, psnr, scoreSession, summarize } from '../../app/desktop/metrics.js';
 import { randomSession, scriptedSession, trueFrames } from '../../app/desktop/sessions.js';
@@ -23,11 +31,11 @@ describe('the desktop', () => {
       s = applyEvent(s, click(b.x + 2, b.y + 2));
       expect(s.open).toBe(i);
     }
-    expect(applyEvent(s, { x: CLOSE.x + 2, y: CLOSE.y + 1, is_right_click: true }).open).toBe(2);   // a right click: no
-    expect(applyEvent(s, { x: CLOSE.x + 2, y: CLOSE.y + 1 }).open).toBe(2);                         // a move: no
+    expect(applyEvent(s, { x: CLOSE.x + 2, y: CLOSE.y + 1, is_right_click: true }).open).toBe(2); // a right click: no
+    expect(applyEvent(s, { x: CLOSE.x + 2, y: CLOSE.y + 1 }).open).toBe(2); // a move: no
     s = applyEvent(s, click(CLOSE.x + 2, CLOSE.y + 1));
     expect(s.open).toBe(-1);
-    expect(applyEvent(s, click(CLOSE.x + 2, CLOSE.y + 1))).toBe(s);   // no window: no ×
+    expect(applyEvent(s, click(CLOSE.x + 2, CLOSE.y + 1))).toBe(s); // no window: no ×
   });
 
   test('keys type into notes only; backspace deletes; the text is bounded and cleared on close', () => {
@@ -62,7 +70,10 @@ describe('the desktop', () => {
     expect(randomSession(3, 32)).toEqual(randomSession(3, 32));
     expect(randomSession(3, 32)).not.toEqual(randomSession(4, 32));
     const all = Array.from({ length: 100 }, (_, i) => randomSession(100 + i, 32));
-    let opened = 0, closed = 0, typed = 0, moved = 0;
+    let opened = 0,
+      closed = 0,
+      typed = 0,
+      moved = 0;
     for (const events of all) {
       expect(events).toHaveLength(32);
       let s = initialState;
@@ -90,13 +101,19 @@ describe('the metrics', () => {
     const events = [...scriptedSession(), ...randomSession(9, 60), { x: 63, y: 47 }, { x: 0, y: 47 }, { x: 63, y: 0 }];
     const s = summarize(scoreSession(events, trueFrames(events)));
     expect(s).toMatchObject({
-      frames: events.length, cursorMedian: 0, cursorWithin1: 1, windowRight: 1, windowRightOnClicks: 1, psnrMean: 60,
+      frames: events.length,
+      cursorMedian: 0,
+      cursorWithin1: 1,
+      windowRight: 1,
+      windowRightOnClicks: 1,
+      psnrMean: 60,
     });
     expect(s.clicks).toBeGreaterThan(3);
   });
 
   test('a frame with the wrong window, a moved cursor or noise scores as such', () => {
-    const truth = { open: 1, text: '' }, at = { x: 40, y: 25 };
+    const truth = { open: 1, text: '' },
+      at = { x: 40, y: 25 };
     expect(findOpenWindow(render({ open: 0, text: '' }, at), truth, at)).toBe(0);
     expect(findOpenWindow(render(initialState, at), truth, at)).toBe(-1);
     expect(findCursor(render(truth, { x: 12, y: 33 }), truth)).toEqual({ x: 12, y: 33 });

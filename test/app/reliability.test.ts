@@ -22,35 +22,57 @@ const weights = join(dir, 'weights.safetensors');
 beforeAll(async () => {
   model = await NeuralOS.load(tinyConfig);
   copyFileSync('test/fixtures/neuralos/weights.safetensors', weights);
-  player = await startPlayer({ model, host: '127.0.0.1', port: 0, steps: 1, maxClients: 2, info: {}, weightsFile: weights,
-    log: (l) => logs.push(l) });
+  player = await startPlayer({
+    model,
+    host: '127.0.0.1',
+    port: 0,
+    steps: 1,
+    maxClients: 2,
+    info: {},
+    weightsFile: weights,
+    log: (l) => logs.push(l),
+  });
   base = player.url;
 }, 60_000);
-afterAll(async () => { await player.close(); rmSync(dir, { recursive: true, force: true }); });
+afterAll(async () => {
+  await player.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const frameBytes = FRAME_HEADER_BYTES + 64 * 64 * 3;
 const move = (x: number, y: number, extra: Record<string, unknown> = {}) => JSON.stringify({ x, y, ...extra });
 const open = async (url: string, options?: ConstructorParameters<typeof WebSocket>[2]) => {
   const ws = new WebSocket(url, options);
-  const frames: Uint8Array[] = [], texts: { type: string; message?: string }[] = [];
-  ws.on('message', (d, binary) => (binary ? frames.push(new Uint8Array(d as Buffer)) : texts.push(JSON.parse(String(d)) as never)));
-  await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+  const frames: Uint8Array[] = [],
+    texts: { type: string; message?: string }[] = [];
+  ws.on('message', (d, binary) =>
+    binary ? frames.push(new Uint8Array(d as Buffer)) : texts.push(JSON.parse(String(d)) as never),
+  );
+  await new Promise((r, j) => {
+    ws.once('open', r);
+    ws.once('error', j);
+  });
   return { ws, frames, texts, closed: new Promise<void>((r) => ws.on('close', () => r())) };
 };
 const until = async (cond: () => boolean, what: string, ms = 60_000): Promise<void> => {
-  for (const t0 = Date.now(); !cond();) {
+  for (const t0 = Date.now(); !cond(); ) {
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 };
 /** A raw HTTP request with a chosen Host header (fetch does not let one set it). */
-const rawGet = (path: string, host: string): Promise<string> => new Promise((resolve, reject) => {
-  const s = tcp(Number(new URL(base).port), '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
-  let out = '';
-  s.on('data', (d) => { out += String(d); });
-  s.on('end', () => resolve(out));
-  s.on('error', reject);
-});
+const rawGet = (path: string, host: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const s = tcp(Number(new URL(base).port), '127.0.0.1', () =>
+      s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+    );
+    let out = '';
+    s.on('data', (d) => {
+      out += String(d);
+    });
+    s.on('end', () => resolve(out));
+    s.on('error', reject);
+  });
 
 describe('requests that used to kill the server', () => {
   test('a missing bundle file is a 404 and the server goes on', async () => {
@@ -77,7 +99,9 @@ describe('requests that used to kill the server', () => {
 
 describe('who may use the server', () => {
   test('a foreign Host (DNS rebinding) is refused; the server own names are not', async () => {
-    expect(await rawGet('/info', `evil.example:${new URL(base).port}`)).toMatch(/^HTTP\/1.1 403[\s\S]*Host "evil.example:\d+" is not this server/);
+    expect(await rawGet('/info', `evil.example:${new URL(base).port}`)).toMatch(
+      /^HTTP\/1.1 403[\s\S]*Host "evil.example:\d+" is not this server/,
+    );
     expect(await rawGet('/info', `localhost:${new URL(base).port}`)).toMatch(/^HTTP\/1.1 200/);
     expect(logs.some((l) => l.includes('403 Host "evil.example'))).toBe(true);
   });
@@ -89,7 +113,16 @@ describe('who may use the server', () => {
     await own.closed;
   });
   test('beyond loopback a token is required, in the query once and then as a cookie', async () => {
-    const p = await startPlayer({ model, host: '127.0.0.1', port: 0, steps: 1, maxClients: 1, info: {}, token: 'sesame', log: () => {} });
+    const p = await startPlayer({
+      model,
+      host: '127.0.0.1',
+      port: 0,
+      steps: 1,
+      maxClients: 1,
+      info: {},
+      token: 'sesame',
+      log: () => {},
+    });
     try {
       expect((await fetch(`${p.url}info`)).status).toBe(403);
       const page = await fetch(`${p.url}?token=sesame`);
@@ -102,20 +135,24 @@ describe('who may use the server', () => {
       const c = await open(`${p.url.replace('http', 'ws')}ws`, { headers: { cookie } });
       c.ws.close();
       await c.closed;
-    } finally { await p.close(); }
+    } finally {
+      await p.close();
+    }
   });
 });
 
 describe('fair and bounded sessions', () => {
   test('a burst of clicks is bounded, and another player and HTTP are served in between', async () => {
-    const a = await open(`${base.replace('http', 'ws')}ws`), b = await open(`${base.replace('http', 'ws')}ws`);
+    const a = await open(`${base.replace('http', 'ws')}ws`),
+      b = await open(`${base.replace('http', 'ws')}ws`);
     try {
       const refused = () => a.texts.filter((t) => t.message?.startsWith('input queue full')).length;
       for (let i = 0; i < 300; i++) a.ws.send(move(i % 64, (3 * i) % 64, { is_left_click: true }));
       await until(() => refused() > 0, 'the first refusal');
       // HTTP is answered between two of a's frames, not after its queue
       // (frames already on the wire arrive meanwhile: a few, against a queue of MAX_PENDING)
-      const atRequest = a.frames.length, atAnswer = await fetch(`${base}info`).then(() => a.frames.length);
+      const atRequest = a.frames.length,
+        atAnswer = await fetch(`${base}info`).then(() => a.frames.length);
       expect(atAnswer - atRequest).toBeLessThanOrEqual(4);
       // round robin: the other player waits for the frame in flight, not for the whole queue
       const atSend = a.frames.length;
@@ -126,13 +163,15 @@ describe('fair and bounded sessions', () => {
       await until(() => a.frames.length + refused() === 300, 'the whole burst accounted for');
       expect(refused()).toBeGreaterThan(150);
     } finally {
-      a.ws.close(); b.ws.close();
+      a.ws.close();
+      b.ws.close();
       await Promise.all([a.closed, b.closed]);
     }
   }, 120_000);
 
   test("a departed player's queue is abandoned at once", async () => {
-    const a = await open(`${base.replace('http', 'ws')}ws`), b = await open(`${base.replace('http', 'ws')}ws`);
+    const a = await open(`${base.replace('http', 'ws')}ws`),
+      b = await open(`${base.replace('http', 'ws')}ws`);
     try {
       for (let i = 0; i < MAX_PENDING; i++) a.ws.send(move(i, i, { is_left_click: true }));
       await until(() => a.frames.length >= 1, "a's first frame");
@@ -154,15 +193,28 @@ describe('fair and bounded sessions', () => {
     // a hand-made handshake, then an unmasked client frame (a protocol error) on the refused connection
     const port = Number(new URL(base).port);
     await new Promise<void>((resolve) => {
-      const s = tcp(port, '127.0.0.1', () => s.write(['GET /ws HTTP/1.1', `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', '', ''].join('\r\n')));
+      const s = tcp(port, '127.0.0.1', () =>
+        s.write(
+          [
+            'GET /ws HTTP/1.1',
+            `Host: 127.0.0.1:${port}`,
+            'Upgrade: websocket',
+            'Connection: Upgrade',
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+            'Sec-WebSocket-Version: 13',
+            '',
+            '',
+          ].join('\r\n'),
+        ),
+      );
       s.once('data', () => s.write(Buffer.from([0x81, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f])));
       s.on('error', () => {});
       s.on('close', () => resolve());
     });
     x.ws.send(move(7, 7));
     await until(() => x.frames.length === 1, 'a frame after the bad connection');
-    x.ws.close(); y.ws.close();
+    x.ws.close();
+    y.ws.close();
     await Promise.all([x.closed, y.closed]);
   }, 60_000);
 
@@ -170,8 +222,14 @@ describe('fair and bounded sessions', () => {
     // the server's outlet is congested while the socket holds more than maxBufferedBytes unsent; a loopback socket's
     // kernel buffers hold megabytes first, so the rule is checked here on the session with an outlet that says so
     let congested = true;
-    const frames: Uint8Array[] = [], texts: Record<string, unknown>[] = [];
-    const s = new PlayerSession(model, { json: (o) => texts.push(o), frame: (f) => frames.push(f), open: () => true, congested: () => congested }, 1, {});
+    const frames: Uint8Array[] = [],
+      texts: Record<string, unknown>[] = [];
+    const s = new PlayerSession(
+      model,
+      { json: (o) => texts.push(o), frame: (f) => frames.push(f), open: () => true, congested: () => congested },
+      1,
+      {},
+    );
     try {
       for (let i = 0; i < 6; i++) s.receive(move(i, i, { is_left_click: true }));
       await until(() => s.dropped === 6, 'six dropped frames');
@@ -181,7 +239,9 @@ describe('fair and bounded sessions', () => {
       await until(() => frames.length === 1, 'a frame once the reader caught up');
       expect(frames[0]!.length).toBe(frameBytes);
       expect(texts).toEqual([]);
-    } finally { s.close(); }
+    } finally {
+      s.close();
+    }
   }, 60_000);
 
   test('a reset during a frame is applied after it and not undone', async () => {
@@ -193,7 +253,8 @@ describe('fair and bounded sessions', () => {
     const n = c.frames.length;
     c.ws.send(move(5, 6));
     await until(() => c.frames.length === n + 1, 'the frame after the reset');
-    const fresh = model.session(), want = await fresh.step({ x: 5, y: 6 }, { steps: 1 });
+    const fresh = model.session(),
+      want = await fresh.step({ x: 5, y: 6 }, { steps: 1 });
     fresh.reset();
     expect(Buffer.from(c.frames[n]!.subarray(FRAME_HEADER_BYTES)).equals(Buffer.from(want.image))).toBe(true);
     c.ws.close();

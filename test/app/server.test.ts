@@ -12,33 +12,53 @@ let model: NeuralOS, player: Awaited<ReturnType<typeof startPlayer>>, wsUrl: str
 
 beforeAll(async () => {
   model = await NeuralOS.load(tinyConfig);
-  player = await startPlayer({ model, host: '127.0.0.1', port: 0, steps: 1, maxClients: 2, info: { backend: 'cpu', screen: tinyConfig.screen } });
+  player = await startPlayer({
+    model,
+    host: '127.0.0.1',
+    port: 0,
+    steps: 1,
+    maxClients: 2,
+    info: { backend: 'cpu', screen: tinyConfig.screen },
+  });
   wsUrl = `${player.url.replace('http', 'ws')}ws`;
 }, 60_000);
 afterAll(() => player.close());
 
 /** A client that collects text messages and binary frames. */
-async function connect(): Promise<{ ws: WebSocket; texts: Record<string, unknown>[]; frames: Uint8Array[]; closed: Promise<number>; next(kind: 'text' | 'frame'): Promise<unknown> }> {
+async function connect(): Promise<{
+  ws: WebSocket;
+  texts: Record<string, unknown>[];
+  frames: Uint8Array[];
+  closed: Promise<number>;
+  next(kind: 'text' | 'frame'): Promise<unknown>;
+}> {
   const ws = new WebSocket(wsUrl);
-  const texts: Record<string, unknown>[] = [], frames: Uint8Array[] = [];
+  const texts: Record<string, unknown>[] = [],
+    frames: Uint8Array[] = [];
   const queues: Record<'text' | 'frame', unknown[]> = { text: [], frame: [] };
   const waiters: { kind: 'text' | 'frame'; resolve: (v: unknown) => void }[] = [];
   ws.on('message', (data, binary) => {
     const kind = binary ? 'frame' : 'text';
-    const item = binary ? new Uint8Array(data as Buffer) : JSON.parse(String(data)) as Record<string, unknown>;
+    const item = binary ? new Uint8Array(data as Buffer) : (JSON.parse(String(data)) as Record<string, unknown>);
     (binary ? frames : texts).push(item as never);
     const i = waiters.findIndex((w) => w.kind === kind);
     if (i >= 0) waiters.splice(i, 1)[0]!.resolve(item);
     else queues[kind].push(item);
   });
   const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
-  await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+  await new Promise((r, j) => {
+    ws.once('open', r);
+    ws.once('error', j);
+  });
   const next = (kind: 'text' | 'frame'): Promise<unknown> =>
-    queues[kind].length ? Promise.resolve(queues[kind].shift()) : new Promise((resolve) => waiters.push({ kind, resolve }));
+    queues[kind].length
+      ? Promise.resolve(queues[kind].shift())
+      : new Promise((resolve) => waiters.push({ kind, resolve }));
   return { ws, texts, frames, closed, next };
 }
 
-const move = (x: number, y: number, extra: Record<string, unknown> = {}) => JSON.stringify({ x, y, is_left_click: false, is_right_click: false, keys_down: [], keys_up: [], ...extra });
+const move = (x: number, y: number, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ x, y, is_left_click: false, is_right_click: false, keys_down: [], keys_up: [], ...extra });
 
 describe('player server', () => {
   test('serves the page and its info', async () => {
@@ -87,11 +107,15 @@ describe('player server', () => {
   test('connections past the cap are refused with a reason; the others keep serving', async () => {
     const [a, b] = [await connect(), await connect()];
     const c = await connect();
-    expect(await c.next('text')).toMatchObject({ type: 'error', message: 'too many connections (max 2); try again later' });
+    expect(await c.next('text')).toMatchObject({
+      type: 'error',
+      message: 'too many connections (max 2); try again later',
+    });
     expect(await c.closed).toBe(1013);
     a.ws.send(move(1, 1));
     expect(((await a.next('frame')) as Uint8Array).length).toBe(FRAME_HEADER_BYTES + 64 * 64 * 3);
-    a.ws.close(); b.ws.close();
+    a.ws.close();
+    b.ws.close();
     await Promise.all([a.closed, b.closed]);
   }, 30_000);
 
@@ -104,7 +128,7 @@ describe('player server', () => {
     c.ws.send(move(30, 30, { is_left_click: true }));
     c.ws.close();
     await c.closed;
-    await new Promise((r) => setTimeout(r, 1500));   // the frame in flight finishes, nothing is sent
+    await new Promise((r) => setTimeout(r, 1500)); // the frame in flight finishes, nothing is sent
     expect(memory().buffers).toBe(before);
     idle.ws.send(move(5, 6));
     expect(((await idle.next('frame')) as Uint8Array).length).toBe(FRAME_HEADER_BYTES + 64 * 64 * 3);
@@ -112,12 +136,17 @@ describe('player server', () => {
   }, 30_000);
 
   test('two connections never share state', async () => {
-    const events = [move(10, 12), move(40, 33, { keys_down: ['a'] }), move(20, 50, { keys_up: ['a'], is_left_click: true })];
-    const a = await connect(), b = await connect();
+    const events = [
+      move(10, 12),
+      move(40, 33, { keys_down: ['a'] }),
+      move(20, 50, { keys_up: ['a'], is_left_click: true }),
+    ];
+    const a = await connect(),
+      b = await connect();
     const got: Uint8Array[] = [];
     for (const [i, e] of events.entries()) {
       a.ws.send(e);
-      b.ws.send(move(63 - i * 7, i * 9, { keys_down: ['Shift'] }));   // interleaved, different input
+      b.ws.send(move(63 - i * 7, i * 9, { keys_down: ['Shift'] })); // interleaved, different input
       got.push(((await a.next('frame')) as Uint8Array).subarray(FRAME_HEADER_BYTES));
       await b.next('frame');
     }
@@ -127,7 +156,8 @@ describe('player server', () => {
       expect(Buffer.from(got[i]!).equals(Buffer.from(f.image)), `frame ${i}`).toBe(true);
     }
     alone.reset();
-    a.ws.close(); b.ws.close();
+    a.ws.close();
+    b.ws.close();
   }, 60_000);
 });
 
@@ -136,7 +166,15 @@ describe('weights streamed per tensor (browser mode)', () => {
     const { fetchWeights } = await import('../../app/web/weights.js');
     const { SafetensorsFile } = await import('../../models/weights/safetensors.js');
     const file = 'test/fixtures/neuralos/weights.safetensors';
-    const p = await startPlayer({ model, host: '127.0.0.1', port: 0, steps: 4, maxClients: 1, info: {}, weightsFile: file });
+    const p = await startPlayer({
+      model,
+      host: '127.0.0.1',
+      port: 0,
+      steps: 4,
+      maxClients: 1,
+      info: {},
+      weightsFile: file,
+    });
     try {
       const head = await fetch(`${p.url}weights`, { method: 'HEAD' });
       expect(head.headers.get('accept-ranges')).toBe('bytes');
@@ -149,16 +187,20 @@ describe('weights streamed per tensor (browser mode)', () => {
       expect(streamed.report.problems).toEqual([]);
       const cases = new SafetensorsFile('test/fixtures/neuralos/cases.safetensors');
       await streamed.step({ x: 10, y: 20 }, { steps: 4, noise: cases.read('frames.noise0') });
-      const got = await streamed.previousLatent!.data(), want = cases.read('frames.latent0');
+      const got = await streamed.previousLatent!.data(),
+        want = cases.read('frames.latent0');
       const scale = Math.max(...want.map(Math.abs));
       got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1e-4 * scale));
       cases.close();
-    } finally { await p.close(); }
+    } finally {
+      await p.close();
+    }
   }, 60_000);
 });
 
 test('a port in use is a clear error', async () => {
   const port = Number(new URL(player.url).port);
-  await expect(startPlayer({ model, host: '127.0.0.1', port, steps: 1, maxClients: 1, info: {} }))
-    .rejects.toThrow(`player: port ${port} on 127.0.0.1 is in use; pass --port N (or --port 0 for any free port)`);
+  await expect(startPlayer({ model, host: '127.0.0.1', port, steps: 1, maxClients: 1, info: {} })).rejects.toThrow(
+    `player: port ${port} on 127.0.0.1 is in use; pass --port N (or --port 0 for any free port)`,
+  );
 });

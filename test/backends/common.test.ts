@@ -45,13 +45,20 @@ describe('StatusWord', () => {
 });
 
 describe('launchGrid', () => {
-  const kernel = (n: number): Kernel => ({ name: `e_${n}`, shape: [n], params: [{ dtype: 'f32', numel: n, write: true }], stores: [] });
+  const kernel = (n: number): Kernel => ({
+    name: `e_${n}`,
+    shape: [n],
+    params: [{ dtype: 'f32', numel: n, write: true }],
+    stores: [],
+  });
   test('workgroups fold into y past the largest dimension, covering every one', () => {
     const [x, y, z] = launchGrid('gpu', kernel(10 * 64 + 1), 64, 4);
     expect([x, y, z]).toEqual([4, 3, 1]);
     expect(x * y).toBeGreaterThanOrEqual(11);
   });
   test('a grid past maxGrid² is refused, naming the kernel and the limit', () => {
-    expect(() => launchGrid('gpu', kernel(17 * 64), 64, 4)).toThrow('gpu: e_1088 needs 17 workgroups, more than 4² the device allows');
+    expect(() => launchGrid('gpu', kernel(17 * 64), 64, 4)).toThrow(
+      'gpu: e_1088 needs 17 workgroups, more than 4² the device allows',
+    );
   });
 });

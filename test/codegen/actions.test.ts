@@ -15,11 +15,38 @@ import * as R from '../ops/ref.js';
 
 // the op suite's shapes are small: a few larger kernels give GROUP, LOCAL and long unrolls room
 const larger: OpCase[] = [
-  { name: 'matmul 40x96 @ 96x36', inputs: [{ shape: [40, 96] }, { shape: [96, 36] }], run: (a, b) => a.matmul(b), ref: R.matmul, rtol: 1e-4, atol: 1e-4 },
-  { name: 'softmax rows of 200', inputs: [{ shape: [6, 200] }], run: (t) => t.softmax(-1), ref: (x) => R.softmax(x, 1), rtol: 1e-4, atol: 1e-6 },
-  { name: 'layer norm of 6 x 320', inputs: [{ shape: [6, 320] }], run: (t) => t.layerNorm([320]), ref: (x) => R.layerNorm(x, 1), rtol: 1e-3, atol: 1e-4 },
-  { name: 'conv2d 3x3, 6 -> 10 channels, 14x18', inputs: [{ shape: [1, 6, 14, 18] }, { shape: [10, 6, 3, 3] }],
-    run: (x, w) => x.conv2d(w, undefined, { padding: 1 }), ref: (x, w) => R.conv2d(x, w, undefined), rtol: 1e-4, atol: 1e-4 },
+  {
+    name: 'matmul 40x96 @ 96x36',
+    inputs: [{ shape: [40, 96] }, { shape: [96, 36] }],
+    run: (a, b) => a.matmul(b),
+    ref: R.matmul,
+    rtol: 1e-4,
+    atol: 1e-4,
+  },
+  {
+    name: 'softmax rows of 200',
+    inputs: [{ shape: [6, 200] }],
+    run: (t) => t.softmax(-1),
+    ref: (x) => R.softmax(x, 1),
+    rtol: 1e-4,
+    atol: 1e-6,
+  },
+  {
+    name: 'layer norm of 6 x 320',
+    inputs: [{ shape: [6, 320] }],
+    run: (t) => t.layerNorm([320]),
+    ref: (x) => R.layerNorm(x, 1),
+    rtol: 1e-3,
+    atol: 1e-4,
+  },
+  {
+    name: 'conv2d 3x3, 6 -> 10 channels, 14x18',
+    inputs: [{ shape: [1, 6, 14, 18] }, { shape: [10, 6, 3, 3] }],
+    run: (x, w) => x.conv2d(w, undefined, { padding: 1 }),
+    ref: (x, w) => R.conv2d(x, w, undefined),
+    rtol: 1e-4,
+    atol: 1e-4,
+  },
 ];
 
 const ops: OptOp[] = ['UPCAST', 'UNROLL', 'GROUP', 'GROUPWIDE', 'LOCAL', 'PADTO'];
@@ -36,16 +63,29 @@ function rng(seed: number): () => number {
   };
 }
 
-const reduceExtents = (k: Kernel): Map<number, number> => new Map(k.stores.flatMap((s) =>
-  s.toposort().filter((u) => u.op === 'RANGE' && u.range.kind === 'reduce').map((u) => [u.range.id, u.range.extent] as [number, number])));
+const reduceExtents = (k: Kernel): Map<number, number> =>
+  new Map(
+    k.stores.flatMap((s) =>
+      s
+        .toposort()
+        .filter((u) => u.op === 'RANGE' && u.range.kind === 'reduce')
+        .map((u) => [u.range.id, u.range.extent] as [number, number]),
+    ),
+  );
 const reduceIds = (k: Kernel): number[] => [...reduceExtents(k).keys()];
 
-interface Tally { arbitrary: number; rejected: number; walked: number; used: Map<OptOp, number> }
+interface Tally {
+  arbitrary: number;
+  rejected: number;
+  walked: number;
+  used: Map<OptOp, number>;
+}
 const tallies = new Map<string, Tally>();
 
 /** A random action list for k: arbitrary half the time (kept only when valid), else a walk of 1–4 valid steps. */
 function randomOpts(device: string, k: Kernel, caps: OptCaps): Opt[] {
-  const t = tallies.get(device)!, r = rng(fnv(`${device}|${kernelKey(k)}`));
+  const t = tallies.get(device)!,
+    r = rng(fnv(`${device}|${kernelKey(k)}`));
   const any = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   let list: Opt[] = [];
   if (r() < 0.5) {
@@ -55,12 +95,17 @@ function randomOpts(device: string, k: Kernel, caps: OptCaps): Opt[] {
     const divisors = (n: number): number[] => amounts.filter((a) => a > 1 && n % a === 0);
     // amounts: often a divisor of the axis's extent (more lists pass), else anything
     list = Array.from({ length: 1 + Math.floor(r() * 2) }, () => {
-      const op = any(ops), axis = any(axes), fit = divisors(extent(axis));
+      const op = any(ops),
+        axis = any(axes),
+        fit = divisors(extent(axis));
       return { op, axis, amount: fit.length && r() < 0.6 ? any(fit) : any(amounts) };
     });
     if (r() < 0.5) list = list.slice(0, 1);
     if (!invalidOpts(k, list, caps)) t.arbitrary++;
-    else { t.rejected++; list = []; }
+    else {
+      t.rejected++;
+      list = [];
+    }
   }
   if (!list.length) {
     for (let i = 0, n = 1 + Math.floor(r() * 4); i < n; i++) {
@@ -79,7 +124,8 @@ describe.each(backends)('random optimizer actions on %s', (device) => {
     tallies.set(device, { arbitrary: 0, rejected: 0, walked: 0, used: new Map() });
     overrideOpts((k, caps) => randomOpts(device, k, caps));
     try {
-      for (const c of [...cases.filter((x) => !x.ieee || !device.startsWith('webgpu')), ...larger]) await check(c, device, 'contiguous');
+      for (const c of [...cases.filter((x) => !x.ieee || !device.startsWith('webgpu')), ...larger])
+        await check(c, device, 'contiguous');
     } finally {
       overrideOpts(undefined);
     }
@@ -96,10 +142,14 @@ describe.each(backends)('random optimizer actions on %s', (device) => {
 describe('invalid action lists are rejected with a reason', () => {
   const gpu: OptCaps = { globalsAsLoops: false, workgroupSize: 64, threads: 65536 };
   const cpu: OptCaps = { globalsAsLoops: true, workgroupSize: 1, threads: 1 };
-  const x = tensor(Float32Array.from({ length: 6 * 10 }, (_, i) => Math.sin(i)), { shape: [6, 10] });
+  const x = tensor(
+    Float32Array.from({ length: 6 * 10 }, (_, i) => Math.sin(i)),
+    { shape: [6, 10] },
+  );
   const [sum] = plan(x.sum(1)) as [Kernel];
   const [any] = plan(x.gt(0).any(1)) as [Kernel];
-  const reduceId = (k: Kernel): number => k.stores[0]!.toposort().find((u) => u.op === 'RANGE' && u.range.kind === 'reduce')!.range.id;
+  const reduceId = (k: Kernel): number =>
+    k.stores[0]!.toposort().find((u) => u.op === 'RANGE' && u.range.kind === 'reduce')!.range.id;
   const r = reduceId(sum);
   test.each([
     ['UPCAST by a non-divisor', sum, [{ op: 'UPCAST', axis: 0, amount: 4 }], gpu, 'does not split by 4'],
@@ -108,18 +158,37 @@ describe('invalid action lists are rejected with a reason', () => {
     ['GROUP on the CPU', sum, [{ op: 'GROUP', axis: r, amount: 2 }], cpu, "a GPU's"],
     ['GROUP by a non-power of two', sum, [{ op: 'GROUP', axis: r, amount: 5 }], gpu, 'power of two'],
     ['UNROLL of a reduce of bools', any, [{ op: 'UNROLL', axis: reduceId(any), amount: 2 }], gpu, 'folds bools'],
-    ['one range unrolled and grouped', sum, [{ op: 'UNROLL', axis: r, amount: 2 }, { op: 'GROUP', axis: r, amount: 2 }], gpu, 'split twice'],
+    [
+      'one range unrolled and grouped',
+      sum,
+      [
+        { op: 'UNROLL', axis: r, amount: 2 },
+        { op: 'GROUP', axis: r, amount: 2 },
+      ],
+      gpu,
+      'split twice',
+    ],
     ['PADTO of a multiple', sum, [{ op: 'PADTO', axis: 0, amount: 3 }], gpu, 'a multiple of 3 already'],
     ['PADTO more than doubling', sum, [{ op: 'PADTO', axis: 0, amount: 16 }], gpu, 'more than double'],
-    ['a LOCAL tile no workgroup holds whole', sum, [{ op: 'PADTO', axis: 0, amount: 8 }, { op: 'LOCAL', axis: 0, amount: 8 }],
-      { ...gpu, workgroupSize: 4 }, 'does not divide'],
+    [
+      'a LOCAL tile no workgroup holds whole',
+      sum,
+      [
+        { op: 'PADTO', axis: 0, amount: 8 },
+        { op: 'LOCAL', axis: 0, amount: 8 },
+      ],
+      { ...gpu, workgroupSize: 4 },
+      'does not divide',
+    ],
   ] as const)('%s', (_, k, opts, caps, why) => {
     expect(invalidOpts(k, opts as readonly Opt[], caps)).toContain(why);
   });
   test('an invalid list given to the compiler fails the run with the reason (it is never compiled)', async () => {
     overrideOpts(() => [{ op: 'UPCAST', axis: 0, amount: 4 }]);
     try {
-      await expect(tensor([1, 2, 3, 4, 5, 6]).reshape([2, 3]).sum(1).data()).rejects.toThrow(/UPCAST\(0, 4\).*does not split by 4/);
+      await expect(tensor([1, 2, 3, 4, 5, 6]).reshape([2, 3]).sum(1).data()).rejects.toThrow(
+        /UPCAST\(0, 4\).*does not split by 4/,
+      );
     } finally {
       overrideOpts(undefined);
     }

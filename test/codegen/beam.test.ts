@@ -27,10 +27,12 @@ afterAll(async () => {
   await reloadBeamCache();
 });
 
-const a = uniform([24, 40], 1), b = uniform([40, 28], 2);
+const a = uniform([24, 40], 1),
+  b = uniform([40, 28], 2);
 /** A matmul (one reduce kernel) on the device, with the DEBUG=3 lines its compiles print. */
 async function matmul(device: string): Promise<{ got: Float32Array; lines: string[] }> {
-  const lines: string[] = [], log = vi.spyOn(console, 'log').mockImplementation((s: unknown) => void lines.push(String(s)));
+  const lines: string[] = [],
+    log = vi.spyOn(console, 'log').mockImplementation((s: unknown) => void lines.push(String(s)));
   setDebug(3);
   try {
     const t = (x: typeof a) => tensor(Float32Array.from(x.data), { shape: [...x.shape], device });
@@ -41,7 +43,8 @@ async function matmul(device: string): Promise<{ got: Float32Array; lines: strin
   }
 }
 const want = R.matmul(a, b).data;
-const close = (got: Float32Array): number => got.reduce((n, g, i) => n + (Math.abs(g - want[i]!) <= 1e-4 + 1e-4 * Math.abs(want[i]!) ? 0 : 1), 0);
+const close = (got: Float32Array): number =>
+  got.reduce((n, g, i) => n + (Math.abs(g - want[i]!) <= 1e-4 + 1e-4 * Math.abs(want[i]!) ? 0 : 1), 0);
 
 describe.each(backends)('BEAM on %s', (device) => {
   test('a search times candidates, its winner matches float64 and lands in the cache file', async () => {
@@ -51,22 +54,33 @@ describe.each(backends)('BEAM on %s', (device) => {
     expect(close(got)).toBe(0);
     expect(beamStats.searches).toBeGreaterThan(before.searches);
     expect(beamStats.timed - before.timed).toBeGreaterThan(2);
-    expect(lines.some((l) => /^r_matmul\S*: .* \(search\)$/.test(l)), lines.join('\n')).toBe(true);
-    const disk = JSON.parse(readFileSync(file, 'utf8')) as { version: string; devices: Record<string, Record<string, { name: string }>> };
+    expect(
+      lines.some((l) => /^r_matmul\S*: .* \(search\)$/.test(l)),
+      lines.join('\n'),
+    ).toBe(true);
+    const disk = JSON.parse(readFileSync(file, 'utf8')) as {
+      version: string;
+      devices: Record<string, Record<string, { name: string }>>;
+    };
     expect(disk.version).toBe(version);
     const mine = Object.entries(disk.devices).find(([d]) => d.startsWith(`${device}: `))?.[1] ?? {};
-    expect(Object.values(mine).map((e) => e.name)).toContain(lines.find((l) => l.startsWith('r_matmul'))!.split(':')[0]);
+    expect(Object.values(mine).map((e) => e.name)).toContain(
+      lines.find((l) => l.startsWith('r_matmul'))!.split(':')[0],
+    );
   }, 120_000);
 
   test('a cache hit compiles the remembered actions without timing', async () => {
     setBeam(0);
-    setBeam(2);   // a new choice rule: every kernel compiles again
-    await reloadBeamCache();   // as a new process would
+    setBeam(2); // a new choice rule: every kernel compiles again
+    await reloadBeamCache(); // as a new process would
     const before = { ...beamStats };
     const { got, lines } = await matmul(device);
     expect(close(got)).toBe(0);
     expect(beamStats).toEqual(before);
-    expect(lines.some((l) => /^r_matmul\S*: .* \(cache\)$/.test(l)), lines.join('\n')).toBe(true);
+    expect(
+      lines.some((l) => /^r_matmul\S*: .* \(cache\)$/.test(l)),
+      lines.join('\n'),
+    ).toBe(true);
   }, 120_000);
 });
 
@@ -98,7 +112,9 @@ describe('the cache file', () => {
     expect(w[0]).toContain(`made by polygrad 0.0.1, this is ${version}`);
   });
   test('the version is the package version', () => {
-    expect(version).toBe((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version);
+    expect(version).toBe(
+      (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+    );
   });
   test('a bad BEAM setting is an error naming it', () => {
     expect(() => setBeam(-1)).toThrow('setBeam=-1: expected an integer ≥ 0');

@@ -10,18 +10,28 @@ import { wgslFor } from '../../codegen/wgsl.js';
 import { cudaLanguage } from '../../codegen/cuda.js';
 import { plan } from '../../runtime/plan.js';
 
-const gpu = { globalsAsLoops: false, workgroupSize: 256, threads: 65536 }, cpu = { globalsAsLoops: true, workgroupSize: 1, threads: 1 };
-const rand = (shape: number[]): Tensor => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i)), { shape });
-const only = (t: Tensor): Kernel => { const ks = plan(t); expect(ks).toHaveLength(1); return ks[0]!; };
-const actions = (k: Kernel, caps = gpu): string[] => (optimize(k, caps).opts ?? []).map((o) => `${o.op}(${o.axis}, ${o.amount})`);
+const gpu = { globalsAsLoops: false, workgroupSize: 256, threads: 65536 },
+  cpu = { globalsAsLoops: true, workgroupSize: 1, threads: 1 };
+const rand = (shape: number[]): Tensor =>
+  tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i)),
+    { shape },
+  );
+const only = (t: Tensor): Kernel => {
+  const ks = plan(t);
+  expect(ks).toHaveLength(1);
+  return ks[0]!;
+};
+const actions = (k: Kernel, caps = gpu): string[] =>
+  (optimize(k, caps).opts ?? []).map((o) => `${o.op}(${o.axis}, ${o.amount})`);
 
 describe('GROUP', () => {
   test('a full sum runs on one workgroup of 256 lanes', () => {
     expect(actions(only(rand([4097]).sum()))).toEqual(['GROUP(0, 256)']);
   });
   test('a 4096-wide GEMV gives each output 16 lanes, laid out along whichever axis is contiguous in the weight', () => {
-    expect(actions(only(rand([1, 4096]).matmul(rand([4096, 4096]))))).toEqual(['GROUPWIDE(2, 16)']);   // W[k, n]: adjacent outputs
-    expect(actions(only(rand([1, 4096]).linear(rand([4096, 4096]))))).toEqual(['GROUP(2, 16)']);       // W[n, k]: adjacent lanes
+    expect(actions(only(rand([1, 4096]).matmul(rand([4096, 4096]))))).toEqual(['GROUPWIDE(2, 16)']); // W[k, n]: adjacent outputs
+    expect(actions(only(rand([1, 4096]).linear(rand([4096, 4096]))))).toEqual(['GROUP(2, 16)']); // W[n, k]: adjacent lanes
   });
   test('softmax groups both of its row reduces (max and sum)', () => {
     const ks = plan(rand([64, 16384]).softmax(-1));
@@ -34,13 +44,18 @@ describe('GROUP', () => {
   test('short reduces stay serial: each lane would get fewer than 4 iterations', () => {
     expect(actions(only(rand([15]).sum()))).toEqual([]);
   });
-  test.each([['wgsl', wgslFor(256), 'workgroupBarrier();', 'var<workgroup> sh'], ['cuda', cudaLanguage, '__syncthreads();', '__shared__ float sh']] as const)(
-    '%s: lanes stride the reduce, combine through workgroup memory, one lane stores', (_, lang, barrier, shared) => {
+  test.each([
+    ['wgsl', wgslFor(256), 'workgroupBarrier();', 'var<workgroup> sh'],
+    ['cuda', cudaLanguage, '__syncthreads();', '__shared__ float sh'],
+  ] as const)(
+    '%s: lanes stride the reduce, combine through workgroup memory, one lane stores',
+    (_, lang, barrier, shared) => {
       const k = optimize(only(rand([2, 1000]).sum(1)), gpu);
       const src = render(k, linearize(k, false), lang).source;
       expect(src).toContain(shared);
       expect(src).toContain(barrier);
       expect(src).toMatch(/for \(.*r\d+(: i32)? = first; r\d+ < 1000; r\d+ \+= 128\)/);
       expect(src).toMatch(/if \(owner\) \{ d0\[/);
-    });
+    },
+  );
 });

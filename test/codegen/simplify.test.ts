@@ -7,14 +7,24 @@ import { type AluOp, UOp, constOf } from '../../codegen/uop.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
 /** Evaluates a UOp literally at an assignment of its ranges. */
 function evaluate(u: UOp, env: Map<UOp, number>): number {
   if (u.op === 'CONST') return Number(u.constValue);
   if (u.op === 'RANGE') return env.get(u)!;
-  return Number(evalAlu(u.op as AluOp, u.dtype, u.src.map((s) => evaluate(s, env)), u.src[0]!.dtype));
+  return Number(
+    evalAlu(
+      u.op as AluOp,
+      u.dtype,
+      u.src.map((s) => evaluate(s, env)),
+      u.src[0]!.dtype,
+    ),
+  );
 }
 
 const trunc = (a: number, b: number): number => Math.trunc(a / b);
@@ -25,15 +35,29 @@ describe('index simplification', () => {
     let checked = 0;
     const pick = (n: number) => Math.floor(r() * n);
     for (let trial = 0; trial < 3000; trial++) {
-      const ranges = Array.from({ length: 1 + pick(3) }, (_, i) => UOp.make('RANGE', 'i32', [], { id: i, extent: 1 + pick(12), kind: 'global' }));
+      const ranges = Array.from({ length: 1 + pick(3) }, (_, i) =>
+        UOp.make('RANGE', 'i32', [], { id: i, extent: 1 + pick(12), kind: 'global' }),
+      );
       // build a random expression twice: as folded UOps and as a literal JS function
       const gen = (depth: number): [UOp, (v: number[]) => number] => {
         const k = pick(depth > 2 ? 2 : 6);
-        if (k === 0) { const i = pick(ranges.length); return [ranges[i]!, (v) => v[i]!]; }
-        if (k === 1) { const c = pick(9) - 2; return [constOf(c, 'i32'), () => c]; }
+        if (k === 0) {
+          const i = pick(ranges.length);
+          return [ranges[i]!, (v) => v[i]!];
+        }
+        if (k === 1) {
+          const c = pick(9) - 2;
+          return [constOf(c, 'i32'), () => c];
+        }
         const [a, fa] = gen(depth + 1);
-        if (k === 2) { const [b, fb] = gen(depth + 1); return [alu('ADD', [a, b]), (v) => fa(v) + fb(v)]; }
-        if (k === 3) { const c = pick(7) - 1; return [alu('MUL', [a, constOf(c, 'i32')]), (v) => fa(v) * c]; }
+        if (k === 2) {
+          const [b, fb] = gen(depth + 1);
+          return [alu('ADD', [a, b]), (v) => fa(v) + fb(v)];
+        }
+        if (k === 3) {
+          const c = pick(7) - 1;
+          return [alu('MUL', [a, constOf(c, 'i32')]), (v) => fa(v) * c];
+        }
         const d = 1 + pick(8);
         if (k === 4) return [alu('IDIV', [a, constOf(d, 'i32')]), (v) => trunc(fa(v), d)];
         return [alu('MOD', [a, constOf(d, 'i32')]), (v) => fa(v) % d];
@@ -42,10 +66,16 @@ describe('index simplification', () => {
       const points = ranges.reduce((n, x) => n * x.range.extent, 1);
       for (let p = 0; p < points; p++) {
         let rest = p;
-        const v = ranges.map((x) => { const i = rest % x.range.extent; rest = Math.floor(rest / x.range.extent); return i; });
+        const v = ranges.map((x) => {
+          const i = rest % x.range.extent;
+          rest = Math.floor(rest / x.range.extent);
+          return i;
+        });
         const env = new Map(ranges.map((x, i) => [x, v[i]!] as [UOp, number]));
-        const got = evaluate(expr, env), want = literal(v) | 0;
-        if (got !== want) throw new Error(`trial ${trial}: at ${v} the simplified expression gives ${got}, the formula ${want}`);
+        const got = evaluate(expr, env),
+          want = literal(v) | 0;
+        if (got !== want)
+          throw new Error(`trial ${trial}: at ${v} the simplified expression gives ${got}, the formula ${want}`);
         checked++;
       }
     }

@@ -40,7 +40,9 @@ function walked(k: Kernel, caps: OptCaps, i: number): Kernel {
 function digests(): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
   cases.forEach((c, i) => {
-    const xs: Tensor[] = c.inputs.map((s, j) => tensor(Float32Array.from(uniform(s.shape, j).data), { shape: s.shape }));
+    const xs: Tensor[] = c.inputs.map((s, j) =>
+      tensor(Float32Array.from(uniform(s.shape, j).data), { shape: s.shape }),
+    );
     const f16 = c.inputs.every((s) => !s.int && !s.values) ? [c.run(...xs.map((x) => x.cast('f16')))] : [];
     const kernels = plan(c.run(...xs), ...f16);
     const entry: Record<string, string> = {};
@@ -60,12 +62,15 @@ function digests(): Record<string, Record<string, string>> {
 
 test('the op suite renders to the pinned sources on every target', () => {
   const now = digests();
-  expect(digests(), "a second pass in one process (names must not depend on what was built before)").toEqual(now);
+  expect(digests(), 'a second pass in one process (names must not depend on what was built before)').toEqual(now);
   if (process.env.UPDATE_SOURCES === '1' || !existsSync(fixture)) {
     writeFileSync(fixture, `${JSON.stringify(now, null, 1)}\n`);
-    if (process.env.UPDATE_SOURCES !== '1') throw new Error('test/fixtures/sources.json was missing: written now, rerun');
+    if (process.env.UPDATE_SOURCES !== '1')
+      throw new Error('test/fixtures/sources.json was missing: written now, rerun');
   }
   const pinned = JSON.parse(readFileSync(fixture, 'utf8')) as Record<string, Record<string, string>>;
-  const changed = Object.keys({ ...pinned, ...now }).filter((n) => JSON.stringify(pinned[n]) !== JSON.stringify(now[n]));
+  const changed = Object.keys({ ...pinned, ...now }).filter(
+    (n) => JSON.stringify(pinned[n]) !== JSON.stringify(now[n]),
+  );
   expect(changed, 'cases whose rendered kernels changed (UPDATE_SOURCES=1 regenerates when that is meant)').toEqual([]);
 }, 120_000);

@@ -11,14 +11,25 @@ import { compileAll, nvccAvailable } from '../cuda/nvcc.js';
 import { type Nd, uniform } from '../ops/nd.js';
 import * as R from '../ops/ref.js';
 
-const gpu = { globalsAsLoops: false, workgroupSize: 256, threads: 65536 }, cpu = { globalsAsLoops: true, workgroupSize: 1, threads: 1 };
-const only = (t: Tensor): Kernel => { const ks = plan(t); expect(ks).toHaveLength(1); return ks[0]!; };
-const actions = (k: Kernel, caps = gpu): string[] => (optimize(k, caps).opts ?? []).map((o) => `${o.op}(${o.axis}, ${o.amount})`);
+const gpu = { globalsAsLoops: false, workgroupSize: 256, threads: 65536 },
+  cpu = { globalsAsLoops: true, workgroupSize: 1, threads: 1 };
+const only = (t: Tensor): Kernel => {
+  const ks = plan(t);
+  expect(ks).toHaveLength(1);
+  return ks[0]!;
+};
+const actions = (k: Kernel, caps = gpu): string[] =>
+  (optimize(k, caps).opts ?? []).map((o) => `${o.op}(${o.axis}, ${o.amount})`);
 const nd = (shape: number[], seed: number): Nd => uniform(shape, seed);
 const put = (x: Nd, device?: string): Tensor => tensor(Float32Array.from(x.data), { shape: [...x.shape], device });
 
-const conv = (c: number, h: number, w: number, o = c) => ({ x: nd([1, c, h, w], 1), w: nd([o, c, 3, 3], 2), b: nd([o], 3) });
-const convOf = (a: ReturnType<typeof conv>, device?: string): Tensor => put(a.x, device).conv2d(put(a.w, device), put(a.b, device), { padding: 1 });
+const conv = (c: number, h: number, w: number, o = c) => ({
+  x: nd([1, c, h, w], 1),
+  w: nd([o, c, 3, 3], 2),
+  b: nd([o], 3),
+});
+const convOf = (a: ReturnType<typeof conv>, device?: string): Tensor =>
+  put(a.x, device).conv2d(put(a.w, device), put(a.b, device), { padding: 1 });
 
 describe('UPCAST and UNROLL', () => {
   test('a 3x3 conv upcasts width 4, height 4, channels 2 and unrolls both taps (axes: 1 channel, 2 row, 3 column; ranges 5, 6 the taps)', () => {
@@ -28,38 +39,66 @@ describe('UPCAST and UNROLL', () => {
     expect(actions(k, cpu)).toEqual(want);
   });
   test('a matmul takes an 8x4 register tile (8 columns, the contiguous axis)', () => {
-    expect(actions(only(put(nd([512, 512], 1)).matmul(put(nd([512, 512], 2)))))).toEqual(['UPCAST(1, 8)', 'UPCAST(0, 4)']);
+    expect(actions(only(put(nd([512, 512], 1)).matmul(put(nd([512, 512], 2)))))).toEqual([
+      'UPCAST(1, 8)',
+      'UPCAST(0, 4)',
+    ]);
   });
   test('an odd height leaves the rows alone: 8 columns x 4 channels share the loads instead', () => {
     expect(actions(only(convOf(conv(64, 49, 64))))).toEqual(['UPCAST(3, 8)', 'UPCAST(1, 4)', 'UNROLL(6, 3)']);
   });
   test('no axis divisible by 2: no upcast', () => {
-    expect(actions(only(put(nd([257, 33], 1)).matmul(put(nd([33, 259], 2))))).filter((a) => a.startsWith('UPCAST'))).toEqual([]);
+    expect(
+      actions(only(put(nd([257, 33], 1)).matmul(put(nd([33, 259], 2))))).filter((a) => a.startsWith('UPCAST')),
+    ).toEqual([]);
   });
-  test.skipIf(!nvccAvailable())('unrolled and upcast kernels compile for sm_90', () => {
-    const ks = [only(convOf(conv(64, 48, 64))), only(convOf(conv(64, 49, 64))), only(put(nd([512, 512], 1)).matmul(put(nd([512, 512], 2))))];
-    expect(compileAll(ks.map((k) => optimize(k, gpu)))).toHaveLength(3);
-  }, 60_000);
+  test.skipIf(!nvccAvailable())(
+    'unrolled and upcast kernels compile for sm_90',
+    () => {
+      const ks = [
+        only(convOf(conv(64, 48, 64))),
+        only(convOf(conv(64, 49, 64))),
+        only(put(nd([512, 512], 1)).matmul(put(nd([512, 512], 2)))),
+      ];
+      expect(compileAll(ks.map((k) => optimize(k, gpu)))).toHaveLength(3);
+    },
+    60_000,
+  );
 });
 
 describe.each(backends)('upcast kernels on %s match float64', (device) => {
   const close = async (t: Tensor, want: Nd): Promise<void> => {
     const got = await t.data();
     let bad = 0;
-    want.data.forEach((w, i) => { if (!(Math.abs(got[i]! - w) <= 1e-4 + 1e-4 * Math.abs(w))) bad++; });
+    want.data.forEach((w, i) => {
+      if (!(Math.abs(got[i]! - w) <= 1e-4 + 1e-4 * Math.abs(w))) bad++;
+    });
     expect(bad).toBe(0);
   };
   // big enough (≥ 65536 outputs) that the GPU upcasts too; 50 and 66 take only 2, 40 channels up to 8
-  test.each([[5, 50, 66, 40], [3, 49, 64, 64], [8, 48, 64, 24]])('conv2d 3x3 pad 1, %i channels in, %ix%i, %i out', async (c, h, w, o) => {
+  test.each([
+    [5, 50, 66, 40],
+    [3, 49, 64, 64],
+    [8, 48, 64, 24],
+  ])('conv2d 3x3 pad 1, %i channels in, %ix%i, %i out', async (c, h, w, o) => {
     const a = conv(c, h, w, o);
     await close(convOf(a, device), R.conv2d(a.x, a.w, a.b, 1, 1));
   });
   test('conv2d stride 2 dilation 2 unrolls taps that do not overlap', async () => {
-    const x = nd([1, 4, 130, 132], 4), w = nd([32, 4, 3, 3], 5);
-    await close(put(x, device).conv2d(put(w, device), undefined, { stride: 2, padding: 2, dilation: 2 }), R.conv2d(x, w, undefined, 2, 2, 2));
+    const x = nd([1, 4, 130, 132], 4),
+      w = nd([32, 4, 3, 3], 5);
+    await close(
+      put(x, device).conv2d(put(w, device), undefined, { stride: 2, padding: 2, dilation: 2 }),
+      R.conv2d(x, w, undefined, 2, 2, 2),
+    );
   });
-  test.each([[130, 70, 516], [257, 33, 259], [256, 64, 256]])('matmul %ix%i @ %ix…', async (m, k, n) => {
-    const a = nd([m, k], 6), b = nd([k, n], 7);
+  test.each([
+    [130, 70, 516],
+    [257, 33, 259],
+    [256, 64, 256],
+  ])('matmul %ix%i @ %ix…', async (m, k, n) => {
+    const a = nd([m, k], 6),
+      b = nd([k, n], 7);
     await close(put(a, device).matmul(put(b, device)), R.matmul(a, b));
   });
 });

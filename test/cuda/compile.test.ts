@@ -27,7 +27,9 @@ function walked(k: Kernel, i: number): Kernel {
 describe.skipIf(!hasNvcc)('cuda codegen', () => {
   test('the whole op suite compiles to PTX for sm_90', () => {
     const kernels = cases.flatMap((c) => {
-      const xs: Tensor[] = c.inputs.map((s, i) => tensor(Float32Array.from(uniform(s.shape, i).data), { shape: s.shape }));
+      const xs: Tensor[] = c.inputs.map((s, i) =>
+        tensor(Float32Array.from(uniform(s.shape, i).data), { shape: s.shape }),
+      );
       const f16 = c.inputs.every((s) => !s.int && !s.values) ? [c.run(...xs.map((x) => x.cast('f16')))] : [];
       return plan(c.run(...xs), ...f16);
     });

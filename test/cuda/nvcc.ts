@@ -9,7 +9,12 @@ import { linearize } from '../../codegen/linearize.js';
 import { render } from '../../codegen/render.js';
 
 export function nvccAvailable(): boolean {
-  try { execFileSync('nvcc', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; }
+  try {
+    execFileSync('nvcc', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Compiles every distinct kernel; returns the PTX entry names. Throws with nvcc's log on failure. */
@@ -26,10 +31,15 @@ export function compileAll(kernels: readonly Kernel[], arch = 'sm_90'): string[]
   const dir = mkdtempSync(join(tmpdir(), 'polygrad-cuda-'));
   writeFileSync(join(dir, 'kernels.cu'), body);
   try {
-    execFileSync('nvcc', ['-ptx', `-arch=${arch}`, '-o', join(dir, 'kernels.ptx'), join(dir, 'kernels.cu')], { stdio: 'pipe' });
+    execFileSync('nvcc', ['-ptx', `-arch=${arch}`, '-o', join(dir, 'kernels.ptx'), join(dir, 'kernels.cu')], {
+      stdio: 'pipe',
+    });
   } catch (e) {
     const err = e as { stderr?: Buffer };
-    const numbered = body.split('\n').map((l, i) => `${String(i + 1).padStart(5)}| ${l}`).join('\n');
+    const numbered = body
+      .split('\n')
+      .map((l, i) => `${String(i + 1).padStart(5)}| ${l}`)
+      .join('\n');
     throw new Error(`nvcc failed:\n${err.stderr?.toString() ?? ''}\n${numbered}`);
   }
   const ptx = readFileSync(join(dir, 'kernels.ptx'), 'utf8');

@@ -6,9 +6,16 @@ import { cutRules } from '../../runtime/schedule.js';
 
 const cutsOf = async (make: () => { data(): Promise<unknown> }): Promise<string[]> => {
   const lines: string[] = [];
-  const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { lines.push(a.join(' ')); });
+  const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
+    lines.push(a.join(' '));
+  });
   setDebug(1);
-  try { await make().data(); } finally { setDebug(0); spy.mockRestore(); }
+  try {
+    await make().data();
+  } finally {
+    setDebug(0);
+    spy.mockRestore();
+  }
   const cuts = lines.filter((l) => l.startsWith('  cut by ')).map((l) => l.slice('  cut by '.length));
   // each line ends in its rule's reason
   return cuts.map((c) => {

@@ -40,8 +40,17 @@ describe.each(backends)('fusion on %s', (device) => {
   });
 
   test('LSTM cell (two matmuls + bias + gates, h and c) is one kernel', async () => {
-    const B = 2, I = 8, H = 16;
-    const [x, h, c, wih, whh, b] = await Promise.all([input([B, I], 12), input([B, H], 13), input([B, H], 14), input([4 * H, I], 15), input([4 * H, H], 16), input([4 * H], 17)]);
+    const B = 2,
+      I = 8,
+      H = 16;
+    const [x, h, c, wih, whh, b] = await Promise.all([
+      input([B, I], 12),
+      input([B, H], 13),
+      input([B, H], 14),
+      input([4 * H, I], 15),
+      input([4 * H, H], 16),
+      input([4 * H], 17),
+    ]);
     const [i, f, g, o] = x.linear(wih).add(h.linear(whh)).add(b).chunk(4, 1) as [Tensor, Tensor, Tensor, Tensor];
     const c2 = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
     const h2 = o.sigmoid().mul(c2.tanh());
@@ -71,7 +80,7 @@ describe.each(backends)('fusion on %s', (device) => {
 
   test('the device buffer cap cuts kernels and the result stays right', async () => {
     registerDevice(new CpuBackend('cpu-cap4', { maxBuffers: 4 }));
-    const xs = [1, 2, 3, 4, 5, 6].map((v) => tensor([v, v * 10], { device: 'cpu-cap4' }));   // the WebGPU cap: test/webgpu/limits
+    const xs = [1, 2, 3, 4, 5, 6].map((v) => tensor([v, v * 10], { device: 'cpu-cap4' })); // the WebGPU cap: test/webgpu/limits
     const sum = xs.reduce((a, b) => a.add(b));
     const kernels = plan(sum);
     expect(kernels.length).toBeGreaterThan(1);

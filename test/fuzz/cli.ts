@@ -13,8 +13,11 @@ async function main(): Promise<number> {
   try {
     ({ values } = parseArgs({
       options: {
-        n: { type: 'string', default: '100' }, backend: { type: 'string', default: 'cpu' }, seed: { type: 'string', default: '1' },
-        size: { type: 'string', default: '8' }, jit: { type: 'string', default: 'both' },
+        n: { type: 'string', default: '100' },
+        backend: { type: 'string', default: 'cpu' },
+        seed: { type: 'string', default: '1' },
+        size: { type: 'string', default: '8' },
+        jit: { type: 'string', default: 'both' },
       },
       strict: true,
     }));
@@ -24,31 +27,55 @@ async function main(): Promise<number> {
   }
   const int = (name: 'n' | 'seed' | 'size', min: number): number => {
     const v = Number(values[name]);
-    if (!Number.isSafeInteger(v) || v < min) throw new Error(`fuzz: --${name} must be an integer ≥ ${min}, got ${values[name]}`);
+    if (!Number.isSafeInteger(v) || v < min)
+      throw new Error(`fuzz: --${name} must be an integer ≥ ${min}, got ${values[name]}`);
     return v;
   };
   const jits = { on: [true], off: [false], both: [false, true] }[values.jit];
-  if (!jits) { console.error(`fuzz: --jit must be on, off or both, got ${values.jit}`); return 2; }
+  if (!jits) {
+    console.error(`fuzz: --jit must be on, off or both, got ${values.jit}`);
+    return 2;
+  }
   let n: number, seed: number, size: number;
-  try { n = int('n', 1); seed = int('seed', 0); size = int('size', 1); } catch (e) { console.error((e as Error).message); return 2; }
-  const device = values.backend, found = await initDevices();
-  if (!found.includes(device)) { console.error(`fuzz: backend ${device} is not available here (available: ${found.join(', ')})`); return 2; }
+  try {
+    n = int('n', 1);
+    seed = int('seed', 0);
+    size = int('size', 1);
+  } catch (e) {
+    console.error((e as Error).message);
+    return 2;
+  }
+  const device = values.backend,
+    found = await initDevices();
+  if (!found.includes(device)) {
+    console.error(`fuzz: backend ${device} is not available here (available: ${found.join(', ')})`);
+    return 2;
+  }
   let failed = 0;
   const started = performance.now();
   for (let s = seed; s < seed + n; s++) {
     for (const jit of jits) {
-      const c: Case = { seed: s, device, jit, size }, f = await fuzzCase(c);
+      const c: Case = { seed: s, device, jit, size },
+        f = await fuzzCase(c);
       if (!f) continue;
       failed++;
       const small = await minimize(f);
-      const dir = join('test', 'fuzz', 'regressions'), file = join(dir, `${device}-${s}-${jit ? 'jit' : 'eager'}.json`);
+      const dir = join('test', 'fuzz', 'regressions'),
+        file = join(dir, `${device}-${s}-${jit ? 'jit' : 'eager'}.json`);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(file, `${JSON.stringify({ device, jit, seed: s, size, why: small.why, program: small.program }, null, 1)}\n`);
-      console.log(`FAIL seed ${s} (${jit ? 'jit' : 'eager'}): ${small.why}\n  minimized to ${small.program.nodes.length} nodes: ${file}\n  again: ${reproduce(c)}`);
+      writeFileSync(
+        file,
+        `${JSON.stringify({ device, jit, seed: s, size, why: small.why, program: small.program }, null, 1)}\n`,
+      );
+      console.log(
+        `FAIL seed ${s} (${jit ? 'jit' : 'eager'}): ${small.why}\n  minimized to ${small.program.nodes.length} nodes: ${file}\n  again: ${reproduce(c)}`,
+      );
     }
   }
   const cases = n * jits.length;
-  console.log(`fuzz ${device}: ${cases} cases from seed ${seed}, ${failed} failed (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  console.log(
+    `fuzz ${device}: ${cases} cases from seed ${seed}, ${failed} failed (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
   return failed ? 1 : 0;
 }
 

@@ -11,7 +11,8 @@ import { live } from '../live.js';
 function expectSameBits(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
   expect(got.length, what).toBe(want.length);
   const bad: string[] = [];
-  for (let i = 0; i < want.length && bad.length < 3; i++) if (!Object.is(got[i], want[i])) bad.push(`[${i}] ${got[i]} vs ${want[i]}`);
+  for (let i = 0; i < want.length && bad.length < 3; i++)
+    if (!Object.is(got[i], want[i])) bad.push(`[${i}] ${got[i]} vs ${want[i]}`);
   expect(bad, what).toEqual([]);
 }
 
@@ -27,7 +28,8 @@ describe.each(backends)('jit on %s', (device) => {
           const u = uniform(s.shape, 7919 * call + 31 * i + 1, s.lo ?? -2, s.hi ?? 2).data;
           return tensor(Float32Array.from(s.int ? u.map(Math.round) : u), { shape: s.shape, device });
         });
-        const got = await f(...xs), want = c.run(...xs);
+        const got = await f(...xs),
+          want = c.run(...xs);
         expectSameBits(await got.data(), await want.data(), `${c.name}, call ${call}`);
         for (const t of [got, want, ...xs]) t.dispose();
       }
@@ -46,11 +48,15 @@ describe.each(backends)('jit on %s', (device) => {
     expect(stats.compiles - before.compiles).toBe(0);
     expect(stats.schedules - before.schedules).toBe(0);
     expect(stats.kernels - before.kernels).toBe(5 * f.stats.launches);
-    expect(f.stats.launches).toBe(3);   // matmul+bias+relu+scale, softmax's max/sum, the normalize
-    expect(memory().buffers - before.mem.buffers).toBe(5);   // one output each
+    expect(f.stats.launches).toBe(3); // matmul+bias+relu+scale, softmax's max/sum, the normalize
+    expect(memory().buffers - before.mem.buffers).toBe(5); // one output each
     // each replay's output is its own: earlier ones keep their values
     for (const [i, o] of outs.entries()) {
-      using want = x.linear(w, b).relu().mul(0.5 + i).softmax(-1);
+      using want = x
+        .linear(w, b)
+        .relu()
+        .mul(0.5 + i)
+        .softmax(-1);
       expectSameBits(await o.data(), await want.data(), `replay ${i}`);
     }
     for (const o of outs) o.dispose();
@@ -60,10 +66,29 @@ describe.each(backends)('jit on %s', (device) => {
 
   test('variables reach the kernels of a replay: integers as indices, floats as scales, seeds', async () => {
     const table = await input([10, 6], 4);
-    const f = jit((i: Tensor, s: Tensor, seed: Tensor) => i.reshape([1]).embedding(table).mul(s).add(randn([1, 6], { seed, device })));
-    for (const [i, s, seed] of [[0, 1, 5], [3, 2, 6], [9, -1, 7], [4, 0.25, 8], [4, 0.25, 9]] as const) {
-      const got = await f(variable(i, { dtype: 'i32', min: 0, max: 9, device }), variable(s, { device }), variable(seed, { dtype: 'u32', device }));
-      const want = table.narrow(0, i, 1).mul(s).add(randn([1, 6], { seed, device }));
+    const f = jit((i: Tensor, s: Tensor, seed: Tensor) =>
+      i
+        .reshape([1])
+        .embedding(table)
+        .mul(s)
+        .add(randn([1, 6], { seed, device })),
+    );
+    for (const [i, s, seed] of [
+      [0, 1, 5],
+      [3, 2, 6],
+      [9, -1, 7],
+      [4, 0.25, 8],
+      [4, 0.25, 9],
+    ] as const) {
+      const got = await f(
+        variable(i, { dtype: 'i32', min: 0, max: 9, device }),
+        variable(s, { device }),
+        variable(seed, { dtype: 'u32', device }),
+      );
+      const want = table
+        .narrow(0, i, 1)
+        .mul(s)
+        .add(randn([1, 6], { seed, device }));
       expectSameBits(await got.data(), await want.data(), `row ${i} × ${s}, seed ${seed}`);
     }
     expect(f.stats.replays).toBe(3);
@@ -72,10 +97,13 @@ describe.each(backends)('jit on %s', (device) => {
   test('a new shape, dtype or aliasing is a new capture; plain values too', async () => {
     const f = jit((a: Tensor, b: Tensor, k: number) => a.add(b).mul(k));
     const [a, b, c] = await Promise.all([input([3, 4], 5), input([3, 4], 6), input([2, 5], 7)]);
-    for (let i = 0; i < 3; i++) expectSameBits(await (await f(a, b, 2)).data(), await a.add(b).mul(2).data(), 'same signature');
+    for (let i = 0; i < 3; i++)
+      expectSameBits(await (await f(a, b, 2)).data(), await a.add(b).mul(2).data(), 'same signature');
     expect(f.stats).toMatchObject({ captures: 1, replays: 1 });
-    for (let i = 0; i < 3; i++) expectSameBits(await (await f(c, c, 2)).data(), await c.add(c).mul(2).data(), 'new shape, aliased');
-    for (let i = 0; i < 3; i++) expectSameBits(await (await f(a, b, 3)).data(), await a.add(b).mul(3).data(), 'new constant');
+    for (let i = 0; i < 3; i++)
+      expectSameBits(await (await f(c, c, 2)).data(), await c.add(c).mul(2).data(), 'new shape, aliased');
+    for (let i = 0; i < 3; i++)
+      expectSameBits(await (await f(a, b, 3)).data(), await a.add(b).mul(3).data(), 'new constant');
     expect(f.stats).toMatchObject({ captures: 3, replays: 3 });
   });
 
@@ -96,17 +124,26 @@ describe.each(backends)('jit on %s', (device) => {
 
   test('what a capture cannot replay is refused with a clear error', async () => {
     const x = await input([4], 11);
-    const reads = jit(async (t: Tensor) => { const m = (await t.max().item()) as number; return t.div(m); });
+    const reads = jit(async (t: Tensor) => {
+      const m = (await t.max().item()) as number;
+      return t.div(m);
+    });
     await reads(x);
     await expect(reads(x)).rejects.toThrow(/jit: the function read a tensor back .* while being captured/);
     let n = 0;
     const drifts = jit((t: Tensor) => t.mul(variable(++n, { device })));
     await drifts(x);
-    await expect(drifts(x)).rejects.toThrow(/jit: a variable bound inside the function \(kernel e_mul_4, variable 0\) changed between its first two calls/);
+    await expect(drifts(x)).rejects.toThrow(
+      /jit: a variable bound inside the function \(kernel e_mul_4, variable 0\) changed between its first two calls/,
+    );
     const uploads = jit((t: Tensor) => t.add(tensor([++n, 0, 0, 0], { device })));
     await uploads(x);
-    await expect(uploads(x)).rejects.toThrow(/jit: data uploaded inside the function \(4 × f32\) changed between its first two calls/);
-    await expect(jit((t: Tensor) => t)(new Map() as never)).rejects.toThrow(/jit: cannot pass Map through a jitted function/);
+    await expect(uploads(x)).rejects.toThrow(
+      /jit: data uploaded inside the function \(4 × f32\) changed between its first two calls/,
+    );
+    await expect(jit((t: Tensor) => t)(new Map() as never)).rejects.toThrow(
+      /jit: cannot pass Map through a jitted function/,
+    );
   });
 
   test('a jitted function called inside another capture runs as code, so the outer capture sees its launches', async () => {
@@ -117,7 +154,7 @@ describe.each(backends)('jit on %s', (device) => {
       expectSameBits(await (await outer(x)).data(), await x.sub(x.add(1).exp().sum()).data(), `call ${i}`);
     }
     expect(outer.stats.replays).toBe(2);
-    expect(outer.stats.launches).toBe(2);   // the inner sum, then the subtraction
+    expect(outer.stats.launches).toBe(2); // the inner sum, then the subtraction
     expect(inner.stats.captures).toBe(0);
   });
 

@@ -36,8 +36,9 @@ test('the matmul template passes too', async () => {
   symlinkSync(resolve('kernels/define.ts'), join(dir, 'define.ts'));
   const def = (await import(join(dir, 'my_matmul.ts'))).default as KernelDef;
   registerKernel(def);
-  for (const device of backends.filter((d) => runsOn(def, d))) for (const c of def.cases) {
-    const r = await checkCase(def, c, device);
-    expect(r.used && r.kernelError <= r.tol, `${device}: ${c.name} (${r.kernelError})`).toBe(true);
-  }
+  for (const device of backends.filter((d) => runsOn(def, d)))
+    for (const c of def.cases) {
+      const r = await checkCase(def, c, device);
+      expect(r.used && r.kernelError <= r.tol, `${device}: ${c.name} (${r.kernelError})`).toBe(true);
+    }
 });

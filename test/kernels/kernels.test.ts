@@ -8,22 +8,31 @@ import { backends } from '../backends.js';
 
 describe.each(backends)('contributed kernels on %s', (device) => {
   for (const def of kernels) {
-    test.skipIf(!runsOn(def, device)).each(def.cases.filter((c) => !c.name.startsWith('bench')).map((c) => [c.name, c] as const))(`${def.name}: %s`, async (_, c) => {
-      const r = await checkCase(def, c, device);
-      expect(r.used, 'the kernel ran').toBe(true);
-      expect(r.kernelError, 'kernel vs float64').toBeLessThanOrEqual(r.tol);
-      expect(r.generatedError, 'generated vs float64').toBeLessThanOrEqual(r.tol);
-    });
+    test
+      .skipIf(!runsOn(def, device))
+      .each(def.cases.filter((c) => !c.name.startsWith('bench')).map((c) => [c.name, c] as const))(
+      `${def.name}: %s`,
+      async (_, c) => {
+        const r = await checkCase(def, c, device);
+        expect(r.used, 'the kernel ran').toBe(true);
+        expect(r.kernelError, 'kernel vs float64').toBeLessThanOrEqual(r.tol);
+        expect(r.generatedError, 'generated vs float64').toBeLessThanOrEqual(r.tol);
+      },
+    );
   }
 });
 
 describe.skipIf(!nvccAvailable())('contributed CUDA sources', () => {
-  test.each(kernels.filter((k) => k.impl.kind === 'source' && k.impl.sources.cuda).map((k) => [k.name, k] as const))('%s compiles with nvcc for sm_90 on every case, without spills', (_, def) => {
-    const report = compileCuda(def);
-    expect(report.length).toBe(def.cases.length);
-    for (const r of report) {
-      expect(r.registers, r.case).toBeGreaterThan(0);
-      expect(r.spills, r.case).toBe(0);
-    }
-  }, 120_000);
+  test.each(kernels.filter((k) => k.impl.kind === 'source' && k.impl.sources.cuda).map((k) => [k.name, k] as const))(
+    '%s compiles with nvcc for sm_90 on every case, without spills',
+    (_, def) => {
+      const report = compileCuda(def);
+      expect(report.length).toBe(def.cases.length);
+      for (const r of report) {
+        expect(r.registers, r.case).toBeGreaterThan(0);
+        expect(r.spills, r.case).toBe(0);
+      }
+    },
+    120_000,
+  );
 });

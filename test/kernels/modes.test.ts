@@ -16,10 +16,16 @@ import { backends } from '../backends.js';
 import { getDevice } from '../../runtime/device.js';
 
 const initial = kernelMode();
-afterEach(() => { setKernelMode(initial); setMeasured({}); });
+afterEach(() => {
+  setKernelMode(initial);
+  setMeasured({});
+});
 
 describe.each(backends)('kernel modes on %s', (device) => {
-  const graphs = (): Tensor[] => cases.map((c) => c.run(...c.inputs.map((s, i) => tensor(Float32Array.from(uniform(s.shape, i).data), { shape: s.shape, device }))));
+  const graphs = (): Tensor[] =>
+    cases.map((c) =>
+      c.run(...c.inputs.map((s, i) => tensor(Float32Array.from(uniform(s.shape, i).data), { shape: s.shape, device }))),
+    );
 
   test('generated: no contributed kernel anywhere; auto with nothing measured schedules the same kernels', () => {
     setKernelMode('generated');
@@ -31,30 +37,47 @@ describe.each(backends)('kernel modes on %s', (device) => {
     setKernelMode('custom');
     const custom = graphs().flatMap((t) => plan(t).map((k) => k.name));
     // where a kernel declares this device, custom mode uses contributed kernels somewhere in the suite
-    if (kernels.some((k) => k.devices.some((d) => ({ cpu: 'js', webgpu: 'wgsl', cuda: 'cuda' })[d] === getDevice(device).language.name))) {
+    if (
+      kernels.some((k) =>
+        k.devices.some((d) => ({ cpu: 'js', webgpu: 'wgsl', cuda: 'cuda' })[d] === getDevice(device).language.name),
+      )
+    ) {
       expect(custom.some((n) => n.startsWith('c_'))).toBe(true);
     }
   });
 
   const dir = 'test/fixtures/neuralos';
-  test.skipIf(!existsSync(`${dir}/cases.safetensors`))('custom and auto: three NeuralOS frames still match PyTorch', async () => {
-    const fx = new SafetensorsFile(`${dir}/cases.safetensors`), meta = JSON.parse(readFileSync(`${dir}/meta.json`, 'utf8')) as { events: NeuralOSEvent[]; steps: number };
-    for (const mode of ['custom', 'auto'] as const) {
-      setKernelMode(mode);
-      // auto goes by measurements: say every kernel was measured faster on this device
-      setMeasured({ [getDevice(device).description]: Object.fromEntries(kernels.map((k) => [k.name, 2])) });
-      const model = await NeuralOS.load(tinyConfig, { weights: `${dir}/weights.safetensors`, device });
-      for (const [k, ev] of meta.events.entries()) {
-        const f = await model.step(ev, { steps: meta.steps, noise: fx.read(`frames.noise${k}`) });
-        const latent = await model.previousLatent!.data(), want = fx.read(`frames.latent${k}`);
-        let num = 0, den = 0;
-        want.forEach((w, i) => { num = Math.max(num, Math.abs(latent[i]! - w)); den = Math.max(den, Math.abs(w)); });
-        expect(num / den, `${mode}, frame ${k}: latent`).toBeLessThanOrEqual(1e-4);
-        const img = fx.read(`frames.image${k}`);
-        let off = 0;
-        f.image.forEach((v, i) => { expect(Math.abs(v - img[i]!), `${mode}, frame ${k} pixel ${i}`).toBeLessThanOrEqual(1); off += v !== img[i] ? 1 : 0; });
-        expect(off / img.length).toBeLessThan(0.01);
+  test.skipIf(!existsSync(`${dir}/cases.safetensors`))(
+    'custom and auto: three NeuralOS frames still match PyTorch',
+    async () => {
+      const fx = new SafetensorsFile(`${dir}/cases.safetensors`),
+        meta = JSON.parse(readFileSync(`${dir}/meta.json`, 'utf8')) as { events: NeuralOSEvent[]; steps: number };
+      for (const mode of ['custom', 'auto'] as const) {
+        setKernelMode(mode);
+        // auto goes by measurements: say every kernel was measured faster on this device
+        setMeasured({ [getDevice(device).description]: Object.fromEntries(kernels.map((k) => [k.name, 2])) });
+        const model = await NeuralOS.load(tinyConfig, { weights: `${dir}/weights.safetensors`, device });
+        for (const [k, ev] of meta.events.entries()) {
+          const f = await model.step(ev, { steps: meta.steps, noise: fx.read(`frames.noise${k}`) });
+          const latent = await model.previousLatent!.data(),
+            want = fx.read(`frames.latent${k}`);
+          let num = 0,
+            den = 0;
+          want.forEach((w, i) => {
+            num = Math.max(num, Math.abs(latent[i]! - w));
+            den = Math.max(den, Math.abs(w));
+          });
+          expect(num / den, `${mode}, frame ${k}: latent`).toBeLessThanOrEqual(1e-4);
+          const img = fx.read(`frames.image${k}`);
+          let off = 0;
+          f.image.forEach((v, i) => {
+            expect(Math.abs(v - img[i]!), `${mode}, frame ${k} pixel ${i}`).toBeLessThanOrEqual(1);
+            off += v !== img[i] ? 1 : 0;
+          });
+          expect(off / img.length).toBeLessThan(0.01);
+        }
       }
-    }
-  }, 240_000);
+    },
+    240_000,
+  );
 });

@@ -11,13 +11,18 @@ import { backends } from '../backends.js';
 import { live } from '../live.js';
 
 function randomEvents(n: number, seed: number): { ev: NeuralOSEvent; steps: number }[] {
-  const r = rng(seed), pick = (k: number) => Math.floor(r() * k);
+  const r = rng(seed),
+    pick = (k: number) => Math.floor(r() * k);
   return Array.from({ length: n }, () => ({
     ev: {
-      x: pick(tinyConfig.screen.width), y: pick(tinyConfig.screen.height), is_left_click: r() < 0.2, is_right_click: r() < 0.1,
-      keys_down: r() < 0.3 ? [KEYS[pick(KEYS.length)]!] : [], keys_up: r() < 0.3 ? [KEYS[pick(KEYS.length)]!] : [],
+      x: pick(tinyConfig.screen.width),
+      y: pick(tinyConfig.screen.height),
+      is_left_click: r() < 0.2,
+      is_right_click: r() < 0.1,
+      keys_down: r() < 0.3 ? [KEYS[pick(KEYS.length)]!] : [],
+      keys_up: r() < 0.3 ? [KEYS[pick(KEYS.length)]!] : [],
     },
-    steps: [1, 2, 4, 5][pick(4)]!,   // not 3: the reference's schedule cannot run it
+    steps: [1, 2, 4, 5][pick(4)]!, // not 3: the reference's schedule cannot run it
   }));
 }
 
@@ -51,7 +56,8 @@ describe.each(backends)('the frame loop on %s', (device) => {
         setJit(true);
       }
     };
-    const plain = await run(false), jitted = await run(true);
+    const plain = await run(false),
+      jitted = await run(true);
     jitted.forEach((f, i) => {
       expect(Buffer.from(f.image).equals(Buffer.from(plain[i]!.image)), `frame ${i} image`).toBe(true);
       expect(Buffer.from(f.latent.buffer).equals(Buffer.from(plain[i]!.latent.buffer)), `frame ${i} latent`).toBe(true);

@@ -27,14 +27,17 @@ describe('neuralos pieces', () => {
     const a = alphasCumprod(tinyConfig);
     expect(a[0]).toBeCloseTo(1 - 0.0015, 7);
     let acc = 1;
-    for (let i = 0; i < 1000; i++) { const b = (Math.sqrt(0.0015) + (Math.sqrt(0.0195) - Math.sqrt(0.0015)) * i / 999) ** 2; acc *= 1 - b; }
+    for (let i = 0; i < 1000; i++) {
+      const b = (Math.sqrt(0.0015) + ((Math.sqrt(0.0195) - Math.sqrt(0.0015)) * i) / 999) ** 2;
+      acc *= 1 - b;
+    }
     expect(a[999]! / acc).toBeCloseTo(1, 5);
   });
 
   test('timestep embedding puts cos first', () => {
     const e = timestepEmbedding(500, 8);
     for (let i = 0; i < 4; i++) {
-      const f = Math.exp(-Math.log(10000) * i / 4);
+      const f = Math.exp((-Math.log(10000) * i) / 4);
       expect(e[i]).toBeCloseTo(Math.cos(500 * f), 3);
       expect(e[4 + i]).toBeCloseTo(Math.sin(500 * f), 3);
     }
@@ -50,14 +53,24 @@ describe('neuralos pieces', () => {
   });
 
   test('safetensors round trip in f32 and f16', () => {
-    const a = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i) * 3), b = Float32Array.from([1, -2.5, 65504]);
+    const a = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i) * 3),
+      b = Float32Array.from([1, -2.5, 65504]);
     for (const dtype of ['F32', 'F16'] as const) {
       const p = join(dir, `rt-${dtype}.safetensors`);
-      writeSafetensors(p, [{ name: 'a', shape: [3, 4], data: () => a }, { name: 'b', shape: [3], data: () => b }], dtype);
+      writeSafetensors(
+        p,
+        [
+          { name: 'a', shape: [3, 4], data: () => a },
+          { name: 'b', shape: [3], data: () => b },
+        ],
+        dtype,
+      );
       const f = new SafetensorsFile(p);
       expect(f.tensors.get('a')!.shape).toEqual([3, 4]);
       const ra = f.read('a');
-      ra.forEach((v, i) => expect(Math.abs(v - a[i]!)).toBeLessThanOrEqual(dtype === 'F32' ? 0 : 2e-3 * Math.abs(a[i]!)));
+      ra.forEach((v, i) =>
+        expect(Math.abs(v - a[i]!)).toBeLessThanOrEqual(dtype === 'F32' ? 0 : 2e-3 * Math.abs(a[i]!)),
+      );
       expect(Array.from(f.read('b'))).toEqual([1, -2.5, 65504]);
       f.close();
     }
@@ -74,10 +87,17 @@ describe('neuralos pieces', () => {
     const cut = join(dir, 'cut.safetensors');
     writeFileSync(cut, bytes.subarray(0, bytes.length - 8));
     expect(() => new SafetensorsFile(cut)).toThrow(/runs past the end of the file \(truncated\?\)/);
-    await expect(NeuralOS.load(tinyConfig, { weights: good })).rejects.toThrow(/^checkpoint does not fit the model config: \d+ problems \(missing temporal_encoder\.[^\n]*; pass the --config the checkpoint was trained with$/);
+    await expect(NeuralOS.load(tinyConfig, { weights: good })).rejects.toThrow(
+      /^checkpoint does not fit the model config: \d+ problems \(missing temporal_encoder\.[^\n]*; pass the --config the checkpoint was trained with$/,
+    );
     const wrong = join(dir, 'wrong.safetensors');
-    writeSafetensors(wrong, [{ name: 'temporal_encoder.log_sigma', shape: [1], data: () => new Float32Array(1) }, { name: 'temporal_encoder.embedding_x.weight', shape: [3, 3], data: () => new Float32Array(9) }]);
-    await expect(NeuralOS.load(tinyConfig, { weights: wrong })).rejects.toThrow(/mis-shaped temporal_encoder\.embedding_x\.weight: checkpoint \[3,3\], model expects \[64,64\]/);
+    writeSafetensors(wrong, [
+      { name: 'temporal_encoder.log_sigma', shape: [1], data: () => new Float32Array(1) },
+      { name: 'temporal_encoder.embedding_x.weight', shape: [3, 3], data: () => new Float32Array(9) },
+    ]);
+    await expect(NeuralOS.load(tinyConfig, { weights: wrong })).rejects.toThrow(
+      /mis-shaped temporal_encoder\.embedding_x\.weight: checkpoint \[3,3\], model expects \[64,64\]/,
+    );
   });
 
   test('frames leak no device memory and steps are validated', async () => {
@@ -85,14 +105,22 @@ describe('neuralos pieces', () => {
     // the first frames capture the jitted stages (their planned buffers stay); from then on memory is flat
     for (const x of [5, 6, 7]) await m.step({ x, y: 5 }, { steps: 2 });
     const before = live();
-    for (const ev of [{ x: 20, y: 30, keys_down: ['a'] }, { x: 40, y: 2, is_left_click: true, keys_up: ['a'] }, { x: 63, y: 63 }]) {
+    for (const ev of [
+      { x: 20, y: 30, keys_down: ['a'] },
+      { x: 40, y: 2, is_left_click: true, keys_up: ['a'] },
+      { x: 63, y: 63 },
+    ]) {
       const f = await m.step(ev, { steps: 2 });
       expect(f.image).toHaveLength(64 * 64 * 3);
       expect(live()).toEqual(before);
     }
-    await expect(m.step({ x: 1, y: 1 }, { steps: 0 })).rejects.toThrow('neuralos: steps must be an integer in [1, 999], got 0');
+    await expect(m.step({ x: 1, y: 1 }, { steps: 0 })).rejects.toThrow(
+      'neuralos: steps must be an integer in [1, 999], got 0',
+    );
     // c = 1000 // 3 = 333 puts the last uniform timestep at 1000: the reference fails with an index error
-    await expect(m.step({ x: 1, y: 1 }, { steps: 3 })).rejects.toThrow('neuralos: 3 steps put the last DDIM timestep at 1000, past the 1000-step schedule');
+    await expect(m.step({ x: 1, y: 1 }, { steps: 3 })).rejects.toThrow(
+      'neuralos: 3 steps put the last DDIM timestep at 1000, past the 1000-step schedule',
+    );
   }, 120_000);
 });
 
@@ -101,13 +129,20 @@ describe('weight conversion', () => {
     const { convert } = await import('../../app/neuralos.js');
     const out = join(dir, 'converted.safetensors');
     convert('test/fixtures/neuralos/weights.ckpt', out, false);
-    const a = new SafetensorsFile(out), b = new SafetensorsFile('test/fixtures/neuralos/weights.safetensors');
+    const a = new SafetensorsFile(out),
+      b = new SafetensorsFile('test/fixtures/neuralos/weights.safetensors');
     expect([...a.tensors.keys()].sort()).toEqual([...b.tensors.keys()].sort());
-    for (const name of ['temporal_encoder.lstm_lower.weight_ih_l0', 'model.diffusion_model.out.2.weight', 'first_stage_model.decoder.conv_out.bias', 'temporal_encoder.log_sigma']) {
+    for (const name of [
+      'temporal_encoder.lstm_lower.weight_ih_l0',
+      'model.diffusion_model.out.2.weight',
+      'first_stage_model.decoder.conv_out.bias',
+      'temporal_encoder.log_sigma',
+    ]) {
       expect(Array.from(a.read(name)), name).toEqual(Array.from(b.read(name)));
       expect(a.tensors.get(name)!.shape).toEqual(b.tensors.get(name)!.shape);
     }
-    a.close(); b.close();
+    a.close();
+    b.close();
   });
 
   test('a truncated PyTorch checkpoint is a clear error', () => {
@@ -122,19 +157,42 @@ describe('polygrad neuralos (reference-compatible CLI)', () => {
   test('--noise and --dump reproduce the PyTorch frames value for value', async () => {
     const { runNeuralOS } = await import('../../app/neuralos.js');
     const cases = new SafetensorsFile('test/fixtures/neuralos/cases.safetensors');
-    const meta = JSON.parse(readFileSync('test/fixtures/neuralos/meta.json', 'utf8')) as { events: unknown[]; steps: number };
+    const meta = JSON.parse(readFileSync('test/fixtures/neuralos/meta.json', 'utf8')) as {
+      events: unknown[];
+      steps: number;
+    };
     const noise = Float32Array.from([0, 1, 2].flatMap((k) => Array.from(cases.read(`frames.noise${k}`))));
-    const events = join(dir, 'events.json'), noiseFile = join(dir, 'noise.f32'), frames = join(dir, 'frames'), dump = join(dir, 'dump'), cfg = join(dir, 'tiny.json');
+    const events = join(dir, 'events.json'),
+      noiseFile = join(dir, 'noise.f32'),
+      frames = join(dir, 'frames'),
+      dump = join(dir, 'dump'),
+      cfg = join(dir, 'tiny.json');
     writeFileSync(events, JSON.stringify(meta.events));
     writeFileSync(noiseFile, new Uint8Array(noise.buffer));
     writeFileSync(cfg, JSON.stringify(tinyConfig));
-    await runNeuralOS({ events, noise: noiseFile, frames, dump, steps: String(meta.steps), checkpoint: 'test/fixtures/neuralos/weights.safetensors', config: cfg }, 'cpu');
+    await runNeuralOS(
+      {
+        events,
+        noise: noiseFile,
+        frames,
+        dump,
+        steps: String(meta.steps),
+        checkpoint: 'test/fixtures/neuralos/weights.safetensors',
+        config: cfg,
+      },
+      'cpu',
+    );
     for (const k of [0, 1, 2]) {
-      const raw = readFileSync(join(dump, `frame_000${k}.latent.f32`)), got = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      const raw = readFileSync(join(dump, `frame_000${k}.latent.f32`)),
+        got = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
       const want = cases.read(`frames.latent${k}`);
       const scale = Math.max(...want.map(Math.abs));
       got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1e-4 * scale));
-      expect(readFileSync(join(frames, `frame_000${k}.png`)).subarray(1, 4).toString()).toBe('PNG');
+      expect(
+        readFileSync(join(frames, `frame_000${k}.png`))
+          .subarray(1, 4)
+          .toString(),
+      ).toBe('PNG');
     }
     cases.close();
   }, 120_000);

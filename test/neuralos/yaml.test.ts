@@ -63,45 +63,80 @@ describe('reference YAML config', () => {
   });
 
   test('clear errors for what does not fit', () => {
-    expect(() => configFromYaml('model:\n  params: {}\n')).toThrow('config: the YAML has no model.params.unet_config.params.out_channels (expected the reference LDM config)');
-    expect(() => configFromYaml(referenceYaml(tinyConfig))).toThrow('config: latent stats for 4 channels are needed (pass --latent-stats latent_stats.json)');
+    expect(() => configFromYaml('model:\n  params: {}\n')).toThrow(
+      'config: the YAML has no model.params.unet_config.params.out_channels (expected the reference LDM config)',
+    );
+    expect(() => configFromYaml(referenceYaml(tinyConfig))).toThrow(
+      'config: latent stats for 4 channels are needed (pass --latent-stats latent_stats.json)',
+    );
   });
 
   test('scale_factor may be left out (LDM defaults it to 1.0); sizes and numbers are validated', () => {
     expect(configFromYaml(referenceYaml(fullConfig).replace('    scale_factor: 1.0\n', ''))).toEqual(fullConfig);
-    const bad = (from: string, to: string) => () => configFromYaml(referenceYaml(fullConfig).replace(from, to), undefined, 'x.yaml');
-    expect(bad('model_channels: 192', 'model_channels: .inf')).toThrow('config x.yaml: unet.modelChannels must be a positive integer, got Infinity');
-    expect(bad('num_res_blocks: 2', 'num_res_blocks: -2')).toThrow('config x.yaml: unet.numResBlocks must be a positive integer, got -2');
-    expect(bad('linear_end: 0.0195', 'linear_end: .nan')).toThrow('config x.yaml: diffusion.linearEnd must be a number in (0, 1), got NaN');
-    expect(bad('hidden_size: 4096', 'hidden_size: 0')).toThrow('config x.yaml: rnn.hidden must be a positive integer, got 0');
+    const bad = (from: string, to: string) => () =>
+      configFromYaml(referenceYaml(fullConfig).replace(from, to), undefined, 'x.yaml');
+    expect(bad('model_channels: 192', 'model_channels: .inf')).toThrow(
+      'config x.yaml: unet.modelChannels must be a positive integer, got Infinity',
+    );
+    expect(bad('num_res_blocks: 2', 'num_res_blocks: -2')).toThrow(
+      'config x.yaml: unet.numResBlocks must be a positive integer, got -2',
+    );
+    expect(bad('linear_end: 0.0195', 'linear_end: .nan')).toThrow(
+      'config x.yaml: diffusion.linearEnd must be a number in (0, 1), got NaN',
+    );
+    expect(bad('hidden_size: 4096', 'hidden_size: 0')).toThrow(
+      'config x.yaml: rnn.hidden must be a positive integer, got 0',
+    );
     expect(bad('timesteps: 1000', 'timesteps: [1')).toThrow(/^config x\.yaml: not YAML: /);
   });
 
   test('a JSON --config is validated field by field', () => {
     const d = mkdtempSync(join(tmpdir(), 'polygrad-config-'));
-    const write = (name: string, value: unknown) => { writeFileSync(join(d, name), JSON.stringify(value)); return join(d, name); };
+    const write = (name: string, value: unknown) => {
+      writeFileSync(join(d, name), JSON.stringify(value));
+      return join(d, name);
+    };
     expect(configNamed(write('ok.json', tinyConfig))).toEqual(tinyConfig);
     const heads = write('heads.json', { ...tinyConfig, rnn: { ...tinyConfig.rnn, heads: 3 } });
-    expect(() => configNamed(heads)).toThrow(`config ${heads}: rnn.attnDim must be a multiple of rnn.heads (3), got ${tinyConfig.rnn.attnDim}`);
+    expect(() => configNamed(heads)).toThrow(
+      `config ${heads}: rnn.attnDim must be a multiple of rnn.heads (3), got ${tinyConfig.rnn.attnDim}`,
+    );
     const screen = write('screen.json', { ...tinyConfig, screen: { width: 60, height: 64 } });
-    expect(() => configNamed(screen)).toThrow(`config ${screen}: screen.width must be a multiple of 8 (the autoencoder downsamples by 8), got 60`);
+    expect(() => configNamed(screen)).toThrow(
+      `config ${screen}: screen.width must be a multiple of 8 (the autoencoder downsamples by 8), got 60`,
+    );
     const std = write('std.json', { ...tinyConfig, latentStats: { ...tinyConfig.latentStats, std: [1, 0, 1, 1] } });
-    expect(() => configNamed(std)).toThrow(`config ${std}: latentStats.std must be 4 finite numbers above 0 (one per latent channel), got [1,0,1,1]`);
+    expect(() => configNamed(std)).toThrow(
+      `config ${std}: latentStats.std must be 4 finite numbers above 0 (one per latent channel), got [1,0,1,1]`,
+    );
     writeFileSync(join(d, 'broken.json'), '{"screen": ');
     expect(() => configNamed(join(d, 'broken.json'))).toThrow(/^config .*broken\.json: not JSON: /);
-    expect(() => configNamed(join(d, 'absent.json'))).toThrow(`--config ${join(d, 'absent.json')}: no such file (or use full, tiny or demo)`);
+    expect(() => configNamed(join(d, 'absent.json'))).toThrow(
+      `--config ${join(d, 'absent.json')}: no such file (or use full, tiny or demo)`,
+    );
   });
 
   test('a tiny YAML + the PyTorch checkpoint fixture renders the reference first frame', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'polygrad-yaml-'));
-    const yaml = join(dir, 'tiny.yaml'), stats = join(dir, 'latent_stats.json');
-    writeFileSync(yaml, referenceYaml(tinyConfig, `        attention_dim: ${tinyConfig.rnn.attnDim}\n        num_heads: ${tinyConfig.rnn.heads}\n`));
+    const yaml = join(dir, 'tiny.yaml'),
+      stats = join(dir, 'latent_stats.json');
+    writeFileSync(
+      yaml,
+      referenceYaml(
+        tinyConfig,
+        `        attention_dim: ${tinyConfig.rnn.attnDim}\n        num_heads: ${tinyConfig.rnn.heads}\n`,
+      ),
+    );
     writeFileSync(stats, JSON.stringify(tinyConfig.latentStats));
-    const { model } = await loadModel({ config: yaml, 'latent-stats': stats, checkpoint: 'test/fixtures/neuralos/weights.ckpt' }, 'cpu');
+    const { model } = await loadModel(
+      { config: yaml, 'latent-stats': stats, checkpoint: 'test/fixtures/neuralos/weights.ckpt' },
+      'cpu',
+    );
     expect(model.cfg).toEqual(tinyConfig);
     const cases = new SafetensorsFile('test/fixtures/neuralos/cases.safetensors');
     await model.step({ x: 10, y: 20, keys_down: [] }, { steps: 4, noise: cases.read('frames.noise0') });
-    const got = await model.previousLatent!.data(), want = cases.read('frames.latent0');
+    const got = await model.previousLatent!.data(),
+      want = cases.read('frames.latent0');
     const scale = Math.max(...want.map(Math.abs));
     got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1e-4 * scale));
     cases.close();

@@ -1,12 +1,17 @@
 // A tiny float64 n-d array for the references: row-major data, built from an index function.
-export interface Nd { readonly shape: readonly number[]; readonly data: Float64Array }
+export interface Nd {
+  readonly shape: readonly number[];
+  readonly data: Float64Array;
+}
 
 export const numel = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 export const strides = (s: readonly number[]): number[] => s.map((_, i) => numel(s.slice(i + 1)));
 
 /** An array of `shape` with element idx = f(idx). */
 export function build(shape: readonly number[], f: (idx: number[]) => number): Nd {
-  const n = numel(shape), data = new Float64Array(n), st = strides(shape);
+  const n = numel(shape),
+    data = new Float64Array(n),
+    st = strides(shape);
   for (let i = 0; i < n; i++) data[i] = f(shape.map((d, j) => Math.floor(i / st[j]!) % d));
   return { shape: [...shape], data };
 }
@@ -15,7 +20,9 @@ export function at(a: Nd, idx: readonly number[]): number {
   let o = 0;
   // broadcasting: leading dims missing, size-1 dims read index 0
   const off = idx.length - a.shape.length;
-  a.shape.forEach((d, j) => { o += (d === 1 ? 0 : idx[j + off]!) * st[j]!; });
+  a.shape.forEach((d, j) => {
+    o += (d === 1 ? 0 : idx[j + off]!) * st[j]!;
+  });
   return a.data[o]!;
 }
 export function broadcast(...shapes: (readonly number[])[]): number[] {
@@ -32,7 +39,17 @@ export function reduce(a: Nd, axes: number[] | undefined, f: (xs: number[]) => n
   const kept = a.shape.map((d, i) => (ax.includes(i) ? 1 : d));
   const out = build(kept, (idx) => {
     const xs: number[] = [];
-    const sub = build(ax.map((i) => a.shape[i]!), (r) => { const full = [...idx]; ax.forEach((axis, j) => { full[axis] = r[j]!; }); xs.push(at(a, full)); return 0; });
+    const sub = build(
+      ax.map((i) => a.shape[i]!),
+      (r) => {
+        const full = [...idx];
+        ax.forEach((axis, j) => {
+          full[axis] = r[j]!;
+        });
+        xs.push(at(a, full));
+        return 0;
+      },
+    );
     void sub;
     return f(xs);
   });
@@ -43,8 +60,13 @@ export function reduce(a: Nd, axes: number[] | undefined, f: (xs: number[]) => n
 export function erf(x: number): number {
   const a = Math.abs(x);
   if (a < 3) {
-    let term = a, sum = a;
-    for (let n = 1; n < 100; n++) { term *= (-a * a) / n; sum += term / (2 * n + 1); if (Math.abs(term) < 1e-17) break; }
+    let term = a,
+      sum = a;
+    for (let n = 1; n < 100; n++) {
+      term *= (-a * a) / n;
+      sum += term / (2 * n + 1);
+      if (Math.abs(term) < 1e-17) break;
+    }
     return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
   }
   return Math.sign(x) * (1 - erfc(a));

@@ -13,12 +13,21 @@ import { numel } from './nd.js';
 // limit at 64-element chunks; real devices hold 32 M elements or more per buffer).
 const chunked = ['cpu-chunked', ...(hasWebGpu ? ['webgpu-chunked'] : [])];
 registerDevice(new CpuBackend('cpu-chunked', { maxBufferBytes: 256, maxBuffers: 12 }));
-if (hasWebGpu) registerDevice((await WebGpuBackend.create({ name: 'webgpu-chunked', limits: { maxBufferBytes: 256, maxBuffers: 12 } }))!);
+if (hasWebGpu)
+  registerDevice(
+    (await WebGpuBackend.create({ name: 'webgpu-chunked', limits: { maxBufferBytes: 256, maxBuffers: 12 } }))!,
+  );
 const fitsChunks = (c: OpCase): boolean => c.inputs.every((s) => numel(s.shape) <= 700);
 
 describe.each([...backends, ...chunked])('ops on %s', (device) => {
-  for (const c of cases.filter((x) => (!x.ieee || !device.startsWith('webgpu')) && (!chunked.includes(device) || fitsChunks(x)))) {
-    const variants = c.inputs.some((s) => s.shape.length > 0) ? (chunked.includes(device) ? layouts.slice(0, 2) : layouts) : (['contiguous'] as Layout[]);
+  for (const c of cases.filter(
+    (x) => (!x.ieee || !device.startsWith('webgpu')) && (!chunked.includes(device) || fitsChunks(x)),
+  )) {
+    const variants = c.inputs.some((s) => s.shape.length > 0)
+      ? chunked.includes(device)
+        ? layouts.slice(0, 2)
+        : layouts
+      : (['contiguous'] as Layout[]);
     test.each(variants)(`${c.name} (%s)`, (layout) => check(c, device, layout));
   }
 });

@@ -9,12 +9,29 @@ import { backends } from '../backends.js';
 
 type Value = number | boolean | string;
 interface Fixture {
-  name: string; ieee: boolean; method?: string; fn?: string; args: unknown[];
+  name: string;
+  ieee: boolean;
+  method?: string;
+  fn?: string;
+  args: unknown[];
   inputs: { values: Value[]; shape: number[]; dtype: DType }[];
   expected: { values: Value[]; shape: number[]; dtype: DType };
 }
-const { cases } = JSON.parse(readFileSync(new URL('../fixtures/ops/torch_edge.json', import.meta.url), 'utf8')) as { cases: Fixture[] };
-const num = (v: Value): number => (typeof v === 'boolean' ? +v : v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === '-0' ? -0 : (v as number));
+const { cases } = JSON.parse(readFileSync(new URL('../fixtures/ops/torch_edge.json', import.meta.url), 'utf8')) as {
+  cases: Fixture[];
+};
+const num = (v: Value): number =>
+  typeof v === 'boolean'
+    ? +v
+    : v === 'nan'
+      ? NaN
+      : v === 'inf'
+        ? Infinity
+        : v === '-inf'
+          ? -Infinity
+          : v === '-0'
+            ? -0
+            : (v as number);
 
 /** Calls that PyTorch makes with one expression and polygrad with a few: the fixture names them. */
 const composite: Record<string, (x: Tensor, ...a: never[]) => Tensor> = {
@@ -28,8 +45,10 @@ const composite: Record<string, (x: Tensor, ...a: never[]) => Tensor> = {
   sumToOne: (x) => x.sum().reshape([1]),
   varStd: (x) => stack([x.var(1), x.var(1, { correction: 0 }), x.std(0).sum().expand([3])]),
   softmaxBoth: (x) => stack([x.softmax(1), x.logSoftmax(1)]),
-  norms: (x, w: Tensor, b: Tensor) => stack([x.layerNorm([3], w, b), x.transpose(1, 2).groupNorm(3, w, b).transpose(1, 2)]),
-  attention: (q, k: Tensor, v: Tensor, mask: Tensor) => q.scaledDotProductAttention(k, v, { attnMask: mask, scale: 0.3 }),
+  norms: (x, w: Tensor, b: Tensor) =>
+    stack([x.layerNorm([3], w, b), x.transpose(1, 2).groupNorm(3, w, b).transpose(1, 2)]),
+  attention: (q, k: Tensor, v: Tensor, mask: Tensor) =>
+    q.scaledDotProductAttention(k, v, { attnMask: mask, scale: 0.3 }),
 };
 
 function run(c: Fixture, device: string): Tensor {
@@ -44,18 +63,26 @@ function run(c: Fixture, device: string): Tensor {
 
 describe.each(backends)('PyTorch fixtures on %s', (device) => {
   const signedZeros = device !== 'webgpu';
-  test.each(cases.filter((c) => !c.ieee || device !== 'webgpu').map((c) => [c.name, c] as const))('%s', async (_, c) => {
-    const out = run(c, device);
-    expect(out.shape).toEqual(c.expected.shape);
-    expect(out.dtype).toBe(c.expected.dtype);
-    const got = Array.from(await out.data(), (v) => (out.dtype === 'bool' ? +(v !== 0) : v));
-    const bad: string[] = [];
-    c.expected.values.map(num).forEach((w, i) => {
-      const g = got[i]!;
-      const ok = Number.isNaN(w) ? Number.isNaN(g) : !Number.isFinite(w) ? g === w
-        : g === 0 && w === 0 ? Object.is(g, w) || !signedZeros : Math.abs(g - w) <= 2.4e-7 + 1e-6 * Math.abs(w);
-      if (!ok) bad.push(`[${i}] got ${Object.is(g, -0) ? '-0' : g}, PyTorch ${Object.is(w, -0) ? '-0' : w}`);
-    });
-    expect(bad, c.name).toEqual([]);
-  });
+  test.each(cases.filter((c) => !c.ieee || device !== 'webgpu').map((c) => [c.name, c] as const))(
+    '%s',
+    async (_, c) => {
+      const out = run(c, device);
+      expect(out.shape).toEqual(c.expected.shape);
+      expect(out.dtype).toBe(c.expected.dtype);
+      const got = Array.from(await out.data(), (v) => (out.dtype === 'bool' ? +(v !== 0) : v));
+      const bad: string[] = [];
+      c.expected.values.map(num).forEach((w, i) => {
+        const g = got[i]!;
+        const ok = Number.isNaN(w)
+          ? Number.isNaN(g)
+          : !Number.isFinite(w)
+            ? g === w
+            : g === 0 && w === 0
+              ? Object.is(g, w) || !signedZeros
+              : Math.abs(g - w) <= 2.4e-7 + 1e-6 * Math.abs(w);
+        if (!ok) bad.push(`[${i}] got ${Object.is(g, -0) ? '-0' : g}, PyTorch ${Object.is(w, -0) ? '-0' : w}`);
+      });
+      expect(bad, c.name).toEqual([]);
+    },
+  );
 });

@@ -6,7 +6,9 @@ import { plan } from '../../runtime/plan.js';
 import { hasWebGpu } from '../backends.js';
 
 describe.skipIf(!hasWebGpu)('webgpu limits', async () => {
-  const small = hasWebGpu ? await WebGpuBackend.create({ name: 'webgpu-small', limits: { maxBuffers: 4, maxBufferBytes: 1024 } }) : undefined;
+  const small = hasWebGpu
+    ? await WebGpuBackend.create({ name: 'webgpu-small', limits: { maxBuffers: 4, maxBufferBytes: 1024 } })
+    : undefined;
   const grid = hasWebGpu ? await WebGpuBackend.create({ name: 'webgpu-grid2', limits: { maxGrid: 2 } }) : undefined;
   for (const b of [small, grid]) if (b) registerDevice(b);
   const device = 'webgpu-small';
@@ -23,17 +25,21 @@ describe.skipIf(!hasWebGpu)('webgpu limits', async () => {
   test('a tensor over the binding size is stored in chunks and computed in shards', async () => {
     const values = Float32Array.from({ length: 300 }, (_, i) => i - 150);
     const t = tensor(values, { shape: [3, 100], device });
-    expect(Array.from(await t.mul(2).sum(1).data())).toEqual([0, 1, 2].map((r) => values.subarray(100 * r, 100 * r + 100).reduce((a, v) => a + 2 * v, 0)));
+    expect(Array.from(await t.mul(2).sum(1).data())).toEqual(
+      [0, 1, 2].map((r) => values.subarray(100 * r, 100 * r + 100).reduce((a, v) => a + 2 * v, 0)),
+    );
   });
 
   test('a grid past the per-dimension limit folds into y', async () => {
-    const n = grid!.caps.workgroupSize * 3 - 10;   // 3 workgroups: 2 along x, 2 along y
+    const n = grid!.caps.workgroupSize * 3 - 10; // 3 workgroups: 2 along x, 2 along y
     const got = Array.from(await arange(n, undefined, 1, { device: 'webgpu-grid2' }).mul(3).data());
     expect(got).toEqual(Array.from({ length: n }, (_, i) => 3 * i));
   });
 
   test('a grid past limit² is refused with the kernel name', async () => {
-    const n = grid!.caps.workgroupSize * 4 + 1;     // 5 workgroups > 2 × 2
-    await expect(arange(n, undefined, 1, { device: 'webgpu-grid2' }).mul(2).data()).rejects.toThrow(new RegExp(`webgpu: e_mul\\w*_${n} needs 5 workgroups, more than 2² the device allows`));
+    const n = grid!.caps.workgroupSize * 4 + 1; // 5 workgroups > 2 × 2
+    await expect(arange(n, undefined, 1, { device: 'webgpu-grid2' }).mul(2).data()).rejects.toThrow(
+      new RegExp(`webgpu: e_mul\\w*_${n} needs 5 workgroups, more than 2² the device allows`),
+    );
   });
 });
