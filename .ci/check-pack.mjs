@@ -16,9 +16,8 @@ const need = [
 const missing = need.filter((f) => !files.has(f));
 const stray = [...files].filter((f) => /^(test|dist\/test)\/|fixtures|\.test\./.test(f));
 if (missing.length || stray.length) {
-  console.error(
-    `npm pack: missing ${missing.join(', ') || 'nothing'}; should not ship ${stray.slice(0, 5).join(', ') || 'nothing'}`,
-  );
+  const shipped = stray.slice(0, 5).join(', ') || 'nothing';
+  console.error(`npm pack: missing ${missing.join(', ') || 'nothing'}; should not ship ${shipped}`);
   process.exit(1);
 }
 const mib = (pack.size / 2 ** 20).toFixed(1);

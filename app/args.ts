@@ -30,7 +30,9 @@ const model: Record<string, FlagSpec> = {
   },
   random: { bool: true, help: 'the tiny config with seeded random weights (pipeline tests; frames are noise)' },
   config: {
-    help: 'model config: demo, tiny, full, or a FILE (the reference LDM YAML, or JSON) (default: full with --checkpoint)',
+    help:
+      'model config: demo, tiny, full, or a FILE (the reference LDM YAML, or JSON) (default: full with ' +
+      '--checkpoint)',
   },
   'latent-stats': { help: 'latent_stats.json for a YAML config whose latent channels are not 16' },
   'allow-missing': { bool: true, help: 'load a checkpoint that lacks some keys (they are zero)' },

@@ -68,7 +68,9 @@ async function main(): Promise<void> {
     const c = d.caps;
     console.log(`\n${d.name}: ${d.description}`);
     console.log(
-      `  dtypes ${[...c.dtypes].join(' ')} | max buffers/kernel ${c.maxBuffers} | max buffer ${(c.maxBufferBytes / 2 ** 20).toFixed(0)} MiB (larger tensors in chunks) | workgroup ${c.workgroupSize} | grid ${c.maxGrid} | timer ${c.timer}`,
+      `  dtypes ${[...c.dtypes].join(' ')} | max buffers/kernel ${c.maxBuffers} | max buffer ` +
+        `${(c.maxBufferBytes / 2 ** 20).toFixed(0)} MiB (larger tensors in chunks) | workgroup ${c.workgroupSize} | ` +
+        `grid ${c.maxGrid} | timer ${c.timer}`,
     );
     const level = debugLevel();
     setDebug(Math.max(level, 2));
@@ -80,7 +82,8 @@ async function main(): Promise<void> {
     setDebug(level);
     const ok = row.every((v) => Math.abs(v - 1) < 1e-4);
     console.log(
-      `  softmax(relu(x @ wᵀ)) rows sum to 1: ${ok ? 'yes' : 'NO'} | kernels run ${stats.kernels}, compiled ${stats.compiles} | live buffers ${memory().buffers}`,
+      `  softmax(relu(x @ wᵀ)) rows sum to 1: ${ok ? 'yes' : 'NO'} | kernels run ${stats.kernels}, compiled ` +
+        `${stats.compiles} | live buffers ${memory().buffers}`,
     );
     for (const t of [x, w, y, rows]) t.dispose();
   }

@@ -52,15 +52,17 @@ export async function pull(ref: ModelRef, opts: PullOptions = {}): Promise<strin
       return await fetch(url, init);
     } catch (e) {
       throw new Error(
-        `hub: ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`,
+        `hub: ${url}: ` +
+          `${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`,
       );
     }
   };
   const refuse = (res: Response): void => {
     if (res.status === 401 || res.status === 403) {
-      throw new Error(
-        `hub: ${ref.repo}: ${res.status} ${token ? 'the token in HF_TOKEN cannot read this repo' : 'access denied: set HF_TOKEN to a Hugging Face token that can read it'}`,
-      );
+      const why = token
+        ? 'the token in HF_TOKEN cannot read this repo'
+        : 'access denied: set HF_TOKEN to a Hugging Face token that can read it';
+      throw new Error(`hub: ${ref.repo}: ${res.status} ${why}`);
     }
     if (res.status === 404)
       throw new Error(`hub: ${url}: not found (check the repo name and the revision '${ref.rev}')`);
@@ -94,7 +96,8 @@ export async function pull(ref: ModelRef, opts: PullOptions = {}): Promise<strin
     }
   } catch (e) {
     throw new Error(
-      `hub: download of ${ref.repo} cut at ${done} of ${total ?? '?'} bytes (${(e as Error).message}); run again to resume`,
+      `hub: download of ${ref.repo} cut at ${done} of ${total ?? '?'} bytes (${(e as Error).message}); run again to ` +
+        `resume`,
     );
   } finally {
     closeSync(fd);
@@ -129,5 +132,8 @@ function sha256(path: string): string {
 export function downloadBar(done: number, total: number | undefined, rate: number): string {
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   const eta = total !== undefined && rate > 0 ? `, ${Math.ceil((total - done) / rate)} s left` : '';
-  return `\rdownloading: ${mb(done)}${total !== undefined ? ` of ${mb(total)}` : ''} at ${(rate / 2 ** 20).toFixed(1)} MiB/s${eta}   `;
+  return (
+    `\rdownloading: ${mb(done)}${total !== undefined ? ` of ${mb(total)}` : ''} at ` +
+    `${(rate / 2 ** 20).toFixed(1)} MiB/s${eta}   `
+  );
 }

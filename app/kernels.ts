@@ -35,7 +35,8 @@ export async function kernelsCommand(positional: readonly string[], flags: Flags
           .filter((b) => runsOn(d, b.name))
           .map((b) => `${b.name} ${m[b.description]?.[d.name]?.toFixed(2) ?? 'not measured'}`);
         console.log(
-          `${d.name.padEnd(22)} ${d.op.padEnd(9)} ${d.impl.kind.padEnd(6)} ${d.devices.join(',').padEnd(12)} ${ratios.join('; ')}`,
+          `${d.name.padEnd(22)} ${d.op.padEnd(9)} ${d.impl.kind.padEnd(6)} ${d.devices.join(',').padEnd(12)} ` +
+            `${ratios.join('; ')}`,
         );
         console.log(`${''.padEnd(22)} ${d.description}`);
       }
@@ -60,13 +61,15 @@ export async function kernelsCommand(positional: readonly string[], flags: Flags
       if (errors.length) throw new Error(errors.join('\n'));
       writeFileSync(join('kernels', 'index.ts'), index);
       console.log(
-        `${file} written (an IR kernel computing ${op}), kernels/index.ts updated: edit it, then npm run build && npx polygrad kernels check ${name}`,
+        `${file} written (an IR kernel computing ${op}), kernels/index.ts updated: edit it, then npm run build && ` +
+          `npx polygrad kernels check ${name}`,
       );
       return 0;
     }
     default:
       throw new Error(
-        `usage: polygrad kernels list | check [name] | bench [name] | new <name> --op <op>${sub ? ` (unknown: ${sub})` : ''}`,
+        `usage: polygrad kernels list | check [name] | bench [name] | new <name> --op ` +
+          `<op>${sub ? ` (unknown: ${sub})` : ''}`,
       );
   }
 }
@@ -81,7 +84,8 @@ async function check(defs: readonly KernelDef[]): Promise<number> {
         const ok = r.used && r.kernelError <= r.tol && r.generatedError <= r.tol;
         failed += ok ? 0 : 1;
         console.log(
-          `${ok ? 'ok  ' : 'FAIL'} ${def.name} on ${b.name}: ${c.name}: ${r.used ? '' : 'NOT USED, '}error ${r.kernelError.toExponential(1)} (generated ${r.generatedError.toExponential(1)}, tolerance ${r.tol})`,
+          `${ok ? 'ok  ' : 'FAIL'} ${def.name} on ${b.name}: ${c.name}: ${r.used ? '' : 'NOT USED, '}error ` +
+            `${r.kernelError.toExponential(1)} (generated ${r.generatedError.toExponential(1)}, tolerance ${r.tol})`,
         );
       }
     }
@@ -90,7 +94,8 @@ async function check(defs: readonly KernelDef[]): Promise<number> {
       else
         for (const r of compileCuda(def))
           console.log(
-            `${r.spills ? 'warn' : 'ok  '} ${def.name} nvcc sm_90: ${r.case}: ${r.registers} registers, ${r.spills} bytes spilled`,
+            `${r.spills ? 'warn' : 'ok  '} ${def.name} nvcc sm_90: ${r.case}: ${r.registers} registers, ${r.spills} ` +
+              `bytes spilled`,
           );
     }
   }
@@ -146,7 +151,8 @@ async function bench(defs: readonly KernelDef[]): Promise<number> {
         const [custom, generated] = [await time(def, c, b.name, 'custom'), await time(def, c, b.name, 'generated')];
         ratios.push(generated / custom);
         rows.push(
-          `| ${def.name} | ${b.name} | ${c.name} | ${custom.toFixed(2)} | ${generated.toFixed(2)} | ${(generated / custom).toFixed(2)} |`,
+          `| ${def.name} | ${b.name} | ${c.name} | ${custom.toFixed(2)} | ${generated.toFixed(2)} | ` +
+            `${(generated / custom).toFixed(2)} |`,
         );
         console.log(rows.at(-1));
       }

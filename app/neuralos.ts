@@ -127,11 +127,13 @@ export async function loadModel(flags: Flags, device: string): Promise<{ model: 
   const bad = model.report.nonFinite;
   if (bad.length)
     console.warn(
-      `neuralos: warning: ${bad.length} weight tensor${bad.length > 1 ? 's hold' : ' holds'} NaN or Inf (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', …' : ''}); frames will be garbage`,
+      `neuralos: warning: ${bad.length} weight tensor${bad.length > 1 ? 's hold' : ' holds'} NaN or Inf ` +
+        `(${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', …' : ''}); frames will be garbage`,
     );
   if (model.report.unexpected.length)
     console.log(
-      `neuralos: ${model.report.unexpected.length} checkpoint keys not used by the model (first: ${model.report.unexpected.slice(0, 3).join(', ')})`,
+      `neuralos: ${model.report.unexpected.length} checkpoint keys not used by the model (first: ` +
+        `${model.report.unexpected.slice(0, 3).join(', ')})`,
     );
   return { model, kind };
 }
@@ -180,7 +182,8 @@ export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
       bar(
         i + 1,
         events.length,
-        `${file}  state ${f.ms.state.toFixed(0)} ms, unet ${f.ms.unet.toFixed(0)} ms, decode ${f.ms.decode.toFixed(0)} ms   `,
+        `${file}  state ${f.ms.state.toFixed(0)} ms, unet ${f.ms.unet.toFixed(0)} ms, decode ` +
+          `${f.ms.decode.toFixed(0)} ms   `,
       ),
     );
   }
@@ -254,13 +257,15 @@ export async function profileNeuralOS(flags: Flags, device: string): Promise<voi
   });
   const total = events.reduce((a, e) => a + e.ms, 0);
   console.log(
-    `\n${frames} frame(s), ${steps} sampling steps, ${events.length} kernel launches, ${total.toFixed(1)} ms of kernel time on ${device}\n`,
+    `\n${frames} frame(s), ${steps} sampling steps, ${events.length} kernel launches, ${total.toFixed(1)} ms of ` +
+      `kernel time on ${device}\n`,
   );
   console.log(formatTable(byOp(events)));
   console.log('\nper stage (time split across fused ops is an estimate; per stage it is exact)');
   for (const [stage, r] of byStage(events))
     console.log(
-      `  ${stage.padEnd(14)} ${r.ms.toFixed(2).padStart(10)} ms ${((100 * r.ms) / total).toFixed(1).padStart(6)}%  ${r.launches} launches`,
+      `  ${stage.padEnd(14)} ${r.ms.toFixed(2).padStart(10)} ms ${((100 * r.ms) / total).toFixed(1).padStart(6)}%  ` +
+        `${r.launches} launches`,
     );
   const trace = typeof flags.trace === 'string' ? flags.trace : 'neuralos-trace.json';
   writeFileSync(trace, JSON.stringify(chromeTrace(events)));

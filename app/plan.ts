@@ -54,14 +54,17 @@ export async function planCommand(flags: Flags): Promise<number> {
     console.log(`NeuralOS (${config}, ${dtype} weights) planned for ${name}: ${plan.device}`);
     for (const s of plan.stages) {
       console.log(
-        `  ${s.stage.padEnd(12)} ${String(s.kernels).padStart(4)} kernels, ${String(s.launches).padStart(4)} launches; intermediates ${gb(s.intermediateBytes)}, largest ${gb(s.maxIntermediateBytes)} (largest input ${gb(s.maxInputBytes)})`,
+        `  ${s.stage.padEnd(12)} ${String(s.kernels).padStart(4)} kernels, ${String(s.launches).padStart(4)} ` +
+          `launches; intermediates ${gb(s.intermediateBytes)}, largest ${gb(s.maxIntermediateBytes)} (largest input ` +
+          `${gb(s.maxInputBytes)})`,
       );
     }
     console.log(
       `  launches per frame: ${plan.launchesPerFrame['8']} at 8 steps, ${plan.launchesPerFrame['32']} at 32 steps`,
     );
     console.log(
-      `  device memory: weights ${gb(plan.weightBytes)}, peak ${gb(plan.peakBytes)}${memory !== undefined ? ` of ${gb(memory)}` : ''}`,
+      `  device memory: weights ${gb(plan.weightBytes)}, peak ` +
+        `${gb(plan.peakBytes)}${memory !== undefined ? ` of ${gb(memory)}` : ''}`,
     );
     console.log(
       violations.length

@@ -54,7 +54,8 @@ export async function tuneNeuralOS(flags: Flags, device: string): Promise<void> 
   const after = await timeFrames();
   const searched = tuned.filter((t) => t.from === 'search');
   console.log(
-    `\nBEAM=${width}: ${searched.length} kernels searched (${searched.reduce((a, t) => a + t.tried, 0)} candidates timed), ` +
+    `\nBEAM=${width}: ${searched.length} kernels searched (${searched.reduce((a, t) => a + t.tried, 0)} candidates ` +
+      `timed), ` +
       `${tuned.length - searched.length} from the cache, in ${searchS.toFixed(1)} s\n`,
   );
   console.log(
@@ -63,7 +64,8 @@ export async function tuneNeuralOS(flags: Flags, device: string): Promise<void> 
   for (const t of [...tuned].sort((a, b) => b.heuristicMs - b.ms - (a.heuristicMs - a.ms))) {
     console.log(
       `${t.name.slice(0, 40).padEnd(40)} ${t.heuristicMs.toFixed(3).padStart(8)}ms ${t.ms.toFixed(3).padStart(8)}ms ` +
-        `${(t.heuristicMs / t.ms).toFixed(2).padStart(7)}×  ${formatOpts(t.opts)}${t.from === 'cache' ? ' (cache)' : ''}`,
+        `${(t.heuristicMs / t.ms).toFixed(2).padStart(7)}×  ` +
+        `${formatOpts(t.opts)}${t.from === 'cache' ? ' (cache)' : ''}`,
     );
   }
   console.log(

@@ -19,7 +19,10 @@ export interface Caps {
   /** Threads per workgroup/block the renderer may use, and the largest grid dimension. */
   readonly workgroupSize: number;
   readonly maxGrid: number;
-  /** Threads the device keeps busy at once: the optimizer splits long reduces (GROUP) until a kernel has about this many. */
+  /**
+   * Threads the device keeps busy at once: the optimizer splits long reduces (GROUP) until a kernel has about this
+   * many.
+   */
   readonly threads: number;
 }
 

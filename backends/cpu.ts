@@ -58,7 +58,10 @@ function work(k: Kernel): number {
 }
 
 export interface CpuOptions {
-  /** Threads a big kernel runs on, the caller's included (default: POLYGRAD_THREADS, else min(cores - 1, 8) + 1; always 1 in browsers). */
+  /**
+   * Threads a big kernel runs on, the caller's included (default: POLYGRAD_THREADS, else min(cores - 1, 8) + 1; always
+   * 1 in browsers).
+   */
   readonly threads?: number;
   /** Kernels with less work (ALU ops, about) stay on one thread: waking the workers costs tens of microseconds. */
   readonly minWork?: number;

@@ -109,7 +109,8 @@ export class CudaBackend implements Backend {
       threads: attr(16) * attr(39), // SMs × resident threads per SM
     };
     this.language = cudaFor(this.caps.workgroupSize);
-    this.description = `${name} (${this.#arch}, ${attr(16)} SMs, ${attr(97) >> 10} KiB shared/block opt-in, warp ${attr(10)})`;
+    this.description =
+      `${name} (${this.#arch}, ${attr(16)} SMs, ${attr(97) >> 10} KiB shared/block opt-in, warp ` + `${attr(10)})`;
     this.#status = this.alloc(statusBytes) as CudaBuffer;
     this.write(this.#status, new Uint8Array(statusBytes));
   }
@@ -134,7 +135,8 @@ export class CudaBackend implements Backend {
       'int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)',
       'int cuModuleLoadData(_Out_ void **mod, const char *image)',
       'int cuModuleGetFunction(_Out_ void **fn, void *mod, const char *name)',
-      'int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shmem, void *stream, void **params, void **extra)',
+      'int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, ' +
+        'unsigned shmem, void *stream, void **params, void **extra)',
       'int cuEventCreate(_Out_ void **ev, unsigned flags)',
       'int cuEventRecord(void *ev, void *stream)',
       'int cuEventSynchronize(void *ev)',
@@ -152,7 +154,8 @@ export class CudaBackend implements Backend {
       nvLib &&
       Object.fromEntries(
         [
-          'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int n, const char **headers, const char **names)',
+          'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int n, const char ' +
+            '**headers, const char **names)',
           'int nvrtcCompileProgram(void *prog, int n, const char **options)',
           'int nvrtcGetProgramLogSize(void *prog, _Out_ size_t *size)',
           'int nvrtcGetProgramLog(void *prog, _Out_ uint8_t *log)',

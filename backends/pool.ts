@@ -31,8 +31,10 @@ export function makeHelpers(h2f: (h: number) => number, f2h: (x: number) => numb
   };
 }
 export type Helpers = ReturnType<typeof makeHelpers>;
-/** A compiled kernel: `new Function('b', 'h', 'lo', 'hi', 'v', source)`; lo..hi bound its outermost global loop, v holds
- * its variables' values. */
+/**
+ * A compiled kernel: `new Function('b', 'h', 'lo', 'hi', 'v', source)`; lo..hi bound its outermost global loop, v
+ * holds its variables' values.
+ */
 export type KernelFn = (
   b: readonly ArrayBufferView[],
   h: Helpers,
@@ -87,7 +89,10 @@ port.on('message', ({ source, views, extent, chunks, mine, vals }) => {
       fns.set(source, (fn = new Function('b', 'h', 'lo', 'hi', 'v', source)));
     }
     const failed = runChunks(fn, views, h, extent, chunks, state, mine, vals);
-    if (failed) port.postMessage({ chunk: failed.chunk, name: failed.error?.name ?? 'Error', message: String(failed.error?.message ?? failed.error) });
+    if (failed) {
+      const { chunk, error } = failed;
+      port.postMessage({ chunk, name: error?.name ?? 'Error', message: String(error?.message ?? error) });
+    }
   } catch (e) {
     port.postMessage({ chunk: -1, name: e?.name ?? 'Error', message: String(e?.message ?? e) });
   } finally {
@@ -106,7 +111,10 @@ const cores: number = threads
   ? ((await import(/* @vite-ignore */ osSpec)) as typeof import('node:os')).availableParallelism()
   : 1;
 
-/** Threads a CPU kernel may use: 1 in browsers or with POLYGRAD_THREADS=1, else POLYGRAD_THREADS or min(cores - 1, 8) workers plus the caller. */
+/**
+ * Threads a CPU kernel may use: 1 in browsers or with POLYGRAD_THREADS=1, else POLYGRAD_THREADS or min(cores - 1, 8)
+ * workers plus the caller.
+ */
 export function defaultThreads(): number {
   if (!threads) return 1;
   const wanted = Number(envFlag('POLYGRAD_THREADS'));
@@ -183,7 +191,8 @@ export class Pool {
     const wt = threads!,
       state = this.#state;
     Atomics.store(state, 0, workers);
-    Atomics.store(state, 1, workers + 1); // chunk i <= workers is thread i's (0: this one), the rest go to whoever is free
+    // chunk i <= workers is thread i's (0: this one), the rest go to whoever is free
+    Atomics.store(state, 1, workers + 1);
     for (let i = 0; i < workers; i++)
       this.#workers[i]!.port.postMessage({ source, views, extent, chunks, mine: i + 1, vals });
     const failures = [runChunks(fn, views, h, extent, chunks, state, 0, vals)];

@@ -62,7 +62,8 @@ export async function beamBench(which?: string): Promise<void> {
   }
   setBeam(0);
   console.log(
-    '\n| device | workload | heuristic ms | BEAM=2 ms | heuristic / BEAM=2 | BEAM=2 search | BEAM=4 ms | heuristic / BEAM=4 | BEAM=4 search |',
+    '\n| device | workload | heuristic ms | BEAM=2 ms | heuristic / BEAM=2 | BEAM=2 search | BEAM=4 ms | heuristic ' +
+      '/ BEAM=4 | BEAM=4 search |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);

@@ -124,7 +124,9 @@ async function tiny(device: string, rows: Row[]): Promise<void> {
       });
       const r = rows.at(-1)!;
       console.log(
-        `${device} ${steps} steps ${jit ? 'jit' : 'no jit'}: ${launches} launches, ${compiles} compiles, wall ${r.wall.toFixed(1)} ms, kernel ${kernel.toFixed(1)} ms, host ${r.host.toFixed(1)} ms (${((1000 * r.host) / launches).toFixed(1)} µs/launch)`,
+        `${device} ${steps} steps ${jit ? 'jit' : 'no jit'}: ${launches} launches, ${compiles} compiles, wall ` +
+          `${r.wall.toFixed(1)} ms, kernel ${kernel.toFixed(1)} ms, host ${r.host.toFixed(1)} ms ` +
+          `(${((1000 * r.host) / launches).toFixed(1)} µs/launch)`,
       );
     }
   }
@@ -163,8 +165,10 @@ async function full(): Promise<void> {
     }
     times.sort((a, b) => a - b);
     console.log(
-      `full config, 32 steps, ${jit ? 'jit' : 'no jit'}: load ${(loaded - t0).toFixed(0)} ms, first frame ${(cold / 1000).toFixed(2)} s, ` +
-        `${(stats.kernels - k0) / n} launches/frame, host ${times[Math.floor(n / 2)]!.toFixed(1)} ms/frame (median of ${n}, frames 2-${n + 1})`,
+      `full config, 32 steps, ${jit ? 'jit' : 'no jit'}: load ${(loaded - t0).toFixed(0)} ms, first frame ` +
+        `${(cold / 1000).toFixed(2)} s, ` +
+        `${(stats.kernels - k0) / n} launches/frame, host ${times[Math.floor(n / 2)]!.toFixed(1)} ms/frame (median ` +
+        `of ${n}, frames 2-${n + 1})`,
     );
   }
   setJit(true);
@@ -195,7 +199,8 @@ async function replay(device: string): Promise<void> {
       : NaN;
   await getDevice(device).sync();
   console.log(
-    `replay on ${device}: ${f.stats.launches} launches in ${ms.toFixed(3)} ms, ${((1000 * ms) / f.stats.launches).toFixed(2)} µs per launch (host; the kernels are 16-element)`,
+    `replay on ${device}: ${f.stats.launches} launches in ${ms.toFixed(3)} ms, ` +
+      `${((1000 * ms) / f.stats.launches).toFixed(2)} µs per launch (host; the kernels are 16-element)`,
   );
   f.dispose();
 }
@@ -207,7 +212,8 @@ async function cpuFull(): Promise<void> {
   let t = performance.now();
   const model = await NeuralOS.load(fullConfig, { device: 'cpu', dtype: 'f16' });
   console.log(
-    `full config on cpu, f16 weights: loaded (seeded random weights computed) in ${((performance.now() - t) / 1000).toFixed(1)} s, ${gb(memory().bytes)} live`,
+    `full config on cpu, f16 weights: loaded (seeded random weights computed) in ` +
+      `${((performance.now() - t) / 1000).toFixed(1)} s, ${gb(memory().bytes)} live`,
   );
   const { rnn, unet, cfg } = model,
     { height: h, width: w } = { height: cfg.screen.height / 8, width: cfg.screen.width / 8 };
@@ -221,12 +227,15 @@ async function cpuFull(): Promise<void> {
   const x0 = await model.unet.forward(cat([x, out], 1), 500).realize();
   const unetMs = performance.now() - t;
   console.log(
-    `  state step ${(stepMs / 1000).toFixed(2)} s (first run: compiles included), UNet call ${(unetMs / 1000).toFixed(2)} s (first run), peak ${gb(memory().peak)}`,
+    `  state step ${(stepMs / 1000).toFixed(2)} s (first run: compiles included), UNet call ` +
+      `${(unetMs / 1000).toFixed(2)} s (first run), peak ${gb(memory().peak)}`,
   );
   t = performance.now();
   await model.unet.forward(cat([x, out], 1), 499).realize();
   console.log(
-    `  UNet call again ${((performance.now() - t) / 1000).toFixed(2)} s; x0 mean |x| ${(Array.from(await x0.data()).reduce((a, v) => a + Math.abs(v), 0) / x0.numel).toFixed(3)}, peak ${gb(memory().peak)}`,
+    `  UNet call again ${((performance.now() - t) / 1000).toFixed(2)} s; x0 mean |x| ` +
+      `${(Array.from(await x0.data()).reduce((a, v) => a + Math.abs(v), 0) / x0.numel).toFixed(3)}, peak ` +
+      `${gb(memory().peak)}`,
   );
   void unet;
 }
@@ -245,11 +254,14 @@ export async function frameBench(which: string | undefined): Promise<void> {
   for (const d of devs) await tiny(d, rows);
   if (rows.length) {
     console.log(
-      '\n| device | steps | jit | launches/frame | compiles/frame | wall ms | kernel ms | host ms | host µs/launch |\n|---|---|---|---|---|---|---|---|---|',
+      '\n| device | steps | jit | launches/frame | compiles/frame | wall ms | kernel ms | host ms | host µs/launch ' +
+        '|\n|---|---|---|---|---|---|---|---|---|',
     );
     for (const r of rows)
       console.log(
-        `| ${r.device} | ${r.steps} | ${r.jit ? 'yes' : 'no'} | ${r.launches} | ${r.compiles} | ${r.wall.toFixed(1)} | ${r.kernel.toFixed(1)} | ${r.host.toFixed(1)} | ${((1000 * r.host) / r.launches).toFixed(1)} |`,
+        `| ${r.device} | ${r.steps} | ${r.jit ? 'yes' : 'no'} | ${r.launches} | ${r.compiles} | ` +
+          `${r.wall.toFixed(1)} | ${r.kernel.toFixed(1)} | ${r.host.toFixed(1)} | ` +
+          `${((1000 * r.host) / r.launches).toFixed(1)} |`,
       );
   }
   if (!which || which === 'full') await full();

@@ -26,7 +26,8 @@ const device = arg('--device') ?? 'cuda',
   runs = Number(arg('--runs') ?? 20);
 
 function workloads(): Workload[] {
-  const z = (n: number): number => (small ? Math.max(32, Math.round(n / 16)) : n); // channels stay divisible by 32 groups
+  // channels stay divisible by 32 groups
+  const z = (n: number): number => (small ? Math.max(32, Math.round(n / 16)) : n);
   const mm = (n: number, dtype: 'f32' | 'f16'): Workload => ({
     name: `matmul ${n}³ ${dtype}`,
     kind: 'matmul',
@@ -125,7 +126,8 @@ const peer = JSON.parse(
 ) as { torch: string; device: string; ms: Record<string, number> };
 
 console.log(
-  `polygrad ${device} (${getDevice(device).description ?? device}) vs PyTorch ${peer.torch} on ${peer.device}, median of ${runs} runs${small ? ' (--small shapes)' : ''}`,
+  `polygrad ${device} (${getDevice(device).description ?? device}) vs PyTorch ${peer.torch} on ${peer.device}, ` +
+    `median of ${runs} runs${small ? ' (--small shapes)' : ''}`,
 );
 console.log('| workload | polygrad ms | TFLOP/s | GB/s | PyTorch ms | PyTorch / polygrad |');
 console.log('|---|---|---|---|---|---|');
@@ -133,6 +135,7 @@ for (const w of ws) {
   const ms = await time(await polygrad(w)),
     theirs = peer.ms[w.name]!;
   console.log(
-    `| ${w.name} | ${ms.toFixed(3)} | ${(w.flops / ms / 1e9).toPrecision(3)} | ${(w.bytes / ms / 1e6).toFixed(1)} | ${theirs.toFixed(3)} | ${(theirs / ms).toFixed(2)} |`,
+    `| ${w.name} | ${ms.toFixed(3)} | ${(w.flops / ms / 1e9).toPrecision(3)} | ${(w.bytes / ms / 1e6).toFixed(1)} | ` +
+      `${theirs.toFixed(3)} | ${(theirs / ms).toFixed(2)} |`,
   );
 }

@@ -1,4 +1,5 @@
-// npm run bench [-- webgpu | frame | beam | soak]: polygrad against TensorFlow.js, measured with tinybench in one process, printed as one ratio table.
+// npm run bench [-- webgpu | frame | beam | soak]: polygrad against TensorFlow.js, measured with tinybench in one
+// process, printed as one ratio table.
 // cpu suite (default): polygrad CPU vs tfjs-core on the `cpu` and `wasm` (SIMD, single thread) backends;
 // webgpu suite: polygrad WebGPU vs tfjs-backend-webgpu on the same Dawn adapter. Both sides get the same seeded
 // random f32 inputs, created and realized once outside the timed function; outputs are compared before timing.
@@ -57,7 +58,8 @@ async function main(): Promise<void> {
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
       threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
     notes.push(
-      `tfjs ${tf.version_core}; wasm backend: SIMD ${String(simd)}, threads ${String(threads)}. polygrad cpu: generated JS kernels, ${devices().find((d) => d.name === 'cpu')!.description}.`,
+      `tfjs ${tf.version_core}; wasm backend: SIMD ${String(simd)}, threads ${String(threads)}. polygrad cpu: ` +
+        `generated JS kernels, ${devices().find((d) => d.name === 'cpu')!.description}.`,
     );
   }
   const started = performance.now();
@@ -127,7 +129,8 @@ async function main(): Promise<void> {
   console.log(`\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
   console.log(
-    `\nTimes are tinybench medians (ms) of ≥ ${ITERATIONS} timed runs and ≥ ${TIME_MS} ms per task, after ≥ ${WARMUP_ITERATIONS} warm-up runs;`,
+    `\nTimes are tinybench medians (ms) of ≥ ${ITERATIONS} timed runs and ≥ ${TIME_MS} ms per task, after ≥ ` +
+      `${WARMUP_ITERATIONS} warm-up runs;`,
   );
   console.log(
     'ratio > 1 means polygrad is faster. polygrad: each run builds the lazy expression from realized inputs and awaits',
@@ -139,7 +142,8 @@ async function main(): Promise<void> {
     'the warm-up, never during timing. tfjs: tf.tidy(expression) + await data(). "kernels": polygrad launches per run.',
   );
   console.log(
-    `Outputs agreed with tfjs within ${TOLERANCE} (max |Δ| / (1 + |ref|)) before timing. Total ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+    `Outputs agreed with tfjs within ${TOLERANCE} (max |Δ| / (1 + |ref|)) before timing. Total ` +
+      `${((performance.now() - started) / 1000).toFixed(0)} s.`,
   );
   if (notes.length) console.log(notes.join('\n'));
   // Leaks and stray compiles are reported, not fatal: the timings stand; a disagreement with tfjs throws above.

@@ -54,12 +54,14 @@ export async function soakBench(device = 'cpu', framesArg?: string): Promise<voi
   }
   const seconds = (performance.now() - started) / 1000;
   console.log(
-    `soak ${device}: ${frames} frames in ${seconds.toFixed(0)} s (${((1000 * seconds) / frames).toFixed(1)} ms/frame), node ${process.version}`,
+    `soak ${device}: ${frames} frames in ${seconds.toFixed(0)} s (${((1000 * seconds) / frames).toFixed(1)} ` +
+      `ms/frame), node ${process.version}`,
   );
   console.log('| frame | heap MB | RSS MB | device buffers | device MB | compiles |\n|---|---|---|---|---|---|');
   for (const s of samples)
     console.log(
-      `| ${s.frame} | ${s.heapMB.toFixed(1)} | ${s.rssMB.toFixed(0)} | ${s.buffers} | ${s.deviceMB.toFixed(2)} | ${s.compiles} |`,
+      `| ${s.frame} | ${s.heapMB.toFixed(1)} | ${s.rssMB.toFixed(0)} | ${s.buffers} | ${s.deviceMB.toFixed(2)} | ` +
+        `${s.compiles} |`,
     );
   // from the second sample on (warm: every stage captured) the heap saw-tooths between collection points
   const warm = samples.slice(1),
@@ -72,7 +74,9 @@ export async function soakBench(device = 'cpu', framesArg?: string): Promise<voi
     b = samples[samples.length - 1]!,
     per = 1000 / (b.frame - a.frame);
   console.log(
-    `per 1,000 frames after warm-up: heap ${((b.heapMB - a.heapMB) * per).toFixed(2)} MB, RSS ${((b.rssMB - a.rssMB) * per).toFixed(1)} MB, ` +
-      `device ${((b.deviceMB - a.deviceMB) * per).toFixed(3)} MB, ${((b.buffers - a.buffers) * per).toFixed(1)} buffers, ${((b.compiles - a.compiles) * per).toFixed(1)} compiles`,
+    `per 1,000 frames after warm-up: heap ${((b.heapMB - a.heapMB) * per).toFixed(2)} MB, RSS ` +
+      `${((b.rssMB - a.rssMB) * per).toFixed(1)} MB, ` +
+      `device ${((b.deviceMB - a.deviceMB) * per).toFixed(3)} MB, ${((b.buffers - a.buffers) * per).toFixed(1)} ` +
+      `buffers, ${((b.compiles - a.compiles) * per).toFixed(1)} compiles`,
   );
 }

@@ -20,7 +20,10 @@ export interface Workload {
   };
 }
 
-/** mulberry32 uniforms through Box–Muller: N(0, 1) values that depend only on (shape, seed), cached so both sides share them. */
+/**
+ * mulberry32 uniforms through Box–Muller: N(0, 1) values that depend only on (shape, seed), cached so both sides share
+ * them.
+ */
 const hostCache = new Map<string, Float32Array>();
 function host(shape: readonly number[], seed: number): Float32Array {
   const key = `${shape.join('x')}/${seed}`;

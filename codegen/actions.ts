@@ -27,14 +27,19 @@ export const maxUpcast = 32,
   maxUnrollSteps = 64,
   maxPad = 32;
 
-/** Range r split by f: r'*f + u, where r' keeps r's id and kind over extent / f (the constant 0 when f is the extent). */
+/**
+ * Range r split by f: r'*f + u, where r' keeps r's id and kind over extent / f (the constant 0 when f is the extent).
+ */
 export function split(r: UOp, f: number): { outer: UOp; at: (u: number) => UOp } {
   const outer =
     r.range.extent === f ? int(0) : UOp.make('RANGE', 'i32', [], { ...r.range, extent: r.range.extent / f });
   return { outer, at: (u) => add(mul(outer, int(f)), int(u)) };
 }
 
-/** UNROLL's rewrite: a reduce over range r unrolled by f folds f copies of its value (r -> r'*f + u) per iteration of r'. */
+/**
+ * UNROLL's rewrite: a reduce over range r unrolled by f folds f copies of its value (r -> r'*f + u) per iteration of
+ * r'.
+ */
 function unrolled(stores: readonly UOp[], opts: readonly Opt[]): UOp[] {
   const by = new Map(opts.filter((o) => o.op === 'UNROLL').map((o) => [o.axis, o.amount]));
   if (!by.size) return [...stores];

@@ -114,7 +114,8 @@ function simplifyInt(op: AluOp, srcs: readonly UOp[], dtype: DType): UOp | undef
   if (generic) return generic;
   // value ranges decide comparisons of ints only (a float may be NaN); div/mod folding assumes i32 (u32 wraps)
   if (isFloat(a!.dtype)) return undefined;
-  if ((op === 'IDIV' || op === 'MOD') && isC(b!, 0)) return constOf(0, dtype, a!.shape); // as evalAlu (WGSL rejects a literal / 0)
+  // as evalAlu (WGSL rejects a literal / 0)
+  if ((op === 'IDIV' || op === 'MOD') && isC(b!, 0)) return constOf(0, dtype, a!.shape);
   switch (op) {
     case 'ADD':
     case 'MUL': {

@@ -31,7 +31,8 @@ function upcasts(k: Kernel, minLeft: number): Opt[] {
       if (u.op === 'LOAD') loads.add(u);
       if (u.op !== 'REDUCE') continue;
       for (const x of u.src.slice(1)) if (x.range.extent <= smallReduce) reduceRanges.set(x.range.id, x);
-      if (u.dtype === 'bool') for (const x of u.src.slice(1)) boolRanges.add(x.range.id); // no ALU folds bools (any/all)
+      // no ALU folds bools (any/all)
+      if (u.dtype === 'bool') for (const x of u.src.slice(1)) boolRanges.add(x.range.id);
       for (const l of u.src[0]!.toposort()) {
         if (l.op !== 'LOAD') continue;
         const d = deps(l);

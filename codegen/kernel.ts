@@ -120,7 +120,7 @@ export function kernelKey(k: Kernel): string {
     // a source kernel is its program: one compile serves every shape (the shapes are its variables)
     key = k.custom
       ? `custom|${k.custom.name}|${k.params.map((p) => p.dtype).join(',')}|${JSON.stringify(k.custom.sources)}`
-      : `${k.shape.join('x')}|${params.join(',')}|${(k.vars ?? []).join(',')}|${at}|${JSON.stringify(k.opts ?? [])}|${outs.join(',')}|${parts.join(';')}`;
+      : [k.shape.join('x'), params, k.vars ?? [], at, JSON.stringify(k.opts ?? []), outs, parts.join(';')].join('|');
     keys.set(k, key);
   }
   return key;

@@ -164,10 +164,10 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
     });
     line(lang.barrier);
     for (let s = g / 2; s >= 1; s /= 2) {
-      const steps = reduces.map(
-        (r, i) =>
-          `${arrays[i]}[slot] = ${lang.alu(reduceAlu(r.arg as ReduceOp), [`${arrays[i]}[slot]`, `${arrays[i]}[slot + ${s}]`], r.dtype, r.dtype)};`,
-      );
+      const steps = reduces.map((r, i) => {
+        const [mine, other] = [`${arrays[i]}[slot]`, `${arrays[i]}[slot + ${s}]`];
+        return `${mine} = ${lang.alu(reduceAlu(r.arg as ReduceOp), [mine, other], r.dtype, r.dtype)};`;
+      });
       line(`if (lane < ${s}) { ${steps.join(' ')} }`);
       line(lang.barrier);
     }

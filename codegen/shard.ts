@@ -34,7 +34,9 @@ export class ShardError extends Error {
   }
 }
 
-/** Elements per chunk for a tensor of `numel` elements whose rows hold `row` elements, on a device with these limits. */
+/**
+ * Elements per chunk for a tensor of `numel` elements whose rows hold `row` elements, on a device with these limits.
+ */
 export function chunkElems(numel: number, row: number, maxBufferBytes: number): number {
   // sized for 4-byte elements whatever the dtype, so every tensor of one shape is chunked alike (multi-output kernels)
   const cap = Math.min(Math.floor(maxBufferBytes / 4), 2 ** 31 - 1);
@@ -68,7 +70,8 @@ export function shard(k: Kernel, layouts: readonly Layout[], caps: ShardCaps): S
     }
     if (!wide.length)
       throw new ShardError(
-        `${k.name}: one output element binds ${s.shard.kernel.params.length} buffers, more than the ${caps.maxBuffers} the device allows (its inputs are stored in chunks)`,
+        `${k.name}: one output element binds ${s.shard.kernel.params.length} buffers, more than the ` +
+          `${caps.maxBuffers} the device allows (its inputs are stored in chunks)`,
         s.shard.kernel.params.length,
         budget,
       );

@@ -83,7 +83,8 @@ function wgslKernel(
     `// ${k.name}`,
     ...k.params.map(
       (p, i) =>
-        `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: array<${stored(p.dtype)}>;`,
+        `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: ` +
+        `array<${stored(p.dtype)}>;`,
     ),
     ...(uses.checks ? statusBinding(k.params.length) : []),
     ...(k.vars?.length ? [`@group(1) @binding(0) var<uniform> ${varsName}: array<vec4<u32>, ${maxVars / 4}>;`] : []),
@@ -99,7 +100,8 @@ function wgslKernel(
       ? [
           'fn round_f16(x: f32) -> f32 {',
           '  let b = bitcast<u32>(x); let a = b & 0x7fffffffu;',
-          '  if (a >= 0x477ff000u) { return select(x, bitcast<f32>((b & 0x80000000u) | 0x7f800000u), a < 0x7f800000u); }',
+          '  if (a >= 0x477ff000u) { return select(x, bitcast<f32>((b & 0x80000000u) | 0x7f800000u), a < ' +
+            '0x7f800000u); }',
           '  if (a < 0x38800000u) { return round(x * 16777216.0) / 16777216.0; }',
           '  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);',
           '}',
@@ -115,7 +117,8 @@ function wgslKernel(
     '}',
     ...shared,
     `@compute @workgroup_size(${workgroupSize})`,
-    'fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {',
+    'fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ' +
+      '@builtin(local_invocation_index) lid: u32) {',
     ...prologue(wgsl, k, 'i32(wg.y * nwg.x + wg.x)', 'i32(lid)', workgroupSize),
     ...body,
     '}',
@@ -126,7 +129,8 @@ function wgslKernel(
 const statusBinding = (binding: number): string[] => [
   `@group(0) @binding(${binding}) var<storage, read_write> ${statusName}: array<atomic<u32>, 2>;`,
   'fn check_index(v: i32, lo: i32, hi: i32, code: u32) -> i32 {',
-  `  if ((v < lo || v > hi) && atomicMax(&${statusName}[0], code) == 0u) { atomicStore(&${statusName}[1], bitcast<u32>(v)); }`,
+  `  if ((v < lo || v > hi) && atomicMax(&${statusName}[0], code) == 0u) { atomicStore(&${statusName}[1], ` +
+    `bitcast<u32>(v)); }`,
   '  return clamp(v, lo, hi);',
   '}',
 ];

@@ -42,7 +42,8 @@ var<workgroup> kb: array<f32, 2048>;
 var<workgroup> vb: array<f32, 2048>;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let H = arg(1u); let L = arg(2u); let S = arg(3u); let E = arg(4u); let Ev = arg(5u); let causal = arg(6u); let scale = argf(7u);
+  let H = arg(1u); let L = arg(2u); let S = arg(3u); let E = arg(4u); let Ev = arg(5u);
+  let causal = arg(6u); let scale = argf(7u);
   let b = i32(wg.z); let h = i32(wg.y); let i = i32(wg.x) * 64 + i32(lid); let iq = min(i, L - 1);
   let qb = arg(12u) + b * arg(8u) + h * arg(9u) + iq * arg(10u);
   let kbase = arg(17u) + b * arg(13u) + h * arg(14u);
@@ -86,7 +87,8 @@ export default defineKernel({
   name: 'attention_flash',
   op: 'attention',
   description:
-    'WGSL flash attention: one thread per query, keys and values in blocks of 32 through workgroup memory, online softmax',
+    'WGSL flash attention: one thread per query, keys and values in blocks of 32 through workgroup memory, online ' +
+    'softmax',
   devices: ['webgpu'],
   applies: ({ q, k, v }) =>
     [q, k, v].every((t) => t.dtype === q.dtype && t.shape.length >= 2 && t.shape.length <= 4) &&

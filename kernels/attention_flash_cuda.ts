@@ -40,8 +40,10 @@ const cuda = (_: unknown, { q, v }: CompositeArgs['attention']): string => `#def
 #define HV ${v.shape[v.shape.length - 1]}
 extern "C" __global__ void __launch_bounds__(64) attention_flash_cuda(float* __restrict__ d0,
     const float* __restrict__ d1, const float* __restrict__ d2, const float* __restrict__ d3,
-    const int B, const int H, const int L, const int S, const int E, const int Ev, const int causal, const int scaleBits,
-    const int qb, const int qh, const int ql, const int qe, const int qo, const int kb_, const int kh, const int ks, const int ke, const int ko,
+    const int B, const int H, const int L, const int S, const int E, const int Ev, const int causal,
+    const int scaleBits,
+    const int qb, const int qh, const int ql, const int qe, const int qo,
+    const int kb_, const int kh, const int ks, const int ke, const int ko,
     const int vb_, const int vh, const int vs, const int ve, const int vo) {
   __shared__ float kb[32 * 64];
   __shared__ float vb[32 * 64];
@@ -93,7 +95,8 @@ export default defineKernel({
   name: 'attention_flash_cuda',
   op: 'attention',
   description:
-    'CUDA flash attention (f32): one thread per query, keys and values in blocks of 32 through shared memory, online softmax',
+    'CUDA flash attention (f32): one thread per query, keys and values in blocks of 32 through shared memory, ' +
+    'online softmax',
   devices: ['cuda'],
   applies: ({ q, k, v }) =>
     [q, k, v].every((t) => t.dtype === 'f32' && t.shape.length >= 2 && t.shape.length <= 4) &&

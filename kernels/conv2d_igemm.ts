@@ -45,7 +45,8 @@ var<workgroup> ta: array<f32, 1024>;
 var<workgroup> tb: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = arg(0u); let P = arg(1u); let K = arg(2u); let H = arg(3u); let W = arg(4u); let kh = arg(5u); let kw = arg(6u);
+  let M = arg(0u); let P = arg(1u); let K = arg(2u); let H = arg(3u); let W = arg(4u);
+  let kh = arg(5u); let kw = arg(6u);
   let OW = arg(7u); let sh = arg(8u); let sw = arg(9u); let ph = arg(10u); let pw = arg(11u);
   let xn = arg(12u); let xc = arg(13u); let xh = arg(14u); let xw = arg(15u); let xo = arg(16u);
   let wo = arg(17u); let wc = arg(18u); let wi = arg(19u); let wj = arg(20u); let woff = arg(21u);
@@ -57,12 +58,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let e = t * 4 + q;
       let o = row0 + e / 16; let ka = k0 + e % 16;
       let ca = ka / taps; let ia = (ka % taps) / kw; let ja = ka % kw;
-      ta[e] = select(0.0, f32(d2[woff + min(o, M - 1) * wo + min(ca, K / taps - 1) * wc + ia * wi + ja * wj]), o < M && ka < K);
+      let wa = woff + min(o, M - 1) * wo + min(ca, K / taps - 1) * wc + ia * wi + ja * wj;
+      ta[e] = select(0.0, f32(d2[wa]), o < M && ka < K);
       let kb = k0 + e / 64; let p = col0 + e % 64;
       let c = kb / taps; let i = (kb % taps) / kw; let j = kb % kw;
       let y = (p / OW) * sh + i - ph; let xx = (p % OW) * sw + j - pw;
       let inside = kb < K && p < P && y >= 0 && y < H && xx >= 0 && xx < W;
-      tb[e] = select(0.0, f32(d1[xo + n * xn + min(c, K / taps - 1) * xc + clamp(y, 0, H - 1) * xh + clamp(xx, 0, W - 1) * xw]), inside);
+      let xa = xo + n * xn + min(c, K / taps - 1) * xc + clamp(y, 0, H - 1) * xh + clamp(xx, 0, W - 1) * xw;
+      tb[e] = select(0.0, f32(d1[xa]), inside);
     }
     workgroupBarrier();
     for (var kk = 0; kk < 16; kk++) {

@@ -16,7 +16,8 @@ const values = ({ a, b }: CompositeArgs['matmul']): number[] => {
 const cuda = (): string => `#include <cuda_fp16.h>
 #include <mma.h>
 using namespace nvcuda;
-extern "C" __global__ void __launch_bounds__(128) matmul_wmma(half* __restrict__ d0, const half* __restrict__ d1, const half* __restrict__ d2,
+extern "C" __global__ void __launch_bounds__(128) matmul_wmma(half* __restrict__ d0, const half* __restrict__ d1,
+    const half* __restrict__ d2,
     const int M, const int N, const int K, const int sab, const int sam, const int sak, const int oa,
     const int sbb, const int sbk, const int sbn, const int ob) {
   __shared__ __align__(32) half sA[32 * 16];

@@ -32,7 +32,9 @@ export function encode(values: ArrayLike<number | boolean>, dtype: DType, stored
   return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
 }
 
-/** Device bytes of `stored` back as host values of `dtype`: f16 widens to Float32Array, bool comes back as 0/1 bytes. */
+/**
+ * Device bytes of `stored` back as host values of `dtype`: f16 widens to Float32Array, bool comes back as 0/1 bytes.
+ */
 export function decode(bytes: Uint8Array, dtype: DType, stored: DType): TypedData {
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   switch (stored) {
@@ -77,7 +79,8 @@ export class Buffer implements Identified {
     } catch (e) {
       for (const h of handles) backend.free(h); // a failed allocation keeps nothing
       throw new Error(
-        `alloc: ${numel} × ${this.dtype} (${this.bytes} bytes) failed on ${backend.name} with ${live.bytes} bytes already allocated by polygrad: ${(e as Error).message}`,
+        `alloc: ${numel} × ${this.dtype} (${this.bytes} bytes) failed on ${backend.name} with ${live.bytes} bytes ` +
+          `already allocated by polygrad: ${(e as Error).message}`,
         { cause: e },
       );
     }

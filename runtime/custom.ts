@@ -108,7 +108,9 @@ export function customKernel(node: UOp, caps: Pick<Caps, 'maxBuffers'>): Kernel 
   return { name: kname, shape: node.shape, params, stores: [alu('CAST', [store], node.dtype)], ops: [def.op] };
 }
 
-/** The IR builders over a kernel's inputs (param 1, 2, …; the output, param 0, is written at every point of `shape`). */
+/**
+ * The IR builders over a kernel's inputs (param 1, 2, …; the output, param 0, is written at every point of `shape`).
+ */
 function builder(inputs: readonly UOp[], shape: readonly number[]): IrBuilder {
   let ranges = 0;
   const f = (v: number) => constOf(v, 'f32'),

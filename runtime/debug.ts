@@ -38,6 +38,7 @@ export function kernelLine(
   const s = ms / 1000;
   return (
     `*** ${device.padEnd(6)} ${String(n).padStart(4)} ${name.padEnd(36)} arg ${String(args).padStart(2)}` +
-    `  tm ${fmtTime(ms).padStart(9)}  (${(flops / s / 1e9).toFixed(2).padStart(8)} GFLOPS ${(bytes / s / 1e9).toFixed(2).padStart(7)} GB/s)`
+    `  tm ${fmtTime(ms).padStart(9)}  (${(flops / s / 1e9).toFixed(2).padStart(8)} GFLOPS ` +
+    `${(bytes / s / 1e9).toFixed(2).padStart(7)} GB/s)`
   );
 }

@@ -45,7 +45,8 @@ export function initDevices(): Promise<string[]> {
     const wanted = envFlag('DEVICE');
     if (wanted && !registry.has(wanted))
       throw new Error(
-        `DEVICE=${wanted}: ${unavailable.get(wanted) ?? 'no such device'} (available: ${[...registry.keys()].join(', ')})`,
+        `DEVICE=${wanted}: ${unavailable.get(wanted) ?? 'no such device'} (available: ` +
+          `${[...registry.keys()].join(', ')})`,
       );
     defaultName = wanted ?? best;
     return [...registry.keys()];

@@ -33,7 +33,10 @@ export interface Jitted<A extends unknown[], R> {
 }
 
 let enabled = envFlag('JIT') !== '0';
-/** JIT=0 (or setJit(false)) runs jitted functions as plain code (each call in a scope): to tell whether the jit is at fault. */
+/**
+ * JIT=0 (or setJit(false)) runs jitted functions as plain code (each call in a scope): to tell whether the jit is at
+ * fault.
+ */
 export const setJit = (on: boolean): void => {
   enabled = on;
 };
@@ -52,7 +55,8 @@ function flatten(v: unknown, leaves: Leaf[] = []): { leaves: Leaf[]; shape: unkn
     if (Array.isArray(x)) return x.map(walk);
     if (isPlain(x)) return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, walk(y)]));
     throw new Error(
-      `jit: cannot pass ${typeof x === 'object' ? (x.constructor?.name ?? 'an object') : typeof x} through a jitted function (tensors, numbers, booleans, strings, and arrays or plain objects of them)`,
+      `jit: cannot pass ${typeof x === 'object' ? (x.constructor?.name ?? 'an object') : typeof x} through a jitted ` +
+        `function (tensors, numbers, booleans, strings, and arrays or plain objects of them)`,
     );
   };
   return { leaves, shape: walk(v) };
@@ -144,7 +148,8 @@ class Probe implements Recorder {
   download(): void {
     if (this.strict)
       throw new Error(
-        'jit: the function read a tensor back (data(), item(), tolist()) while being captured; a jitted function may not read device values or branch on them',
+        'jit: the function read a tensor back (data(), item(), tolist()) while being captured; a jitted function ' +
+          'may not read device values or branch on them',
       );
   }
 }
@@ -502,8 +507,10 @@ export function jit<A extends unknown[], R>(
           e.calls = 1;
           throw new Error(
             what
-              ? `jit: a variable bound inside the function (kernel ${what.split('\u0000')[0]}) changed between its first two calls; pass it as an argument (variable(...)) so replays can change it`
-              : `jit: data uploaded inside the function (${upload}) changed between its first two calls; pass it as an argument`,
+              ? `jit: a variable bound inside the function (kernel ${what.split('\u0000')[0]}) changed between its ` +
+                  `first two calls; pass it as an argument (variable(...)) so replays can change it`
+              : `jit: data uploaded inside the function (${upload}) changed between its first two calls; pass it as ` +
+                  `an argument`,
           );
         }
         e.capture = plan(probe, start, argBufs, resultLeaves, resultBufs, flatten(result).shape);

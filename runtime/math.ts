@@ -38,7 +38,9 @@ export const log1pNode = (y: UOp): UOp =>
 /** e^x - 1: x + x²/2 + … for |x| < 0.1, e^x - 1 beyond. */
 export const expm1Node = (x: UOp): UOp =>
   nearZero(x, [1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720], add(expNode(x), c(-1, x)));
-/** f16 math runs in f32 and rounds once at the end (PyTorch's opmath): constants and intermediates keep f32 precision. */
+/**
+ * f16 math runs in f32 and rounds once at the end (PyTorch's opmath): constants and intermediates keep f32 precision.
+ */
 export const fromOpmath = (r: UOp): UOp => (r.dtype === 'f32' ? cast(r, 'f16') : r);
 export const notNode = (x: UOp): UOp =>
   x.dtype === 'bool' ? xor(x, nodes.konst(true, 'bool', x.shape)) : xor(x, nodes.konst(-1, x.dtype, x.shape));

@@ -38,7 +38,10 @@ export interface AttentionOptions {
   scale?: number;
 }
 
-/** f16 work runs in f32 and rounds once at the end: products are summed unrounded, statistics cannot overflow (PyTorch's opmath). */
+/**
+ * f16 work runs in f32 and rounds once at the end: products are summed unrounded, statistics cannot overflow (PyTorch's
+ * opmath).
+ */
 /** 0, 1, …, n - 1 (i32) on `like`'s device: a lazy index table, nothing uploaded. */
 const indices = (like: Tensor, n: number): Tensor => like.make(nodes.arangeNode(n), 'arange');
 
@@ -66,7 +69,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   if (weight.ndim !== 2 || weight.shape[1] !== x.shape[x.ndim - 1]) {
     throw new Error(
-      `linear: weight ${fmt(weight.shape)} does not match input ${fmt(x.shape)} (expected [out, ${x.shape[x.ndim - 1]}])`,
+      `linear: weight ${fmt(weight.shape)} does not match input ${fmt(x.shape)} (expected [out, ` +
+        `${x.shape[x.ndim - 1]}])`,
     );
   }
   const y = x.matmul(weight.T);
@@ -94,7 +98,8 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Con
   const groups = opts.groups ?? 1;
   if (x.ndim !== 4 || w.ndim !== 4)
     throw new Error(
-      `conv2d: expected input [N, C, H, W] and weight [Cout, Cin/groups, kh, kw], got ${fmt(x.shape)} and ${fmt(w.shape)}`,
+      `conv2d: expected input [N, C, H, W] and weight [Cout, Cin/groups, kh, kw], got ${fmt(x.shape)} and ` +
+        `${fmt(w.shape)}`,
     );
   const [N, C] = x.shape as [number, number],
     [Co, Cg, kh, kw] = w.shape as [number, number, number, number];
@@ -102,7 +107,8 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Con
     throw new Error(`conv2d: channels ${C} in and ${Co} out must both divide by groups=${groups}`);
   if (Cg * groups !== C)
     throw new Error(
-      `conv2d: weight has ${Cg} input channels per group but input has ${C / groups} (input ${fmt(x.shape)}, weight ${fmt(w.shape)}, groups ${groups})`,
+      `conv2d: weight has ${Cg} input channels per group but input has ${C / groups} (input ${fmt(x.shape)}, weight ` +
+        `${fmt(w.shape)}, groups ${groups})`,
     );
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== Co))
     throw new Error(`conv2d: bias ${fmt(bias.shape)} does not match ${Co} output channels`);
@@ -267,7 +273,10 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   return colsOf(rowsOf(nearest(size[0], H, scale[0])), nearest(size[1], W, scale[1])).named('interpolate', x);
 }
 
-/** PyTorch's bilinear source taps along one axis (scale: input per output step): lower and upper index and the upper one's weight. */
+/**
+ * PyTorch's bilinear source taps along one axis (scale: input per output step): lower and upper index and the upper
+ * one's weight.
+ */
 function bilinearTaps(
   x: Tensor,
   out: number,
@@ -377,7 +386,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
     S = k.shape[k.ndim - 2]!;
   if (k.shape[k.ndim - 1] !== E || v.shape[v.ndim - 2] !== S) {
     throw new Error(
-      `scaledDotProductAttention: q ${fmt(q.shape)}, k ${fmt(k.shape)} and v ${fmt(v.shape)} do not agree (need k [..., S, ${E}], v [..., S, Ev])`,
+      `scaledDotProductAttention: q ${fmt(q.shape)}, k ${fmt(k.shape)} and v ${fmt(v.shape)} do not agree (need k ` +
+        `[..., S, ${E}], v [..., S, Ev])`,
     );
   }
   let scores = q.matmul(k.transpose(-2, -1)).mul(opts.scale ?? 1 / Math.sqrt(E));

@@ -96,12 +96,15 @@ export function byStage(evs: readonly KernelEvent[]): Map<string, { ms: number; 
 }
 
 export function formatTable(rows: readonly OpRow[]): string {
-  const head = `${'op'.padEnd(20)} ${'ms'.padStart(10)} ${'share'.padStart(7)} ${'GFLOP/s'.padStart(9)} ${'GB/s'.padStart(8)} ${'launches'.padStart(9)}`;
+  const head =
+    `${'op'.padEnd(20)} ${'ms'.padStart(10)} ${'share'.padStart(7)} ${'GFLOP/s'.padStart(9)} ` +
+    `${'GB/s'.padStart(8)} ${'launches'.padStart(9)}`;
   return [
     head,
     ...rows.map(
       (r) =>
-        `${r.op.padEnd(20)} ${r.ms.toFixed(2).padStart(10)} ${(100 * r.share).toFixed(1).padStart(6)}% ${r.gflops.toFixed(2).padStart(9)} ${r.gbs.toFixed(2).padStart(8)} ${String(r.launches).padStart(9)}`,
+        `${r.op.padEnd(20)} ${r.ms.toFixed(2).padStart(10)} ${(100 * r.share).toFixed(1).padStart(6)}% ` +
+        `${r.gflops.toFixed(2).padStart(9)} ${r.gbs.toFixed(2).padStart(8)} ${String(r.launches).padStart(9)}`,
     ),
   ].join('\n');
 }

@@ -198,7 +198,9 @@ async function realizeNodes(backend: Backend, outputs: readonly UOp[]): Promise<
   stats.schedules++;
   if (debugLevel() >= 1) {
     console.log(
-      `schedule: ${sched.items.length} kernel${sched.items.length === 1 ? '' : 's'} for ${outputs.length} output${outputs.length === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(2)} ms${hit ? ' (cache hit)' : ''}`,
+      `schedule: ${sched.items.length} kernel${sched.items.length === 1 ? '' : 's'} for ${outputs.length} ` +
+        `output${outputs.length === 1 ? '' : 's'} in ${(performance.now() - t0).toFixed(2)} ` +
+        `ms${hit ? ' (cache hit)' : ''}`,
     );
     if (!hit) for (const c of sched.cuts) console.log(`  cut by ${c.rule}: ${c.node} (${cutRules[c.rule]})`);
   }

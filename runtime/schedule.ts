@@ -182,7 +182,9 @@ export class Scheduler {
    */
   #excess(b: Built): [number, string] {
     const plain = this.#bindings(b) - this.#caps.maxBuffers;
-    const why = `schedule: kernel ${kernelOf(b).name} needs ${this.#bindings(b)} buffers but the device allows ${this.#caps.maxBuffers}`;
+    const why =
+      `schedule: kernel ${kernelOf(b).name} needs ${this.#bindings(b)} buffers but the device allows ` +
+      `${this.#caps.maxBuffers}`;
     if (plain > 0 || ![...b.roots, ...b.inputs].some((u) => this.#chunks(u) > 1)) return [plain, why];
     const layouts = [...b.roots, ...b.inputs].map((u) => ({
       numel: u.numel,

@@ -102,11 +102,14 @@ export class Tensor {
   }
 
   // ---------- making new tensors ----------
-  /** @internal A tensor on this device from a node, named `op` for kernel names, checked against the device's dtypes. */
+  /**
+   * @internal A tensor on this device from a node, named `op` for kernel names, checked against the device's dtypes.
+   */
   make(node: UOp, op: string): Tensor {
     if (!getDevice(this.device).caps.dtypes.has(node.dtype)) {
       throw new Error(
-        `${op}: dtype ${node.dtype} is not supported on device ${this.device} (supported: ${[...getDevice(this.device).caps.dtypes].join(', ')})`,
+        `${op}: dtype ${node.dtype} is not supported on device ${this.device} (supported: ` +
+          `${[...getDevice(this.device).caps.dtypes].join(', ')})`,
       );
     }
     tagNodes(node, op);
@@ -184,7 +187,8 @@ export class Tensor {
   pow(o: TensorLike): Tensor {
     if (typeof o === 'number' && Number.isInteger(o) && o < 0 && !isFloat(promoteWeak(this.dtype, scalarType(o)))) {
       throw new Error(
-        `pow: integers to negative integer powers are not allowed (${this.dtype} tensor ** ${o}); cast to f32 first for a float result`,
+        `pow: integers to negative integer powers are not allowed (${this.dtype} tensor ** ${o}); cast to f32 first ` +
+          `for a float result`,
       );
     }
     return this.#binary(
@@ -697,7 +701,8 @@ export class Tensor {
   pad(padding: readonly number[], value: number = 0): Tensor {
     if (padding.length % 2 || padding.length / 2 > this.ndim)
       throw new Error(
-        `pad: padding ${fmt(padding)} must have an even length of at most ${2 * this.ndim} for shape ${fmt(this.shape)}`,
+        `pad: padding ${fmt(padding)} must have an even length of at most ${2 * this.ndim} for shape ` +
+          `${fmt(this.shape)}`,
       );
     const pairs = this.shape.map((): [number, number] => [0, 0]);
     for (let i = 0; i < padding.length / 2; i++) pairs[this.ndim - 1 - i] = [padding[2 * i]!, padding[2 * i + 1]!];
@@ -1013,7 +1018,8 @@ function flattenNested(data: Nested, op: string): { values: (number | boolean)[]
     }
     if (!Array.isArray(x) || x.length !== shape[depth])
       throw new Error(
-        `${op}: ragged nested array at depth ${depth}: expected length ${shape[depth]}, got ${Array.isArray(x) ? x.length : 'a scalar'}`,
+        `${op}: ragged nested array at depth ${depth}: expected length ${shape[depth]}, got ` +
+          `${Array.isArray(x) ? x.length : 'a scalar'}`,
       );
     for (const y of x) walk(y, depth + 1);
   };
@@ -1097,7 +1103,10 @@ function lazy(node: UOp, opts: TensorOptions, op: string): Tensor {
 }
 export interface VariableOptions {
   readonly dtype?: 'f32' | 'i32' | 'u32' | 'bool';
-  /** Bounds of an integer variable (default: its dtype's range): index math simplifies within them, values outside are refused. */
+  /**
+   * Bounds of an integer variable (default: its dtype's range): index math simplifies within them, values outside are
+   * refused.
+   */
   readonly min?: number;
   readonly max?: number;
   /** For messages. */

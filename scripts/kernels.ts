@@ -31,7 +31,8 @@ export function checkKernels(dir: string): { errors: string[]; names: string[]; 
     if (exports.length !== 1 || file.getExportedDeclarations().size !== 1) {
       fail(
         file,
-        `a kernel file has one export, its default defineKernel({...}) (found ${file.getExportedDeclarations().size} exports)`,
+        `a kernel file has one export, its default defineKernel({...}) (found ` +
+          `${file.getExportedDeclarations().size} exports)`,
       );
       continue;
     }

@@ -10,7 +10,8 @@ describe('errors', () => {
     expect(() => zeros([2, 3]).matmul(zeros([4, 5]))).toThrow('matmul: inner dims differ: [2, 3] @ [4, 5] (3 vs 4)');
     expect(() => zeros([2, 3]).reshape([4, 2])).toThrow('reshape: cannot view shape [2, 3] (6 elements) as [4, 2]');
     expect(() => zeros([1, 4, 8, 8]).conv2d(zeros([8, 3, 3, 3]))).toThrow(
-      'conv2d: weight has 3 input channels per group but input has 4 (input [1, 4, 8, 8], weight [8, 3, 3, 3], groups 1)',
+      'conv2d: weight has 3 input channels per group but input has 4 (input [1, 4, 8, 8], weight [8, 3, 3, 3], ' +
+        'groups 1)',
     );
   });
 
@@ -21,7 +22,8 @@ describe('errors', () => {
     );
     expect(() => arange(-3, 5, -1)).toThrow('arange: the range [-3, 5) is inconsistent with the sign of step -1');
     expect(() => zeros([2], { dtype: 'i32' }).pow(-2)).toThrow(
-      'pow: integers to negative integer powers are not allowed (i32 tensor ** -2); cast to f32 first for a float result',
+      'pow: integers to negative integer powers are not allowed (i32 tensor ** -2); cast to f32 first for a float ' +
+        'result',
     );
     expect(() => zeros([2, 3]).softmax(-3)).toThrow('softmax: axis -3 is out of range for a tensor with 2 dims');
     expect(() => zeros([2, 3]).permute(0, 0)).toThrow('permute: [0, 0] is not a permutation of the 2 dims of [2, 3]');
@@ -91,22 +93,25 @@ describe('errors', () => {
     expect(zeros([0, 3]).shape).toEqual([0, 3]);
   });
 
-  test('util.inspect shows shape, dtype, device, whether the tensor is computed, and its values once it is', async () => {
-    const t = randn([2, 3]);
-    expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, lazy)');
-    await t.realize();
-    const v = Array.from(await t.data(), (x) => x.toFixed(4));
-    expect(inspect(t)).toBe(
-      `Tensor([2, 3], f32, cpu, realized) [[${v.slice(0, 3).join(', ')}], [${v.slice(3).join(', ')}]]`,
-    );
-    t.dispose();
-    expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, disposed)');
-    // long dimensions are summarized; integers and booleans print as such
-    const r = arange(10).reshape([1, 10]).cast('i32');
-    await r.realize();
-    expect(inspect(r)).toBe('Tensor([1, 10], i32, cpu, realized) [[0, 1, 2, …, 7, 8, 9]]');
-    const b = tensor([true, false]);
-    await b.realize();
-    expect(inspect(b)).toBe('Tensor([2], bool, cpu, realized) [true, false]');
-  });
+  test(
+    'util.inspect shows shape, dtype, device, whether the tensor is computed, and its values once it ' + 'is',
+    async () => {
+      const t = randn([2, 3]);
+      expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, lazy)');
+      await t.realize();
+      const v = Array.from(await t.data(), (x) => x.toFixed(4));
+      expect(inspect(t)).toBe(
+        `Tensor([2, 3], f32, cpu, realized) [[${v.slice(0, 3).join(', ')}], [${v.slice(3).join(', ')}]]`,
+      );
+      t.dispose();
+      expect(inspect(t)).toBe('Tensor([2, 3], f32, cpu, disposed)');
+      // long dimensions are summarized; integers and booleans print as such
+      const r = arange(10).reshape([1, 10]).cast('i32');
+      await r.realize();
+      expect(inspect(r)).toBe('Tensor([1, 10], i32, cpu, realized) [[0, 1, 2, …, 7, 8, 9]]');
+      const b = tensor([true, false]);
+      await b.realize();
+      expect(inspect(b)).toBe('Tensor([2], bool, cpu, realized) [true, false]');
+    },
+  );
 });

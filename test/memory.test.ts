@@ -114,23 +114,26 @@ describe('memory', () => {
     expect(live()).toEqual(before);
   });
 
-  test('disposing an input while a read of its result is pending: the kernels still see it, then it is freed', async () => {
-    const before = live();
-    const a = tensor([0, 1, 2]);
-    const y = a.exp().add(a),
-      read = y.data();
-    a.dispose();
-    expect(Array.from(await read)).toEqual([1, Math.E + 1, Math.E ** 2 + 2].map((v) => expect.closeTo(v, 5)));
-    y.dispose();
-    expect(live()).toEqual(before);
-    const b = tensor([5, 6]);
-    const view = b.reshape([1, 2]).reshape([2, 1]),
-      same = view.data(); // an output that is the input's own buffer
-    b.dispose();
-    expect(Array.from(await same)).toEqual([5, 6]);
-    view.dispose();
-    expect(live()).toEqual(before);
-  });
+  test(
+    'disposing an input while a read of its result is pending: the kernels still see it, then it is ' + 'freed',
+    async () => {
+      const before = live();
+      const a = tensor([0, 1, 2]);
+      const y = a.exp().add(a),
+        read = y.data();
+      a.dispose();
+      expect(Array.from(await read)).toEqual([1, Math.E + 1, Math.E ** 2 + 2].map((v) => expect.closeTo(v, 5)));
+      y.dispose();
+      expect(live()).toEqual(before);
+      const b = tensor([5, 6]);
+      const view = b.reshape([1, 2]).reshape([2, 1]),
+        same = view.data(); // an output that is the input's own buffer
+      b.dispose();
+      expect(Array.from(await same)).toEqual([5, 6]);
+      view.dispose();
+      expect(live()).toEqual(before);
+    },
+  );
 
   test('using disposes at the end of the block', async () => {
     const before = memory().buffers;

@@ -88,7 +88,8 @@ export function checkConfig(value: unknown, source: string): NeuralOSConfig {
       typeof x === 'number' && !Number.isFinite(x) ? String(x) : x,
     );
     throw new Error(
-      `config ${source}: ${path} must be ${want}, got ${typeof got === 'number' ? String(got) : (shown ?? String(got))}`,
+      `config ${source}: ${path} must be ${want}, got ` +
+        `${typeof got === 'number' ? String(got) : (shown ?? String(got))}`,
     );
   };
   const at = (path: string): unknown =>

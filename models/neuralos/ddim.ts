@@ -45,7 +45,10 @@ export function stepsProblem(steps: number, T = 1000): string | undefined {
     return `steps must be an integer in [1, ${T - 1}], got ${steps}`;
   const last = ddimTimesteps(steps, T).at(-1)!;
   if (steps > 1 && last >= T)
-    return `${steps} steps put the last DDIM timestep at ${last}, past the ${T}-step schedule (the reference sampler fails the same way); use ${steps - 1} or ${steps + 1}`;
+    return (
+      `${steps} steps put the last DDIM timestep at ${last}, past the ${T}-step schedule (the reference ` +
+      `sampler fails the same way); use ${steps - 1} or ${steps + 1}`
+    );
   return undefined;
 }
 

@@ -154,7 +154,10 @@ export class UNet {
     this.outConv = new Conv2d(sd, 'out.2', ch, cfg.latentChannels, 3, { padding: 1 });
   }
 
-  /** x [B, latent + rnn channels, h, w] at integer timestep t (a number or an i32 variable) → predicted x0 [B, latent, h, w]. */
+  /**
+   * x [B, latent + rnn channels, h, w] at integer timestep t (a number or an i32 variable) → predicted x0 [B, latent,
+   * h, w].
+   */
   forward(x: Tensor, t: number | Tensor): Tensor {
     const tv =
       t instanceof Tensor

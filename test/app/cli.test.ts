@@ -57,7 +57,8 @@ describe('polygrad command line', () => {
       ],
       [
         'serve',
-        "polygrad: unknown command 'serve' (commands: play, devices, neuralos, profile, tune, plan, kernels, convert, pull, help; polygrad help)",
+        "polygrad: unknown command 'serve' (commands: play, devices, neuralos, profile, tune, plan, kernels, " +
+          'convert, pull, help; polygrad help)',
       ],
     ];
     for (const [line, message] of cases) {

@@ -17,7 +17,10 @@ const file = readFileSync('test/fixtures/neuralos/weights.ckpt'),
   sha = createHash('sha256').update(file).digest('hex');
 const repo = 'org/tiny-neuralos',
   dir = mkdtempSync(join(tmpdir(), 'polygrad-hub-'));
-/** What the server does on the next request: serve whole, cut after n bytes, claim more than it sends, or lie about the hash. */
+/**
+ * What the server does on the next request: serve whole, cut after n bytes, claim more than it sends, or lie about the
+ * hash.
+ */
 let mode: { cutAt?: number; truncateTo?: number; badHash?: boolean; token?: string; cdn?: boolean } = {};
 const requests: { method: string; url: string; range?: string }[] = [];
 let endpoint = '';
@@ -77,36 +80,39 @@ describe('polygrad pull / --model hf:', () => {
     );
   });
 
-  test('a cut download resumes with a Range request; the whole file converts to f16 with the fixture values', async () => {
-    const cache = join(dir, 'resume');
-    mode = { cutAt: 5000 };
-    await expect(pull({ repo, rev: 'main' }, { endpoint, cacheDir: cache })).rejects.toThrow(
-      /^hub: download of org\/tiny-neuralos cut at 5000 of \d+ bytes .*; run again to resume$/,
-    );
-    const dest = join(cache, 'hub', 'org--tiny-neuralos', 'main', 'model.safetensors');
-    expect(existsSync(dest)).toBe(false);
-    expect(statSync(`${dest}.part`).size).toBe(5000);
-    mode = {};
-    requests.length = 0;
-    expect(await pull({ repo, rev: 'main' }, { endpoint, cacheDir: cache })).toBe(dest);
-    expect(requests.filter((r) => r.method === 'GET').map((r) => r.range)).toEqual(['bytes=5000-']);
-    expect(readFileSync(dest).equals(file)).toBe(true);
-    // a second pull uses the file as it is
-    requests.length = 0;
-    await pull({ repo, rev: 'main' }, { endpoint, cacheDir: cache });
-    expect(requests).toHaveLength(0);
-    const f16 = new SafetensorsFile(f16Beside(dest)),
-      ref = new SafetensorsFile('test/fixtures/neuralos/weights.safetensors');
-    expect([...f16.tensors.keys()].sort()).toEqual([...ref.tensors.keys()].sort());
-    for (const name of ['model.diffusion_model.out.2.weight', 'temporal_encoder.lstm_lower.weight_ih_l0']) {
-      const a = f16.read(name),
-        b = ref.read(name);
-      expect(f16.tensors.get(name)!.dtype).toBe('F16');
-      b.forEach((v, i) => expect(Math.abs(a[i]! - v)).toBeLessThanOrEqual(1e-3 * Math.abs(v) + 1e-7));
-    }
-    f16.close();
-    ref.close();
-  });
+  test(
+    'a cut download resumes with a Range request; the whole file converts to f16 with the fixture ' + 'values',
+    async () => {
+      const cache = join(dir, 'resume');
+      mode = { cutAt: 5000 };
+      await expect(pull({ repo, rev: 'main' }, { endpoint, cacheDir: cache })).rejects.toThrow(
+        /^hub: download of org\/tiny-neuralos cut at 5000 of \d+ bytes .*; run again to resume$/,
+      );
+      const dest = join(cache, 'hub', 'org--tiny-neuralos', 'main', 'model.safetensors');
+      expect(existsSync(dest)).toBe(false);
+      expect(statSync(`${dest}.part`).size).toBe(5000);
+      mode = {};
+      requests.length = 0;
+      expect(await pull({ repo, rev: 'main' }, { endpoint, cacheDir: cache })).toBe(dest);
+      expect(requests.filter((r) => r.method === 'GET').map((r) => r.range)).toEqual(['bytes=5000-']);
+      expect(readFileSync(dest).equals(file)).toBe(true);
+      // a second pull uses the file as it is
+      requests.length = 0;
+      await pull({ repo, rev: 'main' }, { endpoint, cacheDir: cache });
+      expect(requests).toHaveLength(0);
+      const f16 = new SafetensorsFile(f16Beside(dest)),
+        ref = new SafetensorsFile('test/fixtures/neuralos/weights.safetensors');
+      expect([...f16.tensors.keys()].sort()).toEqual([...ref.tensors.keys()].sort());
+      for (const name of ['model.diffusion_model.out.2.weight', 'temporal_encoder.lstm_lower.weight_ih_l0']) {
+        const a = f16.read(name),
+          b = ref.read(name);
+        expect(f16.tensors.get(name)!.dtype).toBe('F16');
+        b.forEach((v, i) => expect(Math.abs(a[i]! - v)).toBeLessThanOrEqual(1e-3 * Math.abs(v) + 1e-7));
+      }
+      f16.close();
+      ref.close();
+    },
+  );
 
   test("behind a redirect to a CDN, the hash and size are the Hub's (X-Linked-*), not the CDN's ETag", async () => {
     mode = { cdn: true };
@@ -132,7 +138,8 @@ describe('polygrad pull / --model hf:', () => {
     );
     mode = {};
     await expect(pull({ repo: 'org/absent', rev: 'main' }, { endpoint, cacheDir: cache })).rejects.toThrow(
-      `hub: ${endpoint}/org/absent/resolve/main/model.safetensors: not found (check the repo name and the revision 'main')`,
+      `hub: ${endpoint}/org/absent/resolve/main/model.safetensors: not found (check the repo name and the revision ` +
+        `'main')`,
     );
   });
 

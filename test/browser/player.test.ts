@@ -139,7 +139,8 @@ describe.skipIf(!executable)('player page in Chromium', () => {
     expect(errors).toEqual([]);
   }, 120_000);
 
-  test('the demo model: labelled, the true frame beside the generated one on request, a click opens a window', async () => {
+  test('the demo model: labelled, the true frame beside the generated one on request, a click opens a ' +
+    'window', async () => {
     const demo = await NeuralOS.load(configNamed('demo'), { weights: demoFiles!.weights });
     const p = await startPlayer({
       model: demo,

@@ -30,8 +30,10 @@ describe('GROUP', () => {
     expect(actions(only(rand([4097]).sum()))).toEqual(['GROUP(0, 256)']);
   });
   test('a 4096-wide GEMV gives each output 16 lanes, laid out along whichever axis is contiguous in the weight', () => {
-    expect(actions(only(rand([1, 4096]).matmul(rand([4096, 4096]))))).toEqual(['GROUPWIDE(2, 16)']); // W[k, n]: adjacent outputs
-    expect(actions(only(rand([1, 4096]).linear(rand([4096, 4096]))))).toEqual(['GROUP(2, 16)']); // W[n, k]: adjacent lanes
+    // W[k, n]: adjacent outputs
+    expect(actions(only(rand([1, 4096]).matmul(rand([4096, 4096]))))).toEqual(['GROUPWIDE(2, 16)']);
+    // W[n, k]: adjacent lanes
+    expect(actions(only(rand([1, 4096]).linear(rand([4096, 4096]))))).toEqual(['GROUP(2, 16)']);
   });
   test('softmax groups both of its row reduces (max and sum)', () => {
     const ks = plan(rand([64, 16384]).softmax(-1));

@@ -32,12 +32,16 @@ const convOf = (a: ReturnType<typeof conv>, device?: string): Tensor =>
   put(a.x, device).conv2d(put(a.w, device), put(a.b, device), { padding: 1 });
 
 describe('UPCAST and UNROLL', () => {
-  test('a 3x3 conv upcasts width 4, height 4, channels 2 and unrolls both taps (axes: 1 channel, 2 row, 3 column; ranges 5, 6 the taps)', () => {
-    const k = only(convOf(conv(64, 48, 64)));
-    const want = ['UPCAST(3, 4)', 'UPCAST(2, 4)', 'UPCAST(1, 2)', 'UNROLL(5, 3)', 'UNROLL(6, 3)'];
-    expect(actions(k)).toEqual(want);
-    expect(actions(k, cpu)).toEqual(want);
-  });
+  test(
+    'a 3x3 conv upcasts width 4, height 4, channels 2 and unrolls both taps (axes: 1 channel, 2 row, 3 column; ' +
+      'ranges 5, 6 the taps)',
+    () => {
+      const k = only(convOf(conv(64, 48, 64)));
+      const want = ['UPCAST(3, 4)', 'UPCAST(2, 4)', 'UPCAST(1, 2)', 'UNROLL(5, 3)', 'UNROLL(6, 3)'];
+      expect(actions(k)).toEqual(want);
+      expect(actions(k, cpu)).toEqual(want);
+    },
+  );
   test('a matmul takes an 8x4 register tile (8 columns, the contiguous axis)', () => {
     expect(actions(only(put(nd([512, 512], 1)).matmul(put(nd([512, 512], 2)))))).toEqual([
       'UPCAST(1, 8)',

@@ -80,7 +80,8 @@ describe.each(backends)('fusion on %s', (device) => {
 
   test('the device buffer cap cuts kernels and the result stays right', async () => {
     registerDevice(new CpuBackend('cpu-cap4', { maxBuffers: 4 }));
-    const xs = [1, 2, 3, 4, 5, 6].map((v) => tensor([v, v * 10], { device: 'cpu-cap4' })); // the WebGPU cap: test/webgpu/limits
+    // the WebGPU cap: test/webgpu/limits
+    const xs = [1, 2, 3, 4, 5, 6].map((v) => tensor([v, v * 10], { device: 'cpu-cap4' }));
     const sum = xs.reduce((a, b) => a.add(b));
     const kernels = plan(sum);
     expect(kernels.length).toBeGreaterThan(1);

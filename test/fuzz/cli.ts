@@ -68,13 +68,15 @@ async function main(): Promise<number> {
         `${JSON.stringify({ device, jit, seed: s, size, why: small.why, program: small.program }, null, 1)}\n`,
       );
       console.log(
-        `FAIL seed ${s} (${jit ? 'jit' : 'eager'}): ${small.why}\n  minimized to ${small.program.nodes.length} nodes: ${file}\n  again: ${reproduce(c)}`,
+        `FAIL seed ${s} (${jit ? 'jit' : 'eager'}): ${small.why}\n  minimized to ${small.program.nodes.length} ` +
+          `nodes: ${file}\n  again: ${reproduce(c)}`,
       );
     }
   }
   const cases = n * jits.length;
   console.log(
-    `fuzz ${device}: ${cases} cases from seed ${seed}, ${failed} failed (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    `fuzz ${device}: ${cases} cases from seed ${seed}, ${failed} failed ` +
+      `(${((performance.now() - started) / 1000).toFixed(1)} s)`,
   );
   return failed ? 1 : 0;
 }

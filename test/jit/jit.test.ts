@@ -146,17 +146,20 @@ describe.each(backends)('jit on %s', (device) => {
     );
   });
 
-  test('a jitted function called inside another capture runs as code, so the outer capture sees its launches', async () => {
-    const inner = jit((t: Tensor) => t.exp().sum());
-    const outer = jit(async (t: Tensor) => t.sub(await inner(t.add(1))));
-    for (let i = 0; i < 4; i++) {
-      const x = await input([8], 20 + i);
-      expectSameBits(await (await outer(x)).data(), await x.sub(x.add(1).exp().sum()).data(), `call ${i}`);
-    }
-    expect(outer.stats.replays).toBe(2);
-    expect(outer.stats.launches).toBe(2); // the inner sum, then the subtraction
-    expect(inner.stats.captures).toBe(0);
-  });
+  test(
+    'a jitted function called inside another capture runs as code, so the outer capture sees its ' + 'launches',
+    async () => {
+      const inner = jit((t: Tensor) => t.exp().sum());
+      const outer = jit(async (t: Tensor) => t.sub(await inner(t.add(1))));
+      for (let i = 0; i < 4; i++) {
+        const x = await input([8], 20 + i);
+        expectSameBits(await (await outer(x)).data(), await x.sub(x.add(1).exp().sum()).data(), `call ${i}`);
+      }
+      expect(outer.stats.replays).toBe(2);
+      expect(outer.stats.launches).toBe(2); // the inner sum, then the subtraction
+      expect(inner.stats.captures).toBe(0);
+    },
+  );
 
   test('dispose frees what the captures hold', async () => {
     const before = live();

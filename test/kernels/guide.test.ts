@@ -11,24 +11,27 @@ import { registerKernel } from '../../runtime/composite.js';
 import { checkKernels } from '../../scripts/kernels.js';
 import { backends } from '../backends.js';
 
-test("the guide's example is the template, and the template kernel passes check on every backend it declares", async () => {
-  const doc = readFileSync('docs/KERNELS.md', 'utf8');
-  const example = /The template is a complete kernel[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1];
-  expect(example).toBe(template('my_softmax', 'softmax'));
-  const dir = mkdtempSync(join(tmpdir(), 'polygrad-guide-'));
-  writeFileSync(join(dir, 'my_softmax.ts'), example!);
-  symlinkSync(resolve('kernels/define.ts'), join(dir, 'define.ts'));
-  expect(checkKernels(dir).errors).toEqual([]);
-  const def = (await import(join(dir, 'my_softmax.ts'))).default as KernelDef;
-  registerKernel(def);
-  for (const device of backends.filter((d) => runsOn(def, d))) {
-    for (const c of def.cases) {
-      const r = await checkCase(def, c, device);
-      expect(r.used, `${device}: ${c.name} used`).toBe(true);
-      expect(r.kernelError, `${device}: ${c.name}`).toBeLessThanOrEqual(r.tol);
+test(
+  "the guide's example is the template, and the template kernel passes check on every backend it " + 'declares',
+  async () => {
+    const doc = readFileSync('docs/KERNELS.md', 'utf8');
+    const example = /The template is a complete kernel[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(example).toBe(template('my_softmax', 'softmax'));
+    const dir = mkdtempSync(join(tmpdir(), 'polygrad-guide-'));
+    writeFileSync(join(dir, 'my_softmax.ts'), example!);
+    symlinkSync(resolve('kernels/define.ts'), join(dir, 'define.ts'));
+    expect(checkKernels(dir).errors).toEqual([]);
+    const def = (await import(join(dir, 'my_softmax.ts'))).default as KernelDef;
+    registerKernel(def);
+    for (const device of backends.filter((d) => runsOn(def, d))) {
+      for (const c of def.cases) {
+        const r = await checkCase(def, c, device);
+        expect(r.used, `${device}: ${c.name} used`).toBe(true);
+        expect(r.kernelError, `${device}: ${c.name}`).toBeLessThanOrEqual(r.tol);
+      }
     }
-  }
-});
+  },
+);
 
 test('the matmul template passes too', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'polygrad-guide-'));

@@ -21,7 +21,10 @@ export default defineKernel({
   devices: ['webgpu', 'cuda'],
   applies: () => true,
   cases: [],
-  impl: { kind: 'source', sources: { wgsl: () => '', cuda: () => '' }, values: () => [], launch: () => ({ grid: [1, 1, 1], block: 1 }) },
+  impl: {
+    kind: 'source', sources: { wgsl: () => '', cuda: () => '' }, values: () => [],
+    launch: () => ({ grid: [1, 1, 1], block: 1 }),
+  },
 });${extra}
 `;
 
@@ -40,7 +43,7 @@ test('malformed kernel files are rejected with their file and line', () => {
   expect(errors).toEqual([
     "kernels/imports.ts:1: a kernel imports only from './define.js' (found '../index.js')",
     "kernels/misnamed.ts:3: name 'other' must be the file's name 'misnamed'",
-    "kernels/nosource.ts:9: lists device 'cuda' but has no cuda source",
+    "kernels/nosource.ts:10: lists device 'cuda' but has no cuda source",
     'kernels/notdefine.ts:1: the default export must be defineKernel({ ... }) with an object literal',
     'kernels/two.ts:1: a kernel file has one export, its default defineKernel({...}) (found 2 exports)',
   ]);

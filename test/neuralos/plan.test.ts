@@ -62,7 +62,8 @@ describe('the full config planned on simulated devices', () => {
   });
 });
 
-test('full-size weights stream into chunks by range: every element read once, no weight whole in host memory', async () => {
+test('full-size weights stream into chunks by range: every element read once, no weight whole in host ' +
+  'memory', async () => {
   // the keys and shapes a full-config checkpoint holds, as the model asks for them
   const probe = planDevice(limitPresets.cuda!, 'cuda');
   const shapes = (await NeuralOS.load(fullConfig, { device: probe.name })).report.expected;
@@ -88,7 +89,8 @@ test('full-size weights stream into chunks by range: every element read once, no
   expect(device.live).toBeGreaterThan(10e9); // in 128 MiB chunks on the device
 }, 240_000);
 
-test('a reduced-width full model with tiny buffers: the state step and a UNet call equal the unchunked run', async () => {
+test('a reduced-width full model with tiny buffers: the state step and a UNet call equal the unchunked ' +
+  'run', async () => {
   const cfg: NeuralOSConfig = {
     ...fullConfig,
     screen: { width: 64, height: 48 },

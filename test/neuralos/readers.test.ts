@@ -115,7 +115,8 @@ describe('PyTorch checkpoint reader', () => {
     expect(open(checkpoint(whole.subarray(0, whole.length - 1)))).toThrow(
       /^torch: .*\.ckpt: the pickle ends without a STOP opcode/,
     );
-    expect(open(checkpoint(u8(0x80, 2, 0x4a, 1, 2)))).toThrow(/^torch: .*\.ckpt: corrupt checkpoint \(.*out of range/); // a BININT cut short
+    // a BININT cut short
+    expect(open(checkpoint(u8(0x80, 2, 0x4a, 1, 2)))).toThrow(/^torch: .*\.ckpt: corrupt checkpoint \(.*out of range/);
     expect(open(checkpoint(u8(0x80, 2, 0x8c, 9, 0x61)))).toThrow(
       /^torch: .*\.ckpt: a string of 9 bytes at byte 4 runs past the end/,
     );

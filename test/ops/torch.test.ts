@@ -1,7 +1,8 @@
 // PyTorch's own answers (test/fixtures/ops/torch_edge.json, written by make_op_fixtures.py with PyTorch 1.13) on
 // the edge cases where its semantics are subtle, replayed on every backend: values, dtype and shape. Integers and
 // bools exact; floats within rtol 1e-6 + atol 2.4e-7 (PyTorch's own f32 cancellation in 1 + erf is that large), with
-// NaN, ±inf and (except on WebGPU, where WGSL lets drivers drop it) the sign of zero exact. Cases marked ieee need exact IEEE residuals WGSL does not promise: CPU and CUDA only.
+// NaN, ±inf and (except on WebGPU, where WGSL lets drivers drop it) the sign of zero exact. Cases marked ieee need
+// exact IEEE residuals WGSL does not promise: CPU and CUDA only.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { type DType, type Tensor, linspace, stack, tensor, where } from '../../index.js';

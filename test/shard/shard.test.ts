@@ -149,7 +149,10 @@ test('a failed allocation frees what the run allocated and says what it needed',
   // the output (16 KiB) fits beside the input, the 48 KiB intermediate after it does not
   const z = x.reshape([1, 64, 64]).expand([3, 64, 64]).exp().contiguous().sum(0);
   await expect(z.data()).rejects.toThrow(
-    /^alloc: \d+ × f32 \(\d+ bytes\) failed on cpu-64k-memory with \d+ bytes already allocated by polygrad: out of memory/,
+    new RegExp(
+      '^alloc: \\d+ × f32 \\(\\d+ bytes\\) failed on cpu-64k-memory with \\d+ bytes already allocated by ' +
+        'polygrad: out of memory',
+    ),
   );
   expect(memory().bytes).toBe(before.bytes);
 });

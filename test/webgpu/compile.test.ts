@@ -14,7 +14,8 @@ describe.skipIf(!hasWebGpu)('webgpu compile errors', () => {
       stores: [],
     };
     const source =
-      '@group(0) @binding(0) var<storage, read_write> d0: array<f32>;\n@compute @workgroup_size(1) fn main() {\n  d0[0] = undefined_name;\n}';
+      '@group(0) @binding(0) var<storage, read_write> d0: array<f32>;\n@compute @workgroup_size(1) fn main() {\n  ' +
+      'd0[0] = undefined_name;\n}';
     await expect(gpu.compile(kernel, { source, checks: false })).rejects.toThrow(
       /e_broken_4 failed to compile:\n {2}line 3:\d+: .*undefined_name[\s\S]* {3}3\| {3}d0\[0\] = undefined_name;/,
     );
