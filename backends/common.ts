@@ -83,6 +83,12 @@ export class BufferPool<B> {
   take(size: number): B | undefined {
     return this.#free.get(size)?.pop();
   }
+  /** Destroys every kept buffer (an allocation that failed may fit once they are gone); how many there were. */
+  drain(): number {
+    const kept = [...this.#free.values()].flatMap((list) => list.splice(0));
+    kept.forEach(this.destroy);
+    return kept.length;
+  }
   give(size: number, b: B): void {
     const list = this.#free.get(size) ?? [];
     if (list.length >= this.keep) {

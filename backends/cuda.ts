@@ -193,7 +193,9 @@ export class CudaBackend implements Backend {
       pooled = this.#pool.take(size);
     if (pooled) return new CudaBuffer(pooled.ptr, bytes, size);
     const p: (number | bigint)[] = [0];
-    this.#check(this.#cu.cuMemAlloc_v2!(p, size), `cuMemAlloc(${size})`);
+    let r = this.#cu.cuMemAlloc_v2!(p, size);
+    if (r !== 0 && this.#pool.drain()) r = this.#cu.cuMemAlloc_v2!(p, size); // the pool's spares may be in the way
+    this.#check(r, `cuMemAlloc(${size})`);
     return new CudaBuffer(BigInt(p[0]!), bytes, size); // koffi hands 64-bit values back as numbers when they fit
   }
   free(b: DeviceBuffer): void {

@@ -30,6 +30,15 @@ describe('BufferPool size classes', () => {
     expect(pool.take(128)).toBeUndefined();
     expect([pool.take(64), pool.take(64), pool.take(64)]).toEqual(['b', 'a', undefined]);
   });
+  test('drain destroys every kept buffer, once', () => {
+    const destroyed: string[] = [];
+    const pool = new BufferPool<string>((b) => destroyed.push(b));
+    pool.give(16, 'a');
+    pool.give(1024, 'b');
+    expect(pool.drain()).toBe(2);
+    expect(destroyed.sort()).toEqual(['a', 'b']);
+    expect([pool.drain(), pool.take(16)]).toEqual([0, undefined]);
+  });
 });
 
 describe('StatusWord', () => {
