@@ -24,6 +24,8 @@ export interface Caps {
    * many.
    */
   readonly threads: number;
+  /** Workgroup memory one workgroup may use for staged tiles (STAGE), in bytes; absent where there is none. */
+  readonly sharedBytes?: number;
 }
 
 /** The dtype a buffer of `d` holds on a device with these caps. */

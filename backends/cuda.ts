@@ -107,6 +107,7 @@ export class CudaBackend implements Backend {
       workgroupSize: Math.min(block, attr(1)),
       maxGrid: Math.min(attr(5), attr(6)),
       threads: attr(16) * attr(39), // SMs × resident threads per SM
+      sharedBytes: attr(8), // static shared memory per block
     };
     this.language = cudaFor(this.caps.workgroupSize);
     this.description =

@@ -113,6 +113,7 @@ export class WebGpuBackend implements Backend {
       maxGrid: opts.limits?.maxGrid ?? l.maxComputeWorkgroupsPerDimension,
       // WebGPU does not say how wide a GPU is; a software (CPU) adapter runs a few workgroups at a time
       threads: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 2048 : 65536,
+      sharedBytes: l.maxComputeWorkgroupStorageSize,
     };
     this.language = wgslFor(wg);
     this.description =

@@ -13,6 +13,7 @@ import {
   paddedShape,
   rangeDeps,
 } from './kernel.js';
+import { type Stage, invalidStage, staged } from './stage.js';
 import { type AluOp, UOp } from './uop.js';
 
 /** What the optimizer reads from a backend's Caps. */
@@ -20,6 +21,8 @@ export interface OptCaps {
   readonly globalsAsLoops: boolean;
   readonly workgroupSize: number;
   readonly threads: number;
+  /** Workgroup memory STAGE may use, in bytes (absent: none). */
+  readonly sharedBytes?: number;
 }
 
 /** Most outputs (accumulators) per thread; most reduce steps per unrolled iteration; largest PADTO multiple. */
@@ -70,13 +73,18 @@ export interface ExpandedStore {
   readonly values: UOp[];
   readonly gate?: UOp;
 }
+/** A thread's stores, and (under STAGE) the workgroup-memory fills each staged chunk loop runs first. */
+export interface Expanded {
+  readonly stores: readonly ExpandedStore[];
+  readonly stages: ReadonlyMap<UOp, readonly Stage[]>;
+}
 
 /**
  * The stores one thread performs, one per upcast offset. PADTO first: each padded axis's range runs over the padded
  * extent, the computation reads it clamped to the last real point (so every load stays in bounds) and the store is
  * gated to the real points.
  */
-export function expandStores(k: Kernel): ExpandedStore[] {
+export function expandStores(k: Kernel): Expanded {
   const opts = k.opts ?? [],
     padded = paddedShape(k),
     launch = launchShape(k);
@@ -109,11 +117,20 @@ export function expandStores(k: Kernel): ExpandedStore[] {
   const grouped = groupedRanges(k);
   for (const m of combos) for (const [r, g] of grouped) m.set(r, g);
   const memo = combos.map(() => new Map<UOp, UOp>());
-  return combos.map((m, i) => ({
+  const expanded = combos.map((m, i) => ({
     index: substitute(index, m, memo[i]),
     values: stores.map((v) => substitute(v, m, memo[i])),
     ...(gate ? { gate: substitute(gate, m, memo[i]) } : {}),
   }));
+  const stage = opts.find((o) => o.op === 'STAGE');
+  if (!stage) return { stores: expanded, stages: new Map() };
+  const s = staged(
+      k,
+      stage,
+      expanded.flatMap((e) => e.values),
+    ),
+    n = stores.length;
+  return { stores: expanded.map((e, i) => ({ ...e, values: s.stores.slice(i * n, (i + 1) * n) })), stages: s.stages };
 }
 
 /** The REDUCEs whose loop runs once per thread, not inside another reduce's loop: the ones GROUP may split. */
@@ -165,8 +182,8 @@ function reduceRanges(k: Kernel): Map<number, { extent: number; bool: boolean }>
 const fmt = (o: Opt): string => `${o.op}(${o.axis}, ${o.amount})`;
 /** A list of actions as DEBUG=3 and the tune report print it. */
 export const formatOpts = (opts: readonly Opt[]): string => opts.map(fmt).join(' ') || 'none';
-const gpuOnly: ReadonlySet<OptOp> = new Set(['GROUP', 'GROUPWIDE', 'LOCAL']);
-const onReduce: ReadonlySet<OptOp> = new Set(['UNROLL', 'GROUP', 'GROUPWIDE']);
+const gpuOnly: ReadonlySet<OptOp> = new Set(['GROUP', 'GROUPWIDE', 'LOCAL', 'STAGE']);
+const onReduce: ReadonlySet<OptOp> = new Set(['UNROLL', 'GROUP', 'GROUPWIDE', 'STAGE']);
 
 /** Why one action cannot apply to kernel k as it stands under `opts` (all of its actions), or undefined. */
 function invalidAction(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): string | undefined {
@@ -180,6 +197,7 @@ function invalidAction(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): 
     if (r === undefined || r.extent % o.amount) return `${s}: no reduce range ${o.axis} that splits by ${o.amount}`;
     if (r.bool) return `${s}: reduce range ${o.axis} folds bools`;
     if (o.op === 'UNROLL') return undefined;
+    if (o.op === 'STAGE') return invalidStage(k, o, opts, caps.sharedBytes ?? 0);
     if (!groupableRanges(k).some((x) => x.range.id === o.axis))
       return `${s}: range ${o.axis} is not a top-level reduce's own`;
     if (o.amount & (o.amount - 1) || o.amount > caps.workgroupSize)
@@ -232,7 +250,14 @@ export function invalidOpts(k: Kernel, opts: readonly Opt[], caps: OptCaps): str
   if (new Set(opts.filter(isGroup).map((o) => o.amount)).size > 1) return 'GROUP: one lane count per kernel';
   const per = caps.workgroupSize / lanes({ ...k, opts }),
     tile = product('LOCAL');
-  return per % tile ? `LOCAL: a tile of ${tile} outputs does not divide the ${per} of a workgroup` : undefined;
+  if (per % tile) return `LOCAL: a tile of ${tile} outputs does not divide the ${per} of a workgroup`;
+  if (opts.some((o) => o.op === 'STAGE')) {
+    if (opts.some(isGroup)) return 'STAGE: not with GROUP (lanes would share the staged tile unevenly)';
+    if (tile !== caps.workgroupSize)
+      return `STAGE: LOCAL tiles must be whole workgroups (${tile} of ${caps.workgroupSize} threads)`;
+    if (opts.filter((o) => o.op === 'STAGE').length > 1) return 'STAGE: one staged reduce per kernel';
+  }
+  return undefined;
 }
 
 const amounts: Readonly<Record<OptOp, readonly number[]>> = {
@@ -242,6 +267,7 @@ const amounts: Readonly<Record<OptOp, readonly number[]>> = {
   GROUPWIDE: [4, 8, 16, 32, 64, 128, 256],
   LOCAL: [2, 4, 8, 16, 32],
   PADTO: [4, 8, 16, 32],
+  STAGE: [4, 8, 16, 32],
 };
 
 /** Every list `opts` plus one action that is valid: the neighbours the search explores. */

@@ -114,6 +114,13 @@ export function prologue(
     g = lanes(k),
     per = workgroupSize / g;
   const i32 = (name: string, e: string) => `  ${l.declare(name, 'i32', e, false)}`;
+  // STAGE's barriers need every thread of a workgroup: only whole workgroups past the end return (a uniform test)
+  if (k.opts?.some((o) => o.op === 'STAGE'))
+    return [
+      i32('wgi', wg),
+      `  if (wgi * ${workgroupSize} >= ${total}) { return; }`,
+      i32('gidx', `wgi * ${workgroupSize} + ${lid}`),
+    ];
   if (g === 1) return [i32('gidx', `${wg} * ${workgroupSize} + ${lid}`), `  if (gidx >= ${total}) { return; }`];
   return [
     i32('wgi', wg),

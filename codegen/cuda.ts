@@ -109,7 +109,7 @@ const checkIndex = [
 export const cudaFor = (block: number) =>
   cLanguage({
     ...cuda,
-    shared: (name, d) => `__shared__ ${types[d]} ${name}[${block}];`,
+    shared: (name, d, size = block) => `__shared__ ${types[d]} ${name}[${size}];`,
     kernel: (k, body, shared, uses) => cudaKernel(k, body, shared, uses, block),
   });
 export const cudaLanguage = cudaFor(256);

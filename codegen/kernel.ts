@@ -53,14 +53,16 @@ export interface Kernel {
  * outputs. LOCAL: the outputs of one workgroup form a tile `amount` wide along global `axis` (of the launch, after
  * UPCAST) instead of a run of the flat order, so neighbours in several axes share the cache lines they load.
  * PADTO: global `axis` runs to the next multiple of `amount`; the extra points compute the last real one and do not
- * store, so a ragged axis can be upcast or tiled.
+ * store, so a ragged axis can be upcast or tiled. STAGE: where LOCAL tiles are whole workgroups, reduce range `axis`
+ * runs in chunks of `amount` steps, and the loads the tile's threads share are staged per chunk in workgroup memory
+ * (codegen/stage.ts).
  */
 export interface Opt {
   readonly op: OptOp;
   readonly axis: number;
   readonly amount: number;
 }
-export type OptOp = 'UPCAST' | 'UNROLL' | 'GROUP' | 'GROUPWIDE' | 'LOCAL' | 'PADTO';
+export type OptOp = 'UPCAST' | 'UNROLL' | 'GROUP' | 'GROUPWIDE' | 'LOCAL' | 'PADTO' | 'STAGE';
 
 export const isGroup = (o: Opt): boolean => o.op === 'GROUP' || o.op === 'GROUPWIDE';
 

@@ -1,6 +1,7 @@
 // Kernel -> an ordered list of instructions. Each value is placed in the outermost loop that defines
 // every range it depends on, so loop-invariant work (a row's max inside softmax's sum) is hoisted.
 import { expandStores } from './actions.js';
+import type { Stage } from './stage.js';
 import { type Kernel, globalRanges, launchShape, rangeDeps } from './kernel.js';
 import type { UOp } from './uop.js';
 
@@ -12,7 +13,9 @@ export type Inst =
   | { readonly kind: 'update'; readonly reduce: UOp; readonly value: UOp }
   | { readonly kind: 'combine'; readonly reduces: readonly UOp[] } // GROUP: merge the lanes' partial accumulators
   | { readonly kind: 'value'; readonly u: UOp }
-  | { readonly kind: 'store'; readonly param: number; readonly index: UOp; readonly value: UOp; readonly gate?: UOp };
+  | { readonly kind: 'store'; readonly param: number; readonly index: UOp; readonly value: UOp; readonly gate?: UOp }
+  | { readonly kind: 'barrier' } // every thread of the workgroup waits here (STAGE)
+  | { readonly kind: 'stage'; readonly shared: UOp; readonly index: UOp; readonly value: UOp; readonly gate?: UOp };
 
 interface Block {
   readonly ranges: ReadonlySet<UOp>;
@@ -64,18 +67,20 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
   const emit = (u: UOp): void => {
     if (done.has(u)) return;
     done.add(u);
-    if (u.op === 'CONST' || u.op === 'RANGE' || u.op === 'PARAM' || u.op === 'VAR') return;
+    if (u.op === 'CONST' || u.op === 'RANGE' || u.op === 'PARAM' || u.op === 'VAR' || u.op === 'SHARED') return;
     if (u.op === 'REDUCE') {
       const group = siblings.get(siblingKey(u)) ?? [u];
       for (const r of group) done.add(r);
       const deps0 = new Set(group.flatMap((r) => [...deps(r)]));
       const into = stack.find((b) => [...deps0].every((r) => b.ranges.has(r)))!;
       for (const r of group) into.insts.push({ kind: 'acc', reduce: r });
+      const fills = stages.get(u.src[1]!) ?? [];
       const saved = stack,
         before = new Set(done),
-        own = new Set(u.src.slice(1));
+        own = new Set([...u.src.slice(1), ...fills.map((f) => f.fill)]);
       stack = stack.slice(0, stack.indexOf(into) + 1);
       const chain = open(u.src.slice(1));
+      if (fills.length) fill(chain[0]!, fills);
       stack = [...stack, ...chain];
       for (const r of group) emit(r.src[0]!);
       for (const r of group) chain[chain.length - 1]!.insts.push({ kind: 'update', reduce: r, value: r.src[0]! });
@@ -90,7 +95,23 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
     target(u).insts.push({ kind: 'value', u });
   };
 
-  const stores = expandStores(k);
+  /** STAGE: at the top of a chunk loop, the workgroup fills its arrays between two barriers. */
+  const fill = (chunk: Block, fills: readonly Stage[]): void => {
+    const saved = stack;
+    chunk.insts.push({ kind: 'barrier' });
+    for (const f of fills) {
+      stack = [...saved, chunk];
+      const loop = f.fill.op === 'RANGE' ? open([f.fill]) : [];
+      stack = [...stack, ...loop];
+      for (const x of [f.index, f.value, ...(f.gate ? [f.gate] : [])]) emit(x);
+      (loop[0] ?? chunk).insts.push({ kind: 'stage', shared: f.shared, index: f.index, value: f.value, gate: f.gate });
+      if (loop.length) close(loop, chunk);
+    }
+    chunk.insts.push({ kind: 'barrier' });
+    stack = saved;
+  };
+
+  const { stores, stages } = expandStores(k);
   for (const { values } of stores) {
     for (const v of values) {
       for (const r of v.toposort()) {

@@ -3,6 +3,7 @@
 import type { DType } from './dtype.js';
 import { type Kernel, lanes } from './kernel.js';
 import type { Inst } from './linearize.js';
+import type { SharedArg } from './stage.js';
 import type { AluOp, ReduceOp, UOp, VarArg } from './uop.js';
 import { minValue } from './dtype.js';
 
@@ -31,7 +32,7 @@ export interface Language {
    * iteration), `slot` (its index into workgroup memory, lanes of one output adjacent) and `owner` (the lane
    * that stores).
    */
-  shared?(name: string, d: DType): string;
+  shared?(name: string, d: DType, size?: number): string;
   readonly barrier?: string;
 }
 
@@ -69,6 +70,10 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
     if (u.op === 'CONST') return lang.literal(u.constValue, u.dtype);
     if (u.op === 'PARAM') return bufName(Number(u.arg));
     if (u.op === 'VAR') return lang.variable((u.arg as unknown as VarArg).index, u.dtype);
+    if (u.op === 'SHARED' && !names.has(u)) {
+      if (!lang.shared) throw new Error(`render ${k.name}: ${lang.name} has no workgroup memory for STAGE`);
+      shared.push(lang.shared(name(u, 'sm'), u.dtype, (u.arg as unknown as SharedArg).size));
+    }
     const n = names.get(u);
     if (n === undefined) throw new Error(`render ${k.name}: ${u.op} used before it is defined`);
     return n;
@@ -144,6 +149,15 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
         // GROUP: one lane stores; PADTO: the padded points do not
         const when = [...(g > 1 ? ['owner'] : []), ...(inst.gate ? [ref(inst.gate)] : [])];
         line(when.length ? `if (${when.join(' && ')}) { ${st} }` : st);
+        break;
+      }
+      case 'barrier':
+        if (!lang.barrier) throw new Error(`render ${k.name}: ${lang.name} has no barrier for STAGE`);
+        line(lang.barrier);
+        break;
+      case 'stage': {
+        const st = lang.store(ref(inst.shared), ref(inst.index), ref(inst.value), inst.shared.dtype);
+        line(inst.gate ? `if (${ref(inst.gate)}) { ${st} }` : st);
         break;
       }
       default:

@@ -36,7 +36,8 @@ export type Op =
   | 'VAR'
   | 'LOAD'
   | 'REDUCE'
-  | 'CHECKED'; // kernel level
+  | 'CHECKED'
+  | 'SHARED'; // kernel level (SHARED: a workgroup array, codegen/stage.ts)
 
 export const unaryOps: readonly UnaryOp[] = [
   'NEG',

@@ -139,7 +139,7 @@ const statusBinding = (binding: number): string[] => [
 export const wgslFor = (workgroupSize: number) =>
   cLanguage({
     ...wgsl,
-    shared: (name, d) => `var<workgroup> ${name}: array<${types[d]}, ${workgroupSize}>;`,
+    shared: (name, d, size = workgroupSize) => `var<workgroup> ${name}: array<${types[d]}, ${size}>;`,
     kernel: (k, body, shared, uses) => wgslKernel(k, body, shared, uses, workgroupSize),
   });
 export const wgslLanguage = wgslFor(64);

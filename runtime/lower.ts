@@ -201,6 +201,7 @@ class Lowering {
       case 'LOAD':
       case 'REDUCE':
       case 'CHECKED':
+      case 'SHARED':
         throw new Error(`schedule: cannot compute ${op}`);
       default: {
         op satisfies AluOp;

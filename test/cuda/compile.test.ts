@@ -1,9 +1,9 @@
 // Every kernel the op suite produces, rendered to CUDA C and compiled with `nvcc -ptx -arch=sm_90`.
 import { describe, expect, test } from 'vitest';
 import { type Tensor, tensor } from '../../index.js';
-import { type OptCaps, nextActions } from '../../codegen/actions.js';
+import { type OptCaps, invalidOpts, nextActions } from '../../codegen/actions.js';
 import { optimize } from '../../codegen/heuristic.js';
-import type { Kernel } from '../../codegen/kernel.js';
+import type { Kernel, Opt } from '../../codegen/kernel.js';
 import { plan } from '../../runtime/plan.js';
 import { cases } from '../ops/cases.js';
 import { uniform } from '../ops/nd.js';
@@ -37,4 +37,28 @@ describe.skipIf(!hasNvcc)('cuda codegen', () => {
     const entries = compileAll(kernels.flatMap((k, i) => [k, optimize(k, block), walked(k, i)]));
     expect(entries.length).toBeGreaterThan(80);
   }, 120_000);
+
+  test('staged matmuls (STAGE: workgroup-memory tiles between barriers) compile, f32 and f16', () => {
+    const caps = { ...block, sharedBytes: 48 * 1024 };
+    const mm = (n: number, k: number, m: number, f16: boolean): Kernel => {
+      const a = tensor(Float32Array.from(uniform([n, k], 1).data), { shape: [n, k] }),
+        b = tensor(Float32Array.from(uniform([k, m], 2).data), { shape: [k, m] });
+      return plan(f16 ? a.cast('f16').matmul(b.cast('f16')) : a.matmul(b)).at(-1)!;
+    };
+    const staged = [false, true].flatMap((f16) =>
+      [mm(32, 64, 32, f16), mm(40, 96, 36, f16)].map((k): Kernel => {
+        const r = k.stores[0]!.toposort().find((u) => u.op === 'RANGE' && u.range.kind === 'reduce')!.range.id;
+        const opts: Opt[] = [
+          ...(k.shape[0]! % 16 ? [{ op: 'PADTO', axis: 0, amount: 16 } as const] : []),
+          ...(k.shape[1]! % 16 ? [{ op: 'PADTO', axis: 1, amount: 16 } as const] : []),
+          { op: 'LOCAL', axis: 0, amount: 16 },
+          { op: 'LOCAL', axis: 1, amount: 16 },
+          { op: 'STAGE', axis: r, amount: 16 },
+        ];
+        expect(invalidOpts(k, opts, caps)).toBeUndefined();
+        return { ...k, opts };
+      }),
+    );
+    expect(compileAll(staged).length).toBe(4);
+  }, 60_000);
 });
