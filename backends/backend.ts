@@ -26,6 +26,21 @@ export interface Caps {
   readonly threads: number;
   /** Workgroup memory one workgroup may use for staged tiles (STAGE), in bytes; absent where there is none. */
   readonly sharedBytes?: number;
+  /** The matrix units the device's threads can drive together (absent or empty: none). */
+  readonly tensorCores?: readonly TensorCore[];
+}
+
+/**
+ * A matrix unit: the threads of a warp (or subgroup) multiply an [m, k] fragment of `input` by a [k, n] one into an
+ * [m, n] fragment of `acc`, through `api` (CUDA's WMMA or mma.sync PTX, WebGPU's experimental subgroup matrices).
+ */
+export interface TensorCore {
+  readonly api: 'wmma' | 'mma.sync' | 'subgroup-matrix';
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly input: DType;
+  readonly acc: DType;
 }
 
 /** The dtype a buffer of `d` holds on a device with these caps. */

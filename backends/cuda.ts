@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dtypes } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
-import { cudaFor } from '../codegen/cuda.js';
+import { cudaFor, cudaTensorCores } from '../codegen/cuda.js';
 import { cachePath } from '../runtime/cachefile.js';
 import { envFlag } from '../runtime/debug.js';
 import type { Language, Rendered } from '../codegen/render.js';
@@ -108,10 +108,11 @@ export class CudaBackend implements Backend {
       maxGrid: Math.min(attr(5), attr(6)),
       threads: attr(16) * attr(39), // SMs × resident threads per SM
       sharedBytes: attr(8), // static shared memory per block
+      tensorCores: cudaTensorCores(major, minor),
     };
     this.language = cudaFor(this.caps.workgroupSize);
-    this.description =
-      `${name} (${this.#arch}, ${attr(16)} SMs, ${attr(97) >> 10} KiB shared/block opt-in, warp ` + `${attr(10)})`;
+    const shared = `${attr(97) >> 10} KiB shared/block opt-in`;
+    this.description = `${name} (${this.#arch}, ${attr(16)} SMs, ${shared}, warp ${attr(10)})`;
     this.#status = this.alloc(statusBytes) as CudaBuffer;
     this.write(this.#status, new Uint8Array(statusBytes));
   }

@@ -7,7 +7,7 @@ import type { Kernel } from '../codegen/kernel.js';
 import type { Rendered } from '../codegen/render.js';
 import { maxVars, wgslFor } from '../codegen/wgsl.js';
 import { inNode } from '../runtime/debug.js';
-import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program } from './backend.js';
+import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program, TensorCore } from './backend.js';
 import { BufferPool, StatusWord, compileError, launchGrid, statusBytes } from './common.js';
 
 class GpuBuffer implements DeviceBuffer {
@@ -36,6 +36,27 @@ function packVars(words: Uint32Array, at: number, dtypes: readonly DType[], vals
     if (d === 'f32' || d === 'f16') f32[at + i] = vals[i]!;
     else if (d === 'i32') i32[at + i] = vals[i]!;
     else words[at + i] = d === 'bool' ? (vals[i] ? 1 : 0) : vals[i]!;
+  });
+}
+
+/** Dawn's experimental matrix feature: the adapter info lists the fragment shapes and types it multiplies. */
+const subgroupMatrix = 'chromium-experimental-subgroup-matrix';
+interface SubgroupMatrixConfig {
+  readonly componentType: string;
+  readonly resultComponentType: string;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+}
+
+/** The subgroup matrix configurations of an adapter as tensor cores (those of dtypes polygrad has). */
+export function subgroupMatrices(info: GPUAdapterInfo): TensorCore[] {
+  const configs = (info as { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] }).subgroupMatrixConfigs ?? [];
+  const dtype = (t: string): DType | undefined =>
+    t === 'f16' || t === 'f32' || t === 'i32' || t === 'u32' ? t : undefined;
+  return configs.flatMap((c) => {
+    const [input, acc] = [dtype(c.componentType), dtype(c.resultComponentType)];
+    return input && acc ? [{ api: 'subgroup-matrix', m: c.M, n: c.N, k: c.K, input, acc } as const] : [];
   });
 }
 
@@ -114,6 +135,7 @@ export class WebGpuBackend implements Backend {
       // WebGPU does not say how wide a GPU is; a software (CPU) adapter runs a few workgroups at a time
       threads: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 2048 : 65536,
       sharedBytes: l.maxComputeWorkgroupStorageSize,
+      tensorCores: device.features.has(subgroupMatrix) ? subgroupMatrices(info) : [],
     };
     this.language = wgslFor(wg);
     this.description =
@@ -152,7 +174,9 @@ export class WebGpuBackend implements Backend {
     const gpu = await navigatorGpu();
     const adapter = await gpu?.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return undefined;
-    const want = ['shader-f16', 'timestamp-query'].filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+    const want = ['shader-f16', 'timestamp-query', subgroupMatrix].filter((f) =>
+      adapter.features.has(f),
+    ) as GPUFeatureName[];
     const l = adapter.limits;
     const device = await adapter.requestDevice({
       requiredFeatures: want,

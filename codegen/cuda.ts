@@ -1,5 +1,6 @@
 // The CUDA C language table: extern "C" __global__ kernels over raw pointers, half from cuda_fp16.h,
 // inf/NaN from __int_as_float, one thread per output element over a 1-D (folded 2-D) grid.
+import type { TensorCore } from '../backends/backend.js';
 import type { DType } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
@@ -104,6 +105,18 @@ const checkIndex = [
   '}',
   '#endif',
 ];
+
+/**
+ * The tensor cores of compute capability major.minor, for f16 inputs (the dtypes polygrad has): WMMA's 16×16×16 from
+ * Volta (7.0), PTX mma.sync's m16n8k16 from Ampere (8.0); both accumulate in f32.
+ */
+export function cudaTensorCores(major: number, minor: number): TensorCore[] {
+  const cc = major * 10 + minor;
+  return [
+    ...(cc >= 70 ? [{ api: 'wmma', m: 16, n: 16, k: 16, input: 'f16', acc: 'f32' } as const] : []),
+    ...(cc >= 80 ? [{ api: 'mma.sync', m: 16, n: 8, k: 16, input: 'f16', acc: 'f32' } as const] : []),
+  ];
+}
 
 /** The table for a block size (threads per block, from the device's limits). */
 export const cudaFor = (block: number) =>

@@ -56,7 +56,8 @@ export default defineKernel({
   op: 'matmul',
   description: 'CUDA tensor-core matmul (WMMA 16x16x16, f16 in, f32 accumulate), 32 × 32 tiles per block of four warps',
   devices: ['cuda'],
-  applies: ({ a, b }) =>
+  applies: ({ a, b }, caps) =>
+    !!caps.tensorCores?.some((t) => t.api === 'wmma' && t.m === 16 && t.n === 16 && t.k === 16 && t.input === 'f16') &&
     a.dtype === 'f16' &&
     b.dtype === 'f16' &&
     [2, 3].includes(a.shape.length) &&

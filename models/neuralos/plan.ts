@@ -5,7 +5,7 @@ import { type Tensor, CpuBackend, cat, registerDevice, zeros } from '../../index
 import type { Caps } from '../../backends/backend.js';
 import { storageOf } from '../../backends/backend.js';
 import { NullBackend } from '../../backends/null.js';
-import { cudaFor } from '../../codegen/cuda.js';
+import { cudaFor, cudaTensorCores } from '../../codegen/cuda.js';
 import { itemsize } from '../../codegen/dtype.js';
 import { ShardError, chunkElems, rowElems, shard } from '../../codegen/shard.js';
 import { wgslFor } from '../../codegen/wgsl.js';
@@ -39,6 +39,8 @@ export const limitPresets: Record<string, Partial<Caps> & { readonly target: 'wg
     maxGrid: 2 ** 31 - 1,
     workgroupSize: 256,
     threads: 132 * 2048,
+    sharedBytes: 48 * 1024,
+    tensorCores: cudaTensorCores(9, 0), // an H100
   },
 };
 
