@@ -50,8 +50,10 @@ interface SubgroupMatrixConfig {
 }
 
 /** The subgroup matrix configurations of an adapter as tensor cores (those of dtypes polygrad has). */
-export function subgroupMatrices(info: GPUAdapterInfo): TensorCore[] {
-  const configs = (info as { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] }).subgroupMatrixConfigs ?? [];
+export function subgroupMatrices(info: {
+  readonly subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+}): TensorCore[] {
+  const configs = info.subgroupMatrixConfigs ?? [];
   const dtype = (t: string): DType | undefined =>
     t === 'f16' || t === 'f32' || t === 'i32' || t === 'u32' ? t : undefined;
   return configs.flatMap((c) => {
@@ -135,7 +137,7 @@ export class WebGpuBackend implements Backend {
       // WebGPU does not say how wide a GPU is; a software (CPU) adapter runs a few workgroups at a time
       threads: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 2048 : 65536,
       sharedBytes: l.maxComputeWorkgroupStorageSize,
-      tensorCores: device.features.has(subgroupMatrix) ? subgroupMatrices(info) : [],
+      tensorCores: device.features.has(subgroupMatrix) ? subgroupMatrices(info as object) : [],
     };
     this.language = wgslFor(wg);
     this.description =
