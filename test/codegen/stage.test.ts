@@ -111,7 +111,13 @@ describe('STAGE is refused where staging cannot work', () => {
   test.each([
     ['on the CPU', mm, [...whole, st(r, 8)], { globalsAsLoops: true, workgroupSize: 1, threads: 1 }, "a GPU's"],
     ['without LOCAL tiles that fill the workgroup', mm, [whole[0]!, st(r, 8)], gpu, 'whole workgroups'],
-    ['with GROUP', mm, [...whole, st(r, 8), { op: 'GROUP', axis: r, amount: 4 }], gpu, 'split twice'],
+    [
+      'with GROUP on the staged range',
+      mm,
+      [...whole, st(r, 8), { op: 'GROUP', axis: r, amount: 4 }],
+      gpu,
+      'split twice',
+    ],
     ['by a non-divisor of the reduce', mm, [...whole, st(r, 5)], gpu, 'splits by 5'],
     ['where no thread shares a load', sum, [{ op: 'LOCAL', axis: 0, amount: 16 }, st(reduceId(sum), 8)], gpu, 'share'],
     ['past the workgroup memory', mm, [...whole, st(r, 32)], { ...gpu, sharedBytes: 1024 }, 'more than the 1024'],
