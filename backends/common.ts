@@ -1,7 +1,8 @@
 // What the GPU backends share: the status word their index checks report through, the launch grid, compile
-// errors with the source numbered, and a pool of buffers by size class.
+// errors with the source numbered, a pool of buffers by size class, and the order a captured step must keep.
 import { checkError } from '../codegen/checks.js';
 import { type Kernel, workgroups } from '../codegen/kernel.js';
+import type { GraphLaunch } from './backend.js';
 
 /** Bytes of the status word: the code of the first failed check and its offending value (two u32). */
 export const statusBytes = 8;
@@ -99,3 +100,35 @@ export class BufferPool<B> {
     this.#free.set(size, list);
   }
 }
+
+/**
+ * Per launch of a captured step, the earlier launches it must run after, by buffer table entry: the last one that
+ * wrote what it reads or writes (read after write, write after write), and the ones since that read what it writes
+ * (write after read). Launches that share no such entry may run at once. The status word is left out: every
+ * checked kernel may write it, and which failure a concurrent pair reports first does not matter.
+ */
+export function launchDependencies(launches: readonly GraphLaunch[]): number[][] {
+  const writer = new Map<number, number>(),
+    readers = new Map<number, number[]>();
+  return launches.map((l, i) => {
+    const deps = new Set<number>();
+    const writes = (j: number): boolean => l.kernel.params[j]?.write === true;
+    l.bufs.forEach((t, j) => {
+      const w = writer.get(t);
+      if (w !== undefined) deps.add(w);
+      if (writes(j)) for (const r of readers.get(t) ?? []) deps.add(r);
+    });
+    l.bufs.forEach((t, j) => {
+      if (writes(j)) {
+        writer.set(t, i);
+        readers.set(t, []);
+      } else if (readers.has(t)) readers.get(t)!.push(i);
+      else readers.set(t, [i]);
+    });
+    deps.delete(i);
+    return [...deps].sort((a, b) => a - b);
+  });
+}
+
+export const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);

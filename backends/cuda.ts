@@ -1,7 +1,7 @@
 // The CUDA device through the driver API (koffi FFI to libcuda): NVRTC compiles to PTX when the library is
 // found (CUDA_PATH, toolkit folders, Python's nvidia wheels), else `nvcc -ptx`; PTX is cached on disk by
 // source hash + arch under $POLYGRAD_CACHE/cuda. One thread per output element, launched in order on the
-// default stream.
+// default stream; a captured step (jit) replays as one CUDA graph.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,13 +13,24 @@ import { cudaFor, cudaTensorCores } from '../codegen/cuda.js';
 import { cachePath } from '../runtime/cachefile.js';
 import { envFlag } from '../runtime/debug.js';
 import type { Language, Rendered } from '../codegen/render.js';
-import type { Backend, Caps, DeviceBuffer, Program } from './backend.js';
-import { BufferPool, StatusWord, compileError, launchGrid, statusBytes } from './common.js';
+import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program } from './backend.js';
+import {
+  BufferPool,
+  StatusWord,
+  compileError,
+  launchDependencies,
+  launchGrid,
+  sameItems,
+  statusBytes,
+} from './common.js';
 
 type Fn = (...args: unknown[]) => number;
 interface Koffi {
   load(path: string): { func(sig: string): Fn };
+  struct(name: string, fields: Record<string, string>): unknown;
 }
+/** Whether koffi knows the driver's CUDA_KERNEL_NODE_PARAMS (v1: every driver since CUDA 10 has it) yet. */
+let nodeParamsDeclared = false;
 /** `checks`: the kernel takes the index-check status word after its params. */
 interface CudaProgram extends Program {
   readonly fn: unknown;
@@ -117,11 +128,29 @@ export class CudaBackend implements Backend {
     this.write(this.#status, new Uint8Array(statusBytes));
   }
 
-  /** The first CUDA device; throws a clear reason when there is none. */
-  static async create(): Promise<CudaBackend> {
+  /**
+   * The first CUDA device, through the driver library `driver` (default: libcuda.so.1 where the loader finds it)
+   * and NVRTC from `nvrtc` (default: searched for; else nvcc compiles); throws a clear reason when there is none.
+   */
+  static async create({ driver, nvrtc: nvrtcPath }: { driver?: string; nvrtc?: string } = {}): Promise<CudaBackend> {
     const koffi = ((await import('koffi')) as { default: Koffi }).default;
-    const lib = tryLoad(koffi, ['libcuda.so.1', 'libcuda.so']);
-    if (!lib) throw new Error('CUDA not available: libcuda.so.1 not found');
+    const lib = tryLoad(koffi, driver ? [driver] : ['libcuda.so.1', 'libcuda.so']);
+    if (!lib) throw new Error(`CUDA not available: ${driver ?? 'libcuda.so.1'} not found`);
+    if (!nodeParamsDeclared) {
+      koffi.struct('CUDA_KERNEL_NODE_PARAMS_v1', {
+        func: 'void *',
+        gridDimX: 'unsigned int',
+        gridDimY: 'unsigned int',
+        gridDimZ: 'unsigned int',
+        blockDimX: 'unsigned int',
+        blockDimY: 'unsigned int',
+        blockDimZ: 'unsigned int',
+        sharedMemBytes: 'unsigned int',
+        kernelParams: 'void **',
+        extra: 'void **',
+      });
+      nodeParamsDeclared = true;
+    }
     const sigs = [
       'int cuInit(unsigned int flags)',
       'int cuDeviceGet(_Out_ int *dev, int ordinal)',
@@ -137,21 +166,32 @@ export class CudaBackend implements Backend {
       'int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)',
       'int cuModuleLoadData(_Out_ void **mod, const char *image)',
       'int cuModuleGetFunction(_Out_ void **fn, void *mod, const char *name)',
-      'int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, ' +
-        'unsigned shmem, void *stream, void **params, void **extra)',
-      'int cuEventCreate(_Out_ void **ev, unsigned flags)',
+      'int cuLaunchKernel(void *f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, ' +
+        'unsigned int by, unsigned int bz, unsigned int shmem, void *stream, void **params, void **extra)',
+      'int cuEventCreate(_Out_ void **ev, unsigned int flags)',
       'int cuEventRecord(void *ev, void *stream)',
       'int cuEventSynchronize(void *ev)',
       'int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)',
       'int cuGetErrorString(int err, _Out_ const char **str)',
+      'int cuGraphCreate(_Out_ void **graph, unsigned int flags)',
+      'int cuGraphAddKernelNode(_Out_ void **node, void *graph, void **deps, size_t n, ' +
+        'const CUDA_KERNEL_NODE_PARAMS_v1 *params)',
+      'int cuGraphInstantiateWithFlags(_Out_ void **exec, void *graph, unsigned long long flags)',
+      'int cuGraphExecKernelNodeSetParams(void *exec, void *node, const CUDA_KERNEL_NODE_PARAMS_v1 *params)',
+      'int cuGraphLaunch(void *exec, void *stream)',
+      'int cuGraphExecDestroy(void *exec)',
+      'int cuGraphDestroy(void *graph)',
     ];
     const cu = Object.fromEntries(sigs.map((s) => [/ (\w+)\(/.exec(s)![1]!, lib.func(s)]));
-    const nvLib = tryLoad(koffi, [
-      'libnvrtc.so',
-      'libnvrtc.so.13',
-      'libnvrtc.so.12',
-      ...cudaDirs().flatMap((d) => ['lib64', 'lib'].map((l) => join(d, l, 'libnvrtc.so'))),
-    ]);
+    // Python's nvidia wheels ship only the versioned name (nvidia/cuda_nvrtc/lib/libnvrtc.so.12)
+    const names = ['libnvrtc.so', 'libnvrtc.so.13', 'libnvrtc.so.12'];
+    const nvLib = tryLoad(
+      koffi,
+      nvrtcPath
+        ? [nvrtcPath]
+        : [...names, ...cudaDirs().flatMap((d) => ['lib64', 'lib'].flatMap((l) => names.map((n) => join(d, l, n))))],
+    );
+    if (nvrtcPath && !nvLib) throw new Error(`CUDA not available: NVRTC ${nvrtcPath} not found`);
     const nvrtc =
       nvLib &&
       Object.fromEntries(
@@ -285,10 +325,29 @@ export class CudaBackend implements Backend {
   }
 
   launch(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[], timed = false): void {
-    const [x, y, z] = launchGrid('cuda', kernel, this.caps.workgroupSize, this.caps.maxGrid);
-    const threads = kernel.custom?.block ?? this.caps.workgroupSize; // a source kernel brings its own block
     const { fn, checks } = p as CudaProgram;
-    // the kernel's parameters in its signature's order: buffers, variables by value, the status word
+    const [x, y, z, threads] = this.#geometry(kernel);
+    this.#checks.launched(checks);
+    const pair = timed ? ([this.#event(), this.#event()] as [unknown, unknown]) : undefined;
+    if (pair) this.#check(this.#cu.cuEventRecord!(pair[0], null), 'cuEventRecord');
+    this.#check(
+      this.#cu.cuLaunchKernel!(fn, x, y, z, threads, 1, 1, 0, null, this.#params(p, kernel, bufs, vals), null),
+      `${kernel.name}: cuLaunchKernel`,
+    );
+    if (pair) {
+      this.#check(this.#cu.cuEventRecord!(pair[1], null), 'cuEventRecord');
+      this.#timed.push(pair);
+    }
+  }
+
+  /** Blocks per grid dimension and threads per block (a source kernel brings its own block). */
+  #geometry(kernel: Kernel): [number, number, number, number] {
+    const [x, y, z] = launchGrid('cuda', kernel, this.caps.workgroupSize, this.caps.maxGrid);
+    return [x, y, z, kernel.custom?.block ?? this.caps.workgroupSize];
+  }
+
+  /** The kernel's parameters in its signature's order: buffers, variables by value, the status word. */
+  #params(p: Program, kernel: Kernel, bufs: readonly DeviceBuffer[], vals: readonly number[]): ArrayBufferView[] {
     const params: ArrayBufferView[] = bufs.map((b) => new BigUint64Array([(b as CudaBuffer).ptr]));
     (kernel.vars ?? []).forEach((d, i) =>
       params.push(
@@ -299,18 +358,94 @@ export class CudaBackend implements Backend {
             : new Uint32Array([vals[i]!]),
       ),
     );
-    if (checks) params.push(new BigUint64Array([this.#status.ptr]));
-    this.#checks.launched(checks);
-    const pair = timed ? ([this.#event(), this.#event()] as [unknown, unknown]) : undefined;
-    if (pair) this.#check(this.#cu.cuEventRecord!(pair[0], null), 'cuEventRecord');
-    this.#check(
-      this.#cu.cuLaunchKernel!(fn, x, y, z, threads, 1, 1, 0, null, params, null),
-      `${kernel.name}: cuLaunchKernel`,
-    );
-    if (pair) {
-      this.#check(this.#cu.cuEventRecord!(pair[1], null), 'cuEventRecord');
-      this.#timed.push(pair);
-    }
+    if ((p as CudaProgram).checks) params.push(new BigUint64Array([this.#status.ptr]));
+    return params;
+  }
+
+  /**
+   * A captured step as one CUDA graph: a kernel node per launch that waits only for the earlier launches it must
+   * follow (launchDependencies), so independent kernels may overlap. The graph is built and instantiated on the
+   * first run, from that run's buffers and values; a later run updates the parameters of the nodes whose buffers or
+   * values changed (cuGraphExecKernelNodeSetParams) and launches the graph: one driver call for the whole step.
+   */
+  graph(launches: readonly GraphLaunch[]): DeviceGraph {
+    const cu = this.#cu,
+      deps = launchDependencies(launches),
+      checks = launches.some((l) => (l.program as CudaProgram).checks);
+    const nodes: unknown[] = [],
+      bound: bigint[][] = [],
+      values: number[][] = [];
+    let graph: unknown, exec: unknown;
+    const nodeParams = (l: GraphLaunch, bufs: readonly DeviceBuffer[], vals: readonly number[]) => {
+      const [gridDimX, gridDimY, gridDimZ, blockDimX] = this.#geometry(l.kernel);
+      return {
+        func: (l.program as CudaProgram).fn,
+        gridDimX,
+        gridDimY,
+        gridDimZ,
+        blockDimX,
+        blockDimY: 1,
+        blockDimZ: 1,
+        sharedMemBytes: 0,
+        kernelParams: this.#params(l.program, l.kernel, bufs, vals),
+        extra: null,
+      };
+    };
+    const build = (table: readonly DeviceBuffer[], varTable: readonly number[]): void => {
+      const g = [null];
+      this.#check(cu.cuGraphCreate!(g, 0), 'cuGraphCreate');
+      graph = g[0];
+      launches.forEach((l, i) => {
+        const node = [null],
+          after = deps[i]!.map((d) => nodes[d]);
+        const bufs = l.bufs.map((t) => table[t]!),
+          vals = l.vals.map((v) => varTable[v]!);
+        this.#check(
+          cu.cuGraphAddKernelNode!(node, graph, after, after.length, nodeParams(l, bufs, vals)),
+          `${l.kernel.name}: cuGraphAddKernelNode`,
+        );
+        nodes.push(node[0]);
+        bound[i] = bufs.map((b) => (b as CudaBuffer).ptr);
+        values[i] = vals;
+      });
+      const e = [null];
+      this.#check(cu.cuGraphInstantiateWithFlags!(e, graph, 0), 'cuGraphInstantiate');
+      exec = e[0];
+    };
+    const update = (table: readonly DeviceBuffer[], varTable: readonly number[]): void =>
+      launches.forEach((l, i) => {
+        const bufs = l.bufs.map((t) => table[t]!),
+          vals = l.vals.map((v) => varTable[v]!),
+          ptrs = bufs.map((b) => (b as CudaBuffer).ptr);
+        if (sameItems(ptrs, bound[i]!) && sameItems(vals, values[i]!)) return;
+        this.#check(
+          cu.cuGraphExecKernelNodeSetParams!(exec, nodes[i], nodeParams(l, bufs, vals)),
+          `${l.kernel.name}: cuGraphExecKernelNodeSetParams`,
+        );
+        bound[i] = ptrs;
+        values[i] = vals;
+      });
+    const dispose = (): void => {
+      if (exec) this.#check(cu.cuGraphExecDestroy!(exec), 'cuGraphExecDestroy');
+      if (graph) this.#check(cu.cuGraphDestroy!(graph), 'cuGraphDestroy');
+      exec = graph = undefined;
+      nodes.length = 0;
+    };
+    return {
+      run: (table, varTable) => {
+        if (exec) update(table, varTable);
+        else
+          try {
+            build(table, varTable);
+          } catch (e) {
+            dispose(); // a half-built graph is dropped: the next run builds it again
+            throw e;
+          }
+        this.#check(cu.cuGraphLaunch!(exec, null), 'cuGraphLaunch');
+        this.#checks.launched(checks);
+      },
+      dispose,
+    };
   }
 
   #event(): unknown {

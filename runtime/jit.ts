@@ -1,8 +1,8 @@
 // jit(fn): the first call of a jitted function runs fn as usual, the second also captures what it launched
 // (kernels, buffers, variable slots), and later calls replay that capture: no graph building, scheduling or
 // allocation but the outputs, the launches handed to the backend as one device graph (WebGPU: one compute pass in
-// one submit). Inputs are swapped by buffer and variables by value; internal buffers are planned once, reused by
-// every replay, shared between intermediates whose lifetimes do not overlap.
+// one submit; CUDA: one CUDA graph). Inputs are swapped by buffer and variables by value; internal buffers are
+// planned once, reused by every replay, shared between intermediates whose lifetimes do not overlap.
 import type { Backend, DeviceBuffer, DeviceGraph, GraphLaunch } from '../backends/backend.js';
 import { kernelKey } from '../codegen/kernel.js';
 import { type Bound, UOp } from '../codegen/uop.js';

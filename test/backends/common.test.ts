@@ -1,7 +1,8 @@
 // The parts the GPU backends share: size classes that waste little and stay within the device's largest
 // buffer, a pool that keeps a bounded number per class, and launch grids folded past the largest dimension.
 import { describe, expect, test } from 'vitest';
-import { BufferPool, StatusWord, launchGrid } from '../../backends/common.js';
+import type { GraphLaunch } from '../../backends/backend.js';
+import { BufferPool, StatusWord, launchDependencies, launchGrid } from '../../backends/common.js';
 import type { Kernel } from '../../codegen/kernel.js';
 
 describe('BufferPool size classes', () => {
@@ -69,5 +70,59 @@ describe('launchGrid', () => {
     expect(() => launchGrid('gpu', kernel(17 * 64), 64, 4)).toThrow(
       'gpu: e_1088 needs 17 workgroups, more than 4² the device allows',
     );
+  });
+});
+
+describe('launchDependencies', () => {
+  /** A launch over table entries `bufs`, writing those at the indices in `writes`. */
+  const launch = (bufs: number[], writes: number[]): GraphLaunch => ({
+    program: { name: 'k', source: '' },
+    kernel: { name: 'k', shape: [1], stores: [], params: bufs.map((_, j) => ({ write: writes.includes(j) })) } as never,
+    bufs,
+    vals: [],
+  });
+  test('reads after writes, writes after reads and writes after writes wait; reads of one entry do not', () => {
+    const deps = launchDependencies([
+      launch([0, 1], [0]), // 0: writes 0, reads 1
+      launch([2, 1], [0]), // 1: writes 2, reads 1 — independent of 0
+      launch([3, 0, 2], [0]), // 2: reads 0 and 2
+      launch([1], [0]), // 3: writes 1, which 0 and 1 read
+      launch([0], [0]), // 4: rewrites 0, which 2 read and 0 wrote
+    ]);
+    expect(deps).toEqual([[], [], [0, 1], [0, 1], [0, 2]]);
+  });
+  test('on random steps, every pair sharing an entry that one of them writes is ordered by the dependencies', () => {
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    for (let trial = 0; trial < 200; trial++) {
+      const launches = Array.from({ length: 2 + rand(12) }, () => {
+        const bufs = [...new Set(Array.from({ length: 1 + rand(4) }, () => rand(6)))];
+        return launch(bufs, [0, ...(rand(4) ? [] : [bufs.length - 1])]);
+      });
+      const deps = launchDependencies(launches);
+      const after = deps.map(() => new Set<number>()); // transitive closure of the dependencies
+      deps.forEach((ds, j) => {
+        for (const d of ds) {
+          expect(d).toBeLessThan(j);
+          after[j]!.add(d);
+          for (const e of after[d]!) after[j]!.add(e);
+        }
+      });
+      const touches = (l: GraphLaunch, t: number, written: boolean): boolean =>
+        l.bufs.some((b, k) => b === t && (!written || l.kernel.params[k]!.write));
+      launches.forEach((lj, j) =>
+        launches.slice(0, j).forEach((li, i) => {
+          const conflict = lj.bufs.some(
+            (t) => (touches(li, t, true) && touches(lj, t, false)) || (touches(lj, t, true) && touches(li, t, false)),
+          );
+          if (conflict) expect(after[j]!.has(i), `trial ${trial}: ${i} before ${j}`).toBe(true);
+          // and a direct dependency is always such a pair
+          if (deps[j]!.includes(i)) expect(conflict, `trial ${trial}: ${i} → ${j} without a shared entry`).toBe(true);
+        }),
+      );
+    }
   });
 });

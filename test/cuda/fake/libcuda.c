@@ -1,0 +1,344 @@
+// A stand-in for libcuda.so.1 so the CUDA backend's driver calls can be tested where there is no GPU (CI): device
+// memory is host memory, a module keeps its PTX entries and their parameter sizes, and every kernel launch, graph
+// node, parameter update and graph launch is written to a text log (fake_log) with the parameter bytes the driver
+// was given. No kernel runs: outputs keep what their buffers held. Arguments the real driver would reject
+// (duplicate or foreign graph dependencies, a node of another graph, unknown handles) fail with its error codes.
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int CUresult;
+enum { OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_IMAGE = 200, INVALID_HANDLE = 400, NOT_FOUND = 500 };
+
+static char *log_text;
+static size_t log_len, log_cap;
+static void say(const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, fmt);
+    size_t room = log_cap - log_len;
+    int n = vsnprintf(log_text ? log_text + log_len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (log_text && (size_t)n < room) {
+      log_len += (size_t)n;
+      return;
+    }
+    log_cap = (log_cap + (size_t)n + 1) * 2;
+    log_text = realloc(log_text, log_cap);
+  }
+}
+const char *fake_log(void) { return log_text ? log_text : ""; }
+void fake_clear(void) {
+  log_len = 0;
+  if (log_text) log_text[0] = 0;
+}
+/** Device memory still allocated, in bytes. */
+static size_t live_bytes;
+size_t fake_live_bytes(void) { return live_bytes; }
+/** Writes two words at a device address, as a kernel's failed index check writes its status word. */
+void fake_poke(uint64_t addr, uint32_t code, uint32_t value) {
+  uint32_t *p = (uint32_t *)(uintptr_t)addr;
+  p[0] = code;
+  p[1] = value;
+}
+
+CUresult cuInit(unsigned flags) { return flags ? INVALID_VALUE : OK; }
+CUresult cuDeviceGetCount(int *count) {
+  *count = 1;
+  return OK;
+}
+CUresult cuDeviceGet(int *dev, int ordinal) {
+  *dev = ordinal;
+  return ordinal ? INVALID_VALUE : OK;
+}
+CUresult cuDeviceGetName(char *name, int len, int dev) {
+  snprintf(name, (size_t)len, "Fake CUDA device");
+  return dev ? INVALID_VALUE : OK;
+}
+CUresult cuDeviceGetAttribute(int *v, int attr, int dev) {
+  switch (attr) {
+    case 1: *v = 1024; break;          // max threads per block
+    case 5: *v = 2147483647; break;    // max grid x
+    case 6: *v = 65535; break;         // max grid y
+    case 8: *v = 49152; break;         // shared memory per block
+    case 10: *v = 32; break;           // warp size
+    case 16: *v = 132; break;          // SMs
+    case 39: *v = 2048; break;         // resident threads per SM
+    case 75: *v = 9; break;            // compute capability
+    case 76: *v = 0; break;
+    case 97: *v = 232448; break;       // shared memory per block, opt-in
+    default: return INVALID_VALUE;
+  }
+  return dev ? INVALID_VALUE : OK;
+}
+static int context;
+CUresult cuDevicePrimaryCtxRetain(void **ctx, int dev) {
+  *ctx = &context;
+  return dev ? INVALID_VALUE : OK;
+}
+CUresult cuCtxSetCurrent(void *ctx) { return ctx == &context ? OK : INVALID_HANDLE; }
+CUresult cuCtxSynchronize(void) {
+  say("sync\n");
+  return OK;
+}
+
+/** Allocations carry their size in front, so frees can be counted. */
+CUresult cuMemAlloc_v2(uint64_t *ptr, size_t bytes) {
+  if (!bytes) return INVALID_VALUE;
+  size_t *p = calloc(1, bytes + 16);
+  if (!p) return OUT_OF_MEMORY;
+  p[0] = bytes;
+  live_bytes += bytes;
+  *ptr = (uint64_t)(uintptr_t)(p + 2);
+  return OK;
+}
+CUresult cuMemFree_v2(uint64_t ptr) {
+  size_t *p = (size_t *)(uintptr_t)ptr - 2;
+  live_bytes -= p[0];
+  free(p);
+  return OK;
+}
+CUresult cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes) {
+  memcpy((void *)(uintptr_t)dst, src, bytes);
+  return OK;
+}
+CUresult cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes) {
+  memcpy(dst, (const void *)(uintptr_t)src, bytes);
+  return OK;
+}
+
+#define MAX_PARAMS 64
+typedef struct {
+  char name[256];
+  int nparams;
+  int sizes[MAX_PARAMS];
+} Function;
+typedef struct {
+  int n;
+  Function fns[256];
+} Module;
+
+/** The bytes of one `.param` declaration: `.param [.align N] .TYPE [.ptr …] NAME[count]`. */
+static int param_bytes(const char *p, const char *end) {
+  int size = 0, count = 1;
+  for (const char *t = p; t < end; t++) {
+    if (*t != '.') continue;
+    if (!strncmp(t, ".u64", 4) || !strncmp(t, ".s64", 4) || !strncmp(t, ".b64", 4) || !strncmp(t, ".f64", 4))
+      size = 8;
+    else if (!strncmp(t, ".u32", 4) || !strncmp(t, ".s32", 4) || !strncmp(t, ".b32", 4) || !strncmp(t, ".f32", 4))
+      size = 4;
+    else if (!strncmp(t, ".u16", 4) || !strncmp(t, ".s16", 4) || !strncmp(t, ".b16", 4) || !strncmp(t, ".f16", 4))
+      size = 2;
+    else if (!strncmp(t, ".u8", 3) || !strncmp(t, ".s8", 3) || !strncmp(t, ".b8", 3))
+      size = 1;
+    if (size) break;
+  }
+  const char *bracket = memchr(p, '[', (size_t)(end - p));
+  if (bracket) count = atoi(bracket + 1);
+  return size * count;
+}
+
+CUresult cuModuleLoadData(void **module, const char *image) {
+  Module *m = calloc(1, sizeof(Module));
+  for (const char *at = strstr(image, ".entry "); at && m->n < 256; at = strstr(at + 1, ".entry ")) {
+    Function *f = &m->fns[m->n++];
+    const char *name = at + 7, *open = strchr(name, '(');
+    if (!open) return INVALID_IMAGE;
+    snprintf(f->name, sizeof f->name, "%.*s", (int)(open - name), name);
+    const char *close = strchr(open, ')');
+    for (const char *p = strstr(open, ".param"); p && p < close && f->nparams < MAX_PARAMS;) {
+      const char *next = strstr(p + 6, ".param");
+      const char *stop = next && next < close ? next : close;
+      f->sizes[f->nparams++] = param_bytes(p + 6, stop);
+      p = next;
+    }
+  }
+  if (!m->n) return INVALID_IMAGE;
+  *module = m;
+  say("module %d entries\n", m->n);
+  return OK;
+}
+CUresult cuModuleGetFunction(void **fn, void *module, const char *name) {
+  Module *m = module;
+  for (int i = 0; i < m->n; i++)
+    if (!strcmp(m->fns[i].name, name)) {
+      *fn = &m->fns[i];
+      return OK;
+    }
+  return NOT_FOUND;
+}
+
+/** What one kernel launch was given: the function, its geometry and a copy of its parameters' bytes. */
+typedef struct {
+  Function *fn;
+  unsigned grid[3], block[3], shmem;
+  int bytes;
+  unsigned char params[MAX_PARAMS * 8];
+} Launch;
+
+static CUresult copy_launch(Launch *l, Function *fn, const unsigned grid[3], const unsigned block[3], unsigned shmem,
+                            void **params, void **extra) {
+  if (!fn || !params || extra) return INVALID_VALUE;
+  l->fn = fn;
+  memcpy(l->grid, grid, sizeof l->grid);
+  memcpy(l->block, block, sizeof l->block);
+  l->shmem = shmem;
+  l->bytes = 0;
+  for (int i = 0; i < fn->nparams; i++) {
+    if (!params[i]) return INVALID_VALUE;
+    memcpy(l->params + l->bytes, params[i], (size_t)fn->sizes[i]);
+    l->bytes += fn->sizes[i];
+  }
+  return OK;
+}
+/** `launch NAME grid X Y Z block X Y Z shmem S params HEX`: the parameters as little-endian bytes, `,` between. */
+static void say_launch(const char *what, const Launch *l) {
+  say("%s %s grid %u %u %u block %u %u %u shmem %u params ", what, l->fn->name, l->grid[0], l->grid[1], l->grid[2],
+      l->block[0], l->block[1], l->block[2], l->shmem);
+  for (int i = 0, at = 0; i < l->fn->nparams; at += l->fn->sizes[i++]) {
+    if (i) say(",");
+    for (int b = 0; b < l->fn->sizes[i]; b++) say("%02x", l->params[at + b]);
+  }
+  say("\n");
+}
+
+CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned shmem, void *stream, void **params, void **extra) {
+  Launch l;
+  const unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+  CUresult r = copy_launch(&l, f, grid, block, shmem, params, extra);
+  if (r) return r;
+  say_launch("launch", &l);
+  return stream ? INVALID_HANDLE : OK;
+}
+
+typedef struct {
+  void *func;
+  unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+  void **kernelParams;
+  void **extra;
+} KernelNodeParams;
+
+typedef struct Graph Graph;
+typedef struct {
+  Graph *graph;
+  int id;
+} Node;
+struct Graph {
+  int n, cap;
+  Node **nodes;
+  Launch *launches;
+};
+typedef struct {
+  Graph *graph;
+  int n;
+  Launch *launches;
+} Exec;
+
+static CUresult node_launch(Launch *l, const KernelNodeParams *p) {
+  const unsigned grid[3] = {p->gridDimX, p->gridDimY, p->gridDimZ};
+  const unsigned block[3] = {p->blockDimX, p->blockDimY, p->blockDimZ};
+  return copy_launch(l, p->func, grid, block, p->sharedMemBytes, p->kernelParams, p->extra);
+}
+
+CUresult cuGraphCreate(void **graph, unsigned flags) {
+  if (flags) return INVALID_VALUE;
+  *graph = calloc(1, sizeof(Graph));
+  return OK;
+}
+CUresult cuGraphAddKernelNode(void **node, void *graph, void **deps, size_t ndeps, const KernelNodeParams *p) {
+  Graph *g = graph;
+  for (size_t i = 0; i < ndeps; i++) {
+    Node *d = deps[i];
+    if (!d || d->graph != g) return INVALID_VALUE;
+    for (size_t j = 0; j < i; j++)
+      if (deps[j] == d) return INVALID_VALUE;
+  }
+  if (g->n == g->cap) {
+    g->cap = g->cap ? 2 * g->cap : 16;
+    g->nodes = realloc(g->nodes, sizeof(Node *) * (size_t)g->cap);
+    g->launches = realloc(g->launches, sizeof(Launch) * (size_t)g->cap);
+  }
+  CUresult r = node_launch(&g->launches[g->n], p);
+  if (r) return r;
+  Node *nd = malloc(sizeof(Node));
+  nd->graph = g;
+  nd->id = g->n;
+  g->nodes[g->n++] = nd;
+  *node = nd;
+  say("node %d after", nd->id);
+  for (size_t i = 0; i < ndeps; i++) say(" %d", ((Node *)deps[i])->id);
+  say("\n");
+  return OK;
+}
+CUresult cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long long flags) {
+  Graph *g = graph;
+  if (flags) return INVALID_VALUE;
+  Exec *e = malloc(sizeof(Exec));
+  e->graph = g;
+  e->n = g->n;
+  e->launches = malloc(sizeof(Launch) * (size_t)(g->n ? g->n : 1));
+  memcpy(e->launches, g->launches, sizeof(Launch) * (size_t)g->n);
+  *exec = e;
+  say("instantiate %d nodes\n", g->n);
+  return OK;
+}
+CUresult cuGraphExecKernelNodeSetParams(void *exec, void *node, const KernelNodeParams *p) {
+  Exec *e = exec;
+  Node *nd = node;
+  if (!nd || nd->graph != e->graph || nd->id >= e->n) return INVALID_VALUE;
+  Launch l;
+  CUresult r = node_launch(&l, p);
+  if (r) return r;
+  if (l.fn != e->launches[nd->id].fn) return INVALID_VALUE; // a node's function may not change
+  e->launches[nd->id] = l;
+  say("update node %d\n", nd->id);
+  return OK;
+}
+/** Logs the graph's launch, then each node as a launch, in the order they were added (a topological order). */
+CUresult cuGraphLaunch(void *exec, void *stream) {
+  Exec *e = exec;
+  say("graph launch %d nodes\n", e->n);
+  for (int i = 0; i < e->n; i++) say_launch("launch", &e->launches[i]);
+  return stream ? INVALID_HANDLE : OK;
+}
+CUresult cuGraphExecDestroy(void *exec) {
+  Exec *e = exec;
+  free(e->launches);
+  free(e);
+  say("destroy exec\n");
+  return OK;
+}
+CUresult cuGraphDestroy(void *graph) {
+  Graph *g = graph;
+  for (int i = 0; i < g->n; i++) free(g->nodes[i]);
+  free(g->nodes);
+  free(g->launches);
+  free(g);
+  say("destroy graph\n");
+  return OK;
+}
+
+CUresult cuEventCreate(void **ev, unsigned flags) {
+  *ev = malloc(1);
+  return flags ? INVALID_VALUE : OK;
+}
+CUresult cuEventRecord(void *ev, void *stream) { return ev && !stream ? OK : INVALID_HANDLE; }
+CUresult cuEventSynchronize(void *ev) { return ev ? OK : INVALID_HANDLE; }
+CUresult cuEventElapsedTime(float *ms, void *start, void *end) {
+  *ms = 0.25f;
+  return start && end ? OK : INVALID_HANDLE;
+}
+CUresult cuGetErrorString(int err, const char **str) {
+  switch (err) {
+    case INVALID_VALUE: *str = "invalid argument"; break;
+    case OUT_OF_MEMORY: *str = "out of memory"; break;
+    case INVALID_IMAGE: *str = "device kernel image is invalid"; break;
+    case INVALID_HANDLE: *str = "invalid resource handle"; break;
+    case NOT_FOUND: *str = "named symbol not found"; break;
+    default: *str = "unknown error"; return INVALID_VALUE;
+  }
+  return OK;
+}
