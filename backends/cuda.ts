@@ -1,12 +1,12 @@
 // The CUDA device through the driver API (koffi FFI to libcuda): NVRTC compiles to PTX when the library is
 // found (CUDA_PATH, toolkit folders, Python's nvidia wheels), else `nvcc -ptx`; PTX is cached on disk by
-// source hash + arch under $POLYGRAD_CACHE/cuda. One thread per output element, launched in order on the
+// source hash, arch and compiler under $POLYGRAD_CACHE/cuda. One thread per output element, launched in order on the
 // default stream; a captured step (jit) replays as one CUDA graph.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { dtypes } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
 import { cudaFor, cudaTensorCores } from '../codegen/cuda.js';
@@ -45,13 +45,20 @@ class CudaBuffer implements DeviceBuffer {
   ) {}
 }
 
+/** NVRTC's functions and the library they came from, where it was found (else nvcc compiles). */
+interface Nvrtc {
+  readonly name: string;
+  readonly fns: Record<string, Fn>;
+}
+
 /** Threads per block the renderer and launches use where the device allows that many. */
 const block = 256;
 
-function tryLoad(koffi: Koffi, names: readonly string[]): ReturnType<Koffi['load']> | undefined {
-  for (const n of names) {
+/** The first of `names` that loads, and which name that was. */
+function tryLoad(koffi: Koffi, names: readonly string[]): { lib: ReturnType<Koffi['load']>; name: string } | undefined {
+  for (const name of names) {
     try {
-      return koffi.load(n);
+      return { lib: koffi.load(name), name };
     } catch {
       /* next */
     }
@@ -83,7 +90,7 @@ export class CudaBackend implements Backend {
   readonly language: Language;
   readonly description: string;
   readonly #cu: Record<string, Fn>;
-  readonly #nvrtc: Record<string, Fn> | undefined;
+  readonly #nvrtc: Nvrtc | undefined;
   readonly #arch: string;
   readonly #include: string | undefined;
   /** Event pairs around the timed launches since the last takeTimes(), and spare events to reuse. */
@@ -94,7 +101,7 @@ export class CudaBackend implements Backend {
   readonly #checks = new StatusWord();
   readonly #pool = new BufferPool<CudaBuffer>((b) => this.#check(this.#cu.cuMemFree_v2!(b.ptr), 'cuMemFree'));
 
-  private constructor(cu: Record<string, Fn>, nvrtc: Record<string, Fn> | undefined, dev: number, name: string) {
+  private constructor(cu: Record<string, Fn>, nvrtc: Nvrtc | undefined, dev: number, name: string) {
     this.#cu = cu;
     this.#nvrtc = nvrtc;
     const attr = (a: number): number => {
@@ -134,7 +141,7 @@ export class CudaBackend implements Backend {
    */
   static async create({ driver, nvrtc: nvrtcPath }: { driver?: string; nvrtc?: string } = {}): Promise<CudaBackend> {
     const koffi = ((await import('koffi')) as { default: Koffi }).default;
-    const lib = tryLoad(koffi, driver ? [driver] : ['libcuda.so.1', 'libcuda.so']);
+    const lib = tryLoad(koffi, driver ? [driver] : ['libcuda.so.1', 'libcuda.so'])?.lib;
     if (!lib) throw new Error(`CUDA not available: ${driver ?? 'libcuda.so.1'} not found`);
     if (!nodeParamsDeclared) {
       koffi.struct('CUDA_KERNEL_NODE_PARAMS_v1', {
@@ -192,9 +199,9 @@ export class CudaBackend implements Backend {
         : [...names, ...cudaDirs().flatMap((d) => ['lib64', 'lib'].flatMap((l) => names.map((n) => join(d, l, n))))],
     );
     if (nvrtcPath && !nvLib) throw new Error(`CUDA not available: NVRTC ${nvrtcPath} not found`);
-    const nvrtc =
-      nvLib &&
-      Object.fromEntries(
+    const nvrtc = nvLib && {
+      name: nvLib.name,
+      fns: Object.fromEntries(
         [
           'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int n, const char ' +
             '**headers, const char **names)',
@@ -204,8 +211,9 @@ export class CudaBackend implements Backend {
           'int nvrtcGetPTXSize(void *prog, _Out_ size_t *size)',
           'int nvrtcGetPTX(void *prog, _Out_ uint8_t *ptx)',
           'int nvrtcDestroyProgram(_Inout_ void **prog)',
-        ].map((s) => [/ (\w+)\(/.exec(s)![1]!, nvLib.func(s)]),
-      );
+        ].map((s) => [/ (\w+)\(/.exec(s)![1]!, nvLib.lib.func(s)]),
+      ),
+    };
     const check = (r: number, what: string) => {
       if (r !== 0) throw new Error(`CUDA not available: ${what} returned ${r}`);
     };
@@ -266,10 +274,18 @@ export class CudaBackend implements Backend {
   }
 
   async compile(kernel: Kernel, { source, checks }: Rendered): Promise<Program> {
-    const ptx = await this.#ptx(kernel, source);
-    const mod = [null],
+    const file = await this.#cacheFile(source),
+      mod = [null],
       fn = [null];
-    this.#check(this.#cu.cuModuleLoadData!(mod, ptx), `${kernel.name}: cuModuleLoadData`);
+    let r = existsSync(file) ? this.#cu.cuModuleLoadData!(mod, readFileSync(file, 'utf8')) : -1;
+    if (r > 0) console.warn(`polygrad: recompiling ${kernel.name}: the driver refused the cached PTX ${file} (${r})`);
+    if (r !== 0) {
+      const ptx = this.#nvrtc ? this.#viaNvrtc(kernel, source) : this.#viaNvcc(kernel, source);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, ptx);
+      r = this.#cu.cuModuleLoadData!(mod, ptx);
+    }
+    this.#check(r, `${kernel.name}: cuModuleLoadData`);
     this.#check(
       this.#cu.cuModuleGetFunction!(fn, mod[0], kernel.custom?.name ?? kernel.name),
       `${kernel.name}: cuModuleGetFunction`,
@@ -278,19 +294,18 @@ export class CudaBackend implements Backend {
     return prog;
   }
 
-  /** PTX for the source, from the disk cache, NVRTC, or nvcc, in that order. */
-  async #ptx(kernel: Kernel, source: string): Promise<string> {
-    const dir = (await cachePath('cuda'))!;
-    const file = join(dir, `${createHash('sha256').update(`${this.#arch}\n${source}`).digest('hex').slice(0, 32)}.ptx`);
-    if (existsSync(file)) return readFileSync(file, 'utf8');
-    const ptx = this.#nvrtc ? this.#viaNvrtc(kernel, source) : this.#viaNvcc(kernel, source);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(file, ptx);
-    return ptx;
+  /**
+   * Where the PTX of `source` is cached, keyed by the arch and the compiler too: PTX of another toolkit (or of the
+   * test emulator's stand-in) is not this one's. A cached file the driver refuses (a newer PTX version than the
+   * driver reads, a truncated file) is compiled again.
+   */
+  async #cacheFile(source: string): Promise<string> {
+    const key = `${this.#arch}\n${this.#nvrtc ? `nvrtc ${this.#nvrtc.name}` : 'nvcc'}\n${source}`;
+    return join((await cachePath('cuda'))!, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.ptx`);
   }
 
   #viaNvrtc(kernel: Kernel, source: string): string {
-    const nv = this.#nvrtc!,
+    const nv = this.#nvrtc!.fns,
       prog = [null];
     nv.nvrtcCreateProgram!(prog, source, `${kernel.name}.cu`, 0, null, null);
     const opts = [

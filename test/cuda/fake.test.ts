@@ -3,40 +3,24 @@
 // node, parameter update and graph launch with the parameter bytes it was handed. No kernel runs there, so these
 // tests check what reaches the driver — memory copies, kernel parameters, a jit replay as one CUDA graph whose
 // launches are the ones launch-by-launch replay makes — and test/cuda/run.test.ts checks results on a real GPU.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import koffi from 'koffi';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { type Tensor, jit, profile, registerDevice, tensor, variable } from '../../index.js';
 import { CudaBackend } from '../../backends/cuda.js';
 import { checkCode } from '../../codegen/checks.js';
 import { nvccAvailable } from './nvcc.js';
+import { standIn } from './stand-in.js';
 
-/** The stand-in libraries, built into a fresh folder (undefined, with the reason printed, where cc fails). */
-function build(): { driver: string; nvrtc: string } | undefined {
-  const here = join(dirname(fileURLToPath(import.meta.url)), 'fake'),
-    dir = mkdtempSync(join(tmpdir(), 'polygrad-fakecuda-'));
-  const lib = (name: string, out: string): string => {
-    execFileSync('cc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', '-o', join(dir, out), join(here, name)], {
-      stdio: 'pipe',
-    });
-    return join(dir, out);
-  };
-  try {
-    return { driver: lib('libcuda.c', 'libcuda.so.1'), nvrtc: lib('libnvrtc.c', 'libnvrtc.so') };
-  } catch (e) {
-    console.warn(`fake CUDA driver tests skipped: cc failed: ${(e as { stderr?: Buffer }).stderr ?? e}`);
-    return undefined;
-  }
-}
 const hasNvcc = nvccAvailable();
-if (!hasNvcc) console.warn('fake CUDA driver tests skipped: nvcc not found (kernels compile to PTX with it)');
-const libs = hasNvcc ? build() : undefined;
+const built = hasNvcc ? standIn() : 'nvcc not found (kernels compile to PTX with it)';
+if (typeof built === 'string') console.warn(`stand-in CUDA driver tests skipped: ${built}`);
+const libs = typeof built === 'string' ? undefined : { driver: built.driver, nvrtc: built.nvrtc };
 // a cache of its own, so every kernel here goes through NVRTC
-process.env.POLYGRAD_CACHE = mkdtempSync(join(tmpdir(), 'polygrad-fakecuda-cache-'));
+const cache = mkdtempSync(join(tmpdir(), 'polygrad-fakecuda-cache-'));
+process.env.POLYGRAD_CACHE = cache;
 
 const backend = libs && (await CudaBackend.create(libs));
 if (backend) registerDevice(backend);
@@ -87,6 +71,22 @@ describe.skipIf(!backend)('the CUDA backend on a stand-in driver', () => {
     ).rejects.toThrow(/cuda: broken failed to compile \(NVRTC\):\n.*undeclared.*\n(.|\n)*1\| extern "C"/);
   });
 
+  test('a cached PTX the driver refuses is compiled again, with a warning', async () => {
+    const kernel = { name: 'one', shape: [1], params: [], stores: [] },
+      rendered = { source: 'extern "C" __global__ void one(float* d0) { d0[0] = 1.0f; }', checks: false };
+    await backend!.compile(kernel, rendered);
+    const dir = join(cache, 'cuda');
+    for (const f of readdirSync(dir)) writeFileSync(join(dir, f), 'not PTX');
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    take();
+    await backend!.compile(kernel, rendered);
+    expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
+      expect.stringMatching(/^polygrad: recompiling one: the driver refused the cached PTX .*\.ptx \(200\)$/),
+    ]);
+    warn.mockRestore();
+    expect(take().filter((l) => l.startsWith('module '))).toEqual(['module 1 entries']);
+  });
+
   test('host data round-trips through device memory, at an offset too', async () => {
     const b = backend!.alloc(4096),
       bytes = new Uint8Array(Float32Array.from(seeded(1024, 1)).buffer);
@@ -111,7 +111,7 @@ describe.skipIf(!backend)('the CUDA backend on a stand-in driver', () => {
     return { threads: Number(m![2]) * Number(m![3]) * Number(m![4]), params: m![5]!.split(',') };
   };
 
-  test('a launch hands the driver its buffers and its variables by value, on a grid that covers the output', async () => {
+  test('a launch hands the driver its buffers and its variables by value, on a grid covering the output', async () => {
     const x = tensor(seeded(5000, 3), cuda);
     const { threads, params } = await launchOf(x.mul(variable(2.5, cuda)).add(variable(-3, { ...cuda, dtype: 'i32' })));
     // the output and x, then 2.5 as f32 and -3 as i32 (the kernel casts it): no index check, no status word

@@ -1,8 +1,14 @@
 // A stand-in for libcuda.so.1 so the CUDA backend's driver calls can be tested where there is no GPU (CI): device
 // memory is host memory, a module keeps its PTX entries and their parameter sizes, and every kernel launch, graph
 // node, parameter update and graph launch is written to a text log (fake_log) with the parameter bytes the driver
-// was given. No kernel runs: outputs keep what their buffers held. Arguments the real driver would reject
-// (duplicate or foreign graph dependencies, a node of another graph, unknown handles) fail with its error codes.
+// was given. A PTX module's kernels do not run: outputs keep what their buffers held. A module from the emulating
+// NVRTC (libnvrtc.c built with PG_EMULATE) is a host library whose kernels do run: each launch runs its blocks one
+// after another, a block's threads in turn (as fibers where the kernel synchronizes).
+// Arguments the real driver would reject (duplicate or foreign graph dependencies, a node of another graph, unknown
+// handles) fail with its error codes.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <ucontext.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,10 +116,24 @@ CUresult cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes) {
 }
 
 #define MAX_PARAMS 64
+/** Each parameter's bytes are kept in a slot of their own, aligned for any scalar. */
+#define SLOT 16
+typedef struct {
+  unsigned x, y, z;
+} Dim;
+/** What an emulated kernel thread reads its indices and barrier from (pg_emu.h's pg_emu_ctx). */
+typedef struct {
+  Dim thread, block, blockDim, gridDim;
+  void (*sync)(void *);
+  void *barrier;
+} Ctx;
+typedef int (*Entry)(void **params, const Ctx *ctx, int *sizes);
 typedef struct {
   char name[256];
   int nparams;
   int sizes[MAX_PARAMS];
+  Entry emulated; // the kernel's host entry, in an emulator module
+  int sync;       // whether its threads synchronize (then each runs on a host thread)
 } Function;
 typedef struct {
   int n;
@@ -140,8 +160,39 @@ static int param_bytes(const char *p, const char *end) {
   return size * count;
 }
 
+static const char emulator_header[] = "// polygrad CUDA emulator module\n.emulated ";
+/** An emulator module: `.emulated LIBRARY`, `.sync` where its kernels synchronize, then `.entry NAME` lines. */
+static CUresult load_emulated(Module *m, const char *image) {
+  char path[4096];
+  const char *at = image + strlen(emulator_header), *nl = strchr(at, '\n');
+  if (!nl) return INVALID_IMAGE;
+  snprintf(path, sizeof path, "%.*s", (int)(nl - at), at);
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) return INVALID_IMAGE;
+  int sync = strstr(image, "\n.sync\n") != NULL;
+  for (const char *e = strstr(image, ".entry "); e && m->n < 256; e = strstr(e + 1, ".entry ")) {
+    Function *f = &m->fns[m->n++];
+    const char *end = strchr(e, '\n');
+    snprintf(f->name, sizeof f->name, "%.*s", (int)(end - e - 7), e + 7);
+    char sym[300];
+    snprintf(sym, sizeof sym, "pg_emu_%s", f->name);
+    f->emulated = (Entry)dlsym(lib, sym);
+    if (!f->emulated) return INVALID_IMAGE;
+    f->nparams = f->emulated(NULL, NULL, f->sizes);
+    f->sync = sync;
+  }
+  return m->n ? OK : INVALID_IMAGE;
+}
+
 CUresult cuModuleLoadData(void **module, const char *image) {
   Module *m = calloc(1, sizeof(Module));
+  if (!strncmp(image, emulator_header, strlen(emulator_header))) {
+    CUresult r = load_emulated(m, image);
+    if (r) return r;
+    *module = m;
+    say("module %d entries\n", m->n);
+    return OK;
+  }
   for (const char *at = strstr(image, ".entry "); at && m->n < 256; at = strstr(at + 1, ".entry ")) {
     Function *f = &m->fns[m->n++];
     const char *name = at + 7, *open = strchr(name, '(');
@@ -174,8 +225,7 @@ CUresult cuModuleGetFunction(void **fn, void *module, const char *name) {
 typedef struct {
   Function *fn;
   unsigned grid[3], block[3], shmem;
-  int bytes;
-  unsigned char params[MAX_PARAMS * 8];
+  unsigned char params[MAX_PARAMS * SLOT];
 } Launch;
 
 static CUresult copy_launch(Launch *l, Function *fn, const unsigned grid[3], const unsigned block[3], unsigned shmem,
@@ -185,11 +235,9 @@ static CUresult copy_launch(Launch *l, Function *fn, const unsigned grid[3], con
   memcpy(l->grid, grid, sizeof l->grid);
   memcpy(l->block, block, sizeof l->block);
   l->shmem = shmem;
-  l->bytes = 0;
   for (int i = 0; i < fn->nparams; i++) {
-    if (!params[i]) return INVALID_VALUE;
-    memcpy(l->params + l->bytes, params[i], (size_t)fn->sizes[i]);
-    l->bytes += fn->sizes[i];
+    if (!params[i] || fn->sizes[i] > SLOT) return INVALID_VALUE;
+    memcpy(l->params + i * SLOT, params[i], (size_t)fn->sizes[i]);
   }
   return OK;
 }
@@ -197,11 +245,95 @@ static CUresult copy_launch(Launch *l, Function *fn, const unsigned grid[3], con
 static void say_launch(const char *what, const Launch *l) {
   say("%s %s grid %u %u %u block %u %u %u shmem %u params ", what, l->fn->name, l->grid[0], l->grid[1], l->grid[2],
       l->block[0], l->block[1], l->block[2], l->shmem);
-  for (int i = 0, at = 0; i < l->fn->nparams; at += l->fn->sizes[i++]) {
+  for (int i = 0; i < l->fn->nparams; i++) {
     if (i) say(",");
-    for (int b = 0; b < l->fn->sizes[i]; b++) say("%02x", l->params[at + b]);
+    for (int b = 0; b < l->fn->sizes[i]; b++) say("%02x", l->params[i * SLOT + b]);
   }
   say("\n");
+}
+
+/**
+ * A block whose threads synchronize runs them as fibers on one host thread: each round resumes every live thread
+ * until its next __syncthreads or its end, so no thread passes a barrier before all have reached it (a thread that
+ * returned counts as arrived, as on sm_70+). Deterministic, and cheap next to one host thread per CUDA thread.
+ */
+typedef struct {
+  ucontext_t context;
+  Ctx ctx;
+  int done;
+} Fiber;
+typedef struct {
+  ucontext_t scheduler;
+  Fiber *fibers, *current;
+  const Launch *launch;
+  void **params;
+} Block;
+static void fiber_sync(void *block) {
+  Block *b = block;
+  swapcontext(&b->current->context, &b->scheduler);
+}
+static Block *running; // the block the fibers of this launch belong to (launches run one at a time)
+static void fiber_main(void) {
+  Block *b = running;
+  Fiber *f = b->current;
+  b->launch->fn->emulated(b->params, &f->ctx, NULL);
+  f->done = 1;
+}
+static void no_sync(void *barrier) {
+  (void)barrier;
+  fprintf(stderr, "fake libcuda: __syncthreads in a kernel its module did not mark .sync\n");
+  abort();
+}
+static Dim dim(const unsigned v[3]) { return (Dim){v[0], v[1], v[2]}; }
+static Dim index_of(unsigned i, const unsigned n[3]) { return (Dim){i % n[0], i / n[0] % n[1], i / (n[0] * n[1])}; }
+
+#define FIBER_STACK (256 << 10)
+/** Runs an emulated kernel: its blocks one after another, a block's threads in turn (as fibers where they sync). */
+static CUresult run(const Launch *l) {
+  if (!l->fn->emulated) return OK;
+  void *params[MAX_PARAMS];
+  for (int i = 0; i < l->fn->nparams; i++) params[i] = (void *)(l->params + i * SLOT);
+  unsigned threads = l->block[0] * l->block[1] * l->block[2], blocks = l->grid[0] * l->grid[1] * l->grid[2];
+  if (!l->fn->sync) {
+    Ctx ctx = {{0, 0, 0}, {0, 0, 0}, dim(l->block), dim(l->grid), no_sync, NULL};
+    for (unsigned b = 0; b < blocks; b++)
+      for (unsigned t = 0; t < threads; t++) {
+        ctx.block = index_of(b, l->grid);
+        ctx.thread = index_of(t, l->block);
+        l->fn->emulated(params, &ctx, NULL);
+      }
+    return OK;
+  }
+  Block block = {.launch = l, .params = params};
+  block.fibers = calloc(threads, sizeof(Fiber));
+  char *stacks = malloc((size_t)threads * FIBER_STACK);
+  if (!block.fibers || !stacks) return OUT_OF_MEMORY;
+  running = &block;
+  for (unsigned b = 0; b < blocks; b++) {
+    for (unsigned t = 0; t < threads; t++) {
+      Fiber *f = &block.fibers[t];
+      f->ctx = (Ctx){index_of(t, l->block), index_of(b, l->grid), dim(l->block), dim(l->grid), fiber_sync, &block};
+      f->done = 0;
+      getcontext(&f->context);
+      f->context.uc_stack.ss_sp = stacks + (size_t)t * FIBER_STACK;
+      f->context.uc_stack.ss_size = FIBER_STACK;
+      f->context.uc_link = &block.scheduler;
+      makecontext(&f->context, fiber_main, 0);
+    }
+    for (int live = 1; live;) {
+      live = 0;
+      for (unsigned t = 0; t < threads; t++) {
+        if (block.fibers[t].done) continue;
+        block.current = &block.fibers[t];
+        swapcontext(&block.scheduler, &block.fibers[t].context);
+        live |= !block.fibers[t].done;
+      }
+    }
+  }
+  running = NULL;
+  free(stacks);
+  free(block.fibers);
+  return OK;
 }
 
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
@@ -211,7 +343,7 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
   CUresult r = copy_launch(&l, f, grid, block, shmem, params, extra);
   if (r) return r;
   say_launch("launch", &l);
-  return stream ? INVALID_HANDLE : OK;
+  return stream ? INVALID_HANDLE : run(&l);
 }
 
 typedef struct {
@@ -300,9 +432,13 @@ CUresult cuGraphExecKernelNodeSetParams(void *exec, void *node, const KernelNode
 /** Logs the graph's launch, then each node as a launch, in the order they were added (a topological order). */
 CUresult cuGraphLaunch(void *exec, void *stream) {
   Exec *e = exec;
+  if (stream) return INVALID_HANDLE;
   say("graph launch %d nodes\n", e->n);
-  for (int i = 0; i < e->n; i++) say_launch("launch", &e->launches[i]);
-  return stream ? INVALID_HANDLE : OK;
+  for (int i = 0; i < e->n; i++) {
+    say_launch("launch", &e->launches[i]);
+    run(&e->launches[i]);
+  }
+  return OK;
 }
 CUresult cuGraphExecDestroy(void *exec) {
   Exec *e = exec;

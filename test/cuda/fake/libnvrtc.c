@@ -1,6 +1,13 @@
-// A stand-in for libnvrtc.so that compiles with nvcc, so the CUDA backend's NVRTC calls (program, options, log and
-// PTX sizes) can be tested where only the toolkit's nvcc is installed (CI): `--gpu-architecture=compute_XX` and
-// `-I…` pass through to `nvcc -ptx`, its messages become the program log.
+// A stand-in for libnvrtc.so, so the CUDA backend's NVRTC calls (program, options, log and PTX sizes) can be tested
+// without the real library. Built plain, it compiles with nvcc: `--gpu-architecture=compute_XX` and `-I…` pass
+// through to `nvcc -ptx`, whose messages become the program log. Built with -DPG_EMULATE="<include dir>", it
+// compiles for the CUDA emulator instead: g++ builds the source against the host headers there (pg_emu.h), with a
+// pg_emu_NAME entry per kernel, into a shared library beside this one; the "PTX" it returns names that library and
+// the kernels, which the stand-in driver runs on host threads.
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dlfcn.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,34 +38,95 @@ int nvrtcCreateProgram(void **prog, const char *src, const char *name, int n, co
   *prog = p;
   return SUCCESS;
 }
+#ifdef PG_EMULATE
+/** The kernels' names: the identifier before the parameter list of each `__global__ void`. */
+static int kernel_names(const char *src, char names[][256], int max) {
+  int n = 0;
+  for (const char *at = strstr(src, "__global__"); at && n < max; at = strstr(at + 1, "__global__")) {
+    const char *open = strchr(at, '(');
+    if (!open) break;
+    if (!strncmp(open - 17, "__launch_bounds__", 17)) open = strchr(strchr(open, ')'), '(');
+    const char *end = open;
+    while (end > at && isspace((unsigned char)end[-1])) end--;
+    const char *start = end;
+    while (start > at && (isalnum((unsigned char)start[-1]) || start[-1] == '_')) start--;
+    snprintf(names[n++], 256, "%.*s", (int)(end - start), start);
+  }
+  return n;
+}
+/** A fresh folder for modules, beside this library (so the test's temporary folder holds everything). */
+static int module_dir(char *out, size_t size) {
+  Dl_info info;
+  if (!dladdr((void *)kernel_names, &info)) return 0;
+  char self[4096];
+  snprintf(self, sizeof self, "%s", info.dli_fname);
+  snprintf(out, size, "%s/module-XXXXXX", dirname(self));
+  return mkdtemp(out) != NULL;
+}
+#endif
+
 int nvrtcCompileProgram(void *prog, int n, const char **options) {
   Program *p = prog;
   if (!p) return INVALID_PROGRAM;
-  char dir[] = "/tmp/polygrad-fakenvrtc-XXXXXX";
+  char dir[4096] = "/tmp/polygrad-fakenvrtc-XXXXXX";
+#ifdef PG_EMULATE
+  if (!module_dir(dir, sizeof dir)) return INVALID_INPUT;
+#else
   if (!mkdtemp(dir)) return INVALID_INPUT;
-  char cu[64], ptx[64], log[64], cmd[4096];
+#endif
+  char cu[4200], out[4200], log[4200], cmd[16384];
   snprintf(cu, sizeof cu, "%s/k.cu", dir);
-  snprintf(ptx, sizeof ptx, "%s/k.ptx", dir);
   snprintf(log, sizeof log, "%s/k.log", dir);
   FILE *f = fopen(cu, "w");
   fputs(p->source, f);
+  int at;
+#ifdef PG_EMULATE
+  char names[64][256];
+  int kernels = kernel_names(p->source, names, 64);
+  for (int i = 0; i < kernels; i++)
+    fprintf(f, "\nextern \"C\" int pg_emu_%s(void **p, const pg_emu_ctx *c, int *s) { return pg_emu_call(%s, p, c, s); }",
+            names[i], names[i]);
+  snprintf(out, sizeof out, "%s/k.so", dir);
+  at = snprintf(cmd, sizeof cmd, "g++ -std=c++17 -O1 -w -shared -fPIC -I'%s' -include pg_emu.h -x c++ -o %s", PG_EMULATE,
+                out);
+#else
+  snprintf(out, sizeof out, "%s/k.ptx", dir);
+  at = snprintf(cmd, sizeof cmd, "nvcc -ptx -o %s", out);
+#endif
   fclose(f);
-  int at = snprintf(cmd, sizeof cmd, "nvcc -ptx -o %s", ptx);
   for (int i = 0; i < n; i++) {
     const char *arch = "--gpu-architecture=";
-    if (!strncmp(options[i], arch, strlen(arch))) at += snprintf(cmd + at, sizeof cmd - (size_t)at, " -arch=%s",
-                                                                   options[i] + strlen(arch));
-    else if (!strncmp(options[i], "-I", 2)) at += snprintf(cmd + at, sizeof cmd - (size_t)at, " '%s'", options[i]);
-    else return INVALID_INPUT;
+    if (!strncmp(options[i], arch, strlen(arch))) {
+#ifndef PG_EMULATE
+      at += snprintf(cmd + at, sizeof cmd - (size_t)at, " -arch=%s", options[i] + strlen(arch));
+#endif
+    } else if (!strncmp(options[i], "-I", 2)) {
+#ifndef PG_EMULATE // the emulator's own headers stand for CUDA's
+      at += snprintf(cmd + at, sizeof cmd - (size_t)at, " '%s'", options[i]);
+#endif
+    } else
+      return INVALID_INPUT;
   }
   snprintf(cmd + at, sizeof cmd - (size_t)at, " %s </dev/null >%s 2>&1", cu, log);
   int failed = system(cmd);
   p->log = slurp(log);
-  p->ptx = failed ? NULL : slurp(ptx);
+#ifdef PG_EMULATE
+  if (!failed) {
+    size_t size = strlen(out) + 64 + (size_t)kernels * 300;
+    p->ptx = calloc(1, size);
+    int len = snprintf(p->ptx, size, "// polygrad CUDA emulator module\n.emulated %s\n%s", out,
+                       strstr(p->source, "__syncthreads") || strstr(p->source, "wmma::") ? ".sync\n" : "");
+    for (int i = 0; i < kernels; i++) len += snprintf(p->ptx + len, size - (size_t)len, ".entry %s\n", names[i]);
+  }
+#else
+  p->ptx = failed ? NULL : slurp(out);
+  unlink(out);
+#endif
   unlink(cu);
-  unlink(ptx);
   unlink(log);
+#ifndef PG_EMULATE
   rmdir(dir);
+#endif
   return failed ? COMPILATION : SUCCESS;
 }
 int nvrtcGetProgramLogSize(void *prog, size_t *size) {
