@@ -7,13 +7,16 @@ import {
   type OptOp,
   globalRanges,
   isGroup,
+  isStaging,
   launchShape,
   lanes,
   linearIndex,
   paddedShape,
   rangeDeps,
 } from './kernel.js';
+import type { TensorCore } from '../backends/backend.js';
 import { type Stage, invalidStage, staged } from './stage.js';
+import { invalidTensorCore } from './tensorcore.js';
 import { type AluOp, UOp } from './uop.js';
 
 /** What the optimizer reads from a backend's Caps. */
@@ -23,6 +26,8 @@ export interface OptCaps {
   readonly threads: number;
   /** Workgroup memory STAGE may use, in bytes (absent: none). */
   readonly sharedBytes?: number;
+  /** The matrix units TC may use (absent or empty: none). */
+  readonly tensorCores?: readonly TensorCore[];
 }
 
 /** Most outputs (accumulators) per thread; most reduce steps per unrolled iteration; largest PADTO multiple. */
@@ -122,7 +127,7 @@ export function expandStores(k: Kernel): Expanded {
     values: stores.map((v) => substitute(v, m, memo[i])),
     ...(gate ? { gate: substitute(gate, m, memo[i]) } : {}),
   }));
-  const stage = opts.find((o) => o.op === 'STAGE');
+  const stage = opts.find(isStaging);
   if (!stage) return { stores: expanded, stages: new Map() };
   const s = staged(
       k,
@@ -182,8 +187,8 @@ function reduceRanges(k: Kernel): Map<number, { extent: number; bool: boolean }>
 const fmt = (o: Opt): string => `${o.op}(${o.axis}, ${o.amount})`;
 /** A list of actions as DEBUG=3 and the tune report print it. */
 export const formatOpts = (opts: readonly Opt[]): string => opts.map(fmt).join(' ') || 'none';
-const gpuOnly: ReadonlySet<OptOp> = new Set(['GROUP', 'GROUPWIDE', 'LOCAL', 'STAGE']);
-const onReduce: ReadonlySet<OptOp> = new Set(['UNROLL', 'GROUP', 'GROUPWIDE', 'STAGE']);
+const gpuOnly: ReadonlySet<OptOp> = new Set(['GROUP', 'GROUPWIDE', 'LOCAL', 'STAGE', 'TC']);
+const onReduce: ReadonlySet<OptOp> = new Set(['UNROLL', 'GROUP', 'GROUPWIDE', 'STAGE', 'TC']);
 
 /** Why one action cannot apply to kernel k as it stands under `opts` (all of its actions), or undefined. */
 function invalidAction(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): string | undefined {
@@ -198,6 +203,7 @@ function invalidAction(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): 
     if (r.bool) return `${s}: reduce range ${o.axis} folds bools`;
     if (o.op === 'UNROLL') return undefined;
     if (o.op === 'STAGE') return invalidStage(k, o, opts, caps.sharedBytes ?? 0);
+    if (o.op === 'TC') return invalidTensorCore(k, o, opts, caps);
     if (!groupableRanges(k).some((x) => x.range.id === o.axis))
       return `${s}: range ${o.axis} is not a top-level reduce's own`;
     if (o.amount & (o.amount - 1) || o.amount > caps.workgroupSize)
@@ -251,11 +257,13 @@ export function invalidOpts(k: Kernel, opts: readonly Opt[], caps: OptCaps): str
   const per = caps.workgroupSize / lanes({ ...k, opts }),
     tile = product('LOCAL');
   if (per % tile) return `LOCAL: a tile of ${tile} outputs does not divide the ${per} of a workgroup`;
-  if (opts.some((o) => o.op === 'STAGE')) {
-    if (opts.some(isGroup)) return 'STAGE: not with GROUP (lanes would share the staged tile unevenly)';
+  const staging = opts.filter(isStaging);
+  if (staging.length) {
+    const op = staging[0]!.op;
+    if (opts.some(isGroup)) return `${op}: not with GROUP (lanes would share the staged tile unevenly)`;
     if (tile !== caps.workgroupSize)
-      return `STAGE: LOCAL tiles must be whole workgroups (${tile} of ${caps.workgroupSize} threads)`;
-    if (opts.filter((o) => o.op === 'STAGE').length > 1) return 'STAGE: one staged reduce per kernel';
+      return `${op}: LOCAL tiles must be whole workgroups (${tile} of ${caps.workgroupSize} threads)`;
+    if (staging.length > 1) return `${op}: one staged reduce per kernel`;
   }
   return undefined;
 }
@@ -268,6 +276,7 @@ const amounts: Readonly<Record<OptOp, readonly number[]>> = {
   LOCAL: [2, 4, 8, 16, 32],
   PADTO: [4, 8, 16, 32],
   STAGE: [4, 8, 16, 32],
+  TC: [8, 16],
 };
 
 /** Every list `opts` plus one action that is valid: the neighbours the search explores. */

@@ -1,7 +1,7 @@
 // What WGSL and CUDA C share: infix operators and the shape of an ALU table. Each language supplies
 // only its types, literals, function names, select/cast syntax and the kernel wrapper.
 import type { DType } from './dtype.js';
-import { type Kernel, launchShape, lanes, lanesAdjacent, localTile } from './kernel.js';
+import { type Kernel, isStaging, launchShape, lanes, lanesAdjacent, localTile } from './kernel.js';
 import type { Language } from './render.js';
 import type { AluOp, UnaryOp } from './uop.js';
 
@@ -115,7 +115,7 @@ export function prologue(
     per = workgroupSize / g;
   const i32 = (name: string, e: string) => `  ${l.declare(name, 'i32', e, false)}`;
   // STAGE's barriers need every thread of a workgroup: only whole workgroups past the end return (a uniform test)
-  if (k.opts?.some((o) => o.op === 'STAGE'))
+  if (k.opts?.some(isStaging))
     return [
       i32('wgi', wg),
       `  if (wgi * ${workgroupSize} >= ${total}) { return; }`,

@@ -5,7 +5,8 @@ import type { DType } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
 import { checkCode, statusName } from './checks.js';
-import { type Uses, bufName } from './render.js';
+import { type MatrixOps, type Uses, bufName } from './render.js';
+import type { MmaArg } from './tensorcore.js';
 
 const types: Record<DType, string> = { f32: 'float', f16: 'half', i32: 'int', u32: 'unsigned int', bool: 'bool' };
 const bits: Record<string, string> = { inf: '0x7f800000', '-inf': '0xff800000', nan: '0x7fc00000' };
@@ -86,6 +87,7 @@ function cudaKernel(k: Kernel, body: readonly string[], shared: readonly string[
   if (uses.checks) params.push(`unsigned int* __restrict__ ${statusName}`);
   return [
     ...(uses.f16 ? ['#include <cuda_fp16.h>'] : []),
+    ...(uses.matrix ? ['#include <mma.h>'] : []),
     ...(uses.checks ? checkIndex : []),
     `extern "C" __global__ void __launch_bounds__(${block}) ${k.name}(${params.join(', ')}) {`,
     ...shared.map((d) => `  ${d}`),
@@ -118,11 +120,30 @@ export function cudaTensorCores(major: number, minor: number): TensorCore[] {
   ];
 }
 
+/** TC through WMMA: A column-major, B row-major, as the staged chunks lie (codegen/tensorcore.ts). */
+const wmma = 'nvcuda::wmma::';
+const shapeOf = ({ m, n, k }: MmaArg): string => `${m}, ${n}, ${k}`;
+const matrix: MatrixOps = {
+  warp: '((int)threadIdx.x / 32)',
+  declare: (acc, s, d) =>
+    `${wmma}fragment<${wmma}accumulator, ${shapeOf(s)}, ${types[d]}> ${acc}; ${wmma}fill_fragment(${acc}, 0.0f);`,
+  step: (acc, a, b, s, input) =>
+    [
+      `${wmma}fragment<${wmma}matrix_a, ${shapeOf(s)}, ${types[input]}, ${wmma}col_major> fa;`,
+      `${wmma}fragment<${wmma}matrix_b, ${shapeOf(s)}, ${types[input]}, ${wmma}row_major> fb;`,
+      `${wmma}load_matrix_sync(fa, ${a}, ${s.m}); ${wmma}load_matrix_sync(fb, ${b}, ${s.n});`,
+      `${wmma}mma_sync(${acc}, fa, fb, ${acc});`,
+    ].join(' '),
+  store: (c, acc, s) => `${wmma}store_matrix_sync(${c}, ${acc}, ${s.n}, ${wmma}mem_row_major);`,
+};
+
 /** The table for a block size (threads per block, from the device's limits). */
 export const cudaFor = (block: number) =>
   cLanguage({
     ...cuda,
-    shared: (name, d, size = block) => `__shared__ ${types[d]} ${name}[${size}];`,
+    shared: (name, d, size = block, align) =>
+      `__shared__ ${align ? `__align__(${align}) ` : ''}${types[d]} ${name}[${size}];`,
     kernel: (k, body, shared, uses) => cudaKernel(k, body, shared, uses, block),
+    matrix,
   });
 export const cudaLanguage = cudaFor(256);

@@ -55,14 +55,19 @@ export interface Kernel {
  * PADTO: global `axis` runs to the next multiple of `amount`; the extra points compute the last real one and do not
  * store, so a ragged axis can be upcast or tiled. STAGE: where LOCAL tiles are whole workgroups, reduce range `axis`
  * runs in chunks of `amount` steps, and the loads the tile's threads share are staged per chunk in workgroup memory
- * (codegen/stage.ts).
+ * (codegen/stage.ts). TC: STAGE with the chunk's product done by tensor cores: a matmul-shaped reduce (f16 operands
+ * cast to f32, summed) over range `axis`, `amount` (the tensor core's k) steps per chunk, the LOCAL tile one m×n
+ * matrix tile per UPCAST copy, each copy's tile multiplied by one warp (codegen/tensorcore.ts).
  */
 export interface Opt {
   readonly op: OptOp;
   readonly axis: number;
   readonly amount: number;
 }
-export type OptOp = 'UPCAST' | 'UNROLL' | 'GROUP' | 'GROUPWIDE' | 'LOCAL' | 'PADTO' | 'STAGE';
+export type OptOp = 'UPCAST' | 'UNROLL' | 'GROUP' | 'GROUPWIDE' | 'LOCAL' | 'PADTO' | 'STAGE' | 'TC';
+
+/** STAGE and TC: the actions that stage a reduce's operands in workgroup memory. */
+export const isStaging = (o: Opt): boolean => o.op === 'STAGE' || o.op === 'TC';
 
 export const isGroup = (o: Opt): boolean => o.op === 'GROUP' || o.op === 'GROUPWIDE';
 

@@ -15,6 +15,7 @@ export type Inst =
   | { readonly kind: 'value'; readonly u: UOp }
   | { readonly kind: 'store'; readonly param: number; readonly index: UOp; readonly value: UOp; readonly gate?: UOp }
   | { readonly kind: 'barrier' } // every thread of the workgroup waits here (STAGE)
+  | { readonly kind: 'tiles'; readonly reduces: readonly UOp[] } // TC: the matrix tiles to workgroup memory
   | { readonly kind: 'stage'; readonly shared: UOp; readonly index: UOp; readonly value: UOp; readonly gate?: UOp };
 
 interface Block {
@@ -68,6 +69,10 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
     if (done.has(u)) return;
     done.add(u);
     if (u.op === 'CONST' || u.op === 'RANGE' || u.op === 'PARAM' || u.op === 'VAR' || u.op === 'SHARED') return;
+    if (u.op === 'MMA') {
+      for (const s of u.src) emit(s); // the product is the REDUCE's update, rendered there
+      return;
+    }
     if (u.op === 'REDUCE') {
       const group = siblings.get(siblingKey(u)) ?? [u];
       for (const r of group) done.add(r);
@@ -88,6 +93,7 @@ export function linearize(k: Kernel, globalsAsLoops: boolean): Inst[] {
       // values inside this loop belong to it: another reduce over the same range emits its own copies
       for (const x of done) if (!before.has(x) && [...deps(x)].some((r) => own.has(r))) done.delete(x);
       if (u.src.slice(1).some((r) => r.range.kind === 'group')) into.insts.push({ kind: 'combine', reduces: group });
+      if (u.src[0]!.op === 'MMA') into.insts.push({ kind: 'tiles', reduces: group });
       stack = saved;
       return;
     }

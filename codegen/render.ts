@@ -4,6 +4,7 @@ import type { DType } from './dtype.js';
 import { type Kernel, lanes } from './kernel.js';
 import type { Inst } from './linearize.js';
 import type { SharedArg } from './stage.js';
+import type { MmaArg } from './tensorcore.js';
 import type { AluOp, ReduceOp, UOp, VarArg } from './uop.js';
 import { minValue } from './dtype.js';
 
@@ -32,8 +33,23 @@ export interface Language {
    * iteration), `slot` (its index into workgroup memory, lanes of one output adjacent) and `owner` (the lane
    * that stores).
    */
-  shared?(name: string, d: DType, size?: number): string;
+  shared?(name: string, d: DType, size?: number, align?: number): string;
   readonly barrier?: string;
+  /** GPU languages that drive tensor cores (TC): a warp's matrix fragments. */
+  readonly matrix?: MatrixOps;
+}
+
+/**
+ * A warp's matrix-unit operations on an m×n×k shape (codegen/tensorcore.ts): `declare` a zeroed m×n accumulator;
+ * `step` adds A·B to it, A m×k column-major at `a` (leading dimension m), B k×n row-major at `b` (leading dimension
+ * n), both of dtype `input`; `store` writes it row-major to `c` (leading dimension n). The whole warp runs each
+ * together; `warp` is this thread's warp in its workgroup.
+ */
+export interface MatrixOps {
+  readonly warp: string;
+  declare(acc: string, shape: MmaArg, d: DType): string;
+  step(acc: string, a: string, b: string, shape: MmaArg, input: DType): string;
+  store(c: string, acc: string, shape: MmaArg): string;
 }
 
 /** What a rendered body uses that its program must declare or its backend must bind. */
@@ -42,6 +58,8 @@ export interface Uses {
   readonly checks: boolean;
   /** f16 values anywhere (buffers, constants, casts). */
   readonly f16: boolean;
+  /** Tensor-core fragments (TC). */
+  readonly matrix: boolean;
 }
 /** A program's source and what its backend must know to compile and launch it. */
 export interface Rendered {
@@ -58,6 +76,7 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
   const names = new Map<UOp, string>();
   let counter = 0,
     checks = false,
+    matrix = false,
     f16 = k.params.some((p) => p.dtype === 'f16');
   const name = (u: UOp, prefix: string): string => {
     const n = `${prefix}${counter++}`;
@@ -72,7 +91,8 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
     if (u.op === 'VAR') return lang.variable((u.arg as unknown as VarArg).index, u.dtype);
     if (u.op === 'SHARED' && !names.has(u)) {
       if (!lang.shared) throw new Error(`render ${k.name}: ${lang.name} has no workgroup memory for STAGE`);
-      shared.push(lang.shared(name(u, 'sm'), u.dtype, (u.arg as unknown as SharedArg).size));
+      const arg = u.arg as unknown as SharedArg;
+      shared.push(lang.shared(name(u, 'sm'), u.dtype, arg.size, arg.align));
     }
     const n = names.get(u);
     if (n === undefined) throw new Error(`render ${k.name}: ${u.op} used before it is defined`);
@@ -129,15 +149,23 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
       case 'acc': {
         const r = inst.reduce,
           op = r.arg as ReduceOp;
-        line(lang.declare(name(r, 'acc'), r.dtype, lang.literal(reduceIdentity(op, r.dtype), r.dtype), true));
+        if (r.src[0]!.op === 'MMA') line(matrixOps().declare(name(r, 'frag'), mmaOf(r), r.dtype));
+        else line(lang.declare(name(r, 'acc'), r.dtype, lang.literal(reduceIdentity(op, r.dtype), r.dtype), true));
         break;
       }
       case 'update': {
         const r = inst.reduce,
           acc = ref(r);
-        line(`${acc} = ${lang.alu(reduceAlu(r.arg as ReduceOp), [acc, ref(inst.value)], r.dtype, r.dtype)};`);
+        if (inst.value.op === 'MMA') {
+          const [a, b] = inst.value.src,
+            step = matrixOps().step(acc, ref(a!), ref(b!), mmaOf(r), a!.dtype);
+          line(`if (${matrixOps().warp} == ${mmaOf(r).warp}) { ${step} }`);
+        } else line(`${acc} = ${lang.alu(reduceAlu(r.arg as ReduceOp), [acc, ref(inst.value)], r.dtype, r.dtype)};`);
         break;
       }
+      case 'tiles':
+        tiles(inst.reduces);
+        break;
       case 'value':
         line(lang.declare(name(inst.u, 'v'), inst.u.dtype, expr(inst.u), false));
         break;
@@ -164,7 +192,31 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
         inst satisfies never;
     }
   }
-  return { source: lang.kernel(k, lines, shared, { checks, f16 }), checks };
+  return { source: lang.kernel(k, lines, shared, { checks, f16, matrix }), checks };
+
+  function matrixOps(): MatrixOps {
+    if (!lang.matrix) throw new Error(`render ${k.name}: ${lang.name} has no tensor cores for TC`);
+    matrix = true;
+    return lang.matrix;
+  }
+  function mmaOf(r: UOp): MmaArg {
+    return r.src[0]!.arg as unknown as MmaArg;
+  }
+  /** TC: each warp stores its tiles to workgroup memory; after a barrier every thread reads its own element. */
+  function tiles(reduces: readonly UOp[]): void {
+    for (const r of reduces) {
+      const [, , c] = r.src[0]!.src;
+      line(`if (${matrixOps().warp} == ${mmaOf(r).warp}) { ${matrixOps().store(ref(c!), ref(r), mmaOf(r))} }`);
+    }
+    if (!lang.barrier) throw new Error(`render ${k.name}: ${lang.name} has no barrier for TC`);
+    line(lang.barrier);
+    for (const r of reduces) {
+      const [, , c, lid] = r.src[0]!.src,
+        v = `acc${counter++}`;
+      line(lang.declare(v, r.dtype, lang.load(ref(c!), ref(lid!), r.dtype), false));
+      names.set(r, v);
+    }
+  }
 
   /** Every lane writes its partial, a tree halves the live lanes per step, then all lanes read lane 0's. */
   function combine(reduces: readonly UOp[]): void {

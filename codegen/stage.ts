@@ -6,11 +6,16 @@
 import { add, idiv, int, lt, mod, mul, substitute } from './alu.js';
 import { itemsize } from './dtype.js';
 import { type Kernel, type Opt, globalRanges, launchShape, localTile, rangeDeps } from './kernel.js';
+import { type MmaArg, mmaOperands, warpSize } from './tensorcore.js';
 import { UOp, constOf } from './uop.js';
 
 /** Range ids of the staged loop's inner steps and of the fill loops, apart from every global and reduce id. */
 const innerId = (r: number): number => 1_000_000 + r;
 const fillId = (n: number): number => 2_000_000 + n;
+/** TC: the workgroup array tile t's result goes to, apart from the staged arrays' ids. */
+const tileId = (t: number): number => 3_000_000 + t;
+/** What the matrix units load from workgroup memory must be aligned to (WMMA: 256 bits). */
+const matrixAlign = 32;
 
 /** One staged load: the workgroup array, and the fill that writes element `index` of it for each fill step. */
 export interface Stage {
@@ -22,10 +27,11 @@ export interface Stage {
   readonly gate?: UOp;
 }
 
-/** The workgroup arrays a kernel's SHARED nodes name: `size` elements of the node's dtype. */
+/** The workgroup arrays a kernel's SHARED nodes name: `size` elements of the node's dtype, `align` bytes aligned. */
 export interface SharedArg {
   readonly id: number;
   readonly size: number;
+  readonly align?: number;
 }
 
 /**
@@ -73,7 +79,10 @@ export function invalidStage(k: Kernel, o: Opt, opts: readonly Opt[], sharedByte
     : undefined;
 }
 
-/** The stores with STAGE `o` applied (k's other actions already expanded), and the fills each chunk loop runs. */
+/**
+ * The stores with STAGE or TC `o` applied (k's other actions already expanded), and the fills each chunk loop runs.
+ * Under TC each reduce sums, per chunk, the MMA of its staged operands instead of the chunk's steps.
+ */
 export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp[]; stages: Map<UOp, Stage[]> } {
   const S = o.amount,
     launch = launchShape(k),
@@ -90,13 +99,17 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
   const reads = new Map<UOp, UOp>(),
     stages = new Map<UOp, Stage[]>();
 
-  const stageLoad = (load: UOp, r: UOp, outer: UOp, inner: UOp): UOp => {
+  const stageLoad = (load: UOp, r: UOp, outer: UOp, inner: UOp, align?: number): UOp => {
     const hit = reads.get(load);
     if (hit) return hit;
     const dims = axes.filter((d) => deps(load).has(g[d]!)),
       per = dims.reduce((a, d) => a * tile[d]!, 1),
       size = S * per;
-    const shared = UOp.make('SHARED', load.dtype, [], { id: reads.size, size } satisfies SharedArg);
+    const shared = UOp.make('SHARED', load.dtype, [], {
+      id: reads.size,
+      size,
+      ...(align ? { align } : {}),
+    } satisfies SharedArg);
     const read = UOp.make('LOAD', load.dtype, [shared, add(mul(inner, int(per)), within(dims)), constOf(true, 'bool')]);
     // the fill: element e of the chunk is step e / per at the tile position e % per (row-major over dims)
     const fills = Math.ceil(size / threads);
@@ -122,6 +135,23 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
   };
 
   const memo = new Map<UOp, UOp>();
+  /** TC: the reduce as a sum over chunks of one MMA each, its tile multiplied by warp (tile mod warps). */
+  const matrixReduce = (red: UOp, r: UOp, outer: UOp, inner: UOp): UOp => {
+    const [m, n] = axes.map((d) => tile[d]!) as [number, number];
+    // validated against the device's tensor core before; every tensor core polygrad drives takes f16
+    const ops = mmaOperands(red, g[axes[0]!]!, g[axes[1]!]!, { input: 'f16', acc: red.dtype }, deps);
+    if (typeof ops === 'string') throw new Error(`TC on ${k.name}: ${ops}`); // validated before
+    const [x, y] = [ops.x, ops.y].map((v) => stageLoad(v, r, outer, inner, matrixAlign).src[0]!);
+    const t = [...memo.values()].length,
+      c = UOp.make('SHARED', red.dtype, [], { id: tileId(t), size: m * n, align: matrixAlign } satisfies SharedArg);
+    const mma = UOp.make('MMA', red.dtype, [x!, y!, c, lid], {
+      m,
+      n,
+      k: S,
+      warp: t % (threads / warpSize),
+    } satisfies MmaArg);
+    return UOp.make('REDUCE', red.dtype, [mma, outer], red.arg, red.shape);
+  };
   const rewriteReduce = (red: UOp): UOp => {
     let out = memo.get(red);
     if (out) return out;
@@ -129,6 +159,11 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
       tiled = axes.map((d) => g[d]!);
     const outer = UOp.make('RANGE', 'i32', [], { ...r.range, extent: r.range.extent / S });
     const inner = UOp.make('RANGE', 'i32', [], { id: innerId(r.range.id), extent: S, kind: 'reduce' });
+    if (o.op === 'TC') {
+      out = matrixReduce(red, r, outer, inner);
+      memo.set(red, out);
+      return out;
+    }
     const loads = new Map(sharedLoads(red, tiled, deps).map((u) => [u, stageLoad(u, r, outer, inner)]));
     const body = substitute(substitute(red.src[0]!, loads), new Map([[r, add(mul(outer, int(S)), inner)]]));
     out = UOp.make('REDUCE', red.dtype, [body, outer, inner], red.arg, red.shape);

@@ -37,7 +37,8 @@ export type Op =
   | 'LOAD'
   | 'REDUCE'
   | 'CHECKED'
-  | 'SHARED'; // kernel level (SHARED: a workgroup array, codegen/stage.ts)
+  | 'SHARED' // kernel level (SHARED: a workgroup array, codegen/stage.ts)
+  | 'MMA'; // one chunk's tensor-core product, summed by its REDUCE (codegen/tensorcore.ts)
 
 export const unaryOps: readonly UnaryOp[] = [
   'NEG',

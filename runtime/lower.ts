@@ -202,6 +202,7 @@ class Lowering {
       case 'REDUCE':
       case 'CHECKED':
       case 'SHARED':
+      case 'MMA':
         throw new Error(`schedule: cannot compute ${op}`);
       default: {
         op satisfies AluOp;

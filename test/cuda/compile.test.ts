@@ -8,6 +8,7 @@ import { plan } from '../../runtime/plan.js';
 import { cases } from '../ops/cases.js';
 import { uniform } from '../ops/nd.js';
 import { compileAll, nvccAvailable } from './nvcc.js';
+import { cudaTensorCores } from '../../codegen/cuda.js';
 
 const hasNvcc = nvccAvailable();
 if (!hasNvcc) console.warn('cuda compile tests skipped: nvcc not found');
@@ -60,5 +61,45 @@ describe.skipIf(!hasNvcc)('cuda codegen', () => {
       }),
     );
     expect(compileAll(staged).length).toBe(4);
+  }, 60_000);
+
+  test('tensor-core matmuls (TC: WMMA) compile: one or four tiles per workgroup, ragged, batched', () => {
+    const caps = { ...block, sharedBytes: 48 * 1024, tensorCores: cudaTensorCores(9, 0) };
+    const f16 = (shape: number[], seed: number) =>
+      tensor(Float32Array.from(uniform(shape, seed).data), { shape }).cast('f16');
+    const variants: [number[], number[], Opt[]][] = [
+      [[32, 64], [64, 48], []],
+      [
+        [64, 32],
+        [32, 64],
+        [
+          { op: 'UPCAST', axis: 0, amount: 2 },
+          { op: 'UPCAST', axis: 1, amount: 2 },
+        ],
+      ],
+      [
+        [40, 48],
+        [48, 36],
+        [
+          { op: 'PADTO', axis: 0, amount: 16 },
+          { op: 'PADTO', axis: 1, amount: 16 },
+        ],
+      ],
+      [[3, 32, 32], [3, 32, 16], []],
+    ];
+    const kernels = variants.map(([a, b, extra]): Kernel => {
+      const k = plan(f16(a, 1).matmul(f16(b, 2))).at(-1)!;
+      const r = k.stores[0]!.toposort().find((u) => u.op === 'RANGE' && u.range.kind === 'reduce')!.range.id;
+      const row = a.length - 2;
+      const opts: Opt[] = [
+        ...extra,
+        { op: 'LOCAL', axis: row, amount: 16 },
+        { op: 'LOCAL', axis: row + 1, amount: 16 },
+        { op: 'TC', axis: r, amount: 16 },
+      ];
+      expect(invalidOpts(k, opts, caps)).toBeUndefined();
+      return { ...k, opts };
+    });
+    expect(compileAll(kernels).length).toBe(4);
   }, 60_000);
 });

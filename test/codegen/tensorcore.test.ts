@@ -1,0 +1,151 @@
+// TC (the generated tensor-core path) on every backend whose caps list a tensor core TC renders: f16 matmuls —
+// plain, UPCAST into several tiles, ragged under PADTO, batched, with f32 inputs cast inside, with a fused epilogue —
+// equal the float64 reference exactly (operands are multiples of 1/4 in [-1, 1], so every product and partial sum
+// is exact in f32 and the f16 result), and their sources multiply through WMMA. Without a GPU, CUDA_EMULATOR=1 runs
+// them on the CUDA emulator (CI). Lists TC cannot take are refused with the reason on any machine.
+import { describe, expect, test } from 'vitest';
+import type { TensorCore } from '../../backends/backend.js';
+import { type OptCaps, invalidOpts } from '../../codegen/actions.js';
+import type { Kernel, Opt } from '../../codegen/kernel.js';
+import { linearize } from '../../codegen/linearize.js';
+import { render } from '../../codegen/render.js';
+import { getDevice, type Tensor, tensor } from '../../index.js';
+import { overrideOpts } from '../../runtime/beam.js';
+import { plan } from '../../runtime/plan.js';
+import { backends } from '../backends.js';
+import { type Nd, build } from '../ops/nd.js';
+import { matmul } from '../ops/ref.js';
+
+const wmma = (d: string): boolean => !!getDevice(d).caps.tensorCores?.some((t) => t.api === 'wmma');
+const devices = backends.filter(wmma);
+if (!devices.length)
+  console.warn('TC run tests skipped: no device lists a WMMA tensor core (CUDA_EMULATOR=1 adds one)');
+
+/** The reduce range of a kernel's (first) reduce. */
+const reduceId = (k: Kernel): number =>
+  k.stores[0]!.toposort().find((u) => u.op === 'RANGE' && u.range.kind === 'reduce')!.range.id;
+/** Seeded multiples of 1/4 in [-1, 1]. */
+function quarters(shape: readonly number[], seed: number): Nd {
+  let s = seed >>> 0;
+  return build(shape, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return ((s >>> 16) % 9) / 4 - 1;
+  });
+}
+const tile = (rowAxis: number): Opt[] => [
+  { op: 'LOCAL', axis: rowAxis, amount: 16 },
+  { op: 'LOCAL', axis: rowAxis + 1, amount: 16 },
+];
+const tc = (axis: number): Opt => ({ op: 'TC', axis, amount: 16 });
+
+interface Case {
+  readonly name: string;
+  readonly a: readonly number[];
+  readonly b: readonly number[];
+  readonly opts: (r: number) => Opt[];
+  /** The computation over f16 a, b (default a @ b), and its float64 reference. */
+  readonly run?: (a: Tensor, b: Tensor) => Tensor;
+  readonly ref?: (a: Nd, b: Nd) => Nd;
+}
+const cases: Case[] = [
+  { name: '32x64 @ 64x48', a: [32, 64], b: [64, 48], opts: (r) => [...tile(0), tc(r)] },
+  {
+    name: 'UPCAST 2x2: four tiles per workgroup, one warp each',
+    a: [64, 32],
+    b: [32, 64],
+    opts: (r) => [{ op: 'UPCAST', axis: 0, amount: 2 }, { op: 'UPCAST', axis: 1, amount: 2 }, ...tile(0), tc(r)],
+  },
+  {
+    name: 'ragged 40x48 @ 48x36, padded to the tiles',
+    a: [40, 48],
+    b: [48, 36],
+    opts: (r) => [{ op: 'PADTO', axis: 0, amount: 16 }, { op: 'PADTO', axis: 1, amount: 16 }, ...tile(0), tc(r)],
+  },
+  { name: 'batched 3x32x32 @ 3x32x16', a: [3, 32, 32], b: [3, 32, 16], opts: (r) => [...tile(1), tc(r)] },
+  {
+    name: 'an epilogue: relu(a @ b) * 2 in the same kernel',
+    a: [16, 96],
+    b: [96, 32],
+    opts: (r) => [...tile(0), tc(r)],
+    run: (a, b) => a.matmul(b).relu().mul(2),
+    ref: (a, b) => {
+      const m = matmul(a, b);
+      return { shape: m.shape, data: m.data.map((v) => Math.max(v, 0) * 2) };
+    },
+  },
+];
+
+describe.each(devices)('TC on %s', (device) => {
+  const caps = getDevice(device).caps,
+    lang = getDevice(device).language;
+  test.each([
+    ...cases.map((c) => ({ ...c, f32Inputs: false })),
+    { ...cases[0]!, name: `${cases[0]!.name}, f32 inputs cast to f16 inside the kernel`, f32Inputs: true },
+  ])('$name equals float64 and multiplies through WMMA', async (c) => {
+    const x = quarters(c.a, 3),
+      y = quarters(c.b, 4);
+    const upload = (v: Nd, shape: readonly number[]): Tensor =>
+      tensor(Float32Array.from(v.data), { shape: [...shape], device }).cast('f16');
+    const a = upload(x, c.a),
+      b = upload(y, c.b);
+    if (!c.f32Inputs) await Promise.all([a.realize(), b.realize()]); // f16 buffers, not casts inside the kernel
+    const out = (c.run ?? ((p, q) => p.matmul(q)))(a, b);
+    const kernels = plan(out),
+      k = kernels.find((kk) => kk.stores.some((s) => s.toposort().some((u) => u.op === 'REDUCE')))!;
+    const opts = c.opts(reduceId(k));
+    expect(invalidOpts(k, opts, caps)).toBeUndefined();
+    const { source } = render({ ...k, opts }, linearize({ ...k, opts }, false), lang);
+    expect(source).toContain('wmma::mma_sync');
+    let applied = 0;
+    overrideOpts((kk) => {
+      if (!kk.stores.some((s) => s.toposort().some((u) => u.op === 'REDUCE'))) return undefined;
+      applied++;
+      return opts;
+    });
+    try {
+      const got = await out.cast('f32').data();
+      const want = (c.ref ?? matmul)(x, y).data;
+      expect(applied).toBe(1);
+      expect(Array.from(got)).toEqual(Array.from(want));
+    } finally {
+      overrideOpts(undefined);
+    }
+  });
+});
+
+describe('TC is refused where tensor cores cannot take the kernel', () => {
+  const wmma16: TensorCore = { api: 'wmma', m: 16, n: 16, k: 16, input: 'f16', acc: 'f32' };
+  const gpu: OptCaps = {
+    globalsAsLoops: false,
+    workgroupSize: 256,
+    threads: 65536,
+    sharedBytes: 49152,
+    tensorCores: [wmma16],
+  };
+  const t = (shape: number[], seed: number) =>
+    tensor(Float32Array.from(quarters(shape, seed).data), { shape }).cast('f16');
+  const [mm] = plan(t([32, 64], 1).matmul(t([64, 32], 2))) as [Kernel];
+  const [f32mm] = plan(
+    tensor(new Float32Array(32 * 64), { shape: [32, 64] }).matmul(
+      tensor(new Float32Array(64 * 32), { shape: [64, 32] }),
+    ),
+  ) as [Kernel];
+  const r = reduceId(mm);
+  test.each([
+    ['where the device lists no tensor core', mm, [...tile(0), tc(r)], { ...gpu, tensorCores: [] }, 'no tensor core'],
+    [
+      'where LOCAL does not tile m×n',
+      mm,
+      [{ op: 'LOCAL', axis: 0, amount: 32 }, { op: 'LOCAL', axis: 1, amount: 8 }, tc(r)],
+      gpu,
+      '16×16×16',
+    ],
+    ['with a k no tensor core has', mm, [...tile(0), { op: 'TC', axis: r, amount: 8 }], gpu, 'k = 8'],
+    ['on f32 operands', f32mm, [...tile(0), tc(reduceId(f32mm))], gpu, 'products of f16'],
+    ['with UNROLL of its range', mm, [...tile(0), tc(r), { op: 'UNROLL', axis: r, amount: 2 }], gpu, 'split twice'],
+    ['past the workgroup memory', mm, [...tile(0), tc(r)], { ...gpu, sharedBytes: 1024 }, 'more than the 1024'],
+    ['with STAGE as well', mm, [...tile(0), tc(r), { op: 'STAGE', axis: r, amount: 16 }], gpu, 'split twice'],
+  ] as const)('%s', (_, k, opts, caps, why) => {
+    expect(invalidOpts(k, opts as readonly Opt[], caps)).toContain(why);
+  });
+});
