@@ -124,7 +124,9 @@ export function cudaTensorCores(major: number, minor: number): TensorCore[] {
 const wmma = 'nvcuda::wmma::';
 const shapeOf = ({ m, n, k }: MmaArg): string => `${m}, ${n}, ${k}`;
 const matrix: MatrixOps = {
-  warp: '((int)threadIdx.x / 32)',
+  // broadcast from lane 0, so the compiler knows the warp index is warp-uniform: with a plain threadIdx.x / 32 ptxas
+  // treats the branch around the MMA as divergent and spills the fragments
+  warp: '__shfl_sync(0xffffffffu, (int)threadIdx.x / 32, 0)',
   declare: (acc, s, d) =>
     `${wmma}fragment<${wmma}accumulator, ${shapeOf(s)}, ${types[d]}> ${acc}; ${wmma}fill_fragment(${acc}, 0.0f);`,
   step: (acc, a, b, s, input) =>

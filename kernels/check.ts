@@ -269,8 +269,13 @@ export function compileCuda(def: KernelDef, arch = 'sm_90'): { case: string; reg
   });
 }
 
-/** ptxas -v's registers and spill stores for the kernel's entry (it reports on stderr). */
-function ptxasReport(dir: string, name: string, file: string, arch: string): { registers: number; spills: number } {
+/** ptxas -v's registers and spill stores for the kernel's entry (it reports on stderr). @internal */
+export function ptxasReport(
+  dir: string,
+  name: string,
+  file: string,
+  arch: string,
+): { registers: number; spills: number } {
   const r = spawnSync('nvcc', ['-cubin', `-arch=${arch}`, '-Xptxas', '-v', '-o', join(dir, `${name}.cubin`), file], {
     encoding: 'utf8',
   });

@@ -7,7 +7,7 @@ import type { Kernel, Opt } from '../../codegen/kernel.js';
 import { plan } from '../../runtime/plan.js';
 import { cases } from '../ops/cases.js';
 import { uniform } from '../ops/nd.js';
-import { compileAll, nvccAvailable } from './nvcc.js';
+import { compileAll, nvccAvailable, ptxasOf } from './nvcc.js';
 import { cudaTensorCores } from '../../codegen/cuda.js';
 
 const hasNvcc = nvccAvailable();
@@ -63,7 +63,7 @@ describe.skipIf(!hasNvcc)('cuda codegen', () => {
     expect(compileAll(staged).length).toBe(4);
   }, 60_000);
 
-  test('tensor-core matmuls (TC: WMMA) compile: one or four tiles per workgroup, ragged, batched', () => {
+  test('tensor-core matmuls (TC: WMMA) compile without spills: one or four tiles a workgroup, ragged, batched', () => {
     const caps = { ...block, sharedBytes: 48 * 1024, tensorCores: cudaTensorCores(9, 0) };
     const f16 = (shape: number[], seed: number) =>
       tensor(Float32Array.from(uniform(shape, seed).data), { shape }).cast('f16');
@@ -101,5 +101,6 @@ describe.skipIf(!hasNvcc)('cuda codegen', () => {
       return { ...k, opts };
     });
     expect(compileAll(kernels).length).toBe(4);
+    for (const k of kernels) expect(ptxasOf(k).spills, k.name).toBe(0);
   }, 60_000);
 });

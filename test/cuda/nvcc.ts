@@ -7,6 +7,7 @@ import { cudaLanguage } from '../../codegen/cuda.js';
 import type { Kernel } from '../../codegen/kernel.js';
 import { linearize } from '../../codegen/linearize.js';
 import { render } from '../../codegen/render.js';
+import { ptxasReport } from '../../kernels/check.js';
 
 export function nvccAvailable(): boolean {
   try {
@@ -44,4 +45,12 @@ export function compileAll(kernels: readonly Kernel[], arch = 'sm_90'): string[]
   }
   const ptx = readFileSync(join(dir, 'kernels.ptx'), 'utf8');
   return [...ptx.matchAll(/\.visible \.entry (\w+)\(/g)].map((m) => m[1]!);
+}
+
+/** ptxas's registers per thread and spilled bytes for one kernel, rendered for a 256-thread block and sm_90. */
+export function ptxasOf(k: Kernel, arch = 'sm_90'): { registers: number; spills: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'polygrad-ptxas-')),
+    file = join(dir, `${k.name}.cu`);
+  writeFileSync(file, render(k, linearize(k, false), cudaLanguage).source);
+  return ptxasReport(dir, k.name, file, arch);
 }

@@ -79,6 +79,14 @@ inline float atomicAdd(float *p, float v) {
   return pg_bits<float>(old);
 }
 
+// Lanes run one after another here, so a shuffle cannot read another lane: this is exact for what the renderer
+// shuffles, a value every lane of the warp already holds (the warp index, broadcast so the compiler knows it).
+template <typename T> inline T __shfl_sync(unsigned mask, T v, int lane) {
+  (void)mask;
+  (void)lane;
+  return v;
+}
+
 template <typename... A, std::size_t... I>
 void pg_emu_invoke(void (*k)(A...), void **p, std::index_sequence<I...>) {
   k(*static_cast<std::remove_cv_t<A> *>(p[I])...);
