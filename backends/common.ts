@@ -130,5 +130,6 @@ export function launchDependencies(launches: readonly GraphLaunch[]): number[][]
   });
 }
 
+/** Item by item by Object.is: -0 differs from 0 (a variable's value), NaN equals NaN. */
 export const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean =>
-  a.length === b.length && a.every((x, i) => x === b[i]);
+  a.length === b.length && a.every((x, i) => Object.is(x, b[i]));

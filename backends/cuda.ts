@@ -4,7 +4,7 @@
 // default stream; a captured step (jit) replays as one CUDA graph.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { dtypes } from '../codegen/dtype.js';
@@ -29,8 +29,7 @@ interface Koffi {
   load(path: string): { func(sig: string): Fn };
   struct(name: string, fields: Record<string, string>): unknown;
 }
-/** Whether koffi knows the driver's CUDA_KERNEL_NODE_PARAMS (v1: every driver since CUDA 10 has it) yet. */
-let nodeParamsDeclared = false;
+
 /** `checks`: the kernel takes the index-check status word after its params. */
 interface CudaProgram extends Program {
   readonly fn: unknown;
@@ -99,11 +98,14 @@ export class CudaBackend implements Backend {
   /** Index-check status (code, value), read back with the next read after a checked kernel ran. */
   readonly #status: CudaBuffer;
   readonly #checks = new StatusWord();
+  /** Replays a captured step as one CUDA graph, where the driver has graphs (jit replays launch by launch else). */
+  readonly graph?: (launches: readonly GraphLaunch[]) => DeviceGraph;
   readonly #pool = new BufferPool<CudaBuffer>((b) => this.#check(this.#cu.cuMemFree_v2!(b.ptr), 'cuMemFree'));
 
   private constructor(cu: Record<string, Fn>, nvrtc: Nvrtc | undefined, dev: number, name: string) {
     this.#cu = cu;
     this.#nvrtc = nvrtc;
+    if (cu.cuGraphLaunch) this.graph = (launches) => this.#graph(launches);
     const attr = (a: number): number => {
       const out = [0];
       this.#check(cu.cuDeviceGetAttribute!(out, a, dev), 'cuDeviceGetAttribute');
@@ -143,7 +145,9 @@ export class CudaBackend implements Backend {
     const koffi = ((await import('koffi')) as { default: Koffi }).default;
     const lib = tryLoad(koffi, driver ? [driver] : ['libcuda.so.1', 'libcuda.so'])?.lib;
     if (!lib) throw new Error(`CUDA not available: ${driver ?? 'libcuda.so.1'} not found`);
-    if (!nodeParamsDeclared) {
+    // the driver's CUDA_KERNEL_NODE_PARAMS (v1: every driver since CUDA 10 has it); koffi's type names are per
+    // process, and a second copy of this module (dist/ beside the sources) finds it declared already
+    try {
       koffi.struct('CUDA_KERNEL_NODE_PARAMS_v1', {
         func: 'void *',
         gridDimX: 'unsigned int',
@@ -156,7 +160,8 @@ export class CudaBackend implements Backend {
         kernelParams: 'void **',
         extra: 'void **',
       });
-      nodeParamsDeclared = true;
+    } catch (e) {
+      if (!/duplicate/i.test(String(e))) throw e;
     }
     const sigs = [
       'int cuInit(unsigned int flags)',
@@ -180,6 +185,9 @@ export class CudaBackend implements Backend {
       'int cuEventSynchronize(void *ev)',
       'int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)',
       'int cuGetErrorString(int err, _Out_ const char **str)',
+    ];
+    // CUDA graphs (cuGraphInstantiateWithFlags: drivers since 11.4); without them jit replays launch by launch
+    const graphSigs = [
       'int cuGraphCreate(_Out_ void **graph, unsigned int flags)',
       'int cuGraphAddKernelNode(_Out_ void **node, void *graph, void **deps, size_t n, ' +
         'const CUDA_KERNEL_NODE_PARAMS_v1 *params)',
@@ -189,7 +197,14 @@ export class CudaBackend implements Backend {
       'int cuGraphExecDestroy(void *exec)',
       'int cuGraphDestroy(void *graph)',
     ];
-    const cu = Object.fromEntries(sigs.map((s) => [/ (\w+)\(/.exec(s)![1]!, lib.func(s)]));
+    const named = (list: readonly string[]) => list.map((s) => [/ (\w+)\(/.exec(s)![1]!, lib.func(s)] as const);
+    let graphs: (readonly [string, Fn])[] = [];
+    try {
+      graphs = named(graphSigs);
+    } catch {
+      /* an older driver */
+    }
+    const cu = Object.fromEntries([...named(sigs), ...graphs]);
     // Python's nvidia wheels ship only the versioned name (nvidia/cuda_nvrtc/lib/libnvrtc.so.12)
     const names = ['libnvrtc.so', 'libnvrtc.so.13', 'libnvrtc.so.12'];
     const nvLib = tryLoad(
@@ -275,22 +290,27 @@ export class CudaBackend implements Backend {
 
   async compile(kernel: Kernel, { source, checks }: Rendered): Promise<Program> {
     const file = await this.#cacheFile(source),
-      mod = [null],
-      fn = [null];
-    let r = existsSync(file) ? this.#cu.cuModuleLoadData!(mod, readFileSync(file, 'utf8')) : -1;
-    if (r > 0) console.warn(`polygrad: recompiling ${kernel.name}: the driver refused the cached PTX ${file} (${r})`);
-    if (r !== 0) {
+      entry = kernel.custom?.name ?? kernel.name;
+    const load = (ptx: string): { r: number; fn: unknown } => {
+      const mod = [null],
+        fn = [null];
+      const r = this.#cu.cuModuleLoadData!(mod, ptx);
+      return { r: r || this.#cu.cuModuleGetFunction!(fn, mod[0], entry), fn: fn[0] };
+    };
+    let got = existsSync(file) ? load(readFileSync(file, 'utf8')) : undefined;
+    if (got?.r)
+      console.warn(`polygrad: recompiling ${kernel.name}: the driver refused the cached PTX ${file} (${got.r})`);
+    if (!got || got.r) {
       const ptx = this.#nvrtc ? this.#viaNvrtc(kernel, source) : this.#viaNvcc(kernel, source);
+      got = load(ptx);
+      this.#check(got.r, `${kernel.name}: loading its PTX`);
+      // cached once the driver took it, through a rename so a concurrent reader never sees half a file
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, ptx);
-      r = this.#cu.cuModuleLoadData!(mod, ptx);
+      const part = `${file}.${process.pid}`;
+      writeFileSync(part, ptx);
+      renameSync(part, file);
     }
-    this.#check(r, `${kernel.name}: cuModuleLoadData`);
-    this.#check(
-      this.#cu.cuModuleGetFunction!(fn, mod[0], kernel.custom?.name ?? kernel.name),
-      `${kernel.name}: cuModuleGetFunction`,
-    );
-    const prog: CudaProgram = { name: kernel.name, source, fn: fn[0], checks };
+    const prog: CudaProgram = { name: kernel.name, source, fn: got.fn, checks };
     return prog;
   }
 
@@ -383,7 +403,7 @@ export class CudaBackend implements Backend {
    * first run, from that run's buffers and values; a later run updates the parameters of the nodes whose buffers or
    * values changed (cuGraphExecKernelNodeSetParams) and launches the graph: one driver call for the whole step.
    */
-  graph(launches: readonly GraphLaunch[]): DeviceGraph {
+  #graph(launches: readonly GraphLaunch[]): DeviceGraph {
     const cu = this.#cu,
       deps = launchDependencies(launches),
       checks = launches.some((l) => (l.program as CudaProgram).checks);
@@ -441,10 +461,14 @@ export class CudaBackend implements Backend {
         values[i] = vals;
       });
     const dispose = (): void => {
-      if (exec) this.#check(cu.cuGraphExecDestroy!(exec), 'cuGraphExecDestroy');
-      if (graph) this.#check(cu.cuGraphDestroy!(graph), 'cuGraphDestroy');
+      const [e, g] = [exec, graph];
       exec = graph = undefined;
       nodes.length = 0;
+      try {
+        if (e) this.#check(cu.cuGraphExecDestroy!(e), 'cuGraphExecDestroy');
+      } finally {
+        if (g) this.#check(cu.cuGraphDestroy!(g), 'cuGraphDestroy');
+      }
     };
     return {
       run: (table, varTable) => {
@@ -453,7 +477,11 @@ export class CudaBackend implements Backend {
           try {
             build(table, varTable);
           } catch (e) {
-            dispose(); // a half-built graph is dropped: the next run builds it again
+            try {
+              dispose(); // a half-built graph is dropped: the next run builds it again
+            } catch {
+              /* the build's error is the one to report */
+            }
             throw e;
           }
         this.#check(cu.cuGraphLaunch!(exec, null), 'cuGraphLaunch');

@@ -1,4 +1,4 @@
-// npm run bench [-- webgpu | frame | beam | soak]: polygrad against TensorFlow.js, measured with tinybench in one
+// npm run bench [-- webgpu | frame | beam | soak | tc]: polygrad against TensorFlow.js, measured with tinybench in one
 // process, printed as one ratio table.
 // cpu suite (default): polygrad CPU vs tfjs-core on the `cpu` and `wasm` (SIMD, single thread) backends;
 // webgpu suite: polygrad WebGPU vs tfjs-backend-webgpu on the same Dawn adapter. Both sides get the same seeded
@@ -25,6 +25,10 @@ async function main(): Promise<void> {
   }
   if (process.argv[2] === 'soak') {
     await (await import('./soak.js')).soakBench(process.argv[3], process.argv[4]);
+    process.exit(0);
+  }
+  if (process.argv[2] === 'tc') {
+    await (await import('./tc.js')).tcBench(process.argv[3], process.argv[4]);
     process.exit(0);
   }
   if (process.argv[2] === 'beam') {

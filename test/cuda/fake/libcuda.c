@@ -115,7 +115,7 @@ CUresult cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes) {
   return OK;
 }
 
-#define MAX_PARAMS 64
+#define MAX_PARAMS 128 // pg_emu.h asserts an emulated kernel has no more
 /** Each parameter's bytes are kept in a slot of their own, aligned for any scalar. */
 #define SLOT 16
 typedef struct {
@@ -133,7 +133,7 @@ typedef struct {
   int nparams;
   int sizes[MAX_PARAMS];
   Entry emulated; // the kernel's host entry, in an emulator module
-  int sync;       // whether its threads synchronize (then each runs on a host thread)
+  int sync;       // whether its threads synchronize (then they run as fibers)
 } Function;
 typedef struct {
   int n;
@@ -199,7 +199,8 @@ CUresult cuModuleLoadData(void **module, const char *image) {
     if (!open) return INVALID_IMAGE;
     snprintf(f->name, sizeof f->name, "%.*s", (int)(open - name), name);
     const char *close = strchr(open, ')');
-    for (const char *p = strstr(open, ".param"); p && p < close && f->nparams < MAX_PARAMS;) {
+    for (const char *p = strstr(open, ".param"); p && p < close;) {
+      if (f->nparams == MAX_PARAMS) return INVALID_IMAGE;
       const char *next = strstr(p + 6, ".param");
       const char *stop = next && next < close ? next : close;
       f->sizes[f->nparams++] = param_bytes(p + 6, stop);
@@ -361,6 +362,7 @@ typedef struct {
 struct Graph {
   int n, cap;
   Node **nodes;
+  int **deps, *ndeps; // each node's dependencies, by id
   Launch *launches;
 };
 typedef struct {
@@ -392,12 +394,17 @@ CUresult cuGraphAddKernelNode(void **node, void *graph, void **deps, size_t ndep
     g->cap = g->cap ? 2 * g->cap : 16;
     g->nodes = realloc(g->nodes, sizeof(Node *) * (size_t)g->cap);
     g->launches = realloc(g->launches, sizeof(Launch) * (size_t)g->cap);
+    g->deps = realloc(g->deps, sizeof(int *) * (size_t)g->cap);
+    g->ndeps = realloc(g->ndeps, sizeof(int) * (size_t)g->cap);
   }
   CUresult r = node_launch(&g->launches[g->n], p);
   if (r) return r;
   Node *nd = malloc(sizeof(Node));
   nd->graph = g;
   nd->id = g->n;
+  g->deps[g->n] = malloc(sizeof(int) * (ndeps ? ndeps : 1));
+  for (size_t i = 0; i < ndeps; i++) g->deps[g->n][i] = ((Node *)deps[i])->id;
+  g->ndeps[g->n] = (int)ndeps;
   g->nodes[g->n++] = nd;
   *node = nd;
   say("node %d after", nd->id);
@@ -429,15 +436,28 @@ CUresult cuGraphExecKernelNodeSetParams(void *exec, void *node, const KernelNode
   say("update node %d\n", nd->id);
   return OK;
 }
-/** Logs the graph's launch, then each node as a launch, in the order they were added (a topological order). */
+/**
+ * Logs the graph's launch, then runs each node, logged as a launch: each time the latest-added node whose
+ * dependencies have run, so independent nodes run out of the order they were added — a missing dependency shows.
+ */
 CUresult cuGraphLaunch(void *exec, void *stream) {
   Exec *e = exec;
+  Graph *g = e->graph;
   if (stream) return INVALID_HANDLE;
   say("graph launch %d nodes\n", e->n);
-  for (int i = 0; i < e->n; i++) {
-    say_launch("launch", &e->launches[i]);
-    run(&e->launches[i]);
+  char *ran = calloc((size_t)(e->n ? e->n : 1), 1);
+  for (int done = 0; done < e->n; done++) {
+    int next = -1;
+    for (int i = e->n - 1; i >= 0 && next < 0; i--) {
+      int ready = !ran[i];
+      for (int d = 0; ready && d < g->ndeps[i]; d++) ready = ran[g->deps[i][d]];
+      if (ready) next = i;
+    }
+    ran[next] = 1;
+    say_launch("launch", &e->launches[next]);
+    run(&e->launches[next]);
   }
+  free(ran);
   return OK;
 }
 CUresult cuGraphExecDestroy(void *exec) {
@@ -449,8 +469,13 @@ CUresult cuGraphExecDestroy(void *exec) {
 }
 CUresult cuGraphDestroy(void *graph) {
   Graph *g = graph;
-  for (int i = 0; i < g->n; i++) free(g->nodes[i]);
+  for (int i = 0; i < g->n; i++) {
+    free(g->nodes[i]);
+    free(g->deps[i]);
+  }
   free(g->nodes);
+  free(g->deps);
+  free(g->ndeps);
   free(g->launches);
   free(g);
   say("destroy graph\n");

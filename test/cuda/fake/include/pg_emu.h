@@ -93,6 +93,7 @@ void pg_emu_invoke(void (*k)(A...), void **p, std::index_sequence<I...>) {
 }
 /** With `sizes`: writes each parameter's size and returns how many there are; else runs one thread of k. */
 template <typename... A> int pg_emu_call(void (*k)(A...), void **params, const pg_emu_ctx *ctx, int *sizes) {
+  static_assert(sizeof...(A) <= 128, "the stand-in driver keeps at most 128 kernel parameters");
   if (sizes) {
     int i = 0;
     ((sizes[i++] = (int)sizeof(A)), ...);
