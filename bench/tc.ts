@@ -1,7 +1,8 @@
 // npm run bench -- tc [device] [small]: f16 matmuls with the heuristic's actions, STAGE tiles, and TC (the generated
 // tensor-core path) with one, four and eight matrix tiles a workgroup, on one device (default cuda), in one run.
-// `small`: the first shape only (to try the plumbing on a slow device). Every variant's output is checked against the heuristic's before timing; a variant the device cannot take (no
-// tensor cores, too little workgroup memory) prints the optimizer's reason instead of a time.
+// `small`: the first shape only (to try the plumbing on a slow device). Every variant's output is checked against
+// the heuristic's before timing; a variant the device cannot take (no tensor cores, too little workgroup memory)
+// prints the optimizer's reason instead of a time.
 import { invalidOpts } from '../codegen/actions.js';
 import type { Kernel, Opt } from '../codegen/kernel.js';
 import { type Tensor, devices, getDevice, initDevices, randn, stats } from '../index.js';
