@@ -77,8 +77,12 @@ export interface Backend {
   free(b: DeviceBuffer): void;
   /** Copies host bytes into the buffer at byte `offset` (a multiple of 4). */
   write(b: DeviceBuffer, data: Uint8Array, offset?: number): void;
+  /** The buffer's bytes, in memory of the caller's own (a copy nothing else holds: the caller may keep it). */
   read(b: DeviceBuffer): Promise<Uint8Array>;
-  /** The buffer's bytes at once, where the host holds them (the CPU); absent where a read must wait for the device. */
+  /**
+   * The buffer's bytes at once (a copy, as read's), where the host holds them (the CPU); absent where a read must
+   * wait for the device.
+   */
   readNow?(b: DeviceBuffer): Uint8Array;
   /** Compiles a rendered kernel (or a source kernel's own source, which reports no index checks). */
   compile(kernel: Kernel, program: Rendered): Promise<Program>;

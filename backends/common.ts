@@ -67,13 +67,16 @@ export function compileError(backend: string, kernel: Kernel, compiler: string, 
 /**
  * Freed device buffers kept by size class for the next alloc of that class (a model's frame frees and allocates
  * the same sizes over and over), at most `keep` per class; the rest are destroyed. Classes are powers of two up
- * to 1 MiB, then sixteenths of the next power, so a large weight wastes at most an eighth of itself.
+ * to 1 MiB, then sixteenths of the next power, so a large weight wastes at most an eighth of itself. `maxBytes`
+ * bounds what all classes keep together.
  */
 export class BufferPool<B> {
   readonly #free = new Map<number, B[]>();
+  #bytes = 0;
   constructor(
     readonly destroy: (b: B) => void,
     readonly keep = 16,
+    readonly maxBytes = Infinity,
   ) {}
   /** The size class `bytes` allocates, kept at most `max` (the device's largest buffer) where bytes fit there. */
   static sizeOf(bytes: number, max = Infinity): number {
@@ -82,21 +85,25 @@ export class BufferPool<B> {
     return Math.max(Math.ceil(bytes / 4) * 4, Math.min(Math.ceil(bytes / step) * step, Math.floor(max / 4) * 4));
   }
   take(size: number): B | undefined {
-    return this.#free.get(size)?.pop();
+    const b = this.#free.get(size)?.pop();
+    if (b !== undefined) this.#bytes -= size;
+    return b;
   }
   /** Destroys every kept buffer (an allocation that failed may fit once they are gone); how many there were. */
   drain(): number {
     const kept = [...this.#free.values()].flatMap((list) => list.splice(0));
     kept.forEach(this.destroy);
+    this.#bytes = 0;
     return kept.length;
   }
   give(size: number, b: B): void {
     const list = this.#free.get(size) ?? [];
-    if (list.length >= this.keep) {
+    if (list.length >= this.keep || this.#bytes + size > this.maxBytes) {
       this.destroy(b);
       return;
     }
     list.push(b);
+    this.#bytes += size;
     this.#free.set(size, list);
   }
 }

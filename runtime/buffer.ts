@@ -34,9 +34,12 @@ export function encode(values: ArrayLike<number | boolean>, dtype: DType, stored
 
 /**
  * Device bytes of `stored` back as host values of `dtype`: f16 widens to Float32Array, bool comes back as 0/1 bytes.
+ * `bytes` are the caller's to give away (a backend's read, an assembled copy): where they fill their whole buffer the
+ * result is a view of it (a 4 MB read is then one copy, not two), else a copy of the part.
  */
 export function decode(bytes: Uint8Array, dtype: DType, stored: DType): TypedData {
-  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength,
+    ab = whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   switch (stored) {
     case 'f32':
       return new Float32Array(ab);
@@ -133,8 +136,10 @@ export class Buffer implements Identified {
     return readNow && !this.freed ? this.#assemble(this.handles.map((h) => readNow.call(this.backend, h))) : undefined;
   }
   #assemble(parts: readonly Uint8Array[]): TypedData {
-    const per = itemsize(this.stored),
-      bytes = new Uint8Array(this.numel * per);
+    const per = itemsize(this.stored);
+    // one chunk goes to decode as the backend read it (ours to give away): no copy here
+    if (parts.length === 1) return decode(parts[0]!.subarray(0, this.numel * per), this.dtype, this.stored);
+    const bytes = new Uint8Array(this.numel * per);
     parts.forEach((p, c) =>
       bytes.set(
         p.subarray(0, Math.min(this.chunkElems, this.numel - c * this.chunkElems) * per),

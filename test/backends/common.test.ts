@@ -31,6 +31,21 @@ describe('BufferPool size classes', () => {
     expect(pool.take(128)).toBeUndefined();
     expect([pool.take(64), pool.take(64), pool.take(64)]).toEqual(['b', 'a', undefined]);
   });
+  test('maxBytes bounds what all classes keep together; a take makes room again', () => {
+    const destroyed: string[] = [];
+    const pool = new BufferPool<string>((b) => destroyed.push(b), 16, 3000);
+    pool.give(1024, 'a');
+    pool.give(2048, 'b');
+    expect(destroyed).toEqual(['b']);
+    pool.give(1024, 'c');
+    expect(pool.take(1024)).toBe('c');
+    pool.give(1024, 'd');
+    pool.give(1024, 'e');
+    expect(destroyed).toEqual(['b', 'e']);
+    pool.drain();
+    pool.give(2048, 'f');
+    expect(pool.take(2048)).toBe('f');
+  });
   test('drain destroys every kept buffer, once', () => {
     const destroyed: string[] = [];
     const pool = new BufferPool<string>((b) => destroyed.push(b));
