@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Tensor, getDevice, tensor } from '../index.js';
+import { limitPresets, planCaps } from '../models/neuralos/plan.js';
 import { plan } from '../runtime/plan.js';
 import { kernelMode, onlyKernel, setKernelMode } from '../runtime/composite.js';
 import { type CompositeOp, type KernelCase, type KernelDef, type KernelInput, inputOrder, targetOf } from './define.js';
@@ -255,16 +256,21 @@ export function caseArgs(def: KernelDef, c: KernelCase): Record<string, unknown>
 }
 
 /**
- * Compiles a kernel's CUDA source for each case with nvcc (sm_90 by default) and reads ptxas's report: the registers
- * per thread and the bytes spilled to local memory. Throws with nvcc's log when a source does not compile.
+ * Compiles a kernel's CUDA source for each case with nvcc (sm_90 and an H100's caps by default) and reads ptxas's
+ * report: the registers per thread and the bytes spilled to local memory. Throws with nvcc's log when a source does
+ * not compile.
  */
-export function compileCuda(def: KernelDef, arch = 'sm_90'): { case: string; registers: number; spills: number }[] {
+export function compileCuda(
+  def: KernelDef,
+  arch = 'sm_90',
+  caps = planCaps(limitPresets.cuda),
+): { case: string; registers: number; spills: number }[] {
   const impl = def.impl;
   if (impl.kind !== 'source' || !impl.sources.cuda) return [];
   const dir = mkdtempSync(join(tmpdir(), 'polygrad-kernels-'));
   return def.cases.map((c) => {
     const file = join(dir, `${def.name}.cu`);
-    writeFileSync(file, impl.sources.cuda!(c.dtype ?? 'f32', caseArgs(def, c) as never));
+    writeFileSync(file, impl.sources.cuda!(c.dtype ?? 'f32', caseArgs(def, c) as never, caps));
     return { case: c.name, ...ptxasReport(dir, def.name, file, arch) };
   });
 }

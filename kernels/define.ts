@@ -3,6 +3,7 @@
 // a kernel built in polygrad's own IR (renders to every target), or target source (WGSL, CUDA C, JS) with its
 // launch geometry. A kernel file exports one `defineKernel({...})` as its default; kernels/index.ts lists them all.
 import type { Caps } from '../backends/backend.js';
+export type { Caps } from '../backends/backend.js';
 import type { DType } from '../codegen/dtype.js';
 export type { DType } from '../codegen/dtype.js';
 import type { Opt } from '../codegen/kernel.js';
@@ -84,15 +85,16 @@ export interface IrImpl<Op extends CompositeOp> {
   build(ir: IrBuilder, args: CompositeArgs[Op], out: { readonly shape: readonly number[]; readonly dtype: DType }): UOp;
 }
 /**
- * Target source: per target a function of the output dtype (and the call's arguments, for what changes the program:
- * an optional input) to a complete program. Its bindings are the output then the inputs present (inputOrder), as
- * generated kernels bind them; `values(args)` are its 32-bit arguments (shapes, strides; a float as its bits), read
- * as the kernel's variables 0, 1, …; `launch` says how many workgroups and threads per workgroup. A CUDA source's
+ * Target source: per target a function of the output dtype (and the call's arguments and the device's capabilities,
+ * for what changes the program: an optional input, a head size, how much work one thread takes) to a complete
+ * program. Its bindings are the output then the inputs present (inputOrder), as generated kernels bind them;
+ * `values(args)` are its 32-bit arguments (shapes, strides; a float as its bits), read as the kernel's variables 0,
+ * 1, …; `launch` says how many workgroups and threads per workgroup. A CUDA source's
  * entry point is named after the kernel.
  */
 export interface SourceImpl<Op extends CompositeOp> {
   readonly kind: 'source';
-  readonly sources: Partial<Record<Target, (dtype: DType, args: CompositeArgs[Op]) => string>>;
+  readonly sources: Partial<Record<Target, (dtype: DType, args: CompositeArgs[Op], caps: Caps) => string>>;
   values(args: CompositeArgs[Op]): readonly number[];
   launch(
     args: CompositeArgs[Op],
@@ -142,9 +144,12 @@ export function floatBits(v: number): number {
   return new Int32Array(f.buffer)[0]!;
 }
 
-/** The WGSL declarations a source kernel starts with: its bindings (output, then inputs) and its values. */
-export function wgslBindings(dtype: DType, inputs: readonly DType[]): string {
-  const t = (d: DType) => (d === 'bool' ? 'u32' : d);
+/**
+ * The WGSL declarations a source kernel starts with: its bindings (output, then inputs) and its values; `width` 4
+ * declares the float buffers as arrays of vec4 (one load or store moves four elements).
+ */
+export function wgslBindings(dtype: DType, inputs: readonly DType[], width: 1 | 4 = 1): string {
+  const t = (d: DType) => (d === 'bool' ? 'u32' : width === 4 ? `vec4<${d}>` : d);
   return [
     ...(dtype === 'f16' || inputs.includes('f16') ? ['enable f16;'] : []),
     `@group(0) @binding(0) var<storage, read_write> d0: array<${t(dtype)}>;`,

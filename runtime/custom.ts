@@ -77,7 +77,7 @@ export const kernelDef = (name: string): KernelDef => {
  * The Kernel a CUSTOM node runs as: a source kernel keeps its sources, values and launch geometry; an IR kernel is
  * built here into stores over its params (output 0, then the inputs), a kernel like any other.
  */
-export function customKernel(node: UOp, caps: Pick<Caps, 'maxBuffers'>): Kernel {
+export function customKernel(node: UOp, caps: Caps): Kernel {
   const { kernel: name, args } = node.arg as unknown as { kernel: string; args: CompositeArgs[CompositeOp] };
   const def = kernelDef(name),
     inputs = node.src;
@@ -88,9 +88,9 @@ export function customKernel(node: UOp, caps: Pick<Caps, 'maxBuffers'>): Kernel 
   ];
   if (def.impl.kind === 'source') {
     const impl = def.impl,
-      launch = impl.launch(args as never, caps as Caps);
+      launch = impl.launch(args as never, caps);
     const sources = Object.fromEntries(
-      Object.entries(impl.sources).map(([t, f]) => [t, f!(node.dtype, args as never)]),
+      Object.entries(impl.sources).map(([t, f]) => [t, f!(node.dtype, args as never, caps)]),
     );
     const values = impl.values(args as never);
     return {

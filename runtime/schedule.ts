@@ -3,6 +3,7 @@
 // user marks, a contributed kernel, a reduce broadcast or nested in a loop, costly work reused across a loop, a
 // reduce two kernels would both compute, the device's binding cap. Kernels with one iteration space then merge
 // into multi-output kernels when one reads the other at the same index.
+import type { Caps } from '../backends/backend.js';
 import type { DType } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
 import { globalRanges, linearIndex } from '../codegen/kernel.js';
@@ -53,28 +54,18 @@ export interface Schedule {
   readonly temps: readonly { readonly dtype: DType; readonly numel: number; readonly row: number }[];
   readonly outputs: readonly OutputPlan[];
 }
-/**
- * statusBinding: a kernel with index checks also binds the status word they report through (GPUs);
- * maxBufferBytes: the largest buffer, past which a tensor is stored in chunks (and its kernels sharded).
- */
-export interface ScheduleCaps {
-  readonly maxBuffers: number;
-  readonly statusBinding?: boolean;
-  readonly maxBufferBytes?: number;
-}
-
 export class Scheduler {
   readonly #leaves: ReadonlyMap<UOp, number>;
   readonly #binds: ReadonlyMap<UOp, number>;
   readonly #realized = new Set<UOp>();
   readonly #cuts: Cut[] = [];
-  readonly #caps: ScheduleCaps;
+  readonly #caps: Caps;
   readonly #lowering: LoweringContext;
   /** The binding cap cuts only once the other rules settled: an early, wide build must not force a cut. */
   #capped = false;
 
   /** leaves: realized buffers by input slot; binds: bound variables by variable slot. */
-  constructor(leaves: ReadonlyMap<UOp, number>, caps: ScheduleCaps, binds: ReadonlyMap<UOp, number> = new Map()) {
+  constructor(leaves: ReadonlyMap<UOp, number>, caps: Caps, binds: ReadonlyMap<UOp, number> = new Map()) {
     this.#leaves = leaves;
     this.#binds = binds;
     this.#caps = caps;

@@ -68,16 +68,23 @@ export interface NeuralOSPlan {
   readonly violations: readonly string[];
 }
 
-let planned = 0;
-/** A device with `limits` that runs nothing, registered under a fresh name. */
-export function planDevice(limits: Partial<Caps> & { readonly target?: 'wgsl' | 'cuda' }, like: string): NullBackend {
+type Limits = Partial<Caps> & { readonly target?: 'wgsl' | 'cuda' };
+
+/** The capabilities of a GPU with `limits` (the rest as every GPU backend has them). */
+export function planCaps(limits: Limits): Caps {
   const gpu = {
     statusBinding: true,
     globalsAsLoops: false,
     timer: 'device' as const,
     storage: limits.target === 'cuda' ? {} : { bool: 'u32' as const },
   };
-  const caps: Caps = { ...new CpuBackend().caps, ...gpu, ...limits };
+  return { ...new CpuBackend().caps, ...gpu, ...limits };
+}
+
+let planned = 0;
+/** A device with `limits` that runs nothing, registered under a fresh name. */
+export function planDevice(limits: Limits, like: string): NullBackend {
+  const caps = planCaps(limits);
   const lang = (limits.target === 'cuda' ? cudaFor : wgslFor)(caps.workgroupSize);
   const b = new NullBackend(`plan${planned++}`, caps, lang, like);
   registerDevice(b);
