@@ -262,11 +262,17 @@ export class WebGpuBackend implements Backend {
       enc.copyBufferToBuffer(src.gpu, 0, staging, 0, size);
       if (checks) enc.copyBufferToBuffer(this.#status, 0, staging, at, statusBytes);
     });
-    await staging.mapAsync(GPUMapMode.READ);
-    this.#check();
-    const mapped = staging.getMappedRange();
-    const out = new Uint8Array(mapped.slice(0, src.bytes));
-    const failed = checks ? StatusWord.error(new Uint32Array(mapped.slice(at, at + statusBytes))) : undefined;
+    let out: Uint8Array, failed: Error | undefined;
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      this.#check();
+      const mapped = staging.getMappedRange();
+      out = new Uint8Array(mapped.slice(0, src.bytes));
+      failed = checks ? StatusWord.error(new Uint32Array(mapped.slice(at, at + statusBytes))) : undefined;
+    } catch (e) {
+      staging.destroy(); // a failed map or a device error: the buffer's state is unknown, never pooled
+      throw e;
+    }
     staging.unmap();
     this.#staging.give(bytes, staging);
     if (failed) {
