@@ -25,6 +25,8 @@ interface GpuProgram extends Program {
 
 /** Bytes of one launch's variables: WebGPU's largest minimum uniform offset alignment. */
 const slotBytes = maxVars * 4;
+/** What the readback pool keeps, in all. */
+const stagingBytes = 64 * 2 ** 20;
 /** Launches recorded before a submit (and so the arena's slots and the timestamp pairs one submit holds). */
 const batch = 64;
 
@@ -99,7 +101,7 @@ export class WebGpuBackend implements Backend {
   readonly #device: GPUDevice;
   readonly #pool = new BufferPool<GPUBuffer>((g) => g.destroy());
   // readback buffers, reused: a new MAP_READ buffer per read cost as much as the copy (4 MB on lavapipe: 6 → 2 ms)
-  readonly #staging = new BufferPool<GPUBuffer>((g) => g.destroy(), 2, 64 * 2 ** 20);
+  readonly #staging = new BufferPool<GPUBuffer>((g) => g.destroy(), 2, stagingBytes);
   #encoder: GPUCommandEncoder | undefined;
   #pending = 0;
   #lost: string | undefined;
@@ -254,16 +256,18 @@ export class WebGpuBackend implements Backend {
       checks = this.#checks.take();
     // the status word rides along in the same staging buffer, after the data
     const at = Math.max(size, 4),
-      bytes = BufferPool.sizeOf(at + statusBytes);
+      need = at + statusBytes,
+      // a buffer past what the pool keeps is made to size (rounding it up would only waste, or pass the limit)
+      bytes = need > stagingBytes ? need : BufferPool.sizeOf(need, this.#device.limits.maxBufferSize);
     const staging =
       this.#staging.take(bytes) ??
       this.#device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.#submit((enc) => {
-      enc.copyBufferToBuffer(src.gpu, 0, staging, 0, size);
-      if (checks) enc.copyBufferToBuffer(this.#status, 0, staging, at, statusBytes);
-    });
     let out: Uint8Array, failed: Error | undefined;
     try {
+      this.#submit((enc) => {
+        enc.copyBufferToBuffer(src.gpu, 0, staging, 0, size);
+        if (checks) enc.copyBufferToBuffer(this.#status, 0, staging, at, statusBytes);
+      });
       await staging.mapAsync(GPUMapMode.READ);
       this.#check();
       const mapped = staging.getMappedRange();

@@ -51,9 +51,12 @@ function values({ q, k, v, scale, causal }: CompositeArgs['attention']): number[
  * Queries per thread: one while there are fewer queries than threads the device keeps busy, then up to 8, so each key
  * and value a thread loads serves several queries (on lavapipe loads cost most: 4 per thread runs 3.3× faster than 1).
  */
-function perThread({ q }: CompositeArgs['attention'], caps: Caps): number {
-  const queries = q.shape.reduce((a, b) => a * b, 1) / q.shape.at(-1)!;
-  return Math.max(1, Math.min(8, Math.floor(queries / caps.threads)));
+function perThread({ q, v }: CompositeArgs['attention'], caps: Caps): number {
+  const queries = q.shape.reduce((a, b) => a * b, 1) / q.shape.at(-1)!,
+    // the grid spreads a head's L queries only; ≤ 256 live floats a thread for queries and sums (a GPU's registers)
+    perHead = Math.ceil(q.shape.at(-2)! / 64),
+    registers = Math.floor(256 / (q.shape.at(-1)! + v.shape.at(-1)!));
+  return Math.max(1, Math.min(8, perHead, registers, Math.floor(queries / caps.threads)));
 }
 
 const wgsl = (dtype: DType, args: CompositeArgs['attention'], caps: Caps): string => {
@@ -116,7 +119,7 @@ export default defineKernel({
   name: 'attention_flash',
   op: 'attention',
   description:
-    'WGSL flash attention: one thread per query, online softmax, the query and sums in registers (per head size)',
+    'WGSL flash attention: a query or more a thread, online softmax, queries and sums in registers (per head size)',
   devices: ['webgpu'],
   applies: ({ q, k, v }) =>
     [q, k, v].every((t) => t.dtype === q.dtype && t.shape.length >= 2 && t.shape.length <= 4) &&

@@ -43,7 +43,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var j = i32(lid); j < n; j += 256) {
     let x = ${f}(d1[base + j * sj]);
     let mj = max(m, ${hmax('x')});
-    let e = select(exp(x - mj), ${f}(0.0), mj == neg_inf()); // a row that starts with -inf: nothing yet
+    let e = select(exp(x - mj), ${f}(0.0), x == ${f}(neg_inf())); // -inf adds nothing (a NaN still poisons s)
     if (mj > m) { s = rescale(s, m, mj); } // rare once a row's max is seen: most steps skip the exp
     s += ${hsum('e')};
     m = mj;

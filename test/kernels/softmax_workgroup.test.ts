@@ -1,6 +1,6 @@
 // softmax_workgroup's online max/sum on rows a random case never has: masked (-inf) entries leading a row, where the
 // running max starts at -inf; a row that is all -inf (NaN, as PyTorch gives); rows read through an offset, 4-aligned
-// (vec4 loads) or not (scalar loads). Against a float64 softmax.
+// (vec4 loads) or not (scalar loads); a NaN where the running max is still -inf. Against a float64 softmax.
 import { afterEach, expect, test } from 'vitest';
 import { tensor } from '../../index.js';
 import { kernelMode, setKernelMode } from '../../runtime/composite.js';
@@ -24,15 +24,19 @@ test.skipIf(!hasWebGpu).each([
   ['rows from an odd offset (scalar)', 3],
 ])('%s: masked entries, an all -inf row', async (_, skip) => {
   setKernelMode('custom');
-  const rows = 5,
+  const rows = 7,
     n = 1024,
     data = Array.from(seeded(rows * n + skip, 7), (v) => v * 4);
-  // row 0: its first 600 entries masked; row 1: every fourth; row 2: all; rows 3, 4 untouched
+  // row 0: its first 600 entries masked; row 1: every fourth; row 2: all; row 3: a NaN first, row 4: a NaN after
+  // masked entries (both rows NaN, as PyTorch gives); rows 5, 6 untouched
   for (let j = 0; j < n; j++) {
     if (j < 600) data[skip + j] = -Infinity;
     if (j % 4 === 1) data[skip + n + j] = -Infinity;
     data[skip + 2 * n + j] = -Infinity;
+    if (j < 300) data[skip + 4 * n + j] = -Infinity;
   }
+  data[skip + 3 * n] = Number.NaN;
+  data[skip + 4 * n + 300] = Number.NaN;
   const flat = tensor(Float32Array.from(data), { device: 'webgpu' });
   const x = flat.slice(0, skip, skip + rows * n).reshape([rows, n]);
   const y = x.softmax(-1);
