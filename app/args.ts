@@ -96,7 +96,7 @@ export const commands: Readonly<Record<string, CommandSpec>> = {
     about: 'how the model fits a device: chunks, shards, bytes, without running it',
     flags: {
       config: { help: 'model config: demo, tiny, full or a FILE', default: 'full' },
-      dtype: { help: 'weight storage', default: 'f32', check: { oneOf: ['f32', 'f16'] } },
+      dtype: { help: 'weight storage', default: 'f32', check: { oneOf: ['f32', 'f16', 'bf16'] } },
       limits: { help: 'device limits: webgpu-default, lavapipe, cuda or a JSON FILE', default: 'webgpu-default' },
       memory: { help: 'device memory to fit, e.g. 8GB' },
       json: { bool: true, help: 'print the plan as JSON' },

@@ -32,7 +32,8 @@ export async function planCommand(flags: Flags): Promise<number> {
   const config = typeof flags.config === 'string' ? flags.config : 'full';
   const cfg = configNamed(config);
   const dtype = flags.dtype === undefined ? 'f32' : flags.dtype;
-  if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`plan: --dtype must be f32 or f16, got ${String(dtype)}`);
+  if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16')
+    throw new Error(`plan: --dtype must be f32, f16 or bf16, got ${String(dtype)}`);
   const name = typeof flags.limits === 'string' ? flags.limits : 'webgpu-default';
   if (!limitPresets[name] && !existsSync(name)) {
     const presets = Object.keys(limitPresets).join(', ');

@@ -2,12 +2,20 @@
 // Node, a big kernel's outermost loop is split between worker threads (backends/pool.ts) over SharedArrayBuffers.
 import type { DType } from '../codegen/dtype.js';
 import { type Kernel, launchShape } from '../codegen/kernel.js';
-import { dtypes, f16ToF32, f32ToF16, f16round } from '../codegen/dtype.js';
+import { dtypes } from '../codegen/dtype.js';
 import { jsLanguage } from '../codegen/js.js';
 import type { Rendered } from '../codegen/render.js';
 import { type UOp, isAlu } from '../codegen/uop.js';
 import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program } from './backend.js';
-import { type KernelFn, Pool, compileKernel, defaultThreads, makeHelpers, threadsAvailable } from './pool.js';
+import {
+  type KernelFn,
+  Pool,
+  compileKernel,
+  conversions,
+  defaultThreads,
+  makeHelpers,
+  threadsAvailable,
+} from './pool.js';
 
 class CpuBuffer implements DeviceBuffer {
   constructor(readonly data: ArrayBuffer | SharedArrayBuffer) {}
@@ -23,11 +31,12 @@ interface CpuProgram extends Program {
   readonly work: number;
 }
 
-const helpers = makeHelpers(f16ToF32, f32ToF16, f16round);
+const helpers = makeHelpers(conversions);
 
 const views: Record<DType, new (b: ArrayBuffer | SharedArrayBuffer) => ArrayBufferView> = {
   f32: Float32Array,
   f16: Uint16Array,
+  bf16: Uint16Array,
   i32: Int32Array,
   u32: Uint32Array,
   bool: Uint8Array,

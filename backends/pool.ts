@@ -2,21 +2,31 @@
 // thread). Buffers are SharedArrayBuffers, so a chunk writes its outputs in place; the caller takes chunks too,
 // then blocks on a shared counter (Atomics.wait), so a launch stays synchronous.
 import type { DType } from '../codegen/dtype.js';
-import { f16ToF32, f32ToF16, f16round } from '../codegen/dtype.js';
+import { bf16ToF32, bf16round, f16ToF32, f16round, f32ToBf16, f32ToF16 } from '../codegen/dtype.js';
 import { envFlag, inNode } from '../runtime/debug.js';
 
 type WorkerThreads = typeof import('node:worker_threads');
 
+/** The half conversions of codegen/dtype.ts the helpers build on (a worker passes its own copies). */
+export const conversions = { f16ToF32, f32ToF16, f16round, bf16ToF32, f32ToBf16, bf16round };
+type Conversions = typeof conversions;
+
 /** What `h.` names in a kernel. Written as one self-contained function: workers get it as source. */
-export function makeHelpers(h2f: (h: number) => number, f2h: (x: number) => number, f16: (x: number) => number) {
+export function makeHelpers(c: Conversions) {
   const scratch = new DataView(new ArrayBuffer(4));
-  const halves = new Float32Array(65536);
-  for (let i = 0; i < 65536; i++) halves[i] = h2f(i);
+  const halves = new Float32Array(65536),
+    bhalves = new Float32Array(65536);
+  for (let i = 0; i < 65536; i++) {
+    halves[i] = c.f16ToF32(i);
+    bhalves[i] = c.bf16ToF32(i);
+  }
   return {
-    h2f,
-    f2h,
-    f16,
+    f2h: c.f32ToF16,
+    f16: c.f16round,
     halves,
+    f2bh: c.f32ToBf16,
+    bf16: c.bf16round,
+    bhalves,
     bitcast(v: number, from: DType, to: DType): number {
       if (from === 'f32') scratch.setFloat32(0, v);
       else if (from === 'i32') scratch.setInt32(0, v);
@@ -70,7 +80,7 @@ export function runChunks(
   return failed;
 }
 
-// the f16 conversions read two scratch arrays of codegen/dtype.ts; a worker declares its own
+// the half conversions read two scratch arrays of codegen/dtype.ts; a worker declares its own
 const workerSource = `
 const { workerData } = require('node:worker_threads');
 const { port, shared } = workerData, state = new Int32Array(shared);
@@ -78,7 +88,10 @@ const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
 ${f16ToF32}
 ${f32ToF16}
 ${f16round}
-const h = (${makeHelpers})(f16ToF32, f32ToF16, f16round);
+${bf16ToF32}
+${f32ToBf16}
+${bf16round}
+const h = (${makeHelpers})({ f16ToF32, f32ToF16, f16round, bf16ToF32, f32ToBf16, bf16round });
 const runChunks = ${runChunks};
 const fns = new Map();
 port.on('message', ({ source, views, extent, chunks, mine, vals }) => {

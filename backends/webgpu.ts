@@ -129,13 +129,13 @@ export class WebGpuBackend implements Backend {
     const timer = device.features.has('timestamp-query');
     const wg = Math.min(256, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
     this.caps = {
-      dtypes: new Set<DType>(['f32', 'i32', 'u32', 'bool', ...(f16 ? ['f16' as const] : [])]),
+      dtypes: new Set<DType>(['f32', 'bf16', 'i32', 'u32', 'bool', ...(f16 ? ['f16' as const] : [])]),
       maxBuffers: opts.limits?.maxBuffers ?? l.maxStorageBuffersPerShaderStage,
       maxBufferBytes: opts.limits?.maxBufferBytes ?? Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize),
       statusBinding: true,
       globalsAsLoops: false,
       timer: timer ? 'device' : 'host',
-      storage: { bool: 'u32' },
+      storage: { bool: 'u32', bf16: 'f32' }, // WGSL has no bf16: its values live in f32, rounded as they are made
       workgroupSize: wg,
       maxGrid: opts.limits?.maxGrid ?? l.maxComputeWorkgroupsPerDimension,
       // WebGPU does not say how wide a GPU is; a software (CPU) adapter runs a few workgroups at a time

@@ -20,11 +20,16 @@ export interface CStyle extends Omit<Language, 'alu'> {
   max(a: string, b: string, d: DType): string;
   /** C's fmod for float dtype d (the remainder with the sign of a). */
   fmod(a: string, b: string, d: DType): string;
+  /** bf16 has no arithmetic of its own in either language: its values widen to f32, and results narrow back. */
+  readonly bf16: { widen(a: string): string; narrow(a: string): string };
 }
+
+/** Ops that move a bf16 value without computing on it, rendered on bf16 itself. */
+const bf16Native = new Set<AluOp>(['CAST', 'BITCAST', 'WHERE']);
 
 /** The ALU table every C-like language shares; integer division and modulo by zero give 0, as on the CPU. */
 export function cAlu(l: CStyle): Language['alu'] {
-  return (op: AluOp, [a, b, c]: readonly string[], d: DType, from: DType): string => {
+  const alu = (op: AluOp, [a, b, c]: readonly string[], d: DType, from: DType): string => {
     const bool = d === 'bool';
     const zero = () => l.literal(0, d);
     switch (op) {
@@ -77,6 +82,11 @@ export function cAlu(l: CStyle): Language['alu'] {
       default:
         return op satisfies never;
     }
+  };
+  return (op, srcs, d, from) => {
+    if ((d !== 'bf16' && from !== 'bf16') || bf16Native.has(op)) return alu(op, srcs, d, from);
+    const r = alu(op, srcs.map(l.bf16.widen), d === 'bf16' ? 'f32' : d, 'f32');
+    return d === 'bf16' ? l.bf16.narrow(r) : r;
   };
 }
 

@@ -1,5 +1,6 @@
-// The CUDA C language table: extern "C" __global__ kernels over raw pointers, half from cuda_fp16.h,
-// inf/NaN from __int_as_float, one thread per output element over a 1-D (folded 2-D) grid.
+// The CUDA C language table: extern "C" __global__ kernels over raw pointers, half from cuda_fp16.h, bf16 from
+// cuda_bf16.h (computed in float: its operators need sm_80), inf/NaN from __int_as_float, one thread per output
+// element over a 1-D (folded 2-D) grid.
 import type { TensorCore } from '../backends/backend.js';
 import type { DType } from './dtype.js';
 import type { Kernel } from './kernel.js';
@@ -8,7 +9,14 @@ import { checkCode, statusName } from './checks.js';
 import { type MatrixOps, type Uses, bufName } from './render.js';
 import type { MmaArg } from './tensorcore.js';
 
-const types: Record<DType, string> = { f32: 'float', f16: 'half', i32: 'int', u32: 'unsigned int', bool: 'bool' };
+const types: Record<DType, string> = {
+  f32: 'float',
+  f16: 'half',
+  bf16: '__nv_bfloat16',
+  i32: 'int',
+  u32: 'unsigned int',
+  bool: 'bool',
+};
 const bits: Record<string, string> = { inf: '0x7f800000', '-inf': '0xff800000', nan: '0x7fc00000' };
 
 function literal(v: number | boolean, d: DType): string {
@@ -19,7 +27,14 @@ function literal(v: number | boolean, d: DType): string {
   const f = Number.isFinite(n)
     ? `${Object.is(n, -0) ? '-0.0' : String(n)}f`.replace(/^(-?\d+)f$/, '$1.0f')
     : `__int_as_float(${bits[Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf']})`;
-  return d === 'f16' ? `__float2half(${f})` : f;
+  return d === 'f16' ? `__float2half(${f})` : d === 'bf16' ? `__float2bfloat16(${f})` : f;
+}
+
+/** A conversion: bf16 converts only from and to float, so other types go through it. */
+function cast(a: string, to: DType, from: DType): string {
+  if (to === 'bf16') return `__float2bfloat16(${from === 'f32' ? a : `(float)(${a})`})`;
+  if (from === 'bf16') return to === 'f32' ? `__bfloat162float(${a})` : `((${types[to]})(__bfloat162float(${a})))`;
+  return `((${types[to]})(${a}))`;
 }
 
 const floatFns = {
@@ -57,7 +72,7 @@ const cuda: Omit<CStyle, 'shared' | 'kernel'> = {
   literal,
   fn: (op, a, d) => `${(d === 'f16' ? halfFns : floatFns)[op]}(${a})`,
   select: (c, t, f) => `(${c} ? ${t} : ${f})`,
-  cast: (a, to) => `((${types[to]})(${a}))`,
+  cast,
   bitcast,
   shift: (b) => b,
   compare: (op, a, b) => `(${a} ${op === 'CMPLT' ? '<' : '!='} ${b})`,
@@ -78,6 +93,7 @@ const cuda: Omit<CStyle, 'shared' | 'kernel'> = {
   checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u, ${statusName})`,
   variable: (i, d) => (d === 'bool' ? `(pg_v${i} != 0u)` : `pg_v${i}`),
   barrier: '__syncthreads();',
+  bf16: { widen: (a) => `__bfloat162float(${a})`, narrow: (a) => `__float2bfloat16(${a})` },
 };
 
 function cudaKernel(k: Kernel, body: readonly string[], shared: readonly string[], uses: Uses, block: number): string {
@@ -87,6 +103,7 @@ function cudaKernel(k: Kernel, body: readonly string[], shared: readonly string[
   if (uses.checks) params.push(`unsigned int* __restrict__ ${statusName}`);
   return [
     ...(uses.f16 ? ['#include <cuda_fp16.h>'] : []),
+    ...(uses.bf16 ? ['#include <cuda_bf16.h>'] : []),
     ...(uses.matrix ? ['#include <mma.h>'] : []),
     ...(uses.checks ? checkIndex : []),
     `extern "C" __global__ void __launch_bounds__(${block}) ${k.name}(${params.join(', ')}) {`,
@@ -109,15 +126,19 @@ const checkIndex = [
 ];
 
 /**
- * The tensor cores of compute capability major.minor, for f16 inputs (the dtypes polygrad has): WMMA's 16×16×16 from
- * Volta (7.0), PTX mma.sync's m16n8k16 from Ampere (8.0); both accumulate in f32.
+ * The tensor cores of compute capability major.minor, for the 16-bit float inputs polygrad has: WMMA's 16×16×16 from
+ * Volta (7.0) and PTX mma.sync's m16n8k16 from Ampere (8.0) in f16, both in bf16 from Ampere; all accumulate in f32.
  */
 export function cudaTensorCores(major: number, minor: number): TensorCore[] {
   const cc = major * 10 + minor;
-  return [
-    ...(cc >= 70 ? [{ api: 'wmma', m: 16, n: 16, k: 16, input: 'f16', acc: 'f32' } as const] : []),
-    ...(cc >= 80 ? [{ api: 'mma.sync', m: 16, n: 8, k: 16, input: 'f16', acc: 'f32' } as const] : []),
-  ];
+  const inputs: readonly DType[] = cc >= 80 ? ['f16', 'bf16'] : ['f16'];
+  const units = [
+    { api: 'wmma', m: 16, n: 16, k: 16, since: 70 },
+    { api: 'mma.sync', m: 16, n: 8, k: 16, since: 80 },
+  ] as const;
+  return units
+    .filter((u) => cc >= u.since)
+    .flatMap(({ api, m, n, k }) => inputs.map((input) => ({ api, m, n, k, input, acc: 'f32' as const })));
 }
 
 /** TC through WMMA: A column-major, B row-major, as the staged chunks lie (codegen/tensorcore.ts). */

@@ -1,10 +1,12 @@
 // Element types: their sizes, categories and how constants round into them.
 
-export type DType = 'f32' | 'f16' | 'i32' | 'u32' | 'bool';
-export const dtypes: readonly DType[] = ['f32', 'f16', 'i32', 'u32', 'bool'];
+export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'u32' | 'bool';
+export const dtypes: readonly DType[] = ['f32', 'f16', 'bf16', 'i32', 'u32', 'bool'];
 
-export const itemsize = (d: DType): number => (d === 'f32' || d === 'i32' || d === 'u32' ? 4 : d === 'f16' ? 2 : 1);
-export const isFloat = (d: DType): boolean => d === 'f32' || d === 'f16';
+export const itemsize = (d: DType): number => (d === 'f32' || d === 'i32' || d === 'u32' ? 4 : isHalf(d) ? 2 : 1);
+export const isFloat = (d: DType): boolean => d === 'f32' || isHalf(d);
+/** The 16-bit floats: their math runs in f32 and rounds once at the end (PyTorch's opmath). */
+export const isHalf = (d: DType): d is 'f16' | 'bf16' => d === 'f16' || d === 'bf16';
 export const isInt = (d: DType): boolean => d === 'i32' || d === 'u32';
 
 const f32 = new Float32Array(1);
@@ -50,6 +52,24 @@ export function f16ToF32(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+/** f32/f64 value -> bfloat16 bits (the top half of the f32, round-half-even; NaN stays NaN). */
+export function f32ToBf16(x: number): number {
+  f32[0] = x;
+  const b = u32[0]!;
+  if ((b & 0x7fffffff) > 0x7f800000) return (b >>> 16) | 0x40;
+  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+export function bf16ToF32(h: number): number {
+  u32[0] = h << 16;
+  return f32[0]!;
+}
+
+/** Round a double to the nearest bfloat16 value (through f32, as PyTorch converts), returned as a double. */
+export function bf16round(x: number): number {
+  return bf16ToF32(f32ToBf16(x));
+}
+
 /** The value a constant takes once stored in dtype d. */
 export function castValue(x: number | boolean, d: DType): number | boolean {
   const n = typeof x === 'boolean' ? (x ? 1 : 0) : x;
@@ -60,6 +80,8 @@ export function castValue(x: number | boolean, d: DType): number | boolean {
       return Math.fround(n);
     case 'f16':
       return f16round(n);
+    case 'bf16':
+      return bf16round(n);
     case 'i32':
       return Number.isFinite(n) ? Math.trunc(n) | 0 : 0;
     case 'u32':

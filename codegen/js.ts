@@ -8,7 +8,8 @@ import type { AluOp } from './uop.js';
 import { bufName } from './render.js';
 
 /** A float value rounded to its dtype d (ints and bools pass). */
-const rounded = (d: DType, e: string): string => (d === 'f32' ? `Math.fround(${e})` : d === 'f16' ? `h.f16(${e})` : e);
+const rounded = (d: DType, e: string): string =>
+  d === 'f32' ? `Math.fround(${e})` : d === 'f16' ? `h.f16(${e})` : d === 'bf16' ? `h.bf16(${e})` : e;
 const intSuffix = (d: DType, e: string): string =>
   d === 'i32' ? `((${e}) | 0)` : d === 'u32' ? `((${e}) >>> 0)` : `(${e})`;
 
@@ -20,6 +21,8 @@ function castJs(a: string, to: DType, from: DType): string {
       return from === 'bool' ? n : `Math.fround(${n})`;
     case 'f16':
       return `h.f16(${n})`;
+    case 'bf16':
+      return `h.bf16(${n})`;
     case 'i32':
       return `(${n} | 0)`;
     case 'u32':
@@ -90,9 +93,14 @@ function aluJs(op: AluOp, [a, b, c]: readonly string[], d: DType, from: DType): 
   }
 }
 
+/** A value as its typed array holds it: halves as their bits, bools as 0/1. */
+const storedJs = (value: string, d: DType): string =>
+  d === 'f16' ? `h.f2h(${value})` : d === 'bf16' ? `h.f2bh(${value})` : d === 'bool' ? `(${value} ? 1 : 0)` : value;
+
 export const jsArrayType: Record<DType, string> = {
   f32: 'Float32Array',
   f16: 'Uint16Array',
+  bf16: 'Uint16Array',
   i32: 'Int32Array',
   u32: 'Uint32Array',
   bool: 'Uint8Array',
@@ -115,12 +123,18 @@ export const jsLanguage: Language = {
   },
   alu: aluJs,
   load: (buf, idx, d, gate) => {
-    // f16 widens through a 65536-entry table (a function call per element made f16 weights ~10x slower)
-    const v = d === 'f16' ? `h.halves[${buf}[${idx}]]` : d === 'bool' ? `(${buf}[${idx}] !== 0)` : `${buf}[${idx}]`;
+    // f16 and bf16 widen through 65536-entry tables (a function call per element made f16 weights ~10x slower)
+    const v =
+      d === 'f16'
+        ? `h.halves[${buf}[${idx}]]`
+        : d === 'bf16'
+          ? `h.bhalves[${buf}[${idx}]]`
+          : d === 'bool'
+            ? `(${buf}[${idx}] !== 0)`
+            : `${buf}[${idx}]`;
     return gate ? `(${gate} ? ${v} : ${d === 'bool' ? 'false' : '0'})` : v;
   },
-  store: (buf, idx, value, d) =>
-    `${buf}[${idx}] = ${d === 'f16' ? `h.f2h(${value})` : d === 'bool' ? `(${value} ? 1 : 0)` : value};`,
+  store: (buf, idx, value, d) => `${buf}[${idx}] = ${storedJs(value, d)};`,
   declare: (name, _d, e, mutable) => `${mutable ? 'let' : 'const'} ${name} = ${e};`,
   loop: (name, n) => `for (let ${name} = 0; ${name} < ${n}; ${name}++) {`,
   splitLoop: (name) => `for (let ${name} = lo; ${name} < hi; ${name}++) {`,

@@ -58,6 +58,8 @@ export interface Uses {
   readonly checks: boolean;
   /** f16 values anywhere (buffers, constants, casts). */
   readonly f16: boolean;
+  /** bf16 values anywhere. */
+  readonly bf16: boolean;
   /** Tensor-core fragments (TC). */
   readonly matrix: boolean;
 }
@@ -77,15 +79,21 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
   let counter = 0,
     checks = false,
     matrix = false,
-    f16 = k.params.some((p) => p.dtype === 'f16');
+    f16 = false,
+    bf16 = false;
+  const seen = (d: DType): void => {
+    f16 ||= d === 'f16';
+    bf16 ||= d === 'bf16';
+  };
+  for (const p of k.params) seen(p.dtype);
   const name = (u: UOp, prefix: string): string => {
     const n = `${prefix}${counter++}`;
     names.set(u, n);
-    f16 ||= u.dtype === 'f16';
+    seen(u.dtype);
     return n;
   };
   const ref = (u: UOp): string => {
-    f16 ||= u.dtype === 'f16';
+    seen(u.dtype);
     if (u.op === 'CONST') return lang.literal(u.constValue, u.dtype);
     if (u.op === 'PARAM') return bufName(Number(u.arg));
     if (u.op === 'VAR') return lang.variable((u.arg as unknown as VarArg).index, u.dtype);
@@ -192,7 +200,7 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
         inst satisfies never;
     }
   }
-  return { source: lang.kernel(k, lines, shared, { checks, f16, matrix }), checks };
+  return { source: lang.kernel(k, lines, shared, { checks, f16, bf16, matrix }), checks };
 
   function matrixOps(): MatrixOps {
     if (!lang.matrix) throw new Error(`render ${k.name}: ${lang.name} has no tensor cores for TC`);

@@ -138,8 +138,8 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
   /** TC: the reduce as a sum over chunks of one MMA each, its tile multiplied by warp (tile mod warps). */
   const matrixReduce = (red: UOp, r: UOp, outer: UOp, inner: UOp): UOp => {
     const [m, n] = axes.map((d) => tile[d]!) as [number, number];
-    // validated against the device's tensor core before; every tensor core polygrad drives takes f16
-    const ops = mmaOperands(red, g[axes[0]!]!, g[axes[1]!]!, { input: 'f16', acc: red.dtype }, deps);
+    // validated against the device's tensor cores before (one takes the operands' dtype)
+    const ops = mmaOperands(red, g[axes[0]!]!, g[axes[1]!]!, deps);
     if (typeof ops === 'string') throw new Error(`TC on ${k.name}: ${ops}`); // validated before
     const [x, y] = [ops.x, ops.y].map((v) => stageLoad(v, r, outer, inner, matrixAlign).src[0]!);
     const t = [...memo.values()].length,

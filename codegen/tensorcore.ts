@@ -1,12 +1,12 @@
 // TC: a staged matmul-shaped reduce whose chunks tensor cores multiply. The reduce over range r must be a sum of
-// products of two f16 values cast to f32, x depending (among the tiled axes) on the tile's first axis and y on its
-// second: C[row, col] = Σ_k x[row, k] · y[k, col]. STAGE's fills already lay a chunk of x out column-major (k outer,
-// row inner) and y row-major (k outer, col inner), which is what the matrix unit loads; each UPCAST copy of the
-// reduce is one m×n matrix tile, multiplied by warp (copy mod warps), stored to workgroup memory after the loop and
-// read back by every thread at its place in the tile. The shapes come from Caps.tensorCores, never from code paths.
-import type { TensorCore } from '../backends/backend.js';
+// products of two f16 (or two bf16) values cast to f32, x depending (among the tiled axes) on the tile's first axis
+// and y on its second: C[row, col] = Σ_k x[row, k] · y[k, col]. STAGE's fills already lay a chunk of x out
+// column-major (k outer, row inner) and y row-major (k outer, col inner), which is what the matrix unit loads; each
+// UPCAST copy of the reduce is one m×n matrix tile, multiplied by warp (copy mod warps), stored to workgroup memory
+// after the loop and read back by every thread at its place in the tile. The shapes and dtypes come from
+// Caps.tensorCores, never from code paths.
 import type { OptCaps } from './actions.js';
-import { itemsize } from './dtype.js';
+import { isFloat, isHalf, itemsize } from './dtype.js';
 import { type Kernel, type Opt, globalRanges, localTile, rangeDeps } from './kernel.js';
 import type { UOp } from './uop.js';
 
@@ -22,23 +22,23 @@ export interface MmaArg {
 }
 
 /**
- * The operands x (over the first tiled axis) and y (the second) of a reduce TC can take, in the tensor core's input
- * dtype, or why it cannot.
+ * The operands x (over the first tiled axis) and y (the second) of a reduce TC can take, 16-bit floats of one dtype
+ * (the tensor core's input; the reduce's dtype is its accumulator), or why it cannot.
  */
 export function mmaOperands(
   red: UOp,
   rows: UOp,
   cols: UOp,
-  tc: Pick<TensorCore, 'input' | 'acc'>,
   deps: (u: UOp) => ReadonlySet<UOp>,
 ): { x: UOp; y: UOp } | string {
-  if (red.arg !== 'ADD' || red.dtype !== tc.acc || red.src.length !== 2)
-    return `the reduce is not a ${tc.acc} sum over one range`;
+  if (red.arg !== 'ADD' || !isFloat(red.dtype) || red.src.length !== 2)
+    return 'the reduce is not a float sum over one range';
   const body = red.src[0]!;
   const inner = (u: UOp): UOp | undefined =>
-    u.op === 'CAST' && u.src[0]!.dtype === tc.input ? u.src[0] : u.dtype === tc.input ? u : undefined;
+    u.op === 'CAST' && isHalf(u.src[0]!.dtype) ? u.src[0] : isHalf(u.dtype) ? u : undefined;
   const [a, b] = body.op === 'MUL' ? body.src.map(inner) : [];
-  if (!a || !b) return `the reduce does not sum products of ${tc.input} values`;
+  if (!a || !b) return 'the reduce does not sum products of f16 or bf16 values';
+  if (a.dtype !== b.dtype) return `its operands are of two dtypes (${a.dtype}, ${b.dtype})`;
   const r = red.src[1]!;
   // over r, its own tiled axis and untiled global axes (a batch) only
   const only = (u: UOp, axis: UOp, other: UOp): boolean => {
@@ -64,26 +64,28 @@ export function invalidTensorCore(k: Kernel, o: Opt, opts: readonly Opt[], caps:
   const s = `TC(${o.axis}, ${o.amount})`;
   const tile = localTile({ ...k, opts }),
     axes = tile.flatMap((t, d) => (t > 1 ? [d] : []));
-  const tc = caps.tensorCores?.find(
-    (t) => t.api === 'wmma' && t.k === o.amount && t.m === tile[axes[0]!] && t.n === tile[axes[1]!],
-  );
-  if (!caps.tensorCores?.some((t) => t.api === 'wmma')) return `${s}: the device lists no tensor core TC renders`;
-  if (axes.length !== 2 || !tc)
-    return `${s}: LOCAL must tile two axes by a tensor core's m×n (${caps.tensorCores
-      .filter((t) => t.api === 'wmma')
-      .map((t) => `${t.m}×${t.n}×${t.k}`)
-      .join(', ')}), with k = ${o.amount}`;
+  const rendered = caps.tensorCores?.filter((t) => t.api === 'wmma') ?? [];
+  if (!rendered.length) return `${s}: the device lists no tensor core TC renders`;
+  const fits = rendered.filter((t) => t.k === o.amount && t.m === tile[axes[0]!] && t.n === tile[axes[1]!]);
+  if (axes.length !== 2 || !fits.length)
+    return `${s}: LOCAL must tile two axes by a tensor core's m×n (${[
+      ...new Set(rendered.map((t) => `${t.m}×${t.n}×${t.k}`)),
+    ].join(', ')}), with k = ${o.amount}`;
   if (caps.workgroupSize % warpSize) return `${s}: workgroups are not whole warps`;
   const g = globalRanges(k.shape),
     deps = rangeDeps();
   const reduces = reducesOver(k, o.axis);
   if (!reduces.length) return `${s}: no reduce over range ${o.axis}`;
+  let bytes = 0;
+  const copies = opts.filter((x) => x.op === 'UPCAST').reduce((a, x) => a * x.amount, 1);
   for (const red of reduces) {
-    const why = mmaOperands(red, g[axes[0]!]!, g[axes[1]!]!, tc, deps);
-    if (typeof why === 'string') return `${s}: ${why}`;
+    const ops = mmaOperands(red, g[axes[0]!]!, g[axes[1]!]!, deps);
+    if (typeof ops === 'string') return `${s}: ${ops}`;
+    const tc = fits.find((t) => t.input === ops.x.dtype && t.acc === red.dtype);
+    if (!tc)
+      return `${s}: no ${fits[0]!.m}×${fits[0]!.n}×${o.amount} tensor core takes ${ops.x.dtype} into ${red.dtype}`;
+    bytes += copies * (tc.m * tc.n * itemsize(tc.acc) + (tc.m + tc.n) * tc.k * itemsize(tc.input));
   }
-  const copies = opts.filter((x) => x.op === 'UPCAST').reduce((a, x) => a * x.amount, 1) * reduces.length;
-  const bytes = copies * (tc.m * tc.n * itemsize(tc.acc) + (tc.m + tc.n) * tc.k * itemsize(tc.input));
   const limit = caps.sharedBytes ?? 0;
   return bytes > limit ? `${s}: ${bytes} bytes of workgroup memory, more than the ${limit} allowed` : undefined;
 }

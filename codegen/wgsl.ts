@@ -1,5 +1,6 @@
-// The WGSL language table (WebGPU). Bool buffers hold u32; inf and NaN come from runtime bitcasts
-// because WGSL rejects non-finite constant expressions; the launch grid folds into x/y past 65535.
+// The WGSL language table (WebGPU). Bool buffers hold u32; bf16 (no WGSL type) lives in f32 and rounds wherever it
+// is made; inf and NaN come from runtime bitcasts because WGSL rejects non-finite constant expressions; the launch
+// grid folds into x/y past 65535.
 import type { DType } from './dtype.js';
 import { f32ToF16 } from './dtype.js';
 import type { Kernel } from './kernel.js';
@@ -12,7 +13,7 @@ export const varsName = 'pg_vars';
 /** The most variables one kernel reads (a 256-byte block, WebGPU's minimum uniform offset alignment). */
 export const maxVars = 64;
 
-const types: Record<DType, string> = { f32: 'f32', f16: 'f16', i32: 'i32', u32: 'u32', bool: 'bool' };
+const types: Record<DType, string> = { f32: 'f32', f16: 'f16', bf16: 'f32', i32: 'i32', u32: 'u32', bool: 'bool' };
 const f32 = (a: string, d: DType): string => (d === 'f16' ? `f32(${a})` : a);
 const stored = (d: DType): string => (d === 'bool' ? 'u32' : types[d]);
 
@@ -23,7 +24,7 @@ function literal(v: number | boolean, d: DType): string {
   if (d === 'u32') return `${n}u`;
   if (!Number.isFinite(n) || (d === 'f16' && (f32ToF16(n) & 0x7c00) === 0x7c00)) {
     const v = Number.isNaN(n) ? 'nan_f32()' : n > 0 ? 'inf_f32()' : '(-inf_f32())';
-    return d === 'f32' ? v : `f16(${v})`;
+    return d === 'f16' ? `f16(${v})` : v;
   }
   const s = Object.is(n, -0) ? '-0.0' : String(n);
   return `${s}${d === 'f16' ? 'h' : 'f'}`;
@@ -35,7 +36,12 @@ const wgsl: Omit<CStyle, 'shared' | 'kernel'> = {
   literal,
   fn: (op, a) => `${op.toLowerCase()}(${a})`,
   select: (c, t, f) => `select(${f}, ${t}, ${c})`,
-  cast: (a, to, from) => (to === 'f16' && from === 'f32' ? `f16(round_f16(${a}))` : `${types[to]}(${a})`),
+  cast: (a, to, from) =>
+    to === 'bf16'
+      ? `round_bf16(f32(${a}))`
+      : to === 'f16' && (from === 'f32' || from === 'bf16')
+        ? `f16(round_f16(${a}))`
+        : `${types[to]}(${a})`,
   bitcast: (a, to) => `bitcast<${types[to]}>(${a})`,
   shift: (b) => `u32(${b})`,
   // compilers may assume no NaN (Mesa folds NaN == x to true): NaN operands are ruled on from the bits;
@@ -67,6 +73,7 @@ const wgsl: Omit<CStyle, 'shared' | 'kernel'> = {
     return d === 'u32' ? word : d === 'bool' ? `(${word} != 0u)` : `bitcast<${types[d]}>(${word})`;
   },
   barrier: 'workgroupBarrier();',
+  bf16: { widen: (a) => a, narrow: (a) => `round_bf16(${a})` },
 };
 
 /** The complete shader: bindings (outputs read_write, inputs read), helpers, workgroup memory, the thread's output. */
@@ -77,7 +84,7 @@ function wgslKernel(
   uses: Uses,
   workgroupSize: number,
 ): string {
-  const { f16 } = uses;
+  const { f16, bf16 } = uses;
   return [
     ...(f16 ? ['enable f16;'] : []),
     `// ${k.name}`,
@@ -104,6 +111,16 @@ function wgslKernel(
             '0x7f800000u); }',
           '  if (a < 0x38800000u) { return round(x * 16777216.0) / 16777216.0; }',
           '  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);',
+          '}',
+        ]
+      : []),
+    // bf16 is the top half of an f32: nearest-even at 16 bits, NaN kept (the carry could turn it into inf)
+    ...(bf16
+      ? [
+          'fn round_bf16(x: f32) -> f32 {',
+          '  let b = bitcast<u32>(x);',
+          '  if (is_nan(x)) { return bitcast<f32>(b | 0x400000u); }',
+          '  return bitcast<f32>((b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u);',
           '}',
         ]
       : []),

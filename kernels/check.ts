@@ -158,7 +158,7 @@ export async function checkCase(def: KernelDef, c: KernelCase, device: string): 
   const dtype = c.dtype ?? 'f32';
   const values = c.inputs.map((s, i) => {
     const v = seeded(prod(s), 17 * i + c.name.length);
-    return dtype === 'f16' ? v.map((x) => Math.fround(x * 0.5)) : v;
+    return dtype === 'f32' ? v : v.map((x) => Math.fround(x * 0.5));
   });
   // an input listed in `transposed` is built transposed and viewed back: the kernel reads it through strides
   const make = (v: Float64Array, s: readonly number[], i: number): Tensor => {

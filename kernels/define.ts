@@ -62,10 +62,10 @@ export const targetOf: Readonly<Record<DeviceKind, Target>> = { cpu: 'js', webgp
 export interface KernelCase {
   readonly name: string;
   readonly inputs: readonly (readonly number[])[];
-  readonly dtype?: 'f32' | 'f16';
+  readonly dtype?: 'f32' | 'f16' | 'bf16';
   /** Other arguments of the op (softmax's dim, attention's scale and causal flag, conv2d's padding). */
   readonly args?: Readonly<Record<string, unknown>>;
-  /** Largest |got − want| / (1 + |want|) against the float64 reference (default 1e-4; f16 cases need more). */
+  /** Largest |got − want| / (1 + |want|) against the float64 reference (default 1e-4; f16 and bf16 cases need more). */
   readonly tol?: number;
   /** Inputs stored transposed and read through a transposed view (strides), as linear's weight is. */
   readonly transposed?: readonly number[];

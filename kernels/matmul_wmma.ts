@@ -1,7 +1,7 @@
-// A matmul on NVIDIA tensor cores (WMMA, f16 in, f32 accumulate): a block of four warps computes a 32 × 32 output
-// tile, each warp a 16 × 16 fragment, from 32 × 16 and 16 × 32 tiles of a and b staged through shared memory (zero
-// past the edges, so any shape works); inputs are read through their strides.
-import { type CompositeArgs, defineKernel } from './define.js';
+// A matmul on NVIDIA tensor cores (WMMA, f16 or bf16 in, f32 accumulate): a block of four warps computes a 32 × 32
+// output tile, each warp a 16 × 16 fragment, from 32 × 16 and 16 × 32 tiles of a and b staged through shared memory
+// (zero past the edges, so any shape works); inputs are read through their strides.
+import { type CompositeArgs, type DType, defineKernel } from './define.js';
 
 const values = ({ a, b }: CompositeArgs['matmul']): number[] => {
   const s = (t: typeof a): number[] => [
@@ -13,15 +13,23 @@ const values = ({ a, b }: CompositeArgs['matmul']): number[] => {
   return [a.shape[a.shape.length - 2]!, b.shape[b.shape.length - 1]!, a.shape[a.shape.length - 1]!, ...s(a), ...s(b)];
 };
 
-const cuda = (): string => `#include <cuda_fp16.h>
+/** The CUDA type of a 16-bit float dtype, its header and its conversion from float. */
+const halfOf = (d: DType) =>
+  d === 'bf16'
+    ? { T: '__nv_bfloat16', header: 'cuda_bf16.h', fromFloat: '__float2bfloat16' }
+    : { T: 'half', header: 'cuda_fp16.h', fromFloat: '__float2half' };
+
+const cuda = (dtype: DType): string => {
+  const { T, header, fromFloat } = halfOf(dtype);
+  return `#include <${header}>
 #include <mma.h>
 using namespace nvcuda;
-extern "C" __global__ void __launch_bounds__(128) matmul_wmma(half* __restrict__ d0, const half* __restrict__ d1,
-    const half* __restrict__ d2,
+extern "C" __global__ void __launch_bounds__(128) matmul_wmma(${T}* __restrict__ d0, const ${T}* __restrict__ d1,
+    const ${T}* __restrict__ d2,
     const int M, const int N, const int K, const int sab, const int sam, const int sak, const int oa,
     const int sbb, const int sbk, const int sbn, const int ob) {
-  __shared__ __align__(32) half sA[32 * 16];
-  __shared__ __align__(32) half sB[16 * 32];
+  __shared__ __align__(32) ${T} sA[32 * 16];
+  __shared__ __align__(32) ${T} sB[16 * 32];
   __shared__ __align__(32) float sC[32 * 32];
   const int batch = blockIdx.z, row0 = blockIdx.y * 32, col0 = blockIdx.x * 32, t = threadIdx.x, warp = t / 32;
   const int wr = warp / 2, wc = warp % 2;
@@ -30,13 +38,13 @@ extern "C" __global__ void __launch_bounds__(128) matmul_wmma(half* __restrict__
   for (int k0 = 0; k0 < K; k0 += 16) {
     for (int e = t; e < 512; e += 128) {
       const int r = e / 16, ka = k0 + e % 16, gr = row0 + r;
-      sA[e] = (gr < M && ka < K) ? d1[oa + batch * sab + gr * sam + ka * sak] : __float2half(0.0f);
+      sA[e] = (gr < M && ka < K) ? d1[oa + batch * sab + gr * sam + ka * sak] : ${fromFloat}(0.0f);
       const int kb = k0 + e / 32, gc = col0 + e % 32;
-      sB[e] = (gc < N && kb < K) ? d2[ob + batch * sbb + kb * sbk + gc * sbn] : __float2half(0.0f);
+      sB[e] = (gc < N && kb < K) ? d2[ob + batch * sbb + kb * sbk + gc * sbn] : ${fromFloat}(0.0f);
     }
     __syncthreads();
-    wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::row_major> fa;
-    wmma::fragment<wmma::matrix_b, 16, 16, 16, half, wmma::row_major> fb;
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, ${T}, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, ${T}, wmma::row_major> fb;
     wmma::load_matrix_sync(fa, sA + wr * 16 * 16, 16);
     wmma::load_matrix_sync(fb, sB + wc * 16, 32);
     wmma::mma_sync(acc, fa, fb, acc);
@@ -46,20 +54,24 @@ extern "C" __global__ void __launch_bounds__(128) matmul_wmma(half* __restrict__
   __syncthreads();
   for (int e = t; e < 1024; e += 128) {
     const int r = row0 + e / 32, c = col0 + e % 32;
-    if (r < M && c < N) d0[(batch * M + r) * N + c] = __float2half(sC[e]);
+    if (r < M && c < N) d0[(batch * M + r) * N + c] = ${fromFloat}(sC[e]);
   }
 }
 `;
+};
 
 export default defineKernel({
   name: 'matmul_wmma',
   op: 'matmul',
-  description: 'CUDA tensor-core matmul (WMMA 16x16x16, f16 in, f32 accumulate), 32 × 32 tiles per block of four warps',
+  description:
+    'CUDA tensor-core matmul (WMMA 16x16x16, f16 or bf16 in, f32 accumulate), 32 × 32 tiles per block of four warps',
   devices: ['cuda'],
   applies: ({ a, b }, caps) =>
-    !!caps.tensorCores?.some((t) => t.api === 'wmma' && t.m === 16 && t.n === 16 && t.k === 16 && t.input === 'f16') &&
-    a.dtype === 'f16' &&
-    b.dtype === 'f16' &&
+    (a.dtype === 'f16' || a.dtype === 'bf16') &&
+    b.dtype === a.dtype &&
+    !!caps.tensorCores?.some(
+      (t) => t.api === 'wmma' && t.m === 16 && t.n === 16 && t.k === 16 && t.input === a.dtype,
+    ) &&
     [2, 3].includes(a.shape.length) &&
     [2, 3].includes(b.shape.length) &&
     (a.shape.length === 2 || b.shape.length === 2 || a.shape[0] === b.shape[0]),
@@ -81,6 +93,15 @@ export default defineKernel({
       ],
       dtype: 'f16',
       tol: 5e-3,
+    },
+    {
+      name: 'bf16 ragged 70x50 @ 50x33, batch 3',
+      inputs: [
+        [3, 70, 50],
+        [3, 50, 33],
+      ],
+      dtype: 'bf16',
+      tol: 3e-2,
     },
     {
       name: 'a linear layer: x @ Wᵀ',

@@ -135,7 +135,7 @@ function same(a: TypedData, b: TypedData, d: DType): boolean {
   let scale = 0;
   for (const v of b) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
   const float = isFloat(d),
-    tol = (d === 'f16' ? 1e-2 : 1e-3) * Math.max(scale, 1e-6);
+    tol = (d === 'f16' ? 1e-2 : d === 'bf16' ? 4e-2 : 1e-3) * Math.max(scale, 1e-6);
   for (let i = 0; i < b.length; i++) {
     const x = a[i]!,
       y = b[i]!;

@@ -1,5 +1,5 @@
 // Device memory owned by tensors: reference counted, freed at zero, counted in memory().
-import { type DType, castValue, f16ToF32, f32ToF16, itemsize } from '../codegen/dtype.js';
+import { type DType, bf16ToF32, castValue, f16ToF32, f32ToBf16, f32ToF16, isHalf, itemsize } from '../codegen/dtype.js';
 import type { Identified } from '../codegen/uop.js';
 import { type Backend, type DeviceBuffer, storageOf } from '../backends/backend.js';
 import { recorder } from './capture.js';
@@ -18,7 +18,7 @@ export function encode(values: ArrayLike<number | boolean>, dtype: DType, stored
   const arr =
     stored === 'f32'
       ? new Float32Array(n)
-      : stored === 'f16'
+      : isHalf(stored)
         ? new Uint16Array(n)
         : stored === 'i32'
           ? new Int32Array(n)
@@ -27,13 +27,14 @@ export function encode(values: ArrayLike<number | boolean>, dtype: DType, stored
             : new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const v = Number(castValue(Number(values[i]), dtype));
-    arr[i] = stored === 'f16' ? f32ToF16(v) : v;
+    arr[i] = stored === 'f16' ? f32ToF16(v) : stored === 'bf16' ? f32ToBf16(v) : v;
   }
   return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
 }
 
 /**
- * Device bytes of `stored` back as host values of `dtype`: f16 widens to Float32Array, bool comes back as 0/1 bytes.
+ * Device bytes of `stored` back as host values of `dtype`: f16 and bf16 widen to Float32Array, bool comes back as 0/1
+ * bytes.
  * `bytes` are the caller's to give away (a backend's read, an assembled copy): where they fill their whole buffer the
  * result is a view of it (a 4 MB read is then one copy, not two), else a copy of the part.
  */
@@ -45,6 +46,8 @@ export function decode(bytes: Uint8Array, dtype: DType, stored: DType): TypedDat
       return new Float32Array(ab);
     case 'f16':
       return Float32Array.from(new Uint16Array(ab), f16ToF32);
+    case 'bf16':
+      return Float32Array.from(new Uint16Array(ab), bf16ToF32);
     case 'i32':
       return new Int32Array(ab);
     case 'u32':
@@ -125,7 +128,7 @@ export class Buffer implements Identified {
     }
   }
 
-  /** The values as a host typed array: f16 widens to Float32Array, bool comes back as 0/1 bytes. */
+  /** The values as a host typed array: f16 and bf16 widen to Float32Array, bool comes back as 0/1 bytes. */
   async download(): Promise<TypedData> {
     recorder()?.download(this);
     return this.#assemble(await Promise.all(this.handles.map((h) => this.backend.read(h))));

@@ -39,9 +39,10 @@ export const log1pNode = (y: UOp): UOp =>
 export const expm1Node = (x: UOp): UOp =>
   nearZero(x, [1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720], add(expNode(x), c(-1, x)));
 /**
- * f16 math runs in f32 and rounds once at the end (PyTorch's opmath): constants and intermediates keep f32 precision.
+ * f16 and bf16 math runs in f32 and rounds once at the end, to `d` (PyTorch's opmath): constants and intermediates
+ * keep f32 precision.
  */
-export const fromOpmath = (r: UOp): UOp => (r.dtype === 'f32' ? cast(r, 'f16') : r);
+export const fromOpmath = (r: UOp, d: DType): UOp => (r.dtype === 'f32' ? cast(r, d) : r);
 export const notNode = (x: UOp): UOp =>
   x.dtype === 'bool' ? xor(x, nodes.konst(true, 'bool', x.shape)) : xor(x, nodes.konst(-1, x.dtype, x.shape));
 export const negNode = (x: UOp, d: DType): UOp =>

@@ -1,6 +1,6 @@
 // Neural-network ops composed from Tensor ops (PyTorch argument orders and semantics); each validates
 // its shapes first so a mistake is reported here, not as a broadcast error deep inside.
-import { minValue } from '../codegen/dtype.js';
+import { isHalf, minValue } from '../codegen/dtype.js';
 import type { UOp } from '../codegen/uop.js';
 import { floatOf, promoteTypes } from './dtype.js';
 import { composite } from './composite.js';
@@ -39,13 +39,13 @@ export interface AttentionOptions {
 }
 
 /**
- * f16 work runs in f32 and rounds once at the end: products are summed unrounded, statistics cannot overflow (PyTorch's
- * opmath).
+ * f16 and bf16 work runs in f32 and rounds once at the end: products are summed unrounded, statistics cannot overflow
+ * (PyTorch's opmath).
  */
 /** 0, 1, …, n - 1 (i32) on `like`'s device: a lazy index table, nothing uploaded. */
 const indices = (like: Tensor, n: number): Tensor => like.make(nodes.arangeNode(n), 'arange');
 
-export const opmath = (t: Tensor): Tensor => (t.dtype === 'f16' ? t.cast('f32') : t);
+export const opmath = (t: Tensor): Tensor => (isHalf(t.dtype) ? t.cast('f32') : t);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 const pair = (v: number | readonly [number, number] | undefined, def: number): [number, number] =>
   v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [v[0], v[1]];

@@ -1,6 +1,6 @@
 // The user-facing Tensor: a handle on a lazy graph node. Ops validate their inputs, pick dtypes and
 // broadcast, then build nodes; nothing runs until data()/tolist()/item()/realize().
-import { type DType, isFloat } from '../codegen/dtype.js';
+import { type DType, isFloat, isHalf } from '../codegen/dtype.js';
 import { rowElems } from '../codegen/shard.js';
 import { type BinaryOp, type Bound, type ReduceOp, UOp } from '../codegen/uop.js';
 import { Buffer, type TypedData } from './buffer.js';
@@ -161,12 +161,12 @@ export class Tensor {
     );
     const shape = other instanceof Tensor ? broadcastShapes(op, this.shape, other.shape) : this.shape;
     const [a, b] = [this.#operand(this, op, dt, shape), this.#operand(other, op, dt, shape)];
-    return this.make(dt === 'f16' ? fromOpmath(f(ir.cast(a, 'f32'), ir.cast(b, 'f32'), 'f32')) : f(a, b, dt), op);
+    return this.make(isHalf(dt) ? fromOpmath(f(ir.cast(a, 'f32'), ir.cast(b, 'f32'), 'f32'), dt) : f(a, b, dt), op);
   }
 
   #unary(op: string, f: (a: UOp) => UOp, dtypeOf: (d: DType) => DType = floatOf): Tensor {
     const x = ir.cast(this.node(op), dtypeOf(this.dtype));
-    return this.make(x.dtype === 'f16' ? fromOpmath(f(ir.cast(x, 'f32'))) : f(x), op);
+    return this.make(isHalf(x.dtype) ? fromOpmath(f(ir.cast(x, 'f32')), x.dtype) : f(x), op);
   }
 
   // ---------- elementwise ----------
@@ -393,7 +393,7 @@ export class Tensor {
   mish(): Tensor {
     return this.#opmath((x) => x.mul(x.softplus().tanh())).named('mish', this);
   }
-  /** A composite computed in f32 for f16 inputs and rounded once (its steps would each round to f16). */
+  /** A composite computed in f32 for f16/bf16 inputs and rounded once (its steps would each round). */
   #opmath(f: (x: Tensor) => Tensor): Tensor {
     return f(nn.opmath(this.cast(floatOf(this.dtype)))).cast(floatOf(this.dtype));
   }
@@ -551,7 +551,7 @@ export class Tensor {
     const flip = (x: UOp) => (isFloat(x.dtype) ? negNode(x, x.dtype) : notNode(x));
     return this.#reduce('min', 'MAX', axis, keepdim, flip, flip);
   }
-  /** Sums and scales in f32 (f16 statistics would overflow) and returns the input's float dtype. */
+  /** Sums and scales in f32 (f16 statistics overflow, bf16 ones lose digits); returns the input's float dtype. */
   mean(axis?: Axis, keepdim = false): Tensor {
     const n = this.#axes('mean', axis).reduce((a, i) => a * this.shape[i]!, 1);
     return this.#reduce(

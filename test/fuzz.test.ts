@@ -60,6 +60,7 @@ describe('fuzzer', () => {
       'flip',
       'expand',
       'unary:f16',
+      'unary:bf16',
       'unary:i32',
       'binary:where',
     ]) {

@@ -4,7 +4,7 @@
 // function of the model (shared by its sessions): after two frames a frame replays captured kernels, and the
 // cursor, keys, timesteps and seeds reach them as variables, so no frame compiles anything.
 import { type Tensor, cat, getDevice, jit, randn, scope, setStage, tensor, variable } from '../../index.js';
-import { StateDict, type TensorSource, type WeightsReport } from '../weights/state.js';
+import { StateDict, type TensorSource, type WeightDtype, type WeightsReport } from '../weights/state.js';
 import { type NeuralOSConfig, latentSize } from './config.js';
 import { type DdimScales, ddimCalls, ddimUpdate, scaleVars, stepsProblem, timestepVar } from './ddim.js';
 import { Decoder } from './decoder.js';
@@ -46,8 +46,8 @@ export interface LoadOptions {
   readonly weights?: string | TensorSource;
   readonly device?: string;
   readonly allowMissing?: boolean;
-  /** How weights are stored on the device: f16 halves their memory (5.1 GB for the full model); ops compute in f32. */
-  readonly dtype?: 'f32' | 'f16';
+  /** How weights are stored: f16 or bf16 halve their memory (5.1 GB for the full model; WebGPU keeps bf16 in f32). */
+  readonly dtype?: WeightDtype;
   /** Progress while tensors are read and uploaded. */
   readonly onProgress?: (taken: number, total: number) => void;
 }

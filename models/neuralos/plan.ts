@@ -13,6 +13,7 @@ import { schedule } from '../../runtime/plan.js';
 import { type NeuralOSConfig, latentSize } from './config.js';
 import { ddimUpdate, scaleVars, timestepVar } from './ddim.js';
 import { NeuralOS } from './neuralos.js';
+import type { WeightDtype } from '../weights/state.js';
 
 /** Device limits to plan for: WebGPU's defaults (what a browser guarantees), Mesa's lavapipe, an NVIDIA GPU. */
 export const limitPresets: Record<string, Partial<Caps> & { readonly target: 'wgsl' | 'cuda' }> = {
@@ -76,7 +77,7 @@ export function planCaps(limits: Limits): Caps {
     statusBinding: true,
     globalsAsLoops: false,
     timer: 'device' as const,
-    storage: limits.target === 'cuda' ? {} : { bool: 'u32' as const },
+    storage: limits.target === 'cuda' ? {} : ({ bool: 'u32', bf16: 'f32' } as const),
   };
   return { ...new CpuBackend().caps, ...gpu, ...limits };
 }
@@ -166,7 +167,7 @@ export async function planStages(model: NeuralOS, caps: Caps): Promise<StagePlan
 /** Builds the model (weights as shapes only) on a device with `limits`, plans its stages and replays frames. */
 export async function planNeuralOS(
   cfg: NeuralOSConfig,
-  opts: { limits: Partial<Caps> & { target?: 'wgsl' | 'cuda' }; like: string; dtype?: 'f32' | 'f16'; frames?: boolean },
+  opts: { limits: Partial<Caps> & { target?: 'wgsl' | 'cuda' }; like: string; dtype?: WeightDtype; frames?: boolean },
 ): Promise<NeuralOSPlan> {
   const device = planDevice(opts.limits, opts.like);
   const model = await NeuralOS.load(cfg, { device: device.name, dtype: opts.dtype });

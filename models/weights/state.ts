@@ -30,15 +30,18 @@ interface Ledger {
   onTake?: (taken: number, total: number) => void;
 }
 
+/** How weights may be stored on a device (WebGPU keeps bf16 in f32: WGSL has no bf16). */
+export type WeightDtype = 'f32' | 'f16' | 'bf16';
+
 export class StateDict {
   readonly #ledger: Ledger;
-  /** dtype: how the weights are stored on the device (f16 halves them; ops still compute in f32). */
+  /** dtype: how the weights are stored on the device (f16 and bf16 halve them; ops still compute in f32). */
   constructor(
     readonly source: TensorSource | undefined,
     readonly device: string,
     readonly prefix = '',
     ledger?: Ledger,
-    readonly dtype: 'f32' | 'f16' = 'f32',
+    readonly dtype: WeightDtype = 'f32',
   ) {
     this.#ledger = ledger ?? { used: new Map(), problems: [], lazy: [], nonFinite: new Set() };
   }

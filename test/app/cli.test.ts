@@ -50,7 +50,7 @@ describe('polygrad command line', () => {
       ['profile neuralos --frames abc', "polygrad profile: --frames must be an integer in [1, 10000], got 'abc'"],
       ['tune neuralos --budget=-1', "polygrad tune: --budget must be a positive number, got '-1'"],
       ['tune neuralos --budget 0', "polygrad tune: --budget must be a positive number, got '0'"],
-      ['plan neuralos --dtype f64', "polygrad plan: --dtype must be one of f32, f16, got 'f64'"],
+      ['plan neuralos --dtype f64', "polygrad plan: --dtype must be one of f32, f16, bf16, got 'f64'"],
       [
         'devices --device webgpu',
         "polygrad devices: unknown flag '--device' (polygrad devices --help lists the flags)",

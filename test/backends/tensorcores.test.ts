@@ -12,12 +12,12 @@ describe('tensor cores as capabilities', () => {
     [6, 1, []],
     [7, 0, ['wmma 16x16x16']],
     [7, 5, ['wmma 16x16x16']],
-    [8, 6, ['wmma 16x16x16', 'mma.sync 16x8x16']],
-    [9, 0, ['wmma 16x16x16', 'mma.sync 16x8x16']],
-  ])('CUDA sm_%i%i: %j, f16 in, f32 out', (major, minor, want) => {
+    [8, 6, ['wmma 16x16x16', 'wmma 16x16x16 bf16', 'mma.sync 16x8x16', 'mma.sync 16x8x16 bf16']],
+    [9, 0, ['wmma 16x16x16', 'wmma 16x16x16 bf16', 'mma.sync 16x8x16', 'mma.sync 16x8x16 bf16']],
+  ])('CUDA sm_%i%i: %j (f16 unless named), f32 out', (major, minor, want) => {
     const tcs = cudaTensorCores(major, minor);
-    expect(tcs.map((t) => `${t.api} ${t.m}x${t.n}x${t.k}`)).toEqual(want);
-    for (const t of tcs) expect([t.input, t.acc]).toEqual(['f16', 'f32']);
+    expect(tcs.map((t) => `${t.api} ${t.m}x${t.n}x${t.k}${t.input === 'bf16' ? ' bf16' : ''}`)).toEqual(want);
+    for (const t of tcs) expect(t.acc).toBe('f32');
   });
 
   test('WebGPU subgroup matrix configurations become tensor cores; types polygrad lacks are left out', () => {

@@ -1,7 +1,8 @@
-// TC (the generated tensor-core path) on every backend whose caps list a tensor core TC renders: f16 matmuls —
-// plain, UPCAST into several tiles, ragged under PADTO, batched, with f32 inputs cast inside, with a fused epilogue —
-// equal the float64 reference exactly (operands are multiples of 1/4 in [-1, 1], so every product and partial sum
-// is exact in f32 and the f16 result), and their sources multiply through WMMA. Without a GPU, CUDA_EMULATOR=1 runs
+// TC (the generated tensor-core path) on every backend whose caps list a tensor core TC renders: f16 and bf16
+// matmuls — plain, UPCAST into several tiles, ragged under PADTO, batched, with f32 inputs cast inside, with a fused
+// epilogue — equal the float64 reference exactly (operands are multiples of 1/4 in [-1, 1], so every product and
+// partial sum is exact in f32 and the f16 result; bf16 results are the reference rounded to bf16), and their
+// sources multiply through WMMA. Without a GPU, CUDA_EMULATOR=1 runs
 // them on the CUDA emulator (CI). Lists TC cannot take are refused with the reason on any machine.
 import { describe, expect, test } from 'vitest';
 import type { TensorCore } from '../../backends/backend.js';
@@ -15,6 +16,7 @@ import { plan } from '../../runtime/plan.js';
 import { backends } from '../backends.js';
 import { type Nd, build } from '../ops/nd.js';
 import { matmul } from '../ops/ref.js';
+import { bf16Round } from '../fuzz/program.js';
 
 const wmma = (d: string): boolean => !!getDevice(d).caps.tensorCores?.some((t) => t.api === 'wmma');
 const devices = backends.filter(wmma);
@@ -43,7 +45,7 @@ interface Case {
   readonly a: readonly number[];
   readonly b: readonly number[];
   readonly opts: (r: number) => Opt[];
-  /** The computation over f16 a, b (default a @ b), and its float64 reference. */
+  /** The computation over half a, b (default a @ b), and its float64 reference. */
   readonly run?: (a: Tensor, b: Tensor) => Tensor;
   readonly ref?: (a: Nd, b: Nd) => Nd;
 }
@@ -78,17 +80,20 @@ const cases: Case[] = [
 describe.each(devices)('TC on %s', (device) => {
   const caps = getDevice(device).caps,
     lang = getDevice(device).language;
-  test.each([
-    ...cases.map((c) => ({ ...c, f32Inputs: false })),
-    { ...cases[0]!, name: `${cases[0]!.name}, f32 inputs cast to f16 inside the kernel`, f32Inputs: true },
-  ])('$name equals float64 and multiplies through WMMA', async (c) => {
+  const inputs = (['f16', 'bf16'] as const).filter((d) => caps.tensorCores?.some((t) => t.input === d));
+  test.each(
+    inputs.flatMap((dtype) => [
+      ...cases.map((c) => ({ ...c, dtype, f32Inputs: false })),
+      { ...cases[0]!, name: `${cases[0]!.name}, f32 inputs cast inside the kernel`, dtype, f32Inputs: true },
+    ]),
+  )('$dtype $name equals float64 and multiplies through WMMA', async (c) => {
     const x = quarters(c.a, 3),
       y = quarters(c.b, 4);
     const upload = (v: Nd, shape: readonly number[]): Tensor =>
-      tensor(Float32Array.from(v.data), { shape: [...shape], device }).cast('f16');
+      tensor(Float32Array.from(v.data), { shape: [...shape], device }).cast(c.dtype);
     const a = upload(x, c.a),
       b = upload(y, c.b);
-    if (!c.f32Inputs) await Promise.all([a.realize(), b.realize()]); // f16 buffers, not casts inside the kernel
+    if (!c.f32Inputs) await Promise.all([a.realize(), b.realize()]); // half buffers, not casts inside the kernel
     const out = (c.run ?? ((p, q) => p.matmul(q)))(a, b);
     const kernels = plan(out),
       k = kernels.find((kk) => kk.stores.some((s) => s.toposort().some((u) => u.op === 'REDUCE')))!;
@@ -104,7 +109,7 @@ describe.each(devices)('TC on %s', (device) => {
     });
     try {
       const got = await out.cast('f32').data();
-      const want = (c.ref ?? matmul)(x, y).data;
+      const want = (c.ref ?? matmul)(x, y).data.map(c.dtype === 'bf16' ? bf16Round : (v) => v);
       expect(applied).toBe(1);
       expect(Array.from(got)).toEqual(Array.from(want));
     } finally {

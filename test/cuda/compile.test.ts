@@ -31,12 +31,24 @@ describe.skipIf(!hasNvcc)('cuda codegen', () => {
       const xs: Tensor[] = c.inputs.map((s, i) =>
         tensor(Float32Array.from(uniform(s.shape, i).data), { shape: s.shape }),
       );
-      const f16 = c.inputs.every((s) => !s.int && !s.values) ? [c.run(...xs.map((x) => x.cast('f16')))] : [];
-      return plan(c.run(...xs), ...f16);
+      const halves = c.inputs.every((s) => !s.int && !s.values)
+        ? (['f16', 'bf16'] as const).map((d) => c.run(...xs.map((x) => x.cast(d))))
+        : [];
+      return plan(c.run(...xs), ...halves);
     });
     // as planned, as the heuristic shapes them for a 256-thread block (UPCAST, GROUP), and under other valid actions
     const entries = compileAll(kernels.flatMap((k, i) => [k, optimize(k, block), walked(k, i)]));
     expect(entries.length).toBeGreaterThan(80);
+  }, 120_000);
+
+  test('bf16 kernels compile for sm_75 too: bf16 computes in float, so nothing needs sm_80 bf16 arithmetic', () => {
+    const kernels = cases
+      .filter((c) => c.inputs.every((s) => !s.int && !s.values))
+      .flatMap((c) => {
+        const xs = c.inputs.map((s, i) => tensor(Float32Array.from(uniform(s.shape, i).data), { shape: s.shape }));
+        return plan(c.run(...xs.map((x) => x.cast('bf16'))));
+      });
+    expect(compileAll(kernels, 'sm_75').length).toBeGreaterThan(40);
   }, 120_000);
 
   test('staged matmuls (STAGE: workgroup-memory tiles between barriers) compile, f32 and f16', () => {

@@ -18,6 +18,7 @@ export const unaryOps = [
   'sqrtabs',
   'square',
   'f16',
+  'bf16',
   'i32',
 ] as const;
 export const binaryOps = ['add', 'sub', 'mul', 'div', 'max', 'min', 'where'] as const;
@@ -224,7 +225,7 @@ export function generate(seed: number, size = 8): Program {
           (f !== 'exp' || B <= 8) &&
           (f !== 'square' || B <= 1e3) &&
           (f !== 'sin' || B <= 100) &&
-          ((f !== 'i32' && f !== 'f16') || isInput),
+          ((f !== 'i32' && f !== 'f16' && f !== 'bf16') || isInput),
       );
       add({ op: 'unary', fn: pick(safe), a });
     } else if (kind === 'binary') {
@@ -313,16 +314,23 @@ function broadcasts(a: number[], b: number[]): boolean {
 /** An input's values, float32-exact (the device and the reference start from the same numbers). */
 export const inputValues = (n: Extract<Node, { op: 'input' }>): Nd => map(uniform(n.shape, n.seed), Math.fround);
 
-/** x rounded to the nearest f16 value (ties to even), in float64: the reference of a cast to f16. */
-export const f16Round = (x: number): number => {
+/**
+ * x rounded to the nearest float with `fraction` fraction bits, exponents from minExp (subnormals below) to maxExp,
+ * ties to even, in float64; beyond the largest finite value by half an ulp or more: infinity.
+ */
+function roundFloat(x: number, fraction: number, minExp: number, maxExp: number): number {
   if (!Number.isFinite(x) || x === 0) return x;
   const a = Math.abs(x);
-  if (a >= 65520) return Math.sign(x) * Infinity;
-  let e = Math.max(-14, Math.floor(Math.log2(a)));
-  if (e > -14 && 2 ** e > a) e--;
-  const q = 2 ** (e - 10);
+  if (a >= (2 - 2 ** -(fraction + 1)) * 2 ** maxExp) return Math.sign(x) * Infinity;
+  let e = Math.max(minExp, Math.floor(Math.log2(a)));
+  if (e > minExp && 2 ** e > a) e--;
+  const q = 2 ** (e - fraction);
   return Math.sign(x) * roundEven(a / q) * q;
-};
+}
+/** x rounded to the nearest f16 value: the reference of a cast to f16. */
+export const f16Round = (x: number): number => roundFloat(x, 10, -14, 15);
+/** An f32 value x rounded to the nearest bfloat16 (f32's exponents, 7 fraction bits): a cast to bf16. */
+export const bf16Round = (x: number): number => roundFloat(x, 7, -126, 127);
 
 /** The float64 reference of every output. */
 export function reference(p: Program): Nd[] {
@@ -348,6 +356,7 @@ function refNode(n: Node, v: Nd[]): Nd {
         sqrtabs: (x) => Math.sqrt(Math.abs(x) + 0.01),
         square: (x) => x * x,
         f16: f16Round,
+        bf16: bf16Round,
         i32: Math.trunc,
       };
       return map(v[n.a]!, f[n.fn]);
@@ -485,6 +494,8 @@ function unaryTensor(fn: Unary, a: Tensor): Tensor {
       return a.mul(a);
     case 'f16':
       return a.cast('f16').cast('f32');
+    case 'bf16':
+      return a.cast('bf16').cast('f32');
     case 'i32':
       return a.cast('i32').cast('f32');
   }
