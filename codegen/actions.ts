@@ -14,7 +14,7 @@ import {
   paddedShape,
   rangeDeps,
 } from './kernel.js';
-import type { TensorCore } from '../backends/backend.js';
+import type { Caps, TensorCore } from '../backends/backend.js';
 import { type Stage, invalidStage, staged } from './stage.js';
 import { invalidTensorCore } from './tensorcore.js';
 import { type AluOp, UOp } from './uop.js';
@@ -28,6 +28,8 @@ export interface OptCaps {
   readonly sharedBytes?: number;
   /** The matrix units TC may use (absent or empty: none). */
   readonly tensorCores?: readonly TensorCore[];
+  /** The dtype the device keeps each dtype in (WebGPU: bf16 as f32), for the bytes of staged tiles. */
+  readonly storage?: Caps['storage'];
 }
 
 /** Most outputs (accumulators) per thread; most reduce steps per unrolled iteration; largest PADTO multiple. */
@@ -202,7 +204,7 @@ function invalidAction(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): 
     if (r === undefined || r.extent % o.amount) return `${s}: no reduce range ${o.axis} that splits by ${o.amount}`;
     if (r.bool) return `${s}: reduce range ${o.axis} folds bools`;
     if (o.op === 'UNROLL') return undefined;
-    if (o.op === 'STAGE') return invalidStage(k, o, opts, caps.sharedBytes ?? 0);
+    if (o.op === 'STAGE') return invalidStage(k, o, opts, caps.sharedBytes ?? 0, caps.storage ?? {});
     if (o.op === 'TC') return invalidTensorCore(k, o, opts, caps);
     if (!groupableRanges(k).some((x) => x.range.id === o.axis))
       return `${s}: range ${o.axis} is not a top-level reduce's own`;

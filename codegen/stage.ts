@@ -4,6 +4,7 @@
 // barrier, then every thread reads its S steps from there. Valid where a LOCAL tile is the whole workgroup (no spare
 // threads: every thread reaches the barriers) and no GROUP shares outputs.
 import { add, idiv, int, lt, mod, mul, substitute } from './alu.js';
+import type { Caps } from '../backends/backend.js';
 import { itemsize } from './dtype.js';
 import { type Kernel, type Opt, globalRanges, launchShape, localTile, rangeDeps } from './kernel.js';
 import { type MmaArg, mmaOperands, warpSize } from './tensorcore.js';
@@ -57,8 +58,17 @@ const reducesOver = (stores: readonly UOp[], axis: number): UOp[] => [
   ),
 ];
 
-/** Why STAGE `o` cannot apply to k under `opts`, or undefined (LOCAL and GROUP are checked by the caller). */
-export function invalidStage(k: Kernel, o: Opt, opts: readonly Opt[], sharedBytes: number): string | undefined {
+/**
+ * Why STAGE `o` cannot apply to k under `opts`, or undefined (LOCAL and GROUP are checked by the caller); staged
+ * values take the bytes of the dtype the device keeps them in (`storage`).
+ */
+export function invalidStage(
+  k: Kernel,
+  o: Opt,
+  opts: readonly Opt[],
+  sharedBytes: number,
+  storage: Caps['storage'],
+): string | undefined {
   const kk = { ...k, opts },
     tile = localTile(kk),
     g = globalRanges(k.shape);
@@ -72,7 +82,7 @@ export function invalidStage(k: Kernel, o: Opt, opts: readonly Opt[], sharedByte
   if (!loads.length) return `STAGE(${o.axis}, ${o.amount}): no load the threads of a tile share`;
   const bytes = loads.reduce((a, u) => {
     const per = tile.reduce((p, t, d) => (t > 1 && deps(u).has(g[d]!) ? p * t : p), 1);
-    return a + o.amount * per * itemsize(u.dtype) * upcast(u);
+    return a + o.amount * per * itemsize(storage[u.dtype] ?? u.dtype) * upcast(u);
   }, 0);
   return bytes > sharedBytes
     ? `STAGE(${o.axis}, ${o.amount}): ${bytes} bytes of workgroup memory, more than the ${sharedBytes} allowed`

@@ -126,3 +126,19 @@ describe('STAGE is refused where staging cannot work', () => {
     expect(invalidOpts(k, opts as readonly Opt[], caps)).toContain(why);
   });
 });
+
+test('staged bf16 takes the bytes of its storage: WebGPU keeps bf16 in f32, so 2-byte tiles may not fit', () => {
+  const x = tensor(Float32Array.from(uniform([256, 64], 1).data), { shape: [256, 64], dtype: 'bf16' });
+  const w = tensor(Float32Array.from(uniform([64, 32], 2).data), { shape: [64, 32], dtype: 'bf16' });
+  const k = plan(x.matmul(w)).at(-1)!;
+  const opts: Opt[] = [
+    { op: 'UPCAST', axis: 0, amount: 8 },
+    { op: 'UPCAST', axis: 1, amount: 4 },
+    { op: 'LOCAL', axis: 0, amount: 32 },
+    { op: 'LOCAL', axis: 1, amount: 8 },
+    { op: 'STAGE', axis: reduceId(k), amount: 32 },
+  ];
+  const caps: OptCaps = { globalsAsLoops: false, workgroupSize: 256, threads: 65536, sharedBytes: 32768 };
+  expect(invalidOpts(k, opts, caps)).toBeUndefined(); // 18432 bytes in 16-bit storage
+  expect(invalidOpts(k, opts, { ...caps, storage: { bf16: 'f32' } })).toMatch(/36864 bytes of workgroup memory/);
+});

@@ -87,6 +87,10 @@ describe.each(runs)('f32 → $dtype casts on $device', ({ device, dtype, round }
     });
     expect(bad.slice(0, 5)).toEqual([]);
     expect(Number.isNaN((await tensor([NaN], { device }).mul(1).cast(dtype).cast('f32').data())[0])).toBe(true);
+    // NaNs with other payloads, uploaded as raw bits: rounding must not carry them into inf or -0
+    const nans = new Float32Array(new Uint32Array([0x7fffffff, 0x7f800001, 0xffc00001, 0xff80ffff]).buffer);
+    const back = await tensor(nans, { device }).cast(dtype).cast('f32').data();
+    expect(Array.from(back, Number.isNaN)).toEqual([true, true, true, true]);
   });
 });
 
