@@ -41,6 +41,18 @@ export interface TensorCore {
   readonly k: number;
   readonly input: DType;
   readonly acc: DType;
+  /** Where each lane's registers sit in A, B and C, for APIs that leave the fragments to the program (mma.sync). */
+  readonly layout?: { readonly a: FragmentLayout; readonly b: FragmentLayout; readonly c: FragmentLayout };
+}
+
+/**
+ * The elements a lane holds of one fragment, as data: bit j of the lane index moves an element by lane[j] (rows,
+ * cols) and bit i of its register slot by elem[i]; slot e of lane l is at the sum of the steps of their set bits.
+ * A is m×k, B k×n, C m×n; two 16-bit slots share a 32-bit register, the lower slot in the low half.
+ */
+export interface FragmentLayout {
+  readonly lane: readonly (readonly [number, number])[];
+  readonly elem: readonly (readonly [number, number])[];
 }
 
 /** The dtype a buffer of `d` holds on a device with these caps. */

@@ -130,7 +130,7 @@ export class CudaBackend implements Backend {
       sharedBytes: attr(8), // static shared memory per block
       tensorCores: cudaTensorCores(major, minor),
     };
-    this.language = cudaFor(this.caps.workgroupSize);
+    this.language = cudaFor(this.caps.workgroupSize, this.caps.tensorCores);
     const shared = `${attr(97) >> 10} KiB shared/block opt-in`;
     this.description = `${name} (${this.#arch}, ${attr(16)} SMs, ${shared}, warp ${attr(10)})`;
     this.#status = this.alloc(statusBytes) as CudaBuffer;

@@ -1,5 +1,6 @@
 // npm run bench -- tc [device] [small]: f16 matmuls with the heuristic's actions, STAGE tiles, and TC (the generated
-// tensor-core path) with one, four and eight matrix tiles a workgroup, on one device (default cuda), in one run.
+// tensor-core path: WMMA on 16×16 tiles, mma.sync on 32×8) with one, four and eight matrix tiles a workgroup, on one
+// device (default cuda), in one run.
 // `small`: the first shape only (to try the plumbing on a slow device). Every variant's output is checked against
 // the heuristic's before timing; a variant the device cannot take (no tensor cores, too little workgroup memory)
 // prints the optimizer's reason instead of a time.
@@ -23,11 +24,15 @@ const variants: [string, ((r: number) => Opt[]) | undefined][] = [
   ['LOCAL 16×16 + TC', (r) => [...tiles(), tc(r)]],
   ['UPCAST 2×2 + LOCAL + TC (4 tiles)', (r) => [...upcast(2, 2), ...tiles(), tc(r)]],
   ['UPCAST 4×2 + LOCAL + TC (8 tiles)', (r) => [...upcast(4, 2), ...tiles(), tc(r)]],
+  ['LOCAL 32×8 + TC (mma.sync m16n8k16 ×2)', (r) => [...tiles(32, 8), tc(r)]],
+  ['UPCAST 2×2 + LOCAL 32×8 + TC (mma.sync, 4 tiles)', (r) => [...upcast(2, 2), ...tiles(32, 8), tc(r)]],
+  ['UPCAST 2×4 + LOCAL 32×8 + TC (mma.sync, 8 tiles)', (r) => [...upcast(2, 4), ...tiles(32, 8), tc(r)]],
 ];
-function tiles(): Opt[] {
+/** LOCAL m×n: 16×16 takes WMMA, 32×8 mma.sync (codegen/cuda.ts picks the first listed unit that divides it). */
+function tiles(m = 16, n = 16): Opt[] {
   return [
-    { op: 'LOCAL', axis: 0, amount: 16 },
-    { op: 'LOCAL', axis: 1, amount: 16 },
+    { op: 'LOCAL', axis: 0, amount: m },
+    { op: 'LOCAL', axis: 1, amount: n },
   ];
 }
 function upcast(a: number, b: number): Opt[] {

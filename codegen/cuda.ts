@@ -1,13 +1,13 @@
 // The CUDA C language table: extern "C" __global__ kernels over raw pointers, half from cuda_fp16.h, bf16 from
 // cuda_bf16.h (computed in float: its operators need sm_80), inf/NaN from __int_as_float, one thread per output
 // element over a 1-D (folded 2-D) grid.
-import type { TensorCore } from '../backends/backend.js';
+import type { FragmentLayout, TensorCore } from '../backends/backend.js';
 import type { DType } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
 import { checkCode, statusName } from './checks.js';
 import { type MatrixOps, type Uses, bufName } from './render.js';
-import type { MmaArg } from './tensorcore.js';
+import { type MmaArg, coreFor } from './tensorcore.js';
 
 const types: Record<DType, string> = {
   f32: 'float',
@@ -96,7 +96,14 @@ const cuda: Omit<CStyle, 'shared' | 'kernel'> = {
   bf16: { widen: (a) => `__bfloat162float(${a})`, narrow: (a) => `__float2bfloat16(${a})` },
 };
 
-function cudaKernel(k: Kernel, body: readonly string[], shared: readonly string[], uses: Uses, block: number): string {
+function cudaKernel(
+  k: Kernel,
+  body: readonly string[],
+  shared: readonly string[],
+  uses: Uses,
+  block: number,
+  cores: readonly TensorCore[],
+): string {
   const params = k.params.map((p, i) => `${p.write ? '' : 'const '}${types[p.dtype]}* __restrict__ ${bufName(i)}`);
   // variables by value after the buffers (bools as a 32-bit word, as every backend passes them)
   params.push(...(k.vars ?? []).map((d, i) => `const ${d === 'bool' ? 'unsigned int' : types[d]} pg_v${i}`));
@@ -104,7 +111,7 @@ function cudaKernel(k: Kernel, body: readonly string[], shared: readonly string[
   return [
     ...(uses.f16 ? ['#include <cuda_fp16.h>'] : []),
     ...(uses.bf16 ? ['#include <cuda_bf16.h>'] : []),
-    ...(uses.matrix ? ['#include <mma.h>'] : []),
+    ...(uses.matrix ? ['#include <mma.h>', ...mmaHelpers(cores)] : []),
     ...(uses.checks ? checkIndex : []),
     `extern "C" __global__ void __launch_bounds__(${block}) ${k.name}(${params.join(', ')}) {`,
     ...shared.map((d) => `  ${d}`),
@@ -134,39 +141,198 @@ export function cudaTensorCores(major: number, minor: number): TensorCore[] {
   const inputs: readonly DType[] = cc >= 80 ? ['f16', 'bf16'] : ['f16'];
   const units = [
     { api: 'wmma', m: 16, n: 16, k: 16, since: 70 },
-    { api: 'mma.sync', m: 16, n: 8, k: 16, since: 80 },
+    { api: 'mma.sync', m: 16, n: 8, k: 16, since: 80, layout: m16n8k16 },
   ] as const;
   return units
     .filter((u) => cc >= u.since)
-    .flatMap(({ api, m, n, k }) => inputs.map((input) => ({ api, m, n, k, input, acc: 'f32' as const })));
+    .flatMap(({ since: _, ...u }) => inputs.map((input) => ({ ...u, input, acc: 'f32' as const })));
 }
 
-/** TC through WMMA: A column-major, B row-major, as the staged chunks lie (codegen/tensorcore.ts). */
-const wmma = 'nvcuda::wmma::';
-const shapeOf = ({ m, n, k }: MmaArg): string => `${m}, ${n}, ${k}`;
-const matrix: MatrixOps = {
-  // broadcast from lane 0, so the compiler knows the warp index is warp-uniform: with a plain threadIdx.x / 32 ptxas
-  // treats the branch around the MMA as divergent and spills the fragments
-  warp: '__shfl_sync(0xffffffffu, (int)threadIdx.x / 32, 0)',
-  declare: (acc, s, d) =>
-    `${wmma}fragment<${wmma}accumulator, ${shapeOf(s)}, ${types[d]}> ${acc}; ${wmma}fill_fragment(${acc}, 0.0f);`,
-  step: (acc, a, b, s, input) =>
-    [
-      `${wmma}fragment<${wmma}matrix_a, ${shapeOf(s)}, ${types[input]}, ${wmma}col_major> fa;`,
-      `${wmma}fragment<${wmma}matrix_b, ${shapeOf(s)}, ${types[input]}, ${wmma}row_major> fb;`,
-      `${wmma}load_matrix_sync(fa, ${a}, ${s.m}); ${wmma}load_matrix_sync(fb, ${b}, ${s.n});`,
-      `${wmma}mma_sync(${acc}, fa, fb, ${acc});`,
-    ].join(' '),
-  store: (c, acc, s) => `${wmma}store_matrix_sync(${c}, ${acc}, ${s.n}, ${wmma}mem_row_major);`,
+/**
+ * m16n8k16's fragments (PTX ISA, "Matrix Fragments for mma.m16n8k16"): a lane's group (lane / 4) picks rows of A
+ * and C and the column of B, its place in the group (lane % 4) pairs of columns of A and C and of rows of B.
+ */
+const m16n8k16: NonNullable<TensorCore['layout']> = {
+  a: {
+    lane: [
+      [0, 2],
+      [0, 4],
+      [1, 0],
+      [2, 0],
+      [4, 0],
+    ],
+    elem: [
+      [0, 1],
+      [8, 0],
+      [0, 8],
+    ],
+  },
+  b: {
+    lane: [
+      [2, 0],
+      [4, 0],
+      [0, 1],
+      [0, 2],
+      [0, 4],
+    ],
+    elem: [
+      [1, 0],
+      [8, 0],
+    ],
+  },
+  c: {
+    lane: [
+      [0, 2],
+      [0, 4],
+      [1, 0],
+      [2, 0],
+      [4, 0],
+    ],
+    elem: [
+      [0, 1],
+      [8, 0],
+    ],
+  },
 };
 
-/** The table for a block size (threads per block, from the device's limits). */
-export const cudaFor = (block: number) =>
+/** The pieces of the tensor core's shape an m×n tile is multiplied in, row-major: their first row and column. */
+function pieces(s: MmaArg, t: TensorCore): { row: number; col: number }[] {
+  return Array.from({ length: (s.m / t.m) * (s.n / t.n) }, (_, p) => ({
+    row: Math.floor(p / (s.n / t.n)) * t.m,
+    col: (p % (s.n / t.n)) * t.n,
+  }));
+}
+
+/** The offset of a lane's element from its fragment's origin in memory where a step of (rows, cols) moves `ld`. */
+function laneOffset(l: FragmentLayout, ld: (step: readonly [number, number]) => number): string {
+  const terms = l.lane.flatMap((st, j) => (ld(st) ? [`((pl >> ${j}) & 1) * ${ld(st)}`] : []));
+  return terms.length ? terms.join(' + ') : '0';
+}
+const elemOffset = (l: FragmentLayout, e: number, ld: (step: readonly [number, number]) => number): number =>
+  l.elem.reduce((sum, st, i) => sum + (e & (1 << i) ? ld(st) : 0), 0);
+
+const wmma = 'nvcuda::wmma::';
+const ptx = (d: DType): string => (d === 'bf16' ? 'bf16' : 'f16');
+/** The helper that runs one mma.sync (an emulator brings its own). */
+const mmaName = (t: TensorCore): string => `pg_mma_m${t.m}n${t.n}k${t.k}_${ptx(t.input)}`;
+const regs = (l: FragmentLayout, bits: number): number => 2 ** l.elem.length / (32 / bits);
+
+/** The helpers' definitions for the mma.sync units listed: inline PTX, C accumulated in place. */
+function mmaHelpers(cores: readonly TensorCore[]): string[] {
+  const sync = cores.filter((t) => t.api === 'mma.sync' && t.layout);
+  if (!sync.length) return [];
+  // guarded, so sources compiled together (or an emulator that brings its own) define them once
+  return [
+    '#ifndef PG_MMA_SYNC',
+    '#define PG_MMA_SYNC',
+    ...sync.map((t) => {
+      const [a, b, c] = [regs(t.layout!.a, 16), regs(t.layout!.b, 16), regs(t.layout!.c, 32)];
+      const list = (n: number, from: number) => `{${Array.from({ length: n }, (_, i) => `%${from + i}`).join(', ')}}`;
+      const out = Array.from({ length: c }, (_, i) => `"+f"(c[${i}])`).join(', ');
+      const ins = [
+        ...Array.from({ length: a }, (_, i) => `"r"(a[${i}])`),
+        ...Array.from({ length: b }, (_, i) => `"r"(b[${i}])`),
+      ];
+      return (
+        `__device__ __forceinline__ void ${mmaName(t)}(float* c, const unsigned* a, const unsigned* b) { ` +
+        'asm volatile(' +
+        `"mma.sync.aligned.m${t.m}n${t.n}k${t.k}.row.col.f32.${ptx(t.input)}.${ptx(t.input)}.f32 ` +
+        `${list(c, 0)}, ${list(a, c)}, ${list(b, c + a)}, ${list(c, 0)};" : ${out} : ${ins.join(', ')}); }`
+      );
+    }),
+    '#endif',
+  ];
+}
+
+/**
+ * TC's matrix operations for the tensor cores listed. A tile is multiplied in pieces of the unit's shape (coreFor):
+ * through WMMA, fragments loaded from the staged chunks (A column-major, B row-major: codegen/tensorcore.ts); through
+ * mma.sync, each lane gathers its registers where the unit's layout data puts them and scatters C the same way.
+ */
+function matrixFor(cores: readonly TensorCore[]): MatrixOps {
+  const core = (s: MmaArg, input: DType): TensorCore => {
+    const t = coreFor(cores, s, input, 'f32');
+    if (!t) throw new Error(`cuda: no listed tensor core multiplies a ${s.m}×${s.n}×${s.k} tile of ${input}`);
+    return t;
+  };
+  const shape = (t: TensorCore): string => `${t.m}, ${t.n}, ${t.k}`;
+  return {
+    // broadcast from lane 0, so the compiler knows the warp index is warp-uniform: with a plain threadIdx.x / 32
+    // ptxas treats the branch around the MMA as divergent and spills the fragments
+    warp: '__shfl_sync(0xffffffffu, (int)threadIdx.x / 32, 0)',
+    declare: (acc, s, d, input) => {
+      const t = core(s, input),
+        n = pieces(s, t).length;
+      if (t.api === 'mma.sync') return `float ${acc}[${n * 2 ** t.layout!.c.elem.length}] = {};`;
+      const frag = `${wmma}fragment<${wmma}accumulator, ${shape(t)}, ${types[d]}>`;
+      return `${frag} ${acc}[${n}]; ${pieces(s, t)
+        .map((_, p) => `${wmma}fill_fragment(${acc}[${p}], 0.0f);`)
+        .join(' ')}`;
+    },
+    step: (acc, a, b, s, input) => {
+      const t = core(s, input);
+      if (t.api === 'wmma')
+        return [
+          `${wmma}fragment<${wmma}matrix_a, ${shape(t)}, ${types[input]}, ${wmma}col_major> fa;`,
+          `${wmma}fragment<${wmma}matrix_b, ${shape(t)}, ${types[input]}, ${wmma}row_major> fb;`,
+          ...pieces(s, t).map(
+            ({ row, col }, p) =>
+              `${wmma}load_matrix_sync(fa, ${a} + ${row}, ${s.m}); ` +
+              `${wmma}load_matrix_sync(fb, ${b} + ${col}, ${s.n}); ` +
+              `${wmma}mma_sync(${acc}[${p}], fa, fb, ${acc}[${p}]);`,
+          ),
+        ].join(' ');
+      const l = t.layout!,
+        inA = ([r, c]: readonly [number, number]) => r + s.m * c, // A: (row, k) at k * m + row
+        inB = ([r, c]: readonly [number, number]) => r * s.n + c; // B: (k, col) at k * n + col
+      const pack = (p: string, off: number, l16: FragmentLayout, ld: typeof inA, i: number) =>
+        `(unsigned)${p}[${off + elemOffset(l16, 2 * i, ld)}] | ` +
+        `((unsigned)${p}[${off + elemOffset(l16, 2 * i + 1, ld)}] << 16)`;
+      const lines = [
+        'const int pl = (int)threadIdx.x % 32;',
+        `const unsigned short* pa = (const unsigned short*)(${a}) + ${laneOffset(l.a, inA)};`,
+        `const unsigned short* pb = (const unsigned short*)(${b}) + ${laneOffset(l.b, inB)};`,
+        ...pieces(s, t).map(({ row, col }, p) => {
+          const fa = Array.from({ length: regs(l.a, 16) }, (_, i) => pack('pa', row, l.a, inA, i)),
+            fb = Array.from({ length: regs(l.b, 16) }, (_, i) => pack('pb', col, l.b, inB, i));
+          const c = p * 2 ** l.c.elem.length;
+          const frags = `const unsigned fa[] = {${fa.join(', ')}}; const unsigned fb[] = {${fb.join(', ')}};`;
+          return `{ ${frags} ${mmaName(t)}(${acc} + ${c}, fa, fb); }`;
+        }),
+      ];
+      return `{ ${lines.join(' ')} }`;
+    },
+    store: (c, acc, s, input) => {
+      const t = core(s, input);
+      if (t.api === 'wmma')
+        return pieces(s, t)
+          .map(
+            ({ row, col }, p) =>
+              `${wmma}store_matrix_sync(${c} + ${row * s.n + col}, ${acc}[${p}], ${s.n}, ${wmma}mem_row_major);`,
+          )
+          .join(' ');
+      const l = t.layout!.c,
+        inC = ([r, cc]: readonly [number, number]) => r * s.n + cc,
+        per = 2 ** l.elem.length;
+      const stores = pieces(s, t).flatMap(({ row, col }, p) =>
+        Array.from(
+          { length: per },
+          (_, e) => `pc[${row * s.n + col + elemOffset(l, e, inC)}] = ${acc}[${p * per + e}];`,
+        ),
+      );
+      return `{ const int pl = (int)threadIdx.x % 32; float* pc = ${c} + ${laneOffset(l, inC)}; ${stores.join(' ')} }`;
+    },
+  };
+}
+
+/** The table for a block size (threads per block) and the tensor cores TC may use (from the device). */
+export const cudaFor = (block: number, tensorCores: readonly TensorCore[] = []) =>
   cLanguage({
     ...cuda,
     shared: (name, d, size = block, align) =>
       `__shared__ ${align ? `__align__(${align}) ` : ''}${types[d]} ${name}[${size}];`,
-    kernel: (k, body, shared, uses) => cudaKernel(k, body, shared, uses, block),
-    matrix,
+    kernel: (k, body, shared, uses) => cudaKernel(k, body, shared, uses, block, tensorCores),
+    matrix: matrixFor(tensorCores),
   });
-export const cudaLanguage = cudaFor(256);
+/** The table for an H100 (sm_90): 256-thread blocks. */
+export const cudaLanguage = cudaFor(256, cudaTensorCores(9, 0));

@@ -1,11 +1,18 @@
 // Static cost of a kernel from its linear program: FLOPs (float ALU ops times their loop trip counts)
-// and bytes (every buffer it binds), for DEBUG=2 lines and the stats counters.
-import { isFloat, itemsize } from './dtype.js';
+// and bytes (every buffer it binds, in the dtype the device stores it in), for DEBUG=2 lines and the stats counters.
+import { type DType, isFloat, itemsize } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import type { Inst } from './linearize.js';
 import { isAlu } from './uop.js';
 
-export function estimate(k: Kernel, insts: readonly Inst[]): { flops: number; bytes: number } {
+/** What a device stores each dtype in, where not in itself (Caps.storage: WebGPU keeps bf16 in f32). */
+type Storage = Partial<Readonly<Record<DType, DType>>>;
+
+/** The bytes of every buffer k binds. */
+export const paramBytes = (k: Kernel, storage: Storage): number =>
+  k.params.reduce((a, p) => a + p.numel * itemsize(storage[p.dtype] ?? p.dtype), 0);
+
+export function estimate(k: Kernel, insts: readonly Inst[], storage: Storage): { flops: number; bytes: number } {
   let flops = 0,
     mult = 1;
   const stack: number[] = [];
@@ -18,5 +25,5 @@ export function estimate(k: Kernel, insts: readonly Inst[]): { flops: number; by
     else if (i.kind === 'update' && isFloat(i.reduce.dtype)) flops += mult;
     else if (i.kind === 'value' && isAlu(i.u.op) && i.u.op !== 'CAST' && isFloat(i.u.dtype)) flops += mult;
   }
-  return { flops, bytes: k.params.reduce((a, p) => a + p.numel * itemsize(p.dtype), 0) };
+  return { flops, bytes: paramBytes(k, storage) };
 }

@@ -40,16 +40,16 @@ export interface Language {
 }
 
 /**
- * A warp's matrix-unit operations on an m×n×k shape (codegen/tensorcore.ts): `declare` a zeroed m×n accumulator;
- * `step` adds A·B to it, A m×k column-major at `a` (leading dimension m), B k×n row-major at `b` (leading dimension
- * n), both of dtype `input`; `store` writes it row-major to `c` (leading dimension n). The whole warp runs each
- * together; `warp` is this thread's warp in its workgroup.
+ * A warp's matrix-unit operations on an m×n×k tile (codegen/tensorcore.ts) of `input` operands: `declare` a zeroed
+ * m×n accumulator of dtype d; `step` adds A·B to it, A m×k column-major at `a` (leading dimension m), B k×n row-major
+ * at `b` (leading dimension n); `store` writes it row-major to `c` (leading dimension n). The whole warp runs each
+ * together; `warp` is this thread's warp in its workgroup. The language picks the unit (and so its pieces) per tile.
  */
 export interface MatrixOps {
   readonly warp: string;
-  declare(acc: string, shape: MmaArg, d: DType): string;
+  declare(acc: string, shape: MmaArg, d: DType, input: DType): string;
   step(acc: string, a: string, b: string, shape: MmaArg, input: DType): string;
-  store(c: string, acc: string, shape: MmaArg): string;
+  store(c: string, acc: string, shape: MmaArg, input: DType): string;
 }
 
 /** What a rendered body uses that its program must declare or its backend must bind. */
@@ -157,7 +157,8 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
       case 'acc': {
         const r = inst.reduce,
           op = r.arg as ReduceOp;
-        if (r.src[0]!.op === 'MMA') line(matrixOps().declare(name(r, 'frag'), mmaOf(r), r.dtype));
+        if (r.src[0]!.op === 'MMA')
+          line(matrixOps().declare(name(r, 'frag'), mmaOf(r), r.dtype, r.src[0]!.src[0]!.dtype));
         else line(lang.declare(name(r, 'acc'), r.dtype, lang.literal(reduceIdentity(op, r.dtype), r.dtype), true));
         break;
       }
@@ -214,7 +215,8 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
   function tiles(reduces: readonly UOp[]): void {
     for (const r of reduces) {
       const [, , c] = r.src[0]!.src;
-      line(`if (${matrixOps().warp} == ${mmaOf(r).warp}) { ${matrixOps().store(ref(c!), ref(r), mmaOf(r))} }`);
+      const store = matrixOps().store(ref(c!), ref(r), mmaOf(r), r.src[0]!.src[0]!.dtype);
+      line(`if (${matrixOps().warp} == ${mmaOf(r).warp}) { ${store} }`);
     }
     if (!lang.barrier) throw new Error(`render ${k.name}: ${lang.name} has no barrier for TC`);
     line(lang.barrier);

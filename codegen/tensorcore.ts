@@ -5,8 +5,9 @@
 // UPCAST copy of the reduce is one m×n matrix tile, multiplied by warp (copy mod warps), stored to workgroup memory
 // after the loop and read back by every thread at its place in the tile. The shapes and dtypes come from
 // Caps.tensorCores, never from code paths.
+import type { TensorCore } from '../backends/backend.js';
 import type { OptCaps } from './actions.js';
-import { isFloat, isHalf, itemsize } from './dtype.js';
+import { type DType, isFloat, isHalf, itemsize } from './dtype.js';
 import { type Kernel, type Opt, globalRanges, localTile, rangeDeps } from './kernel.js';
 import type { UOp } from './uop.js';
 
@@ -59,17 +60,44 @@ const reducesOver = (k: Kernel, axis: number): UOp[] => [
   ),
 ];
 
+/**
+ * Whether TC renders a tensor core: WMMA, and mma.sync where its fragment layout is listed (the renderer gathers
+ * registers from it). WebGPU's subgroup matrices are listed by adapters, not rendered yet.
+ */
+const renders = (t: TensorCore): boolean => t.api === 'wmma' || (t.api === 'mma.sync' && !!t.layout);
+
+/**
+ * The tensor core that multiplies an m×n tile over k-chunks of `input` into `acc`, in pieces of its own shape: the
+ * first listed whose m and n divide the tile's (a 16×16 tile takes WMMA's 16×16, a 32×8 one two m16n8k16 pieces).
+ */
+export function coreFor(
+  cores: readonly TensorCore[] | undefined,
+  tile: { readonly m: number; readonly n: number; readonly k: number },
+  input: DType,
+  acc: DType,
+): TensorCore | undefined {
+  return cores?.find(
+    (t) =>
+      renders(t) &&
+      t.k === tile.k &&
+      tile.m % t.m === 0 &&
+      tile.n % t.n === 0 &&
+      t.input === input &&
+      t.acc === acc,
+  );
+}
+
 /** Why TC `o` cannot apply to k under `opts` on a device with these caps, or undefined. */
 export function invalidTensorCore(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): string | undefined {
   const s = `TC(${o.axis}, ${o.amount})`;
   const tile = localTile({ ...k, opts }),
     axes = tile.flatMap((t, d) => (t > 1 ? [d] : []));
-  const rendered = caps.tensorCores?.filter((t) => t.api === 'wmma') ?? [];
-  if (!rendered.length) return `${s}: the device lists no tensor core TC renders`;
-  const fits = rendered.filter((t) => t.k === o.amount && t.m === tile[axes[0]!] && t.n === tile[axes[1]!]);
-  if (axes.length !== 2 || !fits.length)
-    return `${s}: LOCAL must tile two axes by a tensor core's m×n (${[
-      ...new Set(rendered.map((t) => `${t.m}×${t.n}×${t.k}`)),
+  const listed = caps.tensorCores?.filter(renders) ?? [];
+  if (!listed.length) return `${s}: the device lists no tensor core TC renders`;
+  const [m, n] = [tile[axes[0]!]!, tile[axes[1]!]!];
+  if (axes.length !== 2 || !listed.some((t) => t.k === o.amount && m % t.m === 0 && n % t.n === 0))
+    return `${s}: LOCAL must tile two axes by multiples of a tensor core's m×n (${[
+      ...new Set(listed.map((t) => `${t.m}×${t.n}×${t.k}`)),
     ].join(', ')}), with k = ${o.amount}`;
   if (caps.workgroupSize % warpSize) return `${s}: workgroups are not whole warps`;
   const g = globalRanges(k.shape),
@@ -81,10 +109,9 @@ export function invalidTensorCore(k: Kernel, o: Opt, opts: readonly Opt[], caps:
   for (const red of reduces) {
     const ops = mmaOperands(red, g[axes[0]!]!, g[axes[1]!]!, deps);
     if (typeof ops === 'string') return `${s}: ${ops}`;
-    const tc = fits.find((t) => t.input === ops.x.dtype && t.acc === red.dtype);
-    if (!tc)
-      return `${s}: no ${fits[0]!.m}×${fits[0]!.n}×${o.amount} tensor core takes ${ops.x.dtype} into ${red.dtype}`;
-    bytes += copies * (tc.m * tc.n * itemsize(tc.acc) + (tc.m + tc.n) * tc.k * itemsize(tc.input));
+    const tc = coreFor(listed, { m, n, k: o.amount }, ops.x.dtype, red.dtype);
+    if (!tc) return `${s}: no tensor core for a ${m}×${n}×${o.amount} tile takes ${ops.x.dtype} into ${red.dtype}`;
+    bytes += copies * (m * n * itemsize(tc.acc) + (m + n) * tc.k * itemsize(tc.input));
   }
   const limit = caps.sharedBytes ?? 0;
   return bytes > limit ? `${s}: ${bytes} bytes of workgroup memory, more than the ${limit} allowed` : undefined;

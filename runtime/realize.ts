@@ -1,7 +1,7 @@
 // Runs a graph: schedule (cached by structure), lower + render + compile each kernel once (cached by its
 // structural key), launch on device buffers with the variables' values, free intermediates after their last
 // use, and report what ran (DEBUG, stats, profiles). Both caches are bounded.
-import { estimate } from '../codegen/estimate.js';
+import { estimate, paramBytes } from '../codegen/estimate.js';
 import { type Kernel, kernelKey } from '../codegen/kernel.js';
 import { linearize } from '../codegen/linearize.js';
 import { formatOpts } from '../codegen/actions.js';
@@ -74,7 +74,7 @@ export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
           program: await backend.compile(k, { source, checks: false }),
           kernel: k,
           flops: 0,
-          bytes: k.params.reduce((a, p) => a + p.numel * 4, 0),
+          bytes: paramBytes(k, backend.caps.storage),
         };
       }
       const { kernel: opt, from } = await chooseOpts(backend, k);
@@ -85,7 +85,7 @@ export function compile(backend: Backend, k: Kernel): Promise<Compiled> {
       stats.compiles++;
       const program = await backend.compile(opt, rendered);
       await turnIfLong();
-      return { program, kernel: opt, ...estimate(opt, insts) };
+      return { program, kernel: opt, ...estimate(opt, insts, backend.caps.storage) };
     })();
     cache.set(key, c);
     c.catch(() => cache.delete(key)); // a failed compile is reported, not remembered

@@ -86,7 +86,7 @@ let planned = 0;
 /** A device with `limits` that runs nothing, registered under a fresh name. */
 export function planDevice(limits: Limits, like: string): NullBackend {
   const caps = planCaps(limits);
-  const lang = (limits.target === 'cuda' ? cudaFor : wgslFor)(caps.workgroupSize);
+  const lang = limits.target === 'cuda' ? cudaFor(caps.workgroupSize, caps.tensorCores) : wgslFor(caps.workgroupSize);
   const b = new NullBackend(`plan${planned++}`, caps, lang, like);
   registerDevice(b);
   return b;

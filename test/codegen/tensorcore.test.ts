@@ -1,9 +1,10 @@
 // TC (the generated tensor-core path) on every backend whose caps list a tensor core TC renders: f16 and bf16
 // matmuls — plain, UPCAST into several tiles, ragged under PADTO, batched, with f32 inputs cast inside, with a fused
 // epilogue — equal the float64 reference exactly (operands are multiples of 1/4 in [-1, 1], so every product and
-// partial sum is exact in f32 and the f16 result; bf16 results are the reference rounded to bf16), and their
-// sources multiply through WMMA. Without a GPU, CUDA_EMULATOR=1 runs
-// them on the CUDA emulator (CI). Lists TC cannot take are refused with the reason on any machine.
+// partial sum is exact in f32 and the f16 result; bf16 results are the reference rounded to bf16), each on a 16×16
+// tile (WMMA) and a 32×8 one (two mma.sync m16n8k16 pieces a warp, whose registers the renderer gathers from layout
+// data). Without a GPU, CUDA_EMULATOR=1 runs them on the CUDA emulator (CI), whose mma.sync places elements by the
+// PTX ISA's formulas. Lists TC cannot take are refused with the reason on any machine.
 import { describe, expect, test } from 'vitest';
 import type { TensorCore } from '../../backends/backend.js';
 import { type OptCaps, invalidOpts } from '../../codegen/actions.js';
@@ -18,10 +19,10 @@ import { type Nd, build } from '../ops/nd.js';
 import { matmul } from '../ops/ref.js';
 import { bf16Round } from '../fuzz/program.js';
 
-const wmma = (d: string): boolean => !!getDevice(d).caps.tensorCores?.some((t) => t.api === 'wmma');
-const devices = backends.filter(wmma);
+const apis = (d: string): ReadonlySet<string> => new Set(getDevice(d).caps.tensorCores?.map((t) => t.api));
+const devices = backends.filter((d) => apis(d).has('wmma') || apis(d).has('mma.sync'));
 if (!devices.length)
-  console.warn('TC run tests skipped: no device lists a WMMA tensor core (CUDA_EMULATOR=1 adds one)');
+  console.warn('TC run tests skipped: no device lists a tensor core TC renders (CUDA_EMULATOR=1 adds them)');
 
 /** The reduce range of a kernel's (first) reduce. */
 const reduceId = (k: Kernel): number =>
@@ -34,41 +35,48 @@ function quarters(shape: readonly number[], seed: number): Nd {
     return ((s >>> 16) % 9) / 4 - 1;
   });
 }
-const tile = (rowAxis: number): Opt[] => [
-  { op: 'LOCAL', axis: rowAxis, amount: 16 },
-  { op: 'LOCAL', axis: rowAxis + 1, amount: 16 },
+const tile = (rowAxis: number, [m, n]: readonly [number, number] = [16, 16]): Opt[] => [
+  { op: 'LOCAL', axis: rowAxis, amount: m },
+  { op: 'LOCAL', axis: rowAxis + 1, amount: n },
 ];
+/** The tile shapes each case runs on, and the call its source multiplies with. */
+const tiles = [
+  { tile: [16, 16], api: 'wmma', call: 'wmma::mma_sync' },
+  { tile: [32, 8], api: 'mma.sync', call: 'pg_mma_m16n8k16_' },
+] as const;
 const tc = (axis: number): Opt => ({ op: 'TC', axis, amount: 16 });
 
 interface Case {
   readonly name: string;
   readonly a: readonly number[];
   readonly b: readonly number[];
-  readonly opts: (r: number) => Opt[];
+  readonly opts: (r: number, t: readonly [number, number]) => Opt[];
   /** The computation over half a, b (default a @ b), and its float64 reference. */
   readonly run?: (a: Tensor, b: Tensor) => Tensor;
   readonly ref?: (a: Nd, b: Nd) => Nd;
+  /** Upload f32 and cast inside the kernel (default: half buffers). */
+  readonly f32Inputs?: boolean;
 }
 const cases: Case[] = [
-  { name: '32x64 @ 64x48', a: [32, 64], b: [64, 48], opts: (r) => [...tile(0), tc(r)] },
+  { name: '32x64 @ 64x48', a: [32, 64], b: [64, 48], opts: (r, t) => [...tile(0, t), tc(r)] },
   {
     name: 'UPCAST 2x2: four tiles per workgroup, one warp each',
     a: [64, 32],
     b: [32, 64],
-    opts: (r) => [{ op: 'UPCAST', axis: 0, amount: 2 }, { op: 'UPCAST', axis: 1, amount: 2 }, ...tile(0), tc(r)],
+    opts: (r, t) => [{ op: 'UPCAST', axis: 0, amount: 2 }, { op: 'UPCAST', axis: 1, amount: 2 }, ...tile(0, t), tc(r)],
   },
   {
     name: 'ragged 40x48 @ 48x36, padded to the tiles',
     a: [40, 48],
     b: [48, 36],
-    opts: (r) => [{ op: 'PADTO', axis: 0, amount: 16 }, { op: 'PADTO', axis: 1, amount: 16 }, ...tile(0), tc(r)],
+    opts: (r, t) => [{ op: 'PADTO', axis: 0, amount: 32 }, { op: 'PADTO', axis: 1, amount: 16 }, ...tile(0, t), tc(r)],
   },
-  { name: 'batched 3x32x32 @ 3x32x16', a: [3, 32, 32], b: [3, 32, 16], opts: (r) => [...tile(1), tc(r)] },
+  { name: 'batched 3x32x32 @ 3x32x16', a: [3, 32, 32], b: [3, 32, 16], opts: (r, t) => [...tile(1, t), tc(r)] },
   {
     name: 'an epilogue: relu(a @ b) * 2 in the same kernel',
-    a: [16, 96],
+    a: [32, 96],
     b: [96, 32],
-    opts: (r) => [...tile(0), tc(r)],
+    opts: (r, t) => [...tile(0, t), tc(r)],
     run: (a, b) => a.matmul(b).relu().mul(2),
     ref: (a, b) => {
       const m = matmul(a, b);
@@ -81,12 +89,18 @@ describe.each(devices)('TC on %s', (device) => {
   const caps = getDevice(device).caps,
     lang = getDevice(device).language;
   const inputs = (['f16', 'bf16'] as const).filter((d) => caps.tensorCores?.some((t) => t.input === d));
+  const listed = (d: string, api: string) => caps.tensorCores?.some((t) => t.input === d && t.api === api);
+  const all: Case[] = [
+    ...cases,
+    { ...cases[0]!, name: `${cases[0]!.name}, f32 inputs cast inside the kernel`, f32Inputs: true },
+  ];
   test.each(
-    inputs.flatMap((dtype) => [
-      ...cases.map((c) => ({ ...c, dtype, f32Inputs: false })),
-      { ...cases[0]!, name: `${cases[0]!.name}, f32 inputs cast inside the kernel`, dtype, f32Inputs: true },
-    ]),
-  )('$dtype $name equals float64 and multiplies through WMMA', async (c) => {
+    inputs.flatMap((dtype) =>
+      tiles
+        .filter((t) => listed(dtype, t.api))
+        .flatMap(({ tile: t, call }) => all.map((c) => ({ ...c, dtype, tile: t, call }))),
+    ),
+  )('$dtype $name on a $tile tile equals float64 and multiplies with $call', async (c) => {
     const x = quarters(c.a, 3),
       y = quarters(c.b, 4);
     const upload = (v: Nd, shape: readonly number[]): Tensor =>
@@ -97,10 +111,10 @@ describe.each(devices)('TC on %s', (device) => {
     const out = (c.run ?? ((p, q) => p.matmul(q)))(a, b);
     const kernels = plan(out),
       k = kernels.find((kk) => kk.stores.some((s) => s.toposort().some((u) => u.op === 'REDUCE')))!;
-    const opts = c.opts(reduceId(k));
+    const opts = c.opts(reduceId(k), c.tile);
     expect(invalidOpts(k, opts, caps)).toBeUndefined();
     const { source } = render({ ...k, opts }, linearize({ ...k, opts }, false), lang);
-    expect(source).toContain('wmma::mma_sync');
+    expect(source).toContain(c.call);
     let applied = 0;
     overrideOpts((kk) => {
       if (!kk.stores.some((s) => s.toposort().some((u) => u.op === 'REDUCE'))) return undefined;
@@ -144,6 +158,13 @@ describe('TC is refused where tensor cores cannot take the kernel', () => {
       [{ op: 'LOCAL', axis: 0, amount: 32 }, { op: 'LOCAL', axis: 1, amount: 8 }, tc(r)],
       gpu,
       '16×16×16',
+    ],
+    [
+      'where an mma.sync lists no fragment layout to gather registers by',
+      mm,
+      [...tile(0, [32, 8]), tc(r)],
+      { ...gpu, tensorCores: [{ ...wmma16, api: 'mma.sync', n: 8 }] },
+      'no tensor core TC renders',
     ],
     ['with a k no tensor core has', mm, [...tile(0), { op: 'TC', axis: r, amount: 8 }], gpu, 'k = 8'],
     ['on f32 operands', f32mm, [...tile(0), tc(reduceId(f32mm))], gpu, 'products of f16'],

@@ -8,7 +8,9 @@ import { plan } from '../../runtime/plan.js';
 import { cases } from '../ops/cases.js';
 import { uniform } from '../ops/nd.js';
 import { compileAll, nvccAvailable, ptxasOf } from './nvcc.js';
-import { cudaTensorCores } from '../../codegen/cuda.js';
+import { cudaLanguage, cudaTensorCores } from '../../codegen/cuda.js';
+import { linearize } from '../../codegen/linearize.js';
+import { render } from '../../codegen/render.js';
 
 const hasNvcc = nvccAvailable();
 if (!hasNvcc) console.warn('cuda compile tests skipped: nvcc not found');
@@ -75,44 +77,43 @@ describe.skipIf(!hasNvcc)('cuda codegen', () => {
     expect(compileAll(staged).length).toBe(4);
   }, 60_000);
 
-  test('tensor-core matmuls (TC: WMMA) compile without spills: one or four tiles a workgroup, ragged, batched', () => {
+  test('TC matmuls compile without spills: WMMA (1 or 4 tiles a block, ragged, batched), mma.sync, f16, bf16', () => {
     const caps = { ...block, sharedBytes: 48 * 1024, tensorCores: cudaTensorCores(9, 0) };
-    const f16 = (shape: number[], seed: number) =>
-      tensor(Float32Array.from(uniform(shape, seed).data), { shape }).cast('f16');
-    const variants: [number[], number[], Opt[]][] = [
-      [[32, 64], [64, 48], []],
-      [
-        [64, 32],
-        [32, 64],
-        [
-          { op: 'UPCAST', axis: 0, amount: 2 },
-          { op: 'UPCAST', axis: 1, amount: 2 },
-        ],
-      ],
-      [
-        [40, 48],
-        [48, 36],
-        [
-          { op: 'PADTO', axis: 0, amount: 16 },
-          { op: 'PADTO', axis: 1, amount: 16 },
-        ],
-      ],
-      [[3, 32, 32], [3, 32, 16], []],
+    const half = (shape: number[], seed: number, d: 'f16' | 'bf16') =>
+      tensor(Float32Array.from(uniform(shape, seed).data), { shape }).cast(d);
+    const upcast: Opt[] = [
+      { op: 'UPCAST', axis: 0, amount: 2 },
+      { op: 'UPCAST', axis: 1, amount: 2 },
     ];
-    const kernels = variants.map(([a, b, extra]): Kernel => {
-      const k = plan(f16(a, 1).matmul(f16(b, 2))).at(-1)!;
+    const padded: Opt[] = [
+      { op: 'PADTO', axis: 0, amount: 16 },
+      { op: 'PADTO', axis: 1, amount: 16 },
+    ];
+    type Variant = [number[], number[], Opt[], [number, number], 'f16' | 'bf16', string];
+    const variants: Variant[] = [
+      [[32, 64], [64, 48], [], [16, 16], 'f16', 'wmma::mma_sync'],
+      [[64, 32], [32, 64], upcast, [16, 16], 'f16', 'wmma::mma_sync'],
+      [[40, 48], [48, 36], padded, [16, 16], 'f16', 'wmma::mma_sync'],
+      [[3, 32, 32], [3, 32, 16], [], [16, 16], 'f16', 'wmma::mma_sync'],
+      [[32, 64], [64, 48], [], [16, 16], 'bf16', 'wmma::mma_sync'],
+      [[64, 64], [64, 32], [], [32, 8], 'f16', 'pg_mma_m16n8k16_f16('],
+      [[64, 32], [32, 64], upcast, [32, 8], 'bf16', 'pg_mma_m16n8k16_bf16('],
+    ];
+    const kernels = variants.map(([a, b, extra, [tm, tn], d, call]): Kernel => {
+      const k = plan(half(a, 1, d).matmul(half(b, 2, d))).at(-1)!;
       const r = k.stores[0]!.toposort().find((u) => u.op === 'RANGE' && u.range.kind === 'reduce')!.range.id;
       const row = a.length - 2;
       const opts: Opt[] = [
         ...extra,
-        { op: 'LOCAL', axis: row, amount: 16 },
-        { op: 'LOCAL', axis: row + 1, amount: 16 },
+        { op: 'LOCAL', axis: row, amount: tm },
+        { op: 'LOCAL', axis: row + 1, amount: tn },
         { op: 'TC', axis: r, amount: 16 },
       ];
       expect(invalidOpts(k, opts, caps)).toBeUndefined();
+      expect(render({ ...k, opts }, linearize({ ...k, opts }, false), cudaLanguage).source).toContain(call);
       return { ...k, opts };
     });
-    expect(compileAll(kernels).length).toBe(4);
+    expect(compileAll(kernels).length).toBe(variants.length);
     for (const k of kernels) expect(ptxasOf(k).spills, k.name).toBe(0);
   }, 60_000);
 });

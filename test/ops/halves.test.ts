@@ -3,7 +3,7 @@
 // is rounded again; the tolerance is the dtype's (an ulp at 1 is 2^-10 for f16, 2^-7 for bf16, whose rounding of
 // f32 values is the only difference here: the same 8 exponent bits as f32, so no overflow before 3.4e38).
 import { describe, expect, test } from 'vitest';
-import { getDevice, tensor, zeros } from '../../index.js';
+import { getDevice, profile, tensor, zeros } from '../../index.js';
 import { backends } from '../backends.js';
 import { cases } from './cases.js';
 import { rng, uniform } from './nd.js';
@@ -70,6 +70,18 @@ const probes = {
   bf16: [1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -8 + 2 ** -20, 2 ** -126, 3.3895e38, 3.3961e38, 3.4e38, 65504],
 };
 const exponents = { f16: [-27, 18], bf16: [-120, 127] };
+
+test.each(runs)(
+  "$dtype on $device: a kernel's profiled bytes are its buffers' as the device stores them",
+  async (r) => {
+    const x = tensor(Float32Array.from(uniform([1000], 7).data), { device: r.device, dtype: r.dtype });
+    await x.realize();
+    const { events } = await profile(() => x.mul(3).realize());
+    // WebGPU keeps bf16 in f32 (caps.storage): 4 bytes an element there, 2 elsewhere; an input and an output
+    const stored = getDevice(r.device).caps.storage[r.dtype] ?? r.dtype;
+    expect(events.map((e) => e.bytes)).toEqual([2 * 1000 * (stored === 'f32' ? 4 : 2)]);
+  },
+);
 
 describe.each(runs)('f32 → $dtype casts on $device', ({ device, dtype, round }) => {
   test('a cast to the dtype and back inside one kernel rounds: nearest even, smallest values, overflow', async () => {

@@ -126,6 +126,7 @@ typedef struct {
   Dim thread, block, blockDim, gridDim;
   void (*sync)(void *);
   void *barrier;
+  void (*warp_sync)(void *);
 } Ctx;
 typedef int (*Entry)(void **params, const Ctx *ctx, int *sizes);
 typedef struct {
@@ -254,14 +255,18 @@ static void say_launch(const char *what, const Launch *l) {
 }
 
 /**
- * A block whose threads synchronize runs them as fibers on one host thread: each round resumes every live thread
- * until its next __syncthreads or its end, so no thread passes a barrier before all have reached it (a thread that
- * returned counts as arrived, as on sm_70+). Deterministic, and cheap next to one host thread per CUDA thread.
+ * A block whose threads synchronize runs them as fibers on one host thread. Each thread runs until it waits at a
+ * barrier or ends; a barrier opens when every live thread it spans waits there: a warp's (warp collectives such as
+ * the emulated mma.sync) when all lanes of the warp do, the block's (__syncthreads) when all its threads do (a thread
+ * that returned counts as arrived, as on sm_70+). Lanes of one warp waiting at different barriers, or a warp
+ * collective in a warp some of whose lanes ended, is a kernel bug: reported, then abort. Deterministic, and cheap
+ * next to one host thread per CUDA thread.
  */
+enum { RUNNING, AT_BLOCK, AT_WARP };
 typedef struct {
   ucontext_t context;
   Ctx ctx;
-  int done;
+  int done, waiting;
 } Fiber;
 typedef struct {
   ucontext_t scheduler;
@@ -269,10 +274,12 @@ typedef struct {
   const Launch *launch;
   void **params;
 } Block;
-static void fiber_sync(void *block) {
-  Block *b = block;
+static void wait_at(Block *b, int barrier) {
+  b->current->waiting = barrier;
   swapcontext(&b->current->context, &b->scheduler);
 }
+static void fiber_sync(void *block) { wait_at(block, AT_BLOCK); }
+static void fiber_warp_sync(void *block) { wait_at(block, AT_WARP); }
 static Block *running; // the block the fibers of this launch belong to (launches run one at a time)
 static void fiber_main(void) {
   Block *b = running;
@@ -282,8 +289,36 @@ static void fiber_main(void) {
 }
 static void no_sync(void *barrier) {
   (void)barrier;
-  fprintf(stderr, "fake libcuda: __syncthreads in a kernel its module did not mark .sync\n");
+  fprintf(stderr, "fake libcuda: a barrier in a kernel its module did not mark .sync\n");
   abort();
+}
+static void misuse(const Launch *l, const char *what, unsigned warp) {
+  fprintf(stderr, "fake libcuda: %s: %s (warp %u)\n", l->fn->name, what, warp);
+  abort();
+}
+/** Opens the barriers every live thread they span has reached; 0 when all threads have ended. */
+static int open_barriers(Block *b, unsigned threads) {
+  int opened = 0, live = 0, at_block = 0;
+  for (unsigned w = 0; w * 32 < threads; w++) {
+    unsigned end = w * 32 + 32 < threads ? w * 32 + 32 : threads, lanes = 0, warp = 0, ended = 0;
+    for (unsigned t = w * 32; t < end; t++) {
+      Fiber *f = &b->fibers[t];
+      ended += f->done;
+      lanes += !f->done;
+      warp += !f->done && f->waiting == AT_WARP;
+    }
+    live += (int)lanes;
+    if (!warp) continue;
+    if (ended || end - w * 32 < 32) misuse(b->launch, "a warp collective in a warp with ended or absent lanes", w);
+    if (warp != lanes) continue;
+    for (unsigned t = w * 32; t < end; t++) b->fibers[t].waiting = RUNNING;
+    opened = 1;
+  }
+  if (opened || !live) return live;
+  for (unsigned t = 0; t < threads; t++) at_block += !b->fibers[t].done && b->fibers[t].waiting == AT_BLOCK;
+  if (at_block != live) misuse(b->launch, "lanes wait at a warp collective while others wait at __syncthreads", 0);
+  for (unsigned t = 0; t < threads; t++) b->fibers[t].waiting = RUNNING;
+  return live;
 }
 static Dim dim(const unsigned v[3]) { return (Dim){v[0], v[1], v[2]}; }
 static Dim index_of(unsigned i, const unsigned n[3]) { return (Dim){i % n[0], i / n[0] % n[1], i / (n[0] * n[1])}; }
@@ -296,7 +331,7 @@ static CUresult run(const Launch *l) {
   for (int i = 0; i < l->fn->nparams; i++) params[i] = (void *)(l->params + i * SLOT);
   unsigned threads = l->block[0] * l->block[1] * l->block[2], blocks = l->grid[0] * l->grid[1] * l->grid[2];
   if (!l->fn->sync) {
-    Ctx ctx = {{0, 0, 0}, {0, 0, 0}, dim(l->block), dim(l->grid), no_sync, NULL};
+    Ctx ctx = {{0, 0, 0}, {0, 0, 0}, dim(l->block), dim(l->grid), no_sync, NULL, no_sync};
     for (unsigned b = 0; b < blocks; b++)
       for (unsigned t = 0; t < threads; t++) {
         ctx.block = index_of(b, l->grid);
@@ -313,23 +348,22 @@ static CUresult run(const Launch *l) {
   for (unsigned b = 0; b < blocks; b++) {
     for (unsigned t = 0; t < threads; t++) {
       Fiber *f = &block.fibers[t];
-      f->ctx = (Ctx){index_of(t, l->block), index_of(b, l->grid), dim(l->block), dim(l->grid), fiber_sync, &block};
-      f->done = 0;
+      f->ctx = (Ctx){index_of(t, l->block), index_of(b, l->grid), dim(l->block), dim(l->grid), fiber_sync, &block,
+                     fiber_warp_sync};
+      f->done = f->waiting = 0;
       getcontext(&f->context);
       f->context.uc_stack.ss_sp = stacks + (size_t)t * FIBER_STACK;
       f->context.uc_stack.ss_size = FIBER_STACK;
       f->context.uc_link = &block.scheduler;
       makecontext(&f->context, fiber_main, 0);
     }
-    for (int live = 1; live;) {
-      live = 0;
+    do {
       for (unsigned t = 0; t < threads; t++) {
-        if (block.fibers[t].done) continue;
+        if (block.fibers[t].done || block.fibers[t].waiting != RUNNING) continue;
         block.current = &block.fibers[t];
         swapcontext(&block.scheduler, &block.fibers[t].context);
-        live |= !block.fibers[t].done;
       }
-    }
+    } while (open_barriers(&block, threads));
   }
   running = NULL;
   free(stacks);

@@ -54,6 +54,10 @@ static int kernel_names(const char *src, char names[][256], int max) {
   }
   return n;
 }
+/** Whether a source's threads wait for each other: block barriers, or warp collectives (pg_mma_sync.h). */
+static int synchronizes(const char *src) {
+  return strstr(src, "__syncthreads") || strstr(src, "wmma::") || strstr(src, "pg_mma_");
+}
 /** A fresh folder for modules, beside this library (so the test's temporary folder holds everything). */
 static int module_dir(char *out, size_t size) {
   Dl_info info;
@@ -115,7 +119,7 @@ int nvrtcCompileProgram(void *prog, int n, const char **options) {
     size_t size = strlen(out) + 64 + (size_t)kernels * 300;
     p->ptx = calloc(1, size);
     int len = snprintf(p->ptx, size, "// polygrad CUDA emulator module\n.emulated %s\n%s", out,
-                       strstr(p->source, "__syncthreads") || strstr(p->source, "wmma::") ? ".sync\n" : "");
+                       synchronizes(p->source) ? ".sync\n" : "");
     for (int i = 0; i < kernels; i++) len += snprintf(p->ptx + len, size - (size_t)len, ".entry %s\n", names[i]);
   }
 #else

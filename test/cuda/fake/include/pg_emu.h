@@ -1,7 +1,8 @@
 // The host side of the CUDA emulator (test/cuda/fake): the CUDA C that polygrad renders and kernels/ contributes,
 // compiled by g++ as ordinary C++. The stand-in driver runs each CUDA thread of a block in turn (as fibers where
-// they synchronize); the indices and __syncthreads come from the context it hands each call; __shared__ arrays are
-// statics (blocks run one at a time). pg_emu_NAME (appended by the stand-in NVRTC) runs one thread of kernel NAME, or reports its parameter sizes.
+// they synchronize); the indices, __syncthreads and the warp barrier of warp collectives (pg_mma_sync.h) come from
+// the context it hands each call; __shared__ arrays are statics (blocks run one at a time). pg_emu_NAME (appended by
+// the stand-in NVRTC) runs one thread of kernel NAME, or reports its parameter sizes.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,7 @@ struct pg_emu_ctx {
   dim3 thread, block, blockDim, gridDim;
   void (*sync)(void *);
   void *barrier;
+  void (*warp_sync)(void *); // waits for the other lanes of this thread's warp (on the same barrier object)
 };
 static thread_local const pg_emu_ctx *pg_ctx;
 
@@ -24,13 +26,13 @@ static thread_local const pg_emu_ctx *pg_ctx;
 #define blockIdx (pg_ctx->block)
 #define blockDim (pg_ctx->blockDim)
 #define gridDim (pg_ctx->gridDim)
-// another thread of the block runs while this one waits: it finds its own context again after
-#define __syncthreads()                                                                                                \
-  do {                                                                                                                 \
-    const pg_emu_ctx *pg_me = pg_ctx;                                                                                  \
-    pg_me->sync(pg_me->barrier);                                                                                       \
-    pg_ctx = pg_me;                                                                                                    \
-  } while (0)
+// other threads run while this one waits: it finds its own context again after
+inline void pg_emu_wait(bool warp) {
+  const pg_emu_ctx *me = pg_ctx;
+  (warp ? me->warp_sync : me->sync)(me->barrier);
+  pg_ctx = me;
+}
+#define __syncthreads() pg_emu_wait(false)
 #define __global__
 #define __device__
 #define __host__
@@ -103,3 +105,4 @@ template <typename... A> int pg_emu_call(void (*k)(A...), void **params, const p
   pg_emu_invoke(k, params, std::index_sequence_for<A...>{});
   return 0;
 }
+#include "pg_mma_sync.h"
