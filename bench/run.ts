@@ -67,7 +67,8 @@ async function main(): Promise<void> {
     );
   }
   const started = performance.now();
-  for (const w of workloads(suite)) {
+  const only = process.argv[3]; // a workload name's substring: run just those
+  for (const w of workloads(suite).filter((x) => !only || x.name.includes(only))) {
     const buffersBefore = memory().buffers;
     const p = w.poly(device);
     const inputs = await Promise.all(p.inputs.map((x) => x.realize()));

@@ -92,21 +92,22 @@ export function workloads(suite: Suite): Workload[] {
       },
     },
   });
+  const n = 1024 * 1024;
+  const elementwise: Workload = {
+    name: 'elementwise ((a*b+c).relu()*2).exp() 1M',
+    flops: 5 * n,
+    poly: (d) => ({
+      inputs: [pt([n], 7, d), pt([n], 8, d), pt([n], 9, d)],
+      run: (a, b, c) => a!.mul(b!).add(c!).relu().mul(2).exp(),
+    }),
+    tfjs: {
+      inputs: () => [tt([n], 7), tt([n], 8), tt([n], 9)],
+      run: (a, b, c) => tf.exp(tf.mul(tf.relu(tf.add(tf.mul(a!, b!), c!)), 2)),
+    },
+  };
   if (suite === 'cpu') {
-    const n = 1024 * 1024;
     return [
-      {
-        name: 'elementwise ((a*b+c).relu()*2).exp() 1M',
-        flops: 5 * n,
-        poly: (d) => ({
-          inputs: [pt([n], 7, d), pt([n], 8, d), pt([n], 9, d)],
-          run: (a, b, c) => a!.mul(b!).add(c!).relu().mul(2).exp(),
-        }),
-        tfjs: {
-          inputs: () => [tt([n], 7), tt([n], 8), tt([n], 9)],
-          run: (a, b, c) => tf.exp(tf.mul(tf.relu(tf.add(tf.mul(a!, b!), c!)), 2)),
-        },
-      },
+      elementwise,
       mm(256),
       mm(512),
       conv(64, 32, 32),
@@ -120,6 +121,7 @@ export function workloads(suite: Suite): Workload[] {
     ];
   }
   return [
+    elementwise,
     mm(512),
     mm(1024),
     conv(64, 64, 48),

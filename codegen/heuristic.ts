@@ -1,5 +1,6 @@
 // The heuristic: optimizer actions picked by a cost model, no timing. UPCAST/UNROLL minimize the loads one thread
-// issues per output; on GPUs, kernels with too few outputs to fill the device GROUP their long reduces.
+// issues per output; on GPUs, kernels with too few outputs to fill the device GROUP their long reduces, and
+// elementwise kernels with outputs to spare compute a few adjacent ones a thread (adjacentOutputs).
 import { type OptCaps, groupableRanges, maxUpcast, split, topReduces } from './actions.js';
 import { substitute, int } from './alu.js';
 import type { Kernel, Opt } from './kernel.js';
@@ -8,6 +9,8 @@ import type { UOp } from './uop.js';
 
 /** Threads below which a GPU kernel should not upcast further, and should group its reduces. */
 const minThreads = 4096;
+/** Adjacent outputs an elementwise GPU thread computes (adjacentOutputs). */
+const elementwisePerThread = 4;
 /** Most reduce steps per unrolled iteration the heuristic picks, longest reduce range it unrolls whole. */
 const maxUnroll = 9,
   smallReduce = 4;
@@ -126,7 +129,22 @@ export function optimize(k: Kernel, caps: OptCaps): Kernel {
     k.shape.reduce((a, b) => a * b, 1),
   );
   if (gpu && threads <= minThreads) opts.push(...group(k, threads, caps));
+  if (gpu && !opts.length) opts.push(...adjacentOutputs(k));
   return opts.length ? { ...k, opts } : k;
+}
+
+/**
+ * adjacentOutputs: an elementwise GPU kernel (no reduce) with threads to spare computes elementwisePerThread
+ * adjacent outputs of its innermost axis a thread. A thread's fixed cost (its index math and bounds check; a CPU
+ * rasterizer's per-invocation overhead, half the time of a 1M-element add on lavapipe) is then shared; the loads
+ * of a warp still cover the same cache lines.
+ */
+function adjacentOutputs(k: Kernel): Opt[] {
+  const axis = k.shape.length - 1,
+    outputs = k.shape.reduce((a, b) => a * b, 1);
+  if (axis < 0 || k.shape[axis]! % elementwisePerThread || outputs / elementwisePerThread < minThreads) return [];
+  if (k.stores.some((s) => s.toposort().some((u) => u.op === 'REDUCE'))) return [];
+  return [{ op: 'UPCAST', axis, amount: elementwisePerThread }];
 }
 
 /** GROUP actions for a kernel with `threads` outputs per launch, or none. Lanes get ≥ 4 iterations each. */

@@ -78,12 +78,7 @@ export function coreFor(
 ): TensorCore | undefined {
   return cores?.find(
     (t) =>
-      renders(t) &&
-      t.k === tile.k &&
-      tile.m % t.m === 0 &&
-      tile.n % t.n === 0 &&
-      t.input === input &&
-      t.acc === acc,
+      renders(t) && t.k === tile.k && tile.m % t.m === 0 && tile.n % t.n === 0 && t.input === input && t.acc === acc,
   );
 }
 

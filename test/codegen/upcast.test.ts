@@ -1,6 +1,7 @@
 // UPCAST/UNROLL by loads per output: a conv upcasts output channels × rows × columns and unrolls its 3×3 taps (their
 // windows overlap, so neighbouring pixels share input loads), a matmul takes an 8×4 register tile; sizes the tile
-// does not divide fall back to amounts that do, and every choice matches the float64 references.
+// does not divide fall back to amounts that do; elementwise GPU kernels compute 4 adjacent outputs a thread; every
+// choice matches the float64 references.
 import { describe, expect, test } from 'vitest';
 import { type Tensor, tensor } from '../../index.js';
 import type { Kernel } from '../../codegen/kernel.js';
@@ -56,6 +57,19 @@ describe('UPCAST and UNROLL', () => {
       actions(only(put(nd([257, 33], 1)).matmul(put(nd([33, 259], 2))))).filter((a) => a.startsWith('UPCAST')),
     ).toEqual([]);
   });
+  test('an elementwise GPU kernel computes 4 adjacent outputs a thread (adjacentOutputs); not on the CPU', () => {
+    const ew = only(
+      put(nd([64, 1024], 1))
+        .exp()
+        .mul(2),
+    );
+    expect(actions(ew)).toEqual(['UPCAST(1, 4)']);
+    expect(actions(ew, cpu)).toEqual([]);
+    // too few outputs to keep minThreads (4096) threads; an innermost axis 4 does not divide; a reduce
+    expect(actions(only(put(nd([64, 128], 1)).exp()))).toEqual([]);
+    expect(actions(only(put(nd([1024, 63], 1)).exp()))).toEqual([]);
+    expect(actions(only(put(nd([1024, 64], 1)).sum(1)))).not.toContain('UPCAST(0, 4)');
+  });
   test.skipIf(!nvccAvailable())(
     'unrolled and upcast kernels compile for sm_90',
     () => {
@@ -87,6 +101,15 @@ describe.each(backends)('upcast kernels on %s match float64', (device) => {
   ])('conv2d 3x3 pad 1, %i channels in, %ix%i, %i out', async (c, h, w, o) => {
     const a = conv(c, h, w, o);
     await close(convOf(a, device), R.conv2d(a.x, a.w, a.b, 1, 1));
+  });
+  test('elementwise kernels, 4 adjacent outputs a thread: contiguous, transposed and broadcast inputs', async () => {
+    const a = nd([96, 256], 8),
+      b = nd([256, 96], 9),
+      c = nd([256], 10);
+    const bt = { shape: [96, 256], data: a.data.map((_, i) => b.data[(i % 256) * 96 + Math.floor(i / 256)]!) };
+    const want = a.data.map((v, i) => Math.exp(v) * bt.data[i]! + c.data[i % 256]!);
+    const got = put(a, device).exp().mul(put(b, device).transpose(0, 1)).add(put(c, device));
+    await close(got, { shape: [96, 256], data: want });
   });
   test('conv2d stride 2 dilation 2 unrolls taps that do not overlap', async () => {
     const x = nd([1, 4, 130, 132], 4),

@@ -298,7 +298,7 @@ static void misuse(const Launch *l, const char *what, unsigned warp) {
 }
 /** Opens the barriers every live thread they span has reached; 0 when all threads have ended. */
 static int open_barriers(Block *b, unsigned threads) {
-  int opened = 0, live = 0, at_block = 0;
+  int opened = 0, live = 0, at_block = 0, split = -1; // split: a warp some of whose lanes wait elsewhere
   for (unsigned w = 0; w * 32 < threads; w++) {
     unsigned end = w * 32 + 32 < threads ? w * 32 + 32 : threads, lanes = 0, warp = 0, ended = 0;
     for (unsigned t = w * 32; t < end; t++) {
@@ -310,13 +310,17 @@ static int open_barriers(Block *b, unsigned threads) {
     live += (int)lanes;
     if (!warp) continue;
     if (ended || end - w * 32 < 32) misuse(b->launch, "a warp collective in a warp with ended or absent lanes", w);
-    if (warp != lanes) continue;
+    if (warp != lanes) {
+      if (split < 0) split = (int)w;
+      continue;
+    }
     for (unsigned t = w * 32; t < end; t++) b->fibers[t].waiting = RUNNING;
     opened = 1;
   }
   if (opened || !live) return live;
   for (unsigned t = 0; t < threads; t++) at_block += !b->fibers[t].done && b->fibers[t].waiting == AT_BLOCK;
-  if (at_block != live) misuse(b->launch, "lanes wait at a warp collective while others wait at __syncthreads", 0);
+  if (at_block != live)
+    misuse(b->launch, "lanes wait at a warp collective while others wait at __syncthreads", (unsigned)split);
   for (unsigned t = 0; t < threads; t++) b->fibers[t].waiting = RUNNING;
   return live;
 }

@@ -2,7 +2,8 @@
 // posts its A and B registers, waits for its warp, rebuilds A and B from every lane's registers and computes its own
 // four C elements. Where a lane's elements sit is written from the PTX ISA's formulas ("Matrix Fragments for
 // mma.m16n8k16 with floating point type": groupID = lane >> 2, threadID_in_group = lane % 4), independently of the
-// layout data the renderer gathers registers with, so a wrong table there gives wrong products here.
+// layout data the renderer gathers registers with, so a wrong table there gives wrong products here (except a
+// permutation of k that A and B share, which leaves every product's sum, on a GPU too, as it is).
 // The inline-PTX helpers polygrad renders are skipped (PG_MMA_SYNC): these stand for them.
 #pragma once
 #include <cstdint>
