@@ -18,6 +18,8 @@ export { broadcastShapes } from './runtime/shape.js';
 export type { TensorLike, TensorOptions, Nested, TypedData, Axis, VariableOptions } from './runtime/tensor.js';
 export { jit, setJit } from './runtime/jit.js';
 export { setBeam, setBeamBudget, beamWidth } from './runtime/beam.js';
+export { setKernelMode, kernelMode } from './runtime/composite.js';
+export type { KernelMode } from './runtime/composite.js';
 export type { Jitted, JitOptions, JitStats } from './runtime/jit.js';
 export type { Conv2dOptions, PoolOptions, InterpolateOptions, AttentionOptions } from './runtime/nn.js';
 export { rand, randn, randint, manualSeed } from './runtime/random.js';

@@ -102,7 +102,21 @@ async function check(defs: readonly KernelDef[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** Median ms of running the op and reading its result back, with the kernel or with the generated path. */
+/**
+ * The elementwise work that usually follows each op (an MLP's activation after a matmul, the UNet's silu after a
+ * conv), timed on both sides: the generated path fuses it into the op's kernel, a contributed kernel (a fusion
+ * barrier) launches it separately, so the ratio `auto` goes by is the one a model sees.
+ */
+const usualEpilogue: Readonly<Record<CompositeOp, ((y: Tensor) => Tensor) | undefined>> = {
+  matmul: (y) => y.relu(),
+  conv2d: (y) => y.silu(),
+  softmax: undefined, // a matmul (attention's values) consumes it
+  attention: undefined, // an output projection (a matmul) consumes it
+};
+/** How the bench table names the epilogues. */
+const epilogueNames = 'matmul: relu, conv2d: silu, softmax and attention: none';
+
+/** Median ms of the op, its usual epilogue and reading the result back, with the kernel or the generated path. */
 async function time(
   def: KernelDef,
   c: (typeof def.cases)[number],
@@ -123,9 +137,11 @@ async function time(
     ),
   );
   const run = async () => {
-    const y = runOp(def.op as CompositeOp, xs, c);
+    const op = runOp(def.op as CompositeOp, xs, c),
+      y = usualEpilogue[def.op as CompositeOp]?.(op) ?? op;
     await y.data();
     y.dispose();
+    if (op !== y) op.dispose();
   };
   await run(); // compiles
   const bench = new Bench({ time: 500, iterations: 5, warmupIterations: 1, throws: true });
@@ -171,7 +187,7 @@ async function bench(defs: readonly KernelDef[]): Promise<number> {
     const head =
       `\n## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — polygrad kernels bench (${devices()
         .map((d) => `${d.name}: ${d.description}`)
-        .join('; ')})\n\n` +
+        .join('; ')})\n\nEach side computes the op and its usual epilogue (${epilogueNames}).\n\n` +
       '| kernel | device | case | kernel ms | generated ms | generated / kernel |\n|---|---|---|---|---|---|\n';
     const text = readFileSync(results, 'utf8'),
       at = text.indexOf('\n## ');

@@ -231,7 +231,8 @@ async function timer(backend: Backend, k: Kernel): Promise<Timer> {
       try {
         const kk = withOpts(opts),
           out = await outputsOf(kk);
-        if (base && !out.every((o, i) => same(o, base[i]!, outDtypes[i]!))) return undefined;
+        // no reference (the unoptimized kernel failed): nothing can count, the heuristic stays
+        if (!base || !out.every((o, i) => same(o, base[i]!, outDtypes[i]!))) return undefined;
         return await timeOf(kk);
       } catch {
         return undefined; // a list that does not compile or fails its checks is no candidate

@@ -21,10 +21,21 @@ import { getDevice } from './device.js';
 import type { Tensor } from './tensor.js';
 
 export type KernelMode = 'auto' | 'generated' | 'custom';
-let mode: KernelMode = ((m) => (m === 'generated' || m === 'custom' ? m : 'auto'))(envFlag('POLYGRAD_KERNELS'));
-/** Which kernels composite ops use: `generated` (never contributed ones), `custom` (whenever one applies), `auto`. */
+const modes: readonly KernelMode[] = ['auto', 'generated', 'custom'];
+/** `m` as a mode, or an error naming `setting` and the modes. */
+function asMode(setting: string, m: string): KernelMode {
+  if (!(modes as readonly string[]).includes(m))
+    throw new Error(`${setting}=${m}: expected one of ${modes.join(', ')}`);
+  return m as KernelMode;
+}
+let mode = asMode('POLYGRAD_KERNELS', envFlag('POLYGRAD_KERNELS') || 'auto');
+/**
+ * Which kernels composite ops built from now on use: `generated` (never contributed ones), `custom` (whenever one
+ * applies), `auto` (where `polygrad kernels bench` measured one faster on this device; never in a browser, which has
+ * no measurements).
+ */
 export const setKernelMode = (m: KernelMode): void => {
-  mode = m;
+  mode = asMode('setKernelMode', m);
 };
 let only: string | undefined;
 /** @internal Under `custom`, consider only the kernel of this name (checks and benchmarks of one kernel). */

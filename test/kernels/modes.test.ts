@@ -1,13 +1,13 @@
 // POLYGRAD_KERNELS: `generated` leaves every composite op to the generated kernels (and `auto` with nothing measured
 // does the same); `custom` uses contributed kernels wherever they apply, and NeuralOS still matches PyTorch with them.
 import { existsSync, readFileSync } from 'node:fs';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type Tensor, tensor } from '../../index.js';
 import { tinyConfig } from '../../models/neuralos/config.js';
 import { NeuralOS, type NeuralOSEvent } from '../../models/neuralos/neuralos.js';
 import { SafetensorsFile } from '../../models/weights/safetensors.js';
 import { kernelKey } from '../../codegen/kernel.js';
-import { kernelMode, setKernelMode, setMeasured } from '../../runtime/composite.js';
+import { type KernelMode, kernelMode, setKernelMode, setMeasured } from '../../runtime/composite.js';
 import { plan } from '../../runtime/plan.js';
 import { kernels } from '../../kernels/index.js';
 import { cases } from '../ops/cases.js';
@@ -80,4 +80,18 @@ describe.each(backends)('kernel modes on %s', (device) => {
     },
     240_000,
   );
+});
+
+test('a POLYGRAD_KERNELS or setKernelMode that is no mode: an error naming the modes, not a silent auto', async () => {
+  expect(() => setKernelMode('fast' as KernelMode)).toThrow('setKernelMode=fast: expected one of auto, generated');
+  process.env.POLYGRAD_KERNELS = 'costum';
+  vi.resetModules();
+  try {
+    await expect(import('../../runtime/composite.js')).rejects.toThrow(
+      'POLYGRAD_KERNELS=costum: expected one of auto, generated, custom',
+    );
+  } finally {
+    delete process.env.POLYGRAD_KERNELS;
+    vi.resetModules();
+  }
 });
