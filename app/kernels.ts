@@ -74,12 +74,17 @@ export async function kernelsCommand(positional: readonly string[], flags: Flags
   }
 }
 
-/** Every case on every device the kernel runs on here; CUDA sources through nvcc. Exit 1 on any failure. */
+/**
+ * Every case on every device the kernel runs on here; CUDA sources through nvcc. Exit 1 on any failure, or when
+ * nothing could be checked (no device the kernels declare is here, no nvcc): a green check means something ran.
+ */
 async function check(defs: readonly KernelDef[]): Promise<number> {
-  let failed = 0;
+  let failed = 0,
+    checked = 0;
   for (const def of defs) {
     for (const b of devices().filter((d) => runsOn(def, d.name))) {
       for (const c of def.cases) {
+        checked++;
         const r = await checkCase(def, c, b.name);
         const ok = r.used && r.kernelError <= r.tol && r.generatedError <= r.tol;
         failed += ok ? 0 : 1;
@@ -92,12 +97,18 @@ async function check(defs: readonly KernelDef[]): Promise<number> {
     if (def.impl.kind === 'source' && def.impl.sources.cuda) {
       if (!nvcc()) console.log(`skip ${def.name}: nvcc not found, its CUDA source is not compiled`);
       else
-        for (const r of compileCuda(def))
+        for (const r of compileCuda(def)) {
+          checked++;
           console.log(
             `${r.spills ? 'warn' : 'ok  '} ${def.name} nvcc sm_90: ${r.case}: ${r.registers} registers, ${r.spills} ` +
               `bytes spilled`,
           );
+        }
     }
+  }
+  if (!checked) {
+    console.log(`nothing checked: ${defs.map((d) => d.name).join(', ')}: no device declared is here, and no nvcc`);
+    return 1;
   }
   return failed ? 1 : 0;
 }

@@ -1,14 +1,16 @@
 // docs/KERNELS.md: its example is what `polygrad kernels new` writes, and that kernel passes the checks: it is used
 // and matches float64 on every backend it declares.
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, test } from 'vitest';
-import { template } from '../../app/kernels.js';
+import { kernelsCommand, template } from '../../app/kernels.js';
 import { checkCase, runsOn } from '../../kernels/check.js';
 import type { KernelDef } from '../../kernels/define.js';
 import { registerKernel } from '../../runtime/composite.js';
 import { checkKernels } from '../../scripts/kernels.js';
+import { kernels } from '../../kernels/index.js';
+import { devices } from '../../index.js';
 import { backends } from '../backends.js';
 
 test(
@@ -45,3 +47,28 @@ test('the matmul template passes too', async () => {
       expect(r.used && r.kernelError <= r.tol, `${device}: ${c.name} (${r.kernelError})`).toBe(true);
     }
 });
+
+test('kernels check: ok lines and status 0 where cases ran; status 1 when nothing could be checked', async () => {
+  const lines: string[] = [],
+    log = console.log,
+    path = process.env.PATH;
+  console.log = (s: unknown) => lines.push(String(s));
+  try {
+    expect(await kernelsCommand(['kernels', 'check', 'softmax_rows'], {})).toBe(0);
+    expect(lines.some((l) => l.startsWith('ok   softmax_rows on cpu'))).toBe(true);
+    // a CUDA-only kernel with no CUDA device here and no nvcc on the PATH: nothing ran, so no green
+    process.env.PATH = path
+      ?.split(':')
+      .filter((d) => !existsSync(join(d, 'nvcc')))
+      .join(':');
+    lines.length = 0;
+    const wmma = kernels.find((k) => k.name === 'matmul_wmma')!,
+      none = !devices().some((d) => runsOn(wmma, d.name));
+    // (where a CUDA device is here, even the emulator, its cases would run: slow, and the first half showed that)
+    if (none) expect(await kernelsCommand(['kernels', 'check', 'matmul_wmma'], {})).toBe(1);
+    if (none) expect(lines.at(-1)).toBe('nothing checked: matmul_wmma: no device declared is here, and no nvcc');
+  } finally {
+    console.log = log;
+    process.env.PATH = path;
+  }
+}, 120_000);
