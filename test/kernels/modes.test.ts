@@ -2,7 +2,7 @@
 // does the same); `custom` uses contributed kernels wherever they apply, and NeuralOS still matches PyTorch with them.
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { type Tensor, tensor } from '../../index.js';
+import { type Tensor, jit, tensor } from '../../index.js';
 import { tinyConfig } from '../../models/neuralos/config.js';
 import { NeuralOS, type NeuralOSEvent } from '../../models/neuralos/neuralos.js';
 import { SafetensorsFile } from '../../models/weights/safetensors.js';
@@ -10,6 +10,7 @@ import { kernelKey } from '../../codegen/kernel.js';
 import { type KernelMode, kernelMode, setKernelMode, setMeasured } from '../../runtime/composite.js';
 import { plan } from '../../runtime/plan.js';
 import { kernels } from '../../kernels/index.js';
+import { runsOn } from '../../kernels/check.js';
 import { cases } from '../ops/cases.js';
 import { uniform } from '../ops/nd.js';
 import { backends } from '../backends.js';
@@ -94,4 +95,28 @@ test('a POLYGRAD_KERNELS or setKernelMode that is no mode: an error naming the m
     delete process.env.POLYGRAD_KERNELS;
     vi.resetModules();
   }
+});
+
+// on the devices a contributed softmax is declared for (cpu and webgpu today)
+const softmaxDevices = backends.filter((d) => kernels.some((k) => k.op === 'softmax' && runsOn(k, d)));
+describe.each(softmaxDevices)('contributed kernels under jit on %s', (device) => {
+  test('custom: a captured softmax replays its contributed kernel, equal to a plain run, on new inputs', async () => {
+    setKernelMode('custom');
+    const x0 = tensor(Float32Array.from(uniform([6, 1000], 1).data), { shape: [6, 1000], device });
+    const names = plan(x0.softmax(-1)).map((k) => k.name);
+    expect(
+      names.some((n) => n.startsWith('c_softmax_')),
+      names.join(),
+    ).toBe(true);
+    const f = jit((x: Tensor) => x.softmax(-1).mul(2));
+    for (let call = 0; call < 4; call++) {
+      const x = tensor(Float32Array.from(uniform([6, 1000], 10 + call).data), { shape: [6, 1000], device });
+      const got = await f(x),
+        want = x.softmax(-1).mul(2);
+      expect(Array.from(await got.data())).toEqual(Array.from(await want.data()));
+      for (const t of [got, want, x]) t.dispose();
+    }
+    expect(f.stats.replays).toBe(2);
+    f.dispose();
+  });
 });
