@@ -1,6 +1,8 @@
 // POLYGRAD_KERNELS: `generated` leaves every composite op to the generated kernels (and `auto` with nothing measured
 // does the same); `custom` uses contributed kernels wherever they apply, and NeuralOS still matches PyTorch with them.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type Tensor, jit, tensor } from '../../index.js';
 import { tinyConfig } from '../../models/neuralos/config.js';
@@ -119,4 +121,33 @@ describe.each(softmaxDevices)('contributed kernels under jit on %s', (device) =>
     expect(f.stats.replays).toBe(2);
     f.dispose();
   });
+});
+
+test('a corrupt or foreign-version kernels.json is ignored with a warning; a good one is what auto uses', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'polygrad-kcache-')),
+    saved = process.env.POLYGRAD_CACHE,
+    warn = console.warn,
+    warnings: string[] = [];
+  process.env.POLYGRAD_CACHE = dir;
+  console.warn = (s: unknown) => warnings.push(String(s));
+  const load = async (text: string) => {
+    writeFileSync(join(dir, 'kernels.json'), text);
+    vi.resetModules();
+    return (await import('../../runtime/composite.js')).measurements();
+  };
+  try {
+    expect(await load('{"version": 1, "devices": {"gpu x": {"softmax_rows": 1.5')).toEqual({});
+    expect(await load('{"version": 2, "devices": {}}')).toEqual({});
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^polygrad: ignoring the kernel cache .*kernels\.json: /);
+    expect(warnings[1]).toContain('not a version 1 kernel cache');
+    expect(await load('{"version": 1, "devices": {"gpu x": {"softmax_rows": 1.5}}}')).toEqual({
+      'gpu x': { softmax_rows: 1.5 },
+    });
+    expect(warnings).toHaveLength(2);
+  } finally {
+    console.warn = warn;
+    process.env.POLYGRAD_CACHE = saved;
+    vi.resetModules();
+  }
 });
