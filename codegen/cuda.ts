@@ -152,15 +152,17 @@ export function cudaTensorCores(major: number, minor: number): TensorCore[] {
  * m16n8k16's fragments (PTX ISA, "Matrix Fragments for mma.m16n8k16"): a lane's group (lane / 4) picks rows of A
  * and C and the column of B, its place in the group (lane % 4) pairs of columns of A and C and of rows of B.
  */
+/** A's and C's lane steps: the lane's place in its group picks a column pair, its group (lane bits 2-4) the row. */
+const rowsByGroup: FragmentLayout['lane'] = [
+  [0, 2],
+  [0, 4],
+  [1, 0],
+  [2, 0],
+  [4, 0],
+];
 const m16n8k16: NonNullable<TensorCore['layout']> = {
   a: {
-    lane: [
-      [0, 2],
-      [0, 4],
-      [1, 0],
-      [2, 0],
-      [4, 0],
-    ],
+    lane: rowsByGroup,
     elem: [
       [0, 1],
       [8, 0],
@@ -181,13 +183,7 @@ const m16n8k16: NonNullable<TensorCore['layout']> = {
     ],
   },
   c: {
-    lane: [
-      [0, 2],
-      [0, 4],
-      [1, 0],
-      [2, 0],
-      [4, 0],
-    ],
+    lane: rowsByGroup,
     elem: [
       [0, 1],
       [8, 0],
