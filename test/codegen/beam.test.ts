@@ -5,8 +5,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { setDebug, tensor } from '../../index.js';
-import { beamStats, reloadBeamCache, setBeam, setBeamBudget } from '../../runtime/beam.js';
+import type { Backend } from '../../backends/backend.js';
+import { formatOpts } from '../../codegen/actions.js';
+import { optimize } from '../../codegen/heuristic.js';
+import type { Kernel, Opt } from '../../codegen/kernel.js';
+import { beamSearch, canonical } from '../../codegen/search.js';
+import { getDevice, setDebug, tensor } from '../../index.js';
+import { beamStats, reloadBeamCache, search, setBeam, setBeamBudget } from '../../runtime/beam.js';
+import { plan } from '../../runtime/plan.js';
 import { version } from '../../runtime/version.js';
 import { backends } from '../backends.js';
 import { uniform } from '../ops/nd.js';
@@ -119,5 +125,69 @@ describe('the cache file', () => {
   test('a bad BEAM setting is an error naming it', () => {
     expect(() => setBeam(-1)).toThrow('setBeam=-1: expected an integer ≥ 0');
     expect(() => setBeam(1.5)).toThrow('expected an integer');
+  });
+});
+
+describe('what a search may choose', () => {
+  const [k] = plan(
+    tensor(Float32Array.from(a.data), { shape: [...a.shape] }).matmul(
+      tensor(Float32Array.from(b.data), { shape: [...b.shape] }),
+    ),
+  ) as [Kernel];
+  const cpu = getDevice('cpu');
+
+  test('a list whose outputs differ from the unoptimized kernel is never chosen, however fast', async () => {
+    // a device that skips the work of every list but the heuristic's and none: those lists are the fastest there
+    // are (nothing runs) and leave their outputs as zeros, so a search that timed them unchecked would pick one
+    const trusted = new Set(['none', formatOpts(canonical(optimize(k, cpu.caps).opts ?? []))]);
+    let skipped = 0;
+    const lying: Backend = {
+      name: cpu.name,
+      caps: cpu.caps,
+      language: cpu.language,
+      description: cpu.description,
+      alloc: (n) => cpu.alloc(n),
+      free: (x) => cpu.free(x),
+      write: (x, d, o) => cpu.write(x, d, o),
+      read: (x) => cpu.read(x),
+      compile: (kk, src) => cpu.compile(kk, src),
+      launch: (p, kk, bufs, vals, timed) => {
+        if (trusted.has(formatOpts(canonical(kk.opts ?? [])))) cpu.launch(p, kk, bufs, vals, timed);
+        else skipped++;
+      },
+      sync: () => cpu.sync(),
+      takeTimes: () => cpu.takeTimes(),
+    };
+    const timed = beamStats.timed,
+      r = await search(lying, k, 2);
+    expect(r).toBeDefined();
+    expect(skipped).toBeGreaterThan(0);
+    expect(beamStats.timed - timed).toBeGreaterThan(trusted.size);
+    expect(trusted).toContain(formatOpts(r!.opts));
+  }, 120_000);
+
+  test('the time budget ends a search that would go on, and the best list timed so far is its result', async () => {
+    // every action halves a list's time, so each round finds a faster list and only the budget (or running out of
+    // lists) ends the search; each timing moves a fake clock on by 1 ms
+    const searchFor = async (budgetMs: number) => {
+      let clock = 0;
+      const times: number[] = [];
+      const measure = async (opts: readonly Opt[]): Promise<number> => {
+        clock += 1;
+        times.push(100 / 2 ** opts.length);
+        return times.at(-1)!;
+      };
+      const r = await beamSearch(k, cpu.caps, [[]], 2, budgetMs, measure, () => clock);
+      return { r: r!, times };
+    };
+    const short = await searchFor(5);
+    expect(short.r.outOfTime).toBe(true);
+    expect(short.times).toHaveLength(6); // timings started at 0..5 ms: the one that would start at 6 ms is not run
+    expect(short.r.tried).toBe(6);
+    expect(short.r.ms).toBe(Math.min(...short.times));
+    const long = await searchFor(1e9);
+    expect(long.r.outOfTime).toBe(false);
+    expect(long.r.tried).toBeGreaterThan(6);
+    expect(long.r.ms).toBeLessThan(short.r.ms);
   });
 });
