@@ -8,6 +8,7 @@ import type { DType } from '../codegen/dtype.js';
 export type { DType } from '../codegen/dtype.js';
 import type { Opt } from '../codegen/kernel.js';
 import type { UOp } from '../codegen/uop.js';
+import type { CompositeName } from '../runtime/tags.js';
 
 /** An input as a kernel sees it: a buffer read through strides (elements; 0 for a broadcast dim) from `offset`. */
 export interface KernelInput {
@@ -42,7 +43,9 @@ export interface CompositeArgs {
     readonly groups: number;
   };
 }
-export type CompositeOp = keyof CompositeArgs;
+/** Each is a name Tensor.named uses (runtime/tags.ts): a key that is none fails to type-check here. */
+type Named<Op extends CompositeName> = Op;
+export type CompositeOp = Named<keyof CompositeArgs>;
 
 /** The tensor inputs of each op, in the order a kernel binds them after its output. */
 export const inputOrder: { readonly [Op in CompositeOp]: readonly (keyof CompositeArgs[Op])[] } = {

@@ -3,8 +3,38 @@ import type { UOp } from '../codegen/uop.js';
 
 /** Tensor methods name the node they return, so kernels can say which ops they fused. */
 export const opTags = new WeakMap<UOp, string>();
-/** Names of composite ops (conv2d, matmul, …), which speak for the primitives inside them. */
-export const compositeOps = new Set<string>();
+/**
+ * The composite ops Tensor methods name the graphs they build after (Tensor.named): in kernel names and profiles
+ * they speak for the primitives inside them. Contributed kernels implement some of them (kernels/define.ts).
+ */
+export const compositeNames = [
+  'attention',
+  'batchNorm',
+  'cat',
+  'conv1d',
+  'conv2d',
+  'cumsum',
+  'embedding',
+  'groupNorm',
+  'hardsigmoid',
+  'hardswish',
+  'indexSelect',
+  'interpolate',
+  'layerNorm',
+  'lerp',
+  'logSoftmax',
+  'logsumexp',
+  'maskedFill',
+  'matmul',
+  'mish',
+  'norm',
+  'outer',
+  'softmax',
+  'tril',
+  'triu',
+] as const;
+export type CompositeName = (typeof compositeNames)[number];
+export const compositeOps: ReadonlySet<string> = new Set(compositeNames);
 
 /**
  * Tags `u` and the untagged nodes below it (what an op just built) with `op`, stopping at tagged nodes and leaves:

@@ -37,7 +37,7 @@ import * as ir from '../codegen/alu.js';
 import { track } from './memory.js';
 import * as nn from './nn.js';
 import { markRealized, realizeTensors } from './realize.js';
-import { compositeOps, opTags, tagNodes } from './tags.js';
+import { type CompositeName, compositeOps, opTags, tagNodes } from './tags.js';
 
 export type TensorLike = Tensor | number | boolean;
 export type Nested = number | boolean | readonly Nested[];
@@ -122,8 +122,7 @@ export class Tensor {
    * Names the graph between `inputs` and this tensor as the composite op `op` (conv2d, matmul, …):
    * kernels and profiles then report it instead of its primitives (nested composites keep their names).
    */
-  named(op: string, ...inputs: (Tensor | undefined)[]): Tensor {
-    compositeOps.add(op);
+  named(op: CompositeName, ...inputs: (Tensor | undefined)[]): Tensor {
     const stop = new Set(inputs.filter((t): t is Tensor => t !== undefined).map((t) => t.node(op)));
     const seen = new Set<UOp>();
     const visit = (u: UOp): void => {
@@ -421,7 +420,7 @@ export class Tensor {
   triu(k = 0): Tensor {
     return this.#triangle('triu', k, false);
   }
-  #triangle(op: string, k: number, lower: boolean): Tensor {
+  #triangle(op: 'tril' | 'triu', k: number, lower: boolean): Tensor {
     if (this.ndim < 2) throw new Error(`${op}: expected at least 2 dims, got ${fmt(this.shape)}`);
     const [n, m] = this.shape.slice(-2) as [number, number];
     const row = nodes.expand(nodes.reshape(nodes.arangeNode(n), [n, 1]), [n, m]),

@@ -4,6 +4,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { type CompositeOp, inputOrder } from '../../kernels/define.js';
+import { tensor } from '../../index.js';
+import { compositeNames } from '../../runtime/tags.js';
 import { checkKernels } from '../../scripts/kernels.js';
 
 test('kernels/index.ts is up to date and every kernel file passes the checks', () => {
@@ -11,6 +14,15 @@ test('kernels/index.ts is up to date and every kernel file passes the checks', (
   expect(errors).toEqual([]);
   expect(names.length).toBeGreaterThanOrEqual(7);
   expect(readFileSync('kernels/index.ts', 'utf8'), 'kernels/index.ts is stale: run npm run kernels').toBe(index);
+});
+
+test("a kernel's op is a name Tensor.named uses: a misspelt one does not type-check (npm test runs tsc)", () => {
+  // @ts-expect-error no composite op is called sofmax
+  const misspelt: CompositeOp = 'sofmax';
+  // @ts-expect-error nor does Tensor.named take it
+  const named = () => tensor([1, 2]).named('sofmax');
+  expect([misspelt, typeof named]).toEqual(['sofmax', 'function']);
+  expect(Object.keys(inputOrder).filter((op) => !(compositeNames as readonly string[]).includes(op))).toEqual([]);
 });
 
 const good = (name: string, extra = '') => `import { defineKernel } from './define.js';
