@@ -2,7 +2,8 @@
 // walks the keys with their values and keeps per query a running max, sum and weighted sum of values (online
 // softmax). The program is made per head size, so queries and sums live in registers (a loop over a runtime size kept
 // them in private arrays: memory on lavapipe, 1.9× slower); the threads of a workgroup read the same key at once, so
-// no workgroup memory or barrier is needed. Queries, keys and values are read through their strides.
+// no workgroup memory or barrier is needed. Queries, keys and values are read through their strides, as vec4s where
+// rows are contiguous and 4-aligned (18 % faster on lavapipe than scalar loads).
 import {
   type Caps,
   type CompositeArgs,
@@ -59,15 +60,29 @@ function perThread({ q, v }: CompositeArgs['attention'], caps: Caps): number {
   return Math.max(1, Math.min(8, perHead, registers, Math.floor(queries / caps.threads)));
 }
 
+/**
+ * Whether queries, keys and values are read as vec4s: each row contiguous, head sizes and every other stride and
+ * offset multiples of 4 (a vec4 load costs about what a scalar one does on lavapipe, where loads cost most).
+ */
+function byFours({ q, k, v }: CompositeArgs['attention']): boolean {
+  return [q, k, v].every(
+    (t) => t.strides.at(-1) === 1 && [t.shape.at(-1)!, t.offset, ...t.strides.slice(0, -1)].every((n) => n % 4 === 0),
+  );
+}
+
 const wgsl = (dtype: DType, args: CompositeArgs['attention'], caps: Caps): string => {
   const { q, v } = args,
     PER_THREAD = perThread(args, caps),
-    es = [...Array(q.shape.at(-1)!).keys()],
-    evs = [...Array(v.shape.at(-1)!).keys()],
+    w = byFours(args) ? 4 : 1,
+    f = w === 4 ? 'vec4<f32>' : 'f32',
+    // element c of a row from `base` with element stride `step` (vec4 c of the row where w is 4)
+    at = (base: string, c: number, step: string) => (w === 4 ? `${base} / 4 + ${c}` : `${base} + ${c} * ${step}`),
+    es = [...Array(q.shape.at(-1)! / w).keys()],
+    evs = [...Array(v.shape.at(-1)! / w).keys()],
     ts = [...Array(PER_THREAD).keys()],
     each = (f: (t: number, e: number) => string, over = es) =>
       ts.flatMap((t) => over.map((e) => f(t, e))).join('\n    ');
-  return `${wgslBindings(dtype, [dtype, dtype, dtype])}
+  return `${wgslBindings(dtype, [dtype, dtype, dtype], w)}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let H = arg(1u); let L = arg(2u); let S = arg(3u);
@@ -77,20 +92,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let kb = arg(17u) + b * arg(13u) + h * arg(14u); let ks = arg(15u); let ke = arg(16u);
   let vb = arg(22u) + b * arg(18u) + h * arg(19u); let vs = arg(20u); let ve = arg(21u);
   ${ts.map((t) => `let i${t} = first + ${64 * t}; let r${t} = qb + min(i${t}, L - 1) * qs;`).join('\n  ')}
-  ${each((t, e) => `let q${t}_${e} = f32(d1[r${t} + ${e} * qe]);`)}
-  ${each((t, e) => `var a${t}_${e} = 0.0;`, evs)}
+  ${each((t, e) => `let q${t}_${e} = ${f}(d1[${at(`r${t}`, e, 'qe')}]);`)}
+  ${each((t, e) => `var a${t}_${e} = ${f}(0.0);`, evs)}
   ${ts.map((t) => `var m${t} = -3.402823e38; var l${t} = 0.0;`).join('\n  ')}
   // the keys the workgroup's last query sees (a causal bound the whole workgroup shares)
   let end = select(S, min(S, i32(wg.x) * ${64 * PER_THREAD} + ${64 * PER_THREAD}), causal != 0);
   for (var j = 0; j < end; j++) {
     let kj = kb + j * ks; let vj = vb + j * vs;
-    ${es.map((e) => `let k${e} = f32(d2[kj + ${e} * ke]);`).join('\n    ')}
-    ${evs.map((e) => `let v${e} = f32(d3[vj + ${e} * ve]);`).join('\n    ')}
+    ${es.map((e) => `let k${e} = ${f}(d2[${at('kj', e, 'ke')}]);`).join('\n    ')}
+    ${evs.map((e) => `let v${e} = ${f}(d3[${at('vj', e, 've')}]);`).join('\n    ')}
     ${ts
       .map(
         (t) => `{
       var s = 0.0;
-      ${es.map((e) => `s += q${t}_${e} * k${e};`).join(' ')}
+      ${es.map((e) => (w === 4 ? `s += dot(q${t}_${e}, k${e});` : `s += q${t}_${e} * k${e};`)).join(' ')}
       s = s * scale;
       let seen = causal == 0 || j <= i${t};
       let mn = select(m${t}, max(m${t}, s), seen); let corr = exp(m${t} - mn); let p = select(0.0, exp(s - mn), seen);
@@ -105,7 +120,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     .map(
       (t) => `if (i${t} < L) {
     let o = ((b * H + h) * L + i${t}) * ${evs.length};
-    ${evs.map((e) => `d0[o + ${e}] = ${dtype}(a${t}_${e} / l${t});`).join(' ')}
+    ${evs.map((e) => `d0[o + ${e}] = ${w === 4 ? `vec4<${dtype}>` : dtype}(a${t}_${e} / l${t});`).join(' ')}
   }`,
     )
     .join('\n  ')}
@@ -136,6 +151,16 @@ export default defineKernel({
         [2, 4, 70, 32],
         [2, 4, 70, 16],
       ],
+    },
+    {
+      name: 'f16, heads of 16 (vec4 loads)',
+      inputs: [
+        [2, 3, 40, 16],
+        [2, 3, 56, 16],
+        [2, 3, 56, 8],
+      ],
+      dtype: 'f16',
+      tol: 4e-3,
     },
     {
       name: 'causal',
