@@ -2,6 +2,7 @@
 // util.parseArgs in strict mode, so an unknown flag or a bad value is one line and exit status 2 before anything
 // loads, and `polygrad help` / `<command> --help` are generated from the same table.
 import { parseArgs } from 'node:util';
+import { inputOrder } from '../kernels/define.js';
 
 /** How a flag's value is checked: a free string, an integer in [min, max], a positive number, or one of a list. */
 type Check =
@@ -105,7 +106,7 @@ export const commands: Readonly<Record<string, CommandSpec>> = {
   kernels: {
     usage: 'polygrad kernels list | check [name] | bench [name] | new <name> --op <op>',
     about: 'contributed kernels in kernels/',
-    flags: { op: { help: 'for new: the op the kernel implements', check: { oneOf: ['matmul', 'softmax'] } } },
+    flags: { op: { help: 'for new: the op the kernel implements', check: { oneOf: Object.keys(inputOrder) } } },
   },
   convert: {
     usage: 'polygrad convert IN OUT.safetensors [--f16]',

@@ -50,13 +50,13 @@ export async function kernelsCommand(positional: readonly string[], flags: Flags
       const op = flags.op;
       if (!name || !/^[a-z][a-z0-9_]*$/.test(name))
         throw new Error(
-          'usage: polygrad kernels new <name> --op matmul|softmax (a lower-case name: letters, digits, _)',
+          `usage: polygrad kernels new <name> --op ${templateOps.join('|')} (a lower-case name: letters, digits, _)`,
         );
-      if (op !== 'matmul' && op !== 'softmax')
-        throw new Error(`kernels new: --op must be matmul or softmax (templates exist for those), got ${String(op)}`);
+      if (!(templateOps as readonly unknown[]).includes(op))
+        throw new Error(`kernels new: --op must be one of ${templateOps.join(', ')}, got ${String(op)}`);
       const file = join('kernels', `${name}.ts`);
       if (existsSync(file)) throw new Error(`kernels new: ${file} exists`);
-      writeFileSync(file, template(name, op));
+      writeFileSync(file, template(name, op as CompositeOp));
       const { errors, index } = checkKernels('kernels');
       if (errors.length) throw new Error(errors.join('\n'));
       writeFileSync(join('kernels', 'index.ts'), index);
@@ -123,9 +123,11 @@ const usualEpilogue: Readonly<Record<CompositeOp, ((y: Tensor) => Tensor) | unde
   conv2d: (y) => y.silu(),
   softmax: undefined, // a matmul (attention's values) consumes it
   attention: undefined, // an output projection (a matmul) consumes it
+  groupNorm: (y) => y.silu(), // a UNet block's norm, then its activation
+  layerNorm: undefined, // a transformer's projections (matmuls) consume it
 };
 /** How the bench table names the epilogues. */
-const epilogueNames = 'matmul: relu, conv2d: silu, softmax and attention: none';
+const epilogueNames = 'matmul: relu, conv2d and groupNorm: silu, softmax, attention and layerNorm: none';
 
 /** Median ms of the op, its usual epilogue and reading the result back, with the kernel or the generated path. */
 async function time(
@@ -212,24 +214,36 @@ async function bench(defs: readonly KernelDef[]): Promise<number> {
   return 0;
 }
 
-/** A kernel file computing the op in polygrad's IR (it runs on every device and passes check as written). */
-export function template(name: string, op: 'matmul' | 'softmax'): string {
-  const body =
-    op === 'matmul'
-      ? `  // out[i, j] = sum over k of a[i, k] * b[k, j], each read through its strides
+/** Per op: what a template kernel computes, when it applies, its cases and its IR (each passes check as written). */
+const templateBodies: Readonly<Record<CompositeOp, string>> = {
+  matmul: `  // out[i, j] = sum over k of a[i, k] * b[k, j], each read through its strides
   applies: ({ a, b }) => a.shape.length === 2 && b.shape.length === 2 && a.dtype === 'f32' && b.dtype === 'f32',
   cases: [
-    { name: 'square 64', inputs: [[64, 64], [64, 64]] },
-    { name: 'a transposed weight', inputs: [[16, 40], [40, 24]], transposed: [1] },
+    {
+      name: 'square 64',
+      inputs: [
+        [64, 64],
+        [64, 64],
+      ],
+    },
+    {
+      name: 'a transposed weight',
+      inputs: [
+        [16, 40],
+        [40, 24],
+      ],
+      transposed: [1],
+    },
   ],
   impl: {
     kind: 'ir',
     build: (ir, { a, b }) => {
-      const i = ir.global(0), j = ir.global(1);
+      const i = ir.global(0),
+        j = ir.global(1);
       return ir.reduce('ADD', a.shape[1]!, (k) => ir.mul(ir.load(0, ir.at(a, [i, k])), ir.load(1, ir.at(b, [k, j]))));
     },
-  },`
-      : `  // out[.., j] = exp(x[.., j] - max) / sum(exp(x - max)) along the last dim
+  },`,
+  softmax: `  // out[.., j] = exp(x[.., j] - max) / sum(exp(x - max)) along the last dim
   applies: ({ x, dim }) => x.dtype === 'f32' && dim === x.shape.length - 1,
   cases: [
     { name: 'rows of 100', inputs: [[8, 100]] },
@@ -238,22 +252,165 @@ export function template(name: string, op: 'matmul' | 'softmax'): string {
   impl: {
     kind: 'ir',
     build: (ir, { x }) => {
-      const n = x.shape.length, idx = x.shape.map((_, d) => ir.global(d));
-      const at = (j: ReturnType<typeof ir.int>) => ir.load(0, ir.at(x, [...idx.slice(0, -1), j]));
+      const n = x.shape.length,
+        idx = x.shape.map((_, d) => ir.global(d));
+      const at = (j: Expr) => ir.load(0, ir.at(x, [...idx.slice(0, -1), j]));
       const max = ir.reduce('MAX', x.shape[n - 1]!, at);
       const sum = ir.reduce('ADD', x.shape[n - 1]!, (r) => ir.exp(ir.sub(at(r), max)));
       return ir.div(ir.exp(ir.sub(at(idx[n - 1]!), max)), sum);
     },
-  },`;
+  },`,
+  attention: `  // out[h, i, e] = sum over keys j of softmax_j(q[h, i] . k[h, j] * scale) * v[h, j, e] (causal: j <= i)
+  applies: ({ q, k, v }) => [q, k, v].every((t) => t.dtype === 'f32' && t.shape.length === 3),
+  cases: [
+    {
+      name: 'heads of 16',
+      inputs: [
+        [4, 20, 16],
+        [4, 30, 16],
+        [4, 30, 8],
+      ],
+    },
+    {
+      name: 'causal',
+      inputs: [
+        [2, 24, 8],
+        [2, 24, 8],
+        [2, 24, 8],
+      ],
+      args: { causal: true },
+    },
+  ],
+  impl: {
+    kind: 'ir',
+    build: (ir, { q, k, v, scale, causal }) => {
+      const h = ir.global(0),
+        i = ir.global(1),
+        e = ir.global(2);
+      const dot = (j: Expr) =>
+        ir.reduce('ADD', q.shape[2]!, (d) => ir.mul(ir.load(0, ir.at(q, [h, i, d])), ir.load(1, ir.at(k, [h, j, d]))));
+      // a key past the query scores far below any other, so its weight is 0
+      const score = (j: Expr) => {
+        const s = ir.mul(dot(j), ir.float(scale));
+        return causal ? ir.where(ir.lt(i, j), ir.float(-1e30), s) : s;
+      };
+      const max = ir.reduce('MAX', k.shape[1]!, score);
+      const weight = (j: Expr) => ir.exp(ir.sub(score(j), max));
+      const sum = ir.reduce('ADD', k.shape[1]!, weight);
+      return ir.div(
+        ir.reduce('ADD', k.shape[1]!, (j) => ir.mul(weight(j), ir.load(2, ir.at(v, [h, j, e])))),
+        sum,
+      );
+    },
+  },`,
+  conv2d: `  // out[n, o, y, x] = bias[o] + sum over c, i, j of x[n, c, y*s + i*d - p, x*s + j*d - p] * w[o, c, i, j]
+  applies: ({ x, w, bias, groups }) => groups === 1 && [x, w, bias].every((t) => !t || t.dtype === 'f32'),
+  cases: [
+    { name: '3x3, padding 1', inputs: [[1, 4, 9, 11], [6, 4, 3, 3], [6]], args: { padding: 1 } },
+    {
+      name: 'stride 2, dilation 2, no bias',
+      inputs: [
+        [2, 3, 12, 10],
+        [5, 3, 3, 3],
+      ],
+      args: { stride: 2, dilation: 2 },
+    },
+  ],
+  impl: {
+    kind: 'ir',
+    build: (ir, { x, w, bias, stride, padding, dilation }) => {
+      const [n, o, y, xo] = [0, 1, 2, 3].map((d) => ir.global(d)) as [Expr, Expr, Expr, Expr];
+      const [, C, H, W] = x.shape as [number, number, number, number],
+        [, , kh, kw] = w.shape as [number, number, number, number];
+      // where a tap reads: out position * stride + tap * dilation - padding, in dim d (0: rows, 1: columns)
+      const pos = (out: Expr, tap: Expr, d: 0 | 1) =>
+        ir.sub(ir.add(ir.mul(out, ir.int(stride[d])), ir.mul(tap, ir.int(dilation[d]))), ir.int(padding[d]));
+      const inside = (p: Expr, size: number) => ir.and(ir.lt(ir.int(-1), p), ir.lt(p, ir.int(size)));
+      const sum = ir.reduce('ADD', C, (c) =>
+        ir.reduce('ADD', kh, (i) =>
+          ir.reduce('ADD', kw, (j) => {
+            const r = pos(y, i, 0),
+              col = pos(xo, j, 1);
+            // outside the image nothing is read: the padding's zeros
+            const value = ir.load(0, ir.at(x, [n, c, r, col]), ir.and(inside(r, H), inside(col, W)));
+            return ir.mul(value, ir.load(1, ir.at(w, [o, c, i, j])));
+          }),
+        ),
+      );
+      return bias ? ir.add(sum, ir.load(2, ir.at(bias, [o]))) : sum;
+    },
+  },`,
+  layerNorm: `  // out[.., j] = (x[.., j] - mean) / sqrt(variance + eps) * w[j] + b[j] over the last dim
+  applies: ({ x, w, b, dims }) => dims === 1 && [x, w, b].every((t) => !t || t.dtype === 'f32'),
+  cases: [
+    { name: 'rows of 96, weight and bias', inputs: [[10, 96], [96], [96]] },
+    { name: 'no weight or bias, a strided input', inputs: [[3, 20, 33]], transposed: [0] },
+  ],
+  impl: {
+    kind: 'ir',
+    build: (ir, { x, w, b, eps }) => {
+      const n = x.shape.length,
+        N = x.shape[n - 1]!,
+        idx = x.shape.map((_, d) => ir.global(d)),
+        j = idx[n - 1]!;
+      const at = (r: Expr) => ir.load(0, ir.at(x, [...idx.slice(0, -1), r]));
+      const mean = ir.div(ir.reduce('ADD', N, at), ir.float(N));
+      const dev = (r: Expr) => ir.sub(at(r), mean);
+      const variance = ir.div(
+        ir.reduce('ADD', N, (r) => ir.mul(dev(r), dev(r))),
+        ir.float(N),
+      );
+      const y = ir.div(dev(j), ir.sqrt(ir.add(variance, ir.float(eps))));
+      // weight and bias are the inputs after x, those present
+      const scaled = w ? ir.mul(y, ir.load(1, ir.at(w, [j]))) : y;
+      return b ? ir.add(scaled, ir.load(w ? 2 : 1, ir.at(b, [j]))) : scaled;
+    },
+  },`,
+  groupNorm: `  // out[n, c, y, x] = (x - mean) / sqrt(variance + eps) * w[c] + b[c] over c's group's channels, all y, x
+  applies: ({ x, w, b }) => x.shape.length === 4 && [x, w, b].every((t) => !t || t.dtype === 'f32'),
+  cases: [
+    { name: '4 groups of 3 channels', inputs: [[2, 12, 5, 7], [12], [12]], args: { groups: 4 } },
+    { name: 'one group, no weight or bias', inputs: [[1, 6, 8, 8]], args: { groups: 1 } },
+  ],
+  impl: {
+    kind: 'ir',
+    build: (ir, { x, w, b, groups, eps }) => {
+      const [n, c, y, xo] = [0, 1, 2, 3].map((d) => ir.global(d)) as [Expr, Expr, Expr, Expr];
+      const [, C, H, W] = x.shape as [number, number, number, number],
+        per = C / groups,
+        first = ir.mul(ir.idiv(c, ir.int(per)), ir.int(per)); // the first channel of c's group
+      const overGroup = (f: (v: Expr) => Expr) =>
+        ir.reduce('ADD', per, (k) =>
+          ir.reduce('ADD', H, (i) => ir.reduce('ADD', W, (j) => f(ir.load(0, ir.at(x, [n, ir.add(first, k), i, j]))))),
+        );
+      const mean = ir.div(
+        overGroup((v) => v),
+        ir.float(per * H * W),
+      );
+      const variance = ir.div(
+        overGroup((v) => ir.mul(ir.sub(v, mean), ir.sub(v, mean))),
+        ir.float(per * H * W),
+      );
+      const norm = ir.div(ir.sub(ir.load(0, ir.at(x, [n, c, y, xo])), mean), ir.sqrt(ir.add(variance, ir.float(eps))));
+      // weight and bias are the inputs after x, those present
+      const scaled = w ? ir.mul(norm, ir.load(1, ir.at(w, [c]))) : norm;
+      return b ? ir.add(scaled, ir.load(w ? 2 : 1, ir.at(b, [c]))) : scaled;
+    },
+  },`,
+};
+export const templateOps = Object.keys(templateBodies) as CompositeOp[];
+
+/** A kernel file computing the op in polygrad's IR (it runs on every device and passes check as written). */
+export function template(name: string, op: CompositeOp): string {
   return `// ${name}: what this kernel does and why it is faster (one or two lines).
-import { defineKernel } from './define.js';
+import { ${templateBodies[op].includes('Expr') ? 'type Expr, ' : ''}defineKernel } from './define.js';
 
 export default defineKernel({
   name: '${name}',
   op: '${op}',
   description: '${op} written in polygrad IR (edit me)',
   devices: ['cpu', 'webgpu'],
-${body}
+${templateBodies[op]}
 });
 `;
 }

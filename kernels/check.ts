@@ -23,6 +23,12 @@ export function seeded(n: number, seed: number): Float64Array {
 }
 
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+/** A case's argument that is a number or a pair, as a pair (d where it is absent). */
+const pair = (v: unknown, d: number): [number, number] =>
+  typeof v === 'number' ? [v, v] : Array.isArray(v) ? [v[0], v[1]] : [d, d];
+/** The dims a layerNorm case normalizes: as many as its weight has, else the last one. */
+const normDims = (c: KernelCase): number => Number(c.args?.dims ?? c.inputs[1]?.length ?? 1);
+const eps = (c: KernelCase): number => Number(c.args?.eps ?? 1e-5);
 
 /** The op of a case on tensors, as a user calls it. */
 export function runOp(op: CompositeOp, xs: readonly Tensor[], c: KernelCase): Tensor {
@@ -38,7 +44,16 @@ export function runOp(op: CompositeOp, xs: readonly Tensor[], c: KernelCase): Te
         isCausal: !!a.causal,
       });
     case 'conv2d':
-      return xs[0]!.conv2d(xs[1]!, xs[2], { padding: (a.padding as number) ?? 0, stride: (a.stride as number) ?? 1 });
+      return xs[0]!.conv2d(xs[1]!, xs[2], {
+        padding: pair(a.padding, 0),
+        stride: pair(a.stride, 1),
+        dilation: pair(a.dilation, 1),
+        groups: Number(a.groups ?? 1),
+      });
+    case 'layerNorm':
+      return xs[0]!.layerNorm(xs[0]!.shape.slice(-normDims(c)), xs[1], xs[2], eps(c));
+    case 'groupNorm':
+      return xs[0]!.groupNorm(Number(a.groups), xs[1], xs[2], eps(c));
     default:
       return op satisfies never;
   }
@@ -116,27 +131,49 @@ export function reference(
     case 'conv2d': {
       const [sx, sw] = shapes as [number[], number[]];
       const [N, C, H, W] = sx as [number, number, number, number],
-        [Co, , kh, kw] = sw as [number, number, number, number];
-      const p = (a.padding as number) ?? 0,
-        st = (a.stride as number) ?? 1,
-        OH = Math.floor((H + 2 * p - kh) / st) + 1,
-        OW = Math.floor((W + 2 * p - kw) / st) + 1;
+        [Co, Cg, kh, kw] = sw as [number, number, number, number];
+      const [ph, pw] = pair(a.padding, 0),
+        [sh, sw2] = pair(a.stride, 1),
+        [dh, dw] = pair(a.dilation, 1),
+        perGroup = Co / (C / Cg),
+        OH = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1,
+        OW = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw2) + 1;
       const out = new Float64Array(N * Co * OH * OW);
       for (let n = 0; n < N; n++)
         for (let o = 0; o < Co; o++)
           for (let y = 0; y < OH; y++)
             for (let x = 0; x < OW; x++) {
               let acc = xs[2] ? xs[2][o]! : 0;
-              for (let c = 0; c < C; c++)
+              for (let c = 0; c < Cg; c++)
                 for (let i = 0; i < kh; i++)
                   for (let j = 0; j < kw; j++) {
-                    const yy = y * st + i - p,
-                      xx = x * st + j - p;
+                    const yy = y * sh + i * dh - ph,
+                      xx = x * sw2 + j * dw - pw,
+                      ci = Math.floor(o / perGroup) * Cg + c;
                     if (yy >= 0 && yy < H && xx >= 0 && xx < W)
-                      acc += xs[0]![((n * C + c) * H + yy) * W + xx]! * xs[1]![((o * C + c) * kh + i) * kw + j]!;
+                      acc += xs[0]![((n * C + ci) * H + yy) * W + xx]! * xs[1]![((o * Cg + c) * kh + i) * kw + j]!;
                   }
               out[((n * Co + o) * OH + y) * OW + x] = acc;
             }
+      return out;
+    }
+    case 'layerNorm':
+    case 'groupNorm': {
+      // rows of `inner` elements normalized together; element j of a row takes weight and bias `param(j)`
+      const s = shapes[0]!,
+        rest = prod(s.slice(2)),
+        inner = op === 'layerNorm' ? prod(s.slice(-normDims(c))) : (s[1]! / Number(a.groups)) * rest,
+        param = (row: number, j: number): number => (op === 'layerNorm' ? j : (((row * inner + j) / rest) % s[1]!) | 0),
+        out = new Float64Array(prod(s));
+      for (let r = 0; r < prod(s) / inner; r++) {
+        const x = xs[0]!.subarray(r * inner, (r + 1) * inner),
+          mean = x.reduce((p, v) => p + v, 0) / inner,
+          variance = x.reduce((p, v) => p + (v - mean) ** 2, 0) / inner;
+        for (let j = 0; j < inner; j++)
+          out[r * inner + j] =
+            ((x[j]! - mean) / Math.sqrt(variance + eps(c))) * (xs[1] ? xs[1][param(r, j)]! : 1) +
+            (xs[2] ? xs[2][param(r, j)]! : 0);
+      }
       return out;
     }
     default:
@@ -226,8 +263,6 @@ export function caseArgs(def: KernelDef, c: KernelCase): Record<string, unknown>
     return { shape: s, dtype, strides, offset: 0 };
   });
   const named = Object.fromEntries(inputOrder[def.op].map((k, i) => [k, inputs[i]]).filter(([, v]) => v));
-  const pair = (v: unknown, d: number): [number, number] =>
-    typeof v === 'number' ? [v, v] : Array.isArray(v) ? [v[0], v[1]] : [d, d];
   switch (def.op) {
     case 'matmul':
       return named;
@@ -250,6 +285,10 @@ export function caseArgs(def: KernelDef, c: KernelCase): Record<string, unknown>
         dilation: pair(a.dilation, 1),
         groups: (a.groups as number) ?? 1,
       };
+    case 'layerNorm':
+      return { ...named, dims: normDims(c), eps: eps(c) };
+    case 'groupNorm':
+      return { ...named, groups: Number(a.groups), eps: eps(c) };
     default:
       return def.op satisfies never;
   }

@@ -8,6 +8,8 @@ import type { DType } from '../codegen/dtype.js';
 export type { DType } from '../codegen/dtype.js';
 import type { Opt } from '../codegen/kernel.js';
 import type { UOp } from '../codegen/uop.js';
+/** An expression of an IR kernel (what the builders take and make). */
+export type Expr = UOp;
 import type { CompositeName } from '../runtime/tags.js';
 
 /** An input as a kernel sees it: a buffer read through strides (elements; 0 for a broadcast dim) from `offset`. */
@@ -42,6 +44,22 @@ export interface CompositeArgs {
     readonly dilation: readonly [number, number];
     readonly groups: number;
   };
+  /** layerNorm of x over its last `dims` dims, then · w + b (each of those dims' shape, either absent). */
+  readonly layerNorm: {
+    readonly x: KernelInput;
+    readonly w?: KernelInput;
+    readonly b?: KernelInput;
+    readonly dims: number;
+    readonly eps: number;
+  };
+  /** groupNorm of x [N, C, ...] over `groups` groups of C / groups channels, then · w + b (each [C], either absent). */
+  readonly groupNorm: {
+    readonly x: KernelInput;
+    readonly w?: KernelInput;
+    readonly b?: KernelInput;
+    readonly groups: number;
+    readonly eps: number;
+  };
 }
 /** Each is a name Tensor.named uses (runtime/tags.ts): a key that is none fails to type-check here. */
 type Named<Op extends CompositeName> = Op;
@@ -53,6 +71,8 @@ export const inputOrder: { readonly [Op in CompositeOp]: readonly (keyof Composi
   softmax: ['x'],
   attention: ['q', 'k', 'v'],
   conv2d: ['x', 'w', 'bias'],
+  layerNorm: ['x', 'w', 'b'],
+  groupNorm: ['x', 'w', 'b'],
 };
 
 /** A target a source kernel is written for, by the language name of the backends that run it. */
@@ -122,8 +142,9 @@ export interface KernelDef<Op extends CompositeOp = CompositeOp> {
 export interface IrBuilder {
   /** Output axis d of the iteration space (a global range). */
   global(d: number): UOp;
-  /** Element `index` (an i32 expression) of input i (in inputOrder), as f32. */
-  load(i: number, index: UOp): UOp;
+  /** Element `index` (an i32 expression) of input i (of those present, in inputOrder), as f32; 0 where `valid` (a
+   * bool expression) is false, which reads nothing (a padded border). */
+  load(i: number, index: UOp, valid?: UOp): UOp;
   /** A reduction over a new range of `extent`: body(range) is summed (ADD) or maxed (MAX). */
   reduce(op: 'ADD' | 'MAX', extent: number, body: (r: UOp) => UOp): UOp;
   int(v: number): UOp;
@@ -134,6 +155,15 @@ export interface IrBuilder {
   div(a: UOp, b: UOp): UOp;
   exp(a: UOp): UOp;
   max(a: UOp, b: UOp): UOp;
+  sqrt(a: UOp): UOp;
+  /** Integer division and remainder of i32 expressions (non-negative ones: both round toward zero). */
+  idiv(a: UOp, b: UOp): UOp;
+  mod(a: UOp, b: UOp): UOp;
+  /** a < b, and the conjunction of two such bools. */
+  lt(a: UOp, b: UOp): UOp;
+  and(a: UOp, b: UOp): UOp;
+  /** a where c holds, else b. */
+  where(c: UOp, a: UOp, b: UOp): UOp;
   /** The flat element offset of an input at per-dim indices (its strides and offset applied). */
   at(input: KernelInput, idx: readonly UOp[]): UOp;
 }

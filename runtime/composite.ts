@@ -1,8 +1,8 @@
-// Composite ops and contributed kernels. A composite op (matmul, softmax, attention, conv2d) builds its generated
-// graph, then asks the registry (kernels/index.ts) for a kernel that applies: POLYGRAD_KERNELS=custom takes the first
-// that applies, auto (the default) only one that `polygrad kernels bench` measured faster on this device, generated
-// none. A source or IR kernel becomes one CUSTOM node over the op's inputs (a fusion barrier); an opts kernel pins
-// optimizer actions on the generated kernel that computes the op.
+// Composite ops and contributed kernels. A composite op (matmul, softmax, attention, conv2d, layerNorm, groupNorm)
+// builds its generated graph, then asks the registry (kernels/index.ts) for a kernel that applies:
+// POLYGRAD_KERNELS=custom takes the first that applies, auto (the default) only one that `polygrad kernels bench`
+// measured faster on this device, generated none. A source or IR kernel becomes one CUSTOM node over the op's inputs
+// (a fusion barrier); an opts kernel pins optimizer actions on the generated kernel that computes the op.
 import type { Backend } from '../backends/backend.js';
 import { UOp } from '../codegen/uop.js';
 import {

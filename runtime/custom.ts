@@ -117,14 +117,14 @@ function builder(inputs: readonly UOp[], shape: readonly number[]): IrBuilder {
     globals = globalRanges(shape);
   return {
     global: (d) => globals[d]!,
-    load: (i, index) =>
+    load: (i, index, valid) =>
       alu(
         'CAST',
         [
           UOp.make('LOAD', inputs[i]!.dtype, [
             UOp.make('PARAM', inputs[i]!.dtype, [], i + 1),
             index,
-            constOf(true, 'bool'),
+            valid ?? constOf(true, 'bool'),
           ]),
         ],
         'f32',
@@ -142,6 +142,12 @@ function builder(inputs: readonly UOp[], shape: readonly number[]): IrBuilder {
     div: (a, b) => alu('FDIV', [a, b]),
     exp: (a) => alu('EXP', [a]),
     max: (a, b) => alu('MAX', [a, b]),
+    sqrt: (a) => alu('SQRT', [a]),
+    idiv: (a, b) => alu('IDIV', [a, b]),
+    mod: (a, b) => alu('MOD', [a, b]),
+    lt: (a, b) => alu('CMPLT', [a, b]),
+    and: (a, b) => alu('AND', [a, b]),
+    where: (c, a, b) => alu('WHERE', [c, a, b]),
     at: (input, idx) => idx.reduce((acc, x, d) => add(acc, alu('MUL', [x, int(input.strides[d]!)])), int(input.offset)),
   };
 }

@@ -336,7 +336,11 @@ export function layerNorm(
   let y = x32.sub(mean).mul(x32.var(axes, { correction: 0, keepdim: true }).add(eps).rsqrt());
   if (w) y = y.mul(opmath(w));
   if (b) y = y.add(opmath(b));
-  return y.cast(floatOf(x.dtype)).named('layerNorm', x, w, b);
+  return composite(
+    'layerNorm',
+    { x, w, b, dims: ns.length, eps },
+    y.cast(floatOf(x.dtype)).named('layerNorm', x, w, b),
+  );
 }
 
 export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
@@ -358,7 +362,7 @@ export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor
   const cshape = [1, C, ...new Array(x.ndim - 2).fill(1)];
   if (w) y = y.mul(opmath(w).reshape(cshape));
   if (b) y = y.add(opmath(b).reshape(cshape));
-  return y.cast(floatOf(x.dtype)).named('groupNorm', x, w, b);
+  return composite('groupNorm', { x, w, b, groups: G, eps }, y.cast(floatOf(x.dtype)).named('groupNorm', x, w, b));
 }
 
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {

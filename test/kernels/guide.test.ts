@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, test } from 'vitest';
-import { kernelsCommand, template } from '../../app/kernels.js';
+import { kernelsCommand, template, templateOps } from '../../app/kernels.js';
 import { checkCase, runsOn } from '../../kernels/check.js';
 import type { KernelDef } from '../../kernels/define.js';
 import { registerKernel } from '../../runtime/composite.js';
@@ -35,16 +35,19 @@ test(
   },
 );
 
-test('the matmul template passes too', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'polygrad-guide-'));
-  writeFileSync(join(dir, 'my_matmul.ts'), template('my_matmul', 'matmul'));
+test.each(templateOps.filter((op) => op !== 'softmax'))('the %s template passes too', async (op) => {
+  const dir = mkdtempSync(join(tmpdir(), 'polygrad-guide-')),
+    name = `my_${op.toLowerCase()}`;
+  writeFileSync(join(dir, `${name}.ts`), template(name, op));
   symlinkSync(resolve('kernels/define.ts'), join(dir, 'define.ts'));
-  const def = (await import(join(dir, 'my_matmul.ts'))).default as KernelDef;
+  expect(checkKernels(dir).errors).toEqual([]);
+  const def = (await import(join(dir, `${name}.ts`))).default as KernelDef;
   registerKernel(def);
   for (const device of backends.filter((d) => runsOn(def, d)))
     for (const c of def.cases) {
       const r = await checkCase(def, c, device);
       expect(r.used && r.kernelError <= r.tol, `${device}: ${c.name} (${r.kernelError})`).toBe(true);
+      expect(r.generatedError, `${device}: ${c.name}: generated vs float64`).toBeLessThanOrEqual(r.tol);
     }
 });
 
