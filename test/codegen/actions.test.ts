@@ -1,11 +1,13 @@
 // Optimizer actions on the op suite: every kernel of every case gets a random action list (an arbitrary one, which
 // invalidOpts often rejects, or a walk through valid neighbours) and must still match its float64 reference on
-// every backend; invalid lists are rejected with a reason, never compiled.
+// every backend; invalid lists are rejected with a reason, never compiled. On GPUs a kernel whose launch LOCAL can
+// tile into whole workgroups gets a random such tile and a staged step (TC where valid, else STAGE): both need that
+// tile, which a plain walk of a few steps among dozens of neighbours almost never makes.
 import { afterAll, describe, expect, test } from 'vitest';
 import { type OptCaps, invalidOpts, nextActions } from '../../codegen/actions.js';
 import { type Kernel, type Opt, type OptOp, kernelKey } from '../../codegen/kernel.js';
 import { fnv } from '../../codegen/uop.js';
-import { tensor } from '../../index.js';
+import { getDevice, tensor } from '../../index.js';
 import { overrideOpts } from '../../runtime/beam.js';
 import { plan } from '../../runtime/plan.js';
 import { backends } from '../backends.js';
@@ -38,6 +40,26 @@ const larger: OpCase[] = [
     ref: (x) => R.layerNorm(x, 1),
     rtol: 1e-3,
     atol: 1e-4,
+  },
+  {
+    name: 'matmul 64x64 @ 64x48 (whole 256-thread tiles: STAGE)',
+    inputs: [{ shape: [64, 64] }, { shape: [64, 48] }],
+    run: (a, b) => a.matmul(b),
+    ref: R.matmul,
+    rtol: 1e-4,
+    atol: 1e-4,
+  },
+  {
+    name: 'f16 matmul 32x64 @ 64x48 (tensor cores: TC)',
+    // small integers: exact in f16, and so are their products and sums in f32
+    inputs: [
+      { shape: [32, 64], lo: -3, hi: 3, int: true },
+      { shape: [64, 48], lo: -3, hi: 3, int: true },
+    ],
+    run: (a, b) => a.cast('f16').matmul(b.cast('f16')).cast('f32'),
+    ref: R.matmul,
+    rtol: 0,
+    atol: 0,
   },
   {
     name: 'conv2d 3x3, 6 -> 10 channels, 14x18',
@@ -78,17 +100,48 @@ interface Tally {
   arbitrary: number;
   rejected: number;
   walked: number;
+  tiled: number;
   used: Map<OptOp, number>;
 }
 const tallies = new Map<string, Tally>();
 
-/** A random action list for k: arbitrary half the time (kept only when valid), else a walk of 1–4 valid steps. */
+/** Random LOCAL steps until their tile is one whole workgroup (a few tries), or undefined where none gets there. */
+function wholeTile(k: Kernel, caps: OptCaps, r: () => number): Opt[] | undefined {
+  for (let attempt = 0; attempt < 16; attempt++) {
+    let list: Opt[] = [];
+    for (;;) {
+      const tile = list.reduce((a, o) => a * o.amount, 1);
+      if (tile === caps.workgroupSize) return list;
+      const next = nextActions(k, list, caps).filter((l) => l.at(-1)!.op === 'LOCAL');
+      if (!next.length) break;
+      list = next[Math.floor(r() * next.length)]!;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A random action list for k: on a GPU where LOCAL can tile whole workgroups, that tile and a staged step; else
+ * arbitrary half the time (kept only when valid), else a walk of 1–4 valid steps.
+ */
 function randomOpts(device: string, k: Kernel, caps: OptCaps): Opt[] {
   const t = tallies.get(device)!,
     r = rng(fnv(`${device}|${kernelKey(k)}`));
   const any = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   let list: Opt[] = [];
-  if (r() < 0.5) {
+  const tile = caps.globalsAsLoops ? undefined : wholeTile(k, caps, r);
+  if (tile) {
+    // then a staged step where one is valid (TC before STAGE: it needs f16 operands and tensor cores, so it is
+    // rarer), and maybe one step more
+    list = tile;
+    const staged = (op: OptOp) => nextActions(k, list, caps).filter((l) => l.at(-1)!.op === op);
+    const first = staged('TC').length ? staged('TC') : staged('STAGE');
+    if (first.length) list = any(first);
+    const next = nextActions(k, list, caps);
+    if (next.length && r() < 0.5) list = any(next);
+    t.tiled++;
+  }
+  if (!list.length && r() < 0.5) {
     // axes: the kernel's own (global axes, reduce range ids) and a few it lacks
     const axes = [...k.shape.keys(), ...reduceIds(k), k.shape.length + 5];
     const extent = (axis: number): number => k.shape[axis] ?? reduceExtents(k).get(axis) ?? 1;
@@ -121,7 +174,7 @@ function randomOpts(device: string, k: Kernel, caps: OptCaps): Opt[] {
 
 describe.each(backends)('random optimizer actions on %s', (device) => {
   test('every op-suite case matches float64 under random action lists', async () => {
-    tallies.set(device, { arbitrary: 0, rejected: 0, walked: 0, used: new Map() });
+    tallies.set(device, { arbitrary: 0, rejected: 0, walked: 0, tiled: 0, used: new Map() });
     overrideOpts((k, caps) => randomOpts(device, k, caps));
     try {
       for (const c of [...cases.filter((x) => !x.ieee || !device.startsWith('webgpu')), ...larger])
@@ -136,6 +189,10 @@ describe.each(backends)('random optimizer actions on %s', (device) => {
     expect(t.walked).toBeGreaterThan(100);
     const mine = device === 'cpu' ? ['UPCAST', 'UNROLL', 'PADTO'] : ops;
     for (const op of mine) expect(t.used.get(op as OptOp) ?? 0, op).toBeGreaterThan(5);
+    // STAGE on every GPU, TC where the device has tensor cores (the CUDA emulator; not lavapipe)
+    const caps = getDevice(device).caps;
+    if (!caps.globalsAsLoops) expect(t.used.get('STAGE') ?? 0, 'STAGE').toBeGreaterThan(0);
+    if (caps.tensorCores?.length) expect(t.used.get('TC') ?? 0, 'TC').toBeGreaterThan(0);
   }, 600_000);
 });
 
