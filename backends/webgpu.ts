@@ -334,7 +334,11 @@ export class WebGpuBackend implements Backend {
   #bindGroup(p: GpuProgram, bufs: readonly DeviceBuffer[]): GPUBindGroup {
     const entries = bufs.map((b, i) => ({
       binding: i,
-      resource: { buffer: (b as GpuBuffer).gpu, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) },
+      // whole 16-byte words: an input read as 4-vectors (codegen/vectorize.ts) reaches its last element
+      resource: {
+        buffer: (b as GpuBuffer).gpu,
+        size: Math.min((b as GpuBuffer).gpu.size, Math.ceil(b.bytes / 16) * 16 || 16),
+      },
     }));
     if (p.checks) entries.push({ binding: bufs.length, resource: { buffer: this.#status, size: statusBytes } });
     return this.#device.createBindGroup({ layout: p.pipeline.getBindGroupLayout(0), entries });

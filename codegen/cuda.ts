@@ -93,6 +93,15 @@ const cuda: Omit<CStyle, 'shared' | 'kernel'> = {
   checked: (v, lo, hi, msg) => `check_index(${v}, ${lo}, ${hi}, ${checkCode(msg, lo, hi)}u, ${statusName})`,
   variable: (i, d) => (d === 'bool' ? `(pg_v${i} != 0u)` : `pg_v${i}`),
   barrier: '__syncthreads();',
+  // cuMemAlloc'd buffers are 256-byte aligned, so 4 elements from a multiple of 4 are one 16-byte load
+  vector: {
+    dtypes: new Set(['f32', 'i32', 'u32']),
+    declare: (name, buf, i, d) => {
+      const v = `${d === 'f32' ? 'float' : d === 'i32' ? 'int' : 'uint'}4`;
+      return `const ${v} ${name} = reinterpret_cast<const ${v} *>(${buf})[${i}];`;
+    },
+    lane: (v, i) => `${v}.${'xyzw'[i]}`,
+  },
   bf16: { widen: (a) => `__bfloat162float(${a})`, narrow: (a) => `__float2bfloat16(${a})` },
 };
 

@@ -7,6 +7,7 @@ import type { SharedArg } from './stage.js';
 import type { MmaArg } from './tensorcore.js';
 import type { AluOp, ReduceOp, UOp, VarArg } from './uop.js';
 import { minValue } from './dtype.js';
+import { type VectorLane, vectorLoads } from './vectorize.js';
 
 export interface Language {
   readonly name: string;
@@ -37,6 +38,19 @@ export interface Language {
   readonly barrier?: string;
   /** GPU languages that drive tensor cores (TC): a warp's matrix fragments. */
   readonly matrix?: MatrixOps;
+  /** Languages that read four adjacent elements of an input at once (codegen/vectorize.ts). */
+  readonly vector?: VectorOps;
+}
+
+/**
+ * 4-vector loads of the `dtypes` listed: `declare` names the 4-vector at vector `index` of `buf`, an input of dtype
+ * d (elements 4·index .. 4·index + 3; a program that must may declare buf as 4-vectors: Uses.vectors); `lane` is one
+ * of its elements.
+ */
+export interface VectorOps {
+  readonly dtypes: ReadonlySet<DType>;
+  declare(name: string, buf: string, index: string, d: DType): string;
+  lane(vector: string, lane: number): string;
 }
 
 /**
@@ -62,6 +76,8 @@ export interface Uses {
   readonly bf16: boolean;
   /** Tensor-core fragments (TC). */
   readonly matrix: boolean;
+  /** Params read as 4-vectors (VectorOps). */
+  readonly vectors: ReadonlySet<number>;
 }
 /** A program's source and what its backend must know to compile and launch it. */
 export interface Rendered {
@@ -86,6 +102,11 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
     bf16 ||= d === 'bf16';
   };
   for (const p of k.params) seen(p.dtype);
+  const vectors = lang.vector
+    ? vectorLoads(k, insts, lang.vector.dtypes)
+    : { params: new Set<number>(), lanes: new Map() };
+  /** Per group of vector loads, the vector last declared and which of its lanes were named since. */
+  const declared = new Map<string, { name: string; lanes: Set<number> }>();
   const name = (u: UOp, prefix: string): string => {
     const n = `${prefix}${counter++}`;
     names.set(u, n);
@@ -175,9 +196,11 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
       case 'tiles':
         tiles(inst.reduces);
         break;
-      case 'value':
-        line(lang.declare(name(inst.u, 'v'), inst.u.dtype, expr(inst.u), false));
+      case 'value': {
+        const l = vectors.lanes.get(inst.u);
+        line(lang.declare(name(inst.u, 'v'), inst.u.dtype, l ? vectorLane(l) : expr(inst.u), false));
         break;
+      }
       case 'combine':
         combine(inst.reduces);
         break;
@@ -201,7 +224,23 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
         inst satisfies never;
     }
   }
-  return { source: lang.kernel(k, lines, shared, { checks, f16, bf16, matrix }), checks };
+  return { source: lang.kernel(k, lines, shared, { checks, f16, bf16, matrix, vectors: vectors.params }), checks };
+
+  /**
+   * A lane of a group of vector loads: the group's vector is declared at its first lane, and again where a lane
+   * comes round a second time (a reduce loop emits its own copies of the loads it shares with another).
+   */
+  function vectorLane(l: VectorLane): string {
+    let v = declared.get(l.group);
+    if (!v || v.lanes.has(l.lane)) {
+      const at = l.base ? `(${ref(l.base)}) / 4${l.m ? ` + ${l.m}` : ''}` : `${l.m}`;
+      v = { name: `vec${counter++}`, lanes: new Set() };
+      line(lang.vector!.declare(v.name, bufName(l.param), at, k.params[l.param]!.dtype));
+      declared.set(l.group, v);
+    }
+    v.lanes.add(l.lane);
+    return lang.vector!.lane(v.name, l.lane);
+  }
 
   function matrixOps(): MatrixOps {
     if (!lang.matrix) throw new Error(`render ${k.name}: ${lang.name} has no tensor cores for TC`);

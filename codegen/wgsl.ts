@@ -73,6 +73,12 @@ const wgsl: Omit<CStyle, 'shared' | 'kernel'> = {
     return d === 'u32' ? word : d === 'bool' ? `(${word} != 0u)` : `bitcast<${types[d]}>(${word})`;
   },
   barrier: 'workgroupBarrier();',
+  // bool and bf16 inputs are stored as other types: they stay scalar
+  vector: {
+    dtypes: new Set(['f32', 'f16', 'i32', 'u32']),
+    declare: (name, buf, i) => `let ${name} = ${buf}[${i}];`,
+    lane: (v, i) => `${v}.${'xyzw'[i]}`,
+  },
   bf16: { widen: (a) => a, narrow: (a) => `round_bf16(${a})` },
 };
 
@@ -91,7 +97,7 @@ function wgslKernel(
     ...k.params.map(
       (p, i) =>
         `@group(0) @binding(${i}) var<storage, ${p.write ? 'read_write' : 'read'}> ${bufName(i)}: ` +
-        `array<${stored(p.dtype)}>;`,
+        `array<${uses.vectors.has(i) ? `vec4<${stored(p.dtype)}>` : stored(p.dtype)}>;`,
     ),
     ...(uses.checks ? statusBinding(k.params.length) : []),
     ...(k.vars?.length ? [`@group(1) @binding(0) var<uniform> ${varsName}: array<vec4<u32>, ${maxVars / 4}>;`] : []),

@@ -42,6 +42,17 @@ inline void pg_emu_wait(bool warp) {
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 
+// the vector types of CUDA's vector_types.h that polygrad's loads use (codegen/vectorize.ts)
+struct __align__(16) float4 {
+  float x, y, z, w;
+};
+struct __align__(16) int4 {
+  int x, y, z, w;
+};
+struct __align__(16) uint4 {
+  unsigned x, y, z, w;
+};
+
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
 inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
