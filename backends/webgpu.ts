@@ -131,7 +131,9 @@ export class WebGpuBackend implements Backend {
     this.caps = {
       dtypes: new Set<DType>(['f32', 'bf16', 'i32', 'u32', 'bool', ...(f16 ? ['f16' as const] : [])]),
       maxBuffers: opts.limits?.maxBuffers ?? l.maxStorageBuffersPerShaderStage,
-      maxBufferBytes: opts.limits?.maxBufferBytes ?? Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize),
+      // whole 16-byte words: a binding rounded up for 4-vector loads stays within the limits
+      maxBufferBytes:
+        opts.limits?.maxBufferBytes ?? Math.floor(Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize) / 16) * 16,
       statusBinding: true,
       globalsAsLoops: false,
       timer: timer ? 'device' : 'host',
