@@ -138,17 +138,16 @@ async function time(
 ): Promise<number> {
   setKernelMode(mode);
   onlyKernel(mode === 'custom' ? def.name : undefined);
-  const xs: Tensor[] = c.inputs.map((s, i) =>
-    tensor(
-      Float32Array.from(
-        seeded(
-          s.reduce((a, b) => a * b, 1),
-          i + 1,
-        ),
+  const xs = c.inputs.map((s, i) => {
+    if (!s) return undefined;
+    const values = Float32Array.from(
+      seeded(
+        s.reduce((a, b) => a * b, 1),
+        i + 1,
       ),
-      { shape: [...s], device, dtype: c.dtype ?? 'f32' },
-    ),
-  );
+    );
+    return tensor(values, { shape: [...s], device, dtype: c.dtype ?? 'f32' });
+  });
   const run = async () => {
     const op = runOp(def.op as CompositeOp, xs, c),
       y = usualEpilogue[def.op as CompositeOp]?.(op) ?? op;
@@ -160,7 +159,7 @@ async function time(
   const bench = new Bench({ time: 500, iterations: 5, warmupIterations: 1, throws: true });
   bench.add(def.name, run, { async: true });
   await bench.run();
-  for (const x of xs) x.dispose();
+  for (const x of xs) x?.dispose();
   const r = bench.tasks[0]!.result;
   if (r.state !== 'completed') throw new Error(`${def.name}: ${r.state}`);
   return r.latency.p50;
@@ -261,7 +260,9 @@ const templateBodies: Readonly<Record<CompositeOp, string>> = {
     },
   },`,
   attention: `  // out[h, i, e] = sum over keys j of softmax_j(q[h, i] . k[h, j] * scale) * v[h, j, e] (causal: j <= i)
-  applies: ({ q, k, v }) => [q, k, v].every((t) => t.dtype === 'f32' && t.shape.length === 3),
+  // (one batch size for all three: broadcasting one of them is left to the generated path)
+  applies: ({ q, k, v }) =>
+    [q, k, v].every((t) => t.dtype === 'f32' && t.shape.length === 3 && t.shape[0] === q.shape[0]),
   cases: [
     {
       name: 'heads of 16',
@@ -345,6 +346,7 @@ const templateBodies: Readonly<Record<CompositeOp, string>> = {
   cases: [
     { name: 'rows of 96, weight and bias', inputs: [[10, 96], [96], [96]] },
     { name: 'no weight or bias, a strided input', inputs: [[3, 20, 33]], transposed: [0] },
+    { name: 'a bias and no weight', inputs: [[5, 40], null, [40]] },
   ],
   impl: {
     kind: 'ir',
@@ -371,6 +373,7 @@ const templateBodies: Readonly<Record<CompositeOp, string>> = {
   cases: [
     { name: '4 groups of 3 channels', inputs: [[2, 12, 5, 7], [12], [12]], args: { groups: 4 } },
     { name: 'one group, no weight or bias', inputs: [[1, 6, 8, 8]], args: { groups: 1 } },
+    { name: 'a bias and no weight', inputs: [[1, 8, 4, 4], null, [8]], args: { groups: 2 } },
   ],
   impl: {
     kind: 'ir',

@@ -27,11 +27,11 @@ const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const pair = (v: unknown, d: number): [number, number] =>
   typeof v === 'number' ? [v, v] : Array.isArray(v) ? [v[0], v[1]] : [d, d];
 /** The dims a layerNorm case normalizes: as many as its weight has, else the last one. */
-const normDims = (c: KernelCase): number => Number(c.args?.dims ?? c.inputs[1]?.length ?? 1);
+const normDims = (c: KernelCase): number => Number(c.args?.dims ?? (c.inputs[1] ?? c.inputs[2])?.length ?? 1);
 const eps = (c: KernelCase): number => Number(c.args?.eps ?? 1e-5);
 
-/** The op of a case on tensors, as a user calls it. */
-export function runOp(op: CompositeOp, xs: readonly Tensor[], c: KernelCase): Tensor {
+/** The op of a case on tensors, as a user calls it (undefined for an optional input the case leaves out). */
+export function runOp(op: CompositeOp, xs: readonly (Tensor | undefined)[], c: KernelCase): Tensor {
   const a = c.args ?? {};
   switch (op) {
     case 'matmul':
@@ -62,8 +62,8 @@ export function runOp(op: CompositeOp, xs: readonly Tensor[], c: KernelCase): Te
 /** The float64 reference of the op on row-major inputs of these shapes. */
 export function reference(
   op: CompositeOp,
-  xs: readonly Float64Array[],
-  shapes: readonly (readonly number[])[],
+  xs: readonly (Float64Array | undefined)[],
+  shapes: readonly (readonly number[] | null)[],
   c: KernelCase,
 ): Float64Array {
   const a = c.args ?? {};
@@ -194,6 +194,7 @@ export interface CaseResult {
 export async function checkCase(def: KernelDef, c: KernelCase, device: string): Promise<CaseResult> {
   const dtype = c.dtype ?? 'f32';
   const values = c.inputs.map((s, i) => {
+    if (!s) return undefined;
     const v = seeded(prod(s), 17 * i + c.name.length);
     return dtype === 'f32' ? v : v.map((x) => Math.fround(x * 0.5));
   });
@@ -211,11 +212,11 @@ export async function checkCase(def: KernelDef, c: KernelCase, device: string): 
     const run = async (mode: 'custom' | 'generated') => {
       setKernelMode(mode);
       onlyKernel(mode === 'custom' ? def.name : undefined);
-      const xs = values.map((v, i) => make(v, c.inputs[i]!, i));
+      const xs = values.map((v, i) => v && make(v, c.inputs[i]!, i));
       const y = runOp(def.op, xs, c);
       const used = plan(y).some((k) => k.name.startsWith(`c_${def.name}_`));
       const out = await y.data();
-      for (const t of [...xs, y]) t.dispose();
+      for (const t of [...xs, y]) t?.dispose();
       return { used, out };
     };
     const custom = await run('custom'),
@@ -251,7 +252,8 @@ export const runsOn = (def: KernelDef, device: string): boolean =>
 export function caseArgs(def: KernelDef, c: KernelCase): Record<string, unknown> {
   const dtype = c.dtype ?? 'f32',
     a = c.args ?? {};
-  const inputs = c.inputs.map((s, i): KernelInput => {
+  const inputs = c.inputs.map((s, i): KernelInput | undefined => {
+    if (!s) return undefined;
     const strides = s.map((_, d) => prod(s.slice(d + 1)));
     if (c.transposed?.includes(i)) {
       const [r, q] = s.slice(-2) as [number, number],

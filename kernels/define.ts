@@ -84,7 +84,8 @@ export const targetOf: Readonly<Record<DeviceKind, Target>> = { cpu: 'js', webgp
 /** A shape a kernel is checked and benchmarked on: the inputs' shapes (and the op's other arguments). */
 export interface KernelCase {
   readonly name: string;
-  readonly inputs: readonly (readonly number[])[];
+  /** The inputs' shapes in the op's order (inputOrder); null for an optional one left out (a norm's weight). */
+  readonly inputs: readonly (readonly number[] | null)[];
   readonly dtype?: 'f32' | 'f16' | 'bf16';
   /** Other arguments of the op (softmax's dim, attention's scale and causal flag, conv2d's padding). */
   readonly args?: Readonly<Record<string, unknown>>;

@@ -24,9 +24,10 @@ export const pinned = new WeakMap<UOp, { readonly name: string; readonly opts: r
  * its own base, read contiguously.
  */
 export function strided(u: UOp): { base: UOp; strides: number[]; offset: number } {
+  // a size-1 dim has stride 0, as in a strided view below: a kernel tells a broadcast dim by it
   const contiguous = {
     base: u,
-    strides: u.shape.map((_, i) => u.shape.slice(i + 1).reduce((a, b) => a * b, 1)),
+    strides: u.shape.map((n, i) => (n === 1 ? 0 : u.shape.slice(i + 1).reduce((a, b) => a * b, 1))),
     offset: 0,
   };
   if (!isMovement(u.op)) return contiguous;
@@ -104,21 +105,26 @@ export function customKernel(node: UOp, caps: Caps): Kernel {
     };
   }
   if (def.impl.kind !== 'ir') throw new Error(`kernels: ${name} pins optimizer actions; it is no CUSTOM node`);
-  const store = def.impl.build(builder(inputs, node.shape), args as never, { shape: node.shape, dtype: node.dtype });
+  const store = def.impl.build(builder(def.name, inputs, node.shape), args as never, {
+    shape: node.shape,
+    dtype: node.dtype,
+  });
   return { name: kname, shape: node.shape, params, stores: [alu('CAST', [store], node.dtype)], ops: [def.op] };
 }
 
 /**
  * The IR builders over a kernel's inputs (param 1, 2, …; the output, param 0, is written at every point of `shape`).
  */
-function builder(inputs: readonly UOp[], shape: readonly number[]): IrBuilder {
+function builder(name: string, inputs: readonly UOp[], shape: readonly number[]): IrBuilder {
   let ranges = 0;
   const f = (v: number) => constOf(v, 'f32'),
     globals = globalRanges(shape);
   return {
     global: (d) => globals[d]!,
-    load: (i, index, valid) =>
-      alu(
+    load: (i, index, valid) => {
+      if (!inputs[i])
+        throw new Error(`kernels: ${name}: load(${i}), but this call has ${inputs.length} inputs (those present)`);
+      return alu(
         'CAST',
         [
           UOp.make('LOAD', inputs[i]!.dtype, [
@@ -128,7 +134,8 @@ function builder(inputs: readonly UOp[], shape: readonly number[]): IrBuilder {
           ]),
         ],
         'f32',
-      ),
+      );
+    },
     reduce: (op, extent, body) => {
       const r = UOp.make('RANGE', 'i32', [], { id: shape.length + ranges++, extent, kind: 'reduce' });
       const value = body(r);

@@ -4,7 +4,7 @@
 // tile into whole workgroups gets a random such tile and a staged step (TC where valid, else STAGE): both need that
 // tile, which a plain walk of a few steps among dozens of neighbours almost never makes.
 import { afterAll, describe, expect, test } from 'vitest';
-import { type OptCaps, invalidOpts, nextActions } from '../../codegen/actions.js';
+import { type OptCaps, formatOpts, invalidOpts, nextActions } from '../../codegen/actions.js';
 import { type Kernel, type Opt, type OptOp, kernelKey } from '../../codegen/kernel.js';
 import { fnv } from '../../codegen/uop.js';
 import { getDevice, tensor } from '../../index.js';
@@ -62,6 +62,25 @@ const larger: OpCase[] = [
     atol: 0,
   },
   {
+    name: 'bf16 matmul 64x32 @ 32x64 (tensor cores: TC)',
+    inputs: [
+      { shape: [64, 32], lo: -3, hi: 3, int: true },
+      { shape: [32, 64], lo: -3, hi: 3, int: true },
+    ],
+    run: (a, b) => a.cast('bf16').matmul(b.cast('bf16')).cast('f32'),
+    ref: R.matmul,
+    rtol: 0,
+    atol: 0,
+  },
+  {
+    name: 'batched matmul 2x64x32 @ 2x32x48 (STAGE)',
+    inputs: [{ shape: [2, 64, 32] }, { shape: [2, 32, 48] }],
+    run: (a, b) => a.matmul(b),
+    ref: R.matmul,
+    rtol: 1e-4,
+    atol: 1e-4,
+  },
+  {
     name: 'conv2d 3x3, 6 -> 10 channels, 14x18',
     inputs: [{ shape: [1, 6, 14, 18] }, { shape: [10, 6, 3, 3] }],
     run: (x, w) => x.conv2d(w, undefined, { padding: 1 }),
@@ -105,19 +124,25 @@ interface Tally {
 }
 const tallies = new Map<string, Tally>();
 
-/** Random LOCAL steps until their tile is one whole workgroup (a few tries), or undefined where none gets there. */
+/**
+ * A random LOCAL tile that is one whole workgroup, one that admits TC where any does (not every tile's sides are
+ * multiples of a tensor core's), or undefined where no tile is whole: every such tile, then a pick.
+ */
 function wholeTile(k: Kernel, caps: OptCaps, r: () => number): Opt[] | undefined {
-  for (let attempt = 0; attempt < 16; attempt++) {
-    let list: Opt[] = [];
-    for (;;) {
-      const tile = list.reduce((a, o) => a * o.amount, 1);
-      if (tile === caps.workgroupSize) return list;
-      const next = nextActions(k, list, caps).filter((l) => l.at(-1)!.op === 'LOCAL');
-      if (!next.length) break;
-      list = next[Math.floor(r() * next.length)]!;
-    }
-  }
-  return undefined;
+  const whole: Opt[][] = [],
+    seen = new Set<string>();
+  const grow = (list: Opt[]): void => {
+    const tile = list.reduce((a, o) => a * o.amount, 1),
+      key = formatOpts([...list].sort((x, y) => x.axis - y.axis));
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (tile === caps.workgroupSize) whole.push(list);
+    else for (const next of nextActions(k, list, caps)) if (next.at(-1)!.op === 'LOCAL') grow(next);
+  };
+  grow([]);
+  const tc = whole.filter((l) => nextActions(k, l, caps).some((n) => n.at(-1)!.op === 'TC'));
+  const pool = tc.length ? tc : whole;
+  return pool.length ? pool[Math.floor(r() * pool.length)] : undefined;
 }
 
 /**
@@ -134,7 +159,8 @@ function randomOpts(device: string, k: Kernel, caps: OptCaps): Opt[] {
     // then a staged step where one is valid (TC before STAGE: it needs f16 operands and tensor cores, so it is
     // rarer), and maybe one step more
     list = tile;
-    const staged = (op: OptOp) => nextActions(k, list, caps).filter((l) => l.at(-1)!.op === op);
+    const next0 = nextActions(k, list, caps),
+      staged = (op: OptOp) => next0.filter((l) => l.at(-1)!.op === op);
     const first = staged('TC').length ? staged('TC') : staged('STAGE');
     if (first.length) list = any(first);
     const next = nextActions(k, list, caps);
@@ -191,6 +217,7 @@ describe.each(backends)('random optimizer actions on %s', (device) => {
     for (const op of mine) expect(t.used.get(op as OptOp) ?? 0, op).toBeGreaterThan(5);
     // STAGE on every GPU, TC where the device has tensor cores (the CUDA emulator; not lavapipe)
     const caps = getDevice(device).caps;
+    if (!caps.globalsAsLoops) expect(t.tiled, 'tiled walks').toBeGreaterThanOrEqual(4);
     if (!caps.globalsAsLoops) expect(t.used.get('STAGE') ?? 0, 'STAGE').toBeGreaterThan(0);
     if (caps.tensorCores?.length) expect(t.used.get('TC') ?? 0, 'TC').toBeGreaterThan(0);
   }, 600_000);
