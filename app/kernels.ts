@@ -403,10 +403,13 @@ const templateBodies: Readonly<Record<CompositeOp, string>> = {
 };
 export const templateOps = Object.keys(templateBodies) as CompositeOp[];
 
+/** Whether a template's code (its comments aside) names the Expr type, which its file then imports. */
+const usesExpr = (body: string): boolean => /\bExpr\b/.test(body.replace(/\/\/.*$/gm, ''));
+
 /** A kernel file computing the op in polygrad's IR (it runs on every device and passes check as written). */
 export function template(name: string, op: CompositeOp): string {
   return `// ${name}: what this kernel does and why it is faster (one or two lines).
-import { ${templateBodies[op].includes('Expr') ? 'type Expr, ' : ''}defineKernel } from './define.js';
+import { ${usesExpr(templateBodies[op]) ? 'type Expr, ' : ''}defineKernel } from './define.js';
 
 export default defineKernel({
   name: '${name}',

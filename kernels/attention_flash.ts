@@ -11,6 +11,7 @@ import {
   type KernelInput,
   defineKernel,
   floatBits,
+  rowsByFours,
   wgslBindings,
 } from './define.js';
 
@@ -60,15 +61,8 @@ function perThread({ q, v }: CompositeArgs['attention'], caps: Caps): number {
   return Math.max(1, Math.min(8, perHead, registers, Math.floor(queries / caps.threads)));
 }
 
-/**
- * Whether queries, keys and values are read as vec4s: each row contiguous, head sizes and every other stride and
- * offset multiples of 4 (a vec4 load costs about what a scalar one does on lavapipe, where loads cost most).
- */
-function byFours({ q, k, v }: CompositeArgs['attention']): boolean {
-  return [q, k, v].every(
-    (t) => t.strides.at(-1) === 1 && [t.shape.at(-1)!, t.offset, ...t.strides.slice(0, -1)].every((n) => n % 4 === 0),
-  );
-}
+/** Queries, keys and values are read as vec4s where all their rows can be (where loads cost most: on lavapipe). */
+const byFours = ({ q, k, v }: CompositeArgs['attention']): boolean => [q, k, v].every(rowsByFours);
 
 const wgsl = (dtype: DType, args: CompositeArgs['attention'], caps: Caps): string => {
   const { q, v } = args,

@@ -8,9 +8,10 @@ import type { DType } from '../codegen/dtype.js';
 export type { DType } from '../codegen/dtype.js';
 import type { Opt } from '../codegen/kernel.js';
 import type { UOp } from '../codegen/uop.js';
+import type { CompositeName } from '../runtime/tags.js';
+
 /** An expression of an IR kernel (what the builders take and make). */
 export type Expr = UOp;
-import type { CompositeName } from '../runtime/tags.js';
 
 /** An input as a kernel sees it: a buffer read through strides (elements; 0 for a broadcast dim) from `offset`. */
 export interface KernelInput {
@@ -171,6 +172,13 @@ export interface IrBuilder {
 
 /** The one export of a kernel file: checks nothing at run time, only types the definition. */
 export const defineKernel = <Op extends CompositeOp>(def: KernelDef<Op>): KernelDef<Op> => def;
+
+/**
+ * Whether a source kernel may read an input's rows as vec4s: each row contiguous, and its length, the offset and
+ * every other stride multiples of 4 (so every row starts on a 4-vector).
+ */
+export const rowsByFours = (t: KernelInput): boolean =>
+  t.strides.at(-1) === 1 && [t.shape.at(-1)!, t.offset, ...t.strides.slice(0, -1)].every((n) => n % 4 === 0);
 
 /** A float's bits as an i32 (how a source kernel gets a float argument among its values). */
 export function floatBits(v: number): number {

@@ -2,7 +2,7 @@
 // its running max and the sum of exponentials against it (rescaled when the max grows), combine those pairs in
 // workgroup memory, then write the row. Long rows get a whole workgroup instead of one thread; the row is read twice,
 // as vec4s where rows are contiguous and 4-aligned (on lavapipe a vec4 access costs about what a scalar one does).
-import { type Caps, type CompositeArgs, type DType, defineKernel, wgslBindings } from './define.js';
+import { type Caps, type CompositeArgs, type DType, defineKernel, rowsByFours, wgslBindings } from './define.js';
 
 /** n, the row's element stride, the offset, and the shape and strides of up to three outer dims (front-padded). */
 function values({ x }: CompositeArgs['softmax']): number[] {
@@ -13,24 +13,21 @@ function values({ x }: CompositeArgs['softmax']): number[] {
   return [x.shape[n - 1]!, x.strides[n - 1]!, x.offset, ...pad(outer, 1), ...pad(so, 0)];
 }
 
-/** Whether every row starts at a multiple of 4 elements and is contiguous, so the kernel reads and writes vec4s. */
-function byFours({ x }: CompositeArgs['softmax']): boolean {
-  return x.strides.at(-1) === 1 && [x.shape.at(-1)!, x.offset, ...x.strides.slice(0, -1)].every((v) => v % 4 === 0);
-}
+/** The rows softmax runs over: every dim but the last. */
+const rowsOf = ({ x }: CompositeArgs['softmax']): number => x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 
 /**
  * Threads a row: 256 where the device keeps that many busy for every row, down to 64 where it has few threads (a
  * software adapter runs a workgroup's threads in turn: 64 of them a row took 25 % less time than 256 on lavapipe).
  */
-function threadsPerRow({ x }: CompositeArgs['softmax'], caps: Caps): 64 | 128 | 256 {
-  const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1),
-    fill = caps.threads / rows;
+function threadsPerRow(args: CompositeArgs['softmax'], caps: Caps): 64 | 128 | 256 {
+  const fill = caps.threads / rowsOf(args);
   return fill >= 256 ? 256 : fill >= 128 ? 128 : 64;
 }
 
 const wgsl = (dtype: DType, args: CompositeArgs['softmax'], caps: Caps): string => {
   const t = threadsPerRow(args, caps),
-    w = byFours(args) ? 4 : 1,
+    w = rowsByFours(args.x) ? 4 : 1,
     f = w === 4 ? 'vec4<f32>' : 'f32',
     // the largest and the sum of a loaded value's lanes
     hmax = (v: string) => (w === 4 ? `max(max(${v}.x, ${v}.y), max(${v}.z, ${v}.w))` : v),
@@ -104,7 +101,7 @@ export default defineKernel({
     sources: { wgsl },
     values,
     launch: (args, caps) => {
-      const rows = args.x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      const rows = rowsOf(args);
       return { grid: [Math.min(rows, 65535), Math.ceil(rows / 65535), 1], block: threadsPerRow(args, caps) };
     },
   },

@@ -86,11 +86,14 @@ setRegistered(registry);
  * The op as a contributed kernel where one applies (and the mode allows), else `generated` itself: the generated
  * graph is built first, so the kernel knows the result's shape and dtype and the fallback costs nothing.
  */
-export function composite<Op extends CompositeOp>(
-  op: Op,
-  inputs: { readonly [K in keyof CompositeArgs[Op]]?: unknown },
-  generated: Tensor,
-): Tensor {
+/** What a call of the op passes: its arguments, with tensors where a kernel gets a KernelInput. */
+export type CompositeInputs<Op extends CompositeOp> = {
+  readonly [K in keyof CompositeArgs[Op]]: Exclude<CompositeArgs[Op][K], undefined> extends KernelInput
+    ? Tensor | Extract<CompositeArgs[Op][K], undefined>
+    : CompositeArgs[Op][K];
+};
+
+export function composite<Op extends CompositeOp>(op: Op, inputs: CompositeInputs<Op>, generated: Tensor): Tensor {
   if (mode === 'generated') return generated;
   const backend = getDevice(generated.device);
   // the Tensor class through an instance: this module sits below tensor.ts, which calls it

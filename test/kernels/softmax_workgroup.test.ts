@@ -1,7 +1,7 @@
 // softmax_workgroup's online max/sum on rows a random case never has: masked (-inf) entries leading a row, where the
 // running max starts at -inf; a row that is all -inf (NaN, as PyTorch gives); rows read through an offset, 4-aligned
-// (vec4 loads) or not (scalar loads); a NaN where the running max is still -inf. Against a float64 softmax. 7 rows and
-// 40: on a device with few threads (a software adapter) they take 256 and 64 threads a row.
+// (vec4 loads) or not (scalar loads); a NaN where the running max is still -inf. Against a float64 softmax. 7, 12 and
+// 40 rows: on a device with few threads (a software adapter) they take 256, 128 and 64 threads a row.
 import { afterEach, expect, test } from 'vitest';
 import { tensor } from '../../index.js';
 import { kernelMode, setKernelMode } from '../../runtime/composite.js';
@@ -20,7 +20,7 @@ function softmax64(row: readonly number[]): number[] {
 }
 
 test.skipIf(!hasWebGpu).each(
-  [7, 40].flatMap((rows) => [
+  [7, 12, 40].flatMap((rows) => [
     ['contiguous rows (vec4)', 0, rows],
     ['rows from a 4-aligned offset (vec4)', 4, rows],
     ['rows from an odd offset (scalar)', 3, rows],
