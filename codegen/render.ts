@@ -234,7 +234,8 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
     let v = declared.get(l.group);
     if (!v || v.lanes.has(l.lane)) {
       const at = l.base ? `(${ref(l.base)}) / 4${l.m ? ` + ${l.m}` : ''}` : `${l.m}`;
-      v = { name: `vec${counter++}`, lanes: new Set() };
+      // not vecN: a variable vec4 would hide WGSL's vec4 type from the code after it
+      v = { name: `quad${counter++}`, lanes: new Set() };
       line(lang.vector!.declare(v.name, bufName(l.param), at, k.params[l.param]!.dtype));
       declared.set(l.group, v);
     }

@@ -29,6 +29,12 @@ const graphs = (device: string, from: number) => {
   const want = (f: (u: number, v: number) => number) =>
     Float64Array.from({ length: n }, (_, i) => f(a[from + i]!, b[i]!));
   return [
+    // one axis: the vector index is the thread's own, times 4
+    {
+      name: 'flat x - y',
+      t: x.reshape([n]).sub(y.reshape([n])),
+      want: want((u, v) => u - v),
+    },
     // adjacent outputs: 4 a thread along the contiguous axis
     { name: 'x * y + 1', t: x.mul(y).add(1), want: want((u, v) => u * v + 1) },
     // y read at [i, j] and at [i, j + 1] (a shifted load: no whole group of 4 from a multiple of 4)
@@ -50,8 +56,8 @@ const binding = (src: string, i: number): string | undefined =>
 
 describe('which inputs are read as 4-vectors', () => {
   test('4-aligned contiguous inputs are; the output, and an input at an odd offset, are not', () => {
-    const [aligned] = graphs('cpu', 4),
-      [odd] = graphs('cpu', 3);
+    const [, aligned] = graphs('cpu', 4),
+      [, odd] = graphs('cpu', 3);
     const src = source(aligned!.t, 'wgsl');
     expect([binding(src, 0), binding(src, 1), binding(src, 2)]).toEqual([
       'array<f32>',
@@ -65,7 +71,7 @@ describe('which inputs are read as 4-vectors', () => {
     expect(source(aligned!.t, 'cuda')).toMatch(/reinterpret_cast<const float4 \*>\(d1\)/);
   });
   test('a shifted read of an input keeps that input scalar', () => {
-    const [, shifted] = graphs('cpu', 0);
+    const [, , shifted] = graphs('cpu', 0);
     const src = source(shifted!.t, 'wgsl');
     expect(binding(src, 1)).toBe('array<vec4<f32>>');
     expect(binding(src, 2)).toBe('array<f32>');
