@@ -41,6 +41,11 @@ export interface TensorCore {
   readonly k: number;
   readonly input: DType;
   readonly acc: DType;
+  /**
+   * The most threads that drive one unit together where the device picks how many (a WebGPU subgroup: the adapter's
+   * subgroupMaxSize); a workgroup must be a whole number of them. Absent: a 32-thread warp.
+   */
+  readonly maxSubgroup?: number;
   /** Where each lane's registers sit in A, B and C, for APIs that leave the fragments to the program (mma.sync). */
   readonly layout?: { readonly a: FragmentLayout; readonly b: FragmentLayout; readonly c: FragmentLayout };
 }

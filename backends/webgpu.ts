@@ -5,8 +5,8 @@
 import type { DType } from '../codegen/dtype.js';
 import type { Kernel } from '../codegen/kernel.js';
 import type { Rendered } from '../codegen/render.js';
-import { maxVars, wgslFor } from '../codegen/wgsl.js';
-import { inNode } from '../runtime/debug.js';
+import { maxVars, subgroupMatrixProbe, wgslFor } from '../codegen/wgsl.js';
+import { envFlag, inNode } from '../runtime/debug.js';
 import type { Backend, Caps, DeviceBuffer, DeviceGraph, GraphLaunch, Program, TensorCore } from './backend.js';
 import { BufferPool, StatusWord, compileError, launchGrid, statusBytes } from './common.js';
 
@@ -51,17 +51,41 @@ interface SubgroupMatrixConfig {
   readonly K: number;
 }
 
-/** The subgroup matrix configurations of an adapter as tensor cores (those of dtypes polygrad has). */
+/**
+ * The subgroup matrix configurations of an adapter as tensor cores (those of dtypes polygrad has), each driven by up
+ * to the adapter's widest subgroup.
+ */
 export function subgroupMatrices(info: {
   readonly subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+  readonly subgroupMaxSize?: number;
 }): TensorCore[] {
   const configs = info.subgroupMatrixConfigs ?? [];
   const dtype = (t: string): DType | undefined =>
     t === 'f16' || t === 'f32' || t === 'i32' || t === 'u32' ? t : undefined;
+  const widest = info.subgroupMaxSize ? { maxSubgroup: info.subgroupMaxSize } : {};
   return configs.flatMap((c) => {
     const [input, acc] = [dtype(c.componentType), dtype(c.resultComponentType)];
-    return input && acc ? [{ api: 'subgroup-matrix', m: c.M, n: c.N, k: c.K, input, acc } as const] : [];
+    return input && acc ? [{ api: 'subgroup-matrix', m: c.M, n: c.N, k: c.K, input, acc, ...widest } as const] : [];
   });
+}
+
+/** @internal The adapter's subgroup matrices whose probe shader (TC's spelling of them) makes a pipeline here. */
+export async function usableSubgroupMatrices(
+  device: GPUDevice,
+  info: object,
+  workgroupSize: number,
+): Promise<TensorCore[]> {
+  if (!device.features.has(subgroupMatrix)) return [];
+  const usable: TensorCore[] = [];
+  for (const core of subgroupMatrices(info)) {
+    if (core.input === 'f16' && !device.features.has('shader-f16')) continue;
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ code: subgroupMatrixProbe(workgroupSize, core) });
+    device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    const [error, compiled] = await Promise.all([device.popErrorScope(), module.getCompilationInfo()]);
+    if (!error && !compiled.messages.some((m) => m.type === 'error')) usable.push(core);
+  }
+  return usable;
 }
 
 /** Dawn crashes the process if the object create() returned is collected while its device lives. */
@@ -82,10 +106,17 @@ async function navigatorGpu(): Promise<GPU | undefined> {
   const spec = 'webgpu';
   const m = (await import(/* @vite-ignore */ spec)) as { create(flags: string[]): GPU; globals: object };
   Object.assign(globalThis, m.globals);
-  const gpu = m.create([]);
+  // Dawn lists experimental features (subgroup matrices: TC) only to a caller that allows unsafe APIs
+  const gpu = m.create(
+    envFlag('POLYGRAD_WEBGPU_EXPERIMENTAL') === '1' ? ['enable-dawn-features=allow_unsafe_apis'] : [],
+  );
   keepAlive.push(gpu);
   return gpu;
 }
+
+/** Threads per workgroup: 256 where the device allows. */
+const workgroupSize = (l: GPUSupportedLimits): number =>
+  Math.min(256, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
 
 export interface WebGpuOptions {
   /** Override adapter limits downwards, to exercise the paths real devices take (tests). */
@@ -121,13 +152,13 @@ export class WebGpuBackend implements Backend {
   readonly #argWords = new Uint32Array((batch * slotBytes) / 4);
   #argSlots = 0;
 
-  private constructor(device: GPUDevice, info: GPUAdapterInfo, opts: WebGpuOptions) {
+  private constructor(device: GPUDevice, info: GPUAdapterInfo, opts: WebGpuOptions, tensorCores: TensorCore[]) {
     this.#device = device;
     this.name = opts.name ?? 'webgpu';
     const l = device.limits,
       f16 = device.features.has('shader-f16');
     const timer = device.features.has('timestamp-query');
-    const wg = Math.min(256, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
+    const wg = workgroupSize(l);
     this.caps = {
       dtypes: new Set<DType>(['f32', 'bf16', 'i32', 'u32', 'bool', ...(f16 ? ['f16' as const] : [])]),
       maxBuffers: opts.limits?.maxBuffers ?? l.maxStorageBuffersPerShaderStage,
@@ -143,9 +174,9 @@ export class WebGpuBackend implements Backend {
       // WebGPU does not say how wide a GPU is; a software (CPU) adapter runs a few workgroups at a time
       threads: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 2048 : 65536,
       sharedBytes: l.maxComputeWorkgroupStorageSize,
-      tensorCores: device.features.has(subgroupMatrix) ? subgroupMatrices(info as object) : [],
+      tensorCores,
     };
-    this.language = wgslFor(wg);
+    this.language = wgslFor(wg, tensorCores);
     this.description =
       [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
     if (timer) {
@@ -182,7 +213,9 @@ export class WebGpuBackend implements Backend {
     const gpu = await navigatorGpu();
     const adapter = await gpu?.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return undefined;
-    const want = ['shader-f16', 'timestamp-query', subgroupMatrix].filter((f) =>
+    // subgroup matrices need the subgroups feature beside their own
+    const matrices = adapter.features.has(subgroupMatrix) && adapter.features.has('subgroups');
+    const want = ['shader-f16', 'timestamp-query', ...(matrices ? ['subgroups', subgroupMatrix] : [])].filter((f) =>
       adapter.features.has(f),
     ) as GPUFeatureName[];
     const l = adapter.limits;
@@ -199,7 +232,8 @@ export class WebGpuBackend implements Backend {
       },
     });
     keepAlive.push(adapter);
-    return new WebGpuBackend(device, adapter.info, opts);
+    const cores = await usableSubgroupMatrices(device, adapter.info, workgroupSize(device.limits));
+    return new WebGpuBackend(device, adapter.info, opts, cores);
   }
 
   #check(): void {

@@ -264,7 +264,7 @@ function matrixFor(cores: readonly TensorCore[]): MatrixOps {
   return {
     // broadcast from lane 0, so the compiler knows the warp index is warp-uniform: with a plain threadIdx.x / 32
     // ptxas treats the branch around the MMA as divergent and spills the fragments
-    warp: '__shfl_sync(0xffffffffu, (int)threadIdx.x / 32, 0)',
+    runs: (w) => `__shfl_sync(0xffffffffu, (int)threadIdx.x / 32, 0) == ${w}`,
     declare: (acc, s, d, input) => {
       const t = core(s, input),
         n = pieces(s, t).length;

@@ -57,10 +57,12 @@ export interface VectorOps {
  * A warp's matrix-unit operations on an m×n×k tile (codegen/tensorcore.ts) of `input` operands: `declare` a zeroed
  * m×n accumulator of dtype d; `step` adds A·B to it, A m×k column-major at `a` (leading dimension m), B k×n row-major
  * at `b` (leading dimension n); `store` writes it row-major to `c` (leading dimension n). The whole warp runs each
- * together; `warp` is this thread's warp in its workgroup. The language picks the unit (and so its pieces) per tile.
+ * together; `runs(w)` holds in the warps that multiply the tiles TC gave warp w (warp = thread / 32; a target whose
+ * subgroups may be wider deals those tiles out among the subgroups it has). The language picks the unit (and so its
+ * pieces) per tile.
  */
 export interface MatrixOps {
-  readonly warp: string;
+  runs(warp: number): string;
   declare(acc: string, shape: MmaArg, d: DType, input: DType): string;
   step(acc: string, a: string, b: string, shape: MmaArg, input: DType): string;
   store(c: string, acc: string, shape: MmaArg, input: DType): string;
@@ -189,7 +191,7 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
         if (inst.value.op === 'MMA') {
           const [a, b] = inst.value.src,
             step = matrixOps().step(acc, ref(a!), ref(b!), mmaOf(r), a!.dtype);
-          line(`if (${matrixOps().warp} == ${mmaOf(r).warp}) { ${step} }`);
+          line(`if (${matrixOps().runs(mmaOf(r).warp)}) { ${step} }`);
         } else line(`${acc} = ${lang.alu(reduceAlu(r.arg as ReduceOp), [acc, ref(inst.value)], r.dtype, r.dtype)};`);
         break;
       }
@@ -256,7 +258,7 @@ export function render(k: Kernel, insts: readonly Inst[], lang: Language): Rende
     for (const r of reduces) {
       const [, , c] = r.src[0]!.src;
       const store = matrixOps().store(ref(c!), ref(r), mmaOf(r), r.src[0]!.src[0]!.dtype);
-      line(`if (${matrixOps().warp} == ${mmaOf(r).warp}) { ${store} }`);
+      line(`if (${matrixOps().runs(mmaOf(r).warp)}) { ${store} }`);
     }
     if (!lang.barrier) throw new Error(`render ${k.name}: ${lang.name} has no barrier for TC`);
     line(lang.barrier);

@@ -61,10 +61,10 @@ const reducesOver = (k: Kernel, axis: number): UOp[] => [
 ];
 
 /**
- * Whether TC renders a tensor core: WMMA, and mma.sync where its fragment layout is listed (the renderer gathers
- * registers from it). WebGPU's subgroup matrices are listed by adapters, not rendered yet.
+ * Whether TC renders a tensor core: WMMA and WebGPU's subgroup matrices (opaque fragments), and mma.sync where its
+ * fragment layout is listed (the renderer gathers registers from it).
  */
-const renders = (t: TensorCore): boolean => t.api === 'wmma' || (t.api === 'mma.sync' && !!t.layout);
+const renders = (t: TensorCore): boolean => t.api !== 'mma.sync' || !!t.layout;
 
 /**
  * The tensor core that multiplies an m×n tile over k-chunks of `input` into `acc`, in pieces of its own shape: the
@@ -94,7 +94,6 @@ export function invalidTensorCore(k: Kernel, o: Opt, opts: readonly Opt[], caps:
     return `${s}: LOCAL must tile two axes by multiples of a tensor core's m×n (${[
       ...new Set(listed.map((t) => `${t.m}×${t.n}×${t.k}`)),
     ].join(', ')}), with k = ${o.amount}`;
-  if (caps.workgroupSize % warpSize) return `${s}: workgroups are not whole warps`;
   const g = globalRanges(k.shape),
     deps = rangeDeps();
   const reduces = reducesOver(k, o.axis);
@@ -106,6 +105,9 @@ export function invalidTensorCore(k: Kernel, o: Opt, opts: readonly Opt[], caps:
     if (typeof ops === 'string') return `${s}: ${ops}`;
     const tc = coreFor(listed, { m, n, k: o.amount }, ops.x.dtype, red.dtype);
     if (!tc) return `${s}: no tensor core for a ${m}×${n}×${o.amount} tile takes ${ops.x.dtype} into ${red.dtype}`;
+    const group = tc.maxSubgroup ?? warpSize;
+    if (caps.workgroupSize % group)
+      return `${s}: workgroups of ${caps.workgroupSize} are not whole ${group}-thread warps`;
     bytes += copies * (m * n * itemsize(tc.acc) + (m + n) * tc.k * itemsize(tc.input));
   }
   const limit = caps.sharedBytes ?? 0;

@@ -1,12 +1,14 @@
 // The WGSL language table (WebGPU). Bool buffers hold u32; bf16 (no WGSL type) lives in f32 and rounds wherever it
 // is made; inf and NaN come from runtime bitcasts because WGSL rejects non-finite constant expressions; the launch
 // grid folds into x/y past 65535.
+import type { TensorCore } from '../backends/backend.js';
 import type { DType } from './dtype.js';
 import { f32ToF16 } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
 import { checkCode, statusName } from './checks.js';
-import { type Uses, bufName } from './render.js';
+import { type MatrixOps, type Uses, bufName } from './render.js';
+import { type MmaArg, coreFor } from './tensorcore.js';
 
 /** A kernel's variables: 32-bit words in one uniform block of a per-launch slot (bind group 1, dynamic offset). */
 export const varsName = 'pg_vars';
@@ -90,9 +92,10 @@ function wgslKernel(
   uses: Uses,
   workgroupSize: number,
 ): string {
-  const { f16, bf16 } = uses;
+  const { f16, bf16, matrix } = uses;
   return [
     ...(f16 ? ['enable f16;'] : []),
+    ...(matrix ? ['enable subgroups;', 'enable chromium_experimental_subgroup_matrix;'] : []),
     `// ${k.name}`,
     ...k.params.map(
       (p, i) =>
@@ -141,7 +144,7 @@ function wgslKernel(
     ...shared,
     `@compute @workgroup_size(${workgroupSize})`,
     'fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ' +
-      '@builtin(local_invocation_index) lid: u32) {',
+      `@builtin(local_invocation_index) lid: u32${matrix ? `, ${subgroupBuiltins}` : ''}) {`,
     ...prologue(wgsl, k, 'i32(wg.y * nwg.x + wg.x)', 'i32(lid)', workgroupSize),
     ...body,
     '}',
@@ -158,11 +161,89 @@ const statusBinding = (binding: number): string[] => [
   '}',
 ];
 
-/** The table for a workgroup size (from the adapter's limits). */
-export const wgslFor = (workgroupSize: number) =>
+/** The entry point's subgroup builtins, which TC reads. */
+const subgroupBuiltins = '@builtin(subgroup_id) sgid: u32, @builtin(subgroup_size) sgsize: u32';
+
+/**
+ * TC through subgroup matrices (Dawn's chromium_experimental_subgroup_matrix): a tile is multiplied in pieces of the
+ * listed config (coreFor), each piece's left matrix loaded once per row of pieces and its right once per column,
+ * straight from the staged chunks (A column-major, B row-major: codegen/tensorcore.ts). The device picks the subgroup
+ * size, so there may be fewer subgroups than 32-thread warps: the tiles of warp w go to subgroup w mod their number.
+ */
+function matrixFor(workgroupSize: number, cores: readonly TensorCore[]): MatrixOps {
+  const core = (s: MmaArg, input: DType): TensorCore => {
+    const t = coreFor(cores, s, input, 'f32');
+    if (!t) throw new Error(`wgsl: no listed subgroup matrix multiplies a ${s.m}×${s.n}×${s.k} tile of ${input}`);
+    return t;
+  };
+  const result = (t: TensorCore) => `subgroup_matrix_result<${types[t.acc]}, ${t.n}, ${t.m}>`;
+  const count = (s: MmaArg, t: TensorCore) => (s.m / t.m) * (s.n / t.n);
+  return {
+    runs: (w) => `${w}u % (${workgroupSize}u / sgsize) == sgid`,
+    declare: (acc, s, _d, input) => {
+      const t = core(s, input);
+      return `var ${acc}: array<${result(t)}, ${count(s, t)}>;`;
+    },
+    step: (acc, a, b, s, input) => {
+      const t = core(s, input),
+        [rows, cols] = [s.m / t.m, s.n / t.n];
+      const lefts = Array.from(
+        { length: rows },
+        (_, i) =>
+          `let ml${i} = subgroupMatrixLoad<subgroup_matrix_left<${types[input]}, ${t.k}, ${t.m}>, col_major>` +
+          `(&${a}, ${i * t.m}u, ${s.m}u);`,
+      );
+      const rights = Array.from(
+        { length: cols },
+        (_, j) =>
+          `let mr${j} = subgroupMatrixLoad<subgroup_matrix_right<${types[input]}, ${t.n}, ${t.k}>, row_major>` +
+          `(&${b}, ${j * t.n}u, ${s.n}u);`,
+      );
+      const products = Array.from({ length: rows * cols }, (_, p) => {
+        const [i, j] = [Math.floor(p / cols), p % cols];
+        return `${acc}[${p}] = subgroupMatrixMultiplyAccumulate(ml${i}, mr${j}, ${acc}[${p}]);`;
+      });
+      return [...lefts, ...rights, ...products].join(' ');
+    },
+    store: (c, acc, s, input) => {
+      const t = core(s, input),
+        cols = s.n / t.n;
+      return Array.from({ length: count(s, t) }, (_, p) => {
+        const at = Math.floor(p / cols) * t.m * s.n + (p % cols) * t.n;
+        return `subgroupMatrixStore<row_major>(&${c}, ${at}u, ${acc}[${p}], ${s.n}u);`;
+      }).join(' ');
+    },
+  };
+}
+
+/**
+ * A shader that multiplies one piece of `core` as TC renders it: an adapter whose shader compiler refuses it (an
+ * older spelling of the experimental builtins, a config its pipelines reject) does not list the core.
+ */
+export function subgroupMatrixProbe(workgroupSize: number, core: TensorCore): string {
+  const ops = matrixFor(workgroupSize, [core]),
+    s: MmaArg = { m: core.m, n: core.n, k: core.k, warp: 0 };
+  const array = (name: string, d: DType, size: number) => `var<workgroup> ${name}: array<${types[d]}, ${size}>;`;
+  return [
+    ...(core.input === 'f16' ? ['enable f16;'] : []),
+    'enable subgroups;',
+    'enable chromium_experimental_subgroup_matrix;',
+    array('pa', core.input, core.m * core.k),
+    array('pb', core.input, core.k * core.n),
+    array('pc', core.acc, core.m * core.n),
+    `@compute @workgroup_size(${workgroupSize}) fn main(${subgroupBuiltins}) {`,
+    ops.declare('acc', s, core.acc, core.input),
+    `if (${ops.runs(0)}) { ${ops.step('acc', 'pa', 'pb', s, core.input)} ${ops.store('pc', 'acc', s, core.input)} }`,
+    '}',
+  ].join('\n');
+}
+
+/** The table for a workgroup size (from the adapter's limits) and the subgroup matrices TC may use. */
+export const wgslFor = (workgroupSize: number, tensorCores: readonly TensorCore[] = []) =>
   cLanguage({
     ...wgsl,
     shared: (name, d, size = workgroupSize) => `var<workgroup> ${name}: array<${types[d]}, ${size}>;`,
     kernel: (k, body, shared, uses) => wgslKernel(k, body, shared, uses, workgroupSize),
+    ...(tensorCores.length ? { matrix: matrixFor(workgroupSize, tensorCores) } : {}),
   });
 export const wgslLanguage = wgslFor(64);

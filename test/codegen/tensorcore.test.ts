@@ -3,24 +3,39 @@
 // epilogue — equal the float64 reference exactly (operands are multiples of 1/4 in [-1, 1], so every product and
 // partial sum is exact in f32 and the f16 result; bf16 results are the reference rounded to bf16), each on a 16×16
 // tile (WMMA) and a 32×8 one (two mma.sync m16n8k16 pieces a warp, whose registers the renderer gathers from layout
-// data). Without a GPU, CUDA_EMULATOR=1 runs them on the CUDA emulator (CI), whose mma.sync places elements by the
-// PTX ISA's formulas. Lists TC cannot take are refused with the reason on any machine.
+// data), and through WebGPU subgroup matrices on a 16×16 tile in 8×8×8 pieces. Without a GPU, CUDA_EMULATOR=1 runs
+// them on the CUDA emulator (CI), whose mma.sync places elements by the PTX ISA's formulas; where WebGPU runs,
+// subgroup matrices are stood in for (test/webgpu/subgroup-matrix-standin.ts) in subgroups of 8 and of 128 threads,
+// more and fewer than a workgroup's 32-thread warps. Lists TC cannot take are refused with the reason on any machine.
 import { describe, expect, test } from 'vitest';
 import type { TensorCore } from '../../backends/backend.js';
 import { type OptCaps, invalidOpts } from '../../codegen/actions.js';
 import type { Kernel, Opt } from '../../codegen/kernel.js';
 import { linearize } from '../../codegen/linearize.js';
 import { render } from '../../codegen/render.js';
-import { getDevice, type Tensor, tensor } from '../../index.js';
+import { getDevice, registerDevice, type Tensor, tensor } from '../../index.js';
 import { overrideOpts } from '../../runtime/beam.js';
 import { plan } from '../../runtime/plan.js';
 import { backends } from '../backends.js';
 import { type Nd, build } from '../ops/nd.js';
 import { matmul } from '../ops/ref.js';
 import { bf16Round } from '../fuzz/program.js';
+import { subgroupMatrixStandIn } from '../webgpu/subgroup-matrix-standin.js';
 
+const eights: TensorCore = { api: 'subgroup-matrix', m: 8, n: 8, k: 8, input: 'f16', acc: 'f32' };
+/**
+ * Stand-ins with subgroups of 8 (more than a workgroup's warps) and of 128 (fewer: tiles are dealt out). Lavapipe runs
+ * a kernel whose tiles go to subgroups wider than its 8 lanes minutes long, so the wide one takes one tile a workgroup.
+ */
+const standIns = backends.includes('webgpu')
+  ? [8, 128].map((width) => {
+      const b = subgroupMatrixStandIn(getDevice('webgpu'), eights, width);
+      registerDevice(b);
+      return { name: b.name, oneTile: width > 8 };
+    })
+  : [];
 const apis = (d: string): ReadonlySet<string> => new Set(getDevice(d).caps.tensorCores?.map((t) => t.api));
-const devices = backends.filter((d) => apis(d).has('wmma') || apis(d).has('mma.sync'));
+const devices = [...backends, ...standIns.map((d) => d.name)].filter((d) => apis(d).size > 0);
 if (!devices.length)
   console.warn('TC run tests skipped: no device lists a tensor core TC renders (CUDA_EMULATOR=1 adds them)');
 
@@ -39,18 +54,19 @@ const tile = (rowAxis: number, [m, n]: readonly [number, number] = [16, 16]): Op
   { op: 'LOCAL', axis: rowAxis, amount: m },
   { op: 'LOCAL', axis: rowAxis + 1, amount: n },
 ];
-/** The tile shapes each case runs on, and the call its source multiplies with. */
+/** The tile shapes each case runs on, TC's k, and the call its source multiplies with. */
 const tiles = [
-  { tile: [16, 16], api: 'wmma', call: 'wmma::mma_sync' },
-  { tile: [32, 8], api: 'mma.sync', call: 'pg_mma_m16n8k16_' },
+  { tile: [16, 16], k: 16, api: 'wmma', call: 'wmma::mma_sync' },
+  { tile: [32, 8], k: 16, api: 'mma.sync', call: 'pg_mma_m16n8k16_' },
+  { tile: [16, 16], k: 8, api: 'subgroup-matrix', call: 'subgroupMatrixMultiplyAccumulate' },
 ] as const;
-const tc = (axis: number): Opt => ({ op: 'TC', axis, amount: 16 });
+const tc = (axis: number, amount = 16): Opt => ({ op: 'TC', axis, amount });
 
 interface Case {
   readonly name: string;
   readonly a: readonly number[];
   readonly b: readonly number[];
-  readonly opts: (r: number, t: readonly [number, number]) => Opt[];
+  readonly opts: (r: number, t: readonly [number, number], k: number) => Opt[];
   /** The computation over half a, b (default a @ b), and its float64 reference. */
   readonly run?: (a: Tensor, b: Tensor) => Tensor;
   readonly ref?: (a: Nd, b: Nd) => Nd;
@@ -58,25 +74,35 @@ interface Case {
   readonly f32Inputs?: boolean;
 }
 const cases: Case[] = [
-  { name: '32x64 @ 64x48', a: [32, 64], b: [64, 48], opts: (r, t) => [...tile(0, t), tc(r)] },
+  { name: '32x64 @ 64x48', a: [32, 64], b: [64, 48], opts: (r, t, k) => [...tile(0, t), tc(r, k)] },
   {
     name: 'UPCAST 2x2: four tiles per workgroup, one warp each',
     a: [64, 32],
     b: [32, 64],
-    opts: (r, t) => [{ op: 'UPCAST', axis: 0, amount: 2 }, { op: 'UPCAST', axis: 1, amount: 2 }, ...tile(0, t), tc(r)],
+    opts: (r, t, k) => [
+      { op: 'UPCAST', axis: 0, amount: 2 },
+      { op: 'UPCAST', axis: 1, amount: 2 },
+      ...tile(0, t),
+      tc(r, k),
+    ],
   },
   {
     name: 'ragged 40x48 @ 48x36, padded to the tiles',
     a: [40, 48],
     b: [48, 36],
-    opts: (r, t) => [{ op: 'PADTO', axis: 0, amount: 32 }, { op: 'PADTO', axis: 1, amount: 16 }, ...tile(0, t), tc(r)],
+    opts: (r, t, k) => [
+      { op: 'PADTO', axis: 0, amount: 32 },
+      { op: 'PADTO', axis: 1, amount: 16 },
+      ...tile(0, t),
+      tc(r, k),
+    ],
   },
-  { name: 'batched 3x32x32 @ 3x32x16', a: [3, 32, 32], b: [3, 32, 16], opts: (r, t) => [...tile(1, t), tc(r)] },
+  { name: 'batched 3x32x32 @ 3x32x16', a: [3, 32, 32], b: [3, 32, 16], opts: (r, t, k) => [...tile(1, t), tc(r, k)] },
   {
     name: 'an epilogue: relu(a @ b) * 2 in the same kernel',
     a: [32, 96],
     b: [96, 32],
-    opts: (r, t) => [...tile(0, t), tc(r)],
+    opts: (r, t, k) => [...tile(0, t), tc(r, k)],
     run: (a, b) => a.matmul(b).relu().mul(2),
     ref: (a, b) => {
       const m = matmul(a, b);
@@ -90,15 +116,16 @@ describe.each(devices)('TC on %s', (device) => {
     lang = getDevice(device).language;
   const inputs = (['f16', 'bf16'] as const).filter((d) => caps.tensorCores?.some((t) => t.input === d));
   const listed = (d: string, api: string) => caps.tensorCores?.some((t) => t.input === d && t.api === api);
+  const oneTile = standIns.some((d) => d.name === device && d.oneTile);
   const all: Case[] = [
     ...cases,
     { ...cases[0]!, name: `${cases[0]!.name}, f32 inputs cast inside the kernel`, f32Inputs: true },
-  ];
+  ].filter((c) => !oneTile || !c.opts(0, [16, 16], 16).some((o) => o.op === 'UPCAST'));
   test.each(
     inputs.flatMap((dtype) =>
       tiles
         .filter((t) => listed(dtype, t.api))
-        .flatMap(({ tile: t, call }) => all.map((c) => ({ ...c, dtype, tile: t, call }))),
+        .flatMap(({ tile: t, k, call }) => all.map((c) => ({ ...c, dtype, tile: t, k, call }))),
     ),
   )('$dtype $name on a $tile tile equals float64 and multiplies with $call', async (c) => {
     const x = quarters(c.a, 3),
@@ -111,7 +138,7 @@ describe.each(devices)('TC on %s', (device) => {
     const out = (c.run ?? ((p, q) => p.matmul(q)))(a, b);
     const kernels = plan(out),
       k = kernels.find((kk) => kk.stores.some((s) => s.toposort().some((u) => u.op === 'REDUCE')))!;
-    const opts = c.opts(reduceId(k), c.tile);
+    const opts = c.opts(reduceId(k), c.tile, c.k);
     expect(invalidOpts(k, opts, caps)).toBeUndefined();
     const { source } = render({ ...k, opts }, linearize({ ...k, opts }, false), lang);
     expect(source).toContain(c.call);
@@ -170,6 +197,13 @@ describe('TC is refused where tensor cores cannot take the kernel', () => {
     ['on f32 operands', f32mm, [...tile(0), tc(reduceId(f32mm))], gpu, 'products of f16'],
     ['with UNROLL of its range', mm, [...tile(0), tc(r), { op: 'UNROLL', axis: r, amount: 2 }], gpu, 'split twice'],
     ['past the workgroup memory', mm, [...tile(0), tc(r)], { ...gpu, sharedBytes: 1024 }, 'more than the 1024'],
+    [
+      'where a workgroup is not a whole number of the widest subgroups',
+      mm,
+      [...tile(0, [8, 8]), tc(r)],
+      { ...gpu, workgroupSize: 64, tensorCores: [{ ...wmma16, api: 'subgroup-matrix', m: 8, n: 8, maxSubgroup: 128 }] },
+      'not whole 128-thread',
+    ],
     ['with STAGE as well', mm, [...tile(0), tc(r), { op: 'STAGE', axis: r, amount: 16 }], gpu, 'split twice'],
   ] as const)('%s', (_, k, opts, caps, why) => {
     expect(invalidOpts(k, opts as readonly Opt[], caps)).toContain(why);

@@ -1,0 +1,93 @@
+// A stand-in for an adapter with subgroup matrices, on any WebGPU device (lavapipe in CI has none): the WGSL that
+// TC renders is compiled with each experimental builtin rewritten into plain WGSL that does what Dawn's design doc
+// (docs/dawn/features/subgroup_matrix.md) says it does, every invocation holding the whole matrix, and with subgroups
+// of a chosen width (local index / width). A check of the renderer's offsets, strides, majorness and the deal of
+// tiles to subgroups, not of a GPU's matrix unit; that Dawn's own compiler takes the source is checked apart, on its
+// null backend (test/webgpu/subgroup-matrix.test.ts).
+import type { Backend, TensorCore } from '../../backends/backend.js';
+import { wgslFor } from '../../codegen/wgsl.js';
+
+/** Where a load or store puts element (i, j) of a matrix at `off` with `stride` (Dawn's design doc). */
+const place = (major: string): string => (major === 'col' ? 'off + j * stride + i' : 'off + i * stride + j');
+/** A loop over every element (i, j) of an r×c matrix, held row-major. */
+const cells = (r: number | string, c: number | string, body: string): string =>
+  `for (var i = 0u; i < ${r}u; i++) { for (var j = 0u; j < ${c}u; j++) { ${body} } }`;
+
+/** The source with subgroup matrices of `core` as plain arrays, in subgroups of `width` invocations. */
+export function polyfill(source: string, core: TensorCore, width: number): string {
+  const helpers = new Map<string, string>();
+  // a matrix with C columns and R rows is array<T, R * C>, row-major
+  const matrixType = /subgroup_matrix_(left|right|result)<(\w+), (\d+), (\d+)>/g;
+  let out = source.replace(
+    /subgroupMatrixLoad<subgroup_matrix_(left|right)<(\w+), (\d+), (\d+)>, (row|col)_major>\(&(\w+), /g,
+    (_, kind: string, t: string, c: string, r: string, major: string, from: string) => {
+      const name = `pg_load_${kind}_${t}_${c}_${r}_${major}_${from}`;
+      helpers.set(
+        name,
+        `fn ${name}(off: u32, stride: u32) -> array<${t}, ${+r * +c}> { var m: array<${t}, ${+r * +c}>; ` +
+          cells(r, c, `m[i * ${c}u + j] = ${from}[${place(major)}];`) +
+          ' return m; }',
+      );
+      return `${name}(`;
+    },
+  );
+  out = out.replace(/subgroupMatrixStore<(row|col)_major>\(&(\w+), /g, (_, major: string, to: string) => {
+    const [r, c] = [core.m, core.n],
+      name = `pg_store_${major}_${to}`;
+    helpers.set(
+      name,
+      `fn ${name}(off: u32, m: array<${core.acc}, ${r * c}>, stride: u32) { ` +
+        cells(r, c, `${to}[${place(major)}] = m[i * ${c}u + j];`) +
+        ' }',
+    );
+    return `${name}(`;
+  });
+  const { m, n, k, input, acc } = core;
+  helpers.set(
+    'pg_mma',
+    `fn pg_mma(l: array<${input}, ${m * k}>, r: array<${input}, ${k * n}>, c: array<${acc}, ${m * n}>) -> ` +
+      `array<${acc}, ${m * n}> { var o = c; ` +
+      cells(
+        m,
+        n,
+        `for (var x = 0u; x < ${k}u; x++) { o[i * ${n}u + j] += ${acc}(l[i * ${k}u + x]) * ${acc}(r[x * ${n}u + j]); }`,
+      ) +
+      ' return o; }',
+  );
+  out = out
+    .replace(/subgroupMatrixMultiplyAccumulate\(/g, 'pg_mma(')
+    .replace(matrixType, (_, _kind, t: string, c: string, r: string) => `array<${t}, ${+r * +c}>`)
+    .replace(/^enable (subgroups|chromium_experimental_subgroup_matrix);\n/gm, '')
+    .replace(', @builtin(subgroup_id) sgid: u32, @builtin(subgroup_size) sgsize: u32) {', ') {');
+  const main = out.indexOf('@compute');
+  const body = out.indexOf('{', out.indexOf('fn main(')) + 1;
+  return [
+    out.slice(0, main),
+    ...[...helpers.values()].map((h) => `${h}\n`),
+    out.slice(main, body),
+    `\nlet sgsize = ${width}u; let sgid = lid / ${width}u;`,
+    out.slice(body),
+  ].join('');
+}
+
+/**
+ * `base` as a device whose caps list `core` in subgroups of `width`: kernels are rendered with subgroup matrices and
+ * compiled through the polyfill.
+ */
+export function subgroupMatrixStandIn(base: Backend, core: TensorCore, width: number): Backend {
+  const cores = [{ ...core, maxSubgroup: width }];
+  return {
+    name: `webgpu-subgroup-matrix-${width}`,
+    caps: { ...base.caps, tensorCores: cores },
+    language: wgslFor(base.caps.workgroupSize, cores),
+    description: `${base.description}, subgroup matrices stood in for (subgroups of ${width})`,
+    alloc: (b) => base.alloc(b),
+    free: (b) => base.free(b),
+    write: (b, d, o) => base.write(b, d, o),
+    read: (b) => base.read(b),
+    compile: (k, r) => base.compile(k, { ...r, source: polyfill(r.source, core, width) }),
+    launch: (p, k, bufs, vals, timed) => base.launch(p, k, bufs, vals, timed),
+    sync: () => base.sync(),
+    takeTimes: () => base.takeTimes(),
+  };
+}
