@@ -22,7 +22,8 @@ const configs: TensorCore[] = [
   { api: 'subgroup-matrix', m: 8, n: 16, k: 16, input: 'f16', acc: 'f32', maxSubgroup: 128 },
 ];
 
-async function nullDevice(): Promise<GPUDevice> {
+/** A device of Dawn's null backend, with subgroup matrices where `matrices`. */
+async function nullDevice(matrices: boolean): Promise<GPUDevice> {
   const { create, globals } = (await import('webgpu')) as unknown as {
     create(flags: string[]): GPU;
     globals: object;
@@ -32,9 +33,8 @@ async function nullDevice(): Promise<GPUDevice> {
   keep.push(gpu); // Dawn must outlive its devices
   const adapter = (await gpu.requestAdapter())!;
   keep.push(adapter);
-  return adapter.requestDevice({
-    requiredFeatures: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[],
-  });
+  const features = ['shader-f16', ...(matrices ? ['subgroups', 'chromium-experimental-subgroup-matrix'] : [])];
+  return adapter.requestDevice({ requiredFeatures: features as GPUFeatureName[] });
 }
 const keep: unknown[] = [];
 
@@ -74,7 +74,7 @@ const optsFor = (k: Kernel, rowAxis: number, core: TensorCore, name: string): Op
   ] as Opt[];
 
 describe.skipIf(!hasWebGpu)("subgroup-matrix TC in Dawn's shader compiler (null backend)", () => {
-  const device = nullDevice();
+  const device = nullDevice(true);
   test.each(configs.flatMap((core) => kernels.map(([name, k, axis]) => ({ name, k, axis, core }))))(
     '$name in $core.m×$core.n×$core.k pieces compiles with no error or warning',
     async ({ name, k, axis, core }) => {
@@ -99,23 +99,21 @@ describe.skipIf(!hasWebGpu)("subgroup-matrix TC in Dawn's shader compiler (null 
     },
   );
 
+  const info = {
+    subgroupMaxSize: 128,
+    subgroupMatrixConfigs: configs.map((c) => ({
+      componentType: c.input,
+      resultComponentType: c.acc,
+      M: c.m,
+      N: c.n,
+      K: c.k,
+    })),
+  };
   test("an adapter's configs are listed where the probe compiles, with its widest subgroup", async () => {
-    const gpu = await device;
-    const info = {
-      subgroupMaxSize: 128,
-      subgroupMatrixConfigs: configs.map((c) => ({
-        componentType: c.input,
-        resultComponentType: c.acc,
-        M: c.m,
-        N: c.n,
-        K: c.k,
-      })),
-    };
-    expect(await usableSubgroupMatrices(gpu, info, 256)).toEqual(configs);
+    expect(await usableSubgroupMatrices(await device, info, 256)).toEqual(configs);
   });
 
   test('a device without the feature lists none', async () => {
-    const { getDevice } = await import('../../index.js');
-    expect(getDevice('webgpu').caps.tensorCores).toEqual([]);
+    expect(await usableSubgroupMatrices(await nullDevice(false), info, 256)).toEqual([]);
   });
 });
