@@ -22,6 +22,7 @@ import { planCommand } from './plan.js';
 import { tuneNeuralOS } from './tune.js';
 import { startPlayer } from './server.js';
 import { isTorchZip } from '../models/weights/open.js';
+import { describeTensorCores } from '../backends/backend.js';
 import { createServer } from 'node:net';
 
 async function main(): Promise<void> {
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
         `${(c.maxBufferBytes / 2 ** 20).toFixed(0)} MiB (larger tensors in chunks) | workgroup ${c.workgroupSize} | ` +
         `grid ${c.maxGrid} | timer ${c.timer}`,
     );
+    console.log(`  tensor cores: ${describeTensorCores(c.tensorCores)}`);
     const level = debugLevel();
     setDebug(Math.max(level, 2));
     const x = randn([64, 128], { seed: 1, device: d.name }),

@@ -60,6 +60,17 @@ export interface FragmentLayout {
   readonly elem: readonly (readonly [number, number])[];
 }
 
+/** Tensor cores in one line, as `polygrad devices` prints them: api, m×n×k, input→acc, any widest subgroup. */
+export const describeTensorCores = (cores: readonly TensorCore[] | undefined): string =>
+  cores?.length
+    ? cores
+        .map((t) => {
+          const widest = t.maxSubgroup ? ` (subgroups ≤ ${t.maxSubgroup})` : '';
+          return `${t.api} ${t.m}×${t.n}×${t.k} ${t.input}→${t.acc}${widest}`;
+        })
+        .join(', ')
+    : 'none';
+
 /** The dtype a buffer of `d` holds on a device with these caps. */
 export const storageOf = (caps: Caps, d: DType): DType => caps.storage[d] ?? d;
 

@@ -1,7 +1,7 @@
 // Tensor cores as data: what each CUDA compute capability and a WebGPU adapter's subgroup matrices give, and the
 // hand-written tensor-core matmul applying only where the device lists the unit it drives.
 import { describe, expect, test } from 'vitest';
-import type { Caps } from '../../backends/backend.js';
+import { type Caps, describeTensorCores } from '../../backends/backend.js';
 import { CpuBackend } from '../../backends/cpu.js';
 import { cudaTensorCores } from '../../codegen/cuda.js';
 import { subgroupMatrices } from '../../backends/webgpu.js';
@@ -29,6 +29,17 @@ describe('tensor cores as capabilities', () => {
     };
     expect(subgroupMatrices(info)).toEqual([{ api: 'subgroup-matrix', m: 8, n: 8, k: 8, input: 'f16', acc: 'f32' }]);
     expect(subgroupMatrices({})).toEqual([]);
+    expect(describeTensorCores(subgroupMatrices({ ...info, subgroupMaxSize: 64 }))).toBe(
+      'subgroup-matrix 8×8×8 f16→f32 (subgroups ≤ 64)',
+    );
+  });
+
+  test('polygrad devices names each tensor core in a line, or none', () => {
+    expect(describeTensorCores(cudaTensorCores(8, 0).slice(0, 3))).toBe(
+      'wmma 16×16×16 f16→f32, wmma 16×16×16 bf16→f32, mma.sync 16×8×16 f16→f32',
+    );
+    expect(describeTensorCores([])).toBe('none');
+    expect(describeTensorCores(undefined)).toBe('none');
   });
 
   test('the WMMA matmul applies only on a device that lists WMMA 16x16x16', () => {
