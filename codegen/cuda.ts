@@ -7,7 +7,7 @@ import type { Kernel } from './kernel.js';
 import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
 import { checkCode, statusName } from './checks.js';
 import { type MatrixOps, type Uses, bufName } from './render.js';
-import { type MmaArg, coreFor } from './tensorcore.js';
+import { type MmaArg, pieces, unitFor } from './tensorcore.js';
 
 const types: Record<DType, string> = {
   f32: 'float',
@@ -200,14 +200,6 @@ const m16n8k16: NonNullable<TensorCore['layout']> = {
   },
 };
 
-/** The pieces of the tensor core's shape an m×n tile is multiplied in, row-major: their first row and column. */
-function pieces(s: MmaArg, t: TensorCore): { row: number; col: number }[] {
-  return Array.from({ length: (s.m / t.m) * (s.n / t.n) }, (_, p) => ({
-    row: Math.floor(p / (s.n / t.n)) * t.m,
-    col: (p % (s.n / t.n)) * t.n,
-  }));
-}
-
 /** The offset of a lane's element from its fragment's origin in memory where a step of (rows, cols) moves `ld`. */
 function laneOffset(l: FragmentLayout, ld: (step: readonly [number, number]) => number): string {
   const terms = l.lane.flatMap((st, j) => (ld(st) ? [`((pl >> ${j}) & 1) * ${ld(st)}`] : []));
@@ -255,11 +247,7 @@ function mmaHelpers(cores: readonly TensorCore[]): string[] {
  * mma.sync, each lane gathers its registers where the unit's layout data puts them and scatters C the same way.
  */
 function matrixFor(cores: readonly TensorCore[]): MatrixOps {
-  const core = (s: MmaArg, input: DType): TensorCore => {
-    const t = coreFor(cores, s, input, 'f32');
-    if (!t) throw new Error(`cuda: no listed tensor core multiplies a ${s.m}×${s.n}×${s.k} tile of ${input}`);
-    return t;
-  };
+  const core = (s: MmaArg, input: DType): TensorCore => unitFor(cores, s, input, 'cuda');
   const shape = (t: TensorCore): string => `${t.m}, ${t.n}, ${t.k}`;
   return {
     // broadcast from lane 0, so the compiler knows the warp index is warp-uniform: with a plain threadIdx.x / 32

@@ -82,6 +82,21 @@ export function coreFor(
   );
 }
 
+/** The unit a renderer multiplies an MMA tile of `input` with (TC validated that one is listed). */
+export function unitFor(cores: readonly TensorCore[], s: MmaArg, input: DType, target: string): TensorCore {
+  const t = coreFor(cores, s, input, 'f32');
+  if (!t) throw new Error(`${target}: no listed tensor core multiplies a ${s.m}×${s.n}×${s.k} tile of ${input}`);
+  return t;
+}
+
+/** The pieces of the tensor core's shape an m×n tile is multiplied in, row-major: their first row and column. */
+export function pieces(s: MmaArg, t: TensorCore): { row: number; col: number }[] {
+  return Array.from({ length: (s.m / t.m) * (s.n / t.n) }, (_, p) => ({
+    row: Math.floor(p / (s.n / t.n)) * t.m,
+    col: (p % (s.n / t.n)) * t.n,
+  }));
+}
+
 /** Why TC `o` cannot apply to k under `opts` on a device with these caps, or undefined. */
 export function invalidTensorCore(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): string | undefined {
   const s = `TC(${o.axis}, ${o.amount})`;
@@ -107,7 +122,7 @@ export function invalidTensorCore(k: Kernel, o: Opt, opts: readonly Opt[], caps:
     if (!tc) return `${s}: no tensor core for a ${m}×${n}×${o.amount} tile takes ${ops.x.dtype} into ${red.dtype}`;
     const group = tc.maxSubgroup ?? warpSize;
     if (caps.workgroupSize % group)
-      return `${s}: workgroups of ${caps.workgroupSize} are not whole ${group}-thread warps`;
+      return `${s}: workgroups of ${caps.workgroupSize} are not whole ${group}-thread warps or subgroups`;
     bytes += copies * (m * n * itemsize(tc.acc) + (m + n) * tc.k * itemsize(tc.input));
   }
   const limit = caps.sharedBytes ?? 0;

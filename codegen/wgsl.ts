@@ -8,7 +8,7 @@ import type { Kernel } from './kernel.js';
 import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
 import { checkCode, statusName } from './checks.js';
 import { type MatrixOps, type Uses, bufName } from './render.js';
-import { type MmaArg, coreFor } from './tensorcore.js';
+import { type MmaArg, pieces, unitFor } from './tensorcore.js';
 
 /** A kernel's variables: 32-bit words in one uniform block of a per-launch slot (bind group 1, dynamic offset). */
 export const varsName = 'pg_vars';
@@ -95,7 +95,7 @@ function wgslKernel(
   const { f16, bf16, matrix } = uses;
   return [
     ...(f16 ? ['enable f16;'] : []),
-    ...(matrix ? ['enable subgroups;', 'enable chromium_experimental_subgroup_matrix;'] : []),
+    ...(matrix ? matrixEnables : []),
     `// ${k.name}`,
     ...k.params.map(
       (p, i) =>
@@ -161,7 +161,8 @@ const statusBinding = (binding: number): string[] => [
   '}',
 ];
 
-/** The entry point's subgroup builtins, which TC reads. */
+/** What a shader with subgroup matrices enables, and the entry point's subgroup builtins TC reads. */
+const matrixEnables = ['enable subgroups;', 'enable chromium_experimental_subgroup_matrix;'];
 const subgroupBuiltins = '@builtin(subgroup_id) sgid: u32, @builtin(subgroup_size) sgsize: u32';
 
 /**
@@ -171,18 +172,13 @@ const subgroupBuiltins = '@builtin(subgroup_id) sgid: u32, @builtin(subgroup_siz
  * size, so there may be fewer subgroups than 32-thread warps: the tiles of warp w go to subgroup w mod their number.
  */
 function matrixFor(workgroupSize: number, cores: readonly TensorCore[]): MatrixOps {
-  const core = (s: MmaArg, input: DType): TensorCore => {
-    const t = coreFor(cores, s, input, 'f32');
-    if (!t) throw new Error(`wgsl: no listed subgroup matrix multiplies a ${s.m}×${s.n}×${s.k} tile of ${input}`);
-    return t;
-  };
+  const core = (s: MmaArg, input: DType): TensorCore => unitFor(cores, s, input, 'wgsl');
   const result = (t: TensorCore) => `subgroup_matrix_result<${types[t.acc]}, ${t.n}, ${t.m}>`;
-  const count = (s: MmaArg, t: TensorCore) => (s.m / t.m) * (s.n / t.n);
   return {
     runs: (w) => `${w}u % (${workgroupSize}u / sgsize) == sgid`,
     declare: (acc, s, _d, input) => {
       const t = core(s, input);
-      return `var ${acc}: array<${result(t)}, ${count(s, t)}>;`;
+      return `var ${acc}: array<${result(t)}, ${pieces(s, t).length}>;`;
     },
     step: (acc, a, b, s, input) => {
       const t = core(s, input),
@@ -199,22 +195,21 @@ function matrixFor(workgroupSize: number, cores: readonly TensorCore[]): MatrixO
           `let mr${j} = subgroupMatrixLoad<subgroup_matrix_right<${types[input]}, ${t.n}, ${t.k}>, row_major>` +
           `(&${b}, ${j * t.n}u, ${s.n}u);`,
       );
-      const products = Array.from({ length: rows * cols }, (_, p) => {
-        const [i, j] = [Math.floor(p / cols), p % cols];
-        return `${acc}[${p}] = subgroupMatrixMultiplyAccumulate(ml${i}, mr${j}, ${acc}[${p}]);`;
-      });
+      const products = pieces(s, t).map(
+        ({ row, col }, p) =>
+          `${acc}[${p}] = subgroupMatrixMultiplyAccumulate(ml${row / t.m}, mr${col / t.n}, ${acc}[${p}]);`,
+      );
       return [...lefts, ...rights, ...products].join(' ');
     },
-    store: (c, acc, s, input) => {
-      const t = core(s, input),
-        cols = s.n / t.n;
-      return Array.from({ length: count(s, t) }, (_, p) => {
-        const at = Math.floor(p / cols) * t.m * s.n + (p % cols) * t.n;
-        return `subgroupMatrixStore<row_major>(&${c}, ${at}u, ${acc}[${p}], ${s.n}u);`;
-      }).join(' ');
-    },
+    store: (c, acc, s, input) =>
+      pieces(s, core(s, input))
+        .map(({ row, col }, p) => `subgroupMatrixStore<row_major>(&${c}, ${row * s.n + col}u, ${acc}[${p}], ${s.n}u);`)
+        .join(' '),
   };
 }
+
+const workgroupArray = (name: string, d: DType, size: number): string =>
+  `var<workgroup> ${name}: array<${types[d]}, ${size}>;`;
 
 /**
  * A shader that multiplies one piece of `core` as TC renders it: an adapter whose shader compiler refuses it (an
@@ -223,14 +218,12 @@ function matrixFor(workgroupSize: number, cores: readonly TensorCore[]): MatrixO
 export function subgroupMatrixProbe(workgroupSize: number, core: TensorCore): string {
   const ops = matrixFor(workgroupSize, [core]),
     s: MmaArg = { m: core.m, n: core.n, k: core.k, warp: 0 };
-  const array = (name: string, d: DType, size: number) => `var<workgroup> ${name}: array<${types[d]}, ${size}>;`;
   return [
     ...(core.input === 'f16' ? ['enable f16;'] : []),
-    'enable subgroups;',
-    'enable chromium_experimental_subgroup_matrix;',
-    array('pa', core.input, core.m * core.k),
-    array('pb', core.input, core.k * core.n),
-    array('pc', core.acc, core.m * core.n),
+    ...matrixEnables,
+    workgroupArray('pa', core.input, core.m * core.k),
+    workgroupArray('pb', core.input, core.k * core.n),
+    workgroupArray('pc', core.acc, core.m * core.n),
     `@compute @workgroup_size(${workgroupSize}) fn main(${subgroupBuiltins}) {`,
     ops.declare('acc', s, core.acc, core.input),
     `if (${ops.runs(0)}) { ${ops.step('acc', 'pa', 'pb', s, core.input)} ${ops.store('pc', 'acc', s, core.input)} }`,
@@ -242,7 +235,7 @@ export function subgroupMatrixProbe(workgroupSize: number, core: TensorCore): st
 export const wgslFor = (workgroupSize: number, tensorCores: readonly TensorCore[] = []) =>
   cLanguage({
     ...wgsl,
-    shared: (name, d, size = workgroupSize) => `var<workgroup> ${name}: array<${types[d]}, ${size}>;`,
+    shared: (name, d, size = workgroupSize) => workgroupArray(name, d, size),
     kernel: (k, body, shared, uses) => wgslKernel(k, body, shared, uses, workgroupSize),
     ...(tensorCores.length ? { matrix: matrixFor(workgroupSize, tensorCores) } : {}),
   });

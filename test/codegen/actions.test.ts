@@ -15,6 +15,18 @@ import { type OpCase, cases } from '../ops/cases.js';
 import { check } from '../ops/check.js';
 import * as R from '../ops/ref.js';
 
+/** A 16-bit matmul of small integers (exact in f16 and bf16, and so are their products and sums in f32): TC. */
+function halfMatmul(d: 'f16' | 'bf16', a: number[], b: number[]): OpCase {
+  return {
+    name: `${d} matmul ${a.join('x')} @ ${b.join('x')} (tensor cores: TC)`,
+    inputs: [a, b].map((shape) => ({ shape, lo: -3, hi: 3, int: true })),
+    run: (x, y) => x.cast(d).matmul(y.cast(d)).cast('f32'),
+    ref: R.matmul,
+    rtol: 0,
+    atol: 0,
+  };
+}
+
 // the op suite's shapes are small: a few larger kernels give GROUP, LOCAL and long unrolls room
 const larger: OpCase[] = [
   {
@@ -49,29 +61,8 @@ const larger: OpCase[] = [
     rtol: 1e-4,
     atol: 1e-4,
   },
-  {
-    name: 'f16 matmul 32x64 @ 64x48 (tensor cores: TC)',
-    // small integers: exact in f16, and so are their products and sums in f32
-    inputs: [
-      { shape: [32, 64], lo: -3, hi: 3, int: true },
-      { shape: [64, 48], lo: -3, hi: 3, int: true },
-    ],
-    run: (a, b) => a.cast('f16').matmul(b.cast('f16')).cast('f32'),
-    ref: R.matmul,
-    rtol: 0,
-    atol: 0,
-  },
-  {
-    name: 'bf16 matmul 64x32 @ 32x64 (tensor cores: TC)',
-    inputs: [
-      { shape: [64, 32], lo: -3, hi: 3, int: true },
-      { shape: [32, 64], lo: -3, hi: 3, int: true },
-    ],
-    run: (a, b) => a.cast('bf16').matmul(b.cast('bf16')).cast('f32'),
-    ref: R.matmul,
-    rtol: 0,
-    atol: 0,
-  },
+  halfMatmul('f16', [32, 64], [64, 48]),
+  halfMatmul('bf16', [64, 32], [32, 64]),
   {
     name: 'batched matmul 2x64x32 @ 2x32x48 (STAGE)',
     inputs: [{ shape: [2, 64, 32] }, { shape: [2, 32, 48] }],
