@@ -1,11 +1,12 @@
 // The CUDA C language table: extern "C" __global__ kernels over raw pointers, half from cuda_fp16.h, bf16 from
 // cuda_bf16.h (computed in float: its operators need sm_80), inf/NaN from __int_as_float, one thread per output
 // element over a 1-D (folded 2-D) grid.
-import type { FragmentLayout, TensorCore } from '../backends/backend.js';
+import type { TensorCore } from '../backends/backend.js';
 import type { DType } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { type CStyle, cLanguage, gridCoord, prologue } from './cstyle.js';
 import { checkCode, statusName } from './checks.js';
+import { m16n8k16, mmaSyncDeclare, mmaSyncHelpers, mmaSyncStep, mmaSyncStore } from './mmasync.js';
 import { type MatrixOps, type Uses, bufName } from './render.js';
 import { type MmaArg, pieces, unitFor } from './tensorcore.js';
 
@@ -120,7 +121,7 @@ function cudaKernel(
   return [
     ...(uses.f16 ? ['#include <cuda_fp16.h>'] : []),
     ...(uses.bf16 ? ['#include <cuda_bf16.h>'] : []),
-    ...(uses.matrix ? ['#include <mma.h>', ...mmaHelpers(cores)] : []),
+    ...(uses.matrix ? ['#include <mma.h>', ...mmaSyncHelpers(cores)] : []),
     ...(uses.checks ? checkIndex : []),
     `extern "C" __global__ void __launch_bounds__(${block}) ${k.name}(${params.join(', ')}) {`,
     ...shared.map((d) => `  ${d}`),
@@ -157,94 +158,12 @@ export function cudaTensorCores(major: number, minor: number): TensorCore[] {
     .flatMap(({ since: _, ...u }) => inputs.map((input) => ({ ...u, input, acc: 'f32' as const })));
 }
 
-/**
- * m16n8k16's fragments (PTX ISA, "Matrix Fragments for mma.m16n8k16"): a lane's group (lane / 4) picks rows of A
- * and C and the column of B, its place in the group (lane % 4) pairs of columns of A and C and of rows of B.
- */
-/** A's and C's lane steps: the lane's place in its group picks a column pair, its group (lane bits 2-4) the row. */
-const rowsByGroup: FragmentLayout['lane'] = [
-  [0, 2],
-  [0, 4],
-  [1, 0],
-  [2, 0],
-  [4, 0],
-];
-const m16n8k16: NonNullable<TensorCore['layout']> = {
-  a: {
-    lane: rowsByGroup,
-    elem: [
-      [0, 1],
-      [8, 0],
-      [0, 8],
-    ],
-  },
-  b: {
-    lane: [
-      [2, 0],
-      [4, 0],
-      [0, 1],
-      [0, 2],
-      [0, 4],
-    ],
-    elem: [
-      [1, 0],
-      [8, 0],
-    ],
-  },
-  c: {
-    lane: rowsByGroup,
-    elem: [
-      [0, 1],
-      [8, 0],
-    ],
-  },
-};
-
-/** The offset of a lane's element from its fragment's origin in memory where a step of (rows, cols) moves `ld`. */
-function laneOffset(l: FragmentLayout, ld: (step: readonly [number, number]) => number): string {
-  const terms = l.lane.flatMap((st, j) => (ld(st) ? [`((pl >> ${j}) & 1) * ${ld(st)}`] : []));
-  return terms.length ? terms.join(' + ') : '0';
-}
-const elemOffset = (l: FragmentLayout, e: number, ld: (step: readonly [number, number]) => number): number =>
-  l.elem.reduce((sum, st, i) => sum + (e & (1 << i) ? ld(st) : 0), 0);
-
 const wmma = 'nvcuda::wmma::';
-const ptx = (d: DType): string => (d === 'bf16' ? 'bf16' : 'f16');
-/** The helper that runs one mma.sync (an emulator brings its own). */
-const mmaName = (t: TensorCore): string => `pg_mma_m${t.m}n${t.n}k${t.k}_${ptx(t.input)}`;
-const regs = (l: FragmentLayout, bits: number): number => 2 ** l.elem.length / (32 / bits);
-
-/** The helpers' definitions for the mma.sync units listed: inline PTX, C accumulated in place. */
-function mmaHelpers(cores: readonly TensorCore[]): string[] {
-  const sync = cores.filter((t) => t.api === 'mma.sync' && t.layout);
-  if (!sync.length) return [];
-  // guarded, so sources compiled together (or an emulator that brings its own) define them once
-  return [
-    '#ifndef PG_MMA_SYNC',
-    '#define PG_MMA_SYNC',
-    ...sync.map((t) => {
-      const [a, b, c] = [regs(t.layout!.a, 16), regs(t.layout!.b, 16), regs(t.layout!.c, 32)];
-      const list = (n: number, from: number) => `{${Array.from({ length: n }, (_, i) => `%${from + i}`).join(', ')}}`;
-      const out = Array.from({ length: c }, (_, i) => `"+f"(c[${i}])`).join(', ');
-      const ins = [
-        ...Array.from({ length: a }, (_, i) => `"r"(a[${i}])`),
-        ...Array.from({ length: b }, (_, i) => `"r"(b[${i}])`),
-      ];
-      return (
-        `__device__ __forceinline__ void ${mmaName(t)}(float* c, const unsigned* a, const unsigned* b) { ` +
-        'asm volatile(' +
-        `"mma.sync.aligned.m${t.m}n${t.n}k${t.k}.row.col.f32.${ptx(t.input)}.${ptx(t.input)}.f32 ` +
-        `${list(c, 0)}, ${list(a, c)}, ${list(b, c + a)}, ${list(c, 0)};" : ${out} : ${ins.join(', ')}); }`
-      );
-    }),
-    '#endif',
-  ];
-}
 
 /**
  * TC's matrix operations for the tensor cores listed. A tile is multiplied in pieces of the unit's shape (coreFor):
  * through WMMA, fragments loaded from the staged chunks (A column-major, B row-major: codegen/tensorcore.ts); through
- * mma.sync, each lane gathers its registers where the unit's layout data puts them and scatters C the same way.
+ * mma.sync, registers loaded by ldmatrix as the unit's layout data says (codegen/mmasync.ts).
  */
 function matrixFor(cores: readonly TensorCore[]): MatrixOps {
   const core = (s: MmaArg, input: DType): TensorCore => unitFor(cores, s, input, 'cuda');
@@ -254,11 +173,10 @@ function matrixFor(cores: readonly TensorCore[]): MatrixOps {
     // ptxas treats the branch around the MMA as divergent and spills the fragments
     runs: (w) => `__shfl_sync(0xffffffffu, (int)threadIdx.x / 32, 0) == ${w}`,
     declare: (acc, s, d, input) => {
-      const t = core(s, input),
-        n = pieces(s, t).length;
-      if (t.api === 'mma.sync') return `float ${acc}[${n * 2 ** t.layout!.c.elem.length}] = {};`;
+      const t = core(s, input);
+      if (t.api === 'mma.sync') return mmaSyncDeclare(acc, s, t);
       const frag = `${wmma}fragment<${wmma}accumulator, ${shape(t)}, ${types[d]}>`;
-      return `${frag} ${acc}[${n}]; ${pieces(s, t)
+      return `${frag} ${acc}[${pieces(s, t).length}]; ${pieces(s, t)
         .map((_, p) => `${wmma}fill_fragment(${acc}[${p}], 0.0f);`)
         .join(' ')}`;
     },
@@ -275,25 +193,7 @@ function matrixFor(cores: readonly TensorCore[]): MatrixOps {
               `${wmma}mma_sync(${acc}[${p}], fa, fb, ${acc}[${p}]);`,
           ),
         ].join(' ');
-      const l = t.layout!,
-        inA = ([r, c]: readonly [number, number]) => r + s.m * c, // A: (row, k) at k * m + row
-        inB = ([r, c]: readonly [number, number]) => r * s.n + c; // B: (k, col) at k * n + col
-      const pack = (p: string, off: number, l16: FragmentLayout, ld: typeof inA, i: number) =>
-        `(unsigned)${p}[${off + elemOffset(l16, 2 * i, ld)}] | ` +
-        `((unsigned)${p}[${off + elemOffset(l16, 2 * i + 1, ld)}] << 16)`;
-      const lines = [
-        'const int pl = (int)threadIdx.x % 32;',
-        `const unsigned short* pa = (const unsigned short*)(${a}) + ${laneOffset(l.a, inA)};`,
-        `const unsigned short* pb = (const unsigned short*)(${b}) + ${laneOffset(l.b, inB)};`,
-        ...pieces(s, t).map(({ row, col }, p) => {
-          const fa = Array.from({ length: regs(l.a, 16) }, (_, i) => pack('pa', row, l.a, inA, i)),
-            fb = Array.from({ length: regs(l.b, 16) }, (_, i) => pack('pb', col, l.b, inB, i));
-          const c = p * 2 ** l.c.elem.length;
-          const frags = `const unsigned fa[] = {${fa.join(', ')}}; const unsigned fb[] = {${fb.join(', ')}};`;
-          return `{ ${frags} ${mmaName(t)}(${acc} + ${c}, fa, fb); }`;
-        }),
-      ];
-      return `{ ${lines.join(' ')} }`;
+      return mmaSyncStep(acc, a, b, s, t);
     },
     store: (c, acc, s, input) => {
       const t = core(s, input);
@@ -304,16 +204,7 @@ function matrixFor(cores: readonly TensorCore[]): MatrixOps {
               `${wmma}store_matrix_sync(${c} + ${row * s.n + col}, ${acc}[${p}], ${s.n}, ${wmma}mem_row_major);`,
           )
           .join(' ');
-      const l = t.layout!.c,
-        inC = ([r, cc]: readonly [number, number]) => r * s.n + cc,
-        per = 2 ** l.elem.length;
-      const stores = pieces(s, t).flatMap(({ row, col }, p) =>
-        Array.from(
-          { length: per },
-          (_, e) => `pc[${row * s.n + col + elemOffset(l, e, inC)}] = ${acc}[${p * per + e}];`,
-        ),
-      );
-      return `{ const int pl = (int)threadIdx.x % 32; float* pc = ${c} + ${laneOffset(l, inC)}; ${stores.join(' ')} }`;
+      return mmaSyncStore(c, acc, s, t);
     },
   };
 }

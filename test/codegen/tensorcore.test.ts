@@ -2,8 +2,8 @@
 // matmuls — plain, UPCAST into several tiles, ragged under PADTO, batched, with f32 inputs cast inside, with a fused
 // epilogue — equal the float64 reference exactly (operands are multiples of 1/4 in [-1, 1], so every product and
 // partial sum is exact in f32 and the f16 result; bf16 results are the reference rounded to bf16), each on a 16×16
-// tile (WMMA) and a 32×8 one (two mma.sync m16n8k16 pieces a warp, whose registers the renderer gathers from layout
-// data), and through WebGPU subgroup matrices on a 16×16 tile in 8×8×8 pieces. Without a GPU, CUDA_EMULATOR=1 runs
+// tile (WMMA) and a 32×8 one (two mma.sync m16n8k16 pieces a warp, whose registers ldmatrix loads where the layout
+// data says), and through WebGPU subgroup matrices on a 16×16 tile in 8×8×8 pieces. Without a GPU, CUDA_EMULATOR=1 runs
 // them on the CUDA emulator (CI), whose mma.sync places elements by the PTX ISA's formulas; where WebGPU runs,
 // subgroup matrices are stood in for (test/webgpu/subgroup-matrix-standin.ts) in subgroups of 8 and of 128 threads,
 // more and fewer than a workgroup's 32-thread warps. Lists TC cannot take are refused with the reason on any machine.

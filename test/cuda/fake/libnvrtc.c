@@ -54,9 +54,9 @@ static int kernel_names(const char *src, char names[][256], int max) {
   }
   return n;
 }
-/** Whether a source's threads wait for each other: block barriers, or warp collectives (pg_mma_sync.h). */
+/** Whether a source's threads wait for each other: block barriers, or warp collectives (pg_mma_sync.h: mma.sync, ldmatrix). */
 static int synchronizes(const char *src) {
-  return strstr(src, "__syncthreads") || strstr(src, "wmma::") || strstr(src, "pg_mma_");
+  return strstr(src, "__syncthreads") || strstr(src, "wmma::") || strstr(src, "pg_mma_") || strstr(src, "pg_ldmatrix");
 }
 /** A fresh folder for modules, beside this library (so the test's temporary folder holds everything). */
 static int module_dir(char *out, size_t size) {

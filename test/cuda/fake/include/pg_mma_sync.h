@@ -4,9 +4,15 @@
 // mma.m16n8k16 with floating point type": groupID = lane >> 2, threadID_in_group = lane % 4), independently of the
 // layout data the renderer gathers registers with, so a wrong table there gives wrong products here (except a
 // permutation of k that A and B share, which leaves every product's sum, on a GPU too, as it is).
+// ldmatrix.sync.aligned.m8n8.{x1,x2,x4}[.trans].shared.b16 is a warp collective too: each lane posts the row address
+// it gives, and takes its elements by the ISA's formulas ("Warp-level matrix load instruction: ldmatrix"): of matrix j,
+// row lane / 4 (transposed: rows 2 (lane % 4) and 2 (lane % 4) + 1), elements 2 (lane % 4) and + 1 (transposed:
+// element lane / 4), from rows 8j .. 8j + 7 at the addresses lanes 8j .. 8j + 7 posted.
 // The inline-PTX helpers polygrad renders are skipped (PG_MMA_SYNC): these stand for them.
 #pragma once
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #define PG_MMA_SYNC
@@ -66,3 +72,34 @@ inline void pg_mma_m16n8k16_f16(float *c, const unsigned *a, const unsigned *b) 
 inline void pg_mma_m16n8k16_bf16(float *c, const unsigned *a, const unsigned *b) {
   pg_mma_m16n8k16(c, a, b, pg_mma_bf16);
 }
+
+static const unsigned short *pg_ldmatrix_rows[32][32]; // [warp][lane]: the row address each lane gave
+
+/** This lane's `count` registers of an ldmatrix whose row this lane gives at `row`. */
+template <unsigned count, bool trans> inline void pg_ldmatrix(unsigned *r, const void *row) {
+  const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  const unsigned lane = t % 32, warp = t / 32;
+  if ((uintptr_t)row % 16) {
+    fprintf(stderr, "emulated ldmatrix: lane %u gives a row address not 16-byte aligned\n", lane);
+    abort();
+  }
+  pg_ldmatrix_rows[warp][lane] = (const unsigned short *)row;
+  pg_emu_wait(true);
+  for (unsigned j = 0; j < count; j++) {
+    unsigned bits = 0;
+    for (unsigned e = 0; e < 2; e++) {
+      const unsigned pair = 2 * (lane % 4) + e;
+      const unsigned short v =
+          trans ? pg_ldmatrix_rows[warp][8 * j + pair][lane / 4] : pg_ldmatrix_rows[warp][8 * j + lane / 4][pair];
+      bits |= (unsigned)v << (16 * e);
+    }
+    r[j] = bits;
+  }
+  pg_emu_wait(true); // no lane gives its next address before every lane has read these
+}
+inline void pg_ldmatrix_x1(unsigned *r, const void *row) { pg_ldmatrix<1, false>(r, row); }
+inline void pg_ldmatrix_x2(unsigned *r, const void *row) { pg_ldmatrix<2, false>(r, row); }
+inline void pg_ldmatrix_x4(unsigned *r, const void *row) { pg_ldmatrix<4, false>(r, row); }
+inline void pg_ldmatrix_x1_trans(unsigned *r, const void *row) { pg_ldmatrix<1, true>(r, row); }
+inline void pg_ldmatrix_x2_trans(unsigned *r, const void *row) { pg_ldmatrix<2, true>(r, row); }
+inline void pg_ldmatrix_x4_trans(unsigned *r, const void *row) { pg_ldmatrix<4, true>(r, row); }
