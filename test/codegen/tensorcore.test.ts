@@ -23,19 +23,16 @@ import { bf16Round } from '../fuzz/program.js';
 import { subgroupMatrixStandIn } from '../webgpu/subgroup-matrix-standin.js';
 
 const eights: TensorCore = { api: 'subgroup-matrix', m: 8, n: 8, k: 8, input: 'f16', acc: 'f32' };
-/**
- * Stand-ins with subgroups of 8 (more than a workgroup's warps) and of 128 (fewer: tiles are dealt out). Lavapipe runs
- * a kernel whose tiles go to subgroups wider than its 8 lanes minutes long, so the wide one takes one tile a workgroup.
- */
+/** Stand-ins with subgroups of 8 (more than a workgroup's warps) and of 128 (fewer: tiles are dealt out). */
 const standIns = backends.includes('webgpu')
   ? [8, 128].map((width) => {
       const b = subgroupMatrixStandIn(getDevice('webgpu'), eights, width);
       registerDevice(b);
-      return { name: b.name, oneTile: width > 8 };
+      return b.name;
     })
   : [];
 const apis = (d: string): ReadonlySet<string> => new Set(getDevice(d).caps.tensorCores?.map((t) => t.api));
-const devices = [...backends, ...standIns.map((d) => d.name)].filter((d) => apis(d).size > 0);
+const devices = [...backends, ...standIns].filter((d) => apis(d).size > 0);
 if (!devices.length)
   console.warn('TC run tests skipped: no device lists a tensor core TC renders (CUDA_EMULATOR=1 adds them)');
 
@@ -116,11 +113,10 @@ describe.each(devices)('TC on %s', (device) => {
     lang = getDevice(device).language;
   const inputs = (['f16', 'bf16'] as const).filter((d) => caps.tensorCores?.some((t) => t.input === d));
   const listed = (d: string, api: string) => caps.tensorCores?.some((t) => t.input === d && t.api === api);
-  const oneTile = standIns.some((d) => d.name === device && d.oneTile);
   const all: Case[] = [
     ...cases,
     { ...cases[0]!, name: `${cases[0]!.name}, f32 inputs cast inside the kernel`, f32Inputs: true },
-  ].filter((c) => !oneTile || !c.opts(0, [16, 16], 16).some((o) => o.op === 'UPCAST'));
+  ];
   test.each(
     inputs.flatMap((dtype) =>
       tiles

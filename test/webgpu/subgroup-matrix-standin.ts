@@ -9,9 +9,15 @@ import { wgslFor } from '../../codegen/wgsl.js';
 
 /** Where a load or store puts element (i, j) of a matrix at `off` with `stride` (Dawn's design doc). */
 const place = (major: string): string => (major === 'col' ? 'off + j * stride + i' : 'off + i * stride + j');
+/**
+ * A loop of n steps. Its bound is n + pg_zero, a zero the shader compiler cannot see through (set from the launch's
+ * workgroup count), so it keeps the loop: unrolled, the whole-matrix arrays of a UPCAST kernel took lavapipe's LLVM
+ * 1.5 to over 5 minutes to compile (hidden where Mesa's shader cache had them already), against seconds kept.
+ */
+const loop = (v: string, n: number | string, body: string): string =>
+  `for (var ${v} = 0u; ${v} < ${n}u + pg_zero; ${v}++) { ${body} }`;
 /** A loop over every element (i, j) of an r×c matrix, held row-major. */
-const cells = (r: number | string, c: number | string, body: string): string =>
-  `for (var i = 0u; i < ${r}u; i++) { for (var j = 0u; j < ${c}u; j++) { ${body} } }`;
+const cells = (r: number | string, c: number | string, body: string): string => loop('i', r, loop('j', c, body));
 
 /** The source with subgroup matrices of `core` as plain arrays, in subgroups of `width` invocations. */
 export function polyfill(source: string, core: TensorCore, width: number): string {
@@ -47,11 +53,7 @@ export function polyfill(source: string, core: TensorCore, width: number): strin
     'pg_mma',
     `fn pg_mma(l: array<${input}, ${m * k}>, r: array<${input}, ${k * n}>, c: array<${acc}, ${m * n}>) -> ` +
       `array<${acc}, ${m * n}> { var o = c; ` +
-      cells(
-        m,
-        n,
-        `for (var x = 0u; x < ${k}u; x++) { o[i * ${n}u + j] += ${acc}(l[i * ${k}u + x]) * ${acc}(r[x * ${n}u + j]); }`,
-      ) +
+      cells(m, n, loop('x', k, `o[i * ${n}u + j] += ${acc}(l[i * ${k}u + x]) * ${acc}(r[x * ${n}u + j]);`)) +
       ' return o; }',
   );
   out = out
@@ -63,9 +65,10 @@ export function polyfill(source: string, core: TensorCore, width: number): strin
   const body = out.indexOf('{', out.indexOf('fn main(')) + 1;
   return [
     out.slice(0, main),
+    'var<private> pg_zero: u32;\n',
     ...[...helpers.values()].map((h) => `${h}\n`),
     out.slice(main, body),
-    `\nlet sgsize = ${width}u; let sgid = lid / ${width}u;`,
+    `\nlet sgsize = ${width}u; let sgid = lid / ${width}u; pg_zero = select(0u, 1u, nwg.x == 0u);`,
     out.slice(body),
   ].join('');
 }
