@@ -54,8 +54,8 @@ export const m16n8k16: NonNullable<TensorCore['layout']> = {
 type Stride = (step: readonly [number, number]) => number;
 
 /**
- * An ldmatrix that loads a 16-bit fragment: `count` 8×8 matrices (one a register), transposed or not, where lane l
- * gives the address of row l % 8 of matrix l / 8 at `rowStride` l % 8 past that matrix's origin (`origins`).
+ * An ldmatrix that loads a 16-bit fragment: `count` 8×8 matrices (one a register), transposed or not. Lane l gives
+ * the address of row l % 8 of matrix l / 8: that matrix's origin plus (l % 8) · rowStride.
  */
 interface MatrixLoad {
   readonly count: number;
@@ -125,9 +125,9 @@ function rowAddress(x: MatrixLoad): string {
 export function mmaSyncHelpers(cores: readonly TensorCore[]): string[] {
   const sync = cores.filter((t) => t.api === 'mma.sync' && t.layout);
   if (!sync.length) return [];
-  const probe: MmaArg = { m: 16, n: 16, k: 16, warp: 0 }; // any shape: which ldmatrix a layout takes is the same
+  // on the unit's own shape as a tile: which ldmatrix a layout takes does not depend on the tile
   const lds = new Map(
-    sync.flatMap((t) => Object.values(loads(t, { ...probe, m: t.m, n: t.n }))).map((x) => [loadName(x), x]),
+    sync.flatMap((t) => Object.values(loads(t, { m: t.m, n: t.n, k: t.k, warp: 0 }))).map((x) => [loadName(x), x]),
   );
   const list = (n: number, from: number) => `{${Array.from({ length: n }, (_, i) => `%${from + i}`).join(', ')}}`;
   // guarded, so sources compiled together (or an emulator that brings its own) define them once

@@ -3,15 +3,19 @@
 // epilogue — equal the float64 reference exactly (operands are multiples of 1/4 in [-1, 1], so every product and
 // partial sum is exact in f32 and the f16 result; bf16 results are the reference rounded to bf16), each on a 16×16
 // tile (WMMA) and a 32×8 one (two mma.sync m16n8k16 pieces a warp, whose registers ldmatrix loads where the layout
-// data says), and through WebGPU subgroup matrices on a 16×16 tile in 8×8×8 pieces. Without a GPU, CUDA_EMULATOR=1 runs
-// them on the CUDA emulator (CI), whose mma.sync places elements by the PTX ISA's formulas; where WebGPU runs,
-// subgroup matrices are stood in for (test/webgpu/subgroup-matrix-standin.ts) in subgroups of 8 and of 128 threads,
-// more and fewer than a workgroup's 32-thread warps. Lists TC cannot take are refused with the reason on any machine.
+// data says; on a device listing mma.sync alone, 16×16 tiles too, two pieces side by side), and through WebGPU
+// subgroup matrices on a 16×16 tile in 8×8×8 pieces. Without a GPU, CUDA_EMULATOR=1 runs them on the CUDA emulator
+// (CI), whose mma.sync and ldmatrix place elements by the PTX ISA's formulas; where WebGPU runs, subgroup matrices
+// are stood in for (test/webgpu/subgroup-matrix-standin.ts) in subgroups of 8 and of 128 threads, more and fewer
+// than a workgroup's 32-thread warps. Lists TC cannot take are refused with the reason on any machine.
 import { describe, expect, test } from 'vitest';
 import type { TensorCore } from '../../backends/backend.js';
 import { type OptCaps, invalidOpts } from '../../codegen/actions.js';
+import { cudaFor } from '../../codegen/cuda.js';
+import type { DType } from '../../codegen/dtype.js';
 import type { Kernel, Opt } from '../../codegen/kernel.js';
 import { linearize } from '../../codegen/linearize.js';
+import { coreFor } from '../../codegen/tensorcore.js';
 import { render } from '../../codegen/render.js';
 import { getDevice, registerDevice, type Tensor, tensor } from '../../index.js';
 import { overrideOpts } from '../../runtime/beam.js';
@@ -21,6 +25,7 @@ import { type Nd, build } from '../ops/nd.js';
 import { matmul } from '../ops/ref.js';
 import { bf16Round } from '../fuzz/program.js';
 import { subgroupMatrixStandIn } from '../webgpu/subgroup-matrix-standin.js';
+import { relisted } from '../backends/relisted.js';
 
 const eights: TensorCore = { api: 'subgroup-matrix', m: 8, n: 8, k: 8, input: 'f16', acc: 'f32' };
 /** Stand-ins with subgroups of 8 (more than a workgroup's warps) and of 128 (fewer: tiles are dealt out). */
@@ -31,8 +36,18 @@ const standIns = backends.includes('webgpu')
       return b.name;
     })
   : [];
+/** CUDA listing mma.sync alone, so it takes the 16×16 tiles WMMA takes otherwise, in pieces side by side along n. */
+const mmaSyncOnly = backends.includes('cuda')
+  ? (() => {
+      const cuda = getDevice('cuda'),
+        cores = cuda.caps.tensorCores?.filter((t) => t.api === 'mma.sync') ?? [];
+      const b = relisted(cuda, 'cuda-mma-sync', 'mma.sync alone', cores, cudaFor(cuda.caps.workgroupSize, cores));
+      registerDevice(b);
+      return [b.name];
+    })()
+  : [];
 const apis = (d: string): ReadonlySet<string> => new Set(getDevice(d).caps.tensorCores?.map((t) => t.api));
-const devices = [...backends, ...standIns].filter((d) => apis(d).size > 0);
+const devices = [...backends, ...standIns, ...mmaSyncOnly].filter((d) => apis(d).size > 0);
 if (!devices.length)
   console.warn('TC run tests skipped: no device lists a tensor core TC renders (CUDA_EMULATOR=1 adds them)');
 
@@ -51,10 +66,14 @@ const tile = (rowAxis: number, [m, n]: readonly [number, number] = [16, 16]): Op
   { op: 'LOCAL', axis: rowAxis, amount: m },
   { op: 'LOCAL', axis: rowAxis + 1, amount: n },
 ];
-/** The tile shapes each case runs on, TC's k, and the call its source multiplies with. */
+/**
+ * The tile shapes each case runs on, TC's k, and the call its source multiplies with: each runs on the devices that
+ * multiply it with that api (the first listed unit that divides the tile).
+ */
 const tiles = [
   { tile: [16, 16], k: 16, api: 'wmma', call: 'wmma::mma_sync' },
   { tile: [32, 8], k: 16, api: 'mma.sync', call: 'pg_mma_m16n8k16_' },
+  { tile: [16, 16], k: 16, api: 'mma.sync', call: 'pg_mma_m16n8k16_' },
   { tile: [16, 16], k: 8, api: 'subgroup-matrix', call: 'subgroupMatrixMultiplyAccumulate' },
 ] as const;
 const tc = (axis: number, amount = 16): Opt => ({ op: 'TC', axis, amount });
@@ -112,7 +131,8 @@ describe.each(devices)('TC on %s', (device) => {
   const caps = getDevice(device).caps,
     lang = getDevice(device).language;
   const inputs = (['f16', 'bf16'] as const).filter((d) => caps.tensorCores?.some((t) => t.input === d));
-  const listed = (d: string, api: string) => caps.tensorCores?.some((t) => t.input === d && t.api === api);
+  const takes = (d: DType, { tile: [m, n], k, api }: (typeof tiles)[number]) =>
+    coreFor(caps.tensorCores, { m, n, k }, d, 'f32')?.api === api;
   const all: Case[] = [
     ...cases,
     { ...cases[0]!, name: `${cases[0]!.name}, f32 inputs cast inside the kernel`, f32Inputs: true },
@@ -120,7 +140,7 @@ describe.each(devices)('TC on %s', (device) => {
   test.each(
     inputs.flatMap((dtype) =>
       tiles
-        .filter((t) => listed(dtype, t.api))
+        .filter((t) => takes(dtype, t))
         .flatMap(({ tile: t, k, call }) => all.map((c) => ({ ...c, dtype, tile: t, k, call }))),
     ),
   )('$dtype $name on a $tile tile equals float64 and multiplies with $call', async (c) => {

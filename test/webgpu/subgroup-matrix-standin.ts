@@ -6,6 +6,7 @@
 // null backend (test/webgpu/subgroup-matrix.test.ts).
 import type { Backend, TensorCore } from '../../backends/backend.js';
 import { wgslFor } from '../../codegen/wgsl.js';
+import { relisted } from '../backends/relisted.js';
 
 /** Where a load or store puts element (i, j) of a matrix at `off` with `stride` (Dawn's design doc). */
 const place = (major: string): string => (major === 'col' ? 'off + j * stride + i' : 'off + i * stride + j');
@@ -79,18 +80,12 @@ export function polyfill(source: string, core: TensorCore, width: number): strin
  */
 export function subgroupMatrixStandIn(base: Backend, core: TensorCore, width: number): Backend {
   const cores = [{ ...core, maxSubgroup: width }];
-  return {
-    name: `webgpu-subgroup-matrix-${width}`,
-    caps: { ...base.caps, tensorCores: cores },
-    language: wgslFor(base.caps.workgroupSize, cores),
-    description: `${base.description}, subgroup matrices stood in for (subgroups of ${width})`,
-    alloc: (b) => base.alloc(b),
-    free: (b) => base.free(b),
-    write: (b, d, o) => base.write(b, d, o),
-    read: (b) => base.read(b),
-    compile: (k, r) => base.compile(k, { ...r, source: polyfill(r.source, core, width) }),
-    launch: (p, k, bufs, vals, timed) => base.launch(p, k, bufs, vals, timed),
-    sync: () => base.sync(),
-    takeTimes: () => base.takeTimes(),
-  };
+  return relisted(
+    base,
+    `webgpu-subgroup-matrix-${width}`,
+    `subgroup matrices stood in for (subgroups of ${width})`,
+    cores,
+    wgslFor(base.caps.workgroupSize, cores),
+    (source) => polyfill(source, core, width),
+  );
 }
