@@ -188,8 +188,8 @@ function matrixFor(cores: readonly TensorCore[]): MatrixOps {
           `${wmma}fragment<${wmma}matrix_b, ${shape(t)}, ${types[input]}, ${wmma}row_major> fb;`,
           ...pieces(s, t).map(
             ({ row, col }, p) =>
-              `${wmma}load_matrix_sync(fa, ${a} + ${row}, ${s.m}); ` +
-              `${wmma}load_matrix_sync(fb, ${b} + ${col}, ${s.n}); ` +
+              `${wmma}load_matrix_sync(fa, ${a} + ${row}, ${s.lda}); ` +
+              `${wmma}load_matrix_sync(fb, ${b} + ${col}, ${s.ldb}); ` +
               `${wmma}mma_sync(${acc}[${p}], fa, fb, ${acc}[${p}]);`,
           ),
         ].join(' ');

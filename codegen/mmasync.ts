@@ -93,10 +93,10 @@ const ptx = (d: DType): string => (d === 'bf16' ? 'bf16' : 'f16');
 const mmaName = (t: TensorCore): string => `pg_mma_m${t.m}n${t.n}k${t.k}_${ptx(t.input)}`;
 const loadName = (x: MatrixLoad): string => `pg_ldmatrix_x${x.count}${x.trans ? '_trans' : ''}`;
 const regs = (l: FragmentLayout, bits: number): number => 2 ** l.elem.length / (32 / bits);
-/** A: (row, k) at k * m + row; B: (k, col) at k * n + col; C: (row, col) at row * n + col. */
+/** A: (row, k) at k * lda + row; B: (k, col) at k * ldb + col; C: (row, col) at row * n + col. */
 const strides = (s: MmaArg): { a: Stride; b: Stride; c: Stride } => ({
-  a: ([r, c]) => r + s.m * c,
-  b: ([r, c]) => r * s.n + c,
+  a: ([r, c]) => r + s.lda * c,
+  b: ([r, c]) => r * s.ldb + c,
   c: ([r, c]) => r * s.n + c,
 });
 
@@ -127,7 +127,9 @@ export function mmaSyncHelpers(cores: readonly TensorCore[]): string[] {
   if (!sync.length) return [];
   // on the unit's own shape as a tile: which ldmatrix a layout takes does not depend on the tile
   const lds = new Map(
-    sync.flatMap((t) => Object.values(loads(t, { m: t.m, n: t.n, k: t.k, warp: 0 }))).map((x) => [loadName(x), x]),
+    sync
+      .flatMap((t) => Object.values(loads(t, { m: t.m, n: t.n, k: t.k, warp: 0, lda: t.m, ldb: t.n })))
+      .map((x) => [loadName(x), x]),
   );
   const list = (n: number, from: number) => `{${Array.from({ length: n }, (_, i) => `%${from + i}`).join(', ')}}`;
   // guarded, so sources compiled together (or an emulator that brings its own) define them once

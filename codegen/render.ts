@@ -55,8 +55,8 @@ export interface VectorOps {
 
 /**
  * A warp's matrix-unit operations on an m×n×k tile (codegen/tensorcore.ts) of `input` operands: `declare` a zeroed
- * m×n accumulator of dtype d; `step` adds A·B to it, A m×k column-major at `a` (leading dimension m), B k×n row-major
- * at `b` (leading dimension n); `store` writes it row-major to `c` (leading dimension n). The whole warp runs each
+ * m×n accumulator of dtype d; `step` adds A·B to it, A m×k column-major at `a` (leading dimension lda), B k×n row-major
+ * at `b` (leading dimension ldb); `store` writes it row-major to `c` (leading dimension n). The whole warp runs each
  * together; `runs(w)` holds in the warps that multiply the tiles TC gave warp w (warp = thread / 32; a target whose
  * subgroups may be wider deals those tiles out among the subgroups it has). The language picks the unit (and so its
  * pieces) per tile.

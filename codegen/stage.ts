@@ -7,7 +7,7 @@ import { add, idiv, int, lt, mod, mul, substitute } from './alu.js';
 import type { Caps } from '../backends/backend.js';
 import { itemsize } from './dtype.js';
 import { type Kernel, type Opt, globalRanges, launchShape, localTile, rangeDeps } from './kernel.js';
-import { type MmaArg, mmaOperands, warpSize } from './tensorcore.js';
+import { type MmaArg, chunkPitch, mmaOperands, warpSize } from './tensorcore.js';
 import { UOp, constOf } from './uop.js';
 
 /** Range ids of the staged loop's inner steps and of the fill loops, apart from every global and reduce id. */
@@ -109,20 +109,26 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
   const reads = new Map<UOp, UOp>(),
     stages = new Map<UOp, Stage[]>();
 
-  const stageLoad = (load: UOp, r: UOp, outer: UOp, inner: UOp, align?: number): UOp => {
+  /** The chunk of `load` staged, each of its S steps `pitch(per)` elements after the last (TC pads them). */
+  const stageLoad = (load: UOp, r: UOp, outer: UOp, inner: UOp, matrix?: { align: number }): UOp => {
     const hit = reads.get(load);
     if (hit) return hit;
     const dims = axes.filter((d) => deps(load).has(g[d]!)),
       per = dims.reduce((a, d) => a * tile[d]!, 1),
-      size = S * per;
+      pitch = matrix ? chunkPitch(per, itemsize(load.dtype)) : per,
+      elems = S * per;
     const shared = UOp.make('SHARED', load.dtype, [], {
       id: reads.size,
-      size,
-      ...(align ? { align } : {}),
+      size: S * pitch,
+      ...(matrix ? { align: matrix.align } : {}),
     } satisfies SharedArg);
-    const read = UOp.make('LOAD', load.dtype, [shared, add(mul(inner, int(per)), within(dims)), constOf(true, 'bool')]);
+    const read = UOp.make('LOAD', load.dtype, [
+      shared,
+      add(mul(inner, int(pitch)), within(dims)),
+      constOf(true, 'bool'),
+    ]);
     // the fill: element e of the chunk is step e / per at the tile position e % per (row-major over dims)
-    const fills = Math.ceil(size / threads);
+    const fills = Math.ceil(elems / threads);
     const fill =
       fills === 1 ? int(0) : UOp.make('RANGE', 'i32', [], { id: fillId(reads.size), extent: fills, kind: 'reduce' });
     const e = add(lid, mul(fill, int(threads)));
@@ -135,9 +141,9 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
     const stage: Stage = {
       shared,
       fill,
-      index: e,
+      index: pitch === per ? e : add(mul(idiv(e, per), int(pitch)), mod(e, per)),
       value: substitute(load, at),
-      ...(size % threads ? { gate: lt(e, int(size)) } : {}),
+      ...(elems % threads ? { gate: lt(e, int(elems)) } : {}),
     };
     stages.set(outer, [...(stages.get(outer) ?? []), stage]);
     reads.set(load, read);
@@ -151,14 +157,17 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
     // validated against the device's tensor cores before (one takes the operands' dtype)
     const ops = mmaOperands(red, g[axes[0]!]!, g[axes[1]!]!, deps);
     if (typeof ops === 'string') throw new Error(`TC on ${k.name}: ${ops}`); // validated before
-    const [x, y] = [ops.x, ops.y].map((v) => stageLoad(v, r, outer, inner, matrixAlign).src[0]!);
+    const [x, y] = [ops.x, ops.y].map((v) => stageLoad(v, r, outer, inner, { align: matrixAlign }).src[0]!);
     const t = [...memo.values()].length,
       c = UOp.make('SHARED', red.dtype, [], { id: tileId(t), size: m * n, align: matrixAlign } satisfies SharedArg);
+    const size = itemsize(ops.x.dtype);
     const mma = UOp.make('MMA', red.dtype, [x!, y!, c, lid], {
       m,
       n,
       k: S,
       warp: t % (threads / warpSize),
+      lda: chunkPitch(m, size),
+      ldb: chunkPitch(n, size),
     } satisfies MmaArg);
     return UOp.make('REDUCE', red.dtype, [mma, outer], red.arg, red.shape);
   };

@@ -1,7 +1,8 @@
 // TC: a staged matmul-shaped reduce whose chunks tensor cores multiply. The reduce over range r must be a sum of
 // products of two f16 (or two bf16) values cast to f32, x depending (among the tiled axes) on the tile's first axis
 // and y on its second: C[row, col] = Σ_k x[row, k] · y[k, col]. STAGE's fills already lay a chunk of x out
-// column-major (k outer, row inner) and y row-major (k outer, col inner), which is what the matrix unit loads; each
+// column-major (k outer, row inner) and y row-major (k outer, col inner), which is what the matrix unit loads, each
+// k-step at a pitch that keeps those loads free of bank conflicts (chunkPitch); each
 // UPCAST copy of the reduce is one m×n matrix tile, multiplied by warp (copy mod warps), stored to workgroup memory
 // after the loop and read back by every thread at its place in the tile. The shapes and dtypes come from
 // Caps.tensorCores, never from code paths.
@@ -14,12 +15,27 @@ import type { UOp } from './uop.js';
 /** Threads that drive one matrix unit together (a CUDA warp). */
 export const warpSize = 32;
 
-/** An MMA node's shape, and the warp of its workgroup that multiplies its tile. */
+/**
+ * An MMA node's shape, the warp of its workgroup that multiplies its tile, and the pitches its staged chunks are laid
+ * out at: A's k-steps lda elements apart, B's ldb (chunkPitch).
+ */
 export interface MmaArg {
   readonly m: number;
   readonly n: number;
   readonly k: number;
   readonly warp: number;
+  readonly lda: number;
+  readonly ldb: number;
+}
+
+/**
+ * The pitch of a staged chunk whose steps are `elems` values of `bytes` each: padded by 16 bytes where it is an even
+ * number of 16-byte units. Matrix loads read 8 steps' 16 bytes at once; at an odd pitch they fall in 8 different
+ * 16-byte groups of the 32 4-byte banks, at an even one 2 to 8 of them share a group (2- to 8-way bank conflicts).
+ */
+export function chunkPitch(elems: number, bytes: number): number {
+  const unit = 16 / bytes;
+  return elems % unit === 0 && (elems / unit) % 2 === 0 ? elems + unit : elems;
 }
 
 /**
@@ -123,7 +139,8 @@ export function invalidTensorCore(k: Kernel, o: Opt, opts: readonly Opt[], caps:
     const group = tc.maxSubgroup ?? warpSize;
     if (caps.workgroupSize % group)
       return `${s}: workgroups of ${caps.workgroupSize} are not whole ${group}-thread warps or subgroups`;
-    bytes += copies * (m * n * itemsize(tc.acc) + (m + n) * tc.k * itemsize(tc.input));
+    const size = itemsize(tc.input);
+    bytes += copies * (m * n * itemsize(tc.acc) + (chunkPitch(m, size) + chunkPitch(n, size)) * tc.k * size);
   }
   const limit = caps.sharedBytes ?? 0;
   return bytes > limit ? `${s}: ${bytes} bytes of workgroup memory, more than the ${limit} allowed` : undefined;

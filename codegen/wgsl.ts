@@ -187,13 +187,13 @@ function matrixFor(workgroupSize: number, cores: readonly TensorCore[]): MatrixO
         { length: rows },
         (_, i) =>
           `let ml${i} = subgroupMatrixLoad<subgroup_matrix_left<${types[input]}, ${t.k}, ${t.m}>, col_major>` +
-          `(&${a}, ${i * t.m}u, ${s.m}u);`,
+          `(&${a}, ${i * t.m}u, ${s.lda}u);`,
       );
       const rights = Array.from(
         { length: cols },
         (_, j) =>
           `let mr${j} = subgroupMatrixLoad<subgroup_matrix_right<${types[input]}, ${t.n}, ${t.k}>, row_major>` +
-          `(&${b}, ${j * t.n}u, ${s.n}u);`,
+          `(&${b}, ${j * t.n}u, ${s.ldb}u);`,
       );
       const products = pieces(s, t).map(
         ({ row, col }, p) =>
@@ -217,7 +217,7 @@ const workgroupArray = (name: string, d: DType, size: number): string =>
  */
 export function subgroupMatrixProbe(workgroupSize: number, core: TensorCore): string {
   const ops = matrixFor(workgroupSize, [core]),
-    s: MmaArg = { m: core.m, n: core.n, k: core.k, warp: 0 };
+    s: MmaArg = { m: core.m, n: core.n, k: core.k, warp: 0, lda: core.m, ldb: core.n };
   return [
     ...(core.input === 'f16' ? ['enable f16;'] : []),
     ...matrixEnables,

@@ -1,10 +1,12 @@
 // mma.sync's operands are loaded by ldmatrix as the fragment layout data says (codegen/mmasync.ts). For m16n8k16's A
 // and B, in both memory orders, the load matrixLoad derives gives every lane, by the PTX ISA's formulas for ldmatrix,
-// exactly the elements the layout says the lane holds; layouts ldmatrix cannot load are refused with the reason.
+// exactly the elements the layout says the lane holds; layouts ldmatrix cannot load are refused with the reason. At
+// the pitches TC stages chunks at, the 8 rows each ldmatrix phase reads are in 8 different 16-byte bank groups.
 // (The emulated CUDA runs of test/codegen/tensorcore.test.ts check the same through whole matmuls.)
 import { describe, expect, test } from 'vitest';
 import type { FragmentLayout } from '../../backends/backend.js';
 import { m16n8k16, matrixLoad } from '../../codegen/mmasync.js';
+import { chunkPitch } from '../../codegen/tensorcore.js';
 
 type Stride = (step: readonly [number, number]) => number;
 
@@ -48,5 +50,36 @@ describe('ldmatrix loads mma.sync fragments where the layout puts them', () => {
     ['eight registers', { ...m16n8k16.a, elem: [...m16n8k16.a.elem, [0, 16]] }, 'more than one ldmatrix', 16],
   ] as const)('refused: %s', (_, f, why, ld: number) => {
     expect(matrixLoad(f as FragmentLayout, ([r, c]) => r + ld * c)).toContain(why);
+  });
+});
+
+describe('ldmatrix reads staged chunks without bank conflicts', () => {
+  /** The most rows of one 8-row phase (one matrix) that share a 16-byte group of the 32 4-byte banks. */
+  function worstConflict(f: FragmentLayout, ld: Stride): number {
+    const x = matrixLoad(f, ld);
+    if (typeof x === 'string') throw new Error(x);
+    return Math.max(
+      ...x.origins.map((o) => {
+        const groups = Array.from({ length: 8 }, (_, i) => (((o + i * x.rowStride) * 2) % 128) / 16);
+        return Math.max(...groups.map((g) => groups.filter((h) => h === g).length));
+      }),
+    );
+  }
+  const a =
+      (lda: number): Stride =>
+      ([r, c]) =>
+        r + lda * c,
+    b =
+      (ldb: number): Stride =>
+      ([r, c]) =>
+        r * ldb + c;
+  test.each([16, 32, 48, 64, 128])('A of %i rows a chunk step, padded to chunkPitch', (m) => {
+    expect(worstConflict(m16n8k16.a, a(chunkPitch(m, 2)))).toBe(1);
+  });
+  test.each([8, 16, 24, 32, 64])('B of %i columns a chunk step, padded to chunkPitch', (n) => {
+    expect(worstConflict(m16n8k16.b, b(chunkPitch(n, 2)))).toBe(1);
+  });
+  test('unpadded, 16 and 32 rows a step conflict 2- and 4-way (what the padding is for)', () => {
+    expect([worstConflict(m16n8k16.a, a(16)), worstConflict(m16n8k16.a, a(32))]).toEqual([2, 4]);
   });
 });
