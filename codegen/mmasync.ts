@@ -155,7 +155,8 @@ export function mmaSyncHelpers(cores: readonly TensorCore[]): string[] {
       return (
         `__device__ __forceinline__ void ${name}(unsigned* r, const void* row) { ` +
         `asm volatile("ldmatrix.sync.aligned.m8n8.x${x.count}${x.trans ? '.trans' : ''}.shared.b16 ` +
-        `${list(x.count, 0)}, [%${x.count}];" : ${out} : "r"((unsigned)__cvta_generic_to_shared(row))); }`
+        // "memory": it reads workgroup memory the fills wrote, so no store may move across it
+        `${list(x.count, 0)}, [%${x.count}];" : ${out} : "r"((unsigned)__cvta_generic_to_shared(row)) : "memory"); }`
       );
     }),
     '#endif',
