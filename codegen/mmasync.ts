@@ -104,8 +104,10 @@ const strides = (s: MmaArg): { a: Stride; b: Stride; c: Stride } => ({
 function loads(t: TensorCore, s: MmaArg): { a: MatrixLoad; b: MatrixLoad } {
   const ld = strides(s);
   const [a, b] = [matrixLoad(t.layout!.a, ld.a), matrixLoad(t.layout!.b, ld.b)];
-  if (typeof a === 'string' || typeof b === 'string')
-    throw new Error(`cuda: mma.sync m${t.m}n${t.n}k${t.k}: ldmatrix cannot load A or B (${[a, b].join('; ')})`);
+  if (typeof a === 'string' || typeof b === 'string') {
+    const why = Object.entries({ A: a, B: b }).flatMap(([name, x]) => (typeof x === 'string' ? [`${name}: ${x}`] : []));
+    throw new Error(`cuda: mma.sync m${t.m}n${t.n}k${t.k}: ldmatrix cannot load ${why.join('; ')}`);
+  }
   return { a, b };
 }
 

@@ -109,8 +109,8 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
   const reads = new Map<UOp, UOp>(),
     stages = new Map<UOp, Stage[]>();
 
-  /** The chunk of `load` staged, each of its S steps `pitch(per)` elements after the last (TC pads them). */
-  const stageLoad = (load: UOp, r: UOp, outer: UOp, inner: UOp, matrix?: { align: number }): UOp => {
+  /** The chunk of `load` staged, its S steps `pitch` elements apart (for matrix units padded: chunkPitch). */
+  const stageLoad = (load: UOp, r: UOp, outer: UOp, inner: UOp, matrix = false): UOp => {
     const hit = reads.get(load);
     if (hit) return hit;
     const dims = axes.filter((d) => deps(load).has(g[d]!)),
@@ -120,7 +120,7 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
     const shared = UOp.make('SHARED', load.dtype, [], {
       id: reads.size,
       size: S * pitch,
-      ...(matrix ? { align: matrix.align } : {}),
+      ...(matrix ? { align: matrixAlign } : {}),
     } satisfies SharedArg);
     const read = UOp.make('LOAD', load.dtype, [
       shared,
@@ -157,17 +157,17 @@ export function staged(k: Kernel, o: Opt, stores: readonly UOp[]): { stores: UOp
     // validated against the device's tensor cores before (one takes the operands' dtype)
     const ops = mmaOperands(red, g[axes[0]!]!, g[axes[1]!]!, deps);
     if (typeof ops === 'string') throw new Error(`TC on ${k.name}: ${ops}`); // validated before
-    const [x, y] = [ops.x, ops.y].map((v) => stageLoad(v, r, outer, inner, { align: matrixAlign }).src[0]!);
+    const [x, y] = [ops.x, ops.y].map((v) => stageLoad(v, r, outer, inner, true).src[0]!) as [UOp, UOp];
     const t = [...memo.values()].length,
       c = UOp.make('SHARED', red.dtype, [], { id: tileId(t), size: m * n, align: matrixAlign } satisfies SharedArg);
-    const size = itemsize(ops.x.dtype);
-    const mma = UOp.make('MMA', red.dtype, [x!, y!, c, lid], {
+    const pitch = (chunk: UOp): number => (chunk.arg as unknown as SharedArg).size / S;
+    const mma = UOp.make('MMA', red.dtype, [x, y, c, lid], {
       m,
       n,
       k: S,
       warp: t % (threads / warpSize),
-      lda: chunkPitch(m, size),
-      ldb: chunkPitch(n, size),
+      lda: pitch(x),
+      ldb: pitch(y),
     } satisfies MmaArg);
     return UOp.make('REDUCE', red.dtype, [mma, outer], red.arg, red.shape);
   };

@@ -2,10 +2,9 @@
 // products of two f16 (or two bf16) values cast to f32, x depending (among the tiled axes) on the tile's first axis
 // and y on its second: C[row, col] = Σ_k x[row, k] · y[k, col]. STAGE's fills already lay a chunk of x out
 // column-major (k outer, row inner) and y row-major (k outer, col inner), which is what the matrix unit loads, each
-// k-step at a pitch that keeps those loads free of bank conflicts (chunkPitch); each
-// UPCAST copy of the reduce is one m×n matrix tile, multiplied by warp (copy mod warps), stored to workgroup memory
-// after the loop and read back by every thread at its place in the tile. The shapes and dtypes come from
-// Caps.tensorCores, never from code paths.
+// k-step at a pitch that keeps those loads free of bank conflicts (chunkPitch); each UPCAST copy of the reduce is one
+// m×n matrix tile, multiplied by warp (copy mod warps), stored to workgroup memory after the loop and read back by
+// every thread at its place in the tile. The shapes and dtypes come from Caps.tensorCores, never from code paths.
 import type { TensorCore } from '../backends/backend.js';
 import type { OptCaps } from './actions.js';
 import { type DType, isFloat, isHalf, itemsize } from './dtype.js';
@@ -78,7 +77,8 @@ const reducesOver = (k: Kernel, axis: number): UOp[] => [
 
 /**
  * Whether TC renders a tensor core: WMMA and WebGPU's subgroup matrices (opaque fragments), and mma.sync where its
- * fragment layout is listed (the renderer gathers registers from it).
+ * fragment layout is listed (codegen/mmasync.ts loads registers by ldmatrix as it says, and names what ldmatrix
+ * cannot load of a layout the device lists).
  */
 const renders = (t: TensorCore): boolean => t.api !== 'mma.sync' || !!t.layout;
 

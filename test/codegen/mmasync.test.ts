@@ -5,7 +5,7 @@
 // (The emulated CUDA runs of test/codegen/tensorcore.test.ts check the same through whole matmuls.)
 import { describe, expect, test } from 'vitest';
 import type { FragmentLayout } from '../../backends/backend.js';
-import { m16n8k16, matrixLoad } from '../../codegen/mmasync.js';
+import { m16n8k16, matrixLoad, mmaSyncHelpers } from '../../codegen/mmasync.js';
 import { chunkPitch } from '../../codegen/tensorcore.js';
 
 type Stride = (step: readonly [number, number]) => number;
@@ -51,6 +51,12 @@ describe('ldmatrix loads mma.sync fragments where the layout puts them', () => {
   ] as const)('refused: %s', (_, f, why, ld: number) => {
     expect(matrixLoad(f as FragmentLayout, ([r, c]) => r + ld * c)).toContain(why);
   });
+});
+
+test('a listed mma.sync layout ldmatrix cannot load is named when rendering, with the reason', () => {
+  const a = { ...m16n8k16.a, lane: [m16n8k16.a.lane[1]!, m16n8k16.a.lane[0]!, ...m16n8k16.a.lane.slice(2)] };
+  const unit = { api: 'mma.sync', m: 16, n: 8, k: 16, input: 'f16', acc: 'f32', layout: { ...m16n8k16, a } } as const;
+  expect(() => mmaSyncHelpers([unit])).toThrow(/ldmatrix cannot load A: its lanes do not hold[^;]*$/);
 });
 
 describe('ldmatrix reads staged chunks without bank conflicts', () => {

@@ -54,7 +54,7 @@ static int kernel_names(const char *src, char names[][256], int max) {
   }
   return n;
 }
-/** Whether a source's threads wait for each other: block barriers, or warp collectives (pg_mma_sync.h: mma.sync, ldmatrix). */
+/** Whether a source's threads wait: block barriers, or warp collectives (pg_mma_sync.h: mma.sync, ldmatrix). */
 static int synchronizes(const char *src) {
   return strstr(src, "__syncthreads") || strstr(src, "wmma::") || strstr(src, "pg_mma_") || strstr(src, "pg_ldmatrix");
 }
