@@ -142,7 +142,7 @@ export async function loadModel(flags: Flags, device: string): Promise<{ model: 
 export const defaultSteps: Readonly<Record<ModelKind, number>> = { random: 4, demo: 8, checkpoint: 16 };
 
 export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
-  const { model } = await loadModel(flags, device);
+  const { model, kind } = await loadModel(flags, device);
   const cfg = model.cfg;
   const events =
     typeof flags.events === 'string'
@@ -153,7 +153,7 @@ export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
           { x: 50, y: 40 },
         ];
   const out = typeof flags.frames === 'string' ? flags.frames : 'frames';
-  const steps = Number(flags.steps ?? 8);
+  const steps = Number(flags.steps ?? defaultSteps[kind]);
   mkdirSync(out, { recursive: true });
   // copy out: small files are read into Node's shared buffer pool, at an offset
   const noiseBytes = typeof flags.noise === 'string' ? readFileSync(flags.noise) : undefined;

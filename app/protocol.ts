@@ -47,8 +47,10 @@ export function parseMessage(raw: string, screen: { width: number; height: numbe
 }
 
 /**
- * One input event in the reference format, validated (the player's messages and `neuralos --events` files). strict:
- * unknown fields are errors (a file's typo); the reference demo's page sends extra fields, which the player ignores.
+ * One input event in the reference format, validated (the player's messages and `neuralos --events` files). strict
+ * (a file): unknown fields and positions off the screen are errors, a typo or another screen size. Not strict (the
+ * player): extra fields are ignored and a position off the screen is clamped onto it, as the reference server does (a
+ * page sends the raw pointer position, fractional or just past the edge).
  */
 export function parseEvent(
   o: Record<string, unknown>,
@@ -64,6 +66,7 @@ export function parseEvent(
     'keys_up',
     'wheel_delta_x',
     'wheel_delta_y',
+    'is_auto_input', // the reference page marks the moves it repeats while idle; its logs keep the field
     'type',
   ];
   const unknown = Object.keys(o).find((k) => !known.includes(k));
@@ -71,9 +74,9 @@ export function parseEvent(
     throw new Error(`unknown field ${JSON.stringify(unknown)} (fields: ${known.slice(0, -1).join(', ')})`);
   const num = (k: string, max: number): number => {
     const v = o[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max)
+    if (typeof v !== 'number' || !Number.isFinite(v) || (strict && (v < 0 || v > max)))
       throw new Error(`${k} must be a number in [0, ${max}], got ${JSON.stringify(v)}`);
-    return v;
+    return Math.min(max, Math.max(0, v));
   };
   const bool = (k: string): boolean => {
     if (o[k] === undefined) return false;
@@ -96,6 +99,7 @@ export function parseEvent(
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${k} must be a finite number`);
     return v;
   };
+  bool('is_auto_input'); // checked, not used: an idle repeat is a move like any other
   return {
     x: num('x', screen.width - 1),
     y: num('y', screen.height - 1),

@@ -1,5 +1,5 @@
 // One player connection, wherever the model runs (Node server or the page itself): it validates messages, keeps
-// clicks and keys in order in a bounded queue while a newer mouse move replaces a waiting one, and sends frames and
+// clicks and keys in order in a bounded queue while any newer event replaces a waiting mouse move, and sends frames and
 // JSON replies through its outlet. Frames are made when the scheduler gives it a turn; a reset is applied between
 // frames (a frame in flight is discarded, never written back), and a frame its reader has no room for is dropped.
 // With the demo model it also runs the synthetic desktop on the same events and sends its true frame along.
@@ -94,8 +94,9 @@ export class PlayerSession implements Turn {
 
   #queue(e: NeuralOSEvent): void {
     const last = this.#pending[this.#pending.length - 1];
-    if (isMove(e) && last && isMove(last))
-      this.#pending[this.#pending.length - 1] = e; // a newer move replaces a waiting one
+    // a waiting move is superseded by any newer event, which carries its own position: as the reference server, a
+    // backlog renders its clicks and keys and the latest position, not every step the pointer took on the way
+    if (last && isMove(last)) this.#pending[this.#pending.length - 1] = e;
     else if (this.#pending.length >= MAX_PENDING) {
       this.out.json({
         type: 'error',

@@ -28,7 +28,15 @@
       y: Math.min(info.screen.height - 1, Math.max(0, Math.floor((e.clientY - r.top) / scale))),
     };
   };
-  const input = (extra) => send({ x: last.x, y: last.y, is_left_click: false, is_right_click: false, keys_down: [], keys_up: [], wheel_delta_x: 0, wheel_delta_y: 0, ...extra });
+  const event = (extra) => ({ x: last.x, y: last.y, is_left_click: false, is_right_click: false, keys_down: [], keys_up: [], wheel_delta_x: 0, wheel_delta_y: 0, ...extra });
+  let lastInput = performance.now(), connected = false;
+  const input = (extra) => { lastInput = performance.now(); send(event(extra)); };
+  // frames while idle, as the reference page: the model goes on drawing what a click started (a window opening)
+  const idle = document.getElementById('idle');
+  idle.checked = new URLSearchParams(location.search).get('idle') !== '0';
+  setInterval(() => {
+    if (connected && idle.checked && performance.now() - lastInput >= 2000) send(event({ is_auto_input: true }));
+  }, 67);
 
   // small configs scaled up by a whole factor (crisp pixels) to fill the window: one frame, or two side by side
   function fit() {
@@ -92,7 +100,7 @@
     const ms = [12, 16, 20].map((o) => dv.getFloat32(o, true).toFixed(0));
     overlay.textContent = `${fps.toFixed(1)} fps  frame ${dv.getUint32(8, true)}  (${mode})\n${info.backend}: ${info.adapter}\nstate ${ms[0]} ms  unet ${ms[1]} ms  decode ${ms[2]} ms`;
   };
-  const ready = () => { status.textContent = `ready (${mode})`; status.className = ''; send({ type: 'get_settings' }); input({}); };
+  const ready = () => { status.textContent = `ready (${mode})`; status.className = ''; connected = true; send({ type: 'get_settings' }); input({}); };
 
   const cursor = document.getElementById('cursor');
   const showCursor = (e) => {
@@ -120,7 +128,7 @@
     ws.binaryType = 'arraybuffer';
     transport = { send: (raw) => { if (ws.readyState === WebSocket.OPEN) ws.send(raw); } };
     ws.onopen = ready;
-    ws.onclose = () => { status.textContent = 'disconnected'; status.className = 'error'; };
+    ws.onclose = () => { connected = false; status.textContent = 'disconnected'; status.className = 'error'; };
     ws.onmessage = (msg) => (typeof msg.data === 'string' ? onText(JSON.parse(msg.data)) : onFrame(msg.data));
   } else {
     try {

@@ -63,7 +63,7 @@ export const tinyConfig: NeuralOSConfig = {
   latentChannels: 4,
   latentStats: { mean: [0.1, -0.2, 0.3, -0.4], std: [1.1, 0.9, 1.2, 0.8] },
   rnn: { hidden: 64, attnDim: 32, heads: 4, outChannels: 8, keys: 179 },
-  // narrow and shallow (the final NeuralOS config also has a 2-level UNet) so fixtures stay a few MB;
+  // narrow and shallow (2 levels; the final NeuralOS config has 4) so fixtures stay a few MB;
   // 16-channel heads keep the legacy multi-head split exercised
   unet: {
     modelChannels: 32,

@@ -99,7 +99,7 @@ describe('events files', () => {
       'ok.json',
       JSON.stringify([
         { x: 1, y: 2 },
-        { x: 63, y: 0, is_left_click: true, keys_down: ['a'] },
+        { x: 63, y: 0, is_left_click: true, keys_down: ['a'], is_auto_input: false },
       ]),
     );
     expect(readEvents(ok, screen).map((e) => [e.x, e.y, e.is_left_click])).toEqual([
@@ -112,6 +112,7 @@ describe('events files', () => {
       ['[{"x": 64, "y": 2}]', 'event 0: x must be a number in [0, 63], got 64'],
       ['[{"x": 1, "y": 2, "is_left_clik": true}]', 'event 0: unknown field "is_left_clik"'],
       ['[{"x": 1, "y": 2, "keys_down": "a"}]', 'event 0: keys_down must be a list of at most 16 key names'],
+      ['[{"x": 1, "y": 2, "is_auto_input": 1}]', 'event 0: is_auto_input must be a boolean, got 1'],
       ['[3]', 'event 0: expected an object'],
       ['[{"x": 1,', 'JSON'],
     ];

@@ -244,6 +244,32 @@ describe('fair and bounded sessions', () => {
     }
   }, 60_000);
 
+  test('a waiting move is superseded by the next event; clicks and keys are all rendered, in order', async () => {
+    const frames: Uint8Array[] = [];
+    const s = new PlayerSession(model, { json: () => {}, frame: (f) => frames.push(f), open: () => true }, 1, {});
+    const events = [
+      { x: 3, y: 4 }, // rendered at once: the session was idle
+      { x: 9, y: 9 }, // waiting, then superseded by the click
+      { x: 20, y: 30, is_left_click: true },
+      { x: 21, y: 31, keys_down: ['a'] },
+      { x: 40, y: 41 },
+    ];
+    try {
+      for (const e of events) s.receive(JSON.stringify(e));
+      await until(() => frames.length === 4 && !s.waiting, 'four frames');
+      const alone = model.session();
+      for (const [i, e] of [events[0]!, events[2]!, events[3]!, events[4]!].entries()) {
+        const want = await alone.step(e, { steps: 1 });
+        expect(Buffer.from(frames[i]!.subarray(FRAME_HEADER_BYTES)).equals(Buffer.from(want.image)), `frame ${i}`).toBe(
+          true,
+        );
+      }
+      alone.reset();
+    } finally {
+      s.close();
+    }
+  }, 60_000);
+
   test('a reset during a frame is applied after it and not undone', async () => {
     const c = await open(`${base.replace('http', 'ws')}ws`);
     c.ws.send(move(30, 30, { is_left_click: true }));

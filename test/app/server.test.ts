@@ -87,7 +87,7 @@ describe('player server', () => {
       ['{not json', /^malformed JSON/],
       ['[1,2]', /expected a JSON object/],
       [JSON.stringify({ x: 'a', y: 3 }), /x must be a number in \[0, 63\], got "a"/],
-      [JSON.stringify({ x: 5, y: 99 }), /y must be a number in \[0, 63\], got 99/],
+      [JSON.stringify({ x: 5, y: null }), /y must be a number in \[0, 63\], got null/],
       [JSON.stringify({ x: 5, y: 5, keys_down: 'a' }), /keys_down must be a list of at most 16 key names/],
       [JSON.stringify({ x: 5, y: 5, is_left_click: 1 }), /is_left_click must be a boolean/],
       [JSON.stringify({ type: 'update_sampling_steps', steps: 99 }), /steps must be an integer in \[1, 32\]/],
@@ -101,6 +101,17 @@ describe('player server', () => {
     }
     c.ws.send(move(3, 4));
     expect(((await c.next('frame')) as Uint8Array).length).toBe(FRAME_HEADER_BYTES + 64 * 64 * 3);
+    c.ws.close();
+  }, 30_000);
+
+  test('a pointer off the screen is clamped onto it, as the reference server does', async () => {
+    const c = await connect();
+    c.ws.send(move(70.5, -3));
+    const got = ((await c.next('frame')) as Uint8Array).subarray(FRAME_HEADER_BYTES);
+    const alone = model.session();
+    const want = await alone.step({ x: 63, y: 0 }, { steps: 1 });
+    expect(Buffer.from(got).equals(Buffer.from(want.image))).toBe(true);
+    alone.reset();
     c.ws.close();
   }, 30_000);
 

@@ -94,6 +94,13 @@ describe.skipIf(!executable)('player page in Chromium', () => {
     );
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: 'test-results/player.png' });
+    // with no input for 2 s the page sends the pointer's position again, and frames go on coming
+    const idleFrom = await page.evaluate(() => (window as unknown as { __player: { frames: number } }).__player.frames);
+    await page.waitForFunction(
+      (n) => (window as unknown as { __player: { frames: number } }).__player.frames >= n + 3,
+      idleFrom,
+      { timeout: 30_000 },
+    );
     expect(errors).toEqual([]);
   }, 90_000);
 
@@ -101,7 +108,7 @@ describe.skipIf(!executable)('player page in Chromium', () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${player.url}?mode=browser`);
+    await page.goto(`${player.url}?mode=browser&idle=0`); // idle frames would race the one compared
     await page.waitForFunction(
       () =>
         (window as unknown as { __player: { frames: number; errors: string[] } }).__player.frames >= 1 ||
@@ -162,7 +169,7 @@ describe.skipIf(!executable)('player page in Chromium', () => {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`${p.url}?truth=1`);
+      await page.goto(`${p.url}?truth=1&idle=0`);
       const frames = () => page.evaluate(() => (window as unknown as { __player: { frames: number } }).__player.frames);
       await page.waitForFunction(
         () => (window as unknown as { __player: { frames: number } }).__player.frames >= 1,
