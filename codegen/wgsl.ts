@@ -108,8 +108,6 @@ function wgslKernel(
     'fn nan_f32() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }',
     'fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
     'fn is_inf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }',
-    // WGSL's float % is a - b * trunc(a / b), rounded twice and blind to inf/NaN: C's fmod needs the fused
-    // residual, a fix-up where the quotient rounded to the next integer, and the special cases spelled out
     // f32 -> f16 rounds in integer arithmetic first: Mesa's compiler (lavapipe, and the NIR it shares with RADV and
     // ANV) drops an f16 conversion whose result is widened again; nearest-even at 13 bits, subnormals at 2^-24
     ...(f16
@@ -133,13 +131,33 @@ function wgslKernel(
           '}',
         ]
       : []),
+    // C's fmod, exact, in integer arithmetic: WGSL's float % is a - b * trunc(a / b), rounded twice, and fma need not
+    // be fused (lavapipe's is not), so no float formula is exact. Both magnitudes as 24-bit mantissas (subnormals
+    // normalized), long division one exponent step at a time; the remainder is representable, so nothing rounds
     'fn fmod_f32(a: f32, b: f32) -> f32 {',
-    '  if (is_nan(a) || is_nan(b) || is_inf(a) || b == 0.0) { return nan_f32(); }',
-    '  if (is_inf(b)) { return a; }',
-    '  var r = fma(-b, trunc(a / b), a);',
-    '  if (abs(r) >= abs(b)) { r = r - sign(r) * abs(b); }',
-    '  if (r != 0.0 && sign(r) != sign(a)) { r = r + sign(a) * abs(b); }',
-    '  return select(r, a * 0.0, r == 0.0);', // a zero remainder keeps the sign of a
+    '  let sa = bitcast<u32>(a) & 0x80000000u; let ma = bitcast<u32>(a) & 0x7fffffffu;',
+    '  let mb = bitcast<u32>(b) & 0x7fffffffu;',
+    '  if (ma >= 0x7f800000u || mb > 0x7f800000u || mb == 0u) { return nan_f32(); }',
+    '  if (ma < mb) { return a; }', // b infinite included
+    '  if (ma == mb) { return bitcast<f32>(sa); }', // a zero remainder keeps the sign of a
+    '  var x = mantissa_f32(ma); var y = mantissa_f32(mb);',
+    '  let ex = exponent_f32(ma); let ey = exponent_f32(mb);',
+    '  for (var e = ey; e < ex; e++) { if (x >= y) { x -= y; } x <<= 1u; }',
+    '  if (x >= y) { x -= y; }',
+    '  if (x == 0u) { return bitcast<f32>(sa); }',
+    '  let s = countLeadingZeros(x) - 8u; let e = ey - i32(s);',
+    '  x <<= s;',
+    '  if (e >= 1) { return bitcast<f32>(sa | (u32(e) << 23u) | (x & 0x7fffffu)); }',
+    '  return bitcast<f32>(sa | (x >> u32(1 - e)));',
+    '}',
+    // a finite magnitude's mantissa with its leading bit at bit 23, and the exponent that goes with it
+    'fn mantissa_f32(m: u32) -> u32 {',
+    '  if (m >= 0x800000u) { return (m & 0x7fffffu) | 0x800000u; }',
+    '  return m << (countLeadingZeros(m) - 8u);',
+    '}',
+    'fn exponent_f32(m: u32) -> i32 {',
+    '  if (m >= 0x800000u) { return i32(m >> 23u); }',
+    '  return 1 - i32(countLeadingZeros(m) - 8u);',
     '}',
     ...shared,
     `@compute @workgroup_size(${workgroupSize})`,

@@ -310,6 +310,29 @@ export const cases: OpCase[] = [
       build([2, 12], ([k, i]) => [R.floorDiv, R.remainder][k!]!(Math.fround(a.data[i!]!), Math.fround(b.data[i!]!))),
   },
   {
+    // quotients just off a whole number: a remainder that is not exactly a - b·q comes out 0 or a divisor too big
+    name: 'floorDiv remainder where the quotient is not whole (float)',
+    exact: true,
+    inputs: [
+      { shape: [10], values: [5.5, -2.9, 6.6, 1, 1000.3, -1000.3, 3e7, 7e-3, 1e-30, 123456.7] },
+      { shape: [10], values: [0.1, 0.1, 0.1, 0.1, 0.7, 0.7, 0.3, 3e-3, 3e-31, -0.01] },
+    ],
+    run: (a, b) => stack([a.floorDiv(b), a.remainder(b)]),
+    ref: (a, b) =>
+      build([2, 10], ([k, i]) => [R.floorDiv, R.remainder][k!]!(Math.fround(a.data[i!]!), Math.fround(b.data[i!]!))),
+  },
+  {
+    // the remainder alone of huge quotients (the long division's longest runs) and of subnormal values
+    name: 'remainder of huge quotients and subnormals (float)',
+    exact: true,
+    inputs: [
+      { shape: [6], values: [3e38, -3e38, 1e30, 7e-39, 1e-44, 5] },
+      { shape: [6], values: [1e-38, 0.7, -3e-39, 3e-39, 3e-45, 1e-40] },
+    ],
+    run: (a, b) => a.remainder(b),
+    ref: (a, b) => zip(a, b, (x, y) => R.remainder(Math.fround(x), Math.fround(y))),
+  },
+  {
     name: 'pow on edge values',
     inputs: [
       { shape: [11], values: [-0, -1, -8, 1, 2, -2, NaN, 0, -Infinity, 4, -1] },
