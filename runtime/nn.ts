@@ -19,6 +19,8 @@ export interface PoolOptions {
   padding?: number | readonly [number, number];
   dilation?: number | readonly [number, number];
   countIncludePad?: boolean;
+  /** Output sizes rounded up, as PyTorch's ceil_mode: a last window may hang past the (padded) input. */
+  ceilMode?: boolean;
 }
 export interface InterpolateOptions {
   size?: readonly [number, number];
@@ -176,42 +178,54 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   return x.gather(d, idx).named('indexSelect', x, index);
 }
 
+/**
+ * The extra padding after the end of a padded length L that ceil mode's last window needs: PyTorch's output size
+ * ceil((L - span) / s) + 1, less one where that window would start past the input and its left padding.
+ */
+function ceilExtra(L: number, input: number, pad: number, span: number, s: number): number {
+  if (L < span) return 0; // windows() says the kernel is too large
+  let out = Math.ceil((L - span) / s) + 1;
+  if ((out - 1) * s >= input + pad) out--;
+  return Math.max(0, (out - 1) * s + span - L);
+}
+
 function pool(
   x: Tensor,
   kernel: number | readonly [number, number],
   opts: PoolOptions,
   op: string,
-): { win: Tensor; k: [number, number] } {
+): { win: Tensor; args: Parameters<typeof windows>; pads: [number, number, number, number] } {
   if (x.ndim !== 4) throw new Error(`${op}: expected [N, C, H, W], got ${fmt(x.shape)}`);
   const k = pair(kernel, 1),
-    [ph, pw] = pair(opts.padding, 0);
+    [ph, pw] = pair(opts.padding, 0),
+    stride = pair(opts.stride ?? kernel, 1),
+    dilation = pair(opts.dilation, 1);
   if (ph > k[0] / 2 || pw > k[1] / 2)
     throw new Error(`${op}: padding ${fmt([ph, pw])} must be at most half the kernel ${fmt(k)}`);
-  return {
-    win: windows(
-      x.pad([pw, pw, ph, ph], op === 'maxPool2d' ? Number(minValue(x.dtype)) : 0),
-      k,
-      pair(opts.stride ?? kernel, 1),
-      pair(opts.dilation, 1),
-      op,
-    ),
-    k,
-  };
+  const [eh, ew] = [0, 1].map((i) => {
+    const input = x.shape[2 + i]!,
+      pad = [ph, pw][i]!;
+    return opts.ceilMode ? ceilExtra(input + 2 * pad, input, pad, dilation[i]! * (k[i]! - 1) + 1, stride[i]!) : 0;
+  }) as [number, number];
+  const pads: [number, number, number, number] = [pw, pw + ew, ph, ph + eh];
+  const padded = x.pad(pads, op === 'maxPool2d' ? Number(minValue(x.dtype)) : 0);
+  const args: Parameters<typeof windows> = [padded, k, stride, dilation, op];
+  return { win: windows(...args), args, pads };
 }
 
 export function avgPool2d(x: Tensor, kernel: number | readonly [number, number], opts: PoolOptions): Tensor {
-  const { win, k } = pool(x, kernel, opts, 'avgPool2d');
-  const [ph, pw] = pair(opts.padding, 0);
+  const { win, args, pads } = pool(x, kernel, opts, 'avgPool2d');
+  const [pw, pwEnd, ph, phEnd] = pads,
+    [H, W] = [x.shape[2]!, x.shape[3]!],
+    k = args[1];
   const s = opmath(win).sum([4, 5]); // an f16 window sum would overflow before the division
-  if (opts.countIncludePad === false && (ph || pw)) {
-    const ones = x.make(nodes.konst(1, 'f32', [1, 1, x.shape[2]!, x.shape[3]!]), 'avgPool2d');
-    const count = windows(
-      ones.pad([pw, pw, ph, ph]),
-      k,
-      pair(opts.stride ?? kernel, 1),
-      pair(opts.dilation, 1),
-      'avgPool2d',
-    ).sum([4, 5]);
+  const excludePad = opts.countIncludePad === false && (ph || pw);
+  if (excludePad || phEnd > ph || pwEnd > pw) {
+    // each window's divisor: the input it covers, with the padding unless excluded, never ceil mode's overhang
+    const counted = excludePad ? [H, W] : [H + 2 * ph, W + 2 * pw],
+      around = excludePad ? [pw, pwEnd, ph, phEnd] : [0, pwEnd - pw, 0, phEnd - ph];
+    const ones = x.make(nodes.konst(1, 'f32', [1, 1, counted[0]!, counted[1]!]), 'avgPool2d');
+    const count = windows(ones.pad(around), k, args[2], args[3], 'avgPool2d').sum([4, 5]);
     return s.div(count).cast(floatOf(x.dtype));
   }
   return s.div(k[0] * k[1]).cast(floatOf(x.dtype));
@@ -402,7 +416,9 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   }
   const m = opts.attnMask;
   if (m) scores = m.dtype === 'bool' ? m.where(scores, -Infinity) : scores.add(m);
-  const out = scores.softmax(-1).matmul(v).named('attention', q, k, v, opts.attnMask);
+  // a row the mask leaves nothing of attends to nothing: zeros, as PyTorch's safe softmax (2.5 on), not 0/0
+  const probs = m ? scores.max(-1, true).eq(-Infinity).where(0, scores.softmax(-1)) : scores.softmax(-1);
+  const out = probs.matmul(v).named('attention', q, k, v, opts.attnMask);
   return m
     ? out
     : composite('attention', { q, k, v, scale: opts.scale ?? 1 / Math.sqrt(E), causal: !!opts.isCausal }, out);

@@ -860,6 +860,31 @@ export const cases: OpCase[] = [
     ref: (x) => R.pool(x, 3, 2, 1, 'avg', false),
   },
   {
+    name: 'maxPool2d ceilMode: a last window past the input',
+    inputs: [s([1, 2, 5, 5])],
+    run: (x) => x.maxPool2d(2, { ceilMode: true }),
+    ref: (x) => R.pool(x, 2, 2, 0, 'max', true, 1, true),
+  },
+  {
+    name: 'maxPool2d ceilMode: no window starts past the input and its padding',
+    inputs: [s([1, 2, 5, 5])],
+    run: (x) => x.maxPool2d(2, { stride: 3, padding: 1, ceilMode: true }),
+    ref: (x) => R.pool(x, 2, 3, 1, 'max', true, 1, true),
+  },
+  {
+    name: 'avgPool2d ceilMode: the divisor leaves out the overhang, with and without the padding',
+    inputs: [s([1, 2, 6, 7])],
+    run: (x) =>
+      stack([
+        x.avgPool2d(3, { stride: 2, padding: 1, ceilMode: true }),
+        x.avgPool2d(3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }),
+      ]),
+    ref: (x) => {
+      const [a, b] = [R.pool(x, 3, 2, 1, 'avg', true, 1, true), R.pool(x, 3, 2, 1, 'avg', false, 1, true)];
+      return { shape: [2, ...a.shape], data: Float64Array.from([...a.data, ...b.data]) };
+    },
+  },
+  {
     name: 'maxPool2d pad stride dilation',
     inputs: [s([1, 2, 7, 7])],
     run: (x) =>
@@ -1013,6 +1038,26 @@ export const cases: OpCase[] = [
   {
     name: 'attention float and bool masks',
     inputs: [s([1, 3, 4]), s([1, 5, 4]), s([1, 5, 2]), s([3, 5])],
+    run: (q, k, v, m) =>
+      q.scaledDotProductAttention(k, v, { attnMask: m }).add(q.scaledDotProductAttention(k, v, { attnMask: m.gt(-1) })),
+    ref: (q, k, v, m) =>
+      zip(
+        R.sdpa(q, k, v, { mask: m }),
+        R.sdpa(q, k, v, { mask: map(m, (x) => +(x > -1)), boolMask: true }),
+        (a, b) => a + b,
+      ),
+  },
+  {
+    name: 'attention: a row the mask leaves empty gives zeros (safe softmax)',
+    inputs: [
+      s([1, 3, 4]),
+      s([1, 5, 4]),
+      s([1, 5, 2]),
+      {
+        shape: [3, 5],
+        values: [...Array(5).fill(-Infinity), 0.3, -1.2, 0.8, -0.1, 1.5, -0.7, 0.2, -Infinity, 1.1, -0.4],
+      },
+    ],
     run: (q, k, v, m) =>
       q.scaledDotProductAttention(k, v, { attnMask: m }).add(q.scaledDotProductAttention(k, v, { attnMask: m.gt(-1) })),
     ref: (q, k, v, m) =>

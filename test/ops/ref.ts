@@ -105,22 +105,30 @@ export function pool(
   kind: 'max' | 'avg',
   countIncludePad = true,
   dil = 1,
+  ceilMode = false,
 ): Nd {
   const [N, C, H, W] = x.shape as number[];
-  const OH = Math.floor((H! + 2 * pad - dil * (k - 1) - 1) / stride) + 1,
-    OW = Math.floor((W! + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
-  return build([N!, C!, OH, OW], ([n, c, oh, ow]) => {
+  // PyTorch's pooling_output_shape: rounded up in ceil mode, less a last window starting past the left padding
+  const size = (L: number): number => {
+    const span = L + 2 * pad - dil * (k - 1) - 1;
+    let out = (ceilMode ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
+    if (ceilMode && (out - 1) * stride >= L + pad) out--;
+    return out;
+  };
+  return build([N!, C!, size(H!), size(W!)], ([n, c, oh, ow]) => {
     const vals: number[] = [];
-    let inside = 0;
+    let inside = 0,
+      padded = 0;
     for (let i = 0; i < k; i++)
       for (let j = 0; j < k; j++) {
         const h = oh! * stride + i * dil - pad,
           v = ow! * stride + j * dil - pad;
         const ok = h >= 0 && h < H! && v >= 0 && v < W!;
         if (ok) inside++;
+        if (h < H! + pad && v < W! + pad) padded++;
         vals.push(ok ? at(x, [n!, c!, h, v]) : kind === 'max' ? -Infinity : 0);
       }
-    return kind === 'max' ? Math.max(...vals) : sum(vals) / (countIncludePad ? k * k : inside);
+    return kind === 'max' ? Math.max(...vals) : sum(vals) / (countIncludePad ? padded : inside);
   });
 }
 
@@ -239,7 +247,12 @@ export function sdpa(
     }
     return d;
   });
+  // PyTorch's safe softmax (2.5 on): a row the mask leaves nothing of gets zeros
+  const scores = s,
+    empty = (i: number[]): boolean =>
+      Array.from({ length: S }, (_, j) => at(scores, [...i.slice(0, -1), j])).every((x) => x === -Infinity);
   s = softmax(s, -1);
+  s = build(s.shape, (i) => (empty(i) ? 0 : at(s, i)));
   void L;
   return matmul(s, v);
 }
