@@ -192,8 +192,13 @@ export const formatOpts = (opts: readonly Opt[]): string => opts.map(fmt).join('
 const gpuOnly: ReadonlySet<OptOp> = new Set(['GROUP', 'GROUPWIDE', 'LOCAL', 'STAGE', 'TC']);
 const onReduce: ReadonlySet<OptOp> = new Set(['UNROLL', 'GROUP', 'GROUPWIDE', 'STAGE', 'TC']);
 
+/** Whether a value read from a file (a beam cache, a contributed entry) is an action at all. */
+const isAction = (o: unknown): o is Opt =>
+  typeof o === 'object' && o !== null && Object.hasOwn(amounts, (o as Opt).op) && Number.isInteger((o as Opt).axis);
+
 /** Why one action cannot apply to kernel k as it stands under `opts` (all of its actions), or undefined. */
 function invalidAction(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): string | undefined {
+  if (!isAction(o)) return `${JSON.stringify(o)}: not an optimizer action (${Object.keys(amounts).join(', ')})`;
   const s = fmt(o),
     shape = k.shape,
     padded = paddedShape({ ...k, opts });
@@ -233,7 +238,7 @@ function invalidAction(k: Kernel, o: Opt, opts: readonly Opt[], caps: OptCaps): 
         : undefined;
     }
     default:
-      throw new Error(`${s}: not an optimizer action`);
+      throw new Error(`${s}: not an optimizer action`); // reduce actions returned above
   }
 }
 

@@ -112,6 +112,22 @@ describe('the cache file', () => {
     expect(beamStats.searches).toBeGreaterThan(before);
     expect((JSON.parse(readFileSync(file, 'utf8')) as { format: number }).format).toBe(1);
   }, 120_000);
+  test('an entry whose actions are not actions is ignored: the kernel is searched again, not broken', async () => {
+    const good = JSON.parse(readFileSync(file, 'utf8')) as {
+      devices: Record<string, Record<string, { opts: unknown }>>;
+    };
+    for (const [i, bad] of [[{ op: 'BOGUS', axis: 0, amount: 2 }], [null], 'UPCAST'].entries()) {
+      for (const entries of Object.values(good.devices)) for (const e of Object.values(entries)) e.opts = bad;
+      writeFileSync(file, JSON.stringify(good));
+      await reloadBeamCache();
+      setBeam(0);
+      setBeam(1);
+      const before = beamStats.searches;
+      const { got } = await matmul('cpu');
+      expect(close(got), `tampered entry ${i}`).toBe(0);
+      expect(beamStats.searches, `tampered entry ${i}`).toBeGreaterThan(before);
+    }
+  }, 120_000);
   test('a file from another polygrad version is ignored with one warning naming both versions', async () => {
     const w = await warnings(JSON.stringify({ format: 1, version: '0.0.1', devices: {} }));
     expect(w).toHaveLength(1);
