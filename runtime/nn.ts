@@ -49,8 +49,29 @@ const indices = (like: Tensor, n: number): Tensor => like.make(nodes.arangeNode(
 
 export const opmath = (t: Tensor): Tensor => (isHalf(t.dtype) ? t.cast('f32') : t);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
-const pair = (v: number | readonly [number, number] | undefined, def: number): [number, number] =>
-  v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+/** A size argument (kernel, stride, padding, dilation) as a pair of integers ≥ min, or a one-line error. */
+function sizes(
+  op: string,
+  name: string,
+  v: number | readonly [number, number] | undefined,
+  def: number,
+  min: number,
+): [number, number] {
+  const p = v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? v : [];
+  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min))
+    throw new Error(`${op}: ${name} must be an integer ≥ ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  return p as [number, number];
+}
+/** A scale factor or output size as a pair of finite positive numbers (integers for a size), or a one-line error. */
+function positives(op: string, name: string, v: unknown, integer: boolean): [number, number] {
+  const p = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? [v[0], v[1]] : [NaN, NaN];
+  if (!p.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0 && (!integer || Number.isInteger(x))))
+    throw new Error(
+      `${op}: ${name} must be a ${integer ? 'positive integer' : 'finite number above 0'} or a pair of them, got ` +
+        `${JSON.stringify(v)}`,
+    );
+  return p as [number, number];
+}
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0)
@@ -76,6 +97,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     );
   }
   const y = x.matmul(weight.T);
+  if (bias && (bias.ndim > 1 || (bias.ndim === 1 && bias.shape[0] !== weight.shape[0] && bias.shape[0] !== 1)))
+    throw new Error(
+      `linear: bias ${fmt(bias.shape)} does not match ${weight.shape[0]} outputs (expected [${weight.shape[0]}])`,
+    );
   return bias ? y.add(bias) : y;
 }
 
@@ -98,6 +123,13 @@ function windows(
 
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Conv2dOptions): Tensor {
   const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new Error(`conv2d: groups must be an integer ≥ 1, got ${JSON.stringify(opts.groups)}`);
+  const [stride, padding, dilation] = [
+    sizes('conv2d', 'stride', opts.stride, 1, 1),
+    sizes('conv2d', 'padding', opts.padding, 0, 0),
+    sizes('conv2d', 'dilation', opts.dilation, 1, 1),
+  ];
   if (x.ndim !== 4 || w.ndim !== 4)
     throw new Error(
       `conv2d: expected input [N, C, H, W] and weight [Cout, Cin/groups, kh, kw], got ${fmt(x.shape)} and ` +
@@ -114,15 +146,14 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Con
     );
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== Co))
     throw new Error(`conv2d: bias ${fmt(bias.shape)} does not match ${Co} output channels`);
-  const [ph, pw] = pair(opts.padding, 0);
-  const win = windows(x.pad([pw, pw, ph, ph]), [kh, kw], pair(opts.stride, 1), pair(opts.dilation, 1), 'conv2d');
+  const [ph, pw] = padding;
+  const win = windows(x.pad([pw, pw, ph, ph]), [kh, kw], stride, dilation, 'conv2d');
   const [OH, OW] = [win.shape[2]!, win.shape[3]!];
   const xs = win.reshape([N, groups, 1, Cg, OH, OW, kh, kw]);
   const ws = w.reshape([1, groups, Co / groups, Cg, 1, 1, kh, kw]);
   let y = opmath(xs).mul(opmath(ws)).sum([3, 6, 7]).reshape([N, Co, OH, OW]);
   if (bias) y = y.add(opmath(bias).reshape([1, Co, 1, 1]));
   y = y.cast(promoteTypes(x.dtype, w.dtype));
-  const [stride, padding, dilation] = [pair(opts.stride, 1), pair(opts.padding, 0), pair(opts.dilation, 1)];
   return composite('conv2d', { x, w, bias, stride, padding, dilation, groups }, y.named('conv2d', x, w, bias));
 }
 
@@ -132,10 +163,12 @@ export function conv1d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Con
     throw new Error(
       `conv1d: expected input [N, C, L] and weight [Cout, Cin/groups, k], got ${fmt(x.shape)} and ${fmt(w.shape)}`,
     );
+  const one = (name: string, v: number | undefined, def: number, min: number): number =>
+    sizes('conv1d', name, v === undefined || typeof v === 'number' ? v : [NaN, NaN], def, min)[0];
   const o = {
-    stride: [1, opts.stride ?? 1],
-    padding: [0, opts.padding ?? 0],
-    dilation: [1, opts.dilation ?? 1],
+    stride: [1, one('stride', opts.stride, 1, 1)],
+    padding: [0, one('padding', opts.padding, 0, 0)],
+    dilation: [1, one('dilation', opts.dilation, 1, 1)],
     groups: opts.groups,
   } as const;
   return x.unsqueeze(2).conv2d(w.unsqueeze(2), bias, o).squeeze(2).named('conv1d', x, w, bias);
@@ -196,10 +229,10 @@ function pool(
   op: string,
 ): { win: Tensor; args: Parameters<typeof windows>; pads: [number, number, number, number] } {
   if (x.ndim !== 4) throw new Error(`${op}: expected [N, C, H, W], got ${fmt(x.shape)}`);
-  const k = pair(kernel, 1),
-    [ph, pw] = pair(opts.padding, 0),
-    stride = pair(opts.stride ?? kernel, 1),
-    dilation = pair(opts.dilation, 1);
+  const k = sizes(op, 'kernel', kernel, 1, 1),
+    [ph, pw] = sizes(op, 'padding', opts.padding, 0, 0),
+    stride = sizes(op, 'stride', opts.stride ?? kernel, 1, 1),
+    dilation = sizes(op, 'dilation', opts.dilation, 1, 1);
   if (ph > k[0] / 2 || pw > k[1] / 2)
     throw new Error(`${op}: padding ${fmt([ph, pw])} must be at most half the kernel ${fmt(k)}`);
   const [eh, ew] = [0, 1].map((i) => {
@@ -245,10 +278,10 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   const [H, W] = [x.shape[2]!, x.shape[3]!];
   let size: [number, number], scale: [number, number];
   if (opts.size) {
-    size = [opts.size[0], opts.size[1]];
+    size = positives('interpolate', 'size', opts.size, true);
     scale = [H / size[0], W / size[1]];
   } else if (opts.scaleFactor !== undefined) {
-    const sf = pair(opts.scaleFactor, 1);
+    const sf = positives('interpolate', 'scaleFactor', opts.scaleFactor, false);
     size = [Math.floor(H * sf[0]), Math.floor(W * sf[1])];
     scale = [1 / sf[0], 1 / sf[1]];
   } else throw new Error('interpolate: give size or scaleFactor');
@@ -360,6 +393,8 @@ export function layerNorm(
 export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
   if (x.ndim < 2) throw new Error(`groupNorm: expected [N, C, ...], got ${fmt(x.shape)}`);
   const [N, C] = [x.shape[0]!, x.shape[1]!];
+  if (!Number.isInteger(G) || G < 1)
+    throw new Error(`groupNorm: groups must be an integer ≥ 1, got ${JSON.stringify(G)}`);
   if (C % G) throw new Error(`groupNorm: ${C} channels do not divide into ${G} groups`);
   for (const [t, name] of [
     [w, 'weight'],
@@ -415,6 +450,9 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
     scores = j.le(i).where(scores, -Infinity);
   }
   const m = opts.attnMask;
+  const fits = (n: number | undefined, want: number): boolean => n === undefined || n === 1 || n === want;
+  if (m && !(fits(m.shape[m.ndim - 1], S) && fits(m.shape[m.ndim - 2], L)))
+    throw new Error(`scaledDotProductAttention: attnMask ${fmt(m.shape)} does not broadcast to [..., ${L}, ${S}]`);
   if (m) scores = m.dtype === 'bool' ? m.where(scores, -Infinity) : scores.add(m);
   // a row the mask leaves nothing of attends to nothing: zeros, as PyTorch's safe softmax (2.5 on), not 0/0
   const probs = m ? scores.max(-1, true).eq(-Infinity).where(0, scores.softmax(-1)) : scores.softmax(-1);
