@@ -31,6 +31,14 @@ export interface Recorder {
   upload(b: Buffer, bytes: Uint8Array): void;
   /** A buffer read back to the host. */
   download(b: Buffer): void;
+  /**
+   * Whether node u, realized into b before, must be computed in this capture instead of read from b: b is an
+   * argument's buffer (u was the argument, a constant or an expression the function also builds: b stands for the
+   * argument alone), or u reads an argument and b was made before the call (realized outside on the same argument).
+   * Read from b, a replay would
+   * get the next argument, or the old result, there.
+   */
+  recomputes(u: UOp, b: Buffer): boolean;
 }
 
 const context = asyncContext<Recorder>();

@@ -109,9 +109,41 @@ class Probe implements Recorder {
   backend: Backend | undefined;
   constructor(
     readonly argBinds: ReadonlyMap<UOp, number>,
+    readonly argBufs: ReadonlyMap<Buffer, number>,
     readonly strict: boolean,
     readonly start: number,
   ) {}
+
+  readonly #reads = new WeakMap<UOp, boolean>();
+  recomputes(u: UOp, b: Buffer): boolean {
+    return this.argBufs.has(b) || (b.uid < this.start && this.#readsArgument(u)); // made in the call: a step of it
+  }
+  /** Whether an argument's buffer is below u (iterative: graphs are deep). */
+  #readsArgument(root: UOp): boolean {
+    const stack = [root];
+    while (stack.length) {
+      const u = stack[stack.length - 1]!;
+      if (this.#reads.has(u)) {
+        stack.pop();
+        continue;
+      }
+      if (u.op === 'BUFFER') {
+        this.#reads.set(u, this.argBufs.has(u.arg as unknown as Buffer));
+        stack.pop();
+        continue;
+      }
+      const todo = u.src.filter((x) => !this.#reads.has(x));
+      if (todo.length) stack.push(...todo);
+      else {
+        this.#reads.set(
+          u,
+          u.src.some((x) => this.#reads.get(x)),
+        );
+        stack.pop();
+      }
+    }
+    return this.#reads.get(root)!;
+  }
 
   launch(
     c: Compiled,
@@ -481,7 +513,7 @@ export function jit<A extends unknown[], R>(
         return out as Awaited<R>;
       }
       const start = nextBufferUid(),
-        probe = new Probe(argBinds, e.calls === 1, start);
+        probe = new Probe(argBinds, argBufs, e.calls === 1, start);
       const { result, resultLeaves, resultBufs } = await recording(probe, async () => {
         const result = await scope(() => fn(...args));
         const resultLeaves = flatten(result).leaves;

@@ -36,7 +36,8 @@ export function liveBuffer(u: UOp, backend: Backend): Buffer | undefined {
     const b = u.arg as unknown as Buffer;
     return !b.freed && b.backend === backend ? b : undefined;
   }
-  return realizedOf.get(u)?.find((b) => !b.freed && b.backend === backend);
+  const capture = recorder();
+  return realizedOf.get(u)?.find((b) => !b.freed && b.backend === backend && !capture?.recomputes(u, b));
 }
 
 /** Cache bounds: distinct graphs scheduled, distinct kernels compiled, per backend. */

@@ -107,6 +107,24 @@ describe.each(backends)('jit on %s', (device) => {
     expect(f.stats).toMatchObject({ captures: 3, replays: 3 });
   });
 
+  test('an argument equal to a node inside (a constant, an expression the function builds) stands for itself', async () => {
+    // the capturing call's argument is the constant the function adds (and the expression it also computes): both
+    // were realized into the argument's buffer, which a replay refills with the next argument
+    const w = await input([2], 11);
+    const f = jit((x: Tensor) => x.add(1).add(x.mul(w.exp())).sub(w.exp()));
+    const args = [5, 1, 7, 9].map((v, i) => (i === 3 ? w.exp() : tensor([v, v], { device })));
+    for (const [i, x] of args.entries()) {
+      const want = await x.add(1).add(x.mul(w.exp())).sub(w.exp()).data();
+      expectSameBits(await (await f(x)).data(), want, `call ${i}`);
+    }
+    const g = jit((x: Tensor) => x.mul(3));
+    for (const v of [5, 3, 7, 9])
+      expect(await (await g(tensor([v, v], { device }).mul(1))).tolist()).toEqual([3 * v, 3 * v]);
+    const h = jit((x: Tensor) => x.add(w.exp()));
+    for (const x of [tensor([1, 2], { device }), w.exp(), tensor([3, 4], { device }), tensor([5, 6], { device })])
+      expectSameBits(await (await h(x)).data(), await x.add(w.exp()).data(), 'an expression as the argument');
+  });
+
   test('returning inputs, weights and plain values as they are', async () => {
     const [a, w] = await Promise.all([input([5], 8), input([5], 9)]);
     const f = jit((x: Tensor) => ({ same: x, weight: w, sum: x.add(w), n: 42, list: [x.neg()] }));
