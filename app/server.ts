@@ -29,8 +29,8 @@ export interface PlayerOptions {
   readonly log?: (line: string) => void;
 }
 
-/** A reader this far behind (bytes buffered in its socket) gets no new frame until it catches up. */
-const MAX_BUFFERED = 4 * 2 ** 20;
+/** A reader this far behind (bytes buffered in its socket) gets no new frame or reply until it catches up. */
+export const MAX_BUFFERED = 4 * 2 ** 20;
 
 // the page sits beside this file in the source tree, and two levels up from dist/app
 const web = [new URL('./web/', import.meta.url), new URL('../../app/web/', import.meta.url)].find((u) =>
@@ -103,6 +103,8 @@ export interface Player {
   readonly server: Server;
   /** Frames made but dropped because their reader was behind, over all connections so far. */
   dropped(): number;
+  /** JSON replies dropped because their reader was behind, over all connections so far. */
+  droppedReplies(): number;
   close(): Promise<void>;
 }
 
@@ -167,7 +169,16 @@ export async function startPlayer(opts: PlayerOptions): Promise<Player> {
       res.end(`${message}\n`);
     }
   });
-  server.on('clientError', (_e, socket: Duplex) => socket.destroy());
+  // a request Node cannot parse gets a status line before the socket closes, as Node's docs show for clientError
+  server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
+    if (e.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    log(`player: unparsable request: ${status} (${e.code ?? e.message})`);
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${status}\n`);
+  });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   server.on('upgrade', (req, socket: Duplex, head) => {
@@ -184,7 +195,8 @@ export async function startPlayer(opts: PlayerOptions): Promise<Player> {
 
   const scheduler = new FrameScheduler();
   const clients = new Set<PlayerSession>();
-  let droppedGone = 0;
+  let droppedGone = 0,
+    repliesGone = 0;
   wss.on('connection', (ws: WebSocket) => {
     ws.on('error', () => ws.terminate()); // a malformed frame from any client ends that client only
     if (clients.size >= opts.maxClients) {
@@ -211,12 +223,14 @@ export async function startPlayer(opts: PlayerOptions): Promise<Player> {
     );
     clients.add(c);
     ws.on('message', (data, isBinary) => {
-      if (isBinary) c.out.json({ type: 'error', message: 'expected a text (JSON) message' });
+      if (isBinary) c.reply({ type: 'error', message: 'expected a text (JSON) message' });
       else c.receive(data.toString());
     });
     ws.on('close', () => {
       clients.delete(c);
       droppedGone += c.dropped;
+      repliesGone += c.droppedReplies;
+      if (c.droppedReplies) log(`player: a connection that did not read had ${c.droppedReplies} replies dropped`);
       c.close();
     });
   });
@@ -244,6 +258,7 @@ export async function startPlayer(opts: PlayerOptions): Promise<Player> {
     url: `http://${shown}:${port}/${access.token && !opts.token ? `?token=${access.token}` : ''}`,
     server,
     dropped: () => droppedGone + [...clients].reduce((a, c) => a + c.dropped, 0),
+    droppedReplies: () => repliesGone + [...clients].reduce((a, c) => a + c.droppedReplies, 0),
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of wss.clients) c.terminate();

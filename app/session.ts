@@ -1,7 +1,8 @@
 // One player connection, wherever the model runs (Node server or the page itself): it validates messages, keeps
 // clicks and keys in order in a bounded queue while any newer event replaces a waiting mouse move, and sends frames and
 // JSON replies through its outlet. Frames are made when the scheduler gives it a turn; a reset is applied between
-// frames (a frame in flight is discarded, never written back), and a frame its reader has no room for is dropped.
+// frames (a frame in flight is discarded, never written back), and a frame or reply its reader has no room for is
+// dropped and counted (a client that sends but never reads would otherwise grow the server's buffers without bound).
 // With the demo model it also runs the synthetic desktop on the same events and sends its true frame along.
 import type { NeuralOS, NeuralOSEvent, Session } from '../models/neuralos/neuralos.js';
 import { Desktop, SCREEN } from './desktop/desktop.js';
@@ -12,7 +13,7 @@ export interface Outlet {
   json(obj: Record<string, unknown>): void;
   frame(bytes: Uint8Array): void;
   open(): boolean;
-  /** Whether the reader is behind (bytes it has not taken yet): the next frame is dropped instead of queued. */
+  /** Whether the reader is behind (bytes it has not taken yet): the next frame or reply is dropped, not queued. */
   congested?(): boolean;
 }
 
@@ -33,6 +34,8 @@ export class PlayerSession implements Turn {
   #frames = 0;
   /** Frames made but not sent because the reader was behind. */
   dropped = 0;
+  /** JSON replies (settings, heartbeats, errors) not sent because the reader was behind. */
+  droppedReplies = 0;
 
   constructor(
     readonly model: NeuralOS,
@@ -61,8 +64,14 @@ export class PlayerSession implements Turn {
     try {
       this.handle(parseMessage(raw, this.model.cfg.screen));
     } catch (e) {
-      this.out.json({ type: 'error', message: (e as Error).message });
+      this.reply({ type: 'error', message: (e as Error).message });
     }
+  }
+
+  /** A JSON reply, unless the reader is behind: then it is dropped and counted, as a frame would be. */
+  reply(obj: Record<string, unknown>): void {
+    if (this.out.congested?.()) this.droppedReplies++;
+    else this.out.json(obj);
   }
 
   handle(m: ClientMessage): void {
@@ -79,13 +88,13 @@ export class PlayerSession implements Turn {
         break;
       case 'steps':
         this.steps = m.steps;
-        this.out.json({ type: 'settings', ...this.info, steps: this.steps });
+        this.reply({ type: 'settings', ...this.info, steps: this.steps });
         break;
       case 'settings':
-        this.out.json({ type: 'settings', ...this.info, steps: this.steps });
+        this.reply({ type: 'settings', ...this.info, steps: this.steps });
         break;
       case 'heartbeat':
-        this.out.json({ type: 'heartbeat' });
+        this.reply({ type: 'heartbeat' });
         break;
       default:
         m satisfies never;
@@ -98,7 +107,7 @@ export class PlayerSession implements Turn {
     // backlog renders its clicks and keys and the latest position, not every step the pointer took on the way
     if (last && isMove(last)) this.#pending[this.#pending.length - 1] = e;
     else if (this.#pending.length >= MAX_PENDING) {
-      this.out.json({
+      this.reply({
         type: 'error',
         message: `input queue full (${MAX_PENDING} events waiting); this event was dropped`,
       });
@@ -111,7 +120,7 @@ export class PlayerSession implements Turn {
     this.#resetAsked = false;
     this.session.reset();
     this.desktop?.reset();
-    this.out.json({ type: 'reset_done' });
+    this.reply({ type: 'reset_done' });
   }
 
   /** The scheduler's turn: one frame from the oldest waiting event. */
@@ -126,7 +135,7 @@ export class PlayerSession implements Turn {
       if (this.out.congested?.()) this.dropped++;
       else this.out.frame(encodeFrame(f, this.#frames++, truth));
     } catch (e) {
-      if (!this.#closed) this.out.json({ type: 'error', message: `frame failed: ${(e as Error).message}` });
+      if (!this.#closed) this.reply({ type: 'error', message: `frame failed: ${(e as Error).message}` });
     } finally {
       this.#busy = false;
       if (this.#closed)

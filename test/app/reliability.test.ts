@@ -1,7 +1,8 @@
 // The player server against the web: a missing file is a 404 (never the end of the process), foreign Hosts and
 // Origins are refused, a token guards a server beyond loopback, one player's burst of clicks neither starves
 // another nor keeps HTTP from answering, a bad frame from a refused connection ends only that connection, a reader
-// that is behind gets frames dropped instead of a growing buffer, and a reset during a frame is not undone by it.
+// that is behind gets frames and replies dropped instead of a growing buffer, a request Node cannot parse is a 400,
+// and a reset during a frame is not undone by it.
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcp } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { FRAME_HEADER_BYTES } from '../../app/protocol.js';
-import { type Player, startPlayer } from '../../app/server.js';
+import { MAX_BUFFERED, type Player, startPlayer } from '../../app/server.js';
 import { MAX_PENDING, PlayerSession } from '../../app/session.js';
 import { tinyConfig } from '../../models/neuralos/config.js';
 import { NeuralOS } from '../../models/neuralos/neuralos.js';
@@ -60,12 +61,10 @@ const until = async (cond: () => boolean, what: string, ms = 60_000): Promise<vo
     await new Promise((r) => setTimeout(r, 10));
   }
 };
-/** A raw HTTP request with a chosen Host header (fetch does not let one set it). */
-const rawGet = (path: string, host: string): Promise<string> =>
+/** Bytes written to the server as they are, and what comes back until it closes. */
+const raw = (text: string): Promise<string> =>
   new Promise((resolve, reject) => {
-    const s = tcp(Number(new URL(base).port), '127.0.0.1', () =>
-      s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
-    );
+    const s = tcp(Number(new URL(base).port), '127.0.0.1', () => s.write(text));
     let out = '';
     s.on('data', (d) => {
       out += String(d);
@@ -73,6 +72,9 @@ const rawGet = (path: string, host: string): Promise<string> =>
     s.on('end', () => resolve(out));
     s.on('error', reject);
   });
+/** A raw HTTP request with a chosen Host header (fetch does not let one set it). */
+const rawGet = (path: string, host: string): Promise<string> =>
+  raw(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
 
 describe('requests that used to kill the server', () => {
   test('a missing bundle file is a 404 and the server goes on', async () => {
@@ -94,6 +96,12 @@ describe('requests that used to kill the server', () => {
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     const again = await fetch(base, { headers: { 'if-none-match': page.headers.get('etag')! } });
     expect(again.status).toBe(304);
+  });
+  test('a request line Node cannot parse is answered 400 before the socket closes; the server goes on', async () => {
+    expect(await raw('GARBAGE\r\n\r\n')).toMatch(/^HTTP\/1.1 400 Bad Request\r\n/);
+    expect(await raw('GET / HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n')).toMatch(/^HTTP\/1.1 400 /);
+    expect(logs.some((l) => l.startsWith('player: unparsable request: 400 Bad Request'))).toBe(true);
+    expect((await fetch(`${base}info`)).status).toBe(200);
   });
 });
 
@@ -218,7 +226,7 @@ describe('fair and bounded sessions', () => {
     await Promise.all([x.closed, y.closed]);
   }, 60_000);
 
-  test('a reader that is behind gets frames dropped, not queued (the outlet reports congestion)', async () => {
+  test('a reader that is behind gets frames and replies dropped, not queued (the outlet says so)', async () => {
     // the server's outlet is congested while the socket holds more than maxBufferedBytes unsent; a loopback socket's
     // kernel buffers hold megabytes first, so the rule is checked here on the session with an outlet that says so
     let congested = true;
@@ -234,6 +242,8 @@ describe('fair and bounded sessions', () => {
       for (let i = 0; i < 6; i++) s.receive(move(i, i, { is_left_click: true }));
       await until(() => s.dropped === 6, 'six dropped frames');
       expect(frames).toHaveLength(0);
+      for (const m of ['{"type":"get_settings"}', '{"type":"heartbeat"}', 'not json']) s.receive(m);
+      expect([s.droppedReplies, texts]).toEqual([3, []]);
       congested = false;
       s.receive(move(9, 9));
       await until(() => frames.length === 1, 'a frame once the reader caught up');
@@ -241,6 +251,38 @@ describe('fair and bounded sessions', () => {
       expect(texts).toEqual([]);
     } finally {
       s.close();
+    }
+  }, 60_000);
+
+  test('a client that sends but never reads gets its replies dropped, not buffered without bound', async () => {
+    // every settings reply carries the info: 64 KB each, so the socket's buffer passes its bound after ~64 replies
+    // even with the kernel's loopback buffers taking their share first
+    const p = await startPlayer({
+      model,
+      host: '127.0.0.1',
+      port: 0,
+      steps: 1,
+      maxClients: 1,
+      info: { note: 'x'.repeat(64 * 1024) },
+      log: (l) => logs.push(l),
+    });
+    try {
+      const c = await open(`${p.url.replace('http', 'ws')}ws`);
+      c.ws.pause(); // reads nothing from now on
+      const sent = 1500;
+      for (let i = 0; i < sent; i++) c.ws.send(JSON.stringify({ type: 'get_settings' }));
+      await until(() => p.droppedReplies() > 0, 'the first dropped reply');
+      c.ws.resume();
+      await until(() => c.texts.length + p.droppedReplies() === sent, 'every reply received or counted as dropped');
+      // what reached the client is what the socket's bound (MAX_BUFFERED) and the kernel's buffers held: 96 MB were
+      // asked for, far more than both
+      expect(c.texts.length * 64 * 1024).toBeLessThan(MAX_BUFFERED + 48 * 2 ** 20);
+      expect(c.texts.every((t) => t.type === 'settings')).toBe(true);
+      c.ws.close();
+      await c.closed;
+      await until(() => logs.some((l) => /did not read had \d+ replies dropped/.test(l)), 'the log line');
+    } finally {
+      await p.close();
     }
   }, 60_000);
 
