@@ -1,5 +1,7 @@
 // NeuralOS configurations: the full model of the paper and a tiny one of the same architecture that runs
 // in seconds on the CPU (tests, and the player without a checkpoint). Shapes only; weights come separately.
+import { KEYS } from './keys.js';
+
 export interface NeuralOSConfig {
   readonly screen: { readonly width: number; readonly height: number };
   /** Latent channels; the latent grid is the screen / 8 (the autoencoder's factor). */
@@ -76,21 +78,27 @@ export const tinyConfig: NeuralOSConfig = {
   diffusion: { timesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 },
 };
 
+/** The most elements one tensor holds (seeded random weights and every index are 32-bit). */
+const MAX_ELEMENTS = 2 ** 31 - 1;
+
 /**
  * `value` as a NeuralOSConfig, or a one-line error naming the first field that is missing or wrong (`source`: where
- * the config came from, for the message): sizes are positive integers, the screen a multiple of 8, latent stats
- * finite with positive stds, one per latent channel, and the noise schedule inside (0, 1).
+ * the config came from, for the message): sizes are positive integers, the latent stats finite with positive stds,
+ * one per latent channel, and the noise schedule inside (0, 1); and the fields fit together as the model code uses
+ * them: the screen is a multiple of 8 (the autoencoder) times 2 per UNet downsampling, every GroupNorm's channels
+ * divide into its 32 groups, every attention block's channels into heads, the autoencoder has the 4 levels of its
+ * factor 8, the key vocabulary is the reference's, and no weight outgrows one tensor.
  */
 export function checkConfig(value: unknown, source: string): NeuralOSConfig {
-  const fail = (path: string, want: string, got: unknown): never => {
+  const show = (got: unknown): string => {
     // JSON would print Infinity and NaN (YAML's .inf, .nan) as null
     const shown = JSON.stringify(got, (_, x: unknown) =>
       typeof x === 'number' && !Number.isFinite(x) ? String(x) : x,
     );
-    throw new Error(
-      `config ${source}: ${path} must be ${want}, got ` +
-        `${typeof got === 'number' ? String(got) : (shown ?? String(got))}`,
-    );
+    return typeof got === 'number' ? String(got) : (shown ?? String(got));
+  };
+  const fail = (path: string, want: string, got: unknown): never => {
+    throw new Error(`config ${source}: ${path} must be ${want}, got ${show(got)}`);
   };
   const at = (path: string): unknown =>
     path
@@ -116,6 +124,7 @@ export function checkConfig(value: unknown, source: string): NeuralOSConfig {
   const C = size('latentChannels');
   for (const k of ['screen.width', 'screen.height'])
     if (size(k) % 8) fail(k, 'a multiple of 8 (the autoencoder downsamples by 8)', at(k));
+  const [W, Hs] = [size('screen.width'), size('screen.height')];
   for (const k of ['mean', 'std']) {
     const v = at(`latentStats.${k}`);
     const ok = Array.isArray(v) && v.length === C && v.every((x) => Number.isFinite(x) && (k === 'mean' || x > 0));
@@ -125,15 +134,84 @@ export function checkConfig(value: unknown, source: string): NeuralOSConfig {
   for (const k of ['hidden', 'attnDim', 'heads', 'outChannels', 'keys']) size(`rnn.${k}`);
   if (size('rnn.attnDim') % size('rnn.heads'))
     fail('rnn.attnDim', `a multiple of rnn.heads (${at('rnn.heads')})`, at('rnn.attnDim'));
+  // every event carries the state of each vocabulary key (the session sends all of them, the embedding has 2 rows each)
+  if (size('rnn.keys') !== KEYS.length)
+    fail('rnn.keys', `${KEYS.length} (the reference's key vocabulary, models/neuralos/keys.ts)`, at('rnn.keys'));
   for (const k of ['modelChannels', 'numResBlocks', 'numHeadChannels']) size(`unet.${k}`);
-  sizes('unet.channelMult');
+  const mult = sizes('unet.channelMult');
   sizes('unet.attentionResolutions');
   size('ae.ch');
   size('ae.numResBlocks');
   sizes('ae.chMult');
-  size('diffusion.timesteps');
+  const T = size('diffusion.timesteps');
+  // the schedule's betas interpolate linearStart to linearEnd over T - 1 intervals
+  if (T < 2) fail('diffusion.timesteps', 'at least 2 (the noise schedule spans timesteps - 1 intervals)', T);
   const lo = finite('diffusion.linearStart', 0, 1);
   if (finite('diffusion.linearEnd', 0, 1) <= lo)
     fail('diffusion.linearEnd', `above diffusion.linearStart (${lo})`, at('diffusion.linearEnd'));
+
+  const cfg = value as NeuralOSConfig,
+    { unet, ae, rnn } = cfg;
+  // the UNet halves the latent between its levels and doubles it back, concatenating each level's skip: the latent
+  // grid must halve exactly, levels - 1 times
+  const factor = 8 * 2 ** (mult.length - 1);
+  for (const k of ['screen.width', 'screen.height'])
+    if ((at(k) as number) % factor)
+      fail(
+        k,
+        `a multiple of ${factor} (8 for the autoencoder × 2^${mult.length - 1} for the ${mult.length} levels of ` +
+          'unet.channelMult)',
+        at(k),
+      );
+  // every ResBlock, attention block and the output of both networks starts with a GroupNorm of 32 groups
+  if (unet.modelChannels % 32)
+    fail('unet.modelChannels', "a multiple of 32 (GroupNorm's 32 groups)", at('unet.modelChannels'));
+  if (ae.chMult.length !== 4)
+    fail('ae.chMult', '4 levels (the decoder doubles the size between levels: 2^3 = 8, the latent factor)', ae.chMult);
+  if (ae.chMult.some((m) => (ae.ch * m) % 32))
+    throw new Error(
+      `config ${source}: ae.ch × ae.chMult must be multiples of 32 (GroupNorm's 32 groups), got ` +
+        `${ae.ch} × ${show(ae.chMult)}`,
+    );
+  // attention at each level whose downsampling factor is listed, and in the middle block (the last level)
+  const attnChannels = [
+    ...new Set(
+      mult.flatMap((m, level) =>
+        unet.attentionResolutions.includes(2 ** level) || level === mult.length - 1 ? [m * unet.modelChannels] : [],
+      ),
+    ),
+  ];
+  if (attnChannels.some((c) => c % unet.numHeadChannels))
+    fail(
+      'unet.numHeadChannels',
+      `a divisor of every attention block's channels (${attnChannels.join(', ')}: unet.modelChannels × ` +
+        'unet.channelMult)',
+      unet.numHeadChannels,
+    );
+  // the largest weights (and the frame read back) as the model code shapes them: each must be one tensor
+  const H = rnn.hidden,
+    hw = (W / 8) * (Hs / 8),
+    cu = unet.modelChannels * Math.max(...mult),
+    ca = ae.ch * Math.max(...ae.chMult);
+  const tensors: [string, string, number[]][] = [
+    ['screen.width × rnn.hidden', 'temporal_encoder.embedding_x', [W, H]],
+    ['screen.height × rnn.hidden', 'temporal_encoder.embedding_y', [Hs, H]],
+    ['rnn.hidden', 'temporal_encoder.lstm_lower.weight_ih_l0', [4 * H, 4 * H]],
+    ['rnn.attnDim', 'temporal_encoder.multi_head_attention.in_proj_weight', [3 * rnn.attnDim, rnn.attnDim]],
+    ['screen × rnn.attnDim', 'temporal_encoder.image_position_embeddings', [hw, rnn.attnDim]],
+    ['rnn.outChannels × screen × rnn.hidden', 'temporal_encoder.projection.2.weight', [rnn.outChannels * hw, 4 * H]],
+    ['diffusion.timesteps × unet.modelChannels', 'the timestep embedding table', [T, unet.modelChannels]],
+    ['unet.modelChannels × unet.channelMult', 'the widest UNet output-block conv', [cu, 2 * cu, 3, 3]],
+    ['ae.ch × ae.chMult', 'the widest decoder conv', [ca, ca, 3, 3]],
+    ['screen.width × screen.height', 'the decoded frame', [3, Hs, W]],
+  ];
+  for (const [fields, what, shape] of tensors) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n > MAX_ELEMENTS)
+      throw new Error(
+        `config ${source}: ${fields} too large: ${what} would be [${shape.join(', ')}], ${n.toExponential(2)} ` +
+          `elements (one tensor holds at most 2^31 - 1)`,
+      );
+  }
   return value as NeuralOSConfig;
 }
