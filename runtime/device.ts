@@ -54,10 +54,18 @@ export function initDevices(): Promise<string[]> {
   return probed;
 }
 
+/** The backend named `name`, or an error saying why it is missing: the reason its probe recorded, or no probe yet. */
 export function getDevice(name: string = defaultName): Backend {
   const b = registry.get(name);
-  if (!b) throw new Error(`device '${name}' is not available (available: ${[...registry.keys()].join(', ')})`);
-  return b;
+  if (b) return b;
+  const why =
+    unavailable.get(name) ??
+    (probed === undefined && (name === 'cuda' || name === 'webgpu')
+      ? 'GPU backends are registered by `await initDevices()`, not called yet'
+      : undefined);
+  throw new Error(
+    `device '${name}' is not available${why ? `: ${why}` : ''} (available: ${[...registry.keys()].join(', ')})`,
+  );
 }
 
 export const defaultDevice = (): string => defaultName;
