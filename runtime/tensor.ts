@@ -1,12 +1,12 @@
 // The user-facing Tensor: a handle on a lazy graph node. Ops validate their inputs, pick dtypes and
 // broadcast, then build nodes; nothing runs until data()/tolist()/item()/realize().
-import { type DType, isFloat, isHalf } from '../codegen/dtype.js';
+import { type DType, isFloat, isHalf, isInt } from '../codegen/dtype.js';
 import { rowElems } from '../codegen/shard.js';
 import { type BinaryOp, type Bound, type ReduceOp, UOp } from '../codegen/uop.js';
 import { Buffer, type TypedData } from './buffer.js';
 export type { TypedData } from './buffer.js';
 import { defaultDevice, getDevice } from './device.js';
-import { broadcastShapes, checkShape, normAxis } from './shape.js';
+import { broadcastShapes, checkFits, checkInt, checkScalar, checkShape, normAxis, show } from './shape.js';
 import { floatOf, promoteOperands, promoteTypes, promoteWeak, scalarType } from './dtype.js';
 import * as nodes from './nodes.js';
 import {
@@ -46,10 +46,31 @@ export interface TensorOptions {
   readonly device?: string;
 }
 export type Axis = number | readonly number[] | undefined;
-
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
+/** A tensor argument, or `<op>: <what> must be a Tensor, got …` (a nested list is not one: wrap it in tensor()). */
+function checkTensor(op: string, what: string, v: unknown): Tensor {
+  if (!(v instanceof Tensor))
+    throw new Error(
+      `${op}: ${what} must be a Tensor, got ${show(v)}${Array.isArray(v) ? ' (wrap a list in tensor())' : ''}`,
+    );
+  return v;
+}
+/** An operand that may be a scalar: a Tensor, a number or a boolean (as PyTorch's Scalar; not a list, a string, 1n). */
+function checkOperand(op: string, what: string, v: unknown): TensorLike {
+  if (v instanceof Tensor || typeof v === 'number' || typeof v === 'boolean') return v;
+  throw new Error(
+    `${op}: ${what} must be a Tensor, a number or a boolean, got ${show(v)}` +
+      `${Array.isArray(v) ? ' (wrap a list in tensor())' : ''}`,
+  );
+}
+/** An options argument: an object (gelu('tanh') would otherwise read as no options). */
+function options<T>(op: string, opts: T): T {
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
+    throw new Error(`${op}: options must be an object, got ${show(opts)}`);
+  return opts;
+}
 /** Values as nested lists, PyTorch-style: 4 decimals for floats, at most 3 + … + 3 entries along each dimension. */
 function formatValues(v: TypedData, shape: readonly number[], dtype: DType): string {
   const one = (x: number): string =>
@@ -155,6 +176,7 @@ export class Tensor {
     f: (a: UOp, b: UOp, dt: DType) => UOp,
     dtypeOf: (d: DType) => DType = (d) => d,
   ): Tensor {
+    checkOperand(op, 'other', other);
     const dt = dtypeOf(
       other instanceof Tensor ? promoteOperands(this, other) : promoteWeak(this.dtype, scalarType(other)),
     );
@@ -348,12 +370,16 @@ export class Tensor {
     );
   } // keeps -0 and NaN, as PyTorch
   leakyRelu(slope = 0.01): Tensor {
+    checkScalar('leakyRelu', 'slope', slope, false);
     return this.#unary('leakyRelu', (x) => ir.where(ir.lt(c(0, x), x), x, mulc(x, slope)));
   }
   silu(): Tensor {
     return this.#unary('silu', (x) => ir.mul(x, sigmoidNode(x)));
   }
-  gelu({ approximate = 'none' }: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+  gelu(opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+    const approximate = options('gelu', opts).approximate ?? 'none';
+    if (approximate !== 'none' && approximate !== 'tanh')
+      throw new Error(`gelu: approximate must be 'none' or 'tanh', got ${show(approximate)}`);
     return this.#unary('gelu', (x) => {
       if (approximate === 'tanh') {
         const inner = tanhNode(mulc(ir.add(x, mulc(ir.mul(x, ir.mul(x, x)), 0.044715)), Math.sqrt(2 / Math.PI)));
@@ -373,7 +399,10 @@ export class Tensor {
   expm1(): Tensor {
     return this.#unary('expm1', expm1Node);
   }
-  softplus({ beta = 1, threshold = 20 }: { beta?: number; threshold?: number } = {}): Tensor {
+  softplus(opts: { beta?: number; threshold?: number } = {}): Tensor {
+    const { beta = 1, threshold = 20 } = options('softplus', opts);
+    checkScalar('softplus', 'beta', beta, false);
+    checkScalar('softplus', 'threshold', threshold, false);
     // log1p(e^(beta x)) / beta, linear above the threshold as PyTorch (no overflow, no lost tail)
     return this.#unary('softplus', (x) => {
       const bx = mulc(x, beta);
@@ -381,6 +410,7 @@ export class Tensor {
     });
   }
   elu(alpha = 1): Tensor {
+    checkScalar('elu', 'alpha', alpha, false);
     return this.#unary('elu', (x) => ir.where(ir.lt(c(0, x), x), x, mulc(expm1Node(x), alpha)));
   }
   hardsigmoid(): Tensor {
@@ -398,6 +428,12 @@ export class Tensor {
   }
   /** torch.lerp: this + w (end - this) for w < 0.5, end - (end - this)(1 - w) above, so both ends are exact. */
   lerp(end: Tensor | number, weight: Tensor | number): Tensor {
+    for (const [v, what] of [
+      [end, 'end'],
+      [weight, 'weight'],
+    ] as const)
+      if (!(v instanceof Tensor) && typeof v !== 'number')
+        throw new Error(`lerp: ${what} must be a Tensor or a number, got ${show(v)}`);
     return this.#opmath((a) => {
       const b = end instanceof Tensor ? nn.opmath(end) : end,
         d = a.neg().add(b);
@@ -407,6 +443,8 @@ export class Tensor {
     }).named('lerp', this);
   }
   maskedFill(mask: Tensor, value: number): Tensor {
+    checkTensor('maskedFill', 'mask', mask);
+    checkFits('maskedFill', checkScalar('maskedFill', 'value', value), this.dtype);
     return where(mask, full([], value, { dtype: this.dtype, device: this.device }), this).named(
       'maskedFill',
       this,
@@ -422,6 +460,7 @@ export class Tensor {
   }
   #triangle(op: 'tril' | 'triu', k: number, lower: boolean): Tensor {
     if (this.ndim < 2) throw new Error(`${op}: expected at least 2 dims, got ${fmt(this.shape)}`);
+    checkInt(op, 'k', k);
     const [n, m] = this.shape.slice(-2) as [number, number];
     const row = nodes.expand(nodes.reshape(nodes.arangeNode(n), [n, 1]), [n, m]),
       col = nodes.expand(nodes.reshape(nodes.arangeNode(m), [1, m]), [n, m]);
@@ -477,6 +516,8 @@ export class Tensor {
     );
   }
   clamp(min?: number | Tensor, max?: number | Tensor): Tensor {
+    if (min !== undefined) checkOperand('clamp', 'min', min);
+    if (max !== undefined) checkOperand('clamp', 'max', max);
     let t: Tensor = this;
     if (min !== undefined) t = t.maximum(min);
     if (max !== undefined) t = t.minimum(max);
@@ -493,6 +534,8 @@ export class Tensor {
       normAxis(op, typeof axis === 'number' ? axis : (axis[0] ?? 0), 0);
       return [];
     } // PyTorch: dim 0 / -1 of a scalar
+    if (typeof axis !== 'number' && !Array.isArray(axis))
+      throw new Error(`${op}: axis must be an integer or a list of integers, got ${show(axis)}`);
     const list = typeof axis === 'number' ? [axis] : [...axis];
     return [...new Set(list.map((a) => normAxis(op, a, this.ndim)))];
   }
@@ -627,6 +670,10 @@ export class Tensor {
     );
   }
   #argbest(op: string, axis: number | undefined, keepdim: boolean, x: Tensor): Tensor {
+    if (axis === undefined && this.numel === 0)
+      throw new Error(
+        `${op}: cannot reduce over all dims of ${fmt(this.shape)}: it is empty and ${op} has no identity`,
+      );
     if (axis === undefined || this.ndim === 0) {
       if (axis !== undefined) normAxis(op, axis, 0);
       return this.flatten()
@@ -635,6 +682,10 @@ export class Tensor {
     }
     const a = normAxis(op, axis, this.ndim),
       n = this.shape[a]!;
+    if (n === 0)
+      throw new Error(
+        `${op}: cannot reduce over dim ${a} of ${fmt(this.shape)}: it is empty and ${op} has no identity`,
+      );
     const shape = this.shape.map((s, i) => (i === a ? s : 1));
     const rev = new Tensor(
       ir.add(ir.mul(nodes.arangeNode(n), nodes.konst(-1, 'i32', [n])), nodes.konst(n, 'i32', [n])),
@@ -654,8 +705,8 @@ export class Tensor {
   reshape(...shape: (number | readonly number[])[]): Tensor {
     const s = shape.flat() as number[];
     const unknown = s.filter((x) => x === -1).length;
-    if (unknown > 1 || s.some((x) => x < -1 || !Number.isInteger(x)))
-      throw new Error(`reshape: invalid shape ${fmt(s)}`);
+    if (unknown > 1 || s.some((x) => !Number.isSafeInteger(x) || x < -1))
+      throw new Error(`reshape: shape must hold non-negative integers and at most one -1, got ${show(s)}`);
     const known = prod(s.filter((x) => x !== -1));
     const full = s.map((x) => (x === -1 ? (known === 0 ? 0 : this.numel / known) : x));
     if (prod(full) !== this.numel || full.some((x) => !Number.isInteger(x)))
@@ -685,6 +736,8 @@ export class Tensor {
   expand(...shape: (number | readonly number[])[]): Tensor {
     const s = shape.flat() as number[];
     if (s.length < this.ndim) throw new Error(`expand: target ${fmt(s)} has fewer dims than ${fmt(this.shape)}`);
+    if (s.some((x) => !Number.isSafeInteger(x) || x < -1))
+      throw new Error(`expand: sizes must be non-negative integers or -1, got ${show(s)}`);
     const src = [...new Array(s.length - this.ndim).fill(1), ...this.shape];
     const out = s.map((x, i) => (x === -1 ? src[i]! : x));
     out.forEach((x, i) => {
@@ -698,6 +751,9 @@ export class Tensor {
   }
   /** PyTorch F.pad: a flat list [left, right, top, bottom, …] from the last dim; negative values crop. */
   pad(padding: readonly number[], value: number = 0): Tensor {
+    if (!Array.isArray(padding) || padding.some((p) => !Number.isSafeInteger(p)))
+      throw new Error(`pad: padding must be a list of integers, got ${show(padding)}`);
+    checkFits('pad', checkScalar('pad', 'value', value), this.dtype);
     if (padding.length % 2 || padding.length / 2 > this.ndim)
       throw new Error(
         `pad: padding ${fmt(padding)} must have an even length of at most ${2 * this.ndim} for shape ` +
@@ -718,6 +774,8 @@ export class Tensor {
   shrink(ranges: readonly (readonly [number, number] | null)[]): Tensor {
     const r = this.shape.map((n, i): [number, number] => {
       const x = ranges[i] ?? [0, n];
+      if (!Array.isArray(x) || x.length !== 2 || !x.every(Number.isSafeInteger))
+        throw new Error(`shrink: range for dim ${i} must be two integers [lo, hi] or null, got ${show(x)}`);
       if (x[0] < 0 || x[1] > n || x[0] > x[1])
         throw new Error(`shrink: range [${x[0]}, ${x[1]}) out of bounds for dim ${i} of ${fmt(this.shape)}`);
       return [x[0], x[1]];
@@ -727,7 +785,9 @@ export class Tensor {
   slice(dim: number, start?: number, end?: number, step = 1): Tensor {
     const d = normAxis('slice', dim, this.ndim),
       n = this.shape[d]!;
-    if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
+    checkInt('slice', 'step', step, 1);
+    if (start !== undefined) checkInt('slice', 'start', start);
+    if (end !== undefined) checkInt('slice', 'end', end);
     const norm = (x: number | undefined, def: number) =>
       x === undefined ? def : Math.min(Math.max(x < 0 ? x + n : x, 0), n);
     const lo = norm(start, 0),
@@ -742,6 +802,8 @@ export class Tensor {
   }
   narrow(dim: number, start: number, length: number): Tensor {
     const d = normAxis('narrow', dim, this.ndim);
+    checkInt('narrow', 'start', start);
+    checkInt('narrow', 'length', length, 0);
     if (start < 0 && start >= -this.shape[d]!) start += this.shape[d]!;
     if (start < 0 || start + length > this.shape[d]!)
       throw new Error(`narrow: [${start}, ${start + length}) is out of range for dim ${d} of ${fmt(this.shape)}`);
@@ -750,9 +812,8 @@ export class Tensor {
   select(dim: number, index: number): Tensor {
     const d = normAxis('select', dim, this.ndim),
       n = this.shape[d]!;
-    const i = index < 0 ? index + n : index;
-    if (!Number.isInteger(i) || i < 0 || i >= n)
-      throw new Error(`select: index ${index} is out of range for dim ${d} of ${fmt(this.shape)}`);
+    const i = checkInt('select', 'index', index) < 0 ? index + n : index;
+    if (i < 0 || i >= n) throw new Error(`select: index ${index} is out of range for dim ${d} of ${fmt(this.shape)}`);
     return this.narrow(d, i, 1).squeeze(d);
   }
   flip(...dims: (number | readonly number[])[]): Tensor {
@@ -780,14 +841,22 @@ export class Tensor {
     if (this.ndim === 0) return this.reshape([1]);
     const a = normAxis('flatten', startDim, this.ndim),
       b = normAxis('flatten', endDim, this.ndim);
+    if (a > b)
+      throw new Error(
+        `flatten: startDim must not come after endDim, got ${startDim} and ${endDim} for ${fmt(this.shape)}`,
+      );
     return this.reshape([...this.shape.slice(0, a), prod(this.shape.slice(a, b + 1)), ...this.shape.slice(b + 1)]);
   }
   split(size: number | readonly number[], dim = 0): Tensor[] {
     const d = normAxis('split', dim, this.ndim),
       n = this.shape[d]!;
+    if (typeof size === 'number')
+      checkInt('split', 'size', size, n === 0 ? 0 : 1); // PyTorch: 0 splits only an empty dim
+    else if (!Array.isArray(size) || size.some((x) => !Number.isSafeInteger(x) || x < 0))
+      throw new Error(`split: size must be a positive integer or a list of non-negative integers, got ${show(size)}`);
     const sizes =
       typeof size === 'number'
-        ? Array.from({ length: Math.max(Math.ceil(n / size), 1) }, (_, i) => Math.min(size, n - i * size))
+        ? Array.from({ length: size ? Math.max(Math.ceil(n / size), 1) : 1 }, (_, i) => Math.min(size, n - i * size))
         : [...size];
     if (sizes.reduce((a, b) => a + b, 0) !== n)
       throw new Error(`split: sizes ${fmt(sizes)} do not add up to dim ${d} of ${fmt(this.shape)}`);
@@ -803,12 +872,15 @@ export class Tensor {
     return Array.from({ length: this.shape[d]! }, (_, i) => this.select(d, i));
   }
   chunk(chunks: number, dim = 0): Tensor[] {
+    checkInt('chunk', 'chunks', chunks, 1);
     const n = this.shape[normAxis('chunk', dim, this.ndim)]!;
     if (n === 0) return Array.from({ length: chunks }, () => this.narrow(dim, 0, 0)); // PyTorch: `chunks` empty pieces
     return this.split(Math.ceil(n / chunks), dim);
   }
   repeat(...times: (number | readonly number[])[]): Tensor {
     const r = times.flat() as number[];
+    if (r.some((x) => !Number.isSafeInteger(x) || x < 0))
+      throw new Error(`repeat: counts must be non-negative integers, got ${show(r)}`);
     if (r.length < this.ndim) throw new Error(`repeat: ${r.length} repeat counts for ${this.ndim} dims`);
     const base = [...new Array(r.length - this.ndim).fill(1), ...this.shape];
     const inter = base.flatMap((n) => [1, n]);
@@ -836,14 +908,16 @@ export class Tensor {
 
   // ---------- nn ----------
   matmul(o: Tensor): Tensor {
-    return nn.matmul(this, o);
+    return nn.matmul(this, checkTensor('matmul', 'other', o));
   }
   bmm(o: Tensor): Tensor {
+    checkTensor('bmm', 'other', o);
     if (this.ndim !== 3 || o.ndim !== 3 || this.shape[0] !== o.shape[0])
       throw new Error(`bmm: expected [B, n, k] and [B, k, m], got ${fmt(this.shape)} and ${fmt(o.shape)}`);
     return nn.matmul(this, o);
   }
   outer(o: Tensor): Tensor {
+    checkTensor('outer', 'other', o);
     if (this.ndim !== 1 || o.ndim !== 1)
       throw new Error(`outer: expected two 1-D tensors, got ${fmt(this.shape)} and ${fmt(o.shape)}`);
     return this.unsqueeze(1).mul(o.unsqueeze(0)).named('outer', this, o);
@@ -968,6 +1042,9 @@ export async function realize(...tensors: Tensor[]): Promise<void> {
 }
 
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  checkTensor('where', 'condition', cond);
+  checkOperand('where', 'input', a);
+  checkOperand('where', 'other', b);
   const dt =
     a instanceof Tensor && b instanceof Tensor
       ? promoteOperands(a, b)
@@ -1002,10 +1079,15 @@ const padOf = (ndim: number, dim: number, before: number, after: number): number
   return p;
 };
 // ---------- creation ----------
+/** Deeper nesting is a mistake (or an array that contains itself), not a tensor; the walk recurses once a level. */
+const maxNesting = 1000;
 function flattenNested(data: Nested, op: string): { values: (number | boolean)[]; shape: number[] } {
   const shape: number[] = [];
-  for (let x: Nested = data; Array.isArray(x); x = (x as readonly Nested[])[0]!)
+  for (let x: Nested = data; Array.isArray(x); x = (x as readonly Nested[])[0]!) {
+    if (shape.length === maxNesting)
+      throw new Error(`${op}: nested arrays must be at most ${maxNesting} levels deep, got more`);
     shape.push((x as readonly Nested[]).length);
+  }
   const values: (number | boolean)[] = [];
   const walk = (x: Nested, depth: number): void => {
     if (depth === shape.length) {
@@ -1040,9 +1122,12 @@ export function tensor(
     const f = flattenNested(data as Nested, 'tensor');
     values = f.values;
     shape = opts.shape ? [...checkShape(opts.shape, 'tensor')] : f.shape;
-    dtype = opts.dtype ?? (typeof f.values[0] === 'boolean' ? 'bool' : 'f32');
+    // the widest kind decides, as PyTorch: any number makes f32 (numbers are f32 here: JS has no 2 vs 2.0)
+    dtype = opts.dtype ?? (f.values.length && f.values.every((v) => typeof v === 'boolean') ? 'bool' : 'f32');
   }
   if (prod(shape) !== values.length) throw new Error(`tensor: ${values.length} values do not fill shape ${fmt(shape)}`);
+  const exact = (data instanceof Int32Array && dtype === 'i32') || (data instanceof Uint32Array && dtype === 'u32');
+  if (isInt(dtype) && !exact) for (let i = 0; i < values.length; i++) checkFits('tensor', values[i]!, dtype);
   const backend = getDevice(device);
   if (!backend.caps.dtypes.has(dtype))
     throw new Error(
@@ -1065,6 +1150,7 @@ export function streamTensor(
   const device = opts.device ?? defaultDevice(),
     backend = getDevice(device),
     dtype = opts.dtype ?? 'f32';
+  checkShape(shape, 'tensor');
   if (!backend.caps.dtypes.has(dtype))
     throw new Error(
       `tensor: dtype ${dtype} is not supported on device ${device} (supported: ${[...backend.caps.dtypes].join(', ')})`,
@@ -1160,13 +1246,9 @@ export function variable(value: number | boolean, opts: VariableOptions = {}): T
 }
 
 function filled(op: string, shape: readonly number[], value: number | boolean, opts: TensorOptions): Tensor {
-  if (typeof value !== 'number' && typeof value !== 'boolean')
-    throw new Error(`${op}: value must be a number or a boolean, got ${JSON.stringify(value)}`);
-  return lazy(
-    nodes.konst(value, opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'f32'), checkShape(shape, op)),
-    opts,
-    'full',
-  );
+  const dtype = opts.dtype ?? (typeof checkScalar(op, 'value', value) === 'boolean' ? 'bool' : 'f32');
+  checkFits(op, value, dtype);
+  return lazy(nodes.konst(value, dtype, checkShape(shape, op)), opts, 'full');
 }
 export const full = (shape: readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor =>
   filled('full', shape, value, opts);
@@ -1175,11 +1257,21 @@ export const ones = (shape: readonly number[], opts: TensorOptions = {}): Tensor
 
 export function arange(a: number, b?: number, step = 1, opts: TensorOptions = {}): Tensor {
   const [start, end] = b === undefined ? [0, a] : [a, b];
+  for (const [v, what] of [
+    [start, 'start'],
+    [end, 'end'],
+    [step, 'step'],
+  ] as const)
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new Error(`arange: ${what} must be a finite number, got ${show(v)}`);
   if (step === 0) throw new Error('arange: step must be nonzero');
   if ((end - start) * step < 0)
     throw new Error(`arange: the range [${start}, ${end}) is inconsistent with the sign of step ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
+  if (n > 2 ** 31 - 1)
+    throw new Error(`arange: the range [${start}, ${end}) with step ${step} must have fewer than 2^31 elements`);
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'i32' : 'f32');
+  if (n > 0) for (const v of [start, start + (n - 1) * step]) checkFits('arange', v, dtype);
   // fractional steps: start + i * step in double, rounded once, as PyTorch (f32 math drifts by an ulp)
   if (!Number.isInteger(step) || !Number.isInteger(start))
     return tensor(
@@ -1190,6 +1282,10 @@ export function arange(a: number, b?: number, step = 1, opts: TensorOptions = {}
   return lazy(ir.add(ir.mul(i, nodes.konst(step, dtype, [n])), nodes.konst(start, dtype, [n])), opts, 'arange');
 }
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
+  checkScalar('linspace', 'start', start, false);
+  checkScalar('linspace', 'end', end, false);
+  checkInt('linspace', 'steps', steps, 0);
+  if (opts.dtype) for (const v of [start, end]) checkFits('linspace', v, opts.dtype);
   // as PyTorch: in f32, the first half counted up from start and the second down from end (both ends exact),
   // then cast; an integer linspace truncates its ends first, then every value
   if (opts.dtype && !isFloat(opts.dtype)) [start, end] = [Math.trunc(start), Math.trunc(end)];
@@ -1203,13 +1299,21 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
   return lazy(ir.cast(v, opts.dtype ?? 'f32'), opts, 'linspace');
 }
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
+  checkInt('eye', 'n', n, 0);
+  checkInt('eye', 'm', m, 0);
   const r = nodes.expand(nodes.reshape(nodes.arangeNode(n), [n, 1]), [n, m]),
     col = nodes.expand(nodes.reshape(nodes.arangeNode(m), [1, m]), [n, m]);
   return lazy(ir.cast(ir.xor(ir.ne(r, col), nodes.konst(true, 'bool', [n, m])), opts.dtype ?? 'f32'), opts, 'eye');
 }
 
+/** A list of tensors for cat or stack: an array holding Tensors only. */
+function tensorList(op: string, tensors: readonly Tensor[]): void {
+  if (!Array.isArray(tensors)) throw new Error(`${op}: tensors must be a list of Tensors, got ${show(tensors)}`);
+  if (!tensors.length) throw new Error(`${op}: expected at least one tensor`);
+  tensors.forEach((t, i) => checkTensor(op, `tensors[${i}]`, t));
+}
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!tensors.length) throw new Error('cat: expected at least one tensor');
+  tensorList('cat', tensors);
   const t0 = tensors[0]!,
     d = normAxis('cat', dim, t0.ndim);
   if (tensors.some((t) => t.ndim === 0))
@@ -1233,7 +1337,10 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   return out!.named('cat', ...tensors);
 }
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!tensors.length) throw new Error('stack: expected at least one tensor');
+  tensorList('stack', tensors);
+  const s0 = tensors[0]!.shape;
+  if (tensors.some((t) => t.ndim !== s0.length || t.shape.some((n, i) => n !== s0[i])))
+    throw new Error(`stack: tensors must all have the same shape, got ${tensors.map((t) => fmt(t.shape)).join(', ')}`);
   const d = normAxis('stack', dim, tensors[0]!.ndim + 1);
   return cat(
     tensors.map((t) => t.unsqueeze(d)),
