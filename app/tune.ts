@@ -1,6 +1,7 @@
 // `polygrad tune neuralos`: BEAM-tunes every kernel of a NeuralOS frame on this device and reports what it gained.
-// Frames are timed with the heuristic's actions, then BEAM searches (or finds in $POLYGRAD_CACHE/beam.json) every
-// kernel a frame compiles, and the same frames are timed again; later runs with BEAM=n start from the cache.
+// BEAM searches (or finds in $POLYGRAD_CACHE/beam.json) every kernel a frame compiles; then frames are timed with the
+// heuristic's actions and with the tuned ones in alternation (ABBA rounds, each after warm-up frames), so drift,
+// warm caches and clocks fall on both alike; later runs with BEAM=n start from the cache.
 import { formatOpts } from '../codegen/actions.js';
 import { getDevice } from '../index.js';
 import { beamWidth, setBeam, setBeamBudget, takeChoices } from '../runtime/beam.js';
@@ -8,19 +9,20 @@ import { cachePath } from '../runtime/cachefile.js';
 import type { Flags } from './args.js';
 import { loadModel } from './neuralos.js';
 
-const count = (flags: Flags, name: string, fallback: number, min: number): number => {
-  const v = flags[name] === undefined ? fallback : Number(flags[name]);
-  if (!Number.isInteger(v) || v < min)
-    throw new Error(`tune: --${name} ${String(flags[name])} is not an integer ≥ ${min}`);
-  return v;
+/** Timed rounds per side, in the order heuristic, tuned, tuned, heuristic, heuristic, tuned. */
+const ORDER = ['heuristic', 'tuned', 'tuned', 'heuristic', 'heuristic', 'tuned'] as const;
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b),
+    m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
 export async function tuneNeuralOS(flags: Flags, device: string): Promise<void> {
-  const steps = count(flags, 'steps', 4, 1),
-    frames = count(flags, 'frames', 3, 1),
-    width = count(flags, 'beam', beamWidth() || 2, 1);
+  const frames = Number(flags.frames ?? 3),
+    width = flags.beam === undefined ? beamWidth() || 2 : Number(flags.beam);
   if (flags.budget !== undefined) setBeamBudget(Number(flags.budget));
-  const { model } = await loadModel(flags, device);
+  const { model, steps } = await loadModel(flags, device);
   const session = model.session(),
     { width: W, height: H } = model.cfg.screen;
   let n = 0;
@@ -28,35 +30,21 @@ export async function tuneNeuralOS(flags: Flags, device: string): Promise<void> 
     n++;
     return session.step({ x: (37 * n) % W, y: (23 * n) % H, is_left_click: n % 3 === 0 }, { steps });
   };
-  /** ms per frame once every kernel is compiled and every step captured: the best of three rounds of frames. */
-  const timeFrames = async (): Promise<number> => {
-    await frame();
-    await frame();
-    let best = Infinity;
-    for (let round = 0; round < 3; round++) {
-      const t0 = performance.now();
-      for (let i = 0; i < frames; i++) await frame();
-      best = Math.min(best, (performance.now() - t0) / frames);
-    }
-    return best;
-  };
-  setBeam(0);
-  const before = await timeFrames();
   console.log(
-    `heuristic: ${before.toFixed(1)} ms per frame (${steps} steps) on ${device} (${getDevice(device).description})`,
+    `tuning a ${steps}-step frame on ${device} (${getDevice(device).description}): BEAM=${width} over every kernel`,
   );
+  setBeam(0);
+  await frame(); // the first frame's one-time costs (uploads, the padding state) fall on neither side
   setBeam(width);
   takeChoices();
   const t0 = performance.now();
   await frame();
   const tuned = takeChoices(),
     searchS = (performance.now() - t0) / 1000;
-  const after = await timeFrames();
   const searched = tuned.filter((t) => t.from === 'search');
   console.log(
     `\nBEAM=${width}: ${searched.length} kernels searched (${searched.reduce((a, t) => a + t.tried, 0)} candidates ` +
-      `timed), ` +
-      `${tuned.length - searched.length} from the cache, in ${searchS.toFixed(1)} s\n`,
+      `timed), ${tuned.length - searched.length} from the cache, in ${searchS.toFixed(1)} s\n`,
   );
   console.log(
     `${'kernel'.padEnd(40)} ${'heuristic'.padStart(10)} ${'tuned'.padStart(10)} ${'speedup'.padStart(8)}  actions`,
@@ -68,9 +56,29 @@ export async function tuneNeuralOS(flags: Flags, device: string): Promise<void> 
         `${formatOpts(t.opts)}${t.from === 'cache' ? ' (cache)' : ''}`,
     );
   }
+  // switching the rule recompiles and recaptures every stage (from the cache: no search), so each side's rounds
+  // start with two untimed frames
+  const ms = { heuristic: [] as number[], tuned: [] as number[] };
+  let current: (typeof ORDER)[number] | undefined;
+  for (const side of ORDER) {
+    if (side !== current) {
+      setBeam(side === 'heuristic' ? 0 : width);
+      current = side;
+      await frame();
+      await frame();
+    }
+    const start = performance.now();
+    for (let i = 0; i < frames; i++) await frame();
+    ms[side].push((performance.now() - start) / frames);
+  }
+  takeChoices(); // the timing rounds' cache hits are not news
+  const [h, t] = [median(ms.heuristic), median(ms.tuned)];
+  const spread = (xs: number[]) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
   console.log(
-    `\nper frame: heuristic ${before.toFixed(1)} ms, tuned ${after.toFixed(1)} ms: ${(before / after).toFixed(2)}× ` +
-      `(cache: ${await cachePath('beam.json')}; BEAM=${width} uses it)`,
+    `\nper frame (median of ${ORDER.length / 2} rounds of ${frames} frame${frames === 1 ? '' : 's'} each, ` +
+      `alternated): heuristic ${h.toFixed(1)} ms (${spread(ms.heuristic)}), tuned ${t.toFixed(1)} ms (${spread(ms.tuned)}): ` +
+      `${(h / t).toFixed(2)}×`,
   );
+  console.log(`cache: ${await cachePath('beam.json')}; BEAM=${width} uses it`);
   setBeam(0);
 }
