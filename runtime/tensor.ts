@@ -71,6 +71,12 @@ function options<T>(op: string, opts: T): T {
     throw new Error(`${op}: options must be an object, got ${show(opts)}`);
   return opts;
 }
+/** PyTorch refuses floor division and remainder of bools. */
+const noBool = (op: string) => (d: DType) => {
+  if (d === 'bool') throw new Error(`${op}: dtype must be a number type, got bool (cast to i32 first)`);
+  return d;
+};
+
 /** Values as nested lists, PyTorch-style: 4 decimals for floats, at most 3 + … + 3 entries along each dimension. */
 function formatValues(v: TypedData, shape: readonly number[], dtype: DType): string {
   const one = (x: number): string =>
@@ -226,10 +232,10 @@ export class Tensor {
     return this.#binary(o, 'minimum', minNode);
   }
   floorDiv(o: TensorLike): Tensor {
-    return this.#binary(o, 'floorDiv', floorDivNode);
+    return this.#binary(o, 'floorDiv', floorDivNode, noBool('floorDiv'));
   }
   remainder(o: TensorLike): Tensor {
-    return this.#binary(o, 'remainder', remNode);
+    return this.#binary(o, 'remainder', remNode, noBool('remainder'));
   }
   lt(o: TensorLike): Tensor {
     return this.#binary(o, 'lt', (a, b) => ir.lt(a, b));
@@ -443,7 +449,8 @@ export class Tensor {
     }).named('lerp', this);
   }
   maskedFill(mask: Tensor, value: number): Tensor {
-    checkTensor('maskedFill', 'mask', mask);
+    if (checkTensor('maskedFill', 'mask', mask).dtype !== 'bool')
+      throw new Error(`maskedFill: mask must be a bool tensor, got ${mask.dtype} (compare first, e.g. x.gt(0))`);
     checkFits('maskedFill', checkScalar('maskedFill', 'value', value), this.dtype);
     return where(mask, full([], value, { dtype: this.dtype, device: this.device }), this).named(
       'maskedFill',
@@ -536,8 +543,12 @@ export class Tensor {
     } // PyTorch: dim 0 / -1 of a scalar
     if (typeof axis !== 'number' && !Array.isArray(axis))
       throw new Error(`${op}: axis must be an integer or a list of integers, got ${show(axis)}`);
-    const list = typeof axis === 'number' ? [axis] : [...axis];
-    return [...new Set(list.map((a) => normAxis(op, a, this.ndim)))];
+    const list = typeof axis === 'number' ? [axis] : [...axis],
+      axes = list.map((a) => normAxis(op, a, this.ndim));
+    const twice = axes.find((a, i) => axes.indexOf(a) !== i);
+    if (twice !== undefined)
+      throw new Error(`${op}: axes must be distinct, got ${fmt(list)} (dim ${twice} appears more than once)`);
+    return axes;
   }
   #reduce(
     op: string,
@@ -724,7 +735,11 @@ export class Tensor {
       );
     return this.make(nodes.permute(this.node('permute'), d), 'permute');
   }
-  transpose(d0 = -2, d1 = -1): Tensor {
+  transpose(d0: number, d1: number): Tensor {
+    if (d0 === undefined || d1 === undefined) {
+      const given = [d0, d1].filter((d) => d !== undefined).length;
+      throw new Error(`transpose: expected two dims (d0, d1), got ${given} (x.T reverses all)`);
+    }
     const a = normAxis('transpose', d0, this.ndim),
       b = normAxis('transpose', d1, this.ndim);
     const order = this.shape.map((_, i) => (i === a ? b : i === b ? a : i));
@@ -738,6 +753,9 @@ export class Tensor {
     if (s.length < this.ndim) throw new Error(`expand: target ${fmt(s)} has fewer dims than ${fmt(this.shape)}`);
     if (s.some((x) => !Number.isSafeInteger(x) || x < -1))
       throw new Error(`expand: sizes must be non-negative integers or -1, got ${show(s)}`);
+    const lead = s.slice(0, s.length - this.ndim).indexOf(-1);
+    if (lead >= 0)
+      throw new Error(`expand: size -1 keeps an existing dim, but dim ${lead} of ${fmt(s)} is a new leading one`);
     const src = [...new Array(s.length - this.ndim).fill(1), ...this.shape];
     const out = s.map((x, i) => (x === -1 ? src[i]! : x));
     out.forEach((x, i) => {
@@ -947,10 +965,15 @@ export class Tensor {
     return nn.interpolate(this, opts);
   }
   softmax(dim = -1): Tensor {
-    return nn.softmax(this, dim);
+    return nn.softmax(this.#floats('softmax'), dim);
   }
   logSoftmax(dim = -1): Tensor {
-    return nn.logSoftmax(this, dim);
+    return nn.logSoftmax(this.#floats('logSoftmax'), dim);
+  }
+  /** PyTorch's softmax takes floats only: an integer or bool input is refused, not silently promoted. */
+  #floats(op: string): this {
+    if (!isFloat(this.dtype)) throw new Error(`${op}: input must be a float tensor, got ${this.dtype} (cast it first)`);
+    return this;
   }
   layerNorm(normalizedShape: number | readonly number[], weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
     return nn.layerNorm(this, normalizedShape, weight, bias, eps);
@@ -1042,7 +1065,8 @@ export async function realize(...tensors: Tensor[]): Promise<void> {
 }
 
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
-  checkTensor('where', 'condition', cond);
+  if (checkTensor('where', 'condition', cond).dtype !== 'bool')
+    throw new Error(`where: condition must be a bool tensor, got ${cond.dtype} (compare first, e.g. x.gt(0))`);
   checkOperand('where', 'input', a);
   checkOperand('where', 'other', b);
   const dt =

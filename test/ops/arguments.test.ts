@@ -184,3 +184,47 @@ describe('nested data', () => {
     expect(() => tensor(bad(loop))).toThrow('tensor: nested arrays must be at most 1000 levels deep, got more');
   });
 });
+
+describe('where PyTorch refuses', () => {
+  test('repeated reduce axes', () => {
+    expect(() => zeros([2, 3]).sum([0, 0])).toThrow(
+      'sum: axes must be distinct, got [0, 0] (dim 0 appears more than once)',
+    );
+    expect(() => zeros([2, 3]).mean([1, -1])).toThrow(
+      'mean: axes must be distinct, got [1, -1] (dim 1 appears more than once)',
+    );
+    expect(() => zeros([2, 3]).var([1, -1])).toThrow('var: axes must be distinct');
+  });
+
+  test('softmax of integers, where with a numeric condition, floorDiv and remainder of bools', () => {
+    expect(() => zeros([2], { dtype: 'i32' }).softmax()).toThrow(
+      'softmax: input must be a float tensor, got i32 (cast it first)',
+    );
+    expect(() => zeros([2], { dtype: 'bool' }).logSoftmax()).toThrow(
+      'logSoftmax: input must be a float tensor, got bool (cast it first)',
+    );
+    expect(() => where(ones([2]), 1, 0)).toThrow(
+      'where: condition must be a bool tensor, got f32 (compare first, e.g. x.gt(0))',
+    );
+    expect(() => ones([2]).maskedFill(ones([2], { dtype: 'i32' }), 0)).toThrow(
+      'maskedFill: mask must be a bool tensor, got i32 (compare first, e.g. x.gt(0))',
+    );
+    const b = tensor([true, false]);
+    expect(() => b.floorDiv(b)).toThrow('floorDiv: dtype must be a number type, got bool (cast to i32 first)');
+    expect(() => b.remainder(true)).toThrow('remainder: dtype must be a number type, got bool (cast to i32 first)');
+    expect(b.floorDiv(2).dtype).toBe('i32'); // an int operand lifts the bool: allowed, as PyTorch
+  });
+
+  test('transpose takes two dims; expand keeps no -1 for a new leading dim', () => {
+    const t = zeros([3, 4]);
+    expect(() => t.expand([-1, 3, 4])).toThrow(
+      'expand: size -1 keeps an existing dim, but dim 0 of [-1, 3, 4] is a new leading one',
+    );
+    expect(() => t.transpose(bad(undefined), bad(undefined))).toThrow(
+      'transpose: expected two dims (d0, d1), got 0 (x.T reverses all)',
+    );
+    expect(() => t.transpose(0, bad(undefined))).toThrow(
+      'transpose: expected two dims (d0, d1), got 1 (x.T reverses all)',
+    );
+  });
+});
