@@ -76,8 +76,8 @@ export async function tuneNeuralOS(flags: Flags, device: string): Promise<void> 
   const spread = (xs: number[]) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
   console.log(
     `\nper frame (median of ${ORDER.length / 2} rounds of ${frames} frame${frames === 1 ? '' : 's'} each, ` +
-      `alternated): heuristic ${h.toFixed(1)} ms (${spread(ms.heuristic)}), tuned ${t.toFixed(1)} ms (${spread(ms.tuned)}): ` +
-      `${(h / t).toFixed(2)}×`,
+      `alternated): heuristic ${h.toFixed(1)} ms (${spread(ms.heuristic)}), tuned ${t.toFixed(1)} ms ` +
+      `(${spread(ms.tuned)}): ${(h / t).toFixed(2)}×`,
   );
   console.log(`cache: ${await cachePath('beam.json')}; BEAM=${width} uses it`);
   setBeam(0);
