@@ -1,7 +1,24 @@
 // Bad arguments to ops and creation functions: a one-line error that names the op, what was wrong and what was
 // expected, never a NaN shape, a wrapped integer or a raw JS error; and the PyTorch semantics the op audit found.
 import { describe, expect, test } from 'vitest';
-import { arange, cat, eye, full, linspace, ones, stack, tensor, variable, where, zeros } from '../../index.js';
+import {
+  arange,
+  cat,
+  eye,
+  full,
+  linspace,
+  manualSeed,
+  ones,
+  rand,
+  randint,
+  randn,
+  stack,
+  tensor,
+  variable,
+  where,
+  zeros,
+} from '../../index.js';
+import { backends } from '../backends.js';
 
 // arguments typed wrong on purpose, as a JS caller may pass them
 // biome-ignore lint/suspicious/noExplicitAny: deliberately ill-typed arguments
@@ -226,5 +243,62 @@ describe('where PyTorch refuses', () => {
     expect(() => t.transpose(0, bad(undefined))).toThrow(
       'transpose: expected two dims (d0, d1), got 1 (x.T reverses all)',
     );
+  });
+});
+
+describe('random options', () => {
+  test('rand and randn make floats only', () => {
+    expect(() => rand([2], { dtype: 'i32' })).toThrow(
+      'rand: dtype must be a float dtype (f32, f16 or bf16), got "i32"',
+    );
+    expect(() => randn([2], { dtype: 'bool' })).toThrow(
+      'randn: dtype must be a float dtype (f32, f16 or bf16), got "bool"',
+    );
+    expect(rand([2], { dtype: 'f16' }).dtype).toBe('f16');
+  });
+
+  test('seeds are integers in [0, 2^32) or 0-d integer tensors', async () => {
+    for (const seed of [-1, 1.5, 2 ** 33, NaN])
+      expect(() => rand([2], { seed })).toThrow(
+        `rand: seed must be an integer in [0, 2^32) or a 0-d i32/u32 tensor, got ${seed}`,
+      );
+    expect(() => randn([2], { seed: bad('abc') })).toThrow(
+      'randn: seed must be an integer in [0, 2^32) or a 0-d i32/u32 tensor, got "abc"',
+    );
+    expect(() => randint(0, 3, [2], { seed: zeros([2], { dtype: 'i32' }) })).toThrow(
+      'randint: a tensor seed must be a 0-d i32 or u32 tensor (a variable), got i32 [2]',
+    );
+    expect(() => manualSeed(-1)).toThrow('manualSeed: seed must be an integer in [0, 2^32)');
+    expect(await rand([3], { seed: 2 ** 32 - 1 }).data()).toHaveLength(3);
+  });
+
+  test('randint: integer bounds that fit the dtype', () => {
+    expect(() => randint(0.5, 3.5, [3])).toThrow('randint: low and high must be integers, got 0.5 and 3.5');
+    expect(() => randint(0, 2 ** 40, [3])).toThrow(
+      'randint: low and high - 1 must fit in i32 [-2147483648, 2147483647], got 0 and 1099511627775',
+    );
+    expect(() => randint(-1, 3, [3], { dtype: 'u32' })).toThrow(
+      'randint: low and high - 1 must fit in u32 [0, 4294967295], got -1 and 2',
+    );
+  });
+});
+
+describe.each(backends)('randint on %s', (device) => {
+  test('randint: a wide range stays in range and spreads over it (no intermediate overflows)', async () => {
+    for (const [low, high, dtype] of [
+      [0, 2 ** 31, 'i32'],
+      [-(2 ** 31), 2 ** 31, 'i32'],
+      [-5, 2 ** 30, 'i32'],
+      [2 ** 31, 2 ** 32, 'u32'],
+      [0, 2 ** 32, 'u32'],
+      [2 ** 32 - 10, 2 ** 32 - 1, 'u32'],
+      [-(2 ** 31), 5 - 2 ** 31, 'i32'],
+    ] as const) {
+      const r = Array.from(await randint(low, high, [2000], { seed: 5, dtype, device }).data());
+      expect(r.every((v) => Number.isInteger(v) && v >= low && v < high)).toBe(true);
+      // spread over the range, not stuck at one end (a mean within a few % of the middle)
+      const mean = r.reduce((a, b) => a + b, 0) / r.length;
+      expect(Math.abs(mean - (low + high - 1) / 2) / (high - low)).toBeLessThan(0.05);
+    }
   });
 });
