@@ -46,6 +46,13 @@ export interface TensorOptions {
   readonly device?: string;
 }
 export type Axis = number | readonly number[] | undefined;
+/** var/std: the divisor is n - correction (PyTorch's `unbiased: false` is correction 0; give one of the two). */
+export interface VarOptions {
+  readonly correction?: number;
+  readonly unbiased?: boolean;
+  readonly keepdim?: boolean;
+}
+
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
@@ -616,16 +623,37 @@ export class Tensor {
       (x) => ir.cast(ir.div(x, c(n, x)), floatOf(this.dtype)),
     );
   }
-  var(axis?: Axis, { correction = 1, keepdim = false }: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    const n = this.#axes('var', axis).reduce((a, i) => a * this.shape[i]!, 1);
+  /**
+   * The sum of squared deviations over max(0, n - correction) (Bessel's correction 1 by default; PyTorch's older
+   * `unbiased: false` is correction 0). No divisor left gives NaN where the sum is 0 and inf elsewhere, as
+   * PyTorch's x / 0, built here rather than left to a backend's division by zero.
+   */
+  var(axis?: Axis, opts: VarOptions = {}): Tensor {
+    return this.#variance('var', axis, opts);
+  }
+  std(axis?: Axis, opts: VarOptions = {}): Tensor {
+    // the square root before the f16 rounding (the variance may not fit)
+    const v = this.cast('f32').#variance('std', axis, opts);
+    return v.make(ir.cast(ir.unary('SQRT', v.node()), floatOf(this.dtype)), 'std');
+  }
+  #variance(op: 'var' | 'std', axis: Axis, opts: VarOptions): Tensor {
+    const { correction, unbiased, keepdim = false } = options(op, opts);
+    if (correction !== undefined && unbiased !== undefined)
+      throw new Error(
+        `${op}: give correction or unbiased, not both (got correction ${correction}, unbiased ${unbiased})`,
+      );
+    if (unbiased !== undefined && typeof unbiased !== 'boolean')
+      throw new Error(`${op}: unbiased must be a boolean, got ${show(unbiased)}`);
+    if (correction !== undefined && !(typeof correction === 'number' && Number.isFinite(correction)))
+      throw new Error(`${op}: correction must be a finite number, got ${show(correction)}`);
+    const n = this.#axes(op, axis).reduce((a, i) => a * this.shape[i]!, 1),
+      divisor = n - (correction ?? (unbiased === false ? 0 : 1));
     const x = this.cast('f32');
     const d = x.sub(x.mean(axis, true));
-    const s = d.mul(d).sum(axis, keepdim);
-    return s.make(ir.cast(ir.div(s.node(), c(Math.max(n - correction, 0), s.node())), floatOf(this.dtype)), 'var');
-  }
-  std(axis?: Axis, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    const v = this.cast('f32').var(axis, opts); // the square root before the f16 rounding (the variance may not fit)
-    return v.make(ir.cast(ir.unary('SQRT', v.node()), floatOf(this.dtype)), 'std');
+    const s = d.mul(d).sum(axis, keepdim),
+      sn = s.node();
+    const v = divisor > 0 ? ir.div(sn, c(divisor, sn)) : ir.where(ir.lt(c(0, sn), sn), c(Infinity, sn), c(NaN, sn));
+    return s.make(ir.cast(v, floatOf(this.dtype)), 'var');
   }
   /** True where any (all) element along the axes is nonzero. */
   any(axis?: Axis, keepdim = false): Tensor {

@@ -302,3 +302,50 @@ describe.each(backends)('randint on %s', (device) => {
     }
   });
 });
+
+describe('var and std options', () => {
+  test('correction and unbiased are checked; giving both is an error', () => {
+    expect(() => ones([3]).var(undefined, { correction: 1, unbiased: true })).toThrow(
+      'var: give correction or unbiased, not both (got correction 1, unbiased true)',
+    );
+    expect(() => ones([3]).std(undefined, { unbiased: bad('no') })).toThrow(
+      'std: unbiased must be a boolean, got "no"',
+    );
+    expect(() => ones([3]).var(undefined, { correction: NaN })).toThrow(
+      'var: correction must be a finite number, got NaN',
+    );
+  });
+});
+
+describe.each(backends)('var and std on %s (PyTorch semantics)', (device) => {
+  test('unbiased: false is correction 0; true is correction 1', async () => {
+    const x = tensor([1, 2, 3, 6], { device }); // mean 3, squared deviations 4 + 1 + 0 + 9 = 14
+    expect(await x.var(undefined, { unbiased: false }).item()).toBeCloseTo(14 / 4, 6);
+    expect(await x.var(undefined, { unbiased: true }).item()).toBeCloseTo(14 / 3, 6);
+    expect(await x.std(undefined, { unbiased: false }).item()).toBeCloseTo(Math.sqrt(14 / 4), 6);
+    expect(await x.var(0, { correction: 2 }).item()).toBeCloseTo(14 / 2, 6);
+  });
+
+  test('no divisor left: NaN where the squared deviations sum to 0, inf elsewhere', async () => {
+    expect(await tensor([1], { device }).var().item()).toBeNaN(); // torch.tensor([1.]).var() -> nan
+    expect(await tensor([1, 2], { device }).var(undefined, { correction: 2 }).item()).toBe(Infinity);
+    expect(await tensor([1, 2], { device }).var(undefined, { correction: 5 }).item()).toBe(Infinity); // not -inf
+    expect(await tensor([3, 3], { device }).var(undefined, { correction: 2 }).item()).toBeNaN();
+    expect(
+      await tensor([[1], [4]], { device })
+        .std(1)
+        .tolist(),
+    ).toEqual([NaN, NaN]);
+    expect(await zeros([0], { device }).var().item()).toBeNaN();
+    const rows = await tensor(
+      [
+        [1, 1],
+        [1, 3],
+      ],
+      { device },
+    )
+      .var(1, { correction: 2 })
+      .tolist();
+    expect(rows).toEqual([NaN, Infinity]);
+  });
+});
