@@ -4,10 +4,14 @@
 import { parseArgs } from 'node:util';
 import { inputOrder } from '../kernels/define.js';
 
-/** How a flag's value is checked: a free string, an integer in [min, max], a positive number, or one of a list. */
+/**
+ * How a flag's value is checked: a free string, an integer in [min, max], a positive number, a size in bytes, or one
+ * of a list.
+ */
 type Check =
   | { readonly int: readonly [number, number] }
   | { readonly positive: true }
+  | { readonly bytes: true }
   | { readonly oneOf: readonly string[] };
 interface FlagSpec {
   readonly help: string;
@@ -20,6 +24,12 @@ interface CommandSpec {
   readonly usage: string;
   readonly about: string;
   readonly flags: Readonly<Record<string, FlagSpec>>;
+  /** Positional arguments: how many (none if left out), and the words the first may be (a model, a subcommand). */
+  readonly args?: {
+    readonly min: number;
+    readonly max: number;
+    readonly first?: { readonly what: string; readonly words: readonly string[] };
+  };
 }
 
 const model: Record<string, FlagSpec> = {
@@ -37,8 +47,12 @@ const model: Record<string, FlagSpec> = {
   },
   'latent-stats': { help: 'latent_stats.json for a YAML config whose latent channels are not 16' },
   'allow-missing': { bool: true, help: 'load a checkpoint that lacks some keys (they are zero)' },
-  device: { help: 'backend: cpu, webgpu or cuda (default: the best one found)' },
+  device: {
+    help: 'backend: cpu, webgpu or cuda (default: the best one found)',
+    check: { oneOf: ['cpu', 'webgpu', 'cuda'] },
+  },
 };
+const neuralos = { min: 1, max: 1, first: { what: 'model', words: ['neuralos'] } } as const;
 const steps: FlagSpec = { help: 'DDIM sampling steps', check: { int: [1, 999] } };
 
 export const commands: Readonly<Record<string, CommandSpec>> = {
@@ -74,6 +88,7 @@ export const commands: Readonly<Record<string, CommandSpec>> = {
   profile: {
     usage: 'polygrad profile neuralos [flags]',
     about: 'frames under the profiler: per-op and per-stage tables, a Chrome trace',
+    args: neuralos,
     flags: {
       ...model,
       steps: { ...steps, default: '4' },
@@ -84,6 +99,7 @@ export const commands: Readonly<Record<string, CommandSpec>> = {
   tune: {
     usage: 'polygrad tune neuralos [flags]',
     about: 'search optimizer actions (BEAM) for every kernel of a frame, cached on disk',
+    args: neuralos,
     flags: {
       ...model,
       steps: { ...steps, default: '4' },
@@ -95,30 +111,34 @@ export const commands: Readonly<Record<string, CommandSpec>> = {
   plan: {
     usage: 'polygrad plan neuralos [flags]',
     about: 'how the model fits a device: chunks, shards, bytes, without running it',
+    args: neuralos,
     flags: {
       config: { help: 'model config: demo, tiny, full or a FILE', default: 'full' },
       dtype: { help: 'weight storage', default: 'f32', check: { oneOf: ['f32', 'f16', 'bf16'] } },
       limits: { help: 'device limits: webgpu-default, lavapipe, cuda or a JSON FILE', default: 'webgpu-default' },
-      memory: { help: 'device memory to fit, e.g. 8GB' },
+      memory: { help: 'device memory to fit, e.g. 8GB', check: { bytes: true } },
       json: { bool: true, help: 'print the plan as JSON' },
     },
   },
   kernels: {
     usage: 'polygrad kernels list | check [name] | bench [name] | new <name> --op <op>',
     about: 'contributed kernels in kernels/',
+    args: { min: 1, max: 2, first: { what: 'subcommand', words: ['list', 'check', 'bench', 'new'] } },
     flags: { op: { help: 'for new: the op the kernel implements', check: { oneOf: Object.keys(inputOrder) } } },
   },
   convert: {
     usage: 'polygrad convert IN OUT.safetensors [--f16]',
     about: 'rewrite a checkpoint as safetensors, one tensor at a time',
+    args: { min: 2, max: 2 },
     flags: { f16: { bool: true, help: 'store f16 (half the size)' } },
   },
   pull: {
     usage: 'polygrad pull [<org>/<repo>[@rev]]',
     about: "download released weights from the Hugging Face Hub (default: the demo's model)",
     flags: {},
+    args: { min: 0, max: 1 },
   },
-  help: { usage: 'polygrad help [command]', about: 'this help', flags: {} },
+  help: { usage: 'polygrad help [command]', about: 'this help', flags: {}, args: { min: 0, max: 1 } },
 };
 
 export type Flags = Record<string, string | boolean>;
@@ -147,17 +167,13 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     version: { type: 'boolean' },
   };
   for (const [name, f] of Object.entries(spec.flags)) options[name] = { type: f.bool ? 'boolean' : 'string' };
+  const args = argv.slice(first === command || command === 'help' ? 1 : 0);
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({
-      args: argv.slice(first === command || command === 'help' ? 1 : 0),
-      options,
-      strict: true,
-      allowPositionals: true,
-    });
+    parsed = parseArgs({ args: negativeValues(args, options), options, strict: true, allowPositionals: true });
   } catch (e) {
     // Node's messages are long and mention its own API: keep the first sentence, say where to look
-    const m = (e as Error).message.split('. ')[0]!.replace(/^Unknown option/, 'unknown flag');
+    const m = (e as Error).message.split(/\.\s/)[0]!.replace(/^Unknown option/, 'unknown flag');
     throw new UsageError(`polygrad ${command}: ${m} (polygrad ${command} --help lists the flags)`);
   }
   const flags: Flags = {};
@@ -168,7 +184,42 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     flags[name] = v as string | boolean;
   }
   if (parsed.values.version) flags.version = true;
+  checkPositionals(command, spec, parsed.positionals);
   return { command, positional: parsed.positionals, flags, help: !!parsed.values.help || command === 'help' };
+}
+
+/** `--budget -1` as `--budget=-1`: parseArgs would not take a value that starts with a dash (it calls it ambiguous). */
+function negativeValues(args: readonly string[], options: Record<string, { type: string }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!,
+      next = args[i + 1];
+    if (/^--[^=]+$/.test(a) && options[a.slice(2)]?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+function checkPositionals(command: string, spec: CommandSpec, given: readonly string[]): void {
+  const { min, max, first } = spec.args ?? { min: 0, max: 0 };
+  const usage = `usage: ${spec.usage}`;
+  if (command === 'help' && given[0] !== undefined && !commands[given[0]])
+    throw new UsageError(
+      `polygrad help: unknown command '${given[0]}' (commands: ${Object.keys(commands).join(', ')})`,
+    );
+  if (first && given[0] !== undefined && !first.words.includes(given[0]))
+    throw new UsageError(
+      `polygrad ${command}: unknown ${first.what} '${given[0]}' (${first.words.join(', ')}; ${usage})`,
+    );
+  if (given.length < min)
+    throw new UsageError(
+      first
+        ? `polygrad ${command}: missing the ${first.what} (${first.words.join(', ')}; ${usage})`
+        : `polygrad ${command}: expected ${min} arguments, got ${given.length} (${usage})`,
+    );
+  if (given.length > max) throw new UsageError(`polygrad ${command}: unexpected argument '${given[max]}' (${usage})`);
 }
 
 function checkValue(command: string, name: string, v: string, c: Check): void {
@@ -178,9 +229,28 @@ function checkValue(command: string, name: string, v: string, c: Check): void {
     if (!/^-?\d+$/.test(v) || n < c.int[0] || n > c.int[1]) throw bad(`an integer in [${c.int[0]}, ${c.int[1]}]`);
   } else if ('positive' in c) {
     if (!(Number(v) > 0) || !Number.isFinite(Number(v))) throw bad('a positive number');
+  } else if ('bytes' in c) {
+    if (!(parseBytes(v) > 0)) throw bad('a size in bytes such as 8GB, 24GiB or 1e9');
   } else if (!c.oneOf.includes(v)) {
     throw bad(`one of ${c.oneOf.join(', ')}`);
   }
+}
+
+/** `8GB`, `512MiB`, `1e9`: a size in bytes, or NaN. */
+export function parseBytes(s: string): number {
+  const m = /^\s*(\d+(?:\.\d*)?(?:e\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/i.exec(s);
+  const units: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40,
+  };
+  return m ? Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]! : Number.NaN;
 }
 
 /** `polygrad help` (every command) or one command's usage and flags with their defaults. */

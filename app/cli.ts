@@ -13,9 +13,18 @@ import {
   memory,
   unavailable,
 } from '../index.js';
-import { UsageError, commands, helpText, parseCommandLine, type Flags } from './args.js';
-import { defaultRepo } from './hub.js';
-import { convert, defaultSteps, demoFiles, loadModel, profileNeuralOS, pulled, runNeuralOS } from './neuralos.js';
+import { type Flags, type Parsed, UsageError, helpText, parseCommandLine } from './args.js';
+import { defaultRepo, parseModelRef } from './hub.js';
+import {
+  chooseModel,
+  convert,
+  demoFiles,
+  loadModel,
+  profileNeuralOS,
+  progressLine,
+  pulled,
+  runNeuralOS,
+} from './neuralos.js';
 import { version } from '../runtime/version.js';
 import { kernelsCommand } from './kernels.js';
 import { planCommand } from './plan.js';
@@ -23,43 +32,78 @@ import { tuneNeuralOS } from './tune.js';
 import { startPlayer } from './server.js';
 import { isTorchZip } from '../models/weights/open.js';
 import { describeTensorCores } from '../backends/backend.js';
+import { existsSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-async function main(): Promise<void> {
-  const { command, positional, flags, help } = parseCommandLine(process.argv.slice(2));
+/**
+ * Runs one command line and returns its exit status: 0, 1 for a failure, 2 for a usage error (a bad command, argument,
+ * flag or value, found before anything loads). An error is printed as one line, `polygrad <command>: …` (DEBUG=1
+ * adds the stack).
+ */
+export async function run(argv: readonly string[]): Promise<number> {
+  let command: string | undefined;
+  try {
+    const parsed = parseCommandLine(argv);
+    command = parsed.command;
+    return await main(parsed);
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    const line =
+      m.startsWith('polygrad') || command === undefined
+        ? m
+        : `polygrad ${command}: ${m.startsWith(`${command}: `) ? m.slice(command.length + 2) : m}`;
+    console.error(debugLevel() > 0 && e instanceof Error ? `${line}\n${e.stack}` : line);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+/** The command's work; its exit status. */
+async function main({ command, positional, flags, help }: Parsed): Promise<number> {
   if (flags.version) {
     console.log(`polygrad ${version}`);
-    return;
+    return 0;
   }
   if (help) {
     console.log(helpText(command === 'help' ? positional[0] : command));
-    return;
+    return 0;
   }
   if (command === 'convert') {
-    if (positional.length !== 2) throw new UsageError(`usage: ${commands.convert!.usage}`);
-    return convert(positional[0]!, positional[1]!, !!flags.f16);
+    const [input, output] = positional as [string, string];
+    if (!existsSync(input)) throw new UsageError(`IN ${input}: no such file`);
+    if (!existsSync(dirname(resolve(output)))) throw new UsageError(`OUT ${output}: no folder ${dirname(output)}`);
+    convert(input, output, !!flags.f16);
+    return 0;
   }
   if (command === 'pull') {
-    if (positional.length > 1) throw new UsageError(`usage: ${commands.pull!.usage}`);
-    console.log(`pulled: ${await pulled(positional[0] ?? defaultRepo)}`);
-    return;
+    const ref = positional[0] ?? defaultRepo;
+    parseModelRef(ref, `'${ref}'`); // a usage error before any request
+    console.log(`pulled: ${await pulled(ref)}`);
+    return 0;
   }
-  if (['plan', 'tune', 'profile'].includes(command) && positional[0] !== 'neuralos')
-    throw new UsageError(`usage: ${commands[command]!.usage}`);
-  if (command === 'plan') {
-    process.exitCode = await planCommand(flags);
-    return;
-  } // plans run nothing: no device
+  if (command === 'plan') return planCommand(flags); // plans run nothing: no device
+  // flag values that name files, a config, a model: checked before devices are probed or anything loads
+  if (['play', 'neuralos', 'profile', 'tune'].includes(command)) chooseModel(flags);
   await initDevices();
   const device = typeof flags.device === 'string' ? flags.device : defaultDevice();
-  if (command === 'neuralos') return runNeuralOS(flags, device);
-  if (command === 'kernels') {
-    process.exitCode = await kernelsCommand(['kernels', ...positional], flags);
-    return;
-  }
-  if (command === 'tune') return tuneNeuralOS(flags, device);
-  if (command === 'profile') return profileNeuralOS(flags, device);
-  if (command === 'play') return play(flags, device);
+  const names = devices().map((d) => d.name);
+  if (!names.includes(device))
+    throw new UsageError(
+      `--device ${device}: not available here: ${unavailable.get(device) ?? 'not found'} (available: ` +
+        `${names.join(', ')})`,
+    );
+  if (command === 'kernels') return kernelsCommand(['kernels', ...positional], flags);
+  if (command === 'neuralos') await runNeuralOS(flags, device);
+  else if (command === 'tune') await tuneNeuralOS(flags, device);
+  else if (command === 'profile') await profileNeuralOS(flags, device);
+  else if (command === 'play') await play(flags, device);
+  else await listDevices();
+  return 0;
+}
+
+/** `polygrad devices`: each backend found (and why the others are not), its limits, and a fused run on it. */
+async function listDevices(): Promise<void> {
   const found = devices();
   console.log(
     `polygrad: ${found.length} backend${found.length === 1 ? '' : 's'} found (${found.map((d) => d.name).join(', ')})`,
@@ -100,8 +144,8 @@ async function checkPortFree(host: string, port: number): Promise<void> {
       reject(
         new UsageError(
           e.code === 'EADDRINUSE'
-            ? `polygrad play: port ${port} on ${host} is in use (pass --port N, or --port 0 for any free one)`
-            : `polygrad play: cannot listen on ${host}:${port}: ${e.message}`,
+            ? `port ${port} on ${host} is in use (pass --port N, or --port 0 for any free one)`
+            : `cannot listen on ${host}:${port}: ${e.message}`,
         ),
       ),
     );
@@ -111,14 +155,14 @@ async function checkPortFree(host: string, port: number): Promise<void> {
 
 async function play(flags: Flags, device: string): Promise<void> {
   await checkPortFree(String(flags.host), Number(flags.port));
-  const { model, kind } = await loadModel(flags, device);
-  const steps = Number(flags.steps ?? defaultSteps[kind]);
+  const { model, kind, config, steps } = await loadModel(flags, device);
   const backend = devices().find((d) => d.name === device)!;
   // one warm-up frame compiles every kernel before anyone connects
   const warm = model.session(),
-    c0 = stats.compiles;
+    c0 = stats.compiles,
+    line = progressLine();
   const tick = setInterval(
-    () => process.stdout.write(`\rcompiling kernels for the first frame: ${stats.compiles - c0} compiled`),
+    () => line.update(`compiling kernels for the first frame: ${stats.compiles - c0} compiled`),
     250,
   );
   try {
@@ -127,7 +171,8 @@ async function play(flags: Flags, device: string): Promise<void> {
     clearInterval(tick);
     warm.reset();
   }
-  process.stdout.write(`\rcompiled ${stats.compiles - c0} kernels for the first frame\n`);
+  line.update(`compiled ${stats.compiles - c0} kernels for the first frame`.padEnd(50));
+  line.end();
   const info = {
     backend: device,
     adapter: backend.description,
@@ -155,7 +200,7 @@ async function play(flags: Flags, device: string): Promise<void> {
           : undefined,
   });
   const what = {
-    random: ' — tiny config, RANDOM weights',
+    random: ` — ${config} config, RANDOM weights`,
     demo: ' — the demo model (64×48, trained on a synthetic desktop)',
     checkpoint: '',
   }[kind];
@@ -163,8 +208,10 @@ async function play(flags: Flags, device: string): Promise<void> {
   console.log(`open ${player.url}   (Ctrl-C to stop)`);
 }
 
-main().catch((e: unknown) => {
-  // one line, no stack, unless DEBUG asks for it; usage errors exit 2 as CLI convention has it
-  console.error(debugLevel() > 0 && e instanceof Error ? e.stack : e instanceof Error ? e.message : e);
-  process.exit(e instanceof UsageError ? 2 : 1);
-});
+// as the polygrad command (npm's bin is a link to this file), not when a test imports run()
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const status = await run(process.argv.slice(2));
+  // a failure ends at once (worker threads, a half-started server); success ends when the work does (the player)
+  if (status === 1 || status === 2) process.exit(status);
+  process.exitCode = status;
+}

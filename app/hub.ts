@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSyn
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { envFlag } from '../runtime/debug.js';
+import { UsageError } from './args.js';
 
 export interface ModelRef {
   readonly repo: string;
@@ -16,10 +17,13 @@ export interface ModelRef {
 /** The demo's model (neuralos-demo's newest head), which `--model hf:` names without a repo. */
 export const defaultRepo = 'yuntian-deng/computer-model-adddoom_play-8gpus-classic-fix2-cont-pretrainrnn22nn-060000';
 
-/** `hf:org/repo[@rev]` (or `org/repo[@rev]`) as a repo and revision, or a one-line error. */
-export function parseModelRef(text: string): ModelRef {
+/**
+ * `hf:org/repo[@rev]` (or `org/repo[@rev]`) as a repo and revision, or a one-line usage error that starts with `what`
+ * (where the text came from: the --model flag unless told).
+ */
+export function parseModelRef(text: string, what = `--model ${text}`): ModelRef {
   const m = /^(?:hf:)?([\w.-]+\/[\w.-]+)(?:@([\w./-]+))?$/.exec(text);
-  if (!m) throw new Error(`--model ${text}: expected hf:<org>/<repo>[@revision]`);
+  if (!m) throw new UsageError(`${what}: expected hf:<org>/<repo>[@revision]`);
   return { repo: m[1]!, rev: m[2] ?? 'main' };
 }
 

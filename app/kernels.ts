@@ -14,12 +14,12 @@ import { kernels } from '../kernels/index.js';
 import { measurements, onlyKernel, setKernelMode, setMeasured } from '../runtime/composite.js';
 import { writeCache } from '../runtime/cachefile.js';
 import { checkKernels } from '../scripts/kernels.js';
-import type { Flags } from './args.js';
+import { type Flags, UsageError } from './args.js';
 
 const pick = (name: string | undefined): readonly KernelDef[] => {
   if (!name) return kernels;
   const k = kernels.filter((d) => d.name === name);
-  if (!k.length) throw new Error(`kernels: no kernel named ${name} (have: ${kernels.map((d) => d.name).join(', ')})`);
+  if (!k.length) throw new UsageError(`no kernel named ${name} (have: ${kernels.map((d) => d.name).join(', ')})`);
   return k;
 };
 
@@ -29,6 +29,7 @@ export async function kernelsCommand(positional: readonly string[], flags: Flags
   const [sub, name] = [positional[1], positional[2]];
   switch (sub) {
     case 'list': {
+      if (name !== undefined) throw new UsageError(`list takes no name, got '${name}'`);
       const m = measurements();
       for (const d of kernels) {
         const ratios = devices()
@@ -49,13 +50,14 @@ export async function kernelsCommand(positional: readonly string[], flags: Flags
     case 'new': {
       const op = flags.op;
       if (!name || !/^[a-z][a-z0-9_]*$/.test(name))
-        throw new Error(
-          `usage: polygrad kernels new <name> --op ${templateOps.join('|')} (a lower-case name: letters, digits, _)`,
+        throw new UsageError(
+          `new: expected a lower-case name (letters, digits, _), got ${name === undefined ? 'none' : `'${name}'`} ` +
+            `(usage: polygrad kernels new <name> --op ${templateOps.join('|')})`,
         );
       if (!(templateOps as readonly unknown[]).includes(op))
-        throw new Error(`kernels new: --op must be one of ${templateOps.join(', ')}, got ${String(op)}`);
+        throw new UsageError(`new: --op must be one of ${templateOps.join(', ')}, got ${String(op)}`);
       const file = join('kernels', `${name}.ts`);
-      if (existsSync(file)) throw new Error(`kernels new: ${file} exists`);
+      if (existsSync(file)) throw new UsageError(`new: ${file} exists`);
       writeFileSync(file, template(name, op as CompositeOp));
       const { errors, index } = checkKernels('kernels');
       if (errors.length) throw new Error(errors.join('\n'));
@@ -67,10 +69,8 @@ export async function kernelsCommand(positional: readonly string[], flags: Flags
       return 0;
     }
     default:
-      throw new Error(
-        `usage: polygrad kernels list | check [name] | bench [name] | new <name> --op ` +
-          `<op>${sub ? ` (unknown: ${sub})` : ''}`,
-      );
+      // parseCommandLine has checked the subcommand
+      throw new UsageError(`unknown subcommand ${String(sub)}`);
   }
 }
 

@@ -10,7 +10,8 @@ import { configFromYaml } from '../models/neuralos/yaml.js';
 import { writeSafetensors } from '../models/weights/safetensors.js';
 import { openWeights } from '../models/weights/open.js';
 import { byOp, byStage, chromeTrace, formatTable, profile } from '../index.js';
-import type { Flags } from './args.js';
+import { type Flags, UsageError } from './args.js';
+import { stepsProblem } from '../models/neuralos/ddim.js';
 import { defaultRepo, downloadBar, parseModelRef, pull } from './hub.js';
 import { parseEvent } from './protocol.js';
 
@@ -28,8 +29,32 @@ export function writePng(path: string, rgb: Uint8Array, width: number, height: n
 export const bar = (done: number, total: number, note: string): string => {
   const w = 24,
     fill = Math.round((w * done) / total);
-  return `\r[${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${done}/${total} ${note}`;
+  return `[${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${done}/${total} ${note}`;
 };
+
+/**
+ * A progress line: rewritten in place on a terminal; elsewhere (a log file, a pipe) a plain line at most every
+ * `everyMs`, and the last one at the end, so `npm start > log` reads as lines instead of one line of carriage returns.
+ */
+export function progressLine(everyMs = 2000): { update(line: string): void; end(): void } {
+  const tty = !!process.stdout.isTTY;
+  let shown = -Infinity,
+    pending: string | undefined;
+  return {
+    update(line) {
+      if (tty) process.stdout.write(`\r${line}`);
+      else if (performance.now() - shown >= everyMs) {
+        console.log(line.trimEnd());
+        shown = performance.now();
+        pending = undefined;
+      } else pending = line;
+    },
+    end() {
+      if (tty) process.stdout.write('\n');
+      else if (pending !== undefined) console.log(pending.trimEnd());
+    },
+  };
+}
 
 /** The demo model shipped in the package (demo/): trained on the synthetic desktop of app/desktop/. */
 const demoDir = [new URL('../../demo/', import.meta.url), new URL('../demo/', import.meta.url)].find((u) =>
@@ -40,8 +65,19 @@ export const demoFiles = demoDir && {
   weights: fileURLToPath(new URL('neuralos-demo.safetensors', demoDir)),
 };
 
-/** --config: `full`, `tiny`, `demo`, or a file (the original's YAML, or JSON as NeuralOSConfig). */
+/**
+ * --config: `full`, `tiny`, `demo`, or a file (the original's YAML, or JSON as NeuralOSConfig); a name that is none of
+ * them or a file that is not a valid config is a UsageError (a bad flag value) naming it.
+ */
 export function configNamed(name: string, stats?: { mean: number[]; std: number[] }): NeuralOSConfig {
+  try {
+    return configFrom(name, stats);
+  } catch (e) {
+    throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+  }
+}
+
+function configFrom(name: string, stats?: { mean: number[]; std: number[] }): NeuralOSConfig {
   if (name === 'full') return fullConfig;
   if (name === 'tiny') return tinyConfig;
   if (name === 'demo') {
@@ -67,47 +103,88 @@ export function configNamed(name: string, stats?: { mean: number[]; std: number[
 /** `--model hf:org/repo[@rev]`: the released checkpoint, downloaded once, as f16 safetensors. */
 export async function pulled(text: string): Promise<string> {
   const ref = parseModelRef(text),
-    tty = process.stdout.isTTY;
+    line = progressLine(10_000);
+  let shown = false;
   const file = await pull(ref, {
-    onProgress: tty ? (d, t, r) => process.stdout.write(downloadBar(d, t, r)) : undefined,
+    onProgress: (d, t, r) => {
+      shown = true;
+      line.update(downloadBar(d, t, r));
+    },
   });
-  if (tty) process.stdout.write('\n');
+  if (shown) line.end();
   return f16Beside(file);
 }
 
 /** Where a model's weights came from: the released/given checkpoint, the shipped demo, or seeded random ones. */
 export type ModelKind = 'checkpoint' | 'demo' | 'random';
 
+/** The model the flags ask for, checked before anything loads or downloads. */
+export interface ModelChoice {
+  readonly kind: ModelKind;
+  /** The --config given, or the kind's own: full for a checkpoint, demo, tiny for --random. */
+  readonly config: string;
+  readonly cfg: NeuralOSConfig;
+  /** Sampling steps: --steps, else the kind's default. */
+  readonly steps: number;
+}
+
 /**
- * The model the flags ask for: --model / --checkpoint (full config unless --config), --random (the tiny config with
- * seeded random weights), else the demo model trained on the synthetic desktop.
+ * --model / --checkpoint: that checkpoint (the full config unless --config); --random: seeded random weights (the
+ * tiny config unless --config); --config alone: seeded random weights for that config (the demo's weights fit only
+ * --config demo); nothing: the demo model trained on the synthetic desktop. A flag value that cannot work (a missing
+ * file, a bad config, steps the schedule cannot take) is a UsageError naming it.
  */
-export async function loadModel(flags: Flags, device: string): Promise<{ model: NeuralOS; kind: ModelKind }> {
+export function chooseModel(flags: Flags): ModelChoice {
   const given = ['model', 'checkpoint', 'random'].filter((k) => flags[k] !== undefined && flags[k] !== false);
   if (given.length > 1) {
     const both = given.map((k) => `--${k}`).join(' and ');
-    throw new Error(`neuralos: pass one of --model, --checkpoint or --random, not ${both}`);
+    throw new UsageError(`pass one of --model, --checkpoint or --random, not ${both}`);
   }
+  if (typeof flags.model === 'string') parseModelRef(flags.model);
+  if (typeof flags.checkpoint === 'string' && !existsSync(flags.checkpoint))
+    throw new UsageError(`--checkpoint ${flags.checkpoint}: no such file`);
+  const named = typeof flags.config === 'string' ? flags.config : undefined;
+  const kind: ModelKind =
+    typeof flags.model === 'string' || typeof flags.checkpoint === 'string'
+      ? 'checkpoint'
+      : flags.random || !demoFiles || (named !== undefined && named !== 'demo')
+        ? 'random'
+        : 'demo';
+  const config = named ?? { checkpoint: 'full', demo: 'demo', random: 'tiny' }[kind];
+  const cfg = configNamed(config, latentStats(flags['latent-stats']));
+  const steps = Number(flags.steps ?? defaultSteps[kind]),
+    problem = stepsProblem(steps, cfg.diffusion.timesteps);
+  if (problem) throw new UsageError(`--steps ${steps}: ${problem}`);
+  return { kind, config, cfg, steps };
+}
+
+function latentStats(file: string | boolean | undefined): { mean: number[]; std: number[] } | undefined {
+  if (typeof file !== 'string') return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as { mean: number[]; std: number[] };
+  } catch (e) {
+    const m = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new UsageError(`--latent-stats ${file}: ${m}`);
+  }
+}
+
+/** The model chooseModel picks, loaded (downloaded first for --model), with a line saying what it is. */
+export async function loadModel(flags: Flags, device: string): Promise<ModelChoice & { model: NeuralOS }> {
+  const choice = chooseModel(flags),
+    { kind, config, cfg } = choice;
   const checkpoint =
     typeof flags.model === 'string'
       ? await pulled(flags.model)
       : typeof flags.checkpoint === 'string'
         ? flags.checkpoint
         : undefined;
-  const kind: ModelKind = checkpoint ? 'checkpoint' : flags.random || !demoFiles ? 'random' : 'demo';
-  const stats =
-    typeof flags['latent-stats'] === 'string'
-      ? (JSON.parse(readFileSync(flags['latent-stats'], 'utf8')) as { mean: number[]; std: number[] })
-      : undefined;
-  const cfg =
-    typeof flags.config === 'string'
-      ? configNamed(flags.config, stats)
-      : configNamed({ checkpoint: 'full', demo: 'demo', random: 'tiny' }[kind]);
   const weights = kind === 'demo' ? demoFiles!.weights : checkpoint;
   const released = `--model hf:${defaultRepo}`;
   if (kind === 'random') {
+    const why = flags.random ? '--random' : 'no --checkpoint or --model for this --config';
     console.log(
-      `neuralos: seeded RANDOM weights (frames are noise-like, not a desktop; ${released} is the released model)`,
+      `neuralos: seeded RANDOM weights for the ${config} config (${why}): frames are noise-like, not a desktop ` +
+        `(${released} is the released model)`,
     );
   }
   if (kind === 'demo') {
@@ -115,15 +192,14 @@ export async function loadModel(flags: Flags, device: string): Promise<{ model: 
       `neuralos: the demo model, a small NeuralOS trained on a synthetic desktop (${released} is the released one)`,
     );
   }
-  const tty = process.stdout.isTTY;
+  const line = progressLine();
   const model = await NeuralOS.load(cfg, {
     weights,
     device,
     allowMissing: !!flags['allow-missing'],
-    onProgress:
-      checkpoint && tty ? (done, total) => process.stdout.write(bar(done, total, 'tensors loaded')) : undefined,
+    onProgress: checkpoint ? (done, total) => line.update(bar(done, total, 'tensors loaded')) : undefined,
   });
-  if (checkpoint && tty) process.stdout.write('\n');
+  if (checkpoint) line.end();
   const bad = model.report.nonFinite;
   if (bad.length)
     console.warn(
@@ -135,15 +211,15 @@ export async function loadModel(flags: Flags, device: string): Promise<{ model: 
       `neuralos: ${model.report.unexpected.length} checkpoint keys not used by the model (first: ` +
         `${model.report.unexpected.slice(0, 3).join(', ')})`,
     );
-  return { model, kind };
+  return { ...choice, model };
 }
 
 /** Default sampling steps per kind of model: the random one is for pipeline tests, the demo was evaluated at 8. */
 export const defaultSteps: Readonly<Record<ModelKind, number>> = { random: 4, demo: 8, checkpoint: 16 };
 
 export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
-  const { model, kind } = await loadModel(flags, device);
-  const cfg = model.cfg;
+  // the events and the noise are read and checked before the model loads: a bad file fails in a moment
+  const { cfg } = chooseModel(flags);
   const events =
     typeof flags.events === 'string'
       ? readEvents(flags.events, cfg.screen)
@@ -152,20 +228,13 @@ export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
           { x: 30, y: 20, is_left_click: true },
           { x: 50, y: 40 },
         ];
-  const out = typeof flags.frames === 'string' ? flags.frames : 'frames';
-  const steps = Number(flags.steps ?? defaultSteps[kind]);
-  mkdirSync(out, { recursive: true });
-  // copy out: small files are read into Node's shared buffer pool, at an offset
-  const noiseBytes = typeof flags.noise === 'string' ? readFileSync(flags.noise) : undefined;
-  const noise = noiseBytes
-    ? new Float32Array(noiseBytes.buffer.slice(noiseBytes.byteOffset, noiseBytes.byteOffset + noiseBytes.byteLength))
-    : undefined;
   const per = cfg.latentChannels * (cfg.screen.width / 8) * (cfg.screen.height / 8);
+  const noise = typeof flags.noise === 'string' ? readNoise(flags.noise, events.length, per) : undefined;
+  const out = typeof flags.frames === 'string' ? flags.frames : 'frames';
+  const { model, steps } = await loadModel(flags, device);
+  mkdirSync(out, { recursive: true });
+  const line = progressLine();
   for (const [i, ev] of events.entries()) {
-    if (noise && noise.length < (i + 1) * per)
-      throw new Error(
-        `neuralos: --noise holds ${noise.length} floats, frame ${i} needs ${(i + 1) * per} (${per} per frame)`,
-      );
     const dumpDir = typeof flags.dump === 'string' ? flags.dump : undefined;
     const f = await model.step(ev, { steps, noise: noise?.subarray(i * per, (i + 1) * per), dump: !!dumpDir });
     const file = join(out, `frame_${String(i).padStart(4, '0')}.png`);
@@ -178,7 +247,7 @@ export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
           new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
         );
     }
-    process.stdout.write(
+    line.update(
       bar(
         i + 1,
         events.length,
@@ -187,7 +256,25 @@ export async function runNeuralOS(flags: Flags, device: string): Promise<void> {
       ),
     );
   }
-  process.stdout.write('\n');
+  line.end();
+}
+
+/** --noise: float32 initial latents, `per` floats for each of `frames` frames. */
+function readNoise(file: string, frames: number, per: number): Float32Array {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    const m = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new UsageError(`--noise ${file}: ${m}`);
+  }
+  if (bytes.byteLength < 4 * frames * per)
+    throw new UsageError(
+      `--noise ${file}: holds ${Math.floor(bytes.byteLength / 4)} floats, ${frames} frames need ${frames * per} ` +
+        `(${per} per frame)`,
+    );
+  // copy out: small files are read into Node's shared buffer pool, at an offset
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
 /** An events file: a JSON list of events, each checked with the player's rules (file and index in the message). */
@@ -196,16 +283,17 @@ export function readEvents(file: string, screen: { width: number; height: number
   try {
     list = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`--events ${file}: ${(e as Error).message}`);
+    const m = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new UsageError(`--events ${file}: ${m}`);
   }
   if (!Array.isArray(list) || list.length === 0)
-    throw new Error(`--events ${file}: expected a non-empty JSON list of events`);
+    throw new UsageError(`--events ${file}: expected a non-empty JSON list of events`);
   return list.map((e, i) => {
     try {
       if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error('expected an object');
       return parseEvent(e as Record<string, unknown>, screen, true);
     } catch (err) {
-      throw new Error(`--events ${file}: event ${i}: ${(err as Error).message}`);
+      throw new UsageError(`--events ${file}: event ${i}: ${(err as Error).message}`);
     }
   });
 }
@@ -243,9 +331,8 @@ export function f16Beside(checkpoint: string): string {
 
 /** `polygrad profile neuralos`: frames under the profiler, a per-op and a per-stage table, a Chrome trace. */
 export async function profileNeuralOS(flags: Flags, device: string): Promise<void> {
-  const { model } = await loadModel(flags, device);
-  const frames = Number(flags.frames ?? 2),
-    steps = Number(flags.steps ?? 4);
+  const { model, steps } = await loadModel(flags, device);
+  const frames = Number(flags.frames ?? 2);
   const session = model.session();
   await session.step({ x: 1, y: 1 }, { steps }); // compiles happen outside the profile
   const { events } = await profile(async () => {

@@ -5,27 +5,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Caps } from '../backends/backend.js';
 import { limitPresets, planNeuralOS } from '../models/neuralos/plan.js';
-import type { Flags } from './args.js';
+import { type Flags, UsageError, parseBytes } from './args.js';
 import { configNamed } from './neuralos.js';
 
 const gb = (n: number): string => `${(n / 1e9).toFixed(2)} GB`;
 
-/** `8GB`, `512MiB`, `1e9`: a size in bytes. */
-export function parseBytes(s: string): number {
-  const m = /^\s*([\d.]+(?:e\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/i.exec(s);
-  const units: Record<string, number> = {
-    b: 1,
-    kb: 1e3,
-    mb: 1e6,
-    gb: 1e9,
-    tb: 1e12,
-    kib: 2 ** 10,
-    mib: 2 ** 20,
-    gib: 2 ** 30,
-    tib: 2 ** 40,
-  };
-  if (!m || !Number.isFinite(Number(m[1]))) throw new Error(`plan: --memory ${s} is not a size (e.g. 8GB, 24GiB)`);
-  return Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!;
+/** --limits FILE: a JSON object of device limits (Caps fields), or a usage error naming the flag. */
+function limitsFile(name: string): Partial<Caps> & { target?: 'wgsl' | 'cuda' } {
+  const presets = Object.keys(limitPresets).join(', ');
+  if (!existsSync(name)) throw new UsageError(`--limits ${name}: neither a preset (${presets}) nor a JSON file`);
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(name, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--limits ${name}: not JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new UsageError(`--limits ${name}: expected a JSON object of device limits (maxBuffers, maxBufferBytes, …)`);
+  return v as Partial<Caps>;
 }
 
 export async function planCommand(flags: Flags): Promise<number> {
@@ -33,16 +30,11 @@ export async function planCommand(flags: Flags): Promise<number> {
   const cfg = configNamed(config);
   const dtype = flags.dtype === undefined ? 'f32' : flags.dtype;
   if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16')
-    throw new Error(`plan: --dtype must be f32, f16 or bf16, got ${String(dtype)}`);
+    throw new UsageError(`--dtype must be f32, f16 or bf16, got ${String(dtype)}`);
   const name = typeof flags.limits === 'string' ? flags.limits : 'webgpu-default';
-  if (!limitPresets[name] && !existsSync(name)) {
-    const presets = Object.keys(limitPresets).join(', ');
-    throw new Error(`plan: --limits ${name} is neither a preset (${presets}) nor a JSON file`);
-  }
-  const limits: Partial<Caps> & { target?: 'wgsl' | 'cuda' } =
-    limitPresets[name] ?? (JSON.parse(readFileSync(name, 'utf8')) as Partial<Caps>);
-  const plan = await planNeuralOS(cfg, { limits, like: name, dtype });
+  const limits = limitPresets[name] ?? limitsFile(name);
   const memory = typeof flags.memory === 'string' ? parseBytes(flags.memory) : undefined;
+  const plan = await planNeuralOS(cfg, { limits, like: name, dtype });
   const violations = [
     ...plan.violations,
     ...(memory !== undefined && plan.peakBytes > memory

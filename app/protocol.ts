@@ -1,6 +1,7 @@
 // The player's wire format. Client → server: JSON in the reference demo's message format (input events)
 // or a control message. Server → client: JSON for settings/errors, binary for frames (24-byte header + RGB).
 import { stepsProblem } from '../models/neuralos/ddim.js';
+import { KEYS, keyIndex } from '../models/neuralos/keys.js';
 import type { NeuralOSEvent } from '../models/neuralos/neuralos.js';
 
 export type ClientMessage =
@@ -48,9 +49,10 @@ export function parseMessage(raw: string, screen: { width: number; height: numbe
 
 /**
  * One input event in the reference format, validated (the player's messages and `neuralos --events` files). strict
- * (a file): unknown fields and positions off the screen are errors, a typo or another screen size. Not strict (the
- * player): extra fields are ignored and a position off the screen is clamped onto it, as the reference server does (a
- * page sends the raw pointer position, fractional or just past the edge).
+ * (a file): unknown fields, key names outside the model's vocabulary and positions off the screen are errors, a typo or
+ * another screen size. Not strict (the player): extra fields and unknown keys are ignored (a browser sends keys the
+ * model has no entry for) and a position off the screen is clamped onto it, as the reference server does (a page sends
+ * the raw pointer position, fractional or just past the edge).
  */
 export function parseEvent(
   o: Record<string, unknown>,
@@ -92,6 +94,12 @@ export function parseEvent(
     ) {
       throw new Error(`${k} must be a list of at most ${MAX_KEYS} key names`);
     }
+    const unknownKey = strict ? (v as string[]).find((s) => keyIndex(s) === undefined) : undefined;
+    if (unknownKey !== undefined)
+      throw new Error(
+        `${k}: unknown key ${JSON.stringify(unknownKey)} (the model's ${KEYS.length} keys are listed in ` +
+          "models/neuralos/keys.ts; browser names such as 'Enter', 'ArrowUp', 'Control' are taken too)",
+      );
     return v as string[];
   };
   const wheel = (k: string): number => {
