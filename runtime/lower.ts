@@ -5,6 +5,7 @@ import { alu } from '../codegen/alu.js';
 import { globalRanges, linearIndex } from '../codegen/kernel.js';
 import { type AluOp, type Bound, type ReduceOp, UOp, constOf, transcendental } from '../codegen/uop.js';
 import type { CutRule } from './schedule.js';
+import { splitReduce } from './split.js';
 import { opTags } from './tags.js';
 import { sourceIndex } from './view.js';
 
@@ -44,6 +45,8 @@ export interface LoweringContext {
   readonly realized: ReadonlySet<UOp>;
   /** Realizes u by `rule`; true when it was not realized before. */
   cut(u: UOp, rule: CutRule): boolean;
+  /** Whether long reduces run as two kernels (splitReduce: on GPUs, whose accumulators are f32). */
+  readonly splitReduces: boolean;
 }
 
 /**
@@ -64,6 +67,16 @@ function varsOf(u: UOp): ReadonlySet<UOp> {
 }
 const rangesOf = (idx: readonly UOp[]): ReadonlySet<UOp> => new Set(idx.flatMap((x) => [...varsOf(x)]));
 const ids = (us: readonly UOp[]): string => us.map((u) => u.id).join(',');
+
+/** Kernel indices and loop counters are 32-bit integers: a kernel over more elements would wrap them. */
+function indexable(shape: readonly number[], what: string): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > 2 ** 31 - 1)
+    throw new Error(
+      `realize: a kernel over [${shape.join(', ')}] (${n} ${what}): polygrad indexes with 32-bit integers, at most ` +
+        '2^31 - 1 (split the tensor)',
+    );
+}
 
 /** Lowers `roots` (one shape) into a kernel. */
 export function lowerKernel(roots: readonly UOp[], ctx: LoweringContext, mode: LoweringMode): Built {
@@ -91,6 +104,7 @@ class Lowering {
   ) {
     this.#b = emptyBuilt(roots);
     this.#shape = roots[0]!.shape;
+    indexable(this.#shape, 'elements');
     this.#globals = globalRanges(this.#shape);
     this.#kernelRanges = this.#globals.filter((g) => g.op === 'RANGE');
     this.#group = new Set(roots);
@@ -126,10 +140,15 @@ class Lowering {
     return v;
   }
 
-  #realize(node: UOp, idx: readonly UOp[], gate: UOp, rule: CutRule): UOp {
+  /** Gives node a buffer by `rule` (its own kernel); this one loads it where it reads it. */
+  #cutHere(node: UOp, rule: CutRule): void {
     if (this.mode === 'merge') this.#b.invalid = true;
     this.ctx.cut(node, rule);
     this.#b.discovered.push(node);
+  }
+
+  #realize(node: UOp, idx: readonly UOp[], gate: UOp, rule: CutRule): UOp {
+    this.#cutHere(node, rule);
     return this.#load(node, idx, gate);
   }
 
@@ -239,11 +258,20 @@ class Lowering {
         return this.#realize(node, idx, gate, 'reduce under a broadcast or loop');
       }
     }
+    const split = this.ctx.splitReduces ? splitReduce(node) : undefined;
+    if (split) {
+      this.#cutHere(split.partial, 'split reduce');
+      return this.#lower(split.outer, idx, gate, enc);
+    }
     this.#tag(node);
     this.#b.reduces.add(node);
     const { op, axes } = node.arg as { op: ReduceOp; axes: number[] };
     const src = node.src[0]!,
       shape = this.#shape;
+    indexable(
+      axes.map((a) => src.shape[a]!),
+      'reduced elements per output',
+    );
     const ranges = axes.map((a) =>
       UOp.make('RANGE', 'i32', [], { id: shape.length + this.#reduceRanges++, extent: src.shape[a]!, kind: 'reduce' }),
     );

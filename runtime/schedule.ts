@@ -38,6 +38,7 @@ export const cutRules = {
     'transcendental work that does not depend on the enclosing reduce loop would rerun every step',
   'shared reduce': 'two kernels would each compute the same reduce',
   'binding cap': 'the kernel would bind more buffers than the device allows',
+  'split reduce': 'a long reduce adds chunks in parallel first (f32 partial sums stay exact), then the chunk sums',
 } as const;
 export type CutRule = keyof typeof cutRules;
 /** A cut: the rule, and the op and shape of what it realized. */
@@ -69,7 +70,12 @@ export class Scheduler {
     this.#leaves = leaves;
     this.#binds = binds;
     this.#caps = caps;
-    this.#lowering = { leaves, realized: this.#realized, cut: (u, rule) => this.#cut(u, rule) };
+    this.#lowering = {
+      leaves,
+      realized: this.#realized,
+      cut: (u, rule) => this.#cut(u, rule),
+      splitReduces: !caps.globalsAsLoops,
+    };
   }
 
   /** Realizes u by `rule` (a no-op when it already is); true when it was not realized before. */
