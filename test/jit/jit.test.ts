@@ -107,7 +107,7 @@ describe.each(backends)('jit on %s', (device) => {
     expect(f.stats).toMatchObject({ captures: 3, replays: 3 });
   });
 
-  test('an argument equal to a node inside (a constant, an expression the function builds) stands for itself', async () => {
+  test('an argument equal to a node inside (a constant, an expression it builds) stands for itself', async () => {
     // the capturing call's argument is the constant the function adds (and the expression it also computes): both
     // were realized into the argument's buffer, which a replay refills with the next argument
     const w = await input([2], 11);
