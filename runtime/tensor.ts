@@ -158,9 +158,12 @@ export class Tensor {
    */
   named(op: CompositeName, ...inputs: (Tensor | undefined)[]): Tensor {
     const stop = new Set(inputs.filter((t): t is Tensor => t !== undefined).map((t) => t.node(op)));
+    // only what this op made, younger than its inputs: a movement fold (w.T.T is w) reaches below an input into
+    // older graphs, whose nodes keep the op that made them (else a randn's kernel was named after a later matmul)
+    const madeAfter = Math.max(-1, ...[...stop].map((u) => u.id));
     const seen = new Set<UOp>();
     const visit = (u: UOp): void => {
-      if (seen.has(u) || stop.has(u) || u.op === 'BUFFER') return;
+      if (seen.has(u) || stop.has(u) || u.op === 'BUFFER' || u.id <= madeAfter) return;
       seen.add(u);
       if (!compositeOps.has(opTags.get(u) ?? '')) opTags.set(u, op);
       u.src.forEach(visit);

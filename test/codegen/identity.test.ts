@@ -82,3 +82,24 @@ test('a conv, a sum and a gather are the same kernels whether built alone or aft
   );
   expect(alone.sum[0]!.name).toBe('r_sum_64_64');
 });
+
+test('names stay with the op that made a node: a matmul of lazy inputs does not rename them or later graphs', async () => {
+  const a = await fresh();
+  const later = (lib: Lib) =>
+    lib
+      .randn([64, 128], { seed: 3 })
+      .add(lib.randn([64, 128], { seed: 4 }))
+      .exp()
+      .sum();
+  const alone = (await describeKernels(a, later(a.lib))).map((k) => k.name);
+  const b = await fresh();
+  // linear transposes w, and matmul transposes it back: the fold reaches w's own (randn) graph below the input
+  const x = b.lib.randn([64, 128], { seed: 1 }),
+    w = b.lib.randn([32, 128], { seed: 2 });
+  const names = (await describeKernels(b, x.linear(w).relu())).map((k) => k.name);
+  expect(
+    names.filter((n) => n.includes('matmul')),
+    names.join(', '),
+  ).toHaveLength(1);
+  expect((await describeKernels(b, later(b.lib))).map((k) => k.name)).toEqual(alone);
+});
