@@ -5,7 +5,7 @@ import type { UOp } from '../codegen/uop.js';
 import { floatOf, promoteTypes } from './dtype.js';
 import { composite } from './composite.js';
 import * as nodes from './nodes.js';
-import { normAxis } from './shape.js';
+import { broadcastShapes, normAxis } from './shape.js';
 import type { Tensor } from './tensor.js';
 
 export interface Conv2dOptions {
@@ -81,6 +81,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const k = x.shape[x.ndim - 1]!;
   if (y.shape[y.ndim - 2] !== k)
     throw new Error(`matmul: inner dims differ: ${fmt(a.shape)} @ ${fmt(b.shape)} (${k} vs ${y.shape[y.ndim - 2]})`);
+  broadcastShapes('matmul: batch dims', x.shape.slice(0, -2), y.shape.slice(0, -2));
   // [..., n, 1, k] * [..., 1, m, k] summed over k: the reduce runs along rows of both operands
   const prod = x.unsqueeze(-2).mul(y.transpose(-1, -2).unsqueeze(-3));
   let out = prod.sum(-1);

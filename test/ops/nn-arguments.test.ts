@@ -19,6 +19,7 @@ describe('NN ops refuse bad sizes', () => {
     [() => x.interpolate({ scaleFactor: Number.NaN }), 'interpolate: scaleFactor must be a finite number above 0'],
     [() => x.interpolate({ size: [2.5, 4] }), 'interpolate: size must be a positive integer or a pair of them'],
     [() => x.groupNorm(0), 'groupNorm: groups must be an integer ≥ 1, got 0'],
+    [() => zeros([2, 2, 1, 3]).matmul(zeros([3, 3, 4])), 'matmul: batch dims: shapes [2, 2] and [3] cannot broadcast'],
     [() => zeros([3, 4]).linear(zeros([5, 4]), zeros([4])), 'linear: bias [4] does not match 5 outputs'],
     [
       () => zeros([1, 3, 4]).scaledDotProductAttention(zeros([1, 5, 4]), zeros([1, 5, 2]), { attnMask: zeros([3, 4]) }),
