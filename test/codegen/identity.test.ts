@@ -83,7 +83,7 @@ test('a conv, a sum and a gather are the same kernels whether built alone or aft
   expect(alone.sum[0]!.name).toBe('r_sum_64_64');
 });
 
-test('names stay with the op that made a node: a matmul of lazy inputs renames neither them nor later graphs', async () => {
+test('names stay with the op that made a node: a matmul of lazy inputs renames no older graph', async () => {
   const a = await fresh();
   const later = (lib: Lib) =>
     lib
