@@ -51,10 +51,11 @@ describe.skipIf(!executable)('player page in Chromium', () => {
       ],
     });
   }, 60_000);
+  // closing Chromium takes seconds on a busy machine: the default 10 s hook limit failed a loaded run
   afterAll(async () => {
     await browser?.close();
     await player?.close();
-  });
+  }, 60_000);
 
   test('shows frames that follow the mouse', async () => {
     const page = await browser.newPage();
