@@ -3,7 +3,7 @@
 // then blocks on a shared counter (Atomics.wait), so a launch stays synchronous.
 import type { DType } from '../codegen/dtype.js';
 import { bf16ToF32, bf16round, f16ToF32, f16round, f32ToBf16, f32ToF16 } from '../codegen/dtype.js';
-import { envFlag, inNode } from '../runtime/debug.js';
+import { envInt, inNode } from '../runtime/debug.js';
 
 type WorkerThreads = typeof import('node:worker_threads');
 
@@ -130,8 +130,7 @@ const cores: number = threads
  */
 export function defaultThreads(): number {
   if (!threads) return 1;
-  const wanted = Number(envFlag('POLYGRAD_THREADS'));
-  return wanted >= 1 ? Math.floor(wanted) : Math.min(cores - 1, 8) + 1;
+  return envInt('POLYGRAD_THREADS', 1, Math.min(cores - 1, 8) + 1);
 }
 export const threadsAvailable = threads !== undefined;
 

@@ -3,7 +3,16 @@ const env = (globalThis as { process?: { env?: Record<string, string | undefined
 /** Running in Node (not a browser): what file, thread, crypto and native-backend code asks first. */
 export const inNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 
-let level = Number(env.DEBUG ?? 0) || 0;
+/** An integer setting from the environment, `fallback` where unset; anything else is an error naming it. */
+export function envInt(name: string, min: number, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name}=${v}: expected an integer ≥ ${min}`);
+  return n;
+}
+
+let level = envInt('DEBUG', 0, 0);
 export const debugLevel = (): number => level;
 /** 1: schedule summaries, 2: one line per kernel, 4: kernel source. */
 export const setDebug = (n: number): void => {
