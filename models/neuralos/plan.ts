@@ -148,7 +148,7 @@ export async function planStages(model: NeuralOS, caps: Caps): Promise<StagePlan
   const ev = rnn.inputs({ x: 1, y: 1, left: false, right: false, keys: new Array(cfg.rnn.keys).fill(0) });
   await ev.keys.realize();
   const state = rnn.step(rnn.initial.unknown, { ...ev, prevLatent: latent, isPadding: false });
-  const x0 = unet.forward(cat([latent, cond], 1), timestepVar(cfg, 500, device));
+  const x0 = unet.forward(cat([latent, cond], 1), timestepVar(cfg, Math.floor(cfg.diffusion.timesteps / 2), device));
   return [
     planStage(
       'state model',

@@ -127,3 +127,11 @@ test('a reduced-width full model with tiny buffers: the state step and a UNet ca
     expect(worst, `output ${i}`).toBeLessThan(1e-5);
   });
 }, 240_000);
+
+test('a schedule shorter than 500 steps plans: the UNet stage takes a timestep inside it', async () => {
+  const { tinyConfig } = await import('../../models/neuralos/config.js');
+  const cfg: NeuralOSConfig = { ...tinyConfig, diffusion: { ...tinyConfig.diffusion, timesteps: 100 } };
+  const device = planDevice({ target: 'cuda', maxBuffers: 64, maxBufferBytes: 2 ** 30 }, 'short schedule');
+  const stages = await planStages(await NeuralOS.load(cfg, { device: device.name }), device.caps);
+  expect(stages.map((s) => s.violations)).toEqual([[], [], []]);
+});
