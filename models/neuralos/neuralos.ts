@@ -6,7 +6,7 @@
 import { type Tensor, cat, getDevice, jit, randn, scope, setStage, tensor, variable } from '../../index.js';
 import { StateDict, type TensorSource, type WeightDtype, type WeightsReport } from '../weights/state.js';
 import { type NeuralOSConfig, latentSize } from './config.js';
-import { type DdimScales, ddimCalls, ddimUpdate, scaleVars, stepsProblem, timestepVar } from './ddim.js';
+import { type DdimScales, alphasCumprod, ddimCalls, ddimUpdate, scaleVars, stepsProblem, timestepVar } from './ddim.js';
 import { Decoder } from './decoder.js';
 import { KEYS, keyIndex } from './keys.js';
 import { type RnnState, type RnnVars, StateModel } from './rnn.js';
@@ -58,6 +58,24 @@ export const ignoredKeys = [
   /^first_stage_model\.(encoder|quant_conv)\./,
   /^model_ema\./,
 ];
+
+/**
+ * The sampler computes ᾱ from the config (as the reference's make_schedule from its YAML); a checkpoint that stores
+ * its own (alphas_cumprod, which the reference's load_state_dict would install) must agree, or frames would differ.
+ */
+function checkSchedule(cfg: NeuralOSConfig, source: TensorSource): void {
+  const name = 'alphas_cumprod';
+  if (!source.names.includes(name)) return;
+  const stored = source.read(name),
+    want = alphasCumprod(cfg);
+  const at = stored.length === want.length ? want.findIndex((a, t) => Math.abs(stored[t]! - a) > 1e-6 * a) : 0;
+  if (at >= 0)
+    throw new Error(
+      `neuralos: the checkpoint's ${name} (${stored.length} steps) differs from the config's schedule at t=${at} ` +
+        `(${stored[at]} vs ${want[at]}: ${cfg.diffusion.timesteps} steps, linear ${cfg.diffusion.linearStart}` +
+        `..${cfg.diffusion.linearEnd}); pass the --config the checkpoint was trained with`,
+    );
+}
 
 /** The model: weights on one device, shared by any number of sessions. */
 export class NeuralOS {
@@ -115,6 +133,7 @@ export class NeuralOS {
   static async load(cfg: NeuralOSConfig, opts: LoadOptions = {}): Promise<NeuralOS> {
     const device = opts.device ?? 'cpu';
     const source = typeof opts.weights === 'string' ? (await openFromDisk()).openWeights(opts.weights) : opts.weights;
+    if (source) checkSchedule(cfg, source);
     const sd = new StateDict(source, device, '', undefined, opts.dtype);
     if (opts.onProgress) sd.onTake = opts.onProgress;
     const model = new NeuralOS(cfg, device, sd, opts.allowMissing ?? false);

@@ -34,6 +34,18 @@ describe('neuralos pieces', () => {
     expect(a[999]! / acc).toBeCloseTo(1, 5);
   });
 
+  test("a checkpoint's stored alphas_cumprod must be the config's schedule", async () => {
+    const weights = 'test/fixtures/neuralos/weights.safetensors';
+    const file = new SafetensorsFile(weights);
+    expect(file.read('alphas_cumprod')).toHaveLength(1000);
+    file.close();
+    await NeuralOS.load(tinyConfig, { weights }); // the fixture's own agrees
+    const other = { ...tinyConfig, diffusion: { ...tinyConfig.diffusion, linearEnd: 0.012 } };
+    await expect(NeuralOS.load(other, { weights })).rejects.toThrow(
+      /^neuralos: the checkpoint's alphas_cumprod \(1000 steps\) differs from the config's schedule at t=1 /,
+    );
+  });
+
   test('timestep embedding puts cos first', () => {
     const e = timestepEmbedding(500, 8);
     for (let i = 0; i < 4; i++) {
