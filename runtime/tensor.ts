@@ -867,6 +867,9 @@ export class Tensor {
   }
   flip(...dims: (number | readonly number[])[]): Tensor {
     const d = (dims.flat() as number[]).map((x) => normAxis('flip', x, this.ndim));
+    const twice = d.find((x, i) => d.indexOf(x) !== i);
+    if (twice !== undefined)
+      throw new Error(`flip: dims must be distinct, got ${fmt(dims.flat())} (dim ${twice} appears more than once)`);
     return this.make(
       nodes.flip(
         this.node('flip'),

@@ -203,6 +203,11 @@ describe('nested data', () => {
 });
 
 describe('where PyTorch refuses', () => {
+  test('repeated flip dims', () => {
+    expect(() => zeros([2, 3]).flip(0, -2)).toThrow(
+      'flip: dims must be distinct, got [0, -2] (dim 0 appears more than once)',
+    );
+  });
   test('repeated reduce axes', () => {
     expect(() => zeros([2, 3]).sum([0, 0])).toThrow(
       'sum: axes must be distinct, got [0, 0] (dim 0 appears more than once)',
