@@ -57,7 +57,7 @@ describe('the full config planned on simulated devices', () => {
 
   test('limits that are neither a preset nor a file: one line naming the presets, before any planning', async () => {
     await expect(planCommand({ limits: 'cpu' })).rejects.toThrow(
-      /^--limits cpu: neither a preset \(webgpu-default, lavapipe, cuda\) nor a JSON file$/, // the CLI prefixes its name
+      /^--limits cpu: neither a preset \(webgpu-default, lavapipe, cuda\) nor a JSON file$/, // the CLI adds its name
     );
   });
 });
