@@ -5,7 +5,7 @@ import type { UOp } from '../codegen/uop.js';
 import { floatOf, promoteTypes } from './dtype.js';
 import { composite } from './composite.js';
 import * as nodes from './nodes.js';
-import { broadcastShapes, normAxis } from './shape.js';
+import { broadcastShapes, checkInt, normAxis } from './shape.js';
 import type { Tensor } from './tensor.js';
 
 export interface Conv2dOptions {
@@ -124,8 +124,7 @@ function windows(
 
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Conv2dOptions): Tensor {
   const groups = opts.groups ?? 1;
-  if (!Number.isInteger(groups) || groups < 1)
-    throw new Error(`conv2d: groups must be an integer ≥ 1, got ${JSON.stringify(opts.groups)}`);
+  checkInt('conv2d', 'groups', groups, 1);
   const [stride, padding, dilation] = [
     sizes('conv2d', 'stride', opts.stride, 1, 1),
     sizes('conv2d', 'padding', opts.padding, 0, 0),
@@ -394,8 +393,7 @@ export function layerNorm(
 export function groupNorm(x: Tensor, G: number, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
   if (x.ndim < 2) throw new Error(`groupNorm: expected [N, C, ...], got ${fmt(x.shape)}`);
   const [N, C] = [x.shape[0]!, x.shape[1]!];
-  if (!Number.isInteger(G) || G < 1)
-    throw new Error(`groupNorm: groups must be an integer ≥ 1, got ${JSON.stringify(G)}`);
+  checkInt('groupNorm', 'groups', G, 1);
   if (C % G) throw new Error(`groupNorm: ${C} channels do not divide into ${G} groups`);
   for (const [t, name] of [
     [w, 'weight'],

@@ -866,10 +866,7 @@ export class Tensor {
     return this.narrow(d, i, 1).squeeze(d);
   }
   flip(...dims: (number | readonly number[])[]): Tensor {
-    const d = (dims.flat() as number[]).map((x) => normAxis('flip', x, this.ndim));
-    const twice = d.find((x, i) => d.indexOf(x) !== i);
-    if (twice !== undefined)
-      throw new Error(`flip: dims must be distinct, got ${fmt(dims.flat())} (dim ${twice} appears more than once)`);
+    const d = this.#axes('flip', dims.flat() as number[]);
     return this.make(
       nodes.flip(
         this.node('flip'),

@@ -20,19 +20,14 @@ const logs: string[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'polygrad-player-'));
 const weights = join(dir, 'weights.safetensors');
 
+/** A player of the tiny model on a free loopback port, one step a frame, with these options besides. */
+const playerWith = (o: Partial<Parameters<typeof startPlayer>[0]>): Promise<Player> =>
+  startPlayer({ model, host: '127.0.0.1', port: 0, steps: 1, maxClients: 1, info: {}, ...o });
+
 beforeAll(async () => {
   model = await NeuralOS.load(tinyConfig);
   copyFileSync('test/fixtures/neuralos/weights.safetensors', weights);
-  player = await startPlayer({
-    model,
-    host: '127.0.0.1',
-    port: 0,
-    steps: 1,
-    maxClients: 2,
-    info: {},
-    weightsFile: weights,
-    log: (l) => logs.push(l),
-  });
+  player = await playerWith({ maxClients: 2, weightsFile: weights, log: (l) => logs.push(l) });
   base = player.url;
 }, 60_000);
 afterAll(async () => {
@@ -121,16 +116,7 @@ describe('who may use the server', () => {
     await own.closed;
   });
   test('beyond loopback a token is required, in the query once and then as a cookie', async () => {
-    const p = await startPlayer({
-      model,
-      host: '127.0.0.1',
-      port: 0,
-      steps: 1,
-      maxClients: 1,
-      info: {},
-      token: 'sesame',
-      log: () => {},
-    });
+    const p = await playerWith({ token: 'sesame', log: () => {} });
     try {
       expect((await fetch(`${p.url}info`)).status).toBe(403);
       const page = await fetch(`${p.url}?token=sesame`);
@@ -257,15 +243,7 @@ describe('fair and bounded sessions', () => {
   test('a client that sends but never reads gets its replies dropped, not buffered without bound', async () => {
     // every settings reply carries the info: 64 KB each, so the socket's buffer passes its bound after ~64 replies
     // even with the kernel's loopback buffers taking their share first
-    const p = await startPlayer({
-      model,
-      host: '127.0.0.1',
-      port: 0,
-      steps: 1,
-      maxClients: 1,
-      info: { note: 'x'.repeat(64 * 1024) },
-      log: (l) => logs.push(l),
-    });
+    const p = await playerWith({ info: { note: 'x'.repeat(64 * 1024) }, log: (l) => logs.push(l) });
     try {
       const c = await open(`${p.url.replace('http', 'ws')}ws`);
       c.ws.pause(); // reads nothing from now on

@@ -205,7 +205,7 @@ describe('nested data', () => {
 describe('where PyTorch refuses', () => {
   test('repeated flip dims', () => {
     expect(() => zeros([2, 3]).flip(0, -2)).toThrow(
-      'flip: dims must be distinct, got [0, -2] (dim 0 appears more than once)',
+      'flip: axes must be distinct, got [0, -2] (dim 0 appears more than once)',
     );
   });
   test('repeated reduce axes', () => {

@@ -61,6 +61,22 @@ const binary = (
   ref: (x, y) => zip(x, y, f),
 });
 
+/** floorDiv and remainder of f32 values a by b, exactly as the float64 reference on the same f32 values. */
+const floorDivRemainder = (name: string, a: number[], b: number[], more: Partial<OpCase> = {}): OpCase => ({
+  name,
+  exact: true,
+  inputs: [
+    { shape: [a.length], values: a },
+    { shape: [b.length], values: b },
+  ],
+  run: (x, y) => stack([x.floorDiv(y), x.remainder(y)]),
+  ref: (x, y) =>
+    build([2, a.length], ([k, i]) =>
+      [R.floorDiv, R.remainder][k!]!(Math.fround(x.data[i!]!), Math.fround(y.data[i!]!)),
+    ),
+  ...more,
+});
+
 export const cases: OpCase[] = [
   // ---- elementwise ----
   ...unary('exp', (t) => t.exp(), Math.exp, s([3, 4], -5, 5)),
@@ -287,40 +303,23 @@ export const cases: OpCase[] = [
         return +[Number.isNaN(v), Math.abs(v) === Infinity, Number.isFinite(v)][k!]!;
       }),
   },
-  {
-    name: 'floorDiv remainder on exact multiples',
-    exact: true,
-    inputs: [
-      { shape: [8], values: [41, 82, -82, 7.5, 6, -6, 0.75, 1e7] },
-      { shape: [8], values: [41, 41, 41, -2.5, 3, 3, 0.25, 10] },
-    ],
-    run: (a, b) => stack([a.floorDiv(b), a.remainder(b)]),
-    ref: (a, b) => build([2, 8], ([k, i]) => [R.floorDiv, R.remainder][k!]!(a.data[i!]!, b.data[i!]!)),
-  },
-  {
-    name: 'floorDiv remainder on edge values (float)',
-    exact: true,
-    ieee: true,
-    inputs: [
-      { shape: [12], values: [41, 82, -82, 1, -1, 7.5, -0, 5, Infinity, 3, -3, 0.3] },
-      { shape: [12], values: [41, 41, 41, 0.1, 0.1, -2.5, 3, 0, 2, Infinity, Infinity, -0.1] },
-    ],
-    run: (a, b) => stack([a.floorDiv(b), a.remainder(b)]),
-    ref: (a, b) =>
-      build([2, 12], ([k, i]) => [R.floorDiv, R.remainder][k!]!(Math.fround(a.data[i!]!), Math.fround(b.data[i!]!))),
-  },
-  {
-    // quotients just off a whole number: a remainder that is not exactly a - b·q comes out 0 or a divisor too big
-    name: 'floorDiv remainder where the quotient is not whole (float)',
-    exact: true,
-    inputs: [
-      { shape: [10], values: [5.5, -2.9, 6.6, 1, 1000.3, -1000.3, 3e7, 7e-3, 1e-30, 123456.7] },
-      { shape: [10], values: [0.1, 0.1, 0.1, 0.1, 0.7, 0.7, 0.3, 3e-3, 3e-31, -0.01] },
-    ],
-    run: (a, b) => stack([a.floorDiv(b), a.remainder(b)]),
-    ref: (a, b) =>
-      build([2, 10], ([k, i]) => [R.floorDiv, R.remainder][k!]!(Math.fround(a.data[i!]!), Math.fround(b.data[i!]!))),
-  },
+  floorDivRemainder(
+    'floorDiv remainder on exact multiples',
+    [41, 82, -82, 7.5, 6, -6, 0.75, 1e7],
+    [41, 41, 41, -2.5, 3, 3, 0.25, 10],
+  ),
+  floorDivRemainder(
+    'floorDiv remainder on edge values (float)',
+    [41, 82, -82, 1, -1, 7.5, -0, 5, Infinity, 3, -3, 0.3],
+    [41, 41, 41, 0.1, 0.1, -2.5, 3, 0, 2, Infinity, Infinity, -0.1],
+    { ieee: true },
+  ),
+  // quotients just off a whole number: a remainder that is not exactly a - b·q comes out 0 or a divisor too big
+  floorDivRemainder(
+    'floorDiv remainder where the quotient is not whole (float)',
+    [5.5, -2.9, 6.6, 1, 1000.3, -1000.3, 3e7, 7e-3, 1e-30, 123456.7],
+    [0.1, 0.1, 0.1, 0.1, 0.7, 0.7, 0.3, 3e-3, 3e-31, -0.01],
+  ),
   {
     // the remainder alone of huge quotients (the long division's longest runs) and of subnormal values
     name: 'remainder of huge quotients and subnormals (float)',

@@ -14,11 +14,11 @@ describe('NN ops refuse bad sizes', () => {
     [() => x.avgPool2d(2, { padding: -1 }), 'avgPool2d: padding must be an integer ≥ 0 or a pair of them, got -1'],
     [() => x.conv2d(ones([2, 2, 3, 3]), undefined, { dilation: 0 }), 'conv2d: dilation must be an integer ≥ 1'],
     [() => x.conv2d(ones([2, 2, 3, 3]), undefined, { stride: 1.5 }), 'conv2d: stride must be an integer ≥ 1'],
-    [() => x.conv2d(ones([2, 2, 3, 3]), undefined, { groups: 0 }), 'conv2d: groups must be an integer ≥ 1, got 0'],
+    [() => x.conv2d(ones([2, 2, 3, 3]), undefined, { groups: 0 }), 'conv2d: groups must be a positive integer, got 0'],
     [() => ones([1, 2, 8]).conv1d(ones([2, 2, 3]), undefined, { stride: 0 }), 'conv1d: stride must be an integer'],
     [() => x.interpolate({ scaleFactor: Number.NaN }), 'interpolate: scaleFactor must be a finite number above 0'],
     [() => x.interpolate({ size: [2.5, 4] }), 'interpolate: size must be a positive integer or a pair of them'],
-    [() => x.groupNorm(0), 'groupNorm: groups must be an integer ≥ 1, got 0'],
+    [() => x.groupNorm(0), 'groupNorm: groups must be a positive integer, got 0'],
     [() => zeros([2, 2, 1, 3]).matmul(zeros([3, 3, 4])), 'matmul: batch dims: shapes [2, 2] and [3] cannot broadcast'],
     [() => zeros([3, 4]).linear(zeros([5, 4]), zeros([4])), 'linear: bias [4] does not match 5 outputs'],
     [
